@@ -1,0 +1,245 @@
+// Package api translates API Gateway v2 (payload 2.0) events to domain calls
+// and back: strict JSON decoding, the principal from the authorizer context,
+// and the one mapping from errors to problem+json responses.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/auth"
+)
+
+// Request is an API Gateway v2 HTTP request.
+type Request = events.APIGatewayV2HTTPRequest
+
+// Response is an API Gateway v2 HTTP response.
+type Response = events.APIGatewayV2HTTPResponse
+
+// Handler is a Lambda handler for HTTP API events.
+type Handler func(ctx context.Context, req Request) (Response, error)
+
+// Endpoint is one route's logic; errors are mapped by Serve.
+type Endpoint func(ctx context.Context, req Request) (Response, error)
+
+// MaxJSONBody bounds JSON request bodies.
+const MaxJSONBody = 1 << 20
+
+// Routes dispatches by route key ("POST /v1/sessions").
+type Routes map[string]Endpoint
+
+// Serve builds a Lambda handler for a set of routes: request-id logging,
+// panic recovery and the error mapping live here and nowhere else.
+func Serve(log *slog.Logger, routes Routes) Handler {
+	return func(ctx context.Context, req Request) (resp Response, err error) {
+		rid := req.RequestContext.RequestID
+		l := log.With("request_id", rid, "route", req.RouteKey)
+		defer func() {
+			if r := recover(); r != nil {
+				l.ErrorContext(ctx, "panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				resp, err = problem(apperr.New(apperr.KindInternal, "internal", "internal error"), rid), nil
+			}
+		}()
+		ep, ok := routes[req.RouteKey]
+		if !ok {
+			return problem(apperr.New(apperr.KindNotFound, "route_not_found", "no route "+req.RouteKey), rid), nil
+		}
+		resp, err = ep(ctx, req)
+		if err != nil {
+			resp = problem(err, rid)
+			if resp.StatusCode >= 500 {
+				l.ErrorContext(ctx, "request failed", "status", resp.StatusCode, "err", err)
+			} else {
+				l.InfoContext(ctx, "request rejected", "status", resp.StatusCode, "err", err)
+			}
+			return resp, nil
+		}
+		l.InfoContext(ctx, "request", "status", resp.StatusCode)
+		return resp, nil
+	}
+}
+
+var statusOf = map[apperr.Kind]int{
+	apperr.KindInvalid:       http.StatusBadRequest,
+	apperr.KindUnauthorized:  http.StatusUnauthorized,
+	apperr.KindForbidden:     http.StatusForbidden,
+	apperr.KindNotFound:      http.StatusNotFound,
+	apperr.KindConflict:      http.StatusConflict,
+	apperr.KindGone:          http.StatusGone,
+	apperr.KindTooLarge:      http.StatusRequestEntityTooLarge,
+	apperr.KindUnprocessable: http.StatusUnprocessableEntity,
+	apperr.KindQuota:         http.StatusInsufficientStorage,
+	apperr.KindUnavailable:   http.StatusServiceUnavailable,
+}
+
+// Status is the HTTP status for an error.
+func Status(err error) int {
+	if s, ok := statusOf[apperr.KindOf(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// problem renders an RFC 9457 problem document.
+func problem(err error, requestID string) Response {
+	status := Status(err)
+	doc := map[string]any{"status": status, "title": http.StatusText(status), "request_id": requestID}
+	if e, ok := apperr.As(err); ok && status < 500 {
+		doc["type"] = "https://anexo.dev/problems/" + e.Code
+		doc["code"] = e.Code
+		doc["detail"] = e.Detail
+		if len(e.Fields) > 0 {
+			doc["errors"] = e.Fields
+			doc["field"] = e.Fields[0].Field
+		}
+		for k, v := range e.Extra {
+			doc[k] = v
+		}
+	} else {
+		doc["type"] = "about:blank"
+		doc["code"] = "internal"
+		doc["detail"] = "the request failed on the server; retry, or report the request_id"
+	}
+	body, _ := json.Marshal(doc)
+	return Response{StatusCode: status, Headers: map[string]string{"Content-Type": "application/problem+json"}, Body: string(body)}
+}
+
+// JSON renders a JSON body.
+func JSON(status int, v any) (Response, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return Response{}, err
+	}
+	return Response{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(body)}, nil
+}
+
+// NoContent is a 204.
+func NoContent() (Response, error) { return Response{StatusCode: http.StatusNoContent}, nil }
+
+// Redirect is a 302 to url.
+func Redirect(url string) (Response, error) {
+	return Response{StatusCode: http.StatusFound, Headers: map[string]string{"Location": url, "Cache-Control": "no-store"}}, nil
+}
+
+// Body returns the raw request body.
+func Body(req Request) ([]byte, error) {
+	if !req.IsBase64Encoded {
+		return []byte(req.Body), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, apperr.Invalid("body", "is not valid base64")
+	}
+	return b, nil
+}
+
+// Header reads a header case-insensitively (API Gateway lower-cases them).
+func Header(req Request, name string) string {
+	if v, ok := req.Headers[strings.ToLower(name)]; ok {
+		return v
+	}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// DecodeJSON strictly decodes a JSON object body into v: content type,
+// size, unknown fields, wrong types and trailing data are all errors that
+// name the offending field.
+func DecodeJSON(req Request, v any) error {
+	if ct := Header(req, "Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return apperr.New(apperr.KindInvalid, "unsupported_media_type", "send the body as application/json").With("field", "Content-Type")
+		}
+	}
+	b, err := Body(req)
+	if err != nil {
+		return err
+	}
+	if len(b) > MaxJSONBody {
+		return apperr.New(apperr.KindTooLarge, "body_too_large", "JSON bodies are limited to "+strconv.Itoa(MaxJSONBody)+" bytes")
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return apperr.Invalid("body", "a JSON object is required")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return apperr.Invalid("body", "must hold exactly one JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return apperr.Invalid("body", fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se))
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "body"
+		}
+		return apperr.Invalid(field, "must be "+jsonType(te.Type.Kind().String())+", not "+te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.Invalid("body", "malformed JSON: unexpected end of input")
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name, _ := strconv.Unquote(f)
+		return apperr.Invalid(name, "unknown field")
+	}
+	return apperr.Invalid("body", "malformed JSON: "+err.Error())
+}
+
+func jsonType(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "string":
+		return "a string"
+	case kind == "bool":
+		return "a boolean"
+	case kind == "slice", kind == "array":
+		return "an array"
+	}
+	return "an object"
+}
+
+// Principal returns the authenticated caller, enforcing the token's
+// allowed_domain against Origin/Referer.
+func Principal(req Request) (auth.Principal, error) {
+	var ctxMap map[string]any
+	if a := req.RequestContext.Authorizer; a != nil {
+		ctxMap = a.Lambda
+	}
+	p, err := auth.FromContext(ctxMap)
+	if err != nil {
+		return p, err
+	}
+	return p, p.CheckOrigin(Header(req, "Origin"), Header(req, "Referer"))
+}
+
+// PathParam reads a path parameter.
+func PathParam(req Request, name string) string { return req.PathParameters[name] }

@@ -1,0 +1,174 @@
+// Package app builds every function's handler from configuration: SDK
+// clients (built once per cold start) → adapters → services → handlers. The
+// Lambda main packages and the local server both call it, so there is one
+// wiring for both.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/anexo/anexo/shared/api"
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/authorizer"
+	"github.com/anexo/anexo/shared/catalog"
+	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/filesapi"
+	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/s3store"
+	"github.com/anexo/anexo/shared/sessionapi"
+	"github.com/anexo/anexo/shared/upload"
+)
+
+// Config is read from the environment (see README "Configuration").
+type Config struct {
+	Table          string // TABLE_NAME
+	Bucket         string // BUCKET_NAME
+	Region         string // AWS_REGION
+	DynamoEndpoint string // DYNAMODB_ENDPOINT: emulator URL, empty for AWS
+	S3Endpoint     string // S3_ENDPOINT: emulator URL, empty for AWS
+	AccessKey      string // static credentials for emulators (optional)
+	SecretKey      string
+	Limits         upload.Limits
+	Now            func() time.Time
+	Log            *slog.Logger
+	// Wrap, when set, wraps each SDK client's HTTP stack (tests use it for
+	// request counting and fault injection).
+	APIOptions []func(*aws.Config)
+}
+
+// FromEnv reads the configuration.
+func FromEnv() Config {
+	c := Config{Table: getenv("TABLE_NAME", "anexo"), Bucket: getenv("BUCKET_NAME", "anexo-files"),
+		Region: getenv("AWS_REGION", "us-east-1"), DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
+		S3Endpoint: os.Getenv("S3_ENDPOINT")}
+	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
+	c.Limits.MaxFileSize = envInt("MAX_FILE_SIZE")
+	c.Limits.SessionTTL = time.Duration(envInt("SESSION_TTL_SECONDS")) * time.Second
+	c.Limits.PartURLTTL = time.Duration(envInt("PART_URL_TTL_SECONDS")) * time.Second
+	return c
+}
+
+func getenv(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(k string) int64 {
+	n, _ := strconv.ParseInt(os.Getenv(k), 10, 64)
+	return n
+}
+
+// Deps are the clients and adapters shared by all handlers of a process.
+type Deps struct {
+	Cfg     Config
+	Dynamo  *dynamodb.Client
+	S3      *s3.Client
+	Store   *dynamo.Store
+	Blobs   *s3store.Store
+	Auth    *auth.Service
+	Uploads *upload.Service
+	Catalog *catalog.Service
+	Log     *slog.Logger
+}
+
+// JSONLogger is the structured logger every function uses.
+func JSONLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// Connect builds clients, adapters and services.
+func Connect(ctx context.Context, c Config) (*Deps, error) {
+	opts := []func(*config.LoadOptions) error{config.WithRegion(c.Region)}
+	if c.AccessKey != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, "")))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	for _, o := range c.APIOptions {
+		o(&awsCfg)
+	}
+	if c.Log == nil {
+		c.Log = JSONLogger()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	d := &Deps{Cfg: c, Log: c.Log}
+	d.Dynamo = dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if c.DynamoEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.DynamoEndpoint)
+			// minidyn does not send X-Amz-Crc32; emulators only.
+			o.DisableValidateResponseChecksum = true
+		}
+	})
+	d.S3 = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		s3store.ClientOptions(o)
+		if c.S3Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.S3Endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	d.Store = dynamo.New(d.Dynamo, c.Table)
+	d.Blobs = s3store.New(d.S3, s3.NewPresignClient(d.S3), c.Bucket)
+	d.Auth = &auth.Service{Store: d.Store, Now: c.Now}
+	d.Uploads = upload.NewService(d.Store, d.Blobs, c.Limits, c.Now, c.Log)
+	d.Catalog = &catalog.Service{Store: d.Store, Blobs: d.Blobs}
+	return d, nil
+}
+
+// MustConnect is Connect for main packages: a cold start that cannot build
+// its clients fails loudly.
+func MustConnect(ctx context.Context, c Config) *Deps {
+	d, err := Connect(ctx, c)
+	if err != nil {
+		slog.Error("startup failed", "err", err)
+		os.Exit(1)
+	}
+	return d
+}
+
+// Authorizer is the authorizer function's handler.
+func (d *Deps) Authorizer() authorizer.Handler { return authorizer.New(d.Auth, d.Log) }
+
+// Handler is the HTTP handler of one function.
+func (d *Deps) Handler(fn string) api.Handler {
+	sessions := sessionapi.API{Svc: d.Uploads}
+	var r api.Routes
+	switch fn {
+	case routes.FnSessionsOpen:
+		r = sessions.OpenRoutes()
+	case routes.FnSessionsParts:
+		r = sessions.PartsRoutes()
+	case routes.FnSessionsComplete:
+		r = sessions.CompleteRoutes()
+	case routes.FnFiles:
+		r = filesapi.API{Svc: d.Catalog}.Routes()
+	default:
+		panic("app: unknown function " + fn)
+	}
+	return api.Serve(d.Log.With("function", fn), r)
+}
+
+// Provision creates the table and the versioned bucket (local and tests; the
+// CDK stack owns them in AWS).
+func (d *Deps) Provision(ctx context.Context) error {
+	if err := dynamo.EnsureTable(ctx, d.Dynamo, d.Cfg.Table); err != nil {
+		return err
+	}
+	return s3store.EnsureBucket(ctx, d.S3, d.Cfg.Bucket)
+}

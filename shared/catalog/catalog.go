@@ -1,0 +1,82 @@
+// Package catalog reads the file catalogue: file records and downloads.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/upload"
+)
+
+// Store is the metadata the catalogue reads.
+type Store interface {
+	GetFile(ctx context.Context, accountID, fileUUID string) (files.File, error)
+	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
+}
+
+// Blobs signs downloads.
+type Blobs interface {
+	PresignGet(ctx context.Context, key, versionID, disposition string, ttl time.Duration) (string, error)
+}
+
+// Service serves catalogue reads.
+type Service struct {
+	Store       Store
+	Blobs       Blobs
+	DownloadTTL time.Duration // default 5 min
+}
+
+func notFound(uuid string) error {
+	return apperr.New(apperr.KindNotFound, "file_not_found", "no file "+uuid+" in this account")
+}
+
+// Get returns one file of the caller's account.
+func (s *Service) Get(ctx context.Context, p auth.Principal, fileUUID string) (files.File, error) {
+	if err := p.Require(auth.ScopeRead); err != nil {
+		return files.File{}, err
+	}
+	if err := upload.ValidUUID("uuid", fileUUID); err != nil {
+		return files.File{}, err
+	}
+	f, err := s.Store.GetFile(ctx, p.AccountID, fileUUID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return files.File{}, notFound(fileUUID)
+	}
+	return f, err
+}
+
+// DownloadURL signs a short-lived GET of the main version (or versionUUID).
+func (s *Service) DownloadURL(ctx context.Context, p auth.Principal, fileUUID, versionUUID string, inline bool) (string, error) {
+	f, err := s.Get(ctx, p, fileUUID)
+	if err != nil {
+		return "", err
+	}
+	if f.IsTrashed {
+		return "", apperr.New(apperr.KindGone, "file_trashed", "file "+fileUUID+" is in the trash; restore it to download")
+	}
+	if versionUUID == "" {
+		versionUUID = f.VersionUUID
+	} else if err := upload.ValidUUID("version_uuid", versionUUID); err != nil {
+		return "", err
+	}
+	v, err := s.Store.GetVersion(ctx, p.AccountID, fileUUID, versionUUID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return "", apperr.New(apperr.KindNotFound, "version_not_found", "file "+fileUUID+" has no version "+versionUUID)
+	}
+	if err != nil {
+		return "", err
+	}
+	ttl := s.DownloadTTL
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	kind := "attachment"
+	if inline {
+		kind = "inline"
+	}
+	return s.Blobs.PresignGet(ctx, v.Key, v.S3Version, files.ContentDisposition(kind, v.Name), ttl)
+}

@@ -1,0 +1,159 @@
+package dynamo
+
+import (
+	"strings"
+
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/upload"
+)
+
+// Item shapes as stored. Times are fixed-width UTC strings (sortable).
+
+type accountItem struct {
+	PK           string `dynamodbav:"pk"`
+	SK           string `dynamodbav:"sk"`
+	ID           string `dynamodbav:"account_id"`
+	Name         string `dynamodbav:"name"`
+	QuotaBytes   int64  `dynamodbav:"quota_bytes,omitempty"`
+	Avail        int64  `dynamodbav:"avail"`
+	UsedBytes    int64  `dynamodbav:"used_bytes"`
+	TrashedBytes int64  `dynamodbav:"trashed_bytes"`
+	FileCount    int64  `dynamodbav:"file_count"`
+	VersionCount int64  `dynamodbav:"version_count"`
+	NextFileID   int64  `dynamodbav:"next_file_id"`
+	CreatedAt    string `dynamodbav:"created_at"`
+}
+
+func (a accountItem) usage() upload.Usage {
+	return upload.Usage{UsedBytes: a.UsedBytes, QuotaBytes: a.QuotaBytes, FileCount: a.FileCount, VersionCount: a.VersionCount}
+}
+
+type tokenItem struct {
+	PK            string `dynamodbav:"pk"`
+	SK            string `dynamodbav:"sk"`
+	GSI1PK        string `dynamodbav:"gsi1pk"`
+	GSI1SK        string `dynamodbav:"gsi1sk"`
+	ID            string `dynamodbav:"token_id"`
+	AccountID     string `dynamodbav:"account_id"`
+	Name          string `dynamodbav:"name"`
+	Scopes        string `dynamodbav:"scopes"`
+	AllowedDomain string `dynamodbav:"allowed_domain,omitempty"`
+	CreatedAt     string `dynamodbav:"created_at"`
+	ExpiresAt     string `dynamodbav:"expires_at,omitempty"`
+	TTL           int64  `dynamodbav:"ttl,omitempty"`
+}
+
+func (t tokenItem) token() auth.Token {
+	out := auth.Token{ID: t.ID, AccountID: t.AccountID, Name: t.Name, Hash: strings.TrimPrefix(t.PK, "T#"),
+		AllowedDomain: t.AllowedDomain, CreatedAt: parseTS(t.CreatedAt), ExpiresAt: parseTS(t.ExpiresAt)}
+	for _, s := range strings.Fields(t.Scopes) {
+		out.Scopes = append(out.Scopes, auth.Scope(s))
+	}
+	return out
+}
+
+type sessionItem struct {
+	PK          string `dynamodbav:"pk"`
+	SK          string `dynamodbav:"sk"`
+	ID          string `dynamodbav:"session_id"`
+	FileUUID    string `dynamodbav:"file_uuid"`
+	VersionUUID string `dynamodbav:"version_uuid"`
+	NewFile     bool   `dynamodbav:"new_file"`
+	FileID      int64  `dynamodbav:"file_id"`
+	FileName    string `dynamodbav:"file_name"`
+	MimeType    string `dynamodbav:"mime_type"`
+	Size        int64  `dynamodbav:"size"`
+	PartSize    int64  `dynamodbav:"part_size"`
+	PartCount   int    `dynamodbav:"part_count"`
+	ChecksumAlg string `dynamodbav:"checksum_algorithm,omitempty"`
+	Checksum    string `dynamodbav:"checksum,omitempty"`
+	Key         string `dynamodbav:"s3_key"`
+	UploadID    string `dynamodbav:"upload_id"`
+	Status      string `dynamodbav:"status"`
+	CreatedAt   string `dynamodbav:"created_at"`
+	ExpiresAt   string `dynamodbav:"expires_at"`
+	CompletedAt string `dynamodbav:"completed_at,omitempty"`
+	CreatedBy   string `dynamodbav:"created_by"`
+	TokenID     string `dynamodbav:"token_id"`
+	TTL         int64  `dynamodbav:"ttl"`
+}
+
+func (s sessionItem) session(accountID string) upload.Session {
+	out := upload.Session{AccountID: accountID, ID: s.ID, FileUUID: s.FileUUID, VersionUUID: s.VersionUUID,
+		NewFile: s.NewFile, FileID: s.FileID, FileName: s.FileName, MimeType: s.MimeType,
+		Plan: upload.Plan{Size: s.Size, PartSize: s.PartSize, PartCount: s.PartCount}, Key: s.Key, UploadID: s.UploadID,
+		Status: upload.Status(s.Status), CreatedAt: parseTS(s.CreatedAt), ExpiresAt: parseTS(s.ExpiresAt),
+		CompletedAt: parseTS(s.CompletedAt), CreatedBy: s.CreatedBy, TokenID: s.TokenID}
+	if s.ChecksumAlg != "" {
+		out.Checksum = &upload.Checksum{Algorithm: s.ChecksumAlg, Value: s.Checksum}
+	}
+	return out
+}
+
+type fileItem struct {
+	PK            string `dynamodbav:"pk"`
+	SK            string `dynamodbav:"sk"`
+	GSI1PK        string `dynamodbav:"gsi1pk"`
+	GSI1SK        string `dynamodbav:"gsi1sk"`
+	UUID          string `dynamodbav:"uuid"`
+	ID            int64  `dynamodbav:"id"`
+	VersionUUID   string `dynamodbav:"version_uuid"`
+	Name          string `dynamodbav:"name"`
+	SanitizedName string `dynamodbav:"sanitized_name"`
+	Extension     string `dynamodbav:"extension"`
+	Type          string `dynamodbav:"type"`
+	MimeType      string `dynamodbav:"mime_type"`
+	Size          int64  `dynamodbav:"size"`
+	VersionCount  int64  `dynamodbav:"version_count"`
+	Source        string `dynamodbav:"source"`
+	IsTrashed     bool   `dynamodbav:"is_trashed"`
+	CreatedAt     string `dynamodbav:"created_at"`
+	UpdatedAt     string `dynamodbav:"updated_at"`
+	CreatedBy     string `dynamodbav:"created_by"`
+	UpdatedBy     string `dynamodbav:"updated_by"`
+}
+
+func newFileItem(f files.File) fileItem {
+	return fileItem{PK: accountPK(f.AccountID), SK: fileSK(f.UUID), GSI1PK: filesGSI(f.AccountID), GSI1SK: ts(f.CreatedAt) + "#" + f.UUID,
+		UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name, SanitizedName: f.SanitizedName,
+		Extension: f.Extension, Type: f.Type, MimeType: f.MimeType, Size: f.Size, VersionCount: f.VersionCount,
+		Source: f.Source, IsTrashed: f.IsTrashed, CreatedAt: ts(f.CreatedAt), UpdatedAt: ts(f.UpdatedAt),
+		CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy}
+}
+
+func (f fileItem) file(accountID string) files.File {
+	return files.File{AccountID: accountID, UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name,
+		SanitizedName: f.SanitizedName, Extension: f.Extension, Type: f.Type, MimeType: f.MimeType, Size: f.Size,
+		VersionCount: f.VersionCount, Source: f.Source, IsTrashed: f.IsTrashed, CreatedAt: parseTS(f.CreatedAt),
+		UpdatedAt: parseTS(f.UpdatedAt), CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy}
+}
+
+type versionItem struct {
+	PK          string `dynamodbav:"pk"`
+	SK          string `dynamodbav:"sk"`
+	FileUUID    string `dynamodbav:"file_uuid"`
+	UUID        string `dynamodbav:"version_uuid"`
+	Name        string `dynamodbav:"name"`
+	MimeType    string `dynamodbav:"mime_type"`
+	Size        int64  `dynamodbav:"size"`
+	Key         string `dynamodbav:"s3_key"`
+	S3Version   string `dynamodbav:"s3_version,omitempty"`
+	Checksum    string `dynamodbav:"checksum,omitempty"`
+	ChecksumAlg string `dynamodbav:"checksum_algorithm,omitempty"`
+	SessionID   string `dynamodbav:"session_id"`
+	CreatedAt   string `dynamodbav:"created_at"`
+	CreatedBy   string `dynamodbav:"created_by"`
+}
+
+func newVersionItem(v files.Version) versionItem {
+	return versionItem{PK: accountPK(v.AccountID), SK: versionSK(v.FileUUID, v.UUID), FileUUID: v.FileUUID, UUID: v.UUID,
+		Name: v.Name, MimeType: v.MimeType, Size: v.Size, Key: v.Key, S3Version: v.S3Version, Checksum: v.Checksum,
+		ChecksumAlg: v.ChecksumAlg, SessionID: v.SessionID, CreatedAt: ts(v.CreatedAt), CreatedBy: v.CreatedBy}
+}
+
+func (v versionItem) version(accountID string) files.Version {
+	return files.Version{AccountID: accountID, FileUUID: v.FileUUID, UUID: v.UUID, Name: v.Name, MimeType: v.MimeType,
+		Size: v.Size, Key: v.Key, S3Version: v.S3Version, Checksum: v.Checksum, ChecksumAlg: v.ChecksumAlg,
+		SessionID: v.SessionID, CreatedAt: parseTS(v.CreatedAt), CreatedBy: v.CreatedBy}
+}

@@ -1,0 +1,266 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/upload"
+)
+
+// sessionRetention keeps a finished or expired session readable (status 410
+// and idempotent completion answers) before DynamoDB TTL removes it.
+const sessionRetention = 7 * 24 * time.Hour
+
+func (s *Store) get(ctx context.Context, pk, sk string, out any) error {
+	res, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: keyOf(pk, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return err
+	}
+	if res.Item == nil {
+		return apperr.ErrNotFound
+	}
+	return attributevalue.UnmarshalMap(res.Item, out)
+}
+
+func (s *Store) putNew(ctx context.Context, item any) error {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return err
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: av,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	return mapErr(err)
+}
+
+// PutAccount creates an account (never overwrites one).
+func (s *Store) PutAccount(ctx context.Context, a auth.Account) error {
+	return s.putNew(ctx, accountItem{PK: accountPK(a.ID), SK: accountSK, ID: a.ID, Name: a.Name,
+		QuotaBytes: a.QuotaBytes, Avail: a.QuotaBytes, CreatedAt: ts(a.CreatedAt)})
+}
+
+// GetAccount reads an account.
+func (s *Store) GetAccount(ctx context.Context, id string) (auth.Account, error) {
+	var it accountItem
+	if err := s.get(ctx, accountPK(id), accountSK, &it); err != nil {
+		return auth.Account{}, err
+	}
+	return auth.Account{ID: it.ID, Name: it.Name, QuotaBytes: it.QuotaBytes, CreatedAt: parseTS(it.CreatedAt)}, nil
+}
+
+// Usage reads an account's counters.
+func (s *Store) Usage(ctx context.Context, accountID string) (upload.Usage, error) {
+	var it accountItem
+	if err := s.get(ctx, accountPK(accountID), accountSK, &it); err != nil {
+		return upload.Usage{}, err
+	}
+	return it.usage(), nil
+}
+
+// PutToken stores a token under the hash of its secret.
+func (s *Store) PutToken(ctx context.Context, t auth.Token) error {
+	sc := make([]string, len(t.Scopes))
+	for i, x := range t.Scopes {
+		sc[i] = string(x)
+	}
+	it := tokenItem{PK: tokenPK(t.Hash), SK: tokenSK, GSI1PK: tokensGSI(t.AccountID), GSI1SK: ts(t.CreatedAt) + "#" + t.ID,
+		ID: t.ID, AccountID: t.AccountID, Name: t.Name, Scopes: strings.Join(sc, " "), AllowedDomain: t.AllowedDomain,
+		CreatedAt: ts(t.CreatedAt)}
+	if !t.ExpiresAt.IsZero() {
+		it.ExpiresAt = ts(t.ExpiresAt)
+		it.TTL = t.ExpiresAt.Add(24 * time.Hour).Unix()
+	}
+	return s.putNew(ctx, it)
+}
+
+// GetTokenByHash finds a token by the hash of its secret.
+func (s *Store) GetTokenByHash(ctx context.Context, hash string) (auth.Token, error) {
+	var it tokenItem
+	if err := s.get(ctx, tokenPK(hash), tokenSK, &it); err != nil {
+		return auth.Token{}, err
+	}
+	return it.token(), nil
+}
+
+// ReserveFileID increments the account's file id counter.
+func (s *Store) ReserveFileID(ctx context.Context, accountID string) (int64, upload.Usage, error) {
+	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: keyOf(accountPK(accountID), accountSK),
+		UpdateExpression:          aws.String("ADD next_file_id :one"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		if errors.Is(mapErr(err), apperr.ErrConflict) {
+			return 0, upload.Usage{}, fmt.Errorf("account %s: %w", accountID, apperr.ErrNotFound)
+		}
+		return 0, upload.Usage{}, err
+	}
+	var it accountItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return 0, upload.Usage{}, err
+	}
+	return it.NextFileID, it.usage(), nil
+}
+
+// FileWithUsage reads a file and its account in one consistent request.
+func (s *Store) FileWithUsage(ctx context.Context, accountID, fileUUID string) (files.File, upload.Usage, error) {
+	out, err := s.api.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{
+		{Get: &types.Get{TableName: &s.table, Key: keyOf(accountPK(accountID), fileSK(fileUUID))}},
+		{Get: &types.Get{TableName: &s.table, Key: keyOf(accountPK(accountID), accountSK)}},
+	}})
+	if err != nil {
+		return files.File{}, upload.Usage{}, err
+	}
+	if len(out.Responses) != 2 || out.Responses[0].Item == nil {
+		return files.File{}, upload.Usage{}, apperr.ErrNotFound
+	}
+	var fi fileItem
+	var ai accountItem
+	if err := attributevalue.UnmarshalMap(out.Responses[0].Item, &fi); err != nil {
+		return files.File{}, upload.Usage{}, err
+	}
+	if err := attributevalue.UnmarshalMap(out.Responses[1].Item, &ai); err != nil {
+		return files.File{}, upload.Usage{}, err
+	}
+	return fi.file(accountID), ai.usage(), nil
+}
+
+// PutSession records a new session.
+func (s *Store) PutSession(ctx context.Context, ss upload.Session) error {
+	it := sessionItem{PK: accountPK(ss.AccountID), SK: sessionSK(ss.ID), ID: ss.ID, FileUUID: ss.FileUUID,
+		VersionUUID: ss.VersionUUID, NewFile: ss.NewFile, FileID: ss.FileID, FileName: ss.FileName, MimeType: ss.MimeType,
+		Size: ss.Plan.Size, PartSize: ss.Plan.PartSize, PartCount: ss.Plan.PartCount, Key: ss.Key, UploadID: ss.UploadID,
+		Status: string(ss.Status), CreatedAt: ts(ss.CreatedAt), ExpiresAt: ts(ss.ExpiresAt), CreatedBy: ss.CreatedBy,
+		TokenID: ss.TokenID, TTL: ss.ExpiresAt.Add(sessionRetention).Unix()}
+	if ss.Checksum != nil {
+		it.ChecksumAlg, it.Checksum = ss.Checksum.Algorithm, ss.Checksum.Value
+	}
+	return s.putNew(ctx, it)
+}
+
+// GetSession reads a session of an account.
+func (s *Store) GetSession(ctx context.Context, accountID, id string) (upload.Session, error) {
+	var it sessionItem
+	if err := s.get(ctx, accountPK(accountID), sessionSK(id), &it); err != nil {
+		return upload.Session{}, err
+	}
+	return it.session(accountID), nil
+}
+
+// SetSessionStatus moves a session between statuses conditionally.
+func (s *Store) SetSessionStatus(ctx context.Context, accountID, id string, from, to upload.Status, at time.Time) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: keyOf(accountPK(accountID), sessionSK(id)),
+		UpdateExpression:          aws.String("SET #st = :to, completed_at = :at"),
+		ConditionExpression:       aws.String("#st = :from"),
+		ExpressionAttributeNames:  map[string]string{"#st": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":to": str(string(to)), ":from": str(string(from)), ":at": str(ts(at))},
+	})
+	return mapErr(err)
+}
+
+// GetFile reads a file of an account.
+func (s *Store) GetFile(ctx context.Context, accountID, fileUUID string) (files.File, error) {
+	var it fileItem
+	if err := s.get(ctx, accountPK(accountID), fileSK(fileUUID), &it); err != nil {
+		return files.File{}, err
+	}
+	return it.file(accountID), nil
+}
+
+// GetVersion reads one version of a file.
+func (s *Store) GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error) {
+	var it versionItem
+	if err := s.get(ctx, accountPK(accountID), versionSK(fileUUID, versionUUID), &it); err != nil {
+		return files.Version{}, err
+	}
+	return it.version(accountID), nil
+}
+
+// Commit writes a completed upload in one transaction:
+//
+//	0 session open → completed       (condition: status = open)
+//	1 file put (new) / update (version) (condition: absent / present and not trashed)
+//	2 version put                    (condition: absent)
+//	3 account counters               (condition: no quota, or avail >= size)
+//	4 numeric id → uuid (new files)  (condition: absent)
+func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
+	pk := accountPK(c.Session.AccountID)
+	size := c.Version.Size
+	items := []types.TransactWriteItem{{Update: &types.Update{
+		TableName: &s.table, Key: keyOf(pk, sessionSK(c.Session.ID)),
+		UpdateExpression:         aws.String("SET #st = :done, completed_at = :at"),
+		ConditionExpression:      aws.String("#st = :open"),
+		ExpressionAttributeNames: map[string]string{"#st": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":done": str(string(upload.StatusCompleted)), ":open": str(string(upload.StatusOpen)), ":at": str(ts(c.File.UpdatedAt))},
+	}}}
+	if c.NewFile {
+		av, err := attributevalue.MarshalMap(newFileItem(c.File))
+		if err != nil {
+			return err
+		}
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: av,
+			ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	} else {
+		f := c.File
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
+			UpdateExpression: aws.String("SET version_uuid = :v, #n = :n, sanitized_name = :sn, extension = :e, #t = :t, " +
+				"mime_type = :m, size = :s, updated_at = :u, updated_by = :ub ADD version_count :one"),
+			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
+			ExpressionAttributeNames: map[string]string{"#n": "name", "#t": "type"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":v": str(f.VersionUUID), ":n": str(f.Name), ":sn": str(f.SanitizedName), ":e": str(f.Extension),
+				":t": str(f.Type), ":m": str(f.MimeType), ":s": num(f.Size), ":u": str(ts(f.UpdatedAt)), ":ub": str(f.UpdatedBy),
+				":one": num(1), ":false": &types.AttributeValueMemberBOOL{Value: false}},
+		}})
+	}
+	vav, err := attributevalue.MarshalMap(newVersionItem(c.Version))
+	if err != nil {
+		return err
+	}
+	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: vav,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	newFiles := int64(0)
+	if c.NewFile {
+		newFiles = 1
+	}
+	items = append(items, types.TransactWriteItem{Update: &types.Update{
+		TableName: &s.table, Key: keyOf(pk, accountSK),
+		UpdateExpression:    aws.String("ADD used_bytes :size, avail :neg, file_count :nf, version_count :one"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(quota_bytes) OR avail >= :size)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":size": num(size), ":neg": num(-size), ":nf": num(newFiles), ":one": num(1)},
+	}})
+	if c.NewFile {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table,
+			Item:                map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(fileIDSK(c.File.ID)), "file_uuid": str(c.File.UUID)},
+			ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	}
+	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if failed, ok := cancelled(err); ok {
+		switch {
+		case len(failed) > 0 && failed[0]:
+			return upload.ErrSessionNotOpen
+		case len(failed) > 1 && failed[1]:
+			return upload.ErrFileGone
+		case len(failed) > 3 && failed[3]:
+			return upload.ErrQuota
+		}
+		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
+	}
+	return err
+}

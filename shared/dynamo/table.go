@@ -1,0 +1,151 @@
+// Package dynamo stores Anexo's metadata in one DynamoDB table. It implements
+// the stores the domain packages define (auth.Store, upload.Store) and maps
+// SDK errors to apperr sentinels. See docs/data-model.md for the key design.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/anexo/anexo/shared/apperr"
+)
+
+// API is the slice of the DynamoDB client the adapter uses.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	TransactGetItems(ctx context.Context, in *dynamodb.TransactGetItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactGetItemsOutput, error)
+}
+
+// Attribute and index names.
+const (
+	AttrPK     = "pk"
+	AttrSK     = "sk"
+	AttrGSI1PK = "gsi1pk"
+	AttrGSI1SK = "gsi1sk"
+	AttrTTL    = "ttl"
+	IndexGSI1  = "gsi1"
+)
+
+// Store implements the metadata ports on one table.
+type Store struct {
+	api   API
+	table string
+}
+
+// New returns a store on table.
+func New(api API, table string) *Store { return &Store{api: api, table: table} }
+
+// Admin is the client surface EnsureTable needs.
+type Admin interface {
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
+}
+
+// TableInput is the table definition; infra/ mirrors it in CDK.
+func TableInput(name string) *dynamodb.CreateTableInput {
+	s := func(n string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
+	}
+	key := func(h, r string) []types.KeySchemaElement {
+		return []types.KeySchemaElement{{AttributeName: aws.String(h), KeyType: types.KeyTypeHash}, {AttributeName: aws.String(r), KeyType: types.KeyTypeRange}}
+	}
+	return &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{s(AttrPK), s(AttrSK), s(AttrGSI1PK), s(AttrGSI1SK)},
+		KeySchema:            key(AttrPK, AttrSK),
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(IndexGSI1), KeySchema: key(AttrGSI1PK, AttrGSI1SK),
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+	}
+}
+
+// EnsureTable creates the table when missing and waits until it is active.
+// TTL is switched on where the backend supports it (minidyn does not).
+func EnsureTable(ctx context.Context, api Admin, name string) error {
+	_, err := api.CreateTable(ctx, TableInput(name))
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("create table %s: %w", name, err)
+	}
+	for i := 0; ; i++ {
+		out, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		// minidyn reports no status; a described table is usable there.
+		if err == nil && (out.Table.TableStatus == types.TableStatusActive || out.Table.TableStatus == "") {
+			break
+		}
+		if i > 100 {
+			return fmt.Errorf("table %s not active: %v", name, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, _ = api.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: aws.String(name),
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrTTL), Enabled: aws.Bool(true)}})
+	return nil
+}
+
+func keyOf(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: &types.AttributeValueMemberS{Value: pk}, AttrSK: &types.AttributeValueMemberS{Value: sk}}
+}
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func num(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
+
+// mapErr turns SDK errors into apperr sentinels.
+func mapErr(err error) error {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
+	}
+	return err
+}
+
+// cancelled returns, for a cancelled transaction, which items' conditions failed.
+func cancelled(err error) ([]bool, bool) {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil, false
+	}
+	out := make([]bool, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		out[i] = aws.ToString(r.Code) == "ConditionalCheckFailed"
+	}
+	return out, true
+}
+
+// Keys.
+func accountPK(id string) string        { return "A#" + id }
+func tokenPK(hash string) string        { return "T#" + hash }
+func sessionSK(id string) string        { return "S#" + id }
+func fileSK(uuid string) string         { return "F#" + uuid }
+func versionSK(file, ver string) string { return "F#" + file + "#V#" + ver }
+func fileIDSK(id int64) string          { return fmt.Sprintf("N#%020d", id) }
+func filesGSI(account string) string    { return "A#" + account + "#FILES" }
+func tokensGSI(account string) string   { return "A#" + account + "#TOKENS" }
+
+const accountSK, tokenSK = "ACCOUNT", "TOKEN"
+
+// timeFormat sorts lexically: fixed width, UTC.
+const timeFormat = "2006-01-02T15:04:05.000000Z"
+
+func ts(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTS(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}

@@ -1,0 +1,124 @@
+// Package local runs Anexo on one machine: embedded DynamoDB (minidyn) and
+// S3 (versitygw) on loopback, a moto_server launcher for tests, and a router
+// that turns HTTP requests into API Gateway v2 events exactly as API Gateway
+// does, authorizer included.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	minidyn "github.com/truora/minidyn/server"
+	"github.com/versity/versitygw/backend/meta"
+	"github.com/versity/versitygw/backend/posix"
+	"github.com/versity/versitygw/embedgw"
+)
+
+// Credentials of the embedded S3 root user (loopback only).
+const (
+	S3AccessKey = "anexo-local"
+	S3SecretKey = "anexo-local-secret-key"
+)
+
+// StartDynamo serves an in-memory DynamoDB on 127.0.0.1 and returns its URL.
+func StartDynamo(ctx context.Context) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: minidyn.NewServer(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)}
+	go func() { _ = srv.Serve(ln) }()
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String(), nil
+}
+
+var (
+	s3Once sync.Once
+	s3URL  string
+	s3Err  error
+)
+
+// StartS3 runs versitygw (posix backend with versioning) rooted in dir and
+// returns its URL. versitygw allows one gateway per process, so later calls
+// return the first gateway. Note: the posix backend changes the process's
+// working directory to its root; callers resolve paths before calling.
+func StartS3(dir string) (string, error) {
+	s3Once.Do(func() { s3URL, s3Err = startS3(dir) })
+	return s3URL, s3Err
+}
+
+func startS3(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	root, side, vers := filepath.Join(dir, "data"), filepath.Join(dir, "meta"), filepath.Join(dir, "versions")
+	for _, d := range []string{root, side, vers} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	sc, err := meta.NewSideCar(side)
+	if err != nil {
+		return "", fmt.Errorf("sidecar: %w", err)
+	}
+	be, err := posix.New(root, sc, posix.PosixOpts{VersioningDir: vers, SideCarDir: side})
+	if err != nil {
+		return "", fmt.Errorf("posix backend: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg := &embedgw.Config{RootUserAccess: S3AccessKey, RootUserSecret: S3SecretKey, Region: "us-east-1",
+		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true}
+	errc := make(chan error, 1)
+	go func() {
+		// The banner goes to stdout; keep it out of `make run` output.
+		errc <- embedgw.RunVersityGW(context.Background(), be, cfg)
+	}()
+	if err := waitListening(addr, errc); err != nil {
+		return "", fmt.Errorf("versitygw: %w", err)
+	}
+	return "http://" + addr, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitListening(addr string, errc <-chan error) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-errc:
+			if err == nil {
+				err = errors.New("exited")
+			}
+			return err
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not listening after 20s", addr)
+}

@@ -1,0 +1,47 @@
+// Package routes is the single list of HTTP API routes: the local router
+// serves it, the CDK stack deploys it, and tests check both against it.
+package routes
+
+// Lambda function names (folders under functions/).
+const (
+	FnAuthorizer       = "authorizer"
+	FnSessionsOpen     = "sessions-open"
+	FnSessionsParts    = "sessions-parts"
+	FnSessionsComplete = "sessions-complete"
+	FnFiles            = "files"
+)
+
+// Route is one API Gateway route.
+type Route struct {
+	Method   string
+	Path     string // API Gateway syntax: /v1/sessions/{id}
+	Function string
+	Public   bool // no authorizer
+}
+
+// Key is the API Gateway route key.
+func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// All lists every route.
+var All = []Route{
+	{Method: "POST", Path: "/v1/sessions", Function: FnSessionsOpen},
+	{Method: "GET", Path: "/v1/sessions/{id}", Function: FnSessionsParts},
+	{Method: "POST", Path: "/v1/sessions/{id}/parts", Function: FnSessionsParts},
+	{Method: "POST", Path: "/v1/sessions/{id}/complete", Function: FnSessionsComplete},
+	{Method: "DELETE", Path: "/v1/sessions/{id}", Function: FnSessionsComplete},
+	{Method: "GET", Path: "/v1/files/{uuid}", Function: FnFiles},
+	{Method: "GET", Path: "/v1/files/{uuid}/download", Function: FnFiles},
+}
+
+// Functions lists every function that serves routes, plus the authorizer.
+func Functions() []string {
+	seen := map[string]bool{}
+	out := []string{FnAuthorizer}
+	for _, r := range All {
+		if !seen[r.Function] {
+			seen[r.Function] = true
+			out = append(out, r.Function)
+		}
+	}
+	return out
+}

@@ -1,0 +1,83 @@
+package upload
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+
+	"github.com/anexo/anexo/shared/apperr"
+)
+
+// S3 multipart limits.
+const (
+	MiB                = int64(1) << 20
+	GiB                = int64(1) << 30
+	S3MinPart          = 5 * MiB
+	S3MaxPart          = 5 * GiB
+	S3MaxParts         = 10000
+	S3MaxObject        = S3MaxParts * S3MaxPart
+	DefaultMinPartSize = 8 * MiB
+	DefaultMaxFileSize = 5 * 1024 * GiB
+)
+
+// Plan is the server-chosen split of a file into equal parts (the last one
+// may be shorter).
+type Plan struct {
+	Size      int64
+	PartSize  int64
+	PartCount int
+}
+
+// NewPlan picks max(minPart, ceil(size/10000)) rounded up to a whole MiB.
+func NewPlan(size, minPart int64) (Plan, error) {
+	if size < 0 {
+		return Plan{}, apperr.Invalid("file_size", "must not be negative")
+	}
+	ps := max(minPart, ceilDiv(size, S3MaxParts))
+	ps = ceilDiv(ps, MiB) * MiB
+	if ps > S3MaxPart {
+		return Plan{}, apperr.Invalid("file_size", "exceeds what 10,000 parts of 5 GiB can hold")
+	}
+	n := max(1, ceilDiv(size, ps))
+	return Plan{Size: size, PartSize: ps, PartCount: int(n)}, nil
+}
+
+func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
+
+// PartLen is the exact length of part n (1-based).
+func (p Plan) PartLen(n int) int64 {
+	if n < p.PartCount {
+		return p.PartSize
+	}
+	return p.Size - int64(p.PartCount-1)*p.PartSize
+}
+
+// Checksum is a whole-file (or part) checksum as S3 spells it: base64 of
+// the big-endian CRC.
+type Checksum struct {
+	Algorithm string `json:"algorithm"`
+	Value     string `json:"value"`
+}
+
+var checksumLen = map[string]int{"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8}
+
+// ValidateChecksumValue checks a base64 CRC of the algorithm's width.
+func ValidateChecksumValue(field, alg, value string) error {
+	b, err := base64.StdEncoding.DecodeString(value)
+	if err != nil || len(b) != checksumLen[alg] {
+		return apperr.Invalid(field, fmt.Sprintf("must be the base64 of a %d-byte %s value", checksumLen[alg], alg))
+	}
+	return nil
+}
+
+func validateChecksum(c *Checksum) error {
+	if c == nil {
+		return nil
+	}
+	if _, ok := checksumLen[c.Algorithm]; !ok {
+		return apperr.Invalid("checksum.algorithm", "must be one of CRC64NVME, CRC32C, CRC32 (S3 full-object checksums)")
+	}
+	return ValidateChecksumValue("checksum.value", c.Algorithm, c.Value)
+}
+
+func partField(n int) string { return "checksums." + strconv.Itoa(n) }

@@ -1,0 +1,81 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/anexo/anexo/shared/files"
+)
+
+// Usage is an account's storage counters and quota.
+type Usage struct {
+	UsedBytes    int64
+	QuotaBytes   int64 // 0: unlimited
+	FileCount    int64
+	VersionCount int64
+}
+
+// Commit is everything completion writes atomically.
+type Commit struct {
+	Session Session
+	File    files.File // the file as it is after this upload
+	Version files.Version
+	NewFile bool
+}
+
+// Errors a Store reports from Commit.
+var (
+	ErrSessionNotOpen = errors.New("session is not open")
+	ErrFileGone       = errors.New("file no longer accepts versions")
+	ErrQuota          = errors.New("quota exceeded")
+)
+
+// Store is the metadata this package needs.
+type Store interface {
+	// ReserveFileID allocates the next per-account numeric file id and
+	// returns the account's usage as of that moment.
+	ReserveFileID(ctx context.Context, accountID string) (int64, Usage, error)
+	// FileWithUsage reads a file and the account's usage together.
+	FileWithUsage(ctx context.Context, accountID, fileUUID string) (files.File, Usage, error)
+	PutSession(ctx context.Context, s Session) error
+	GetSession(ctx context.Context, accountID, id string) (Session, error)
+	// SetSessionStatus moves a session from one status to another; it fails
+	// with apperr.ErrConflict when the session is not in from.
+	SetSessionStatus(ctx context.Context, accountID, id string, from, to Status, at time.Time) error
+	Commit(ctx context.Context, c Commit) error
+	GetFile(ctx context.Context, accountID, fileUUID string) (files.File, error)
+}
+
+// Part is one uploaded part as S3 reports it.
+type Part struct {
+	Number   int32
+	ETag     string
+	Size     int64
+	Checksum string // the part's CRC (base64) when the upload verifies one
+}
+
+// Object is a stored object's head.
+type Object struct {
+	Size      int64
+	VersionID string
+}
+
+// SignedRequest is a presigned URL and the headers that were signed into it
+// and must be sent unchanged.
+type SignedRequest struct {
+	URL     string
+	Method  string
+	Headers map[string]string
+}
+
+// Blobs is the narrow slice of S3 this package needs.
+type Blobs interface {
+	CreateUpload(ctx context.Context, key, contentType, checksumAlg string) (uploadID string, err error)
+	PresignPart(ctx context.Context, key, uploadID string, part int32, size int64, checksumAlg, checksum string, ttl time.Duration) (SignedRequest, error)
+	ListParts(ctx context.Context, key, uploadID string) ([]Part, error)
+	CompleteUpload(ctx context.Context, key, uploadID string, parts []Part, checksum *Checksum) (versionID string, err error)
+	AbortUpload(ctx context.Context, key, uploadID string) error
+	Head(ctx context.Context, key string) (Object, error)
+	DeleteVersion(ctx context.Context, key, versionID string) error
+}

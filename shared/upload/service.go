@@ -1,0 +1,587 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/files"
+	"github.com/google/uuid"
+)
+
+// Limits configures the service.
+type Limits struct {
+	MinPartSize int64         // default 8 MiB; never below S3's 5 MiB
+	MaxFileSize int64         // default 5 TiB
+	SessionTTL  time.Duration // default 24 h
+	PartURLTTL  time.Duration // default 15 min
+	FirstBatch  int           // part URLs returned by Open; default 100
+	MaxBatch    int           // part URLs per Parts call; default 1000
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MinPartSize < S3MinPart {
+		l.MinPartSize = DefaultMinPartSize
+	}
+	if l.MaxFileSize <= 0 || l.MaxFileSize > S3MaxObject {
+		l.MaxFileSize = DefaultMaxFileSize
+	}
+	if l.SessionTTL <= 0 {
+		l.SessionTTL = 24 * time.Hour
+	}
+	if l.PartURLTTL <= 0 {
+		l.PartURLTTL = 15 * time.Minute
+	}
+	if l.FirstBatch <= 0 {
+		l.FirstBatch = 100
+	}
+	if l.MaxBatch <= 0 {
+		l.MaxBatch = 1000
+	}
+	return l
+}
+
+// Service implements upload sessions.
+type Service struct {
+	store  Store
+	blobs  Blobs
+	limits Limits
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// NewService wires a service; now may be nil (time.Now).
+func NewService(store Store, blobs Blobs, limits Limits, now func() time.Time, log *slog.Logger) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{store: store, blobs: blobs, limits: limits.withDefaults(), now: now, log: log}
+}
+
+// Limits reports the effective limits.
+func (s *Service) Limits() Limits { return s.limits }
+
+// OpenInput is a request to open a session.
+type OpenInput struct {
+	FileName    string
+	FileSize    int64
+	ContentType string
+	FileUUID    string // set: a new version of this file
+	Checksum    *Checksum
+}
+
+// PartURL is one presigned part upload.
+type PartURL struct {
+	Number    int
+	Size      int64
+	Request   SignedRequest
+	ExpiresAt time.Time
+}
+
+// Opened is the result of Open.
+type Opened struct {
+	Session Session
+	Parts   []PartURL
+}
+
+// ValidUUID checks a path or body UUID.
+func ValidUUID(field, v string) error {
+	if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
+		return apperr.Invalid(field, "must be a UUID like 3c90c3cc-0d44-4b50-8888-8dd25736052a")
+	}
+	return nil
+}
+
+func (s *Service) validateOpen(in OpenInput) (string, error) {
+	var errs apperr.Fields
+	if err := files.ValidateName("file_name", in.FileName); err != nil {
+		e, _ := apperr.As(err)
+		errs = append(errs, e.Fields...)
+	}
+	switch {
+	case in.FileSize < 0:
+		errs.Add("file_size", "must not be negative")
+	case in.FileSize > s.limits.MaxFileSize:
+		errs.Add("file_size", fmt.Sprintf("must be at most %d bytes (the maximum file size)", s.limits.MaxFileSize))
+	}
+	mt, err := files.MimeType(in.ContentType, in.FileName)
+	if err != nil {
+		errs.Add("content_type", "must be a media type such as application/pdf")
+	}
+	if in.FileUUID != "" {
+		if err := ValidUUID("file_uuid", in.FileUUID); err != nil {
+			errs.Add("file_uuid", "must be a UUID")
+		}
+	}
+	if err := validateChecksum(in.Checksum); err != nil {
+		e, _ := apperr.As(err)
+		errs = append(errs, e.Fields...)
+	}
+	return mt, errs.Err()
+}
+
+// Open validates, reserves, creates the S3 multipart upload and records the
+// session. AWS requests: 1 DynamoDB read/update, 1 S3 create, 1 DynamoDB put.
+func (s *Service) Open(ctx context.Context, p auth.Principal, in OpenInput) (Opened, error) {
+	if err := p.Require(auth.ScopeWrite); err != nil {
+		return Opened{}, err
+	}
+	mimeType, err := s.validateOpen(in)
+	if err != nil {
+		return Opened{}, err
+	}
+	plan, err := NewPlan(in.FileSize, s.limits.MinPartSize)
+	if err != nil {
+		return Opened{}, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	sess := Session{AccountID: p.AccountID, ID: uuid.NewString(), VersionUUID: mustV7(), FileName: in.FileName,
+		MimeType: mimeType, Plan: plan, Checksum: in.Checksum, Status: StatusOpen, CreatedAt: now,
+		ExpiresAt: now.Add(s.limits.SessionTTL), CreatedBy: p.Name, TokenID: p.TokenID}
+	var usage Usage
+	if in.FileUUID != "" {
+		f, u, err := s.store.FileWithUsage(ctx, p.AccountID, in.FileUUID)
+		if errors.Is(err, apperr.ErrNotFound) {
+			return Opened{}, apperr.New(apperr.KindNotFound, "file_not_found", "no file "+in.FileUUID+" in this account").With("field", "file_uuid")
+		}
+		if err != nil {
+			return Opened{}, err
+		}
+		if f.IsTrashed {
+			return Opened{}, apperr.New(apperr.KindConflict, "file_trashed", "file "+in.FileUUID+" is in the trash; restore it before adding a version")
+		}
+		sess.FileUUID, sess.FileID, usage = f.UUID, f.ID, u
+	} else {
+		id, u, err := s.store.ReserveFileID(ctx, p.AccountID)
+		if err != nil {
+			return Opened{}, err
+		}
+		sess.FileUUID, sess.FileID, sess.NewFile, usage = mustV7(), id, true, u
+	}
+	if usage.QuotaBytes > 0 && usage.UsedBytes+plan.Size > usage.QuotaBytes {
+		return Opened{}, quotaError(usage, plan.Size)
+	}
+	sess.Key = files.ObjectKey(p.AccountID, sess.FileUUID, sess.VersionUUID)
+	alg := ""
+	if in.Checksum != nil {
+		alg = in.Checksum.Algorithm
+	}
+	sess.UploadID, err = s.blobs.CreateUpload(ctx, sess.Key, mimeType, alg)
+	if err != nil {
+		return Opened{}, fmt.Errorf("create multipart upload: %w", err)
+	}
+	if err := s.store.PutSession(ctx, sess); err != nil {
+		// Without a session nobody can reach this upload: release it now
+		// (the bucket's lifecycle rule would in a day anyway).
+		if aerr := s.blobs.AbortUpload(context.WithoutCancel(ctx), sess.Key, sess.UploadID); aerr != nil {
+			s.log.WarnContext(ctx, "abort orphan upload", "err", aerr, "upload_id", sess.UploadID)
+		}
+		return Opened{}, fmt.Errorf("put session: %w", err)
+	}
+	first := make([]int, 0, min(plan.PartCount, s.limits.FirstBatch))
+	for n := 1; n <= plan.PartCount && len(first) < s.limits.FirstBatch; n++ {
+		first = append(first, n)
+	}
+	var parts []PartURL
+	if in.Checksum == nil { // with checksums, part URLs need each part's CRC: ask via Parts
+		if parts, err = s.sign(ctx, sess, first, nil, now); err != nil {
+			return Opened{}, err
+		}
+	}
+	return Opened{Session: sess, Parts: parts}, nil
+}
+
+func quotaError(u Usage, size int64) error {
+	return apperr.New(apperr.KindQuota, "quota_exceeded",
+		fmt.Sprintf("this upload of %d bytes would exceed the account quota (%d of %d bytes used)", size, u.UsedBytes, u.QuotaBytes)).
+		With("used_bytes", u.UsedBytes).With("quota_bytes", u.QuotaBytes)
+}
+
+func mustV7() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// session loads a session of the principal's account; other accounts' ids
+// are simply not found.
+func (s *Service) session(ctx context.Context, p auth.Principal, id string) (Session, error) {
+	if err := ValidUUID("id", id); err != nil {
+		return Session{}, err
+	}
+	sess, err := s.store.GetSession(ctx, p.AccountID, id)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return Session{}, apperr.New(apperr.KindNotFound, "session_not_found", "no upload session "+id+" in this account")
+	}
+	return sess, err
+}
+
+func (s *Service) openSession(ctx context.Context, p auth.Principal, id string, now time.Time) (Session, error) {
+	sess, err := s.session(ctx, p, id)
+	if err != nil {
+		return Session{}, err
+	}
+	switch sess.StatusAt(now) {
+	case StatusExpired:
+		return Session{}, apperr.New(apperr.KindGone, "session_expired", "the session expired at "+sess.ExpiresAt.Format(time.RFC3339)+"; open a new one")
+	case StatusAborted:
+		return Session{}, apperr.New(apperr.KindConflict, "session_aborted", "the session was aborted")
+	case StatusCompleted:
+		return Session{}, apperr.New(apperr.KindConflict, "session_completed", "the session is already completed")
+	}
+	return sess, nil
+}
+
+// PartsInput asks for presigned URLs for some parts.
+type PartsInput struct {
+	PartNumbers []int
+	Checksums   map[string]string
+}
+
+// Parts presigns part URLs. AWS requests: one DynamoDB read; signing is local.
+func (s *Service) Parts(ctx context.Context, p auth.Principal, id string, in PartsInput) (Session, []PartURL, error) {
+	if err := p.Require(auth.ScopeWrite); err != nil {
+		return Session{}, nil, err
+	}
+	if len(in.PartNumbers) == 0 {
+		return Session{}, nil, apperr.Invalid("part_numbers", "list at least one part number")
+	}
+	if len(in.PartNumbers) > s.limits.MaxBatch {
+		return Session{}, nil, apperr.Invalid("part_numbers", fmt.Sprintf("at most %d part numbers per request", s.limits.MaxBatch))
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	sess, err := s.openSession(ctx, p, id, now)
+	if err != nil {
+		return Session{}, nil, err
+	}
+	var errs apperr.Fields
+	seen := map[int]bool{}
+	for i, n := range in.PartNumbers {
+		switch {
+		case n < 1 || n > sess.Plan.PartCount:
+			errs.Add("part_numbers["+strconv.Itoa(i)+"]", fmt.Sprintf("must be between 1 and %d (the session's part_count)", sess.Plan.PartCount))
+		case seen[n]:
+			errs.Add("part_numbers["+strconv.Itoa(i)+"]", "duplicate part number "+strconv.Itoa(n))
+		}
+		seen[n] = true
+	}
+	for k := range in.Checksums {
+		n, err := strconv.Atoi(k)
+		if err != nil || !seen[n] {
+			errs.Add("checksums."+k, "must be keyed by one of the requested part numbers")
+		}
+	}
+	if sess.Checksum != nil {
+		for _, n := range in.PartNumbers {
+			v, ok := in.Checksums[strconv.Itoa(n)]
+			if !ok {
+				errs.Add(partField(n), "this session verifies a "+sess.Checksum.Algorithm+" checksum: send each part's "+sess.Checksum.Algorithm)
+			} else if err := ValidateChecksumValue(partField(n), sess.Checksum.Algorithm, v); err != nil {
+				e, _ := apperr.As(err)
+				errs = append(errs, e.Fields...)
+			}
+		}
+	} else if len(in.Checksums) > 0 {
+		errs.Add("checksums", "this session was opened without a checksum; part checksums need one")
+	}
+	if err := errs.Err(); err != nil {
+		return Session{}, nil, err
+	}
+	urls, err := s.sign(ctx, sess, in.PartNumbers, in.Checksums, now)
+	return sess, urls, err
+}
+
+func (s *Service) sign(ctx context.Context, sess Session, numbers []int, sums map[string]string, now time.Time) ([]PartURL, error) {
+	ttl := min(s.limits.PartURLTTL, sess.ExpiresAt.Sub(now))
+	alg := ""
+	if sess.Checksum != nil {
+		alg = sess.Checksum.Algorithm
+	}
+	out := make([]PartURL, 0, len(numbers))
+	for _, n := range numbers {
+		req, err := s.blobs.PresignPart(ctx, sess.Key, sess.UploadID, int32(n), sess.Plan.PartLen(n), alg, sums[strconv.Itoa(n)], ttl)
+		if err != nil {
+			return nil, fmt.Errorf("presign part %d: %w", n, err)
+		}
+		out = append(out, PartURL{Number: n, Size: sess.Plan.PartLen(n), Request: req, ExpiresAt: now.Add(ttl).Truncate(time.Second)})
+	}
+	return out, nil
+}
+
+// State is what a client needs to resume.
+type State struct {
+	Session Session
+	Status  Status
+	Parts   []Part // uploaded, from S3
+	File    *files.File
+}
+
+// Status reports a session, reading uploaded parts from S3 while it is open.
+func (s *Service) Status(ctx context.Context, p auth.Principal, id string) (State, error) {
+	if err := p.Require(auth.ScopeWrite); err != nil {
+		return State{}, err
+	}
+	sess, err := s.session(ctx, p, id)
+	if err != nil {
+		return State{}, err
+	}
+	st := State{Session: sess, Status: sess.StatusAt(s.now())}
+	switch st.Status {
+	case StatusOpen:
+		st.Parts, err = s.blobs.ListParts(ctx, sess.Key, sess.UploadID)
+		if errors.Is(err, apperr.ErrNoSuchUpload) {
+			// Completed by a request that has not recorded it yet, or
+			// aborted: report what the catalogue says.
+			st.Parts, err = nil, nil
+		}
+	case StatusCompleted:
+		var f files.File
+		if f, err = s.store.GetFile(ctx, p.AccountID, sess.FileUUID); err == nil {
+			st.File = &f
+		} else if errors.Is(err, apperr.ErrNotFound) {
+			err = nil
+		}
+	}
+	return st, err
+}
+
+// CompleteInput optionally lists the parts the client uploaded.
+type CompleteInput struct {
+	Parts []Part // Number and ETag
+}
+
+// Complete finishes the upload and records the file (or new version).
+//
+// Steps and what a retry after a crash between them does:
+//  1. read session     — completed: return the recorded file (idempotent).
+//  2. ListParts        — NoSuchUpload: an earlier attempt completed S3 already;
+//     HeadObject finds the object and we go on to 4.
+//  3. CompleteMultipartUpload — S3 verifies ETags and the whole-file checksum.
+//  4. one DynamoDB transaction: session→completed, file, version, counters.
+//     It is conditional on the session being open, so it happens once.
+func (s *Service) Complete(ctx context.Context, p auth.Principal, id string, in CompleteInput) (files.File, error) {
+	if err := p.Require(auth.ScopeWrite); err != nil {
+		return files.File{}, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	sess, err := s.session(ctx, p, id)
+	if err != nil {
+		return files.File{}, err
+	}
+	if sess.Status == StatusCompleted {
+		return s.completedFile(ctx, sess)
+	}
+	if _, err := s.openSession(ctx, p, id, now); err != nil {
+		return files.File{}, err
+	}
+	var s3Version string
+	parts, err := s.blobs.ListParts(ctx, sess.Key, sess.UploadID)
+	switch {
+	case errors.Is(err, apperr.ErrNoSuchUpload):
+		if s3Version, err = s.alreadyStored(ctx, sess); err != nil {
+			return s.afterVanished(ctx, sess, err)
+		}
+	case err != nil:
+		return files.File{}, fmt.Errorf("list parts: %w", err)
+	default:
+		if err := verifyParts(sess.Plan, parts, in.Parts); err != nil {
+			return files.File{}, err
+		}
+		s3Version, err = s.blobs.CompleteUpload(ctx, sess.Key, sess.UploadID, parts, sess.Checksum)
+		switch {
+		case errors.Is(err, apperr.ErrBadDigest):
+			return files.File{}, apperr.New(apperr.KindUnprocessable, "checksum_mismatch",
+				"S3 computed a different "+sess.Checksum.Algorithm+" for the assembled file than the session declared; re-upload the parts").With("field", "checksum.value")
+		case errors.Is(err, apperr.ErrInvalidPart):
+			return files.File{}, apperr.New(apperr.KindConflict, "parts_changed", "the parts changed while completing; check the session and retry")
+		case errors.Is(err, apperr.ErrNoSuchUpload): // a concurrent completion won the S3 step
+			if s3Version, err = s.alreadyStored(ctx, sess); err != nil {
+				return s.afterVanished(ctx, sess, err)
+			}
+		case err != nil:
+			return files.File{}, fmt.Errorf("complete multipart upload: %w", err)
+		}
+	}
+	return s.commit(ctx, sess, s3Version, now)
+}
+
+// alreadyStored handles a vanished multipart upload: either an earlier
+// attempt completed it (the object exists) or it was aborted.
+func (s *Service) alreadyStored(ctx context.Context, sess Session) (string, error) {
+	obj, err := s.blobs.Head(ctx, sess.Key)
+	if err == nil && obj.Size == sess.Plan.Size {
+		return obj.VersionID, nil
+	}
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		return "", fmt.Errorf("head object: %w", err)
+	}
+	cur, gerr := s.store.GetSession(ctx, sess.AccountID, sess.ID)
+	if gerr == nil && cur.Status == StatusCompleted {
+		return "", errCompletedMeanwhile
+	}
+	return "", apperr.New(apperr.KindConflict, "upload_missing", "the multipart upload no longer exists in storage (aborted); open a new session")
+}
+
+var errCompletedMeanwhile = errors.New("completed by a concurrent request")
+
+func (s *Service) afterVanished(ctx context.Context, sess Session, err error) (files.File, error) {
+	if errors.Is(err, errCompletedMeanwhile) {
+		return s.completedFile(ctx, sess)
+	}
+	return files.File{}, err
+}
+
+func (s *Service) commit(ctx context.Context, sess Session, s3Version string, now time.Time) (files.File, error) {
+	var prev files.File
+	if !sess.NewFile {
+		var err error
+		if prev, err = s.store.GetFile(ctx, sess.AccountID, sess.FileUUID); err != nil && !errors.Is(err, apperr.ErrNotFound) {
+			return files.File{}, err
+		} else if err != nil || prev.IsTrashed {
+			return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindConflict, "file_gone", "the file was trashed or deleted while uploading its new version"))
+		}
+	}
+	f := sess.file(prev, now)
+	err := s.store.Commit(ctx, Commit{Session: sess, File: f, Version: sess.version(s3Version, now), NewFile: sess.NewFile})
+	switch {
+	case err == nil:
+		return f, nil
+	case errors.Is(err, ErrSessionNotOpen):
+		cur, gerr := s.store.GetSession(ctx, sess.AccountID, sess.ID)
+		if gerr == nil && cur.Status == StatusCompleted {
+			return s.completedFile(ctx, cur) // a concurrent completion recorded it
+		}
+		return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindConflict, "session_aborted", "the session was aborted while completing"))
+	case errors.Is(err, ErrQuota):
+		return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindQuota, "quota_exceeded", "completing this upload would exceed the account quota; free space and upload again"))
+	case errors.Is(err, ErrFileGone):
+		return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindConflict, "file_gone", "the file was trashed or deleted while uploading its new version"))
+	}
+	return files.File{}, fmt.Errorf("commit: %w", err)
+}
+
+// discard undoes the S3 side of a completion that cannot be recorded, and
+// closes the session so that retries answer the same error.
+func (s *Service) discard(ctx context.Context, sess Session, s3Version string, cause *apperr.Error) (files.File, error) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.store.SetSessionStatus(ctx, sess.AccountID, sess.ID, StatusOpen, StatusAborted, s.now().UTC()); err != nil && !errors.Is(err, apperr.ErrConflict) {
+		return files.File{}, err
+	}
+	if err := s.blobs.DeleteVersion(ctx, sess.Key, s3Version); err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		s.log.WarnContext(ctx, "discard uncommitted object", "err", err, "key", sess.Key)
+	}
+	return files.File{}, cause
+}
+
+func (s *Service) completedFile(ctx context.Context, sess Session) (files.File, error) {
+	f, err := s.store.GetFile(ctx, sess.AccountID, sess.FileUUID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return files.File{}, apperr.New(apperr.KindGone, "file_gone", "the session completed but its file has since been deleted")
+	}
+	return f, err
+}
+
+// verifyParts checks what S3 holds against the plan and the client's list.
+func verifyParts(plan Plan, have []Part, claimed []Part) error {
+	var errs apperr.Fields
+	byNum := make(map[int32]Part, len(have))
+	for _, p := range have {
+		byNum[p.Number] = p
+	}
+	var missing []int
+	for n := 1; n <= plan.PartCount; n++ {
+		p, ok := byNum[int32(n)]
+		if !ok {
+			missing = append(missing, n)
+			continue
+		}
+		if want := plan.PartLen(n); p.Size != want {
+			errs.Add("parts["+strconv.Itoa(n)+"]", fmt.Sprintf("part %d holds %d bytes, expected %d", n, p.Size, want))
+		}
+	}
+	for _, p := range have {
+		if p.Number < 1 || int(p.Number) > plan.PartCount {
+			errs.Add("parts", fmt.Sprintf("unexpected part %d beyond part_count %d", p.Number, plan.PartCount))
+		}
+	}
+	seen := map[int32]bool{}
+	for i, c := range claimed {
+		f := "parts[" + strconv.Itoa(i) + "]"
+		p, ok := byNum[c.Number]
+		switch {
+		case c.Number < 1 || int(c.Number) > plan.PartCount:
+			errs.Add(f+".part_number", fmt.Sprintf("must be between 1 and %d", plan.PartCount))
+		case seen[c.Number]:
+			errs.Add(f+".part_number", "duplicate part number")
+		case !ok:
+			// reported as missing below
+		case c.ETag != "" && normETag(c.ETag) != normETag(p.ETag):
+			errs.Add(f+".etag", fmt.Sprintf("part %d has ETag %s in storage, not %s", c.Number, p.ETag, c.ETag))
+		}
+		seen[c.Number] = true
+	}
+	if len(claimed) > 0 && len(claimed) != plan.PartCount {
+		errs.Add("parts", fmt.Sprintf("list all %d parts or none", plan.PartCount))
+	}
+	if len(missing) > 0 {
+		return apperr.New(apperr.KindConflict, "parts_missing",
+			fmt.Sprintf("%d of %d parts are not uploaded yet", len(missing), plan.PartCount)).With("missing_parts", compress(missing))
+	}
+	return errs.Err()
+}
+
+func normETag(e string) string {
+	if len(e) >= 2 && e[0] == '"' && e[len(e)-1] == '"' {
+		return e[1 : len(e)-1]
+	}
+	return e
+}
+
+// compress caps a long list of part numbers for an error body.
+func compress(ns []int) []int {
+	slices.Sort(ns)
+	if len(ns) > 100 {
+		return ns[:100]
+	}
+	return ns
+}
+
+// Abort cancels an open (or expired) session and releases its parts.
+// Status is recorded first, so a crash before the S3 abort is finished by a
+// retry (or by the bucket's AbortIncompleteMultipartUpload rule).
+func (s *Service) Abort(ctx context.Context, p auth.Principal, id string) error {
+	if err := p.Require(auth.ScopeWrite); err != nil {
+		return err
+	}
+	sess, err := s.session(ctx, p, id)
+	if err != nil {
+		return err
+	}
+	switch sess.Status {
+	case StatusCompleted:
+		return apperr.New(apperr.KindConflict, "session_completed", "the session is completed; trash the file instead")
+	case StatusOpen:
+		err := s.store.SetSessionStatus(ctx, p.AccountID, id, StatusOpen, StatusAborted, s.now().UTC())
+		if errors.Is(err, apperr.ErrConflict) {
+			return s.Abort(ctx, p, id) // raced with complete or abort: answer as of now
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := s.blobs.AbortUpload(ctx, sess.Key, sess.UploadID); err != nil && !errors.Is(err, apperr.ErrNoSuchUpload) {
+		return fmt.Errorf("abort multipart upload: %w", err)
+	}
+	return nil
+}
