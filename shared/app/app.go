@@ -42,9 +42,9 @@ type Config struct {
 	Limits         upload.Limits
 	Now            func() time.Time
 	Log            *slog.Logger
-	// Wrap, when set, wraps each SDK client's HTTP stack (tests use it for
-	// request counting and fault injection).
-	APIOptions []func(*aws.Config)
+	// ConfigHooks adjust the AWS config before clients are built (tests
+	// install request counting and fault injection here).
+	ConfigHooks []func(*aws.Config)
 }
 
 // FromEnv reads the configuration.
@@ -99,7 +99,7 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
-	for _, o := range c.APIOptions {
+	for _, o := range c.ConfigHooks {
 		o(&awsCfg)
 	}
 	if c.Log == nil {

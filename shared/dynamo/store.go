@@ -219,9 +219,9 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
 			UpdateExpression: aws.String("SET version_uuid = :v, #n = :n, sanitized_name = :sn, extension = :e, #t = :t, " +
-				"mime_type = :m, size = :s, updated_at = :u, updated_by = :ub ADD version_count :one"),
+				"mime_type = :m, #sz = :s, updated_at = :u, updated_by = :ub ADD version_count :one"),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
-			ExpressionAttributeNames: map[string]string{"#n": "name", "#t": "type"},
+			ExpressionAttributeNames: map[string]string{"#n": "name", "#t": "type", "#sz": "size"},
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":v": str(f.VersionUUID), ":n": str(f.Name), ":sn": str(f.SanitizedName), ":e": str(f.Extension),
 				":t": str(f.Type), ":m": str(f.MimeType), ":s": num(f.Size), ":u": str(ts(f.UpdatedAt)), ":ub": str(f.UpdatedBy),

@@ -1,0 +1,93 @@
+// Package sdkprobe is SDK middleware that records every AWS request an
+// operation makes (for counts in tests and benchmarks) and injects faults:
+// a call fails before it reaches AWS, or after AWS applied it (the caller
+// crashed and never saw the answer).
+package sdkprobe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// ErrInjected is the error injected faults return.
+var ErrInjected = errors.New("sdkprobe: injected fault")
+
+// Fault fails one call of an operation ("S3.CompleteMultipartUpload").
+type Fault struct {
+	Op    string
+	After bool // true: the request reaches AWS, the response is lost
+}
+
+// Probe records calls and injects armed faults.
+type Probe struct {
+	mu     sync.Mutex
+	calls  []string
+	faults []Fault
+}
+
+// Install adds the probe to an AWS config's middleware stacks.
+func (p *Probe) Install(cfg *aws.Config) {
+	cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
+		return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("sdkprobe", p.handle), middleware.After)
+	})
+}
+
+func (p *Probe) handle(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	op := awsmw.GetServiceID(ctx) + "." + awsmw.GetOperationName(ctx)
+	p.mu.Lock()
+	p.calls = append(p.calls, op)
+	fault, armed := p.take(op)
+	p.mu.Unlock()
+	if armed && !fault.After {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("%w before %s", ErrInjected, op)
+	}
+	out, md, err := next.HandleFinalize(ctx, in)
+	if armed && err == nil {
+		return middleware.FinalizeOutput{}, md, fmt.Errorf("%w after %s", ErrInjected, op)
+	}
+	return out, md, err
+}
+
+func (p *Probe) take(op string) (Fault, bool) {
+	for i, f := range p.faults {
+		if f.Op == op {
+			p.faults = append(p.faults[:i], p.faults[i+1:]...)
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
+// Arm makes the next call of f.Op fail.
+func (p *Probe) Arm(f Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = append(p.faults, f)
+}
+
+// Disarm removes unfired faults.
+func (p *Probe) Disarm() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = nil
+}
+
+// Reset clears the recorded calls.
+func (p *Probe) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = nil
+}
+
+// Calls returns the operations recorded since the last Reset, in order.
+func (p *Probe) Calls() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.calls...)
+}
