@@ -416,22 +416,44 @@ func (s *Service) Complete(ctx context.Context, p auth.Principal, id string, in 
 	return s.commit(ctx, sess, s3Version, now)
 }
 
-// alreadyStored handles a vanished multipart upload: either an earlier
-// attempt completed it (the object exists) or it was aborted.
+// alreadyStored handles a vanished multipart upload: an earlier attempt
+// completed it (the object exists), a concurrent one is completing it right
+// now (wait for it briefly), or it was aborted.
 func (s *Service) alreadyStored(ctx context.Context, sess Session) (string, error) {
-	obj, err := s.blobs.Head(ctx, sess.Key)
-	if err == nil && obj.Size == sess.Plan.Size {
-		return obj.VersionID, nil
+	for attempt := 0; ; attempt++ {
+		obj, err := s.blobs.Head(ctx, sess.Key)
+		if err == nil && obj.Size == sess.Plan.Size {
+			return obj.VersionID, nil
+		}
+		if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+			return "", fmt.Errorf("head object: %w", err)
+		}
+		cur, err := s.store.GetSession(ctx, sess.AccountID, sess.ID)
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case cur.Status == StatusCompleted:
+			return "", errCompletedMeanwhile
+		case cur.Status == StatusAborted:
+			return "", apperr.New(apperr.KindConflict, "session_aborted", "the session was aborted")
+		case attempt >= completionPolls:
+			return "", apperr.New(apperr.KindConflict, "completion_in_progress",
+				"another request is completing this session; retry in a moment").With("retry_after_seconds", 1)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(completionPoll):
+		}
 	}
-	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
-		return "", fmt.Errorf("head object: %w", err)
-	}
-	cur, gerr := s.store.GetSession(ctx, sess.AccountID, sess.ID)
-	if gerr == nil && cur.Status == StatusCompleted {
-		return "", errCompletedMeanwhile
-	}
-	return "", apperr.New(apperr.KindConflict, "upload_missing", "the multipart upload no longer exists in storage (aborted); open a new session")
 }
+
+// A concurrent completion is given about two seconds to land.
+const (
+	completionPolls = 10
+	completionPoll  = 200 * time.Millisecond
+)
 
 var errCompletedMeanwhile = errors.New("completed by a concurrent request")
 

@@ -1,0 +1,264 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anexo/anexo/shared/testenv"
+)
+
+const MiB = 1 << 20
+
+// TestUploadSizes uploads real files through presigned part URLs and
+// downloads them back, on the embedded emulators and on moto_server.
+func TestUploadSizes(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+		e := start(t, be)
+		c := e.account(0, "")
+		for i, tc := range []struct {
+			name  string
+			size  int
+			parts int
+		}{
+			{"empty.txt", 0, 1},
+			{"one-byte.bin", 1, 1},
+			{"exactly-one-part.bin", 8 * MiB, 1},
+			{"many-parts.bin", 3*8*MiB + 5, 4},
+			{"big.bin", 101 * MiB, 13},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				data := random(tc.size)
+				s := c.open(tc.name, tc.size, nil)
+				if got := int(s["part_count"].(float64)); got != tc.parts {
+					t.Fatalf("part_count = %d, want %d", got, tc.parts)
+				}
+				f := c.upload(tc.name, data, nil)
+				if f["size"].(float64) != float64(tc.size) || f["name"] != tc.name || f["id"].(float64) != float64(2*i+2) ||
+					f["created_by"] != "Integração CRM" || f["version_count"].(float64) != 1 || f["is_trashed"] != false {
+					t.Fatalf("file = %v", f)
+				}
+				got, h := c.download(f["uuid"].(string), "")
+				if sum(got) != sum(data) {
+					t.Fatalf("downloaded %d bytes, sha256 differs from the %d uploaded", len(got), len(data))
+				}
+				if be.Name == "embedded" && h.Get("Content-Disposition") != `attachment; filename="`+tc.name+`"; filename*=UTF-8''`+tc.name {
+					t.Fatalf("Content-Disposition = %q", h.Get("Content-Disposition"))
+				}
+				g := c.expect(200, "GET", "/v1/files/"+f["uuid"].(string), nil)
+				if g["version_uuid"] != f["version_uuid"] || g["size"] != f["size"] {
+					t.Fatalf("GET file = %v", g)
+				}
+			})
+		}
+	})
+}
+
+// TestResume interrupts an upload, reads the session back and finishes it.
+func TestResume(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+		e := start(t, be)
+		c := e.account(0, "")
+		data := random(2*8*MiB + 1000)
+		s := c.open("resume.bin", len(data), nil)
+		id := s["id"].(string)
+		parts := partsOf(s)
+		c.putParts(data, 8*MiB, []part{parts[0], parts[2]}) // part 2 was "killed"
+		st := c.expect(200, "GET", "/v1/sessions/"+id, nil)
+		if st["session"].(map[string]any)["status"] != "open" || st["bytes_uploaded"].(float64) != float64(8*MiB+1000) {
+			t.Fatalf("status = %v", st)
+		}
+		if m := st["missing_parts"].([]any); len(m) != 1 || m[0].(float64) != 2 {
+			t.Fatalf("missing_parts = %v", m)
+		}
+		if up := st["uploaded_parts"].([]any); len(up) != 2 {
+			t.Fatalf("uploaded_parts = %v", up)
+		}
+		r := c.do("POST", "/v1/sessions/"+id+"/complete", nil)
+		if r.Status != 409 || r.JSON()["code"] != "parts_missing" {
+			t.Fatalf("complete with a missing part: %s", r)
+		}
+		c.putParts(data, 8*MiB, c.partURLs(id, 2))
+		f := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", nil)
+		got, _ := c.download(f["uuid"].(string), "")
+		if !bytes.Equal(got, data) {
+			t.Fatal("resumed upload differs")
+		}
+		st = c.expect(200, "GET", "/v1/sessions/"+id, nil)
+		if st["session"].(map[string]any)["status"] != "completed" || st["file"].(map[string]any)["uuid"] != f["uuid"] {
+			t.Fatalf("status after completion = %v", st)
+		}
+	})
+}
+
+func usage(t *testing.T, e *env, account string) (used, files, versions int64) {
+	t.Helper()
+	u, err := e.srv.Deps.Store.Usage(context.Background(), account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.UsedBytes, u.FileCount, u.VersionCount
+}
+
+// TestCompleteTwiceAndRace: retries and concurrent completions all answer
+// the same file; counters move once.
+func TestCompleteTwiceAndRace(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+		e := start(t, be)
+		c := e.account(0, "")
+		data := random(9 * MiB)
+		s := c.open("race.bin", len(data), nil)
+		id := s["id"].(string)
+		c.putParts(data, 8*MiB, partsOf(s))
+		const n = 6
+		results := make([]response, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() { defer wg.Done(); results[i] = c.do("POST", "/v1/sessions/"+id+"/complete", nil) }()
+		}
+		wg.Wait()
+		uuid := ""
+		for _, r := range results {
+			if r.Status != 200 {
+				t.Fatalf("concurrent complete: %s", r)
+			}
+			if u := r.JSON()["uuid"].(string); uuid == "" {
+				uuid = u
+			} else if u != uuid {
+				t.Fatalf("two files from one session: %s and %s", uuid, u)
+			}
+		}
+		again := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", nil)
+		if again["uuid"] != uuid {
+			t.Fatalf("retry answered another file: %v", again)
+		}
+		if used, files, versions := usage(t, e, c.account); used != int64(len(data)) || files != 1 || versions != 1 {
+			t.Fatalf("usage = %d bytes, %d files, %d versions; want %d, 1, 1", used, files, versions, len(data))
+		}
+		got, _ := c.download(uuid, "")
+		if !bytes.Equal(got, data) {
+			t.Fatal("bytes differ")
+		}
+	})
+}
+
+// TestNewVersion uploads a second version of a file.
+func TestNewVersion(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	v1, v2 := random(100), random(200)
+	f1 := c.upload("contrato.pdf", v1, nil)
+	f2 := c.upload("contrato-v2.pdf", v2, map[string]any{"file_uuid": f1["uuid"]})
+	if f2["uuid"] != f1["uuid"] || f2["id"] != f1["id"] || f2["version_uuid"] == f1["version_uuid"] ||
+		f2["version_count"].(float64) != 2 || f2["name"] != "contrato-v2.pdf" || f2["created_at"] != f1["created_at"] {
+		t.Fatalf("new version: %v (first %v)", f2, f1)
+	}
+	if got, _ := c.download(f1["uuid"].(string), ""); !bytes.Equal(got, v2) {
+		t.Fatal("main version is not the new bytes")
+	}
+	if got, _ := c.download(f1["uuid"].(string), "?version_uuid="+f1["version_uuid"].(string)); !bytes.Equal(got, v1) {
+		t.Fatal("old version bytes differ")
+	}
+	if used, files, versions := usage(t, e, c.account); used != 300 || files != 1 || versions != 2 {
+		t.Fatalf("usage = %d %d %d", used, files, versions)
+	}
+	r := c.do("POST", "/v1/sessions", map[string]any{"file_name": "x", "file_size": 1, "file_uuid": "3c90c3cc-0d44-4b50-8888-8dd25736052a"})
+	if r.Status != 404 || r.JSON()["code"] != "file_not_found" {
+		t.Fatalf("version of an unknown file: %s", r)
+	}
+}
+
+// TestSessionExpiry: after 24 h, parts and complete answer 410.
+func TestSessionExpiry(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	s := c.open("late.bin", 10, nil)
+	id := s["id"].(string)
+	c.putParts(random(10), 8*MiB, partsOf(s))
+	e.clock.Advance(24*time.Hour + time.Second)
+	for _, req := range []struct{ method, path string; body any }{
+		{"POST", "/v1/sessions/" + id + "/parts", map[string]any{"part_numbers": []int{1}}},
+		{"POST", "/v1/sessions/" + id + "/complete", nil},
+	} {
+		r := c.do(req.method, req.path, req.body)
+		if r.Status != http.StatusGone || r.JSON()["code"] != "session_expired" {
+			t.Fatalf("%s %s after expiry: %s", req.method, req.path, r)
+		}
+	}
+	st := c.expect(200, "GET", "/v1/sessions/"+id, nil)
+	if st["session"].(map[string]any)["status"] != "expired" {
+		t.Fatalf("status = %v", st)
+	}
+	c.expect(204, "DELETE", "/v1/sessions/"+id, nil)
+	if used, files, _ := usage(t, e, c.account); used != 0 || files != 0 {
+		t.Fatalf("an expired session left usage: %d %d", used, files)
+	}
+}
+
+// TestAbort releases the upload; later calls answer clearly.
+func TestAbort(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	s := c.open("abort.bin", 10, nil)
+	id := s["id"].(string)
+	c.putParts(random(10), 8*MiB, partsOf(s))
+	c.expect(204, "DELETE", "/v1/sessions/"+id, nil)
+	c.expect(204, "DELETE", "/v1/sessions/"+id, nil) // idempotent
+	r := c.do("POST", "/v1/sessions/"+id+"/complete", nil)
+	if r.Status != 409 || r.JSON()["code"] != "session_aborted" {
+		t.Fatalf("complete after abort: %s", r)
+	}
+	st := c.expect(200, "GET", "/v1/sessions/"+id, nil)
+	if st["session"].(map[string]any)["status"] != "aborted" {
+		t.Fatalf("status = %v", st)
+	}
+	f := c.upload("done.bin", random(5), nil)
+	r = c.do("DELETE", "/v1/sessions/"+f["uuid"].(string), nil)
+	if r.Status != 404 {
+		t.Fatalf("abort of a file uuid: %s", r)
+	}
+}
+
+// TestWrongPartLength: S3 (versitygw verifies SigV4) refuses a body whose
+// length differs from the signed Content-Length, and completion refuses
+// parts of the wrong size.
+func TestWrongPartLength(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	s := c.open("exact.bin", 100, nil)
+	p := partsOf(s)[0]
+	if p.Headers["Content-Length"] != "100" {
+		t.Fatalf("part headers = %v", p.Headers)
+	}
+	status, _, err := testenv.Put(context.Background(), p.URL, p.Headers, random(99))
+	if err != nil || status != http.StatusForbidden {
+		t.Fatalf("short PUT: %d %v, want 403", status, err)
+	}
+	r := c.do("POST", "/v1/sessions/"+s["id"].(string)+"/complete", nil)
+	if r.Status != 409 || r.JSON()["code"] != "parts_missing" {
+		t.Fatalf("complete: %s", r)
+	}
+}
+
+// TestEmptyPartTooLong: the empty part's URL cannot sign a zero length, so
+// completion checks it.
+func TestEmptyPartTooLong(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	s := c.open("empty.txt", 0, nil)
+	p := partsOf(s)[0]
+	if status, _, err := testenv.Put(context.Background(), p.URL, p.Headers, []byte("sneaky")); err != nil || status != 200 {
+		t.Fatalf("PUT: %d %v", status, err)
+	}
+	r := c.do("POST", "/v1/sessions/"+s["id"].(string)+"/complete", nil)
+	if r.Status != 400 || r.JSON()["field"] != "parts[1]" {
+		t.Fatalf("complete: %s", r)
+	}
+	if _, files, _ := usage(t, e, c.account); files != 0 {
+		t.Fatal("a rejected completion created a file")
+	}
+}
