@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"reflect"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -98,7 +99,7 @@ func Status(err error) int {
 func problem(err error, requestID string) Response {
 	status := Status(err)
 	doc := map[string]any{"status": status, "title": http.StatusText(status), "request_id": requestID}
-	if e, ok := apperr.As(err); ok && status < 500 {
+	if e, ok := apperr.As(err); ok && e.Kind != apperr.KindInternal {
 		doc["type"] = "https://anexo.dev/problems/" + e.Code
 		doc["code"] = e.Code
 		doc["detail"] = e.Detail
@@ -183,6 +184,11 @@ func DecodeJSON(req Request, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			if path := unknownField(b, reflect.TypeOf(v)); path != "" {
+				return apperr.Invalid(path, "unknown field")
+			}
+		}
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -243,3 +249,74 @@ func Principal(req Request) (auth.Principal, error) {
 
 // PathParam reads a path parameter.
 func PathParam(req Request, name string) string { return req.PathParameters[name] }
+
+// unknownField finds the path ("checksum.x", "parts[2].foo") of the first
+// key in raw that type t does not declare, mirroring encoding/json's
+// case-insensitive field matching.
+func unknownField(raw []byte, t reflect.Type) string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	return walkUnknown(v, t, "")
+}
+
+func walkUnknown(v any, t reflect.Type, prefix string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Map:
+			for k, val := range x {
+				if p := walkUnknown(val, t.Elem(), join(prefix, k)); p != "" {
+					return p
+				}
+			}
+		case reflect.Struct:
+			for k, val := range x {
+				f, ok := fieldByJSONName(t, k)
+				if !ok {
+					return join(prefix, k)
+				}
+				if p := walkUnknown(val, f.Type, join(prefix, k)); p != "" {
+					return p
+				}
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, val := range x {
+				if p := walkUnknown(val, t.Elem(), prefix+"["+strconv.Itoa(i)+"]"); p != "" {
+					return p
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func join(prefix, k string) string {
+	if prefix == "" {
+		return k
+	}
+	return prefix + "." + k
+}
+
+func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if strings.EqualFold(tag, name) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}

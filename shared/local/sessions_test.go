@@ -180,7 +180,10 @@ func TestSessionExpiry(t *testing.T) {
 	id := s["id"].(string)
 	c.putParts(random(10), 8*MiB, partsOf(s))
 	e.clock.Advance(24*time.Hour + time.Second)
-	for _, req := range []struct{ method, path string; body any }{
+	for _, req := range []struct {
+		method, path string
+		body         any
+	}{
 		{"POST", "/v1/sessions/" + id + "/parts", map[string]any{"part_numbers": []int{1}}},
 		{"POST", "/v1/sessions/" + id + "/complete", nil},
 	} {

@@ -22,6 +22,7 @@ var ErrInjected = errors.New("sdkprobe: injected fault")
 type Fault struct {
 	Op    string
 	After bool // true: the request reaches AWS, the response is lost
+	Skip  int  // let this many matching calls pass first
 }
 
 // Probe records calls and injects armed faults.
@@ -56,10 +57,15 @@ func (p *Probe) handle(ctx context.Context, in middleware.FinalizeInput, next mi
 
 func (p *Probe) take(op string) (Fault, bool) {
 	for i, f := range p.faults {
-		if f.Op == op {
-			p.faults = append(p.faults[:i], p.faults[i+1:]...)
-			return f, true
+		if f.Op != op {
+			continue
 		}
+		if f.Skip > 0 {
+			p.faults[i].Skip--
+			return Fault{}, false
+		}
+		p.faults = append(p.faults[:i], p.faults[i+1:]...)
+		return f, true
 	}
 	return Fault{}, false
 }

@@ -227,20 +227,17 @@ func (s *Service) session(ctx context.Context, p auth.Principal, id string) (Ses
 	return sess, err
 }
 
-func (s *Service) openSession(ctx context.Context, p auth.Principal, id string, now time.Time) (Session, error) {
-	sess, err := s.session(ctx, p, id)
-	if err != nil {
-		return Session{}, err
-	}
+// checkOpen refuses a session that can no longer take parts or complete.
+func checkOpen(sess Session, now time.Time) error {
 	switch sess.StatusAt(now) {
 	case StatusExpired:
-		return Session{}, apperr.New(apperr.KindGone, "session_expired", "the session expired at "+sess.ExpiresAt.Format(time.RFC3339)+"; open a new one")
+		return apperr.New(apperr.KindGone, "session_expired", "the session expired at "+sess.ExpiresAt.Format(time.RFC3339)+"; open a new one")
 	case StatusAborted:
-		return Session{}, apperr.New(apperr.KindConflict, "session_aborted", "the session was aborted")
+		return apperr.New(apperr.KindConflict, "session_aborted", "the session was aborted")
 	case StatusCompleted:
-		return Session{}, apperr.New(apperr.KindConflict, "session_completed", "the session is already completed")
+		return apperr.New(apperr.KindConflict, "session_completed", "the session is already completed")
 	}
-	return sess, nil
+	return nil
 }
 
 // PartsInput asks for presigned URLs for some parts.
@@ -261,8 +258,11 @@ func (s *Service) Parts(ctx context.Context, p auth.Principal, id string, in Par
 		return Session{}, nil, apperr.Invalid("part_numbers", fmt.Sprintf("at most %d part numbers per request", s.limits.MaxBatch))
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	sess, err := s.openSession(ctx, p, id, now)
+	sess, err := s.session(ctx, p, id)
 	if err != nil {
+		return Session{}, nil, err
+	}
+	if err := checkOpen(sess, now); err != nil {
 		return Session{}, nil, err
 	}
 	var errs apperr.Fields
@@ -382,7 +382,7 @@ func (s *Service) Complete(ctx context.Context, p auth.Principal, id string, in 
 	if sess.Status == StatusCompleted {
 		return s.completedFile(ctx, sess)
 	}
-	if _, err := s.openSession(ctx, p, id, now); err != nil {
+	if err := checkOpen(sess, now); err != nil {
 		return files.File{}, err
 	}
 	var s3Version string

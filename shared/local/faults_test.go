@@ -1,0 +1,179 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/sdkprobe"
+	"github.com/anexo/anexo/shared/testenv"
+)
+
+// faultPoints lists each AWS call of an operation as (op, occurrence).
+func faultPoints(calls []string) []sdkprobe.Fault {
+	seen := map[string]int{}
+	var out []sdkprobe.Fault
+	for _, op := range calls {
+		out = append(out, sdkprobe.Fault{Op: op, Skip: seen[op]})
+		seen[op]++
+	}
+	return out
+}
+
+func (e *env) versions(t *testing.T, key string) int {
+	t.Helper()
+	out, err := e.srv.Deps.S3.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{
+		Bucket: aws.String(e.srv.Deps.Cfg.Bucket), Prefix: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Versions)
+}
+
+// TestCompleteCrashSafety fails each AWS call of a completion in turn, both
+// before it reaches AWS and after AWS applied it (the answer lost), then
+// retries: exactly one file, one S3 version, exact counters, intact bytes.
+func TestCompleteCrashSafety(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+		e := start(t, be)
+		c := e.account(0, "")
+		data := random(9 * MiB)
+		prepare := func() map[string]any {
+			s := c.open("crash.bin", len(data), nil)
+			c.putParts(data, 8*MiB, partsOf(s))
+			return s
+		}
+		// Record the calls of a clean completion.
+		s := prepare()
+		e.probe.Reset()
+		c.expect(200, "POST", "/v1/sessions/"+s["id"].(string)+"/complete", nil)
+		calls := e.probe.Calls()
+		t.Logf("a completion makes %v", calls)
+		if len(calls) < 4 {
+			t.Fatalf("completion made %v", calls)
+		}
+		wantFiles := int64(1)
+		for _, fp := range faultPoints(calls) {
+			for _, after := range []bool{false, true} {
+				fp.After = after
+				t.Run(fmt.Sprintf("%s#%d/after=%v", fp.Op, fp.Skip, after), func(t *testing.T) {
+					s := prepare()
+					id := s["id"].(string)
+					e.probe.Arm(fp)
+					r := c.do("POST", "/v1/sessions/"+id+"/complete", nil)
+					e.probe.Disarm()
+					if r.Status != 500 && r.Status != 200 {
+						t.Fatalf("faulted completion: %s", r)
+					}
+					f := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", nil)
+					again := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", nil)
+					if again["uuid"] != f["uuid"] || f["uuid"] != s["file_uuid"] {
+						t.Fatalf("retries answered different files: %v / %v", f, again)
+					}
+					wantFiles++
+					used, nfiles, versions := usage(t, e, c.account)
+					if nfiles != wantFiles || versions != wantFiles || used != wantFiles*int64(len(data)) {
+						t.Fatalf("usage = %d bytes %d files %d versions, want %d files", used, nfiles, versions, wantFiles)
+					}
+					if n := e.versions(t, files.ObjectKey(c.account, s["file_uuid"].(string), s["version_uuid"].(string))); n != 1 {
+						t.Fatalf("%d S3 versions of the object, want 1", n)
+					}
+					if got, _ := c.download(f["uuid"].(string), ""); !bytes.Equal(got, data) {
+						t.Fatal("bytes differ")
+					}
+				})
+			}
+		}
+	})
+}
+
+// TestOpenAndAbortCrashSafety fails each AWS call of open and abort in turn;
+// a retry always works and leaves no usable half-state.
+func TestOpenAndAbortCrashSafety(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	body := map[string]any{"file_name": "o.bin", "file_size": 5}
+	e.probe.Reset()
+	c.expect(201, "POST", "/v1/sessions", body)
+	openPoints := faultPoints(e.probe.Calls())
+	for _, fp := range openPoints {
+		for _, after := range []bool{false, true} {
+			fp.After = after
+			e.probe.Arm(fp)
+			r := c.do("POST", "/v1/sessions", body)
+			e.probe.Disarm()
+			if r.Status != 500 {
+				t.Fatalf("open with %+v: %s", fp, r)
+			}
+			f := c.upload("o.bin", random(5), nil)
+			if f["size"].(float64) != 5 {
+				t.Fatalf("upload after a failed open: %v", f)
+			}
+		}
+	}
+	s := c.open("a.bin", 5, nil)
+	e.probe.Reset()
+	c.expect(204, "DELETE", "/v1/sessions/"+s["id"].(string), nil)
+	abortCalls := e.probe.Calls()
+	for _, fp := range faultPoints(abortCalls) {
+		for _, after := range []bool{false, true} {
+			fp.After = after
+			s := c.open("a.bin", 5, nil)
+			id := s["id"].(string)
+			c.putParts(random(5), 8*MiB, partsOf(s))
+			e.probe.Arm(fp)
+			r := c.do("DELETE", "/v1/sessions/"+id, nil)
+			e.probe.Disarm()
+			if r.Status != 500 && r.Status != 204 {
+				t.Fatalf("faulted abort: %s", r)
+			}
+			c.expect(204, "DELETE", "/v1/sessions/"+id, nil)
+			st := c.expect(200, "GET", "/v1/sessions/"+id, nil)
+			if st["session"].(map[string]any)["status"] != "aborted" || len(st["uploaded_parts"].([]any)) != 0 {
+				t.Fatalf("after retried abort: %v", st)
+			}
+			key := files.ObjectKey(c.account, s["file_uuid"].(string), s["version_uuid"].(string))
+			out, err := e.srv.Deps.S3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{
+				Bucket: aws.String(e.srv.Deps.Cfg.Bucket), Prefix: aws.String(key)})
+			if err != nil || len(out.Uploads) != 0 {
+				t.Fatalf("multipart upload left after abort: %v %v", out.Uploads, err)
+			}
+		}
+	}
+	if used, nfiles, _ := usage(t, e, c.account); nfiles != int64(2*len(openPoints)) || used != int64(10*len(openPoints)) {
+		t.Fatalf("usage = %d bytes %d files, want %d files of 5 bytes", used, nfiles, 2*len(openPoints))
+	}
+}
+
+// TestRequestCounts pins the AWS requests each step makes (authorizer
+// GetItem included): presigning is local, completion is bounded.
+func TestRequestCounts(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	count := func(f func()) []string {
+		e.probe.Reset()
+		f()
+		return e.probe.Calls()
+	}
+	var s map[string]any
+	calls := count(func() { s = c.open("big.bin", 300*8*MiB, nil) })
+	if fmt.Sprint(calls) != "[DynamoDB.GetItem DynamoDB.UpdateItem S3.CreateMultipartUpload DynamoDB.PutItem]" {
+		t.Fatalf("open made %v", calls)
+	}
+	id := s["id"].(string)
+	calls = count(func() { c.partURLs(id, seq(101, 200)...) })
+	if fmt.Sprint(calls) != "[DynamoDB.GetItem DynamoDB.GetItem]" {
+		t.Fatalf("100 part URLs made %v (token + session reads only)", calls)
+	}
+	small := c.open("s.bin", 3, nil)
+	c.putParts([]byte("abc"), 8*MiB, partsOf(small))
+	calls = count(func() { c.expect(200, "POST", "/v1/sessions/"+small["id"].(string)+"/complete", nil) })
+	if fmt.Sprint(calls) != "[DynamoDB.GetItem DynamoDB.GetItem S3.ListParts S3.CompleteMultipartUpload DynamoDB.TransactWriteItems]" {
+		t.Fatalf("complete made %v", calls)
+	}
+}
