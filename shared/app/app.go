@@ -30,6 +30,13 @@ import (
 	"github.com/anexo/anexo/shared/upload"
 )
 
+// Credentials of the embedded S3's root user, also used for any emulator
+// endpoint when no AWS credentials are set (loopback only).
+const (
+	LocalAccessKey = "anexo-local"
+	LocalSecretKey = "anexo-local-secret-key"
+)
+
 // Config is read from the environment (see README "Configuration").
 type Config struct {
 	Table          string // TABLE_NAME
@@ -91,6 +98,9 @@ func JSONLogger() *slog.Logger {
 
 // Connect builds clients, adapters and services.
 func Connect(ctx context.Context, c Config) (*Deps, error) {
+	if c.AccessKey == "" && (c.DynamoEndpoint != "" || c.S3Endpoint != "") && os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+		c.AccessKey, c.SecretKey = LocalAccessKey, LocalSecretKey
+	}
 	opts := []func(*config.LoadOptions) error{config.WithRegion(c.Region)}
 	if c.AccessKey != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, "")))

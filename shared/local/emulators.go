@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/anexo/anexo/shared/app"
 	minidyn "github.com/truora/minidyn/server"
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
@@ -25,8 +26,8 @@ import (
 
 // Credentials of the embedded S3 root user (loopback only).
 const (
-	S3AccessKey = "anexo-local"
-	S3SecretKey = "anexo-local-secret-key"
+	S3AccessKey = app.LocalAccessKey
+	S3SecretKey = app.LocalSecretKey
 )
 
 // StartDynamo serves an in-memory DynamoDB on 127.0.0.1 and returns its URL.

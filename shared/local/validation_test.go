@@ -153,7 +153,10 @@ func TestAuth(t *testing.T) {
 		}
 	})
 	t.Run("foreign account", func(t *testing.T) {
-		for _, req := range []struct{ method, path string; body any }{
+		for _, req := range []struct {
+			method, path string
+			body         any
+		}{
 			{"GET", "/v1/sessions/" + id, nil},
 			{"POST", "/v1/sessions/" + id + "/parts", map[string]any{"part_numbers": []int{1}}},
 			{"POST", "/v1/sessions/" + id + "/complete", nil},

@@ -1,0 +1,82 @@
+package local_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/testenv"
+)
+
+func eventsDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "events")
+}
+
+// TestEventSamples: every route has a sample event, and every sample is a
+// valid payload-2.0 event its function answers without a server error.
+func TestEventSamples(t *testing.T) {
+	dir := eventsDir() // resolved before the embedded S3 changes directory
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	p, err := e.srv.Deps.Auth.Authenticate(context.Background(), c.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[string]bool{}
+	for _, fn := range routes.Functions() {
+		if fn == routes.FnAuthorizer {
+			continue
+		}
+		paths, _ := filepath.Glob(filepath.Join(dir, fn, "*.json"))
+		if len(paths) == 0 {
+			t.Errorf("no sample events for %s", fn)
+		}
+		for _, path := range paths {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(b, &ev); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if ev.Version != "2.0" || ev.RouteKey != ev.RequestContext.RouteKey || !strings.HasPrefix(ev.RouteKey, ev.RequestContext.HTTP.Method+" ") {
+				t.Fatalf("%s: inconsistent event", path)
+			}
+			covered[ev.RouteKey] = true
+			ev.RequestContext.Authorizer.Lambda = p.ToContext()
+			resp, err := e.srv.Deps.Handler(fn)(context.Background(), ev)
+			if err != nil || resp.StatusCode >= 500 || resp.StatusCode == 0 {
+				t.Fatalf("%s: %d %s %v", path, resp.StatusCode, resp.Body, err)
+			}
+		}
+	}
+	for _, r := range routes.All {
+		if !covered[r.Key()] {
+			t.Errorf("route %s has no sample event", r.Key())
+		}
+	}
+	for _, name := range []string{"token.json", "unknown-token.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, "authorizer", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev events.APIGatewayV2CustomAuthorizerV2Request
+		if err := json.Unmarshal(b, &ev); err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.srv.Deps.Authorizer()(context.Background(), ev)
+		if err != nil || !res.IsAuthorized || res.Context[auth.CtxError] != "invalid_token" {
+			t.Fatalf("%s: %+v %v", name, res, err)
+		}
+	}
+}
