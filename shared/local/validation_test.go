@@ -255,3 +255,44 @@ func TestQuota(t *testing.T) {
 		t.Fatalf("the accepted upload's object: %v", err)
 	}
 }
+
+// TestCompletePartList: a client-supplied part list must match storage
+// exactly: no extra, missing or duplicate parts, the right ETags.
+func TestCompletePartList(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	data := random(8*MiB + 10)
+	s := c.open("p.bin", len(data), nil)
+	id := s["id"].(string)
+	c.putParts(data, 8*MiB, partsOf(s))
+	st := c.expect(200, "GET", "/v1/sessions/"+id, nil)
+	var parts []map[string]any
+	for _, p := range st["uploaded_parts"].([]any) {
+		pm := p.(map[string]any)
+		parts = append(parts, map[string]any{"part_number": pm["part_number"], "etag": pm["etag"]})
+	}
+	for _, tc := range []struct {
+		name  string
+		parts []map[string]any
+		field string
+	}{
+		{"extra part", append(append([]map[string]any{}, parts...), map[string]any{"part_number": 3, "etag": "x"}), "parts[2].part_number"},
+		{"missing part", parts[:1], "parts"},
+		{"duplicate part", []map[string]any{parts[0], parts[0]}, "parts[1].part_number"},
+		{"wrong etag", []map[string]any{parts[0], {"part_number": 2, "etag": `"0000"`}}, "parts[1].etag"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.do("POST", "/v1/sessions/"+id+"/complete", map[string]any{"parts": tc.parts})
+			if r.Status != 400 || r.JSON()["field"] != tc.field {
+				t.Fatalf("%s", r)
+			}
+		})
+	}
+	if _, files, _ := usage(t, e, c.account); files != 0 {
+		t.Fatal("a refused completion created a file")
+	}
+	f := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", map[string]any{"parts": parts})
+	if f["size"].(float64) != float64(len(data)) {
+		t.Fatalf("%v", f)
+	}
+}
