@@ -34,8 +34,9 @@ type Response = events.APIGatewayV2HTTPResponse
 // Handler is a Lambda handler for HTTP API events.
 type Handler func(ctx context.Context, req Request) (Response, error)
 
-// Endpoint is one route's logic; errors are mapped by Serve.
-type Endpoint func(ctx context.Context, req Request) (Response, error)
+// Endpoint is one route's logic for an authenticated caller; errors are
+// mapped by Serve.
+type Endpoint func(ctx context.Context, req Request, p auth.Principal) (Response, error)
 
 // MaxJSONBody bounds JSON request bodies.
 const MaxJSONBody = 1 << 20
@@ -43,8 +44,9 @@ const MaxJSONBody = 1 << 20
 // Routes dispatches by route key ("POST /v1/sessions").
 type Routes map[string]Endpoint
 
-// Serve builds a Lambda handler for a set of routes: request-id logging,
-// panic recovery and the error mapping live here and nowhere else.
+// Serve builds a Lambda handler for a set of routes: authentication (the
+// authorizer's context and allowed_domain), request-id logging, panic
+// recovery and the error mapping live here and nowhere else.
 func Serve(log *slog.Logger, routes Routes) Handler {
 	return func(ctx context.Context, req Request) (resp Response, err error) {
 		rid := req.RequestContext.RequestID
@@ -59,7 +61,10 @@ func Serve(log *slog.Logger, routes Routes) Handler {
 		if !ok {
 			return problem(apperr.New(apperr.KindNotFound, "route_not_found", "no route "+req.RouteKey), rid), nil
 		}
-		resp, err = ep(ctx, req)
+		p, err := Principal(req)
+		if err == nil {
+			resp, err = ep(ctx, req, p)
+		}
 		if err != nil {
 			resp = problem(err, rid)
 			if resp.StatusCode >= 500 {

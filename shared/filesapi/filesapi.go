@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/anexo/anexo/shared/api"
+	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/catalog"
 )
 
@@ -19,11 +20,7 @@ func (a API) Routes() api.Routes {
 	return api.Routes{"GET /v1/files/{uuid}": a.get, "GET /v1/files/{uuid}/download": a.download}
 }
 
-func (a API) get(ctx context.Context, req api.Request) (api.Response, error) {
-	p, err := api.Principal(req)
-	if err != nil {
-		return api.Response{}, err
-	}
+func (a API) get(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
 	f, err := a.Svc.Get(ctx, p, api.PathParam(req, "uuid"))
 	if err != nil {
 		return api.Response{}, err
@@ -31,11 +28,7 @@ func (a API) get(ctx context.Context, req api.Request) (api.Response, error) {
 	return api.JSON(http.StatusOK, api.ViewFile(f))
 }
 
-func (a API) download(ctx context.Context, req api.Request) (api.Response, error) {
-	p, err := api.Principal(req)
-	if err != nil {
-		return api.Response{}, err
-	}
+func (a API) download(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
 	q := req.QueryStringParameters
 	url, err := a.Svc.DownloadURL(ctx, p, api.PathParam(req, "uuid"), q["version_uuid"], q["disposition"] == "inline")
 	if err != nil {

@@ -100,14 +100,7 @@ func (s *Store) CreateUpload(ctx context.Context, key, contentType, checksumAlg 
 func (s *Store) PresignPart(ctx context.Context, key, uploadID string, part int32, size int64, alg, checksum string, ttl time.Duration) (upload.SignedRequest, error) {
 	in := &s3.UploadPartInput{Bucket: &s.bucket, Key: &key, UploadId: &uploadID, PartNumber: &part, ContentLength: &size}
 	if checksum != "" {
-		switch alg {
-		case "CRC32":
-			in.ChecksumCRC32 = &checksum
-		case "CRC32C":
-			in.ChecksumCRC32C = &checksum
-		case "CRC64NVME":
-			in.ChecksumCRC64NVME = &checksum
-		}
+		setChecksum(alg, checksum, &in.ChecksumCRC32, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
 	}
 	req, err := s.presign.PresignUploadPart(ctx, in, s3.WithPresignExpires(ttl))
 	if err != nil {
@@ -159,21 +152,14 @@ func (s *Store) CompleteUpload(ctx context.Context, key, uploadID string, parts 
 	for i, p := range parts {
 		cp[i] = types.CompletedPart{PartNumber: aws.Int32(p.Number), ETag: aws.String(p.ETag)}
 		if sum != nil && p.Checksum != "" {
-			setPartChecksum(&cp[i], sum.Algorithm, p.Checksum)
+			setChecksum(sum.Algorithm, p.Checksum, &cp[i].ChecksumCRC32, &cp[i].ChecksumCRC32C, &cp[i].ChecksumCRC64NVME)
 		}
 	}
 	in := &s3.CompleteMultipartUploadInput{Bucket: &s.bucket, Key: &key, UploadId: &uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: cp}}
 	if sum != nil {
 		in.ChecksumType = types.ChecksumTypeFullObject
-		switch sum.Algorithm {
-		case "CRC32":
-			in.ChecksumCRC32 = &sum.Value
-		case "CRC32C":
-			in.ChecksumCRC32C = &sum.Value
-		case "CRC64NVME":
-			in.ChecksumCRC64NVME = &sum.Value
-		}
+		setChecksum(sum.Algorithm, sum.Value, &in.ChecksumCRC32, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
 	}
 	out, err := s.api.CompleteMultipartUpload(ctx, in)
 	if err != nil {
@@ -182,14 +168,15 @@ func (s *Store) CompleteUpload(ctx context.Context, key, uploadID string, parts 
 	return aws.ToString(out.VersionId), nil
 }
 
-func setPartChecksum(p *types.CompletedPart, alg, v string) {
+// setChecksum stores v in the input field of its algorithm.
+func setChecksum(alg, v string, crc32, crc32c, crc64nvme **string) {
 	switch alg {
 	case "CRC32":
-		p.ChecksumCRC32 = &v
+		*crc32 = &v
 	case "CRC32C":
-		p.ChecksumCRC32C = &v
+		*crc32c = &v
 	case "CRC64NVME":
-		p.ChecksumCRC64NVME = &v
+		*crc64nvme = &v
 	}
 }
 

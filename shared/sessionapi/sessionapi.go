@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/api"
+	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/upload"
 )
@@ -82,11 +83,7 @@ func (a API) view(s upload.Session, status upload.Status, parts []upload.PartURL
 	return v
 }
 
-func (a API) open(ctx context.Context, req api.Request) (api.Response, error) {
-	p, err := api.Principal(req)
-	if err != nil {
-		return api.Response{}, err
-	}
+func (a API) open(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
 	var b openBody
 	if err := api.DecodeJSON(req, &b); err != nil {
 		return api.Response{}, err
@@ -109,11 +106,7 @@ type partsBody struct {
 	Checksums   map[string]string `json:"checksums"`
 }
 
-func (a API) parts(ctx context.Context, req api.Request) (api.Response, error) {
-	p, err := api.Principal(req)
-	if err != nil {
-		return api.Response{}, err
-	}
+func (a API) parts(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
 	var b partsBody
 	if err := api.DecodeJSON(req, &b); err != nil {
 		return api.Response{}, err
@@ -132,11 +125,7 @@ type uploadedPart struct {
 	ETag       string `json:"etag"`
 }
 
-func (a API) status(ctx context.Context, req api.Request) (api.Response, error) {
-	p, err := api.Principal(req)
-	if err != nil {
-		return api.Response{}, err
-	}
+func (a API) status(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
 	st, err := a.Svc.Status(ctx, p, api.PathParam(req, "id"))
 	if err != nil {
 		return api.Response{}, err
@@ -172,11 +161,7 @@ type completeBody struct {
 	} `json:"parts"`
 }
 
-func (a API) complete(ctx context.Context, req api.Request) (api.Response, error) {
-	p, err := api.Principal(req)
-	if err != nil {
-		return api.Response{}, err
-	}
+func (a API) complete(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
 	var b completeBody
 	if req.Body != "" {
 		if err := api.DecodeJSON(req, &b); err != nil {
@@ -197,11 +182,7 @@ func (a API) complete(ctx context.Context, req api.Request) (api.Response, error
 	return api.JSON(http.StatusOK, api.ViewFile(f))
 }
 
-func (a API) abort(ctx context.Context, req api.Request) (api.Response, error) {
-	p, err := api.Principal(req)
-	if err != nil {
-		return api.Response{}, err
-	}
+func (a API) abort(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
 	if err := a.Svc.Abort(ctx, p, api.PathParam(req, "id")); err != nil {
 		return api.Response{}, err
 	}
