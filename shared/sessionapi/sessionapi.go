@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/api"
-	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/upload"
 )
 
