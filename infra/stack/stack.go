@@ -1,0 +1,287 @@
+// Package stack is Anexo's CDK stack: the HTTP API with its Lambda
+// authorizer, one Lambda per function, the DynamoDB table and the versioned
+// bucket, least-privilege IAM, throttling and alarms. It is environment
+// agnostic: `cdk synth` needs no AWS credentials.
+package stack
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/routes"
+)
+
+// Props configure the stack; every field has a default (see Defaults).
+type Props struct {
+	awscdk.StackProps
+	StageName        string   // HTTP API stage; "$default" serves at the root
+	AllowedOrigins   []string // CORS origins for the API and for browser uploads to the bucket
+	AssetDir         string   // where `make build` put <function>/bootstrap
+	LogRetentionDays int      // CloudWatch Logs retention
+	ThrottleRate     float64  // steady requests per second for the stage
+	ThrottleBurst    float64  // burst
+	AuthorizerTTL    int      // seconds API Gateway caches an authorizer answer per token
+	AlarmEmail       string   // optional: alarms notify this address through SNS
+}
+
+// Defaults fills unset props.
+func (p Props) Defaults() Props {
+	if p.StageName == "" {
+		p.StageName = "$default"
+	}
+	if len(p.AllowedOrigins) == 0 {
+		p.AllowedOrigins = []string{"*"}
+	}
+	if p.AssetDir == "" {
+		p.AssetDir = "bin"
+	}
+	if p.LogRetentionDays == 0 {
+		p.LogRetentionDays = 30
+	}
+	if p.ThrottleRate == 0 {
+		p.ThrottleRate = 100
+	}
+	if p.ThrottleBurst == 0 {
+		p.ThrottleBurst = 200
+	}
+	if p.AuthorizerTTL == 0 {
+		p.AuthorizerTTL = 60
+	}
+	return p
+}
+
+// Spec is a function's sizing and the exact permissions it needs.
+type Spec struct {
+	MemoryMB   float64
+	TimeoutSec float64
+	Dynamo     []string // actions on the table (and its indexes)
+	S3         []string // actions on the bucket's objects
+}
+
+// Specs sizes each function. Go handlers are small; memory buys CPU for TLS
+// and SigV4, so request paths get 256 MB (cold start and p99 matter more
+// than the extra GB-seconds). Completion gets 512 MB and 29 s: it pages
+// ListParts (up to 10 pages of XML for 10,000 parts), waits up to 2 s for a
+// concurrent completion, and S3 CompleteMultipartUpload of a large object
+// can take many seconds; 29 s is the HTTP API integration limit minus one.
+// The authorizer does one GetItem: 128 MB, 5 s.
+var Specs = map[string]Spec{
+	routes.FnAuthorizer: {MemoryMB: 128, TimeoutSec: 5, Dynamo: []string{"dynamodb:GetItem"}},
+	routes.FnSessionsOpen: {MemoryMB: 256, TimeoutSec: 10,
+		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		S3:     []string{"s3:PutObject", "s3:AbortMultipartUpload"}},
+	routes.FnSessionsParts: {MemoryMB: 256, TimeoutSec: 10,
+		Dynamo: []string{"dynamodb:GetItem"},
+		S3:     []string{"s3:PutObject", "s3:ListMultipartUploadParts"}},
+	routes.FnSessionsComplete: {MemoryMB: 512, TimeoutSec: 29,
+		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		S3:     []string{"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload", "s3:DeleteObjectVersion"}},
+	routes.FnFiles: {MemoryMB: 256, TimeoutSec: 10,
+		Dynamo: []string{"dynamodb:GetItem"},
+		S3:     []string{"s3:GetObject", "s3:GetObjectVersion"}},
+}
+
+// Stack exposes what tests and callers need.
+type Stack struct {
+	awscdk.Stack
+	Table     awsdynamodb.Table
+	Bucket    awss3.Bucket
+	Functions map[string]awslambda.Function
+	API       awsapigatewayv2.HttpApi
+}
+
+// New builds the stack.
+func New(scope constructs.Construct, id string, props Props) *Stack {
+	props = props.Defaults()
+	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	s := &Stack{Stack: st, Functions: map[string]awslambda.Function{}}
+
+	s.Table = awsdynamodb.NewTable(st, jsii.String("Metadata"), &awsdynamodb.TableProps{
+		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrPK), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:             &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrSK), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String(dynamo.AttrTTL),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+		RemovalPolicy:       awscdk.RemovalPolicy_RETAIN,
+	})
+	s.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(dynamo.IndexGSI1),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrGSI1PK), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrGSI1SK), Type: awsdynamodb.AttributeType_STRING},
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+
+	s.Bucket = awss3.NewBucket(st, jsii.String("Files"), &awss3.BucketProps{
+		Versioned:         jsii.Bool(true),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		Cors: &[]*awss3.CorsRule{{
+			AllowedMethods: &[]awss3.HttpMethods{awss3.HttpMethods_GET, awss3.HttpMethods_HEAD, awss3.HttpMethods_PUT, awss3.HttpMethods_POST},
+			AllowedOrigins: jsii.Strings(props.AllowedOrigins...),
+			AllowedHeaders: jsii.Strings("*"),
+			ExposedHeaders: jsii.Strings("ETag"),
+			MaxAge:         jsii.Number(3000),
+		}},
+		// Trash is a delete marker on a versioned bucket: expire noncurrent
+		// versions 30 days after they became noncurrent (not after
+		// creation, which a tag or prefix rule would count from).
+		LifecycleRules: &[]*awss3.LifecycleRule{
+			{Id: jsii.String("abort-incomplete-multipart-uploads"), AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1))},
+			{Id: jsii.String("purge-trash"), NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30))},
+			{Id: jsii.String("remove-expired-delete-markers"), ExpiredObjectDeleteMarker: jsii.Bool(true)},
+		},
+	})
+
+	var topic awssns.Topic
+	if props.AlarmEmail != "" {
+		topic = awssns.NewTopic(st, jsii.String("Alarms"), nil)
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlarmEmail), nil))
+	}
+	alarm := func(id string, m awscloudwatch.Metric, what string) {
+		a := m.CreateAlarm(st, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
+			Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+			AlarmDescription:   jsii.String(what),
+		})
+		if topic != nil {
+			a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
+		}
+	}
+
+	names := routes.Functions()
+	sort.Strings(names)
+	for _, name := range names {
+		spec, ok := Specs[name]
+		if !ok {
+			panic("stack: no spec for function " + name)
+		}
+		cid := "Fn" + construct(name)
+		logs := awslogs.NewLogGroup(st, jsii.String(cid+"Logs"), &awslogs.LogGroupProps{
+			Retention: retention(props.LogRetentionDays), RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+		fn := awslambda.NewFunction(st, jsii.String(cid), &awslambda.FunctionProps{
+			Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture:  awslambda.Architecture_ARM_64(),
+			Handler:       jsii.String("bootstrap"),
+			Code:          awslambda.Code_FromAsset(jsii.String(props.AssetDir+"/"+name), nil),
+			MemorySize:    jsii.Number(spec.MemoryMB),
+			Timeout:       awscdk.Duration_Seconds(jsii.Number(spec.TimeoutSec)),
+			LoggingFormat: awslambda.LoggingFormat_JSON,
+			LogGroup:      logs,
+			Description:   jsii.String("Anexo " + name),
+			Environment: &map[string]*string{
+				"ANEXO_FUNCTION": jsii.String(name),
+				"TABLE_NAME":     s.Table.TableName(),
+				"BUCKET_NAME":    s.Bucket.BucketName(),
+			},
+		})
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(spec.Dynamo...),
+			Resources: &[]*string{s.Table.TableArn(), jsii.String(*s.Table.TableArn() + "/index/*")},
+		}))
+		if len(spec.S3) > 0 {
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings(spec.S3...),
+				Resources: &[]*string{s.Bucket.ArnForObjects(jsii.String("*"))},
+			}))
+		}
+		alarm(cid+"Errors", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" returned errors")
+		alarm(cid+"Throttles", fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" was throttled")
+		s.Functions[name] = fn
+	}
+
+	s.API = awsapigatewayv2.NewHttpApi(st, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
+		Description:        jsii.String("Anexo file service"),
+		CreateDefaultStage: jsii.Bool(false),
+		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
+			AllowOrigins: jsii.Strings(props.AllowedOrigins...),
+			AllowHeaders: jsii.Strings("Authorization", "Content-Type"),
+			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_POST,
+				awsapigatewayv2.CorsHttpMethod_DELETE, awsapigatewayv2.CorsHttpMethod_OPTIONS},
+			ExposeHeaders: jsii.Strings("Location", "Apigw-Requestid"),
+			MaxAge:        awscdk.Duration_Hours(jsii.Number(1)),
+		},
+	})
+	stage := awsapigatewayv2.NewHttpStage(st, jsii.String("Stage"), &awsapigatewayv2.HttpStageProps{
+		HttpApi:    s.API,
+		StageName:  jsii.String(props.StageName),
+		AutoDeploy: jsii.Bool(true),
+		Throttle:   &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(props.ThrottleRate), BurstLimit: jsii.Number(props.ThrottleBurst)},
+	})
+	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("TokenAuthorizer"), s.Functions[routes.FnAuthorizer],
+		&awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
+			ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
+			IdentitySource:  jsii.Strings("$request.header.Authorization"),
+			ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(float64(props.AuthorizerTTL))),
+		})
+	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
+	for _, r := range routes.All {
+		in, ok := integrations[r.Function]
+		if !ok {
+			in = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(construct(r.Function)+"Integration"), s.Functions[r.Function], nil)
+			integrations[r.Function] = in
+		}
+		opts := &awsapigatewayv2.AddRoutesOptions{Path: jsii.String(r.Path), Methods: &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)}, Integration: in}
+		if !r.Public {
+			opts.Authorizer = authorizer
+		}
+		s.API.AddRoutes(opts)
+	}
+	alarm("Api5xx", s.API.MetricServerError(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}), "Anexo API answered 5xx")
+
+	out := func(id string, v *string, what string) {
+		awscdk.NewCfnOutput(st, jsii.String(id), &awscdk.CfnOutputProps{Value: v, Description: jsii.String(what)})
+	}
+	out("ApiUrl", stage.Url(), "Base URL of the Anexo API")
+	out("TableName", s.Table.TableName(), "DynamoDB metadata table")
+	out("BucketName", s.Bucket.BucketName(), "S3 bucket of file bytes")
+	return s
+}
+
+// construct turns "sessions-open" into "SessionsOpen".
+func construct(name string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(name, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+func retention(days int) awslogs.RetentionDays {
+	for _, r := range []struct {
+		d int
+		v awslogs.RetentionDays
+	}{{1, awslogs.RetentionDays_ONE_DAY}, {3, awslogs.RetentionDays_THREE_DAYS}, {5, awslogs.RetentionDays_FIVE_DAYS},
+		{7, awslogs.RetentionDays_ONE_WEEK}, {14, awslogs.RetentionDays_TWO_WEEKS}, {30, awslogs.RetentionDays_ONE_MONTH},
+		{60, awslogs.RetentionDays_TWO_MONTHS}, {90, awslogs.RetentionDays_THREE_MONTHS}, {180, awslogs.RetentionDays_SIX_MONTHS},
+		{365, awslogs.RetentionDays_ONE_YEAR}} {
+		if days <= r.d {
+			return r.v
+		}
+	}
+	panic(fmt.Sprintf("stack: log retention of %d days is not supported (max 365)", days))
+}

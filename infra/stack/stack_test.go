@@ -1,0 +1,399 @@
+package stack_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/anexo/anexo/infra/stack"
+	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/routes"
+)
+
+func init() { _ = os.Setenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1") }
+
+// assets makes a directory with a placeholder bootstrap per function.
+func assets(t *testing.T) string {
+	dir := t.TempDir()
+	for _, fn := range routes.Functions() {
+		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fn, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+type synth struct {
+	tpl assertions.Template
+	doc map[string]any
+}
+
+func build(t *testing.T, p stack.Props) synth {
+	t.Helper()
+	p.AssetDir = assets(t)
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	s := stack.New(app, "Anexo", p)
+	tpl := assertions.Template_FromStack(s.Stack, nil)
+	raw, _ := json.Marshal(tpl.ToJSON())
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return synth{tpl: tpl, doc: doc}
+}
+
+var defaultSynth *synth
+
+func defaults(t *testing.T) synth {
+	if defaultSynth == nil {
+		s := build(t, stack.Props{})
+		defaultSynth = &s
+	}
+	return *defaultSynth
+}
+
+func (s synth) resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range s.doc["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == typ {
+			out[id] = res
+		}
+	}
+	return out
+}
+
+func props(r map[string]any) map[string]any { return r["Properties"].(map[string]any) }
+
+// functionIDs maps function name → logical id (via ANEXO_FUNCTION).
+func (s synth) functionIDs(t *testing.T) map[string]string {
+	out := map[string]string{}
+	for id, r := range s.resources("AWS::Lambda::Function") {
+		env := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		out[env["ANEXO_FUNCTION"].(string)] = id
+	}
+	if len(out) != len(routes.Functions()) {
+		t.Fatalf("functions in template: %v, want %v", out, routes.Functions())
+	}
+	return out
+}
+
+func obj(m map[string]any) *map[string]any { return &m }
+
+func TestFunctions(t *testing.T) {
+	s := defaults(t)
+	for _, name := range routes.Functions() {
+		spec := stack.Specs[name]
+		s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(obj(map[string]any{
+			"Runtime":       "provided.al2023",
+			"Architectures": []any{"arm64"},
+			"Handler":       "bootstrap",
+			"MemorySize":    spec.MemoryMB,
+			"Timeout":       spec.TimeoutSec,
+			"LoggingConfig": map[string]any{"LogFormat": "JSON"},
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(obj(map[string]any{
+				"ANEXO_FUNCTION": name,
+				"TABLE_NAME":     assertions.Match_AnyValue(),
+				"BUCKET_NAME":    assertions.Match_AnyValue(),
+			}))},
+		})))
+		if spec.TimeoutSec >= 30 {
+			t.Errorf("%s: timeout %v s exceeds the HTTP API integration limit", name, spec.TimeoutSec)
+		}
+	}
+	s.tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(float64(len(routes.Functions()))))
+	s.tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), assertions.Match_ObjectLike(obj(map[string]any{"RetentionInDays": 30})))
+	s.tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(routes.Functions()))))
+}
+
+func TestTable(t *testing.T) {
+	s := defaults(t)
+	in := dynamo.TableInput("x")
+	s.tpl.HasResource(jsii.String("AWS::DynamoDB::Table"), obj(map[string]any{
+		"DeletionPolicy":      "Retain",
+		"UpdateReplacePolicy": "Retain",
+		"Properties": assertions.Match_ObjectLike(obj(map[string]any{
+			"BillingMode":                      "PAY_PER_REQUEST",
+			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+			"TimeToLiveSpecification":          map[string]any{"AttributeName": dynamo.AttrTTL, "Enabled": true},
+			"KeySchema": []any{
+				map[string]any{"AttributeName": *in.KeySchema[0].AttributeName, "KeyType": "HASH"},
+				map[string]any{"AttributeName": *in.KeySchema[1].AttributeName, "KeyType": "RANGE"},
+			},
+			"GlobalSecondaryIndexes": []any{map[string]any{
+				"IndexName": *in.GlobalSecondaryIndexes[0].IndexName,
+				"KeySchema": []any{
+					map[string]any{"AttributeName": dynamo.AttrGSI1PK, "KeyType": "HASH"},
+					map[string]any{"AttributeName": dynamo.AttrGSI1SK, "KeyType": "RANGE"},
+				},
+				"Projection": map[string]any{"ProjectionType": "ALL"},
+			}},
+		})),
+	}))
+}
+
+func TestBucket(t *testing.T) {
+	s := build(t, stack.Props{AllowedOrigins: []string{"https://crm.example.com", "https://app.example.com"}})
+	s.tpl.HasResource(jsii.String("AWS::S3::Bucket"), obj(map[string]any{
+		"DeletionPolicy": "Retain",
+		"Properties": assertions.Match_ObjectLike(obj(map[string]any{
+			"VersioningConfiguration": map[string]any{"Status": "Enabled"},
+			"PublicAccessBlockConfiguration": map[string]any{"BlockPublicAcls": true, "BlockPublicPolicy": true,
+				"IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+			"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{
+				map[string]any{"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}}}},
+			"CorsConfiguration": map[string]any{"CorsRules": []any{assertions.Match_ObjectLike(obj(map[string]any{
+				"AllowedOrigins": []any{"https://crm.example.com", "https://app.example.com"},
+				"AllowedMethods": []any{"GET", "HEAD", "PUT", "POST"},
+				"ExposedHeaders": []any{"ETag"},
+			}))}},
+			"LifecycleConfiguration": map[string]any{"Rules": []any{
+				map[string]any{"Id": "abort-incomplete-multipart-uploads", "Status": "Enabled",
+					"AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": 1}},
+				map[string]any{"Id": "purge-trash", "Status": "Enabled", "NoncurrentVersionExpiration": map[string]any{"NoncurrentDays": 30}},
+				map[string]any{"Id": "remove-expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": true},
+			}},
+		})),
+	}))
+	// SSL only.
+	s.tpl.HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), assertions.Match_ObjectLike(obj(map[string]any{
+		"PolicyDocument": assertions.Match_ObjectLike(obj(map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(obj(map[string]any{"Effect": "Deny", "Action": "s3:*",
+				"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}})),
+		})})),
+	})))
+	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), assertions.Match_ObjectLike(obj(map[string]any{
+		"ProtocolType": "HTTP",
+		"CorsConfiguration": assertions.Match_ObjectLike(obj(map[string]any{
+			"AllowOrigins": []any{"https://crm.example.com", "https://app.example.com"},
+			"AllowHeaders": []any{"Authorization", "Content-Type"},
+		})),
+	})))
+}
+
+func ref(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		if r, ok := x["Ref"].(string); ok {
+			return r
+		}
+		if g, ok := x["Fn::GetAtt"].([]any); ok {
+			return g[0].(string)
+		}
+		if j, ok := x["Fn::Join"].([]any); ok {
+			for _, part := range j[1].([]any) {
+				if r := ref(part); r != "" {
+					return r
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// TestRoutes: each route of shared/routes exists once, behind the
+// authorizer, and reaches its function through a payload-2.0 integration.
+func TestRoutes(t *testing.T) {
+	s := defaults(t)
+	fnIDs := s.functionIDs(t)
+	integrations := s.resources("AWS::ApiGatewayV2::Integration")
+	authorizers := s.resources("AWS::ApiGatewayV2::Authorizer")
+	if len(authorizers) != 1 {
+		t.Fatalf("%d authorizers", len(authorizers))
+	}
+	var authzID string
+	for id := range authorizers {
+		authzID = id
+	}
+	got := map[string]string{}
+	for _, r := range s.resources("AWS::ApiGatewayV2::Route") {
+		p := props(r)
+		key := p["RouteKey"].(string)
+		if _, dup := got[key]; dup {
+			t.Fatalf("route %s defined twice", key)
+		}
+		if p["AuthorizationType"] != "CUSTOM" || ref(p["AuthorizerId"]) != authzID {
+			t.Errorf("%s: authorization %v %v", key, p["AuthorizationType"], p["AuthorizerId"])
+		}
+		integ := integrations[ref(p["Target"])]
+		if integ == nil {
+			t.Fatalf("%s: target %v is not an integration", key, p["Target"])
+		}
+		ip := props(integ)
+		if ip["IntegrationType"] != "AWS_PROXY" || ip["PayloadFormatVersion"] != "2.0" {
+			t.Errorf("%s: integration %v", key, ip)
+		}
+		got[key] = ref(ip["IntegrationUri"])
+	}
+	if len(got) != len(routes.All) {
+		t.Errorf("template has %d routes, shared/routes %d", len(got), len(routes.All))
+	}
+	for _, r := range routes.All {
+		if got[r.Key()] != fnIDs[r.Function] {
+			t.Errorf("%s reaches %s, want %s (%s)", r.Key(), got[r.Key()], fnIDs[r.Function], r.Function)
+		}
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), obj(map[string]any{
+		"ApiId":                          assertions.Match_AnyValue(),
+		"Name":                           assertions.Match_AnyValue(),
+		"AuthorizerType":                 "REQUEST",
+		"AuthorizerPayloadFormatVersion": "2.0",
+		"EnableSimpleResponses":          true,
+		"IdentitySource":                 []any{"$request.header.Authorization"},
+		"AuthorizerResultTtlInSeconds":   60,
+		"AuthorizerUri":                  assertions.Match_AnyValue(),
+	}))
+	uri, _ := json.Marshal(props(authorizers[authzID])["AuthorizerUri"])
+	if !strings.Contains(string(uri), fnIDs[routes.FnAuthorizer]) {
+		t.Errorf("authorizer invokes %s", uri)
+	}
+}
+
+// TestIAM: each function may do exactly what its Spec lists, on the table
+// and the bucket's objects only; no wildcard actions; no managed policies
+// beyond basic log writing.
+func TestIAM(t *testing.T) {
+	s := defaults(t)
+	fnIDs := s.functionIDs(t)
+	roleOf := map[string]string{}
+	for name, id := range fnIDs {
+		roleOf[ref(props(s.doc["Resources"].(map[string]any)[id].(map[string]any))["Role"])] = name
+	}
+	actions := map[string][]string{}
+	for id, p := range s.resources("AWS::IAM::Policy") {
+		pp := props(p)
+		roles := pp["Roles"].([]any)
+		for _, st := range pp["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			stm := st.(map[string]any)
+			var acts []string
+			switch a := stm["Action"].(type) {
+			case string:
+				acts = []string{a}
+			case []any:
+				for _, x := range a {
+					acts = append(acts, x.(string))
+				}
+			}
+			for _, a := range acts {
+				if strings.Contains(a, "*") {
+					t.Errorf("policy %s grants wildcard action %s", id, a)
+				}
+			}
+			res, _ := json.Marshal(stm["Resource"])
+			if strings.Contains(string(res), `"*"`) {
+				t.Errorf("policy %s on resource *: %s", id, res)
+			}
+			for _, r := range roles {
+				actions[roleOf[ref(r)]] = append(actions[roleOf[ref(r)]], acts...)
+			}
+		}
+	}
+	for name, spec := range stack.Specs {
+		want := append(append([]string{}, spec.Dynamo...), spec.S3...)
+		got := actions[name]
+		sort.Strings(want)
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s may do %v, want exactly %v", name, got, want)
+		}
+	}
+	for id, r := range s.resources("AWS::IAM::Role") {
+		m, _ := json.Marshal(props(r)["ManagedPolicyArns"])
+		if strings.Contains(string(m), "FullAccess") || (len(m) > 4 && !strings.Contains(string(m), "service-role/AWSLambdaBasicExecutionRole")) {
+			t.Errorf("role %s has managed policies %s", id, m)
+		}
+	}
+}
+
+func TestStageThrottleAlarmsOutputs(t *testing.T) {
+	s := build(t, stack.Props{StageName: "prod", ThrottleRate: 50, ThrottleBurst: 75, AlarmEmail: "ops@example.com", AuthorizerTTL: 120})
+	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), assertions.Match_ObjectLike(obj(map[string]any{
+		"StageName":            "prod",
+		"AutoDeploy":           true,
+		"DefaultRouteSettings": map[string]any{"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 75},
+	})))
+	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), assertions.Match_ObjectLike(obj(map[string]any{"AuthorizerResultTtlInSeconds": 120})))
+	n := len(routes.Functions())
+	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(2*n+1)))
+	for _, metric := range []string{"Errors", "Throttles"} {
+		found := 0
+		for _, a := range s.resources("AWS::CloudWatch::Alarm") {
+			p := props(a)
+			if p["MetricName"] == metric && p["Namespace"] == "AWS/Lambda" {
+				found++
+				if len(p["AlarmActions"].([]any)) != 1 {
+					t.Errorf("alarm without the SNS action: %v", p)
+				}
+			}
+		}
+		if found != n {
+			t.Errorf("%d %s alarms, want %d", found, metric, n)
+		}
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), assertions.Match_ObjectLike(obj(map[string]any{
+		"MetricName": "5xx", "Namespace": "AWS/ApiGateway"})))
+	s.tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), obj(map[string]any{
+		"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": assertions.Match_AnyValue()}))
+	for _, o := range []string{"ApiUrl", "TableName", "BucketName"} {
+		s.tpl.HasOutput(jsii.String(o), obj(map[string]any{"Value": assertions.Match_AnyValue()}))
+	}
+}
+
+// TestEnvironmentAgnostic: no account or region is baked into the template.
+func TestEnvironmentAgnostic(t *testing.T) {
+	raw, _ := json.Marshal(defaults(t).doc)
+	if m := regexp.MustCompile(`\b\d{12}\b`).Find(raw); m != nil {
+		t.Fatalf("template contains an account id %s", m)
+	}
+	for _, region := range []string{"us-east-1", "eu-west-1", "sa-east-1"} {
+		if strings.Contains(string(raw), region) {
+			t.Fatalf("template names region %s", region)
+		}
+	}
+}
+
+// TestCfnLint synthesizes like `cdk synth` and lints the template: zero errors.
+func TestCfnLint(t *testing.T) {
+	lint, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("cfn-lint is required in CI")
+		}
+		t.Skip("cfn-lint not installed")
+	}
+	out := t.TempDir()
+	p := stack.Props{AssetDir: assets(t)}
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+	stack.New(app, "Anexo", p)
+	app.Synth(nil)
+	cmd := exec.Command(lint, "--format", "json", filepath.Join(out, "Anexo.template.json"))
+	b, err := cmd.Output()
+	var findings []struct {
+		Level   string
+		Message string
+		Rule    struct{ Id string }
+	}
+	if jerr := json.Unmarshal(b, &findings); jerr != nil {
+		t.Fatalf("cfn-lint: %v %v: %s", err, jerr, b)
+	}
+	for _, f := range findings {
+		if f.Level == "Error" {
+			t.Errorf("cfn-lint %s: %s", f.Rule.Id, f.Message)
+		} else {
+			t.Logf("cfn-lint %s %s: %s", f.Level, f.Rule.Id, f.Message)
+		}
+	}
+}
