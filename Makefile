@@ -1,18 +1,25 @@
 # Anexo — see README.md. `make run` and `make test` are the two commands that matter.
 GO        ?= go
 ADDR      ?= 127.0.0.1:8080
-FUNCTIONS := $(notdir $(wildcard functions/*))
+FUNCTIONS := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: run test test-short vet build clean deploy synth diff invoke
+.PHONY: run test test-short vet build clean deploy synth diff destroy invoke
 
 ## run: the whole API on localhost with embedded DynamoDB and S3; prints a dev token
 run:
 	$(GO) run ./cmd/anexo-local -addr $(ADDR)
 
-## test: every test (unit, adapter conformance on embedded emulators and moto_server, HTTP end to end), with -race
-test: vet
-	$(GO) test -race -count=1 -timeout 20m ./...
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE := $(shell $(GO) env GOPATH)/bin/aws-lambda-rie
+
+## test: every test (unit, adapter conformance on embedded emulators and moto_server, HTTP end to end,
+## CDK assertions + cfn-lint, bootstraps under aws-lambda-rie), with -race
+test: vet $(RIE)
+	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
+
+$(RIE):
+	$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 test-short:
 	$(GO) test -count=1 ./...
@@ -32,6 +39,24 @@ FORCE:
 clean:
 	rm -rf bin cdk.out
 
-## deploy / synth / diff / invoke: the CDK stack (infra/) — tracked in issue 3, not built yet
-deploy synth diff invoke:
-	@echo "make $@: the CDK stack (infra/, cdk.json) is not built yet; see issue 3" >&2; exit 1
+## synth / diff / deploy / destroy: the CDK stack (infra/, cdk.json) through the CDK CLI (npm aws-cdk)
+CDK ?= npx --yes aws-cdk@2.1148.1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+synth: build
+	$(CDK) synth --quiet $(CDK_ARGS)
+	@echo "template: cdk.out/Anexo.template.json"
+
+diff: build
+	$(CDK) diff $(CDK_ARGS)
+
+deploy: build
+	$(CDK) deploy $(CDK_ARGS)
+
+destroy:
+	$(CDK) destroy $(CDK_ARGS)
+
+## invoke: run one function under aws-lambda-rie with a sample event: make invoke FN=sessions-open EVENT=events/sessions-open/open.json
+invoke:
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=<events/...json>" >&2; exit 2; }
+	scripts/invoke.sh $(FN) $(EVENT)

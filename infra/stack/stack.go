@@ -115,12 +115,12 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s := &Stack{Stack: st, Functions: map[string]awslambda.Function{}}
 
 	s.Table = awsdynamodb.NewTable(st, jsii.String("Metadata"), &awsdynamodb.TableProps{
-		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrPK), Type: awsdynamodb.AttributeType_STRING},
-		SortKey:             &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrSK), Type: awsdynamodb.AttributeType_STRING},
-		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		TimeToLiveAttribute: jsii.String(dynamo.AttrTTL),
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrPK), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrSK), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute:              jsii.String(dynamo.AttrTTL),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
-		RemovalPolicy:       awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:                    awscdk.RemovalPolicy_RETAIN,
 	})
 	s.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
 		IndexName:      jsii.String(dynamo.IndexGSI1),

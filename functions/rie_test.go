@@ -1,0 +1,230 @@
+// Package functions_test runs every built Lambda bootstrap under the AWS
+// Lambda Runtime Interface Emulator (aws-lambda-rie), invoked with the
+// events/ samples, against moto_server-backed storage.
+package functions_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+func rieBinary(t *testing.T) string {
+	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+		return p
+	}
+	gopath, _ := exec.Command("go", "env", "GOPATH").Output()
+	p := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "aws-lambda-rie")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("aws-lambda-rie is required in CI (.ci/run installs it)")
+	}
+	t.Skip("aws-lambda-rie not installed: go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d")
+	return ""
+}
+
+// lambda is one bootstrap running under the emulator.
+type lambda struct {
+	url  string
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+func startLambda(t *testing.T, rie, bootstrap string, env []string) *lambda {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	l := &lambda{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: &bytes.Buffer{}}
+	l.cmd = exec.Command(rie, "--runtime-interface-emulator-address", addr, bootstrap)
+	l.cmd.Env = append(os.Environ(), env...)
+	l.cmd.Stdout, l.cmd.Stderr = l.logs, l.logs
+	if err := l.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.stop)
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return l
+		}
+		if i > 100 {
+			t.Fatalf("aws-lambda-rie did not listen: %s", l.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (l *lambda) stop() {
+	if l.cmd.Process != nil {
+		_ = l.cmd.Process.Kill()
+		_ = l.cmd.Wait()
+	}
+}
+
+func (l *lambda) invoke(t *testing.T, event []byte) map[string]any {
+	t.Helper()
+	resp, err := http.Post(l.url, "application/json", bytes.NewReader(event))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("invoke: %d %s\nlogs:\n%s", resp.StatusCode, b, l.logs)
+	}
+	return out
+}
+
+func event(t *testing.T, name string, sessionID string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root(), "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sessionID != "" {
+		b = bytes.ReplaceAll(b, []byte("5f0c7a52-3f3e-4c7b-9a51-0c2a4e1f9b11"), []byte(sessionID))
+	}
+	return b
+}
+
+func body(t *testing.T, resp map[string]any) map[string]any {
+	var m map[string]any
+	if s, _ := resp["body"].(string); s != "" {
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			t.Fatalf("body %q: %v", s, err)
+		}
+	}
+	return m
+}
+
+const sampleAccount = "00000000-0000-4000-8000-000000000001"
+
+func TestBootstrapsUnderRIE(t *testing.T) {
+	rie := rieBinary(t)
+	be := testenv.MotoBackend(t)
+	cfg := testenv.Config(be)
+	d := testenv.Connect(t, cfg)
+	ctx := context.Background()
+	// The account and token the sample events carry.
+	if err := d.Store.PutAccount(ctx, auth.Account{ID: sampleAccount, Name: "sample", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Store.PutToken(ctx, auth.Token{ID: "00000000-0000-4000-8000-000000000002", AccountID: sampleAccount, Name: "sample",
+		Hash: auth.HashToken("anx_sample"), Scopes: auth.AllScopes, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	env := []string{"TABLE_NAME=" + cfg.Table, "BUCKET_NAME=" + cfg.Bucket, "AWS_REGION=us-east-1",
+		"DYNAMODB_ENDPOINT=" + be.Dynamo, "S3_ENDPOINT=" + be.S3, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}
+	build := func(fn string) string {
+		out := filepath.Join(bin, fn, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./functions/"+fn)
+		cmd.Dir = root()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build %s: %v\n%s", fn, err, b)
+		}
+		return out
+	}
+	initMs := regexp.MustCompile(`INIT REPORT.*?durationMs: ?([0-9.]+)`)
+	run := func(fn string, f func(l *lambda)) {
+		t.Run(fn, func(t *testing.T) {
+			l := startLambda(t, rie, build(fn), env)
+			f(l)
+			l.stop()
+			if m := initMs.FindStringSubmatch(l.logs.String()); m != nil {
+				t.Logf("%s cold init %s ms", fn, m[1])
+			}
+			if !strings.Contains(l.logs.String(), `"request_id"`) && fn != "authorizer" {
+				t.Errorf("%s wrote no JSON log with a request id:\n%s", fn, l.logs)
+			}
+		})
+	}
+	status := func(t *testing.T, resp map[string]any, want int) map[string]any {
+		t.Helper()
+		if int(resp["statusCode"].(float64)) != want {
+			t.Fatalf("status %v, want %d: %v", resp["statusCode"], want, resp)
+		}
+		return body(t, resp)
+	}
+
+	run("authorizer", func(l *lambda) {
+		ok := l.invoke(t, event(t, "authorizer/token.json", ""))
+		if ok["isAuthorized"] != true || ok["context"].(map[string]any)["account_id"] != sampleAccount {
+			t.Fatalf("sample token: %v", ok)
+		}
+		bad := l.invoke(t, event(t, "authorizer/unknown-token.json", ""))
+		if bad["isAuthorized"] != true || bad["context"].(map[string]any)["auth_error"] != "invalid_token" {
+			t.Fatalf("unknown token: %v", bad)
+		}
+	})
+	var sessionID string
+	run("sessions-open", func(l *lambda) {
+		b := status(t, l.invoke(t, event(t, "sessions-open/open.json", "")), 201)
+		if b["part_count"].(float64) != 3 || len(b["parts"].([]any)) != 3 {
+			t.Fatalf("open: %v", b)
+		}
+		sessionID = b["id"].(string)
+		if b := status(t, l.invoke(t, event(t, "sessions-open/open-invalid.json", "")), 400); b["field"] == nil {
+			t.Fatalf("invalid open: %v", b)
+		}
+	})
+	if sessionID == "" {
+		t.Fatal("no session opened")
+	}
+	run("sessions-parts", func(l *lambda) {
+		b := status(t, l.invoke(t, event(t, "sessions-parts/parts.json", sessionID)), 200)
+		if len(b["parts"].([]any)) != 3 {
+			t.Fatalf("parts: %v", b)
+		}
+		b = status(t, l.invoke(t, event(t, "sessions-parts/status.json", sessionID)), 200)
+		if b["session"].(map[string]any)["status"] != "open" || len(b["missing_parts"].([]any)) != 3 {
+			t.Fatalf("status: %v", b)
+		}
+		status(t, l.invoke(t, event(t, "sessions-parts/status.json", "")), 404)
+	})
+	run("sessions-complete", func(l *lambda) {
+		if b := status(t, l.invoke(t, event(t, "sessions-complete/complete.json", sessionID)), 409); b["code"] != "parts_missing" {
+			t.Fatalf("complete without parts: %v", b)
+		}
+		status(t, l.invoke(t, event(t, "sessions-complete/abort.json", sessionID)), 204)
+		if b := status(t, l.invoke(t, event(t, "sessions-complete/complete.json", sessionID)), 409); b["code"] != "session_aborted" {
+			t.Fatalf("complete after abort: %v", b)
+		}
+	})
+	run("files", func(l *lambda) {
+		for _, name := range []string{"files/get.json", "files/download.json"} {
+			if b := status(t, l.invoke(t, event(t, name, "")), 404); b["code"] != "file_not_found" {
+				t.Fatalf("%s: %v", name, b)
+			}
+		}
+	})
+}
