@@ -221,10 +221,17 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 		}
 	})
 	run("files", func(l *lambda) {
-		for _, name := range []string{"files/get.json", "files/download.json"} {
+		for _, name := range []string{"files/get.json", "files/download.json", "files/versions.json", "files/version.json", "files/promote.json"} {
 			if b := status(t, l.invoke(t, event(t, name, "")), 404); b["code"] != "file_not_found" {
 				t.Fatalf("%s: %v", name, b)
 			}
+		}
+		b := status(t, l.invoke(t, event(t, "files/list.json", "")), 200)
+		if page := b["_page"].(map[string]any); page["count"].(float64) != 0 || page["limit"].(float64) != 50 {
+			t.Fatalf("list: %v", b)
+		}
+		if b := status(t, l.invoke(t, event(t, "files/usage.json", "")), 200); b["used_bytes"].(float64) != 0 {
+			t.Fatalf("usage: %v", b)
 		}
 	})
 }

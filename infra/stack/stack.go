@@ -95,8 +95,11 @@ var Specs = map[string]Spec{
 		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		S3:     []string{"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload", "s3:DeleteObjectVersion"}},
 	routes.FnFiles: {MemoryMB: 256, TimeoutSec: 10,
-		Dynamo: []string{"dynamodb:GetItem"},
-		S3:     []string{"s3:GetObject", "s3:GetObjectVersion"}},
+		// PutItem creates the cursor-signing key once; UpdateItem and
+		// ConditionCheckItem promote a version (a transaction).
+		Dynamo: []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+			"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
+		S3: []string{"s3:GetObject", "s3:GetObjectVersion"}},
 }
 
 // Stack exposes what tests and callers need.

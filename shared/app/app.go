@@ -87,7 +87,7 @@ type Deps struct {
 	Blobs   *s3store.Store
 	Auth    *auth.Service
 	Uploads *upload.Service
-	Catalog *catalog.Service
+	Catalog *catalog.Catalog
 	Log     *slog.Logger
 }
 
@@ -137,7 +137,7 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 	d.Blobs = s3store.New(d.S3, s3.NewPresignClient(d.S3), c.Bucket)
 	d.Auth = &auth.Service{Store: d.Store, Now: c.Now}
 	d.Uploads = upload.NewService(d.Store, d.Blobs, c.Limits, c.Now, c.Log)
-	d.Catalog = &catalog.Service{Store: d.Store, Blobs: d.Blobs}
+	d.Catalog = &catalog.Catalog{Service: &catalog.Service{Store: d.Store, Blobs: d.Blobs}, Lister: d.Store, Now: c.Now}
 	return d, nil
 }
 
@@ -167,7 +167,7 @@ func (d *Deps) Handler(fn string) api.Handler {
 	case routes.FnSessionsComplete:
 		r = sessions.CompleteRoutes()
 	case routes.FnFiles:
-		r = filesapi.API{Svc: d.Catalog}.Routes()
+		r = filesapi.API{Catalog: d.Catalog}.Routes()
 	default:
 		panic("app: unknown function " + fn)
 	}

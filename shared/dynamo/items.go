@@ -26,14 +26,12 @@ type accountItem struct {
 }
 
 func (a accountItem) usage() upload.Usage {
-	return upload.Usage{UsedBytes: a.UsedBytes, QuotaBytes: a.QuotaBytes, FileCount: a.FileCount, VersionCount: a.VersionCount}
+	return upload.Usage{UsedBytes: a.UsedBytes, TrashedBytes: a.TrashedBytes, QuotaBytes: a.QuotaBytes, FileCount: a.FileCount, VersionCount: a.VersionCount}
 }
 
 type tokenItem struct {
 	PK            string `dynamodbav:"pk"`
 	SK            string `dynamodbav:"sk"`
-	GSI1PK        string `dynamodbav:"gsi1pk"`
-	GSI1SK        string `dynamodbav:"gsi1sk"`
 	ID            string `dynamodbav:"token_id"`
 	AccountID     string `dynamodbav:"account_id"`
 	Name          string `dynamodbav:"name"`
@@ -100,6 +98,7 @@ type fileItem struct {
 	ID            int64  `dynamodbav:"id"`
 	VersionUUID   string `dynamodbav:"version_uuid"`
 	Name          string `dynamodbav:"name"`
+	NameLC        string `dynamodbav:"name_lc"` // lower-cased for name and term filters
 	SanitizedName string `dynamodbav:"sanitized_name"`
 	Extension     string `dynamodbav:"extension"`
 	Type          string `dynamodbav:"type"`
@@ -116,7 +115,7 @@ type fileItem struct {
 
 func newFileItem(f files.File) fileItem {
 	return fileItem{PK: accountPK(f.AccountID), SK: fileSK(f.UUID), GSI1PK: filesGSI(f.AccountID), GSI1SK: ts(f.CreatedAt) + "#" + f.UUID,
-		UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name, SanitizedName: f.SanitizedName,
+		UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name, NameLC: strings.ToLower(f.Name), SanitizedName: f.SanitizedName,
 		Extension: f.Extension, Type: f.Type, MimeType: f.MimeType, Size: f.Size, VersionCount: f.VersionCount,
 		Source: f.Source, IsTrashed: f.IsTrashed, CreatedAt: ts(f.CreatedAt), UpdatedAt: ts(f.UpdatedAt),
 		CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy}

@@ -73,8 +73,7 @@ func (s *Store) PutToken(ctx context.Context, t auth.Token) error {
 	for i, x := range t.Scopes {
 		sc[i] = string(x)
 	}
-	it := tokenItem{PK: tokenPK(t.Hash), SK: tokenSK, GSI1PK: tokensGSI(t.AccountID), GSI1SK: ts(t.CreatedAt) + "#" + t.ID,
-		ID: t.ID, AccountID: t.AccountID, Name: t.Name, Scopes: strings.Join(sc, " "), AllowedDomain: t.AllowedDomain,
+	it := tokenItem{PK: tokenPK(t.Hash), SK: tokenSK, ID: t.ID, AccountID: t.AccountID, Name: t.Name, Scopes: strings.Join(sc, " "), AllowedDomain: t.AllowedDomain,
 		CreatedAt: ts(t.CreatedAt)}
 	if !t.ExpiresAt.IsZero() {
 		it.ExpiresAt = ts(t.ExpiresAt)
@@ -218,14 +217,11 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 		f := c.File
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
-			UpdateExpression: aws.String("SET version_uuid = :v, #n = :n, sanitized_name = :sn, extension = :e, #t = :t, " +
-				"mime_type = :m, #sz = :s, updated_at = :u, updated_by = :ub ADD version_count :one"),
+			UpdateExpression:         aws.String(mainVersionSet + " ADD version_count :one"),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
-			ExpressionAttributeNames: map[string]string{"#n": "name", "#t": "type", "#sz": "size"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":v": str(f.VersionUUID), ":n": str(f.Name), ":sn": str(f.SanitizedName), ":e": str(f.Extension),
-				":t": str(f.Type), ":m": str(f.MimeType), ":s": num(f.Size), ":u": str(ts(f.UpdatedAt)), ":ub": str(f.UpdatedBy),
-				":one": num(1), ":false": &types.AttributeValueMemberBOOL{Value: false}},
+			ExpressionAttributeNames: mainVersionNames,
+			ExpressionAttributeValues: mainVersionValues(f, map[string]types.AttributeValue{
+				":one": num(1), ":false": &types.AttributeValueMemberBOOL{Value: false}}),
 		}})
 	}
 	vav, err := attributevalue.MarshalMap(newVersionItem(c.Version))
@@ -250,7 +246,7 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 			Item:                map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(fileIDSK(c.File.ID)), "file_uuid": str(c.File.UUID)},
 			ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	}
-	_, err = s.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if failed, ok := cancelled(err); ok {
 		switch {
 		case len(failed) > 0 && failed[0]:
@@ -263,4 +259,21 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
 	}
 	return err
+}
+
+// mainVersionSet updates the fields of a file that follow its main version.
+const mainVersionSet = "SET version_uuid = :v, #n = :n, name_lc = :nlc, sanitized_name = :sn, extension = :e, #t = :t, " +
+	"mime_type = :m, #sz = :s, updated_at = :u, updated_by = :ub"
+
+var mainVersionNames = map[string]string{"#n": "name", "#t": "type", "#sz": "size"}
+
+func mainVersionValues(f files.File, extra map[string]types.AttributeValue) map[string]types.AttributeValue {
+	m := map[string]types.AttributeValue{
+		":v": str(f.VersionUUID), ":n": str(f.Name), ":nlc": str(strings.ToLower(f.Name)), ":sn": str(f.SanitizedName),
+		":e": str(f.Extension), ":t": str(f.Type), ":m": str(f.MimeType), ":s": num(f.Size), ":u": str(ts(f.UpdatedAt)),
+		":ub": str(f.UpdatedBy)}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
 }

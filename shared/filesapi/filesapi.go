@@ -4,24 +4,37 @@ package filesapi
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/anexo/anexo/shared/api"
+	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/catalog"
+	"github.com/anexo/anexo/shared/files"
 )
 
 // API serves catalogue routes.
 type API struct {
-	Svc *catalog.Service
+	Catalog *catalog.Catalog
 }
 
 // Routes are served by the files function.
 func (a API) Routes() api.Routes {
-	return api.Routes{"GET /v1/files/{uuid}": a.get, "GET /v1/files/{uuid}/download": a.download}
+	return api.Routes{
+		"GET /v1/files":                                         a.list,
+		"GET /v1/files/{uuid}":                                  a.get,
+		"GET /v1/files/{uuid}/download":                         a.download,
+		"GET /v1/files/{uuid}/versions":                         a.versions,
+		"GET /v1/files/{uuid}/versions/{version_uuid}":          a.version,
+		"POST /v1/files/{uuid}/versions/{version_uuid}/promote": a.promote,
+		"GET /v1/usage":                                         a.usage,
+	}
 }
 
 func (a API) get(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
-	f, err := a.Svc.Get(ctx, p, api.PathParam(req, "uuid"))
+	f, err := a.Catalog.Get(ctx, p, api.PathParam(req, "uuid"))
 	if err != nil {
 		return api.Response{}, err
 	}
@@ -30,9 +43,136 @@ func (a API) get(ctx context.Context, req api.Request, p auth.Principal) (api.Re
 
 func (a API) download(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
 	q := req.QueryStringParameters
-	url, err := a.Svc.DownloadURL(ctx, p, api.PathParam(req, "uuid"), q["version_uuid"], q["disposition"] == "inline")
+	switch q["disposition"] {
+	case "", "attachment", "inline":
+	default:
+		return api.Response{}, apperr.Invalid("disposition", "must be attachment or inline")
+	}
+	url, err := a.Catalog.DownloadURL(ctx, p, api.PathParam(req, "uuid"), q["version_uuid"], q["disposition"] == "inline")
 	if err != nil {
 		return api.Response{}, err
 	}
 	return api.Redirect(url)
+}
+
+func (a API) list(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	q, page, err := a.Catalog.List(ctx, p, req.RawQueryString)
+	if err != nil {
+		return api.Response{}, err
+	}
+	views := make([]api.FileView, len(page.Files))
+	for i, f := range page.Files {
+		views[i] = api.ViewFile(f)
+	}
+	links := map[string]api.Link{"self": {Href: "/v1/files" + query(req.RawQueryString)}}
+	if page.Cursor != "" {
+		v, _ := url.ParseQuery(req.RawQueryString)
+		v.Set("cursor", page.Cursor)
+		links["next"] = api.Link{Href: "/v1/files?" + v.Encode()}
+	}
+	var next *string
+	if page.Cursor != "" {
+		next = &page.Cursor
+	}
+	return api.JSON(http.StatusOK, map[string]any{
+		"_page":     map[string]any{"limit": q.Limit, "count": len(views), "next_cursor": next},
+		"_links":    links,
+		"_embedded": map[string]any{"files": views},
+	})
+}
+
+func query(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	return "?" + raw
+}
+
+type versionView struct {
+	files.Version
+	IsMain bool                `json:"is_main"`
+	Links  map[string]api.Link `json:"_links"`
+}
+
+func viewVersion(f files.File, v files.Version) versionView {
+	self := "/v1/files/" + f.UUID + "/versions/" + v.UUID
+	return versionView{Version: v, IsMain: v.UUID == f.VersionUUID, Links: map[string]api.Link{
+		"self": {Href: self}, "download": {Href: "/v1/files/" + f.UUID + "/download?version_uuid=" + v.UUID},
+		"promote": {Href: self + "/promote"}}}
+}
+
+func (a API) versions(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	v, _ := url.ParseQuery(req.RawQueryString)
+	var errs apperr.Fields
+	for k := range v {
+		if k != "limit" && k != "cursor" {
+			errs.Add(k, "unknown query parameter")
+		}
+	}
+	limit := catalog.DefaultLimit
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > catalog.MaxLimit {
+			errs.Add("limit", "must be an integer from 1 to 250")
+		}
+		limit = n
+	}
+	if err := errs.Err(); err != nil {
+		return api.Response{}, err
+	}
+	f, vs, next, err := a.Catalog.Versions(ctx, p, api.PathParam(req, "uuid"), limit, v.Get("cursor"))
+	if err != nil {
+		return api.Response{}, err
+	}
+	views := make([]versionView, len(vs))
+	for i, x := range vs {
+		views[i] = viewVersion(f, x)
+	}
+	var nextp *string
+	if next != "" {
+		nextp = &next
+	}
+	return api.JSON(http.StatusOK, map[string]any{
+		"_page":     map[string]any{"limit": limit, "count": len(views), "next_cursor": nextp},
+		"_embedded": map[string]any{"versions": views},
+	})
+}
+
+func (a API) version(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	f, v, err := a.Catalog.Version(ctx, p, api.PathParam(req, "uuid"), api.PathParam(req, "version_uuid"))
+	if err != nil {
+		return api.Response{}, err
+	}
+	return api.JSON(http.StatusOK, viewVersion(f, v))
+}
+
+func (a API) promote(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	f, err := a.Catalog.Promote(ctx, p, api.PathParam(req, "uuid"), api.PathParam(req, "version_uuid"))
+	if err != nil {
+		return api.Response{}, err
+	}
+	return api.JSON(http.StatusOK, api.ViewFile(f))
+}
+
+type usageView struct {
+	UsedBytes      int64     `json:"used_bytes"`
+	TrashedBytes   int64     `json:"trashed_bytes"`
+	QuotaBytes     *int64    `json:"quota_bytes"`
+	AvailableBytes *int64    `json:"available_bytes"`
+	FileCount      int64     `json:"file_count"`
+	VersionCount   int64     `json:"version_count"`
+	At             time.Time `json:"at"`
+}
+
+func (a API) usage(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	u, err := a.Catalog.Usage(ctx, p)
+	if err != nil {
+		return api.Response{}, err
+	}
+	v := usageView{UsedBytes: u.UsedBytes, TrashedBytes: u.TrashedBytes, FileCount: u.FileCount, VersionCount: u.VersionCount, At: time.Now().UTC()}
+	if u.QuotaBytes > 0 {
+		avail := max(0, u.QuotaBytes-u.UsedBytes)
+		v.QuotaBytes, v.AvailableBytes = &u.QuotaBytes, &avail
+	}
+	return api.JSON(http.StatusOK, v)
 }

@@ -29,8 +29,13 @@ var All = []Route{
 	{Method: "POST", Path: "/v1/sessions/{id}/parts", Function: FnSessionsParts},
 	{Method: "POST", Path: "/v1/sessions/{id}/complete", Function: FnSessionsComplete},
 	{Method: "DELETE", Path: "/v1/sessions/{id}", Function: FnSessionsComplete},
+	{Method: "GET", Path: "/v1/files", Function: FnFiles},
 	{Method: "GET", Path: "/v1/files/{uuid}", Function: FnFiles},
 	{Method: "GET", Path: "/v1/files/{uuid}/download", Function: FnFiles},
+	{Method: "GET", Path: "/v1/files/{uuid}/versions", Function: FnFiles},
+	{Method: "GET", Path: "/v1/files/{uuid}/versions/{version_uuid}", Function: FnFiles},
+	{Method: "POST", Path: "/v1/files/{uuid}/versions/{version_uuid}/promote", Function: FnFiles},
+	{Method: "GET", Path: "/v1/usage", Function: FnFiles},
 }
 
 // Functions lists every function that serves routes, plus the authorizer.

@@ -1,0 +1,246 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/upload"
+)
+
+// PageBudget bounds the items one page may evaluate, so a page's read cost
+// stays bounded however many items the filters drop: a page can come back
+// short (even empty) with a next cursor.
+const PageBudget = 1000
+
+// ListRequest asks a store for one page.
+type ListRequest struct {
+	AccountID string
+	Query     Query
+	Start     *Position
+	Need      int
+	Budget    int // items the page may evaluate
+	PerCall   int // items one store request may evaluate
+}
+
+// ListResult is one page from the store.
+type ListResult struct {
+	Files     []files.File
+	Next      *Position
+	Evaluated int     // items read (before filters)
+	Capacity  float64 // read capacity consumed, where the backend reports it
+}
+
+// Lister is the listing side of the metadata store.
+type Lister interface {
+	ListFiles(ctx context.Context, r ListRequest) (ListResult, error)
+	GetFiles(ctx context.Context, accountID string, uuids []string) ([]files.File, error)
+	ListVersions(ctx context.Context, accountID, fileUUID string, start *Position, limit int) ([]files.Version, *Position, error)
+	PromoteVersion(ctx context.Context, f files.File) error
+	Usage(ctx context.Context, accountID string) (upload.Usage, error)
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// Page is a listing answer.
+type Page struct {
+	Files  []files.File
+	Cursor string // empty on the last page
+	Result ListResult
+}
+
+// DefaultPerCall is how many items one Query may evaluate.
+const DefaultPerCall = 500
+
+// Catalog lists, versions and promotes files.
+type Catalog struct {
+	*Service
+	Lister Lister
+	Now    func() time.Time
+	// Budget and PerCall override PageBudget and DefaultPerCall (tests use
+	// small values to exercise multi-request and budget-limited pages).
+	Budget, PerCall int
+
+	keyOnce sync.Mutex
+	key     []byte
+}
+
+func (c *Catalog) now() time.Time {
+	if c.Now != nil {
+		return c.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (c *Catalog) cursorKey(ctx context.Context) ([]byte, error) {
+	c.keyOnce.Lock()
+	defer c.keyOnce.Unlock()
+	if c.key == nil {
+		k, err := c.Lister.Secret(ctx, "cursor")
+		if err != nil {
+			return nil, fmt.Errorf("cursor key: %w", err)
+		}
+		c.key = k
+	}
+	return c.key, nil
+}
+
+// List answers GET /v1/files.
+func (c *Catalog) List(ctx context.Context, p auth.Principal, rawQuery string) (Query, Page, error) {
+	if err := p.Require(auth.ScopeRead); err != nil {
+		return Query{}, Page{}, err
+	}
+	now := c.now()
+	q, err := ParseQuery(rawQuery, now)
+	if err != nil {
+		return Query{}, Page{}, err
+	}
+	if len(q.UUIDs) > 0 {
+		if q.Cursor != "" {
+			return q, Page{}, apperr.Invalid("cursor", "filter[uuid] answers in one page; drop the cursor")
+		}
+		if len(q.UUIDs) > q.Limit {
+			return q, Page{}, apperr.Invalid("limit", "must be at least the number of uuids in filter[uuid]")
+		}
+		fs, err := c.Lister.GetFiles(ctx, p.AccountID, q.UUIDs)
+		if err != nil {
+			return q, Page{}, err
+		}
+		out := fs[:0]
+		for _, f := range fs {
+			if q.Matches(f) {
+				out = append(out, f)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if q.Ascending {
+				return out[i].CreatedAt.Before(out[j].CreatedAt)
+			}
+			return out[j].CreatedAt.Before(out[i].CreatedAt)
+		})
+		return q, Page{Files: out, Result: ListResult{Evaluated: len(fs)}}, nil
+	}
+	key, err := c.cursorKey(ctx)
+	if err != nil {
+		return q, Page{}, err
+	}
+	canon := q.Canonical()
+	var start *Position
+	if q.Cursor != "" {
+		pos, err := DecodeCursor(key, q.Cursor, p.AccountID, canon, now)
+		if err != nil {
+			return q, Page{}, err
+		}
+		start = &pos
+	}
+	budget, perCall := PageBudget, DefaultPerCall
+	if c.Budget > 0 {
+		budget = c.Budget
+	}
+	if c.PerCall > 0 {
+		perCall = c.PerCall
+	}
+	res, err := c.Lister.ListFiles(ctx, ListRequest{AccountID: p.AccountID, Query: q, Start: start, Need: q.Limit, Budget: budget, PerCall: perCall})
+	if err != nil {
+		return q, Page{}, err
+	}
+	page := Page{Files: res.Files, Result: res}
+	if res.Next != nil {
+		page.Cursor = EncodeCursor(key, p.AccountID, canon, *res.Next, now)
+	}
+	return q, page, nil
+}
+
+// Versions lists a file's versions, newest first.
+func (c *Catalog) Versions(ctx context.Context, p auth.Principal, fileUUID string, limit int, cursor string) (files.File, []files.Version, string, error) {
+	f, err := c.Get(ctx, p, fileUUID)
+	if err != nil {
+		return files.File{}, nil, "", err
+	}
+	key, err := c.cursorKey(ctx)
+	if err != nil {
+		return files.File{}, nil, "", err
+	}
+	canon := "versions:" + fileUUID
+	var start *Position
+	if cursor != "" {
+		pos, err := DecodeCursor(key, cursor, p.AccountID, canon, c.now())
+		if err != nil {
+			return files.File{}, nil, "", err
+		}
+		start = &pos
+	}
+	vs, next, err := c.Lister.ListVersions(ctx, p.AccountID, fileUUID, start, limit)
+	if err != nil {
+		return files.File{}, nil, "", err
+	}
+	var nextCursor string
+	if next != nil {
+		nextCursor = EncodeCursor(key, p.AccountID, canon, *next, c.now())
+	}
+	return f, vs, nextCursor, nil
+}
+
+// Version reads one version of a file.
+func (c *Catalog) Version(ctx context.Context, p auth.Principal, fileUUID, versionUUID string) (files.File, files.Version, error) {
+	f, err := c.Get(ctx, p, fileUUID)
+	if err != nil {
+		return files.File{}, files.Version{}, err
+	}
+	v, err := c.version(ctx, p, fileUUID, versionUUID)
+	return f, v, err
+}
+
+func (c *Catalog) version(ctx context.Context, p auth.Principal, fileUUID, versionUUID string) (files.Version, error) {
+	if err := upload.ValidUUID("version_uuid", versionUUID); err != nil {
+		return files.Version{}, err
+	}
+	v, err := c.Store.GetVersion(ctx, p.AccountID, fileUUID, versionUUID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return files.Version{}, apperr.New(apperr.KindNotFound, "version_not_found", "file "+fileUUID+" has no version "+versionUUID)
+	}
+	return v, err
+}
+
+// Promote makes an older version the file's main version again.
+func (c *Catalog) Promote(ctx context.Context, p auth.Principal, fileUUID, versionUUID string) (files.File, error) {
+	if err := p.Require(auth.ScopeWrite); err != nil {
+		return files.File{}, err
+	}
+	f, err := c.Get(ctx, p, fileUUID)
+	if err != nil {
+		return files.File{}, err
+	}
+	if f.IsTrashed {
+		return files.File{}, apperr.New(apperr.KindConflict, "file_trashed", "file "+fileUUID+" is in the trash; restore it first")
+	}
+	v, err := c.version(ctx, p, fileUUID, versionUUID)
+	if err != nil {
+		return files.File{}, err
+	}
+	if f.VersionUUID == v.UUID {
+		return f, nil
+	}
+	ext := files.Extension(v.Name)
+	f.VersionUUID, f.Name, f.SanitizedName, f.Extension = v.UUID, v.Name, files.Sanitize(v.Name), ext
+	f.MimeType, f.Type, f.Size = v.MimeType, files.Kind(v.MimeType, ext), v.Size
+	f.UpdatedAt, f.UpdatedBy = c.now().Truncate(time.Microsecond), p.Name
+	err = c.Lister.PromoteVersion(ctx, f)
+	if errors.Is(err, apperr.ErrConflict) {
+		return files.File{}, apperr.New(apperr.KindConflict, "file_changed", "the file was trashed or its version removed meanwhile; read it again")
+	}
+	return f, err
+}
+
+// Usage reports an account's storage.
+func (c *Catalog) Usage(ctx context.Context, p auth.Principal) (upload.Usage, error) {
+	if err := p.Require(auth.ScopeRead); err != nil {
+		return upload.Usage{}, err
+	}
+	return c.Lister.Usage(ctx, p.AccountID)
+}
