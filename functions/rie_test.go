@@ -233,5 +233,12 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 		if b := status(t, l.invoke(t, event(t, "files/usage.json", "")), 200); b["used_bytes"].(float64) != 0 {
 			t.Fatalf("usage: %v", b)
 		}
+		for _, name := range []string{"files/trash.json", "files/restore.json", "files/purge.json"} {
+			b := status(t, l.invoke(t, event(t, name, "")), 207)
+			item := b["_embedded"].(map[string]any)["files"].([]any)[0].(map[string]any)
+			if item["status"] != "error" || item["error"].(map[string]any)["code"] != "file_not_found" {
+				t.Fatalf("%s: %v", name, b)
+			}
+		}
 	})
 }

@@ -74,6 +74,7 @@ type Spec struct {
 	TimeoutSec float64
 	Dynamo     []string // actions on the table (and its indexes)
 	S3         []string // actions on the bucket's objects
+	S3Bucket   []string // actions on the bucket itself
 }
 
 // Specs sizes each function. Go handlers are small; memory buys CPU for TLS
@@ -208,6 +209,12 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions:   jsii.Strings(spec.S3...),
 				Resources: &[]*string{s.Bucket.ArnForObjects(jsii.String("*"))},
+			}))
+		}
+		if len(spec.S3Bucket) > 0 {
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings(spec.S3Bucket...),
+				Resources: &[]*string{s.Bucket.BucketArn()},
 			}))
 		}
 		alarm(cid+"Errors", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" returned errors")

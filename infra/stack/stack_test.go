@@ -302,7 +302,7 @@ func TestIAM(t *testing.T) {
 		}
 	}
 	for name, spec := range stack.Specs {
-		want := append(append([]string{}, spec.Dynamo...), spec.S3...)
+		want := append(append(append([]string{}, spec.Dynamo...), spec.S3...), spec.S3Bucket...)
 		got := actions[name]
 		sort.Strings(want)
 		sort.Strings(got)

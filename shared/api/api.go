@@ -100,8 +100,8 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// problem renders an RFC 9457 problem document.
-func problem(err error, requestID string) Response {
+// ProblemDoc is the RFC 9457 problem document of an error.
+func ProblemDoc(err error, requestID string) map[string]any {
 	status := Status(err)
 	doc := map[string]any{"status": status, "title": http.StatusText(status), "request_id": requestID}
 	if e, ok := apperr.As(err); ok && e.Kind != apperr.KindInternal {
@@ -120,8 +120,13 @@ func problem(err error, requestID string) Response {
 		doc["code"] = "internal"
 		doc["detail"] = "the request failed on the server; retry, or report the request_id"
 	}
-	body, _ := json.Marshal(doc)
-	return Response{StatusCode: status, Headers: map[string]string{"Content-Type": "application/problem+json"}, Body: string(body)}
+	return doc
+}
+
+// problem renders an error as an application/problem+json response.
+func problem(err error, requestID string) Response {
+	body, _ := json.Marshal(ProblemDoc(err, requestID))
+	return Response{StatusCode: Status(err), Headers: map[string]string{"Content-Type": "application/problem+json"}, Body: string(body)}
 }
 
 // JSON renders a JSON body.

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"time"
-
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -14,9 +12,7 @@ type Link struct {
 // FileView is the public JSON of a file (Kommo-style field names).
 type FileView struct {
 	files.File
-	DeletedAt *time.Time      `json:"deleted_at"`
-	DeletedBy *string         `json:"deleted_by"`
-	Links     map[string]Link `json:"_links"`
+	Links map[string]Link `json:"_links"`
 }
 
 // ViewFile renders a file with its links.

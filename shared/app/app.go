@@ -137,7 +137,7 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 	d.Blobs = s3store.New(d.S3, s3.NewPresignClient(d.S3), c.Bucket)
 	d.Auth = &auth.Service{Store: d.Store, Now: c.Now}
 	d.Uploads = upload.NewService(d.Store, d.Blobs, c.Limits, c.Now, c.Log)
-	d.Catalog = &catalog.Catalog{Service: &catalog.Service{Store: d.Store, Blobs: d.Blobs}, Lister: d.Store, Now: c.Now}
+	d.Catalog = &catalog.Catalog{Service: &catalog.Service{Store: d.Store, Blobs: d.Blobs, Clock: c.Now}, Lister: d.Store, Trasher: d.Store, Hider: d.Blobs, Now: c.Now}
 	return d, nil
 }
 

@@ -127,4 +127,5 @@ var (
 	ErrNoSuchUpload = errors.New("no such multipart upload")
 	ErrBadDigest    = errors.New("checksum mismatch")
 	ErrInvalidPart  = errors.New("invalid part")
+	ErrQuota        = errors.New("quota exceeded")
 )

@@ -27,7 +27,15 @@ type Blobs interface {
 type Service struct {
 	Store       Store
 	Blobs       Blobs
-	DownloadTTL time.Duration // default 5 min
+	DownloadTTL time.Duration    // default 5 min
+	Clock       func() time.Time // default time.Now
+}
+
+func (s *Service) clock() time.Time {
+	if s.Clock != nil {
+		return s.Clock()
+	}
+	return time.Now()
 }
 
 func notFound(uuid string) error {
@@ -43,7 +51,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, fileUUID string) (f
 		return files.File{}, err
 	}
 	f, err := s.Store.GetFile(ctx, p.AccountID, fileUUID)
-	if errors.Is(err, apperr.ErrNotFound) {
+	if errors.Is(err, apperr.ErrNotFound) || err == nil && f.Gone(s.clock()) {
 		return files.File{}, notFound(fileUUID)
 	}
 	return f, err

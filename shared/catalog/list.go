@@ -60,8 +60,10 @@ const DefaultPerCall = 500
 // Catalog lists, versions and promotes files.
 type Catalog struct {
 	*Service
-	Lister Lister
-	Now    func() time.Time
+	Lister  Lister
+	Trasher TrashStore
+	Hider   TrashBlobs
+	Now     func() time.Time
 	// Budget and PerCall override PageBudget and DefaultPerCall (tests use
 	// small values to exercise multi-request and budget-limited pages).
 	Budget, PerCall int

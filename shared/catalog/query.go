@@ -41,6 +41,7 @@ type Query struct {
 	Ascending  bool
 	Limit      int
 	Cursor     string
+	Now        time.Time // trashed files past their purge time are gone
 }
 
 var sizeUnits = map[string]int64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
@@ -92,7 +93,7 @@ func ParseQuery(raw string, now time.Time) (Query, error) {
 			errs.Add(k, "unknown query parameter")
 		}
 	}
-	q := Query{Limit: DefaultLimit, DateField: "created_at"}
+	q := Query{Limit: DefaultLimit, DateField: "created_at", Now: now}
 	q.UUIDs = list(v, "filter[uuid]")
 	if len(q.UUIDs) > MaxUUIDs {
 		errs.Add("filter[uuid]", fmt.Sprintf("at most %d uuids", MaxUUIDs))
@@ -265,7 +266,7 @@ func presetRange(p string, now time.Time) (time.Time, time.Time, bool) {
 // Matches is the reference semantics of every filter except uuid and the
 // cursor; stores implement the same with their own expressions.
 func (q Query) Matches(f files.File) bool {
-	if f.IsTrashed != q.Deleted {
+	if f.IsTrashed != q.Deleted || f.Gone(q.Now) {
 		return false
 	}
 	if q.Name != "" && strings.ToLower(f.Name) != strings.ToLower(q.Name) {

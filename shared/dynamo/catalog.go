@@ -149,6 +149,9 @@ func (s *Store) ListFiles(ctx context.Context, r catalog.ListRequest) (catalog.L
 func filterCond(q catalog.Query) expression.ConditionBuilder {
 	cond := expression.Name("is_trashed").Equal(expression.Value(q.Deleted))
 	and := func(c expression.ConditionBuilder) { cond = cond.And(c) }
+	if q.Deleted {
+		and(expression.Name("purge_at").GreaterThan(expression.Value(ts(q.Now))))
+	}
 	if q.Name != "" {
 		and(expression.Name("name_lc").Equal(expression.Value(strings.ToLower(q.Name))))
 	}

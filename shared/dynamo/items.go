@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"strings"
+	"time"
 
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/files"
@@ -104,28 +105,63 @@ type fileItem struct {
 	Type          string `dynamodbav:"type"`
 	MimeType      string `dynamodbav:"mime_type"`
 	Size          int64  `dynamodbav:"size"`
+	TotalBytes    int64  `dynamodbav:"total_bytes"`
 	VersionCount  int64  `dynamodbav:"version_count"`
 	Source        string `dynamodbav:"source"`
 	IsTrashed     bool   `dynamodbav:"is_trashed"`
 	CreatedAt     string `dynamodbav:"created_at"`
 	UpdatedAt     string `dynamodbav:"updated_at"`
+	DeletedAt     string `dynamodbav:"deleted_at,omitempty"`
+	PurgeAt       string `dynamodbav:"purge_at,omitempty"`
 	CreatedBy     string `dynamodbav:"created_by"`
 	UpdatedBy     string `dynamodbav:"updated_by"`
+	DeletedBy     string `dynamodbav:"deleted_by,omitempty"`
+	TTL           int64  `dynamodbav:"ttl,omitempty"`
 }
 
 func newFileItem(f files.File) fileItem {
+	it := fileItemOf(f)
+	if f.DeletedAt != nil {
+		it.DeletedAt = ts(*f.DeletedAt)
+	}
+	if f.PurgeAt != nil {
+		it.PurgeAt, it.TTL = ts(*f.PurgeAt), f.PurgeAt.Unix()
+	}
+	if f.DeletedBy != nil {
+		it.DeletedBy = *f.DeletedBy
+	}
+	return it
+}
+
+func fileItemOf(f files.File) fileItem {
 	return fileItem{PK: accountPK(f.AccountID), SK: fileSK(f.UUID), GSI1PK: filesGSI(f.AccountID), GSI1SK: ts(f.CreatedAt) + "#" + f.UUID,
 		UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name, NameLC: strings.ToLower(f.Name), SanitizedName: f.SanitizedName,
-		Extension: f.Extension, Type: f.Type, MimeType: f.MimeType, Size: f.Size, VersionCount: f.VersionCount,
+		Extension: f.Extension, Type: f.Type, MimeType: f.MimeType, Size: f.Size, TotalBytes: f.TotalBytes, VersionCount: f.VersionCount,
 		Source: f.Source, IsTrashed: f.IsTrashed, CreatedAt: ts(f.CreatedAt), UpdatedAt: ts(f.UpdatedAt),
 		CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy}
+}
+
+func optTime(s string) *time.Time {
+	if s == "" {
+		return nil
+	}
+	t := parseTS(s)
+	return &t
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func (f fileItem) file(accountID string) files.File {
 	return files.File{AccountID: accountID, UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name,
 		SanitizedName: f.SanitizedName, Extension: f.Extension, Type: f.Type, MimeType: f.MimeType, Size: f.Size,
-		VersionCount: f.VersionCount, Source: f.Source, IsTrashed: f.IsTrashed, CreatedAt: parseTS(f.CreatedAt),
-		UpdatedAt: parseTS(f.UpdatedAt), CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy}
+		TotalBytes: f.TotalBytes, VersionCount: f.VersionCount, Source: f.Source, IsTrashed: f.IsTrashed,
+		CreatedAt: parseTS(f.CreatedAt), UpdatedAt: parseTS(f.UpdatedAt), DeletedAt: optTime(f.DeletedAt),
+		PurgeAt: optTime(f.PurgeAt), CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy, DeletedBy: optString(f.DeletedBy)}
 }
 
 type versionItem struct {

@@ -217,11 +217,11 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 		f := c.File
 		items = append(items, types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
-			UpdateExpression:         aws.String(mainVersionSet + " ADD version_count :one"),
+			UpdateExpression:         aws.String(mainVersionSet + " ADD version_count :one, total_bytes :size"),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
 			ExpressionAttributeNames: mainVersionNames,
 			ExpressionAttributeValues: mainVersionValues(f, map[string]types.AttributeValue{
-				":one": num(1), ":false": &types.AttributeValueMemberBOOL{Value: false}}),
+				":one": num(1), ":size": num(c.Version.Size), ":false": &types.AttributeValueMemberBOOL{Value: false}}),
 		}})
 	}
 	vav, err := attributevalue.MarshalMap(newVersionItem(c.Version))

@@ -15,23 +15,33 @@ import (
 
 // File is the catalogue record of one file; its bytes are the main version.
 type File struct {
-	AccountID     string    `json:"-"`
-	UUID          string    `json:"uuid"`
-	ID            int64     `json:"id"`
-	VersionUUID   string    `json:"version_uuid"`
-	Name          string    `json:"name"`
-	SanitizedName string    `json:"sanitized_name"`
-	Extension     string    `json:"extension"`
-	Type          string    `json:"type"`
-	MimeType      string    `json:"mime_type"`
-	Size          int64     `json:"size"`
-	VersionCount  int64     `json:"version_count"`
-	Source        string    `json:"source"`
-	IsTrashed     bool      `json:"is_trashed"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-	CreatedBy     string    `json:"created_by"`
-	UpdatedBy     string    `json:"updated_by"`
+	AccountID     string     `json:"-"`
+	UUID          string     `json:"uuid"`
+	ID            int64      `json:"id"`
+	VersionUUID   string     `json:"version_uuid"`
+	Name          string     `json:"name"`
+	SanitizedName string     `json:"sanitized_name"`
+	Extension     string     `json:"extension"`
+	Type          string     `json:"type"`
+	MimeType      string     `json:"mime_type"`
+	Size          int64      `json:"size"`
+	TotalBytes    int64      `json:"-"` // all versions together: what the file holds of the quota
+	VersionCount  int64      `json:"version_count"`
+	Source        string     `json:"source"`
+	IsTrashed     bool       `json:"is_trashed"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	DeletedAt     *time.Time `json:"deleted_at"`
+	PurgeAt       *time.Time `json:"purge_at"`
+	CreatedBy     string     `json:"created_by"`
+	UpdatedBy     string     `json:"updated_by"`
+	DeletedBy     *string    `json:"deleted_by"`
+}
+
+// Gone reports a trashed file whose purge time has passed: it is treated
+// as deleted even before DynamoDB TTL removes the item.
+func (f File) Gone(now time.Time) bool {
+	return f.IsTrashed && f.PurgeAt != nil && !now.Before(*f.PurgeAt)
 }
 
 // Version is one immutable upload of a file's bytes.

@@ -30,6 +30,9 @@ func (a API) Routes() api.Routes {
 		"GET /v1/files/{uuid}/versions/{version_uuid}":          a.version,
 		"POST /v1/files/{uuid}/versions/{version_uuid}/promote": a.promote,
 		"GET /v1/usage":                                         a.usage,
+		"DELETE /v1/files":                                      a.batch(a.Catalog.Trash),
+		"POST /v1/files/restore":                                a.batch(a.Catalog.Restore),
+		"POST /v1/files/purge":                                  a.batch(a.Catalog.Purge),
 	}
 }
 
@@ -175,4 +178,41 @@ func (a API) usage(ctx context.Context, req api.Request, p auth.Principal) (api.
 		v.QuotaBytes, v.AvailableBytes = &u.QuotaBytes, &avail
 	}
 	return api.JSON(http.StatusOK, v)
+}
+
+type batchOp func(ctx context.Context, p auth.Principal, uuids []string) ([]catalog.Result, error)
+
+// batch serves trash, restore and purge: a body of [{"uuid": …}], one
+// result per file; 200 when every file succeeded, 207 otherwise.
+func (a API) batch(op batchOp) api.Endpoint {
+	return func(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+		var body []struct {
+			UUID string `json:"uuid"`
+		}
+		if err := api.DecodeJSON(req, &body); err != nil {
+			return api.Response{}, err
+		}
+		uuids := make([]string, len(body))
+		for i, b := range body {
+			uuids[i] = b.UUID
+		}
+		results, err := op(ctx, p, uuids)
+		if err != nil {
+			return api.Response{}, err
+		}
+		status := http.StatusOK
+		items := make([]map[string]any, len(results))
+		for i, r := range results {
+			item := map[string]any{"uuid": r.UUID, "status": r.Status}
+			if r.File != nil {
+				item["file"] = api.ViewFile(*r.File)
+			}
+			if r.Err != nil {
+				item["error"] = api.ProblemDoc(r.Err, req.RequestContext.RequestID)
+				status = http.StatusMultiStatus
+			}
+			items[i] = item
+		}
+		return api.JSON(status, map[string]any{"_embedded": map[string]any{"files": items}})
+	}
 }

@@ -51,6 +51,10 @@ func seed(t *testing.T, e *env, account string, n int, rng *rand.Rand, base time
 		f.MimeType, _ = files.MimeType("", name)
 		f.Type = files.Kind(f.MimeType, f.Extension)
 		f.UpdatedBy = f.CreatedBy
+		if f.IsTrashed {
+			del, purge := f.UpdatedAt, f.UpdatedAt.Add(catalog.TrashWindow)
+			f.DeletedAt, f.PurgeAt, f.DeletedBy = &del, &purge, &f.CreatedBy
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {

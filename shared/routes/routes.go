@@ -36,6 +36,9 @@ var All = []Route{
 	{Method: "GET", Path: "/v1/files/{uuid}/versions/{version_uuid}", Function: FnFiles},
 	{Method: "POST", Path: "/v1/files/{uuid}/versions/{version_uuid}/promote", Function: FnFiles},
 	{Method: "GET", Path: "/v1/usage", Function: FnFiles},
+	{Method: "DELETE", Path: "/v1/files", Function: FnFiles},
+	{Method: "POST", Path: "/v1/files/restore", Function: FnFiles},
+	{Method: "POST", Path: "/v1/files/purge", Function: FnFiles},
 }
 
 // Functions lists every function that serves routes, plus the authorizer.

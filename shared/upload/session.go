@@ -63,6 +63,7 @@ func (s Session) file(prev files.File, now time.Time) files.File {
 	f.MimeType = s.MimeType
 	f.Type = files.Kind(s.MimeType, ext)
 	f.Size = s.Plan.Size
+	f.TotalBytes += s.Plan.Size
 	f.UpdatedAt = now
 	f.UpdatedBy = s.CreatedBy
 	f.VersionCount++

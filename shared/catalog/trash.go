@@ -1,0 +1,218 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/upload"
+)
+
+// TrashWindow is how long a trashed file can be restored.
+const TrashWindow = 30 * 24 * time.Hour
+
+// MaxBatch bounds the files of one trash, restore or purge request.
+const MaxBatch = 50
+
+// TrashStore is the metadata side of the trash.
+type TrashStore interface {
+	TrashFile(ctx context.Context, f files.File, at, purgeAt time.Time, by string) error
+	RestoreFile(ctx context.Context, f files.File, now time.Time) error
+	PurgeFile(ctx context.Context, f files.File, versions []files.Version) error
+}
+
+// TrashBlobs hides, reveals and erases a version's bytes (delete markers on
+// a versioned bucket). Each call is idempotent.
+type TrashBlobs interface {
+	Hide(ctx context.Context, key string) error
+	Unhide(ctx context.Context, key string) error
+	Erase(ctx context.Context, key string) error
+}
+
+// Result is the outcome for one file of a batch.
+type Result struct {
+	UUID   string
+	Status string // trashed | restored | purged | error
+	File   *files.File
+	Err    error
+}
+
+// ValidateBatch checks the uuids of a batch request.
+func ValidateBatch(uuids []string) error {
+	var errs apperr.Fields
+	switch {
+	case len(uuids) == 0:
+		errs.Add("body", "list at least one file: [{\"uuid\": \"…\"}]")
+	case len(uuids) > MaxBatch:
+		errs.Add("body", fmt.Sprintf("at most %d files per request", MaxBatch))
+	}
+	seen := map[string]bool{}
+	for i, u := range uuids {
+		f := fmt.Sprintf("[%d].uuid", i)
+		if err := upload.ValidUUID(f, u); err != nil {
+			errs.Add(f, "must be a UUID")
+		} else if seen[u] {
+			errs.Add(f, "duplicate uuid")
+		}
+		seen[u] = true
+	}
+	return errs.Err()
+}
+
+func (c *Catalog) batch(ctx context.Context, p auth.Principal, uuids []string, status string, one func(files.File, time.Time) (files.File, error)) ([]Result, error) {
+	if err := p.Require(auth.ScopeDelete); err != nil {
+		return nil, err
+	}
+	if err := ValidateBatch(uuids); err != nil {
+		return nil, err
+	}
+	out := make([]Result, 0, len(uuids))
+	for _, u := range uuids {
+		now := c.now().Truncate(time.Microsecond)
+		f, err := c.Store.GetFile(ctx, p.AccountID, u)
+		switch {
+		case errors.Is(err, apperr.ErrNotFound):
+			err = notFound(u)
+		case err != nil:
+		case f.Gone(now) && status == "restored":
+			err = apperr.New(apperr.KindGone, "purge_window_passed", "the file's 30-day restore window ended at "+f.PurgeAt.Format(time.RFC3339))
+		case f.Gone(now):
+			err = notFound(u)
+		default:
+			f, err = one(f, now)
+		}
+		r := Result{UUID: u, Status: status, Err: err}
+		if err != nil {
+			if apperr.KindOf(err) == apperr.KindInternal {
+				return nil, err // storage trouble: fail the request, a retry is safe
+			}
+			r.Status = "error"
+		} else if status != "purged" {
+			r.File = &f
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (c *Catalog) allVersions(ctx context.Context, f files.File) ([]files.Version, error) {
+	var all []files.Version
+	var start *Position
+	for {
+		vs, next, err := c.Lister.ListVersions(ctx, f.AccountID, f.UUID, start, MaxLimit)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, vs...)
+		if next == nil {
+			return all, nil
+		}
+		start = next
+	}
+}
+
+// forEachKey applies op to every version's object.
+func (c *Catalog) forEachKey(ctx context.Context, f files.File, op func(context.Context, string) error) ([]files.Version, error) {
+	vs, err := c.allVersions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		if err := op(ctx, v.Key); err != nil {
+			return nil, fmt.Errorf("version %s: %w", v.UUID, err)
+		}
+	}
+	return vs, nil
+}
+
+// Trash moves files to the trash: usage is freed at once and the files can
+// be restored for 30 days. Metadata first (one transaction), then a delete
+// marker on every version's object; a retry after a crash between the two
+// finds the file trashed and finishes the markers.
+func (c *Catalog) Trash(ctx context.Context, p auth.Principal, uuids []string) ([]Result, error) {
+	return c.batch(ctx, p, uuids, "trashed", func(f files.File, now time.Time) (files.File, error) {
+		if !f.IsTrashed {
+			purge := now.Add(TrashWindow)
+			err := c.Trasher.TrashFile(ctx, f, now, purge, p.Name)
+			if errors.Is(err, apperr.ErrConflict) {
+				return c.Trash1Again(ctx, p, f.UUID) // trashed concurrently: finish its markers
+			}
+			if err != nil {
+				return files.File{}, err
+			}
+			f.IsTrashed, f.DeletedAt, f.PurgeAt, f.DeletedBy = true, &now, &purge, &p.Name
+		}
+		_, err := c.forEachKey(ctx, f, c.Hider.Hide)
+		return f, err
+	})
+}
+
+// Trash1Again re-reads a file trashed by a concurrent request and makes sure
+// its objects are hidden.
+func (c *Catalog) Trash1Again(ctx context.Context, p auth.Principal, uuid string) (files.File, error) {
+	f, err := c.Get(ctx, p, uuid)
+	if err != nil {
+		return files.File{}, err
+	}
+	if !f.IsTrashed {
+		return files.File{}, apperr.New(apperr.KindConflict, "file_changed", "the file changed meanwhile; retry")
+	}
+	_, err = c.forEachKey(ctx, f, c.Hider.Hide)
+	return f, err
+}
+
+// Restore brings trashed files back while inside their window: delete
+// markers removed first, then one transaction (quota checked). A retry
+// after a crash between the two finds no markers and commits.
+func (c *Catalog) Restore(ctx context.Context, p auth.Principal, uuids []string) ([]Result, error) {
+	return c.batch(ctx, p, uuids, "restored", func(f files.File, now time.Time) (files.File, error) {
+		if _, err := c.forEachKey(ctx, f, c.Hider.Unhide); err != nil {
+			return files.File{}, err
+		}
+		if !f.IsTrashed {
+			return f, nil
+		}
+		err := c.Trasher.RestoreFile(ctx, f, now)
+		switch {
+		case errors.Is(err, apperr.ErrQuota):
+			if _, herr := c.forEachKey(ctx, f, c.Hider.Hide); herr != nil {
+				return files.File{}, herr
+			}
+			return files.File{}, apperr.New(apperr.KindQuota, "quota_exceeded", "restoring this file would exceed the account quota")
+		case errors.Is(err, apperr.ErrConflict):
+			cur, gerr := c.Get(ctx, p, f.UUID)
+			if gerr == nil && !cur.IsTrashed {
+				return cur, nil // restored concurrently
+			}
+			return files.File{}, apperr.New(apperr.KindGone, "purge_window_passed", "the file's 30-day restore window has passed")
+		case err != nil:
+			return files.File{}, err
+		}
+		f.IsTrashed, f.DeletedAt, f.PurgeAt, f.DeletedBy = false, nil, nil, nil
+		return f, nil
+	})
+}
+
+// Purge deletes trashed files forever before their window ends: every
+// object version erased first, then the records. A retry after a crash in
+// between finds nothing left to erase and deletes the records.
+func (c *Catalog) Purge(ctx context.Context, p auth.Principal, uuids []string) ([]Result, error) {
+	return c.batch(ctx, p, uuids, "purged", func(f files.File, now time.Time) (files.File, error) {
+		if !f.IsTrashed {
+			return files.File{}, apperr.New(apperr.KindConflict, "file_not_trashed", "only trashed files can be deleted forever; trash it first")
+		}
+		vs, err := c.forEachKey(ctx, f, c.Hider.Erase)
+		if err != nil {
+			return files.File{}, err
+		}
+		err = c.Trasher.PurgeFile(ctx, f, vs)
+		if errors.Is(err, apperr.ErrConflict) {
+			return files.File{}, apperr.New(apperr.KindConflict, "file_changed", "the file was restored meanwhile")
+		}
+		return f, err
+	})
+}
