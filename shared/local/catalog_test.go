@@ -187,13 +187,14 @@ func TestListMatchesReference(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")
-		// Small request and page budgets make pages span several Query
-		// calls and end short when the budget runs out.
-		n, queries := 450, 30
+		// Embedded: thousands of files with the production budgets. moto:
+		// small request and page budgets, so pages span several Query calls
+		// and end short when the budget runs out.
+		n, queries := 1200, 20
 		if be.Name == "moto" {
 			n, queries = 250, 14
+			e.srv.Deps.Catalog.Budget, e.srv.Deps.Catalog.PerCall = 60, 25
 		}
-		e.srv.Deps.Catalog.Budget, e.srv.Deps.Catalog.PerCall = 60, 25
 		rng := rand.New(rand.NewPCG(7, uint64(len(be.Name))))
 		base := e.clock.Now()
 		all := seed(t, e, c.account, n, rng, base)
@@ -224,6 +225,9 @@ func TestListMatchesReference(t *testing.T) {
 			}
 		}
 		// A filter that matches nothing: the page stops at its budget.
+		if be.Name != "moto" {
+			return
+		}
 		p, _ := e.srv.Deps.Auth.Authenticate(context.Background(), c.token)
 		raw := "filter[name]=nothing-matches&limit=250"
 		_, page, err := e.srv.Deps.Catalog.List(context.Background(), p, raw)
@@ -233,7 +237,7 @@ func TestListMatchesReference(t *testing.T) {
 		if page.Result.Evaluated != 60 || page.Cursor == "" || len(page.Files) != 0 {
 			t.Fatalf("selective page evaluated %d items (budget 60), cursor %q", page.Result.Evaluated, page.Cursor)
 		}
-		if be.Name == "moto" && (page.Result.Capacity <= 0 || page.Result.Capacity > 20) {
+		if page.Result.Capacity <= 0 || page.Result.Capacity > 20 {
 			t.Fatalf("selective page consumed %.1f RCU", page.Result.Capacity)
 		}
 		t.Logf("a page that evaluated %d items consumed %.1f read capacity units", page.Result.Evaluated, page.Result.Capacity)
