@@ -220,6 +220,14 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 			t.Fatalf("complete after abort: %v", b)
 		}
 	})
+	run("sweeper", func(l *lambda) {
+		if resp := l.invoke(t, event(t, "sweeper/scheduled.json", "")); resp["errorMessage"] != nil {
+			t.Fatalf("sweeper: %v", resp)
+		}
+		if !strings.Contains(l.logs.String(), `"purged":0`) {
+			t.Fatalf("sweeper did not log its sweep:\n%s", l.logs)
+		}
+	})
 	run("files", func(l *lambda) {
 		for _, name := range []string{"files/get.json", "files/download.json", "files/versions.json", "files/version.json", "files/promote.json"} {
 			if b := status(t, l.invoke(t, event(t, name, "")), 404); b["code"] != "file_not_found" {

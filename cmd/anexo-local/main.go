@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/local"
@@ -34,7 +35,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	srv, err := local.Start(ctx, local.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: app.FromEnv()})
+	srv, err := local.Start(ctx, local.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: app.FromEnv(), SweepEvery: time.Minute})
 	if err != nil {
 		fail(err)
 	}

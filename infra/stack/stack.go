@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -95,6 +97,11 @@ var Specs = map[string]Spec{
 	routes.FnSessionsComplete: {MemoryMB: 512, TimeoutSec: 29,
 		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		S3:     []string{"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload", "s3:DeleteObjectVersion"}},
+	// The sweeper runs hourly, purging up to 100 due files per run.
+	routes.FnSweeper: {MemoryMB: 256, TimeoutSec: 300,
+		Dynamo:   []string{"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
+		S3:       []string{"s3:DeleteObjectVersion"},
+		S3Bucket: []string{"s3:ListBucketVersions"}},
 	routes.FnFiles: {MemoryMB: 256, TimeoutSec: 10,
 		// PutItem creates the cursor-signing key once; UpdateItem and
 		// ConditionCheckItem promote a version (a transaction).
@@ -126,12 +133,14 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
 		RemovalPolicy:                    awscdk.RemovalPolicy_RETAIN,
 	})
-	s.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
-		IndexName:      jsii.String(dynamo.IndexGSI1),
-		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrGSI1PK), Type: awsdynamodb.AttributeType_STRING},
-		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrGSI1SK), Type: awsdynamodb.AttributeType_STRING},
-		ProjectionType: awsdynamodb.ProjectionType_ALL,
-	})
+	for _, gsi := range [][3]string{{dynamo.IndexGSI1, dynamo.AttrGSI1PK, dynamo.AttrGSI1SK}, {dynamo.IndexGSI2, dynamo.AttrGSI2PK, dynamo.AttrGSI2SK}} {
+		s.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+			IndexName:      jsii.String(gsi[0]),
+			PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(gsi[1]), Type: awsdynamodb.AttributeType_STRING},
+			SortKey:        &awsdynamodb.Attribute{Name: jsii.String(gsi[2]), Type: awsdynamodb.AttributeType_STRING},
+			ProjectionType: awsdynamodb.ProjectionType_ALL,
+		})
+	}
 
 	s.Bucket = awss3.NewBucket(st, jsii.String("Files"), &awss3.BucketProps{
 		Versioned:         jsii.Bool(true),
@@ -174,7 +183,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		}
 	}
 
-	names := routes.Functions()
+	names := append(routes.Functions(), routes.Scheduled...)
 	sort.Strings(names)
 	for _, name := range names {
 		spec, ok := Specs[name]
@@ -221,6 +230,12 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		alarm(cid+"Throttles", fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" was throttled")
 		s.Functions[name] = fn
 	}
+
+	awsevents.NewRule(st, jsii.String("SweeperSchedule"), &awsevents.RuleProps{
+		Description: jsii.String("Anexo: purge trashed files past their 30-day window"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
+		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(s.Functions[routes.FnSweeper], nil)},
+	})
 
 	s.API = awsapigatewayv2.NewHttpApi(st, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
 		Description:        jsii.String("Anexo file service"),

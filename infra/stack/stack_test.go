@@ -25,7 +25,7 @@ func init() { _ = os.Setenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 // assets makes a directory with a placeholder bootstrap per function.
 func assets(t *testing.T) string {
 	dir := t.TempDir()
-	for _, fn := range routes.Functions() {
+	for _, fn := range allFunctions() {
 		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -85,17 +85,19 @@ func (s synth) functionIDs(t *testing.T) map[string]string {
 		env := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
 		out[env["ANEXO_FUNCTION"].(string)] = id
 	}
-	if len(out) != len(routes.Functions()) {
-		t.Fatalf("functions in template: %v, want %v", out, routes.Functions())
+	if len(out) != len(allFunctions()) {
+		t.Fatalf("functions in template: %v, want %v", out, allFunctions())
 	}
 	return out
 }
 
 func obj(m map[string]any) *map[string]any { return &m }
 
+func allFunctions() []string { return append(routes.Functions(), routes.Scheduled...) }
+
 func TestFunctions(t *testing.T) {
 	s := defaults(t)
-	for _, name := range routes.Functions() {
+	for _, name := range allFunctions() {
 		spec := stack.Specs[name]
 		s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(obj(map[string]any{
 			"Runtime":       "provided.al2023",
@@ -110,13 +112,17 @@ func TestFunctions(t *testing.T) {
 				"BUCKET_NAME":    assertions.Match_AnyValue(),
 			}))},
 		})))
-		if spec.TimeoutSec >= 30 {
+		if spec.TimeoutSec >= 30 && !slices.Contains(routes.Scheduled, name) {
 			t.Errorf("%s: timeout %v s exceeds the HTTP API integration limit", name, spec.TimeoutSec)
 		}
 	}
-	s.tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(float64(len(routes.Functions()))))
+	s.tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(float64(len(allFunctions()))))
 	s.tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), assertions.Match_ObjectLike(obj(map[string]any{"RetentionInDays": 30})))
-	s.tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(routes.Functions()))))
+	s.tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(allFunctions()))))
+	s.tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), assertions.Match_ObjectLike(obj(map[string]any{
+		"ScheduleExpression": "rate(1 hour)", "State": "ENABLED",
+		"Targets": []any{assertions.Match_ObjectLike(obj(map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{s.functionIDs(t)[routes.FnSweeper], "Arn"}}}))},
+	})))
 }
 
 func TestTable(t *testing.T) {
@@ -138,6 +144,13 @@ func TestTable(t *testing.T) {
 				"KeySchema": []any{
 					map[string]any{"AttributeName": dynamo.AttrGSI1PK, "KeyType": "HASH"},
 					map[string]any{"AttributeName": dynamo.AttrGSI1SK, "KeyType": "RANGE"},
+				},
+				"Projection": map[string]any{"ProjectionType": "ALL"},
+			}, map[string]any{
+				"IndexName": *in.GlobalSecondaryIndexes[1].IndexName,
+				"KeySchema": []any{
+					map[string]any{"AttributeName": dynamo.AttrGSI2PK, "KeyType": "HASH"},
+					map[string]any{"AttributeName": dynamo.AttrGSI2SK, "KeyType": "RANGE"},
 				},
 				"Projection": map[string]any{"ProjectionType": "ALL"},
 			}},
@@ -326,7 +339,7 @@ func TestStageThrottleAlarmsOutputs(t *testing.T) {
 		"DefaultRouteSettings": map[string]any{"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 75},
 	})))
 	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), assertions.Match_ObjectLike(obj(map[string]any{"AuthorizerResultTtlInSeconds": 120})))
-	n := len(routes.Functions())
+	n := len(allFunctions())
 	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(2*n+1)))
 	for _, metric := range []string{"Errors", "Throttles"} {
 		found := 0

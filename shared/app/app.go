@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -154,6 +155,19 @@ func MustConnect(ctx context.Context, c Config) *Deps {
 
 // Authorizer is the authorizer function's handler.
 func (d *Deps) Authorizer() authorizer.Handler { return authorizer.New(d.Auth, d.Log) }
+
+// Sweeper is the scheduled purge of trashed files past their window.
+func (d *Deps) Sweeper() func(ctx context.Context, ev events.EventBridgeEvent) error {
+	return func(ctx context.Context, ev events.EventBridgeEvent) error {
+		n, err := d.Catalog.Sweep(ctx)
+		if err != nil {
+			d.Log.ErrorContext(ctx, "sweep failed", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n, "err", err)
+			return err
+		}
+		d.Log.InfoContext(ctx, "sweep", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n)
+		return nil
+	}
+}
 
 // Handler is the HTTP handler of one function.
 func (d *Deps) Handler(fn string) api.Handler {

@@ -117,6 +117,8 @@ type fileItem struct {
 	UpdatedBy     string `dynamodbav:"updated_by"`
 	DeletedBy     string `dynamodbav:"deleted_by,omitempty"`
 	TTL           int64  `dynamodbav:"ttl,omitempty"`
+	GSI2PK        string `dynamodbav:"gsi2pk,omitempty"` // trashed files only
+	GSI2SK        string `dynamodbav:"gsi2sk,omitempty"`
 }
 
 func newFileItem(f files.File) fileItem {
@@ -127,6 +129,7 @@ func newFileItem(f files.File) fileItem {
 	if f.PurgeAt != nil {
 		it.PurgeAt, it.TTL = ts(*f.PurgeAt), f.PurgeAt.Unix()
 	}
+	it.NameLC = strings.ToLower(f.Name)
 	if f.DeletedBy != nil {
 		it.DeletedBy = *f.DeletedBy
 	}

@@ -3,15 +3,24 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/files"
 )
+
+// The sweeper purges trashed files when purge_at passes (records, object
+// versions, counters). DynamoDB TTL is only a backstop, a week later, so it
+// never removes a file before the sweeper has accounted for it.
+const ttlGrace = 7 * 24 * time.Hour
+
+const trashGSI = "TRASH"
 
 var falseV, trueV = &types.AttributeValueMemberBOOL{Value: false}, &types.AttributeValueMemberBOOL{Value: true}
 
@@ -28,19 +37,37 @@ func (s *Store) conditional(ctx context.Context, quotaItem int, items ...types.T
 	return err
 }
 
+// putFile writes the whole file item, conditional on the version the
+// caller read (optimistic concurrency). Whole-item puts keep emulators'
+// sparse indexes right (minidyn mis-indexes an UpdateItem that adds index
+// keys).
+func putFile(table string, f files.File, it fileItem, cond string, vals map[string]types.AttributeValue) (types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	vals[":v"], vals[":vc"] = str(f.VersionUUID), num(f.VersionCount)
+	return types.TransactWriteItem{Put: &types.Put{TableName: &table, Item: av,
+		ConditionExpression:       aws.String(cond + " AND version_uuid = :v AND version_count = :vc"),
+		ExpressionAttributeValues: vals}}, nil
+}
+
 // TrashFile marks a file trashed and moves its bytes from used to trashed
 // in the account's counters, in one transaction conditional on the file
-// being active. DynamoDB TTL removes the item at purgeAt.
+// being active and unchanged since it was read. The item enters index gsi2
+// (due purges) and gets a TTL a week after purgeAt as a backstop.
 func (s *Store) TrashFile(ctx context.Context, f files.File, at, purgeAt time.Time, by string) error {
-	pk := accountPK(f.AccountID)
-	return s.conditional(ctx, -1,
-		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
-			UpdateExpression:         aws.String("SET is_trashed = :true, deleted_at = :at, deleted_by = :by, purge_at = :purge, #ttl = :ttl"),
-			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
-			ExpressionAttributeNames: map[string]string{"#ttl": AttrTTL},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":true": trueV, ":false": falseV, ":at": str(ts(at)),
-				":by": str(by), ":purge": str(ts(purgeAt)), ":ttl": num(purgeAt.Unix())}}},
-		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, accountSK),
+	t := f
+	t.IsTrashed, t.DeletedAt, t.PurgeAt, t.DeletedBy = true, &at, &purgeAt, &by
+	it := newFileItem(t)
+	it.TTL = purgeAt.Add(ttlGrace).Unix()
+	it.GSI2PK, it.GSI2SK = trashGSI, ts(purgeAt)+"#"+f.AccountID+"#"+f.UUID
+	put, err := putFile(s.table, f, it, "attribute_exists(pk) AND is_trashed = :false", map[string]types.AttributeValue{":false": falseV})
+	if err != nil {
+		return err
+	}
+	return s.conditional(ctx, -1, put,
+		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(f.AccountID), accountSK),
 			UpdateExpression: aws.String("ADD used_bytes :neg, avail :total, trashed_bytes :total, file_count :minus, version_count :nv"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":neg": num(-f.TotalBytes), ":total": num(f.TotalBytes),
 				":minus": num(-1), ":nv": num(-f.VersionCount)}}},
@@ -50,14 +77,15 @@ func (s *Store) TrashFile(ctx context.Context, f files.File, at, purgeAt time.Ti
 // RestoreFile reverses TrashFile while the file is inside its window; the
 // account's quota must hold the bytes again (apperr.ErrQuota otherwise).
 func (s *Store) RestoreFile(ctx context.Context, f files.File, now time.Time) error {
-	pk := accountPK(f.AccountID)
-	return s.conditional(ctx, 1,
-		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
-			UpdateExpression:          aws.String("SET is_trashed = :false REMOVE deleted_at, deleted_by, purge_at, #ttl"),
-			ConditionExpression:       aws.String("is_trashed = :true AND purge_at > :now"),
-			ExpressionAttributeNames:  map[string]string{"#ttl": AttrTTL},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":true": trueV, ":false": falseV, ":now": str(ts(now))}}},
-		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, accountSK),
+	r := f
+	r.IsTrashed, r.DeletedAt, r.PurgeAt, r.DeletedBy = false, nil, nil, nil
+	put, err := putFile(s.table, f, newFileItem(r), "is_trashed = :true AND purge_at > :now",
+		map[string]types.AttributeValue{":true": trueV, ":now": str(ts(now))})
+	if err != nil {
+		return err
+	}
+	return s.conditional(ctx, 1, put,
+		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(f.AccountID), accountSK),
 			UpdateExpression:    aws.String("ADD used_bytes :total, avail :neg, trashed_bytes :neg, file_count :one, version_count :nv"),
 			ConditionExpression: aws.String("attribute_not_exists(quota_bytes) OR avail >= :total"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":neg": num(-f.TotalBytes), ":total": num(f.TotalBytes),
@@ -84,4 +112,25 @@ func (s *Store) PurgeFile(ctx context.Context, f files.File, versions []files.Ve
 			UpdateExpression:          aws.String("ADD trashed_bytes :neg"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":neg": num(-f.TotalBytes)}}},
 	)
+}
+
+// DuePurges lists trashed files whose purge time has passed, oldest first
+// (index gsi2 holds only trashed files).
+func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]files.File, error) {
+	out, err := s.api.Query(ctx, &dynamodb.QueryInput{TableName: &s.table, IndexName: aws.String(IndexGSI2),
+		KeyConditionExpression:    aws.String("gsi2pk = :t AND gsi2sk BETWEEN :lo AND :now"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(trashGSI), ":lo": str("0"), ":now": str(ts(now))},
+		Limit:                     aws.Int32(int32(limit))})
+	if err != nil {
+		return nil, err
+	}
+	fs := make([]files.File, 0, len(out.Items))
+	for _, item := range out.Items {
+		var fi fileItem
+		if err := attributevalue.UnmarshalMap(item, &fi); err != nil {
+			return nil, err
+		}
+		fs = append(fs, fi.file(strings.TrimPrefix(fi.PK, "A#")))
+	}
+	return fs, nil
 }

@@ -22,6 +22,9 @@ type Options struct {
 	DataDir string // embedded S3 root (required when S3 is embedded)
 	UseAWS  bool   // no emulators: the SDK's default endpoints and credentials
 	Config  app.Config
+	// SweepEvery runs the trash sweeper periodically (0: never; make run
+	// uses a minute).
+	SweepEvery time.Duration
 }
 
 // Server is a running local Anexo.
@@ -90,7 +93,27 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		srv: &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { _ = s.srv.Serve(ln) }()
 	context.AfterFunc(ctx, func() { _ = s.srv.Close() })
+	go s.sweep(ctx, o.SweepEvery)
 	return s, nil
+}
+
+// sweep runs the scheduled purge of expired trash, as EventBridge does in AWS.
+func (s *Server) sweep(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Deps.Catalog.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.Deps.Log.Error("sweep failed", "err", err)
+			}
+		}
+	}
 }
 
 // NewAccount creates an account and a token with the given scopes (all when

@@ -283,3 +283,40 @@ func TestTrashCrashSafety(t *testing.T) {
 		}
 	}
 }
+
+// TestSweeper: files past their window are purged by the scheduled sweep
+// with exact counters; restored and fresh ones are left alone.
+func TestSweeper(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+		e := start(t, be)
+		c := e.account(0, "")
+		old := c.upload("old.bin", random(40), nil)
+		back := c.upload("back.bin", random(50), nil)
+		keep := c.upload("keep.bin", random(60), nil)
+		c.expect(200, "DELETE", "/v1/files", batchBody(old["uuid"].(string), back["uuid"].(string)))
+		c.expect(200, "POST", "/v1/files/restore", batchBody(back["uuid"].(string)))
+		if n, err := e.srv.Deps.Catalog.Sweep(context.Background()); err != nil || n != 0 {
+			t.Fatalf("early sweep purged %d (%v)", n, err)
+		}
+		e.clock.Advance(catalog.TrashWindow + time.Minute)
+		fresh := c.upload("fresh.bin", random(70), nil)
+		c.expect(200, "DELETE", "/v1/files", batchBody(fresh["uuid"].(string)))
+		if n, err := e.srv.Deps.Catalog.Sweep(context.Background()); err != nil || n != 1 {
+			t.Fatalf("sweep purged %d (%v), want 1", n, err)
+		}
+		if n, _ := e.srv.Deps.Catalog.Sweep(context.Background()); n != 0 {
+			t.Fatalf("second sweep purged %d", n)
+		}
+		if _, err := e.srv.Deps.Store.GetFile(context.Background(), c.account, old["uuid"].(string)); err == nil {
+			t.Fatal("the swept file's record remains")
+		}
+		if n := e.versions(t, files.ObjectKey(c.account, old["uuid"].(string), old["version_uuid"].(string))); n != 0 {
+			t.Fatalf("%d object versions left", n)
+		}
+		if used, trashed, n, _ := e.counters(t, c.account); used != 110 || trashed != 70 || n != 2 {
+			t.Fatalf("after sweep: used %d trashed %d files %d", used, trashed, n)
+		}
+		c.expect(200, "GET", "/v1/files/"+keep["uuid"].(string), nil)
+		c.expect(200, "GET", "/v1/files/"+back["uuid"].(string), nil)
+	})
+}

@@ -9,7 +9,11 @@ const (
 	FnSessionsParts    = "sessions-parts"
 	FnSessionsComplete = "sessions-complete"
 	FnFiles            = "files"
+	FnSweeper          = "sweeper" // scheduled: purges trashed files past their window
 )
+
+// Scheduled lists functions run on a schedule rather than by routes.
+var Scheduled = []string{FnSweeper}
 
 // Route is one API Gateway route.
 type Route struct {
