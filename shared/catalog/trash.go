@@ -140,7 +140,7 @@ func (c *Catalog) Trash(ctx context.Context, p auth.Principal, uuids []string) (
 			purge := now.Add(TrashWindow)
 			err := c.Trasher.TrashFile(ctx, f, now, purge, p.Name)
 			if errors.Is(err, apperr.ErrConflict) {
-				return c.Trash1Again(ctx, p, f.UUID) // trashed concurrently: finish its markers
+				return c.finishTrash(ctx, p, f.UUID) // trashed concurrently: finish its markers
 			}
 			if err != nil {
 				return files.File{}, err
@@ -152,9 +152,9 @@ func (c *Catalog) Trash(ctx context.Context, p auth.Principal, uuids []string) (
 	})
 }
 
-// Trash1Again re-reads a file trashed by a concurrent request and makes sure
+// finishTrash re-reads a file trashed by a concurrent request and makes sure
 // its objects are hidden.
-func (c *Catalog) Trash1Again(ctx context.Context, p auth.Principal, uuid string) (files.File, error) {
+func (c *Catalog) finishTrash(ctx context.Context, p auth.Principal, uuid string) (files.File, error) {
 	f, err := c.Get(ctx, p, uuid)
 	if err != nil {
 		return files.File{}, err
