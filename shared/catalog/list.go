@@ -68,8 +68,8 @@ type Catalog struct {
 	// small values to exercise multi-request and budget-limited pages).
 	Budget, PerCall int
 
-	keyOnce sync.Mutex
-	key     []byte
+	keyMu sync.Mutex
+	key   []byte
 }
 
 func (c *Catalog) now() time.Time {
@@ -80,8 +80,8 @@ func (c *Catalog) now() time.Time {
 }
 
 func (c *Catalog) cursorKey(ctx context.Context) ([]byte, error) {
-	c.keyOnce.Lock()
-	defer c.keyOnce.Unlock()
+	c.keyMu.Lock()
+	defer c.keyMu.Unlock()
 	if c.key == nil {
 		k, err := c.Lister.Secret(ctx, "cursor")
 		if err != nil {

@@ -258,7 +258,7 @@ func (s *Store) PromoteVersion(ctx context.Context, f files.File) error {
 			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
 			ExpressionAttributeNames: mainVersionNames,
 			ExpressionAttributeValues: mainVersionValues(f, map[string]types.AttributeValue{
-				":false": &types.AttributeValueMemberBOOL{Value: false}})}},
+				":false": falseV})}},
 	}})
 	if _, ok := cancelled(err); ok {
 		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)

@@ -221,7 +221,7 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
 			ExpressionAttributeNames: mainVersionNames,
 			ExpressionAttributeValues: mainVersionValues(f, map[string]types.AttributeValue{
-				":one": num(1), ":size": num(c.Version.Size), ":false": &types.AttributeValueMemberBOOL{Value: false}}),
+				":one": num(1), ":size": num(c.Version.Size), ":false": falseV}),
 		}})
 	}
 	vav, err := attributevalue.MarshalMap(newVersionItem(c.Version))

@@ -110,7 +110,10 @@ func keyOf(pk, sk string) map[string]types.AttributeValue {
 }
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func num(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
+
+var falseV, trueV = &types.AttributeValueMemberBOOL{Value: false}, &types.AttributeValueMemberBOOL{Value: true}
+
+func num(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
 
 // mapErr turns SDK errors into apperr sentinels.
 func mapErr(err error) error {

@@ -22,8 +22,6 @@ const ttlGrace = 7 * 24 * time.Hour
 
 const trashGSI = "TRASH"
 
-var falseV, trueV = &types.AttributeValueMemberBOOL{Value: false}, &types.AttributeValueMemberBOOL{Value: true}
-
 // conditional runs a transaction; a failed condition is apperr.ErrQuota
 // when it is item quotaItem's (-1: none), apperr.ErrConflict otherwise.
 func (s *Store) conditional(ctx context.Context, quotaItem int, items ...types.TransactWriteItem) error {
