@@ -279,4 +279,31 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 			}
 		}
 	})
+	run("attachments", func(l *lambda) {
+		b := status(t, l.invoke(t, event(t, "attachments/upsert.json", "")), 201)
+		if b["code"].(float64) != 4521 || b["title"] != "Lead: Acme Ltda" {
+			t.Fatalf("upsert: %v", b)
+		}
+		if b := status(t, l.invoke(t, event(t, "attachments/get.json", "")), 404); b["code"] != "entity_not_found" {
+			t.Fatalf("get of a deal nobody created: %v", b)
+		}
+		b = status(t, l.invoke(t, event(t, "attachments/attach.json", "")), 207)
+		for _, x := range b["_embedded"].(map[string]any)["attachments"].([]any) {
+			if x.(map[string]any)["error"].(map[string]any)["code"] != "file_not_found" {
+				t.Fatalf("attach: %v", b)
+			}
+		}
+		b = status(t, l.invoke(t, event(t, "attachments/detach.json", "")), 200)
+		if b["_embedded"].(map[string]any)["attachments"].([]any)[0].(map[string]any)["status"] != "not_attached" {
+			t.Fatalf("detach: %v", b)
+		}
+		if b := status(t, l.invoke(t, event(t, "attachments/list.json", "")), 200); b["_page"].(map[string]any)["count"].(float64) != 0 {
+			t.Fatalf("list: %v", b)
+		}
+		status(t, l.invoke(t, event(t, "attachments/usages.json", "")), 404)
+		// ONLYOFFICE's route answers in its own envelope
+		if b := status(t, l.invoke(t, event(t, "attachments/onlyoffice.json", "")), 404); b["status"].(float64) != 1 || b["statusCode"].(float64) != 404 {
+			t.Fatalf("onlyoffice: %v", b)
+		}
+	})
 }

@@ -105,9 +105,16 @@ var Specs = map[string]Spec{
 	routes.FnFiles: {MemoryMB: 256, TimeoutSec: 10,
 		// PutItem creates the cursor-signing key once; UpdateItem and
 		// ConditionCheckItem promote a version (a transaction).
+		// DeleteItem purges files (versions, attachments, the file).
 		Dynamo: []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
-			"dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
+			"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
 		S3: []string{"s3:GetObject", "s3:GetObjectVersion"}},
+	// Attach and detach: conditional transactions (ConditionCheckItem on the
+	// file and version, PutItem of the attachment), DeleteItem to detach,
+	// UpdateItem for sequences; no S3 access at all.
+	routes.FnAttachments: {MemoryMB: 256, TimeoutSec: 10,
+		Dynamo: []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+			"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}},
 }
 
 // Stack exposes what tests and callers need.

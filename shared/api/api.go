@@ -44,29 +44,42 @@ const MaxJSONBody = 1 << 20
 // Routes dispatches by route key ("POST /v1/sessions").
 type Routes map[string]Endpoint
 
+// Envelope renders the problem document of an error for routes whose
+// clients read another error shape (ONLYOFFICE's result envelope).
+type Envelope func(status int, problem map[string]any) Response
+
 // Serve builds a Lambda handler for a set of routes: authentication (the
 // authorizer's context and allowed_domain), request-id logging, panic
-// recovery and the error mapping live here and nowhere else.
-func Serve(log *slog.Logger, routes Routes) Handler {
+// recovery and the error mapping live here and nowhere else. envelopes
+// (by route key) re-wrap the problem document for compatibility routes.
+func Serve(log *slog.Logger, routes Routes, envelopes ...map[string]Envelope) Handler {
+	problem := func(err error, rid string, routeKey string) Response {
+		for _, m := range envelopes {
+			if env, ok := m[routeKey]; ok {
+				return env(Status(err), ProblemDoc(err, rid))
+			}
+		}
+		return problemJSON(err, rid)
+	}
 	return func(ctx context.Context, req Request) (resp Response, err error) {
 		rid := req.RequestContext.RequestID
 		l := log.With("request_id", rid, "route", req.RouteKey)
 		defer func() {
 			if r := recover(); r != nil {
 				l.ErrorContext(ctx, "panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				resp, err = problem(apperr.New(apperr.KindInternal, "internal", "internal error"), rid), nil
+				resp, err = problem(apperr.New(apperr.KindInternal, "internal", "internal error"), rid, req.RouteKey), nil
 			}
 		}()
 		ep, ok := routes[req.RouteKey]
 		if !ok {
-			return problem(apperr.New(apperr.KindNotFound, "route_not_found", "no route "+req.RouteKey), rid), nil
+			return problem(apperr.New(apperr.KindNotFound, "route_not_found", "no route "+req.RouteKey), rid, req.RouteKey), nil
 		}
 		p, err := Principal(req)
 		if err == nil {
 			resp, err = ep(ctx, req, p)
 		}
 		if err != nil {
-			resp = problem(err, rid)
+			resp = problem(err, rid, req.RouteKey)
 			if resp.StatusCode >= 500 {
 				l.ErrorContext(ctx, "request failed", "status", resp.StatusCode, "err", err)
 			} else {
@@ -123,8 +136,8 @@ func ProblemDoc(err error, requestID string) map[string]any {
 	return doc
 }
 
-// problem renders an error as an application/problem+json response.
-func problem(err error, requestID string) Response {
+// problemJSON renders an error as an application/problem+json response.
+func problemJSON(err error, requestID string) Response {
 	body, _ := json.Marshal(ProblemDoc(err, requestID))
 	return Response{StatusCode: Status(err), Headers: map[string]string{"Content-Type": "application/problem+json"}, Body: string(body)}
 }

@@ -20,10 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/anexo/anexo/shared/api"
+	"github.com/anexo/anexo/shared/attachapi"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/authorizer"
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/filesapi"
 	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/s3store"
@@ -81,15 +83,16 @@ func envInt(k string) int64 {
 
 // Deps are the clients and adapters shared by all handlers of a process.
 type Deps struct {
-	Cfg     Config
-	Dynamo  *dynamodb.Client
-	S3      *s3.Client
-	Store   *dynamo.Store
-	Blobs   *s3store.Store
-	Auth    *auth.Service
-	Uploads *upload.Service
-	Catalog *catalog.Catalog
-	Log     *slog.Logger
+	Cfg      Config
+	Dynamo   *dynamodb.Client
+	S3       *s3.Client
+	Store    *dynamo.Store
+	Blobs    *s3store.Store
+	Auth     *auth.Service
+	Uploads  *upload.Service
+	Catalog  *catalog.Catalog
+	Entities *entities.Service
+	Log      *slog.Logger
 }
 
 // JSONLogger is the structured logger every function uses.
@@ -137,8 +140,11 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 	d.Store = dynamo.New(d.Dynamo, c.Table)
 	d.Blobs = s3store.New(d.S3, s3.NewPresignClient(d.S3), c.Bucket)
 	d.Auth = &auth.Service{Store: d.Store, Now: c.Now}
+	d.Entities = &entities.Service{Store: d.Store, Now: c.Now}
 	d.Uploads = upload.NewService(d.Store, d.Blobs, c.Limits, c.Now, c.Log)
-	d.Catalog = &catalog.Catalog{Service: &catalog.Service{Store: d.Store, Blobs: d.Blobs, Clock: c.Now}, Lister: d.Store, Trasher: d.Store, Hider: d.Blobs, Now: c.Now}
+	d.Uploads.Entities = d.Entities
+	d.Catalog = &catalog.Catalog{Service: &catalog.Service{Store: d.Store, Blobs: d.Blobs, Clock: c.Now}, Lister: d.Store, Trasher: d.Store,
+		Hider: d.Blobs, Now: c.Now, Entities: d.Entities}
 	return d, nil
 }
 
@@ -173,6 +179,7 @@ func (d *Deps) Sweeper() func(ctx context.Context, ev events.EventBridgeEvent) e
 func (d *Deps) Handler(fn string) api.Handler {
 	sessions := sessionapi.API{Svc: d.Uploads}
 	var r api.Routes
+	var envelopes map[string]api.Envelope
 	switch fn {
 	case routes.FnSessionsOpen:
 		r = sessions.OpenRoutes()
@@ -182,10 +189,13 @@ func (d *Deps) Handler(fn string) api.Handler {
 		r = sessions.CompleteRoutes()
 	case routes.FnFiles:
 		r = filesapi.API{Catalog: d.Catalog}.Routes()
+	case routes.FnAttachments:
+		a := attachapi.API{Entities: d.Entities, Catalog: d.Catalog}
+		r, envelopes = a.Routes(), a.Envelopes()
 	default:
 		panic("app: unknown function " + fn)
 	}
-	return api.Serve(d.Log.With("function", fn), r)
+	return api.Serve(d.Log.With("function", fn), r, envelopes)
 }
 
 // Provision creates the table and the versioned bucket (local and tests; the

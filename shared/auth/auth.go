@@ -205,6 +205,9 @@ func (s *Service) Authenticate(ctx context.Context, authorization string) (Princ
 	return Principal{AccountID: t.AccountID, TokenID: t.ID, Name: t.Name, Scopes: t.Scopes, AllowedDomain: t.AllowedDomain}, nil
 }
 
+// Has reports whether the principal carries scope.
+func (p Principal) Has(scope Scope) bool { return slices.Contains(p.Scopes, scope) }
+
 // Require fails unless the principal carries scope.
 func (p Principal) Require(scope Scope) error {
 	if slices.Contains(p.Scopes, scope) {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/upload"
 )
@@ -35,11 +38,27 @@ type ListResult struct {
 	Next      *Position
 	Evaluated int     // items read (before filters)
 	Capacity  float64 // read capacity consumed, where the backend reports it
+	// Attachments of each listed file to the filtered entity (entity
+	// listings only), keyed by file uuid.
+	Attachments map[string][]entities.Attachment
+}
+
+// EntityPageBudget bounds the files an entity listing page may read: each
+// is one item of a BatchGetItem after the attachment Query, so the page's
+// cost stays bounded as well.
+const EntityPageBudget = 250
+
+// EntityResolver finds directory entries.
+type EntityResolver interface {
+	Resolve(ctx context.Context, p auth.Principal, r entities.Ref, register bool) (entities.Entity, error)
 }
 
 // Lister is the listing side of the metadata store.
 type Lister interface {
 	ListFiles(ctx context.Context, r ListRequest) (ListResult, error)
+	// ListEntityFiles is ListFiles for a query with an entity filter: the
+	// entity's attachments in file creation order, joined with the files.
+	ListEntityFiles(ctx context.Context, r ListRequest) (ListResult, error)
 	GetFiles(ctx context.Context, accountID string, uuids []string) ([]files.File, error)
 	ListVersions(ctx context.Context, accountID, fileUUID string, start *Position, limit int) ([]files.Version, *Position, error)
 	PromoteVersion(ctx context.Context, f files.File) error
@@ -64,6 +83,8 @@ type Catalog struct {
 	Trasher TrashStore
 	Hider   TrashBlobs
 	Now     func() time.Time
+	// Entities resolves entity filters (nil: entity filters are refused).
+	Entities EntityResolver
 	// Budget and PerCall override PageBudget and DefaultPerCall (tests use
 	// small values to exercise multi-request and budget-limited pages).
 	Budget, PerCall int
@@ -102,6 +123,48 @@ func (c *Catalog) List(ctx context.Context, p auth.Principal, rawQuery string) (
 	if err != nil {
 		return Query{}, Page{}, err
 	}
+	return c.list(ctx, p, q)
+}
+
+// ListEntity answers an entity's Media tab (GET /v1/entities/{type}/{id}/files):
+// the files attached as media or through notes, never field values unless
+// asked for with filter[entity][kind], never trashed files. Every file
+// filter of List applies.
+func (c *Catalog) ListEntity(ctx context.Context, p auth.Principal, ref entities.Ref, rawQuery string) (Query, Page, error) {
+	if err := p.Require(auth.ScopeRead); err != nil {
+		return Query{}, Page{}, err
+	}
+	v, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return Query{}, Page{}, apperr.Invalid("query", "is not a valid query string")
+	}
+	var errs apperr.Fields
+	for _, k := range []string{"filter[entity][type]", "filter[entity][id]", "filter[uuid]", "filter[uuid][]", "filter[deleted]"} {
+		if v.Has(k) {
+			errs.Add(k, "not available on an entity's file list")
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return Query{}, Page{}, err
+	}
+	id := ref.UUID
+	if id == "" {
+		id = strconv.FormatInt(ref.Code, 10)
+	}
+	v.Set("filter[entity][type]", string(ref.Type))
+	v.Set("filter[entity][id]", id)
+	q, err := ParseQuery(v.Encode(), c.now())
+	if err != nil {
+		return Query{}, Page{}, err
+	}
+	if len(q.Entity.Kinds) == 0 {
+		q.Entity.Kinds = entities.MediaTab
+	}
+	return c.list(ctx, p, q)
+}
+
+func (c *Catalog) list(ctx context.Context, p auth.Principal, q Query) (Query, Page, error) {
+	now := q.Now
 	if len(q.UUIDs) > 0 {
 		if q.Cursor != "" {
 			return q, Page{}, apperr.Invalid("cursor", "filter[uuid] answers in one page; drop the cursor")
@@ -147,7 +210,26 @@ func (c *Catalog) List(ctx context.Context, p auth.Principal, rawQuery string) (
 	if c.PerCall > 0 {
 		perCall = c.PerCall
 	}
-	res, err := c.Lister.ListFiles(ctx, ListRequest{AccountID: p.AccountID, Query: q, Start: start, Need: q.Limit, Budget: budget, PerCall: perCall})
+	req := ListRequest{AccountID: p.AccountID, Query: q, Start: start, Need: q.Limit, Budget: budget, PerCall: perCall}
+	list := c.Lister.ListFiles
+	if q.Entity != nil {
+		if c.Entities == nil {
+			return q, Page{}, apperr.Invalid("filter[entity][type]", "entity filters are not served here")
+		}
+		e, err := c.Entities.Resolve(ctx, p, q.Entity.Ref, false)
+		switch {
+		case err == nil:
+			q.Entity.UUID = e.UUID
+		case q.Entity.Ref.UUID != "" && apperr.KindOf(err) == apperr.KindNotFound:
+			q.Entity.UUID = q.Entity.Ref.UUID // nothing attached to it yet
+		default:
+			return q, Page{}, err
+		}
+		req.Query = q
+		req.Budget = min(budget, EntityPageBudget)
+		list = c.Lister.ListEntityFiles
+	}
+	res, err := list(ctx, req)
 	if err != nil {
 		return q, Page{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/google/uuid"
 )
@@ -42,6 +43,19 @@ type Query struct {
 	Limit      int
 	Cursor     string
 	Now        time.Time // trashed files past their purge time are gone
+	Entity     *EntityFilter
+}
+
+// EntityFilter keeps the files attached to one entity (of some kinds).
+type EntityFilter struct {
+	Ref   entities.Ref
+	Kinds []entities.Kind // empty: every kind
+	UUID  string          // the entity's UUID, resolved by the catalogue
+}
+
+// HasKind reports whether attachments of kind k pass the filter.
+func (e EntityFilter) HasKind(k entities.Kind) bool {
+	return len(e.Kinds) == 0 || slices.Contains(e.Kinds, k)
 }
 
 var sizeUnits = map[string]int64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
@@ -53,6 +67,7 @@ var knownParams = map[string]bool{
 	"filter[date][type]": true, "filter[date][from]": true, "filter[date][to]": true, "filter[date][date_preset]": true,
 	"filter[created_by]": true, "filter[created_by][]": true, "filter[source]": true,
 	"order[created_at]": true, "limit": true, "cursor": true, "page": false,
+	"filter[entity][type]": true, "filter[entity][id]": true, "filter[entity][kind]": true, "filter[entity][kind][]": true,
 }
 
 // list reads a list filter given as repeated `k[]=` values and/or a
@@ -217,10 +232,51 @@ func ParseQuery(raw string, now time.Time) (Query, error) {
 		}
 	}
 	q.Cursor = single(v, "cursor", &errs)
+	q.Entity = parseEntity(v, &errs)
+	if q.Entity != nil && len(q.UUIDs) > 0 {
+		errs.Add("filter[uuid]", "cannot be combined with filter[entity]")
+	}
 	if err := errs.Err(); err != nil {
 		return Query{}, err
 	}
 	return q, nil
+}
+
+// parseEntity reads filter[entity][type|id|kind].
+func parseEntity(v url.Values, errs *apperr.Fields) *EntityFilter {
+	t, id := single(v, "filter[entity][type]", errs), single(v, "filter[entity][id]", errs)
+	kinds := list(v, "filter[entity][kind]")
+	if t == "" && id == "" && len(kinds) == 0 {
+		return nil
+	}
+	if t == "" {
+		errs.Add("filter[entity][type]", "is required with filter[entity]")
+		return nil
+	}
+	typ, err := entities.ParseType("filter[entity][type]", t)
+	if err != nil {
+		errs.Add("filter[entity][type]", "must be one of lead, deal, contact, company, customer, opportunity, case")
+		return nil
+	}
+	ref, err := entities.ParseRef(typ, "filter[entity][id]", id)
+	if err != nil {
+		e, _ := apperr.As(err)
+		*errs = append(*errs, e.Fields...)
+		return nil
+	}
+	f := &EntityFilter{Ref: ref}
+	for i, k := range kinds {
+		kind, err := entities.ParseKind("", k)
+		if err != nil {
+			errs.Add(fmt.Sprintf("filter[entity][kind][%d]", i), "must be media, note or field")
+			continue
+		}
+		if !slices.Contains(f.Kinds, kind) {
+			f.Kinds = append(f.Kinds, kind)
+		}
+	}
+	slices.Sort(f.Kinds)
+	return f
 }
 
 // Sources a file can come from.
@@ -303,14 +359,18 @@ func (q Query) Canonical() string {
 		c.DateFrom, c.DateTo = nil, nil
 		c.Source += "|preset=" + c.DatePreset
 	}
+	ent := "-"
+	if c.Entity != nil {
+		ent = fmt.Sprintf("%s|%s|%d|%v", c.Entity.Ref.Type, c.Entity.Ref.UUID, c.Entity.Ref.Code, c.Entity.Kinds)
+	}
 	return fmt.Sprintf("%#v", struct {
-		U, E, C    []string
-		N, T, D, S string
-		Del, Asc   bool
-		SF, ST     string
-		DF, DT     string
+		U, E, C     []string
+		N, T, D, S  string
+		Del, Asc    bool
+		SF, ST      string
+		DF, DT, Ent string
 	}{c.UUIDs, c.Extensions, c.CreatedBy, c.Name, c.Term, c.DateField, c.Source, c.Deleted, c.Ascending,
-		ptrStr(c.SizeFrom), ptrStr(c.SizeTo), timeStr(c.DateFrom), timeStr(c.DateTo)})
+		ptrStr(c.SizeFrom), ptrStr(c.SizeTo), timeStr(c.DateFrom), timeStr(c.DateTo), ent})
 }
 
 func ptrStr(p *int64) string {

@@ -196,8 +196,9 @@ func (s *Store) GetFiles(ctx context.Context, accountID string, uuids []string) 
 		}
 	}
 	for len(keys) > 0 {
+		n := min(len(keys), 100) // BatchGetItem's limit
 		out1, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}})
+			s.table: {Keys: keys[:n], ConsistentRead: aws.Bool(true)}}})
 		if err != nil {
 			return nil, err
 		}
@@ -208,7 +209,7 @@ func (s *Store) GetFiles(ctx context.Context, accountID string, uuids []string) 
 			}
 			out = append(out, fi.file(accountID))
 		}
-		keys = out1.UnprocessedKeys[s.table].Keys
+		keys = append(out1.UnprocessedKeys[s.table].Keys, keys[n:]...)
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/upload"
 )
@@ -53,29 +54,38 @@ func (t tokenItem) token() auth.Token {
 }
 
 type sessionItem struct {
-	PK          string `dynamodbav:"pk"`
-	SK          string `dynamodbav:"sk"`
-	ID          string `dynamodbav:"session_id"`
-	FileUUID    string `dynamodbav:"file_uuid"`
-	VersionUUID string `dynamodbav:"version_uuid"`
-	NewFile     bool   `dynamodbav:"new_file"`
-	FileID      int64  `dynamodbav:"file_id"`
-	FileName    string `dynamodbav:"file_name"`
-	MimeType    string `dynamodbav:"mime_type"`
-	Size        int64  `dynamodbav:"size"`
-	PartSize    int64  `dynamodbav:"part_size"`
-	PartCount   int    `dynamodbav:"part_count"`
-	ChecksumAlg string `dynamodbav:"checksum_algorithm,omitempty"`
-	Checksum    string `dynamodbav:"checksum,omitempty"`
-	Key         string `dynamodbav:"s3_key"`
-	UploadID    string `dynamodbav:"upload_id"`
-	Status      string `dynamodbav:"status"`
-	CreatedAt   string `dynamodbav:"created_at"`
-	ExpiresAt   string `dynamodbav:"expires_at"`
-	CompletedAt string `dynamodbav:"completed_at,omitempty"`
-	CreatedBy   string `dynamodbav:"created_by"`
-	TokenID     string `dynamodbav:"token_id"`
-	TTL         int64  `dynamodbav:"ttl"`
+	PK          string          `dynamodbav:"pk"`
+	SK          string          `dynamodbav:"sk"`
+	ID          string          `dynamodbav:"session_id"`
+	FileUUID    string          `dynamodbav:"file_uuid"`
+	VersionUUID string          `dynamodbav:"version_uuid"`
+	NewFile     bool            `dynamodbav:"new_file"`
+	FileID      int64           `dynamodbav:"file_id"`
+	FileName    string          `dynamodbav:"file_name"`
+	MimeType    string          `dynamodbav:"mime_type"`
+	Size        int64           `dynamodbav:"size"`
+	PartSize    int64           `dynamodbav:"part_size"`
+	PartCount   int             `dynamodbav:"part_count"`
+	ChecksumAlg string          `dynamodbav:"checksum_algorithm,omitempty"`
+	Checksum    string          `dynamodbav:"checksum,omitempty"`
+	Key         string          `dynamodbav:"s3_key"`
+	UploadID    string          `dynamodbav:"upload_id"`
+	Status      string          `dynamodbav:"status"`
+	CreatedAt   string          `dynamodbav:"created_at"`
+	ExpiresAt   string          `dynamodbav:"expires_at"`
+	CompletedAt string          `dynamodbav:"completed_at,omitempty"`
+	CreatedBy   string          `dynamodbav:"created_by"`
+	TokenID     string          `dynamodbav:"token_id"`
+	TTL         int64           `dynamodbav:"ttl"`
+	Attach      []sessionAttach `dynamodbav:"attach,omitempty"`
+}
+
+// sessionAttach is an attach target kept on a session until completion.
+type sessionAttach struct {
+	Type  string `dynamodbav:"t"`
+	UUID  string `dynamodbav:"u"`
+	Kind  string `dynamodbav:"k"`
+	RefID string `dynamodbav:"r,omitempty"`
 }
 
 func (s sessionItem) session(accountID string) upload.Session {
@@ -86,6 +96,10 @@ func (s sessionItem) session(accountID string) upload.Session {
 		CompletedAt: parseTS(s.CompletedAt), CreatedBy: s.CreatedBy, TokenID: s.TokenID}
 	if s.ChecksumAlg != "" {
 		out.Checksum = &upload.Checksum{Algorithm: s.ChecksumAlg, Value: s.Checksum}
+	}
+	for _, a := range s.Attach {
+		out.Attach = append(out.Attach, entities.Attachment{Entity: entities.Ref{Type: entities.Type(a.Type), UUID: a.UUID},
+			Kind: entities.Kind(a.Kind), RefID: a.RefID})
 	}
 	return out
 }

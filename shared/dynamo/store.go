@@ -146,6 +146,9 @@ func (s *Store) PutSession(ctx context.Context, ss upload.Session) error {
 	if ss.Checksum != nil {
 		it.ChecksumAlg, it.Checksum = ss.Checksum.Algorithm, ss.Checksum.Value
 	}
+	for _, a := range ss.Attach {
+		it.Attach = append(it.Attach, sessionAttach{Type: string(a.Entity.Type), UUID: a.Entity.UUID, Kind: string(a.Kind), RefID: a.RefID})
+	}
 	return s.putNew(ctx, it)
 }
 
@@ -195,6 +198,7 @@ func (s *Store) GetVersion(ctx context.Context, accountID, fileUUID, versionUUID
 //	2 version put                    (condition: absent)
 //	3 account counters               (condition: no quota, or avail >= size)
 //	4 numeric id → uuid (new files)  (condition: absent)
+//	… attachments requested at open (unconditional puts)
 func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 	pk := accountPK(c.Session.AccountID)
 	size := c.Version.Size
@@ -245,6 +249,13 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table,
 			Item:                map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(fileIDSK(c.File.ID)), "file_uuid": str(c.File.UUID)},
 			ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	}
+	for _, a := range c.Attach { // unconditional: the session condition makes them once
+		put, err := s.attachPut(c.Session.AccountID, a)
+		if err != nil {
+			return err
+		}
+		items = append(items, put)
 	}
 	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if failed, ok := cancelled(err); ok {

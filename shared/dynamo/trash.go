@@ -91,11 +91,15 @@ func (s *Store) RestoreFile(ctx context.Context, f files.File, now time.Time) er
 	)
 }
 
-// PurgeFile deletes a trashed file's records: its versions first (each
+// PurgeFile deletes a trashed file's records: its attachments and versions
+// first (each
 // delete is idempotent), then the file, its numeric id and the trashed
 // bytes in one transaction conditional on the file still being trashed.
 func (s *Store) PurgeFile(ctx context.Context, f files.File, versions []files.Version) error {
 	pk := accountPK(f.AccountID)
+	if err := s.deleteUsages(ctx, f.AccountID, f.UUID); err != nil {
+		return err
+	}
 	for _, v := range versions {
 		if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: keyOf(pk, versionSK(f.UUID, v.UUID))}); err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/catalog"
+	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/testenv"
 	"github.com/anexo/anexo/shared/upload"
@@ -31,6 +32,12 @@ var (
 // seed writes n synthetic files straight through the store (one session +
 // one completion transaction each) and returns them.
 func seed(t *testing.T, e *env, account string, n int, rng *rand.Rand, base time.Time) []files.File {
+	t.Helper()
+	return seedWith(t, e, account, n, rng, base, nil)
+}
+
+// seedWith is seed with attachments recorded by each file's completion.
+func seedWith(t *testing.T, e *env, account string, n int, rng *rand.Rand, base time.Time, attach func(files.File) []entities.Attachment) []files.File {
 	t.Helper()
 	ctx := context.Background()
 	out := make([]files.File, 0, n)
@@ -55,6 +62,10 @@ func seed(t *testing.T, e *env, account string, n int, rng *rand.Rand, base time
 			del, purge := f.UpdatedAt, f.UpdatedAt.Add(catalog.TrashWindow)
 			f.DeletedAt, f.PurgeAt, f.DeletedBy = &del, &purge, &f.CreatedBy
 		}
+		var atts []entities.Attachment
+		if attach != nil {
+			atts = attach(f)
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -66,7 +77,7 @@ func seed(t *testing.T, e *env, account string, n int, rng *rand.Rand, base time
 				t.Error(err)
 				return
 			}
-			err := e.srv.Deps.Store.Commit(ctx, upload.Commit{Session: sess, File: f, NewFile: true,
+			err := e.srv.Deps.Store.Commit(ctx, upload.Commit{Session: sess, File: f, NewFile: true, Attach: atts,
 				Version: files.Version{AccountID: account, FileUUID: f.UUID, UUID: f.VersionUUID, Size: f.Size, Name: name, CreatedAt: created}})
 			if err != nil {
 				t.Error(err)

@@ -9,6 +9,7 @@ const (
 	FnSessionsParts    = "sessions-parts"
 	FnSessionsComplete = "sessions-complete"
 	FnFiles            = "files"
+	FnAttachments      = "attachments"
 	FnSweeper          = "sweeper" // scheduled: purges trashed files past their window
 )
 
@@ -43,6 +44,13 @@ var All = []Route{
 	{Method: "DELETE", Path: "/v1/files", Function: FnFiles},
 	{Method: "POST", Path: "/v1/files/restore", Function: FnFiles},
 	{Method: "POST", Path: "/v1/files/purge", Function: FnFiles},
+	{Method: "PUT", Path: "/v1/entities/{entity_type}/{entity_id}", Function: FnAttachments},
+	{Method: "GET", Path: "/v1/entities/{entity_type}/{entity_id}", Function: FnAttachments},
+	{Method: "POST", Path: "/v1/entities/{entity_type}/{entity_id}/files", Function: FnAttachments},
+	{Method: "DELETE", Path: "/v1/entities/{entity_type}/{entity_id}/files", Function: FnAttachments},
+	{Method: "GET", Path: "/v1/entities/{entity_type}/{entity_id}/files", Function: FnAttachments},
+	{Method: "GET", Path: "/v1/files/{uuid}/usages", Function: FnAttachments},
+	{Method: "POST", Path: "/api/2.0/crm/{entityType}/{entityid}/files", Function: FnAttachments},
 }
 
 // Functions lists every function that serves routes, plus the authorizer.

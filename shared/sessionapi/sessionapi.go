@@ -33,11 +33,12 @@ func (a API) CompleteRoutes() api.Routes {
 }
 
 type openBody struct {
-	FileName    string           `json:"file_name"`
-	FileSize    *int64           `json:"file_size"`
-	ContentType string           `json:"content_type"`
-	FileUUID    string           `json:"file_uuid"`
-	Checksum    *upload.Checksum `json:"checksum"`
+	FileName    string                `json:"file_name"`
+	FileSize    *int64                `json:"file_size"`
+	ContentType string                `json:"content_type"`
+	FileUUID    string                `json:"file_uuid"`
+	Checksum    *upload.Checksum      `json:"checksum"`
+	Attach      []upload.AttachTarget `json:"attach"`
 }
 
 type partView struct {
@@ -63,10 +64,19 @@ type sessionView struct {
 	MaxPartSize int64               `json:"max_part_size"`
 	MaxFileSize int64               `json:"max_file_size"`
 	Checksum    *upload.Checksum    `json:"checksum,omitempty"`
+	Attach      []attachView        `json:"attach,omitempty"`
 	CreatedAt   time.Time           `json:"created_at"`
 	ExpiresAt   time.Time           `json:"expires_at"`
 	Parts       []partView          `json:"parts,omitempty"`
 	Links       map[string]api.Link `json:"_links"`
+}
+
+type attachView struct {
+	EntityType string `json:"entity_type"`
+	EntityUUID string `json:"entity_uuid"`
+	Kind       string `json:"kind"`
+	NoteID     string `json:"note_id,omitempty"`
+	FieldID    string `json:"field_id,omitempty"`
 }
 
 func (a API) view(s upload.Session, status upload.Status, parts []upload.PartURL) sessionView {
@@ -76,6 +86,15 @@ func (a API) view(s upload.Session, status upload.Status, parts []upload.PartURL
 		PartCount: s.Plan.PartCount, MaxPartSize: s.Plan.PartSize, MaxFileSize: a.Svc.Limits().MaxFileSize,
 		Checksum: s.Checksum, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
 		Links: map[string]api.Link{"self": {Href: self}, "parts": {Href: self + "/parts"}, "complete": {Href: self + "/complete"}}}
+	for _, at := range s.Attach {
+		av := attachView{EntityType: string(at.Entity.Type), EntityUUID: at.Entity.UUID, Kind: string(at.Kind)}
+		if at.Kind == "note" {
+			av.NoteID = at.RefID
+		} else if at.Kind == "field" {
+			av.FieldID = at.RefID
+		}
+		v.Attach = append(v.Attach, av)
+	}
 	for _, p := range parts {
 		v.Parts = append(v.Parts, partView{PartNumber: p.Number, Size: p.Size, URL: p.Request.URL, Method: p.Request.Method,
 			Headers: p.Request.Headers, ExpiresAt: p.ExpiresAt})
@@ -92,7 +111,7 @@ func (a API) open(ctx context.Context, req api.Request, p auth.Principal) (api.R
 		return api.Response{}, apperr.Invalid("file_size", "is required (bytes)")
 	}
 	out, err := a.Svc.Open(ctx, p, upload.OpenInput{FileName: b.FileName, FileSize: *b.FileSize, ContentType: b.ContentType,
-		FileUUID: b.FileUUID, Checksum: b.Checksum})
+		FileUUID: b.FileUUID, Checksum: b.Checksum, Attach: b.Attach})
 	if err != nil {
 		return api.Response{}, err
 	}

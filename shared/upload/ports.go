@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -23,6 +24,7 @@ type Commit struct {
 	File    files.File // the file as it is after this upload
 	Version files.Version
 	NewFile bool
+	Attach  []entities.Attachment // recorded in the same transaction
 }
 
 // Errors a Store reports from Commit.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/google/uuid"
 )
@@ -49,6 +50,9 @@ func (l Limits) withDefaults() Limits {
 
 // Service implements upload sessions.
 type Service struct {
+	// Entities resolves attach targets; nil refuses them.
+	Entities EntityResolver
+
 	store  Store
 	blobs  Blobs
 	limits Limits
@@ -77,6 +81,24 @@ type OpenInput struct {
 	ContentType string
 	FileUUID    string // set: a new version of this file
 	Checksum    *Checksum
+	Attach      []AttachTarget
+}
+
+// AttachTarget asks completion to attach the file to an entity.
+type AttachTarget struct {
+	EntityType string `json:"entity_type"`
+	EntityID   string `json:"entity_id"`
+	Kind       string `json:"kind,omitempty"`
+	NoteID     string `json:"note_id,omitempty"`
+	FieldID    string `json:"field_id,omitempty"`
+}
+
+// MaxAttach bounds the attach targets of one session.
+const MaxAttach = 10
+
+// EntityResolver finds (or registers) the entities sessions attach to.
+type EntityResolver interface {
+	Resolve(ctx context.Context, p auth.Principal, r entities.Ref, register bool) (entities.Entity, error)
 }
 
 // PartURL is one presigned part upload.
@@ -126,7 +148,58 @@ func (s *Service) validateOpen(in OpenInput) (string, error) {
 		e, _ := apperr.As(err)
 		errs = append(errs, e.Fields...)
 	}
+	if len(in.Attach) > MaxAttach {
+		errs.Add("attach", fmt.Sprintf("at most %d entities", MaxAttach))
+	}
 	return mt, errs.Err()
+}
+
+// attachments validates and resolves the attach targets (registering
+// entities named by UUID that the directory does not know yet).
+func (s *Service) attachments(ctx context.Context, p auth.Principal, targets []AttachTarget) ([]entities.Attachment, error) {
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	var errs apperr.Fields
+	refs := make([]entities.Ref, len(targets))
+	specs := make([]entities.Spec, len(targets))
+	seen := map[string]bool{}
+	for i, t := range targets {
+		prefix := "attach[" + strconv.Itoa(i) + "]"
+		n := len(errs)
+		typ, err := entities.ParseType(prefix+".entity_type", t.EntityType)
+		if err == nil {
+			refs[i], err = entities.ParseRef(typ, prefix+".entity_id", t.EntityID)
+		}
+		if e, ok := apperr.As(err); ok {
+			errs = append(errs, e.Fields...)
+		}
+		specs[i] = entities.Spec{FileUUID: "00000000-0000-0000-0000-000000000000", Kind: entities.Kind(t.Kind), NoteID: t.NoteID, FieldID: t.FieldID}
+		specs[i].Validate(prefix, &errs)
+		key := refs[i].String() + "#" + string(specs[i].Kind) + "#" + specs[i].RefID()
+		if len(errs) == n && seen[key] {
+			errs.Add(prefix, "duplicate attach target")
+		}
+		seen[key] = true
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	if s.Entities == nil {
+		return nil, apperr.Invalid("attach", "attachments are not available on this deployment")
+	}
+	out := make([]entities.Attachment, len(targets))
+	for i, r := range refs {
+		e, err := s.Entities.Resolve(ctx, p, r, true)
+		if err != nil {
+			if ae, ok := apperr.As(err); ok && ae.Kind == apperr.KindNotFound {
+				return nil, ae.With("field", "attach["+strconv.Itoa(i)+"].entity_id")
+			}
+			return nil, err
+		}
+		out[i] = entities.Attachment{Entity: entities.Ref{Type: e.Type, UUID: e.UUID}, Kind: specs[i].Kind, RefID: specs[i].RefID()}
+	}
+	return out, nil
 }
 
 // Open validates, reserves, creates the S3 multipart upload and records the
@@ -143,10 +216,14 @@ func (s *Service) Open(ctx context.Context, p auth.Principal, in OpenInput) (Ope
 	if err != nil {
 		return Opened{}, err
 	}
+	attach, err := s.attachments(ctx, p, in.Attach)
+	if err != nil {
+		return Opened{}, err
+	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	sess := Session{AccountID: p.AccountID, ID: uuid.NewString(), VersionUUID: mustV7(), FileName: in.FileName,
 		MimeType: mimeType, Plan: plan, Checksum: in.Checksum, Status: StatusOpen, CreatedAt: now,
-		ExpiresAt: now.Add(s.limits.SessionTTL), CreatedBy: p.Name, TokenID: p.TokenID}
+		ExpiresAt: now.Add(s.limits.SessionTTL), CreatedBy: p.Name, TokenID: p.TokenID, Attach: attach}
 	var usage Usage
 	if in.FileUUID != "" {
 		f, u, err := s.store.FileWithUsage(ctx, p.AccountID, in.FileUUID)
@@ -475,7 +552,8 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 		}
 	}
 	f := sess.file(prev, now)
-	err := s.store.Commit(ctx, Commit{Session: sess, File: f, Version: sess.version(s3Version, now), NewFile: sess.NewFile})
+	err := s.store.Commit(ctx, Commit{Session: sess, File: f, Version: sess.version(s3Version, now), NewFile: sess.NewFile,
+		Attach: sess.attachments(f, now)})
 	switch {
 	case err == nil:
 		return f, nil

@@ -6,6 +6,7 @@ package upload
 import (
 	"time"
 
+	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -39,6 +40,9 @@ type Session struct {
 	CompletedAt time.Time
 	CreatedBy   string
 	TokenID     string
+	// Attach lists the attachments completion records with the file
+	// (entities resolved at open; file and times filled in at completion).
+	Attach []entities.Attachment
 }
 
 // StatusAt is the status as a client sees it at now.
@@ -68,6 +72,19 @@ func (s Session) file(prev files.File, now time.Time) files.File {
 	f.UpdatedBy = s.CreatedBy
 	f.VersionCount++
 	return f
+}
+
+// attachments are the session's attachments of file f, made at now.
+func (s Session) attachments(f files.File, now time.Time) []entities.Attachment {
+	out := make([]entities.Attachment, len(s.Attach))
+	for i, a := range s.Attach {
+		a.FileUUID, a.FileCreated, a.AttachedAt, a.AttachedBy = f.UUID, f.CreatedAt, now, s.CreatedBy
+		if a.Kind == entities.KindField {
+			a.VersionUUID = s.VersionUUID // the field's value is this upload
+		}
+		out[i] = a
+	}
+	return out
 }
 
 func (s Session) version(s3Version string, now time.Time) files.Version {
