@@ -306,4 +306,17 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 			t.Fatalf("onlyoffice: %v", b)
 		}
 	})
+	// after "attachments": the sample lead exists
+	run("batches", func(l *lambda) {
+		b := status(t, l.invoke(t, event(t, "batches/create.json", "")), 201)
+		if b["files_count"].(float64) != 2 || b["source"].(float64) != 1 || b["crm_lead"].(map[string]any)["title"] != "Lead: Acme Ltda" {
+			t.Fatalf("create: %v", b)
+		}
+		if u := b["files"].([]any)[0].(map[string]any)["file_url"].(string); !strings.HasPrefix(u, "https://api.example.com/v1/files/") {
+			t.Fatalf("file_url: %s", u)
+		}
+		if b := status(t, l.invoke(t, event(t, "batches/get.json", "")), 404); b["code"] != "batch_not_found" {
+			t.Fatalf("get: %v", b)
+		}
+	})
 }

@@ -112,6 +112,13 @@ var Specs = map[string]Spec{
 	// Attach and detach: conditional transactions (ConditionCheckItem on the
 	// file and version, PutItem of the attachment), DeleteItem to detach,
 	// UpdateItem for sequences; no S3 access at all.
+	// Batch uploads hold up to 4 MiB of files in memory and write them to
+	// S3 (the one path where bytes pass through Lambda): 512 MB for the
+	// bandwidth, 29 s. Erasing a failed batch lists and deletes versions.
+	routes.FnBatches: {MemoryMB: 512, TimeoutSec: 29,
+		Dynamo:   []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+		S3:       []string{"s3:PutObject", "s3:DeleteObjectVersion"},
+		S3Bucket: []string{"s3:ListBucketVersions"}},
 	routes.FnAttachments: {MemoryMB: 256, TimeoutSec: 10,
 		Dynamo: []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
 			"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}},

@@ -23,6 +23,8 @@ import (
 	"github.com/anexo/anexo/shared/attachapi"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/authorizer"
+	"github.com/anexo/anexo/shared/batchapi"
+	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/dynamo"
 	"github.com/anexo/anexo/shared/entities"
@@ -92,6 +94,7 @@ type Deps struct {
 	Uploads  *upload.Service
 	Catalog  *catalog.Catalog
 	Entities *entities.Service
+	Batches  *batches.Service
 	Log      *slog.Logger
 }
 
@@ -143,6 +146,7 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 	d.Entities = &entities.Service{Store: d.Store, Now: c.Now}
 	d.Uploads = upload.NewService(d.Store, d.Blobs, c.Limits, c.Now, c.Log)
 	d.Uploads.Entities = d.Entities
+	d.Batches = &batches.Service{Store: d.Store, Blobs: d.Blobs, Entities: d.Entities, Now: c.Now}
 	d.Catalog = &catalog.Catalog{Service: &catalog.Service{Store: d.Store, Blobs: d.Blobs, Clock: c.Now}, Lister: d.Store, Trasher: d.Store,
 		Hider: d.Blobs, Now: c.Now, Entities: d.Entities}
 	return d, nil
@@ -162,15 +166,20 @@ func MustConnect(ctx context.Context, c Config) *Deps {
 // Authorizer is the authorizer function's handler.
 func (d *Deps) Authorizer() authorizer.Handler { return authorizer.New(d.Auth, d.Log) }
 
-// Sweeper is the scheduled purge of trashed files past their window.
+// Sweeper is the scheduled purge of trashed files past their window, and
+// of the bytes of batch uploads a crash left uncommitted.
 func (d *Deps) Sweeper() func(ctx context.Context, ev events.EventBridgeEvent) error {
 	return func(ctx context.Context, ev events.EventBridgeEvent) error {
 		n, err := d.Catalog.Sweep(ctx)
+		var b int
+		if err == nil {
+			b, err = d.Batches.Sweep(ctx)
+		}
 		if err != nil {
-			d.Log.ErrorContext(ctx, "sweep failed", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n, "err", err)
+			d.Log.ErrorContext(ctx, "sweep failed", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n, "stale_batches", b, "err", err)
 			return err
 		}
-		d.Log.InfoContext(ctx, "sweep", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n)
+		d.Log.InfoContext(ctx, "sweep", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n, "stale_batches", b)
 		return nil
 	}
 }
@@ -192,6 +201,8 @@ func (d *Deps) Handler(fn string) api.Handler {
 	case routes.FnAttachments:
 		a := attachapi.API{Entities: d.Entities, Catalog: d.Catalog}
 		r, envelopes = a.Routes(), a.Envelopes()
+	case routes.FnBatches:
+		r = batchapi.API{Batches: d.Batches}.Routes()
 	default:
 		panic("app: unknown function " + fn)
 	}

@@ -93,11 +93,16 @@ func (s *Store) GetTokenByHash(ctx context.Context, hash string) (auth.Token, er
 
 // ReserveFileID increments the account's file id counter.
 func (s *Store) ReserveFileID(ctx context.Context, accountID string) (int64, upload.Usage, error) {
+	return s.reserveIDs(ctx, accountID, 1)
+}
+
+// reserveIDs adds n to the file id counter and returns its new value.
+func (s *Store) reserveIDs(ctx context.Context, accountID string, n int64) (int64, upload.Usage, error) {
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: keyOf(accountPK(accountID), accountSK),
-		UpdateExpression:          aws.String("ADD next_file_id :one"),
+		UpdateExpression:          aws.String("ADD next_file_id :n"),
 		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":one": num(1)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": num(n)},
 		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {

@@ -168,6 +168,9 @@ func (rt *Router) event(r *http.Request, route routes.Route, params map[string]s
 		headers[strings.ToLower(k)] = strings.Join(vs, ",")
 	}
 	headers["host"] = r.Host
+	if headers["x-forwarded-proto"] == "" {
+		headers["x-forwarded-proto"] = "http" // API Gateway sets https
+	}
 	var query map[string]string
 	if r.URL.RawQuery != "" {
 		query = map[string]string{}
@@ -196,6 +199,11 @@ func (rt *Router) event(r *http.Request, route routes.Route, params map[string]s
 		} else {
 			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
 		}
+	}
+	// Lambda's limit applies to the event as sent (a binary body grows by
+	// a third in base64).
+	if b, _ := json.Marshal(ev); len(b) > MaxPayload {
+		return events.APIGatewayV2HTTPRequest{}, io.ErrShortBuffer
 	}
 	return ev, nil
 }

@@ -10,6 +10,7 @@ const (
 	FnSessionsComplete = "sessions-complete"
 	FnFiles            = "files"
 	FnAttachments      = "attachments"
+	FnBatches          = "batches" // Wegly batch uploads: bytes pass through Lambda
 	FnSweeper          = "sweeper" // scheduled: purges trashed files past their window
 )
 
@@ -51,6 +52,8 @@ var All = []Route{
 	{Method: "GET", Path: "/v1/entities/{entity_type}/{entity_id}/files", Function: FnAttachments},
 	{Method: "GET", Path: "/v1/files/{uuid}/usages", Function: FnAttachments},
 	{Method: "POST", Path: "/api/2.0/crm/{entityType}/{entityid}/files", Function: FnAttachments},
+	{Method: "POST", Path: "/integrations/external/files/batches", Function: FnBatches},
+	{Method: "GET", Path: "/integrations/external/files/batches/{id}", Function: FnBatches},
 }
 
 // Functions lists every function that serves routes, plus the authorizer.
