@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/google/uuid"
+
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
@@ -175,5 +177,31 @@ func TestRequestCounts(t *testing.T) {
 	calls = count(func() { c.expect(200, "POST", "/v1/sessions/"+small["id"].(string)+"/complete", nil) })
 	if fmt.Sprint(calls) != "[DynamoDB.GetItem DynamoDB.GetItem S3.ListParts S3.CompleteMultipartUpload DynamoDB.TransactWriteItems]" {
 		t.Fatalf("complete made %v", calls)
+	}
+	// attachments: token, entity, one BatchGetItem for the files, one
+	// transaction per attachment
+	u := c.upload("a.pdf", []byte("a"), nil)["uuid"].(string)
+	c.expect(201, "PUT", "/v1/entities/contact/8", map[string]any{"title": "C"})
+	calls = count(func() { c.expect(200, "POST", "/v1/entities/contact/8/files", map[string]any{"file_uuids": []string{u}}) })
+	if fmt.Sprint(calls) != "[DynamoDB.GetItem DynamoDB.GetItem DynamoDB.GetItem DynamoDB.BatchGetItem DynamoDB.TransactWriteItems]" {
+		t.Fatalf("attach made %v", calls)
+	}
+	c.walk("") // the first listing of a deployment creates the cursor key
+	calls = count(func() { c.mediaTab("/v1/entities/contact/8/files", "") })
+	if fmt.Sprint(calls) != "[DynamoDB.GetItem DynamoDB.GetItem DynamoDB.GetItem DynamoDB.Query DynamoDB.BatchGetItem]" {
+		t.Fatalf("media tab made %v (token, entity alias and entry, attachments, files)", calls)
+	}
+	// a batch: token, entity (alias + entry), ids, pending record, one
+	// PutObject per file, one transaction
+	lead := uuid.NewString()
+	c.expect(201, "PUT", "/v1/entities/lead/"+lead, map[string]any{})
+	ct, body := multipartBody(t, [][2]string{{"crm_lead_id", lead}}, []formFile{{"files", "x.txt", "", []byte("x")}, {"files", "y.txt", "", []byte("y")}})
+	calls = count(func() {
+		if r := c.post(batchPath, ct, body); r.Status != 201 {
+			t.Fatal(r)
+		}
+	})
+	if fmt.Sprint(calls) != "[DynamoDB.GetItem DynamoDB.GetItem DynamoDB.UpdateItem DynamoDB.PutItem S3.PutObject S3.PutObject DynamoDB.TransactWriteItems]" {
+		t.Fatalf("batch made %v", calls)
 	}
 }
