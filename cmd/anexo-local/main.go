@@ -56,6 +56,12 @@ Try it:
   curl -s -X POST $ANEXO_URL/v1/sessions -H "Authorization: Bearer $ANEXO_TOKEN" \
     -H 'Content-Type: application/json' -d '{"file_name":"hello.txt","file_size":6}'
 (see README.md "Upload a file with curl" for the whole flow)
+
+A Wegly batch to a lead (create the lead first):
+  curl -s -X PUT $ANEXO_URL/v1/entities/lead/1 -H "Authorization: Bearer $ANEXO_TOKEN" \
+    -H 'Content-Type: application/json' -d '{"title":"Acme Ltda"}'
+  curl -s -X POST $ANEXO_URL/integrations/external/files/batches -H "Authorization: Bearer $ANEXO_TOKEN" \
+    --form lead_code=1 --form title=Docs --form files=@README.md
 `, srv.URL, orAWS(c.DynamoEndpoint), orAWS(c.S3Endpoint), abs, acct, token)
 	<-ctx.Done()
 }

@@ -6,7 +6,6 @@ package attachapi
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/anexo/anexo/shared/api"
@@ -207,26 +206,7 @@ func (a API) list(ctx context.Context, req api.Request, p auth.Principal) (api.R
 		}
 	}
 	path := "/v1/entities/" + api.PathParam(req, "entity_type") + "/" + api.PathParam(req, "entity_id") + "/files"
-	links := map[string]api.Link{"self": {Href: path + query(req.RawQueryString)}}
-	var next *string
-	if page.Cursor != "" {
-		v, _ := url.ParseQuery(req.RawQueryString)
-		v.Set("cursor", page.Cursor)
-		links["next"] = api.Link{Href: path + "?" + v.Encode()}
-		next = &page.Cursor
-	}
-	return api.JSON(http.StatusOK, map[string]any{
-		"_page":     map[string]any{"limit": q.Limit, "count": len(items), "next_cursor": next},
-		"_links":    links,
-		"_embedded": map[string]any{"files": items},
-	})
-}
-
-func query(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	return "?" + raw
+	return api.ListPage(path, req.RawQueryString, q.Limit, page.Cursor, "files", items)
 }
 
 type usageView struct {

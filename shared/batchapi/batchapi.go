@@ -110,7 +110,11 @@ func parse(req api.Request) (batches.Input, error) {
 			if dparams["filename"] == "" && len(data) == 0 {
 				continue // an empty file input, as browsers send it
 			}
-			in.Files = append(in.Files, batches.Upload{Field: fileFields[name], Name: part.FileName(), ContentType: part.Header.Get("Content-Type"), Data: data})
+			ct := part.Header.Get("Content-Type")
+			if strings.EqualFold(ct, "application/octet-stream") {
+				ct = "" // what curl and browsers send for a type they do not know: derive it from the name
+			}
+			in.Files = append(in.Files, batches.Upload{Field: fileFields[name], Name: part.FileName(), ContentType: ct, Data: data})
 		default:
 			return batches.Input{}, apperr.Invalid(name, "unknown field; the batch takes crm_lead_id, crm_deal_id, lead_code, deal_code, title, note, files, file")
 		}

@@ -123,22 +123,7 @@ func (s *Store) DeletePending(ctx context.Context, b batches.Batch) error {
 
 // DuePending lists batches still pending at before (index gsi2).
 func (s *Store) DuePending(ctx context.Context, before time.Time, limit int) ([]batches.Batch, error) {
-	out, err := s.api.Query(ctx, &dynamodb.QueryInput{TableName: &s.table, IndexName: aws.String(IndexGSI2),
-		KeyConditionExpression:    aws.String("gsi2pk = :p AND gsi2sk BETWEEN :lo AND :hi"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(pendingGSI), ":lo": str("0"), ":hi": str(ts(before))},
-		Limit:                     aws.Int32(int32(limit))})
-	if err != nil {
-		return nil, err
-	}
-	bs := make([]batches.Batch, 0, len(out.Items))
-	for _, item := range out.Items {
-		var it batchItem
-		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return nil, err
-		}
-		bs = append(bs, it.batch(strings.TrimPrefix(it.PK, "A#")))
-	}
-	return bs, nil
+	return due(ctx, s, pendingGSI, before, limit, func(it batchItem) batches.Batch { return it.batch(strings.TrimPrefix(it.PK, "A#")) })
 }
 
 // CommitBatch writes a batch in one transaction:

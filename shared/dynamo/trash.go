@@ -119,20 +119,26 @@ func (s *Store) PurgeFile(ctx context.Context, f files.File, versions []files.Ve
 // DuePurges lists trashed files whose purge time has passed, oldest first
 // (index gsi2 holds only trashed files).
 func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]files.File, error) {
+	return due(ctx, s, trashGSI, now, limit, func(fi fileItem) files.File { return fi.file(strings.TrimPrefix(fi.PK, "A#")) })
+}
+
+// due reads the items of one group of the sparse index gsi2 whose time
+// (the sort key's first part) is at most before, oldest first.
+func due[I any, T any](ctx context.Context, s *Store, group string, before time.Time, limit int, conv func(I) T) ([]T, error) {
 	out, err := s.api.Query(ctx, &dynamodb.QueryInput{TableName: &s.table, IndexName: aws.String(IndexGSI2),
-		KeyConditionExpression:    aws.String("gsi2pk = :t AND gsi2sk BETWEEN :lo AND :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(trashGSI), ":lo": str("0"), ":now": str(ts(now))},
+		KeyConditionExpression:    aws.String("gsi2pk = :g AND gsi2sk BETWEEN :lo AND :hi"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":g": str(group), ":lo": str("0"), ":hi": str(ts(before))},
 		Limit:                     aws.Int32(int32(limit))})
 	if err != nil {
 		return nil, err
 	}
-	fs := make([]files.File, 0, len(out.Items))
+	res := make([]T, 0, len(out.Items))
 	for _, item := range out.Items {
-		var fi fileItem
-		if err := attributevalue.UnmarshalMap(item, &fi); err != nil {
+		var it I
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 			return nil, err
 		}
-		fs = append(fs, fi.file(strings.TrimPrefix(fi.PK, "A#")))
+		res = append(res, conv(it))
 	}
-	return fs, nil
+	return res, nil
 }

@@ -62,14 +62,7 @@ func (s *Service) Attach(ctx context.Context, p auth.Principal, r Ref, specs []S
 	if err := p.Require(auth.ScopeWrite); err != nil {
 		return Entity{}, nil, err
 	}
-	if err := ValidateSpecs(specs); err != nil {
-		return Entity{}, nil, err
-	}
-	e, err := s.Resolve(ctx, p, r, true)
-	if err != nil {
-		return Entity{}, nil, err
-	}
-	byUUID, err := s.files(ctx, p.AccountID, specs)
+	e, byUUID, err := s.prepare(ctx, p, r, specs, true)
 	if err != nil {
 		return Entity{}, nil, err
 	}
@@ -115,20 +108,29 @@ func (s *Service) Attach(ctx context.Context, p auth.Principal, r Ref, specs []S
 	return e, out, nil
 }
 
-func (s *Service) files(ctx context.Context, accountID string, specs []Spec) (map[string]files.File, error) {
+// prepare validates a batch of specs, finds the entity (registering a new
+// UUID when register) and reads the files (one BatchGetItem).
+func (s *Service) prepare(ctx context.Context, p auth.Principal, r Ref, specs []Spec, register bool) (Entity, map[string]files.File, error) {
+	if err := ValidateSpecs(specs); err != nil {
+		return Entity{}, nil, err
+	}
+	e, err := s.Resolve(ctx, p, r, register)
+	if err != nil {
+		return Entity{}, nil, err
+	}
 	uuids := make([]string, len(specs))
 	for i, sp := range specs {
 		uuids[i] = sp.FileUUID
 	}
-	fs, err := s.Store.GetFiles(ctx, accountID, uuids)
+	fs, err := s.Store.GetFiles(ctx, p.AccountID, uuids)
 	if err != nil {
-		return nil, err
+		return Entity{}, nil, err
 	}
 	m := make(map[string]files.File, len(fs))
 	for _, f := range fs {
 		m[f.UUID] = f
 	}
-	return m, nil
+	return e, m, nil
 }
 
 // Detach removes attachments: a spec without a kind removes every
@@ -142,14 +144,7 @@ func (s *Service) Detach(ctx context.Context, p auth.Principal, r Ref, specs []S
 	for i, sp := range specs {
 		anyKind[i] = sp.Kind == ""
 	}
-	if err := ValidateSpecs(specs); err != nil {
-		return Entity{}, nil, err
-	}
-	e, err := s.lookup(ctx, p.AccountID, r)
-	if err != nil {
-		return Entity{}, nil, err
-	}
-	byUUID, err := s.files(ctx, p.AccountID, specs)
+	e, byUUID, err := s.prepare(ctx, p, r, specs, false)
 	if err != nil {
 		return Entity{}, nil, err
 	}

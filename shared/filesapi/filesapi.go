@@ -67,28 +67,7 @@ func (a API) list(ctx context.Context, req api.Request, p auth.Principal) (api.R
 	for i, f := range page.Files {
 		views[i] = api.ViewFile(f)
 	}
-	links := map[string]api.Link{"self": {Href: "/v1/files" + query(req.RawQueryString)}}
-	if page.Cursor != "" {
-		v, _ := url.ParseQuery(req.RawQueryString)
-		v.Set("cursor", page.Cursor)
-		links["next"] = api.Link{Href: "/v1/files?" + v.Encode()}
-	}
-	var next *string
-	if page.Cursor != "" {
-		next = &page.Cursor
-	}
-	return api.JSON(http.StatusOK, map[string]any{
-		"_page":     map[string]any{"limit": q.Limit, "count": len(views), "next_cursor": next},
-		"_links":    links,
-		"_embedded": map[string]any{"files": views},
-	})
-}
-
-func query(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	return "?" + raw
+	return api.ListPage("/v1/files", req.RawQueryString, q.Limit, page.Cursor, "files", views)
 }
 
 type versionView struct {

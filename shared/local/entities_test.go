@@ -407,3 +407,66 @@ func TestEntityListingMatchesReference(t *testing.T) {
 		}
 	})
 }
+
+// TestEntityConcurrency: concurrent creations of one entity (by code, by
+// UUID through attach) leave exactly one directory entry.
+func TestEntityConcurrency(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	f := c.upload("a.pdf", random(3), nil)["uuid"].(string)
+	const n = 8
+	type answer struct {
+		status int
+		uuid   string
+	}
+	run := func(req func(i int) response) []answer {
+		out := make([]answer, n)
+		done := make(chan struct{})
+		for i := range n {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				r := req(i)
+				m := r.JSON()
+				if ent, ok := m["entity"].(map[string]any); ok {
+					m = ent
+				}
+				u, _ := m["uuid"].(string)
+				out[i] = answer{r.Status, u}
+			}()
+		}
+		for range n {
+			<-done
+		}
+		return out
+	}
+	created := 0
+	answers := run(func(int) response { return c.do("PUT", "/v1/entities/deal/500", map[string]any{"title": "D"}) })
+	for _, a := range answers {
+		if a.status == 201 {
+			created++
+		} else if a.status != 200 {
+			t.Fatalf("concurrent upsert: %+v", answers)
+		}
+		if a.uuid != answers[0].uuid {
+			t.Fatalf("two entities for one code: %+v", answers)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d creations", created)
+	}
+	lead := uuid.NewString()
+	answers = run(func(int) response {
+		return c.do("POST", "/v1/entities/lead/"+lead+"/files", map[string]any{"file_uuids": []string{f}})
+	})
+	for _, a := range answers {
+		if a.status != 200 || a.uuid != lead {
+			t.Fatalf("concurrent attach: %+v", answers)
+		}
+	}
+	if m := c.expect(200, "GET", "/v1/entities/lead/"+lead, nil); m["code"].(float64) < 1 {
+		t.Fatal(m)
+	}
+	if us := c.expect(200, "GET", "/v1/files/"+f+"/usages", nil)["_embedded"].(map[string]any)["usages"].([]any); len(us) != 1 {
+		t.Fatalf("usages: %v", us)
+	}
+}

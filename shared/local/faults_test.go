@@ -182,7 +182,9 @@ func TestRequestCounts(t *testing.T) {
 	// transaction per attachment
 	u := c.upload("a.pdf", []byte("a"), nil)["uuid"].(string)
 	c.expect(201, "PUT", "/v1/entities/contact/8", map[string]any{"title": "C"})
-	calls = count(func() { c.expect(200, "POST", "/v1/entities/contact/8/files", map[string]any{"file_uuids": []string{u}}) })
+	calls = count(func() {
+		c.expect(200, "POST", "/v1/entities/contact/8/files", map[string]any{"file_uuids": []string{u}})
+	})
 	if fmt.Sprint(calls) != "[DynamoDB.GetItem DynamoDB.GetItem DynamoDB.GetItem DynamoDB.BatchGetItem DynamoDB.TransactWriteItems]" {
 		t.Fatalf("attach made %v", calls)
 	}
