@@ -1,5 +1,6 @@
-// Command anexo is the Anexo command-line tool: accounts and tokens today,
-// against any endpoint (embedded emulators, moto_server, AWS).
+// Command anexo is the Anexo command-line tool: uploads (parallel,
+// resumable, with progress), downloads, listing, trash and attachments
+// against any Anexo endpoint, and accounts and tokens against its table.
 package main
 
 import (

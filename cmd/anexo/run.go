@@ -15,13 +15,25 @@ import (
 
 const usage = `usage: anexo <command> [flags]
 
-commands:
+file commands (--endpoint/ANEXO_URL, --token/ANEXO_TOKEN):
+  upload FILE...        parallel parts, progress, resume on rerun, whole-file CRC32C
+                        [--parallel N] [--attach TYPE/ID] [--version-of UUID] [--name N] [--json]
+  download FILE_UUID    [-o PATH] [--version UUID]; resumes a partial download
+  ls                    [--name N] [--term T] [--ext pdf,docx] [--trash] [--entity TYPE/ID]
+                        [--asc] [--limit N] [--all] [--json] [-q 'filter[...]=v']
+  rm FILE_UUID...       move to the trash [--forever]
+  restore FILE_UUID...  restore from the trash
+  attach|detach --entity TYPE/ID [--kind media|note|field] [--note-id ID] [--field-id ID] FILE_UUID...
+
+exit codes: 0 ok, 1 failed, 2 usage, 3 some items failed, 4 authentication or scope
+
+admin commands (talk to DynamoDB directly):
   account create --name NAME [--quota BYTES]
   token create --account ID --name NAME [--scopes files:read,files:write,files:delete]
                [--allowed-domain HOST] [--ttl DURATION]
   provision    create the table and the versioned bucket (emulators only)
 
-Every command reads TABLE_NAME, BUCKET_NAME, AWS_REGION, DYNAMODB_ENDPOINT and
+Admin commands read TABLE_NAME, BUCKET_NAME, AWS_REGION, DYNAMODB_ENDPOINT and
 S3_ENDPOINT (empty endpoints mean AWS), overridable with --table, --dynamodb-endpoint,
 --s3-endpoint, --region.
 `
@@ -39,6 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cmd := args[0]
+	if _, ok := apiCommands[cmd]; ok {
+		return runAPI(ctx, cmd, args[1:], stdout, stderr)
+	}
 	if len(args) > 1 && (cmd == "account" || cmd == "token") {
 		cmd += " " + args[1]
 		args = args[1:]

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/anexo/anexo/shared/client"
+	"github.com/anexo/anexo/shared/local"
+	"github.com/anexo/anexo/shared/testenv"
+)
+
+const mib = 1 << 20
+
+// server starts the API on the embedded emulators with a dev token.
+func server(t *testing.T, partURLTTL time.Duration) (url, token string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c := testenv.Config(testenv.Embedded(t))
+	c.Limits.PartURLTTL = partURLTTL
+	srv, err := local.Start(ctx, local.Options{Config: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tok, err := srv.NewAccount(ctx, "cli", 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, tok
+}
+
+func writeRandom(t *testing.T, dir, name string, n int) (string, []byte) {
+	t.Helper()
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p, b
+}
+
+type cli struct {
+	t          *testing.T
+	url, token string
+	state      string
+}
+
+func (c cli) run(args ...string) (int, string, string) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	full := append([]string{args[0], "--endpoint", c.url, "--token", c.token}, args[1:]...)
+	if args[0] == "upload" {
+		full = append([]string{args[0], "--endpoint", c.url, "--token", c.token, "--state-dir", c.state}, args[1:]...)
+	}
+	code := run(context.Background(), full, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func (c cli) ok(args ...string) string {
+	c.t.Helper()
+	code, out, errs := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("anexo %v: exit %d\n%s", args, code, errs)
+	}
+	return out
+}
+
+func TestFileCommands(t *testing.T) {
+	url, token := server(t, 0)
+	dir := t.TempDir()
+	c := cli{t: t, url: url, token: token, state: t.TempDir()}
+	empty, _ := writeRandom(t, dir, "vazio.txt", 0)
+	small, smallData := writeRandom(t, dir, "pequeno.pdf", 1000)
+	big, bigData := writeRandom(t, dir, "grande.bin", 20*mib+5) // 3 parts
+	code, out, errs := c.run("upload", "--parallel", "3", empty, small, big)
+	if code != 0 {
+		t.Fatalf("upload: %d %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(errs, "uploading") || !strings.Contains(errs, "ETA") {
+		t.Fatalf("stdout %q\nstderr %q", out, errs)
+	}
+	ids := make([]string, 3)
+	for i, l := range lines {
+		ids[i] = strings.Fields(l)[0]
+	}
+	for i, want := range [][]byte{nil, smallData, bigData} {
+		dst := filepath.Join(dir, "down"+ids[i])
+		c.ok("download", "--quiet", "-o", dst, ids[i])
+		got, _ := os.ReadFile(dst)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("file %d: downloaded bytes differ", i)
+		}
+	}
+	// (without -o the file's own name is used in the working directory; the
+	// embedded S3 owns this process's working directory, so not tried here)
+	if out := c.ok("ls", "--ext", "pdf"); !strings.Contains(out, ids[1]) || strings.Contains(out, ids[2]) {
+		t.Fatalf("ls --ext: %s", out)
+	}
+	if out := c.ok("ls", "--all", "--limit", "1", "--asc"); strings.Count(out, "\n") != 4 {
+		t.Fatalf("ls --all: %q", out)
+	}
+	// attach, list by entity, detach
+	lead := uuid.NewString()
+	c.ok("attach", "--entity", "lead/"+lead, ids[1], ids[2])
+	if out := c.ok("ls", "--entity", "lead/"+lead, "--json"); strings.Count(out, "\n") != 2 {
+		t.Fatalf("ls --entity: %q", out)
+	}
+	c.ok("detach", "--entity", "lead/"+lead, ids[2])
+	// trash, restore, delete forever
+	c.ok("rm", ids[0])
+	if out := c.ok("ls", "--trash"); !strings.Contains(out, ids[0]) {
+		t.Fatal(out)
+	}
+	c.ok("restore", ids[0])
+	if out := c.ok("rm", "--forever", ids[0]); !strings.Contains(out, "purged") {
+		t.Fatal(out)
+	}
+	// exit codes
+	if code, _, _ := c.run("rm", uuid.NewString()); code != exitPartial {
+		t.Fatalf("rm of an unknown uuid: exit %d", code)
+	}
+	bad := cli{t: t, url: url, token: "anx_nope", state: c.state}
+	if code, _, errs := bad.run("ls"); code != exitAuth || !strings.Contains(errs, "401") {
+		t.Fatalf("bad token: %d %s", code, errs)
+	}
+	if code, _, _ := c.run("upload"); code != exitUsage {
+		t.Fatal("upload without files")
+	}
+	if code, _, _ := c.run("attach", "--entity", "lead", ids[1]); code != exitUsage {
+		t.Fatal("attach without an id")
+	}
+	if code, _, errs := c.run("upload", filepath.Join(dir, "missing")); code != exitFailed || !strings.Contains(errs, "no such file") {
+		t.Fatalf("missing file: %d %s", code, errs)
+	}
+	if code := run(context.Background(), []string{"ls"}, &bytes.Buffer{}, &bytes.Buffer{}); code != exitUsage && os.Getenv("ANEXO_URL") == "" {
+		t.Fatal("ls without an endpoint")
+	}
+}
+
+// counting counts the part PUTs that reach storage and can delay them.
+type counting struct {
+	puts  atomic.Int64
+	delay time.Duration // sleep before the first PUT
+	once  sync.Once
+}
+
+func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == "PUT" {
+		c.puts.Add(1)
+		c.once.Do(func() { time.Sleep(c.delay) })
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestUploadResumes interrupts an upload after two parts, then runs the
+// same upload again: only the missing parts are sent, and the file is whole.
+func TestUploadResumes(t *testing.T) {
+	url, token := server(t, 0)
+	dir := t.TempDir()
+	p, data := writeRandom(t, dir, "retomar.bin", 5*8*mib+123) // 6 parts
+	state := t.TempDir()
+	tr := &counting{}
+	c := &client.Client{Endpoint: url, Token: token, HTTP: &http.Client{Transport: tr}}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := c.Upload(ctx, p, client.UploadOptions{Parallel: 1, StateDir: state, Progress: func(pr client.Progress) {
+		if pr.Phase == "uploading" && pr.Done > 2*8*mib { // part 3 started: parts 1 and 2 are stored
+			cancel()
+		}
+	}})
+	if err == nil {
+		t.Fatal("the interrupted upload succeeded")
+	}
+	first := tr.puts.Load()
+	st, _ := os.ReadDir(state)
+	if len(st) != 1 {
+		t.Fatalf("state files: %v", st)
+	}
+	// the CLI resumes it
+	cl := cli{t: t, url: url, token: token, state: state}
+	tr.puts.Store(0)
+	var resumed atomic.Int64
+	c2 := &client.Client{Endpoint: url, Token: token, HTTP: &http.Client{Transport: tr}}
+	f, err := c2.Upload(context.Background(), p, client.UploadOptions{StateDir: state, Progress: func(pr client.Progress) {
+		if pr.Phase == "uploading" {
+			resumed.CompareAndSwap(0, pr.Done)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resumed.Load() < 2*8*mib || tr.puts.Load() > 6-2 || first+tr.puts.Load() > 7 {
+		t.Fatalf("resume started at %d bytes and sent %d parts (first run %d)", resumed.Load(), tr.puts.Load(), first)
+	}
+	if st, _ := os.ReadDir(state); len(st) != 0 {
+		t.Fatal("state left after completion")
+	}
+	dst := filepath.Join(dir, "out")
+	cl.ok("download", "--quiet", "-o", dst, f.UUID)
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+		t.Fatal("resumed upload: bytes differ")
+	}
+	// the same upload once more is a new file (the state went with completion)
+	if out := cl.ok("upload", "--quiet", p); strings.HasPrefix(out, f.UUID) {
+		t.Fatal("a finished upload was answered again")
+	}
+}
+
+// TestExpiredPartURLIsResigned: a part whose URL expires before it is sent
+// (storage answers 403) is signed again and sent.
+func TestExpiredPartURLIsResigned(t *testing.T) {
+	url, token := server(t, time.Second)
+	p, data := writeRandom(t, t.TempDir(), "lento.bin", 100_000)
+	tr := &counting{delay: 2500 * time.Millisecond}
+	c := &client.Client{Endpoint: url, Token: token, HTTP: &http.Client{Transport: tr}}
+	f, err := c.Upload(context.Background(), p, client.UploadOptions{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.puts.Load() < 2 {
+		t.Fatalf("%d PUTs: the expired URL was not refused and re-signed", tr.puts.Load())
+	}
+	dst := filepath.Join(t.TempDir(), "x")
+	if _, err := c.Download(context.Background(), f.UUID, "", dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+		t.Fatal("bytes differ")
+	}
+}
+
+// TestDownloadResumes continues a partial download with a Range request.
+func TestDownloadResumes(t *testing.T) {
+	url, token := server(t, 0)
+	p, data := writeRandom(t, t.TempDir(), "d.bin", 3*mib)
+	c := &client.Client{Endpoint: url, Token: token}
+	f, err := c.Upload(context.Background(), p, client.UploadOptions{StateDir: t.TempDir(), NoChecksum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "d.bin")
+	_ = os.WriteFile(dst+".part", data[:mib], 0o600)
+	var first int64 = -1
+	n, err := c.Download(context.Background(), f.UUID, "", dst, func(pr client.Progress) {
+		if first < 0 { // downloads report from one goroutine
+			first = pr.Done
+		}
+	})
+	if err != nil || n != int64(len(data)) {
+		t.Fatal(n, err)
+	}
+	if first > 2*mib || first < mib {
+		t.Fatalf("the download started over (first progress at %d)", first)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+		t.Fatal("bytes differ")
+	}
+	if _, err := os.Stat(dst + ".part"); !os.IsNotExist(err) {
+		t.Fatal(".part left behind")
+	}
+}

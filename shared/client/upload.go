@@ -1,0 +1,379 @@
+package client
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// crc32c is the base64 big-endian CRC32C S3 uses for checksums.
+func crc32c(sum uint32) string {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], sum)
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// Progress reports an upload or download.
+type Progress struct {
+	Phase string // hashing | uploading | completing | downloading
+	Done  int64
+	Total int64
+}
+
+// UploadOptions tune Upload.
+type UploadOptions struct {
+	Name        string // file name to record (default: the path's base name)
+	ContentType string
+	FileUUID    string // upload a new version of this file
+	Attach      []AttachTo
+	Parallel    int    // parts in flight (default 4)
+	StateDir    string // where resumable state is kept (default: user cache dir)
+	Progress    func(Progress)
+	// NoChecksum skips the whole-file CRC32C S3 verifies (saves a read of
+	// the file before the upload).
+	NoChecksum bool
+}
+
+// state is what is kept locally to resume an interrupted upload.
+type state struct {
+	Endpoint  string    `json:"endpoint"`
+	SessionID string    `json:"session_id"`
+	Path      string    `json:"path"`
+	Size      int64     `json:"size"`
+	ModTime   time.Time `json:"mod_time"`
+	Checksum  string    `json:"checksum,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// DefaultStateDir is where upload state is kept by default.
+func DefaultStateDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "anexo", "uploads")
+}
+
+func (o UploadOptions) statePath(endpoint, abs string, fi os.FileInfo) string {
+	dir := o.StateDir
+	if dir == "" {
+		dir = DefaultStateDir()
+	}
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%s", endpoint, abs, fi.Size(), fi.ModTime().UnixNano(), o.FileUUID)))
+	return filepath.Join(dir, hex.EncodeToString(h[:16])+".json")
+}
+
+// ErrFileChanged is returned when the file changed during the upload.
+var ErrFileChanged = errors.New("the file changed while it was being uploaded; upload it again")
+
+// Upload uploads a file through an upload session: parts go in parallel
+// straight to their presigned URLs, each part URL is signed just before
+// its part is sent (so URLs never expire in a long upload, and an expired
+// one is signed again), and the whole file's CRC32C is verified by S3.
+// The session is kept in a local state file: after an interruption, the
+// same call resumes with the parts S3 does not hold yet (checked against
+// the server), and a completed upload is answered again.
+func (c *Client) Upload(ctx context.Context, path string, o UploadOptions) (File, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return File{}, err
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return File{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return File{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return File{}, fmt.Errorf("%s is not a regular file", path)
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 4
+	}
+	report := func(p Progress) {
+		if o.Progress != nil {
+			o.Progress(p)
+		}
+	}
+	sp := o.statePath(c.Endpoint, abs, fi)
+	st, sess, missing, done, err := c.resume(ctx, sp, fi)
+	if err != nil {
+		return File{}, err
+	}
+	if done != nil {
+		_ = os.Remove(sp)
+		return *done, nil
+	}
+	if sess.ID == "" {
+		in := OpenInput{FileName: o.Name, FileSize: fi.Size(), ContentType: o.ContentType, FileUUID: o.FileUUID, Attach: o.Attach}
+		if in.FileName == "" {
+			in.FileName = filepath.Base(abs)
+		}
+		if !o.NoChecksum {
+			sum, err := hashFile(ctx, f, fi.Size(), func(n int64) { report(Progress{Phase: "hashing", Done: n, Total: fi.Size()}) })
+			if err != nil {
+				return File{}, err
+			}
+			in.Checksum = &Checksum{Algorithm: "CRC32C", Value: sum}
+		}
+		if sess, err = c.Open(ctx, in); err != nil {
+			return File{}, err
+		}
+		st = state{Endpoint: c.Endpoint, SessionID: sess.ID, Path: abs, Size: fi.Size(), ModTime: fi.ModTime(), CreatedAt: time.Now().UTC()}
+		if in.Checksum != nil {
+			st.Checksum = in.Checksum.Value
+		}
+		if err := saveState(sp, st); err != nil {
+			return File{}, err
+		}
+		for n := 1; n <= sess.PartCount; n++ {
+			missing = append(missing, n)
+		}
+	}
+	uploaded := fi.Size() - missingBytes(sess, missing)
+	var doneBytes atomic.Int64
+	doneBytes.Store(uploaded)
+	report(Progress{Phase: "uploading", Done: uploaded, Total: fi.Size()})
+	if err := c.uploadParts(ctx, f, sess, missing, o.Parallel, st.Checksum != "", &doneBytes, func() {
+		report(Progress{Phase: "uploading", Done: doneBytes.Load(), Total: fi.Size()})
+	}); err != nil {
+		return File{}, err
+	}
+	if now, err := f.Stat(); err != nil || now.Size() != fi.Size() || !now.ModTime().Equal(fi.ModTime()) {
+		return File{}, ErrFileChanged
+	}
+	report(Progress{Phase: "completing", Done: fi.Size(), Total: fi.Size()})
+	file, err := c.Complete(ctx, sess.ID)
+	if err != nil {
+		return File{}, err
+	}
+	_ = os.Remove(sp)
+	return file, nil
+}
+
+func missingBytes(s Session, missing []int) int64 {
+	var n int64
+	for _, p := range missing {
+		n += partLen(s, p)
+	}
+	return n
+}
+
+func partLen(s Session, n int) int64 {
+	if n == s.PartCount {
+		return s.FileSize - int64(n-1)*s.PartSize
+	}
+	return s.PartSize
+}
+
+// resume checks local state against the server: an open session resumes
+// with its missing parts, a completed one answers its file; anything else
+// (expired, aborted, unknown, another file) starts afresh.
+func (c *Client) resume(ctx context.Context, path string, fi os.FileInfo) (state, Session, []int, *File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return state{}, Session{}, nil, nil, nil
+	}
+	var st state
+	if json.Unmarshal(b, &st) != nil || st.Size != fi.Size() || !st.ModTime.Equal(fi.ModTime()) || st.Endpoint != c.Endpoint {
+		_ = os.Remove(path)
+		return state{}, Session{}, nil, nil, nil
+	}
+	ss, err := c.State(ctx, st.SessionID)
+	switch {
+	case IsStatus(err, http.StatusNotFound, http.StatusGone):
+		_ = os.Remove(path)
+		return state{}, Session{}, nil, nil, nil
+	case err != nil:
+		return state{}, Session{}, nil, nil, err
+	}
+	switch ss.Session.Status {
+	case "completed":
+		if ss.File != nil {
+			return st, ss.Session, nil, ss.File, nil
+		}
+	case "open":
+		if ss.Session.FileSize == fi.Size() && time.Until(ss.Session.ExpiresAt) > time.Minute {
+			return st, ss.Session, ss.Missing, nil, nil
+		}
+	}
+	_ = os.Remove(path)
+	return state{}, Session{}, nil, nil, nil
+}
+
+func saveState(path string, st state) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(st)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// hashFile computes the whole file's CRC32C.
+func hashFile(ctx context.Context, f *os.File, size int64, progress func(int64)) (string, error) {
+	h := crc32.New(castagnoli)
+	buf := make([]byte, 1<<20)
+	var n int64
+	r := io.NewSectionReader(f, 0, size)
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		k, err := r.Read(buf)
+		h.Write(buf[:k])
+		n += int64(k)
+		progress(n)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return crc32c(h.Sum32()), nil
+}
+
+// uploadParts sends the missing parts with parallel workers.
+func (c *Client) uploadParts(ctx context.Context, f *os.File, s Session, missing []int, parallel int, checksums bool, done *atomic.Int64, tick func()) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(parallel, max(1, len(missing))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range jobs {
+				if err := c.uploadPart(ctx, f, s, n, checksums, done, tick); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+feed:
+	for _, n := range missing {
+		select {
+		case jobs <- n:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// PartAttempts bounds the tries of one part.
+const PartAttempts = 5
+
+func (c *Client) uploadPart(ctx context.Context, f *os.File, s Session, n int, checksums bool, done *atomic.Int64, tick func()) error {
+	size := partLen(s, n)
+	off := int64(n-1) * s.PartSize
+	var sums map[int]string
+	if checksums {
+		h := crc32.New(castagnoli)
+		if _, err := io.Copy(h, io.NewSectionReader(f, off, size)); err != nil {
+			return err
+		}
+		sums = map[int]string{n: crc32c(h.Sum32())}
+	}
+	var last error
+	for attempt := range PartAttempts {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(250<<attempt) * time.Millisecond):
+			}
+		}
+		// signed just before use: never stale, and re-signed on retry
+		parts, err := c.SignParts(ctx, s.ID, []int{n}, sums)
+		if err != nil {
+			if IsStatus(err, 400, 401, 403, 404, 409, 410) {
+				return err
+			}
+			last = err
+			continue
+		}
+		sent := &countingReader{r: io.NewSectionReader(f, off, size), n: done, tick: tick}
+		status, err := put(ctx, c.http(), parts[0], sent)
+		if err == nil && status == http.StatusOK {
+			return nil
+		}
+		done.Add(-sent.read) // this attempt's bytes are sent again
+		tick()
+		if err == nil {
+			err = fmt.Errorf("part %d: storage answered %d", n, status)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		last = err
+	}
+	return fmt.Errorf("part %d failed %d times: %w", n, PartAttempts, last)
+}
+
+func put(ctx context.Context, h *http.Client, p Part, body io.Reader) (int, error) {
+	if p.Size == 0 {
+		body = http.NoBody // a nil-length body would go out chunked
+	}
+	req, err := http.NewRequestWithContext(ctx, p.Method, p.URL, body)
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range p.Headers {
+		req.Header.Set(k, v)
+	}
+	req.ContentLength = p.Size
+	hc := *h
+	hc.Timeout = 0 // a part may take long; the context bounds it
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// countingReader adds what it reads to a shared counter.
+type countingReader struct {
+	r    io.Reader
+	n    *atomic.Int64
+	read int64
+	tick func()
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.read += int64(k)
+	c.n.Add(int64(k))
+	c.tick()
+	return k, err
+}
