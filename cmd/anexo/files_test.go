@@ -17,6 +17,7 @@ import (
 
 	"github.com/anexo/anexo/shared/client"
 	"github.com/anexo/anexo/shared/local"
+	"github.com/anexo/anexo/shared/openapi/openapitest"
 	"github.com/anexo/anexo/shared/testenv"
 )
 
@@ -29,7 +30,7 @@ func server(t *testing.T, partURLTTL time.Duration) (url, token string) {
 	t.Cleanup(cancel)
 	c := testenv.Config(testenv.Embedded(t))
 	c.Limits.PartURLTTL = partURLTTL
-	srv, err := local.Start(ctx, local.Options{Config: c})
+	srv, err := local.Start(ctx, local.Options{Config: c, Observe: openapitest.New(t).Observe})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -238,7 +238,11 @@ func TestRoutes(t *testing.T) {
 		if _, dup := got[key]; dup {
 			t.Fatalf("route %s defined twice", key)
 		}
-		if p["AuthorizationType"] != "CUSTOM" || ref(p["AuthorizerId"]) != authzID {
+		if routes.IsPublic(key) {
+			if p["AuthorizationType"] != "NONE" || p["AuthorizerId"] != nil {
+				t.Errorf("public %s: authorization %v %v", key, p["AuthorizationType"], p["AuthorizerId"])
+			}
+		} else if p["AuthorizationType"] != "CUSTOM" || ref(p["AuthorizerId"]) != authzID {
 			t.Errorf("%s: authorization %v %v", key, p["AuthorizationType"], p["AuthorizerId"])
 		}
 		integ := integrations[ref(p["Target"])]

@@ -23,6 +23,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	routetable "github.com/anexo/anexo/shared/routes"
 )
 
 // Request is an API Gateway v2 HTTP request.
@@ -74,7 +75,10 @@ func Serve(log *slog.Logger, routes Routes, envelopes ...map[string]Envelope) Ha
 		if !ok {
 			return problem(apperr.New(apperr.KindNotFound, "route_not_found", "no route "+req.RouteKey), rid, req.RouteKey), nil
 		}
-		p, err := Principal(req)
+		var p auth.Principal
+		if !routetable.IsPublic(req.RouteKey) {
+			p, err = Principal(req)
+		}
 		if err == nil {
 			resp, err = ep(ctx, req, p)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/openapi"
 )
 
 // API serves catalogue routes.
@@ -30,6 +31,7 @@ func (a API) Routes() api.Routes {
 		"GET /v1/files/{uuid}/versions/{version_uuid}":          a.version,
 		"POST /v1/files/{uuid}/versions/{version_uuid}/promote": a.promote,
 		"GET /v1/usage":                                         a.usage,
+		"GET /v1/openapi.json":                                  a.openapi,
 		"DELETE /v1/files":                                      a.batch(a.Catalog.Trash),
 		"POST /v1/files/restore":                                a.batch(a.Catalog.Restore),
 		"POST /v1/files/purge":                                  a.batch(a.Catalog.Purge),
@@ -134,6 +136,16 @@ func (a API) promote(ctx context.Context, req api.Request, p auth.Principal) (ap
 		return api.Response{}, err
 	}
 	return api.JSON(http.StatusOK, api.ViewFile(f))
+}
+
+// openapi serves the OpenAPI document (a public route).
+func (a API) openapi(ctx context.Context, req api.Request, _ auth.Principal) (api.Response, error) {
+	doc, err := openapi.JSON()
+	if err != nil {
+		return api.Response{}, err
+	}
+	return api.Response{StatusCode: http.StatusOK, Body: string(doc),
+		Headers: map[string]string{"Content-Type": "application/json", "Cache-Control": "public, max-age=300"}}, nil
 }
 
 type usageView struct {

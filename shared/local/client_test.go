@@ -16,6 +16,7 @@ import (
 
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/local"
+	"github.com/anexo/anexo/shared/openapi/openapitest"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
 )
@@ -56,7 +57,8 @@ func start(t *testing.T, be testenv.Backend) *env {
 	c := testenv.Config(be)
 	c.Now = e.clock.Now
 	c.ConfigHooks = append(c.ConfigHooks, e.probe.Install)
-	srv, err := local.Start(ctx, local.Options{Config: c})
+	// every handler response must match the OpenAPI document
+	srv, err := local.Start(ctx, local.Options{Config: c, Observe: openapitest.New(t).Observe})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/openapi/openapitest"
 	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/testenv"
 )
@@ -32,6 +34,7 @@ func TestEventSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	covered := map[string]bool{}
+	check := openapitest.New(t)
 	for _, fn := range routes.Functions() {
 		if fn == routes.FnAuthorizer {
 			continue
@@ -53,11 +56,17 @@ func TestEventSamples(t *testing.T) {
 				t.Fatalf("%s: inconsistent event", path)
 			}
 			covered[ev.RouteKey] = true
-			ev.RequestContext.Authorizer.Lambda = p.ToContext()
+			if routes.IsPublic(ev.RouteKey) != (ev.RequestContext.Authorizer == nil) {
+				t.Fatalf("%s: public routes carry no authorizer context, others do", path)
+			}
+			if ev.RequestContext.Authorizer != nil {
+				ev.RequestContext.Authorizer.Lambda = p.ToContext()
+			}
 			resp, err := e.srv.Deps.Handler(fn)(context.Background(), ev)
 			if err != nil || resp.StatusCode >= 500 || resp.StatusCode == 0 {
 				t.Fatalf("%s: %d %s %v", path, resp.StatusCode, resp.Body, err)
 			}
+			check.Observe(httptest.NewRequest(ev.RequestContext.HTTP.Method, ev.RawPath, nil), resp)
 		}
 	}
 	for _, r := range routes.All {

@@ -36,6 +36,8 @@ type Router struct {
 	Log        *slog.Logger
 	Now        func() time.Time
 	Extra      http.Handler // served when no API route matches (nil: 404)
+	// Observe, when set, sees every function response.
+	Observe func(r *http.Request, resp events.APIGatewayV2HTTPResponse)
 }
 
 func gatewayError(w http.ResponseWriter, status int, msg string) {
@@ -89,6 +91,9 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.Log.ErrorContext(ctx, "function error", "function", route.Function, "err", err)
 		gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
 		return
+	}
+	if rt.Observe != nil {
+		rt.Observe(r, resp)
 	}
 	writeResponse(w, resp)
 }

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"github.com/aws/aws-lambda-go/events"
+
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +27,9 @@ type Options struct {
 	// SweepEvery runs the trash sweeper periodically (0: never; make run
 	// uses a minute).
 	SweepEvery time.Duration
+	// Observe sees every function response with its request (tests
+	// validate them against the OpenAPI document).
+	Observe func(r *http.Request, resp events.APIGatewayV2HTTPResponse)
 }
 
 // Server is a running local Anexo.
@@ -80,7 +85,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			fns[fn] = d.Handler(fn)
 		}
 	}
-	rt := &Router{Routes: routes.All, Functions: fns, Authorizer: d.Authorizer(), Log: d.Log, Now: d.Cfg.Now}
+	rt := &Router{Routes: routes.All, Functions: fns, Authorizer: d.Authorizer(), Log: d.Log, Now: d.Cfg.Now, Observe: o.Observe}
 	addr := o.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -109,7 +114,7 @@ func (s *Server) sweep(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.Deps.Catalog.Sweep(ctx); err != nil && ctx.Err() == nil {
+			if err := s.Deps.Sweeper()(ctx, events.EventBridgeEvent{ID: "local-sweep"}); err != nil && ctx.Err() == nil {
 				s.Deps.Log.Error("sweep failed", "err", err)
 			}
 		}

@@ -113,7 +113,15 @@ func TestCompleteTwiceAndRace(t *testing.T) {
 		s := c.open("race.bin", len(data), nil)
 		id := s["id"].(string)
 		c.putParts(data, 8*MiB, partsOf(s))
-		const n = 6
+		n := 6
+		if be.Name == "moto" {
+			// moto neither isolates concurrent transactions (two can both
+			// pass their conditions) nor multipart operations (ListParts
+			// during a completion answers no parts): on moto the retries
+			// are sequential; real concurrency runs on the embedded
+			// emulators, and DynamoDB and S3 guarantee both.
+			n = 1
+		}
 		results := make([]response, n)
 		var wg sync.WaitGroup
 		for i := range n {

@@ -25,6 +25,17 @@ type Route struct {
 	Public   bool // no authorizer
 }
 
+// IsPublic reports whether the route with this key runs without the
+// authorizer.
+func IsPublic(key string) bool {
+	for _, r := range All {
+		if r.Key() == key {
+			return r.Public
+		}
+	}
+	return false
+}
+
 // Key is the API Gateway route key.
 func (r Route) Key() string { return r.Method + " " + r.Path }
 
@@ -42,6 +53,7 @@ var All = []Route{
 	{Method: "GET", Path: "/v1/files/{uuid}/versions/{version_uuid}", Function: FnFiles},
 	{Method: "POST", Path: "/v1/files/{uuid}/versions/{version_uuid}/promote", Function: FnFiles},
 	{Method: "GET", Path: "/v1/usage", Function: FnFiles},
+	{Method: "GET", Path: "/v1/openapi.json", Function: FnFiles, Public: true},
 	{Method: "DELETE", Path: "/v1/files", Function: FnFiles},
 	{Method: "POST", Path: "/v1/files/restore", Function: FnFiles},
 	{Method: "POST", Path: "/v1/files/purge", Function: FnFiles},

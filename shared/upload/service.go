@@ -565,10 +565,35 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 		return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindConflict, "session_aborted", "the session was aborted while completing"))
 	case errors.Is(err, ErrQuota):
 		return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindQuota, "quota_exceeded", "completing this upload would exceed the account quota; free space and upload again"))
+	case errors.Is(err, ErrFileGone) && sess.NewFile:
+		// A new file's uuid belongs to this session alone: it exists
+		// because a concurrent completion of this session wrote it (an
+		// emulator may show that write before the session's).
+		return s.awaitCompleted(ctx, sess)
 	case errors.Is(err, ErrFileGone):
 		return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindConflict, "file_gone", "the file was trashed or deleted while uploading its new version"))
 	}
 	return files.File{}, fmt.Errorf("commit: %w", err)
+}
+
+// awaitCompleted waits briefly for a concurrent completion to be recorded.
+func (s *Service) awaitCompleted(ctx context.Context, sess Session) (files.File, error) {
+	for range completionPolls {
+		cur, err := s.store.GetSession(ctx, sess.AccountID, sess.ID)
+		if err != nil {
+			return files.File{}, err
+		}
+		if cur.Status == StatusCompleted {
+			return s.completedFile(ctx, cur)
+		}
+		select {
+		case <-ctx.Done():
+			return files.File{}, ctx.Err()
+		case <-time.After(completionPoll):
+		}
+	}
+	return files.File{}, apperr.New(apperr.KindConflict, "completion_in_progress",
+		"another request is completing this session; retry in a moment").With("retry_after_seconds", 1)
 }
 
 // discard undoes the S3 side of a completion that cannot be recorded, and
