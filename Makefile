@@ -15,8 +15,16 @@ RIE := $(shell $(GO) env GOPATH)/bin/aws-lambda-rie
 
 ## test: every test (unit, adapter conformance on embedded emulators and moto_server, HTTP end to end,
 ## CDK assertions + cfn-lint, bootstraps under aws-lambda-rie), with -race
-test: vet $(RIE)
+BROWSERTEST := shared/web/browsertest
+
+test: vet $(RIE) $(BROWSERTEST)/node_modules
 	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
+
+# playwright-core for the upload page's headless-Chromium test (the browser
+# is Debian's chromium; Playwright's own download is not used)
+$(BROWSERTEST)/node_modules: $(BROWSERTEST)/package-lock.json
+	cd $(BROWSERTEST) && npm ci --no-audit --no-fund
+	@touch $@
 
 $(RIE):
 	$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)

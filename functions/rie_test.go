@@ -319,4 +319,16 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 			t.Fatalf("get: %v", b)
 		}
 	})
+	run("companion", func(l *lambda) {
+		// the sample's ticket is not signed with this deployment's key
+		if b := status(t, l.invoke(t, event(t, "companion/create.json", "")), 401); b["code"] != "invalid_ticket" {
+			t.Fatalf("companion: %v", b)
+		}
+	})
+	run("recorder", func(l *lambda) {
+		// an object no form upload is waiting for is ignored
+		if resp := l.invoke(t, event(t, "recorder/s3-post.json", "")); resp["errorMessage"] != nil {
+			t.Fatalf("recorder: %v", resp)
+		}
+	})
 }

@@ -52,6 +52,8 @@ func main() {
 export ANEXO_URL=%[1]s
 export ANEXO_TOKEN=%[6]s
 
+Upload page (Uppy): %[1]s/#token=%[6]s
+
 Try it:
   curl -s -X POST $ANEXO_URL/v1/sessions -H "Authorization: Bearer $ANEXO_TOKEN" \
     -H 'Content-Type: application/json' -d '{"file_name":"hello.txt","file_size":6}'

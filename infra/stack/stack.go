@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -91,6 +92,16 @@ var Specs = map[string]Spec{
 	routes.FnSessionsOpen: {MemoryMB: 256, TimeoutSec: 10,
 		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		S3:     []string{"s3:PutObject", "s3:AbortMultipartUpload"}},
+	// Uppy's companion routes open, sign, list, complete and abort
+	// sessions: the union of the three session functions' permissions, and
+	// the completion's time budget.
+	routes.FnCompanion: {MemoryMB: 512, TimeoutSec: 29,
+		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		S3:     []string{"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload", "s3:DeleteObjectVersion"}},
+	// The recorder heads the posted object and commits the session.
+	routes.FnRecorder: {MemoryMB: 256, TimeoutSec: 29,
+		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		S3:     []string{"s3:GetObject", "s3:DeleteObjectVersion"}},
 	routes.FnSessionsParts: {MemoryMB: 256, TimeoutSec: 10,
 		Dynamo: []string{"dynamodb:GetItem"},
 		S3:     []string{"s3:PutObject", "s3:ListMultipartUploadParts"}},
@@ -197,7 +208,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		}
 	}
 
-	names := append(routes.Functions(), routes.Scheduled...)
+	names := append(routes.Functions(), routes.Background...)
 	sort.Strings(names)
 	for _, name := range names {
 		spec, ok := Specs[name]
@@ -251,14 +262,17 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(s.Functions[routes.FnSweeper], nil)},
 	})
 
+	// Browser form uploads (Uppy's /s3/params) are recorded when S3 reports them.
+	s.Bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED_POST, awss3notifications.NewLambdaDestination(s.Functions[routes.FnRecorder]))
+
 	s.API = awsapigatewayv2.NewHttpApi(st, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
 		Description:        jsii.String("Anexo file service"),
 		CreateDefaultStage: jsii.Bool(false),
 		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
 			AllowOrigins: jsii.Strings(props.AllowedOrigins...),
-			AllowHeaders: jsii.Strings("Authorization", "Content-Type"),
+			AllowHeaders: jsii.Strings("Authorization", "Content-Type", "Idempotency-Key"),
 			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_POST,
-				awsapigatewayv2.CorsHttpMethod_DELETE, awsapigatewayv2.CorsHttpMethod_OPTIONS},
+				awsapigatewayv2.CorsHttpMethod_PUT, awsapigatewayv2.CorsHttpMethod_DELETE, awsapigatewayv2.CorsHttpMethod_OPTIONS},
 			ExposeHeaders: jsii.Strings("Location", "Apigw-Requestid"),
 			MaxAge:        awscdk.Duration_Hours(jsii.Number(1)),
 		},

@@ -82,8 +82,11 @@ func props(r map[string]any) map[string]any { return r["Properties"].(map[string
 func (s synth) functionIDs(t *testing.T) map[string]string {
 	out := map[string]string{}
 	for id, r := range s.resources("AWS::Lambda::Function") {
-		env := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
-		out[env["ANEXO_FUNCTION"].(string)] = id
+		env, ok := props(r)["Environment"].(map[string]any)
+		if !ok {
+			continue // CDK's own bucket-notification handler
+		}
+		out[env["Variables"].(map[string]any)["ANEXO_FUNCTION"].(string)] = id
 	}
 	if len(out) != len(allFunctions()) {
 		t.Fatalf("functions in template: %v, want %v", out, allFunctions())
@@ -93,7 +96,7 @@ func (s synth) functionIDs(t *testing.T) map[string]string {
 
 func obj(m map[string]any) *map[string]any { return &m }
 
-func allFunctions() []string { return append(routes.Functions(), routes.Scheduled...) }
+func allFunctions() []string { return append(routes.Functions(), routes.Background...) }
 
 func TestFunctions(t *testing.T) {
 	s := defaults(t)
@@ -112,11 +115,19 @@ func TestFunctions(t *testing.T) {
 				"BUCKET_NAME":    assertions.Match_AnyValue(),
 			}))},
 		})))
-		if spec.TimeoutSec >= 30 && !slices.Contains(routes.Scheduled, name) {
+		if spec.TimeoutSec >= 30 && !slices.Contains(routes.Background, name) {
 			t.Errorf("%s: timeout %v s exceeds the HTTP API integration limit", name, spec.TimeoutSec)
 		}
 	}
-	s.tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(float64(len(allFunctions()))))
+	// ours, plus the handler CDK deploys to configure bucket notifications
+	s.tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(float64(len(allFunctions())+1)))
+	// S3 invokes the recorder for browser form uploads (POST policy)
+	s.tpl.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), assertions.Match_ObjectLike(obj(map[string]any{
+		"NotificationConfiguration": map[string]any{"LambdaFunctionConfigurations": []any{map[string]any{
+			"Events":            []any{"s3:ObjectCreated:Post"},
+			"LambdaFunctionArn": map[string]any{"Fn::GetAtt": []any{s.functionIDs(t)[routes.FnRecorder], "Arn"}},
+		}}},
+	})))
 	s.tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), assertions.Match_ObjectLike(obj(map[string]any{"RetentionInDays": 30})))
 	s.tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(allFunctions()))))
 	s.tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), assertions.Match_ObjectLike(obj(map[string]any{
@@ -192,7 +203,9 @@ func TestBucket(t *testing.T) {
 		"ProtocolType": "HTTP",
 		"CorsConfiguration": assertions.Match_ObjectLike(obj(map[string]any{
 			"AllowOrigins": []any{"https://crm.example.com", "https://app.example.com"},
-			"AllowHeaders": []any{"Authorization", "Content-Type"},
+			"AllowHeaders": []any{"Authorization", "Content-Type", "Idempotency-Key"},
+			// every method a route uses (PUT: the entity directory)
+			"AllowMethods": []any{"GET", "POST", "PUT", "DELETE", "OPTIONS"},
 		})),
 	})))
 }

@@ -8,11 +8,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -26,6 +29,7 @@ import (
 	"github.com/anexo/anexo/shared/batchapi"
 	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/catalog"
+	"github.com/anexo/anexo/shared/companion"
 	"github.com/anexo/anexo/shared/dynamo"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/filesapi"
@@ -85,17 +89,18 @@ func envInt(k string) int64 {
 
 // Deps are the clients and adapters shared by all handlers of a process.
 type Deps struct {
-	Cfg      Config
-	Dynamo   *dynamodb.Client
-	S3       *s3.Client
-	Store    *dynamo.Store
-	Blobs    *s3store.Store
-	Auth     *auth.Service
-	Uploads  *upload.Service
-	Catalog  *catalog.Catalog
-	Entities *entities.Service
-	Batches  *batches.Service
-	Log      *slog.Logger
+	Cfg       Config
+	Dynamo    *dynamodb.Client
+	S3        *s3.Client
+	Store     *dynamo.Store
+	Blobs     *s3store.Store
+	Auth      *auth.Service
+	Uploads   *upload.Service
+	Catalog   *catalog.Catalog
+	Entities  *entities.Service
+	Batches   *batches.Service
+	Companion *companion.API
+	Log       *slog.Logger
 }
 
 // JSONLogger is the structured logger every function uses.
@@ -147,6 +152,8 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 	d.Uploads = upload.NewService(d.Store, d.Blobs, c.Limits, c.Now, c.Log)
 	d.Uploads.Entities = d.Entities
 	d.Batches = &batches.Service{Store: d.Store, Blobs: d.Blobs, Entities: d.Entities, Now: c.Now}
+	d.Companion = &companion.API{Svc: d.Uploads, Now: c.Now,
+		Keys: func(ctx context.Context) ([]byte, error) { return d.Store.Secret(ctx, "ticket") }}
 	d.Catalog = &catalog.Catalog{Service: &catalog.Service{Store: d.Store, Blobs: d.Blobs, Clock: c.Now}, Lister: d.Store, Trasher: d.Store,
 		Hider: d.Blobs, Now: c.Now, Entities: d.Entities}
 	return d, nil
@@ -184,6 +191,34 @@ func (d *Deps) Sweeper() func(ctx context.Context, ev events.EventBridgeEvent) e
 	}
 }
 
+// Recorder records browser form uploads S3 reports (ObjectCreated events);
+// other keys are ignored, and a repeated event changes nothing.
+func (d *Deps) Recorder() func(ctx context.Context, ev events.S3Event) error {
+	return func(ctx context.Context, ev events.S3Event) error {
+		rid := ""
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			rid = lc.AwsRequestID
+		}
+		log := d.Log.With("function", routes.FnRecorder, "request_id", rid)
+		defer log.InfoContext(ctx, "s3 event", "records", len(ev.Records))
+		for _, r := range ev.Records {
+			if !strings.Contains(r.EventName, "ObjectCreated") {
+				continue
+			}
+			key := r.S3.Object.URLDecodedKey
+			if key == "" {
+				key, _ = url.QueryUnescape(r.S3.Object.Key)
+			}
+			if err := d.Uploads.RecordObject(ctx, key); err != nil {
+				log.ErrorContext(ctx, "record upload failed", "key", key, "err", err)
+				return err // S3 retries the event
+			}
+			log.InfoContext(ctx, "object reported", "key", key, "event", r.EventName)
+		}
+		return nil
+	}
+}
+
 // Handler is the HTTP handler of one function.
 func (d *Deps) Handler(fn string) api.Handler {
 	sessions := sessionapi.API{Svc: d.Uploads}
@@ -192,6 +227,11 @@ func (d *Deps) Handler(fn string) api.Handler {
 	switch fn {
 	case routes.FnSessionsOpen:
 		r = sessions.OpenRoutes()
+		for k, v := range d.Companion.TicketRoutes() {
+			r[k] = v
+		}
+	case routes.FnCompanion:
+		r = d.Companion.Routes()
 	case routes.FnSessionsParts:
 		r = sessions.PartsRoutes()
 	case routes.FnSessionsComplete:

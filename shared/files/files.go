@@ -67,6 +67,15 @@ func ObjectKey(accountID, fileUUID, versionUUID string) string {
 	return accountID + "/" + fileUUID + "/" + versionUUID
 }
 
+// ParseObjectKey splits an object key into its ids.
+func ParseObjectKey(key string) (account, file, version string, ok bool) {
+	parts := strings.Split(key, "/")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}
+
 // MaxNameBytes bounds a file name, as most file systems do.
 const MaxNameBytes = 255
 

@@ -82,8 +82,10 @@ func startS3(dir string) (string, error) {
 		return "", err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	// Browsers upload straight to it: CORS for any origin (loopback only).
 	cfg := &embedgw.Config{RootUserAccess: S3AccessKey, RootUserSecret: S3SecretKey, Region: "us-east-1",
-		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true}
+		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true,
+		CORSAllowOrigin: "*"}
 	errc := make(chan error, 1)
 	go func() {
 		// The banner goes to stdout; keep it out of `make run` output.

@@ -1,7 +1,10 @@
 package local
 
 import (
+	"encoding/json"
 	"github.com/aws/aws-lambda-go/events"
+	"strings"
+	"sync"
 
 	"context"
 	"errors"
@@ -14,6 +17,7 @@ import (
 	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/web"
 )
 
 // Options configure a local server. Empty endpoints start the embedded
@@ -86,6 +90,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 	}
 	rt := &Router{Routes: routes.All, Functions: fns, Authorizer: d.Authorizer(), Log: d.Log, Now: d.Cfg.Now, Observe: o.Observe}
+	rt.Extra = web.Handler() // the upload page at /
+	posts := &postWatch{deps: d, keys: map[string]time.Time{}}
+	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {
+		posts.observe(resp)
+		if o.Observe != nil {
+			o.Observe(r, resp)
+		}
+	}
+	go posts.run(ctx)
 	addr := o.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -133,4 +146,64 @@ func (s *Server) NewAccount(ctx context.Context, name string, quota int64, domai
 	}
 	secret, _, err := s.Deps.Auth.CreateToken(ctx, a.ID, name, scopes, domain, 0)
 	return a.ID, secret, err
+}
+
+// postWatch stands in for S3's ObjectCreated:Post notification, which
+// invokes the recorder Lambda in AWS: the embedded S3's event webhook
+// reports form uploads without their key, so local mode remembers the
+// form uploads it signed and reports each one once its object exists.
+type postWatch struct {
+	deps *app.Deps
+	mu   sync.Mutex
+	keys map[string]time.Time // key → when to stop watching
+}
+
+// observe notes the key of every form upload the companion signs.
+func (w *postWatch) observe(resp events.APIGatewayV2HTTPResponse) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"method":"POST"`) {
+		return
+	}
+	var p struct {
+		Method string            `json:"method"`
+		Fields map[string]string `json:"fields"`
+	}
+	if json.Unmarshal([]byte(resp.Body), &p) != nil || p.Method != "POST" || p.Fields["key"] == "" {
+		return
+	}
+	w.mu.Lock()
+	w.keys[p.Fields["key"]] = time.Now().Add(20 * time.Minute)
+	w.mu.Unlock()
+}
+
+func (w *postWatch) run(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	record := w.deps.Recorder()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		keys := make(map[string]time.Time, len(w.keys))
+		for k, v := range w.keys {
+			keys[k] = v
+		}
+		w.mu.Unlock()
+		for key, until := range keys {
+			_, err := w.deps.Blobs.Head(ctx, key)
+			done := time.Now().After(until)
+			if err == nil {
+				ev := events.S3Event{Records: []events.S3EventRecord{{EventName: "ObjectCreated:Post", EventSource: "aws:s3",
+					S3: events.S3Entity{Bucket: events.S3Bucket{Name: w.deps.Cfg.Bucket}, Object: events.S3Object{Key: key, URLDecodedKey: key}}}}}
+				done = record(ctx, ev) == nil
+			}
+			if done {
+				w.mu.Lock()
+				delete(w.keys, key)
+				w.mu.Unlock()
+			}
+		}
+	}
 }

@@ -10,12 +10,15 @@ const (
 	FnSessionsComplete = "sessions-complete"
 	FnFiles            = "files"
 	FnAttachments      = "attachments"
-	FnBatches          = "batches" // Wegly batch uploads: bytes pass through Lambda
-	FnSweeper          = "sweeper" // scheduled: purges trashed files past their window
+	FnBatches          = "batches"   // Wegly batch uploads: bytes pass through Lambda
+	FnCompanion        = "companion" // Uppy's companion routes under upload tickets
+	FnSweeper          = "sweeper"   // scheduled: purges trashed files past their window
+	FnRecorder         = "recorder"  // S3 ObjectCreated:Post: records browser form uploads
 )
 
-// Scheduled lists functions run on a schedule rather than by routes.
-var Scheduled = []string{FnSweeper}
+// Background lists functions run by a schedule or an event rather than by
+// routes.
+var Background = []string{FnSweeper, FnRecorder}
 
 // Route is one API Gateway route.
 type Route struct {
@@ -42,6 +45,13 @@ func (r Route) Key() string { return r.Method + " " + r.Path }
 // All lists every route.
 var All = []Route{
 	{Method: "POST", Path: "/v1/sessions", Function: FnSessionsOpen},
+	{Method: "POST", Path: "/v1/upload-tickets", Function: FnSessionsOpen},
+	{Method: "GET", Path: "/v1/uppy/{ticket}/s3/params", Function: FnCompanion, Public: true},
+	{Method: "POST", Path: "/v1/uppy/{ticket}/s3/multipart", Function: FnCompanion, Public: true},
+	{Method: "GET", Path: "/v1/uppy/{ticket}/s3/multipart/{uploadId}", Function: FnCompanion, Public: true},
+	{Method: "GET", Path: "/v1/uppy/{ticket}/s3/multipart/{uploadId}/{partNumber}", Function: FnCompanion, Public: true},
+	{Method: "POST", Path: "/v1/uppy/{ticket}/s3/multipart/{uploadId}/complete", Function: FnCompanion, Public: true},
+	{Method: "DELETE", Path: "/v1/uppy/{ticket}/s3/multipart/{uploadId}", Function: FnCompanion, Public: true},
 	{Method: "GET", Path: "/v1/sessions/{id}", Function: FnSessionsParts},
 	{Method: "POST", Path: "/v1/sessions/{id}/parts", Function: FnSessionsParts},
 	{Method: "POST", Path: "/v1/sessions/{id}/complete", Function: FnSessionsComplete},

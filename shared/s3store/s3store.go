@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +39,7 @@ type API interface {
 type Presigner interface {
 	PresignUploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
 	PresignGetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.PresignOptions)) (*v4.PresignedHTTPRequest, error)
+	PresignPostObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.PresignPostOptions)) (*s3.PresignedPostRequest, error)
 }
 
 // Store is the bucket.
@@ -193,6 +195,27 @@ func (s *Store) PutObject(ctx context.Context, key, contentType string, body []b
 		return "", mapErr(err)
 	}
 	return aws.ToString(out.VersionId), nil
+}
+
+// PresignPost signs a browser form upload: the policy pins the exact key,
+// the exact size (content-length-range size..size) and the content type.
+func (s *Store) PresignPost(ctx context.Context, key, contentType string, size int64, ttl time.Duration) (upload.PostForm, error) {
+	req, err := s.presign.PresignPostObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key}, func(o *s3.PresignPostOptions) {
+		o.Expires = ttl
+		o.Conditions = []any{[]any{"content-length-range", size, size}, map[string]string{"Content-Type": contentType}}
+	})
+	if err != nil {
+		return upload.PostForm{}, err
+	}
+	fields := map[string]string{"Content-Type": contentType}
+	for k, v := range req.Values {
+		fields[k] = v
+	}
+	url := req.URL
+	if !strings.HasSuffix(url, "/") {
+		url += "/" // Uppy appends the key to the form URL for the object's location
+	}
+	return upload.PostForm{URL: url, Fields: fields}, nil
 }
 
 // AbortUpload releases an upload's parts.

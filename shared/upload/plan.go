@@ -42,6 +42,26 @@ func NewPlan(size, minPart int64) (Plan, error) {
 	return Plan{Size: size, PartSize: ps, PartCount: int(n)}, nil
 }
 
+// PlanWithPartSize plans with a part size the client chose (Uppy picks
+// its own chunk size): within S3's limits, and at most 10,000 parts.
+func PlanWithPartSize(size, partSize int64) (Plan, error) {
+	if size < 0 {
+		return Plan{}, apperr.Invalid("file_size", "must not be negative")
+	}
+	if partSize < S3MinPart || partSize > S3MaxPart {
+		return Plan{}, apperr.Invalid("part_size", fmt.Sprintf("must be from %d (5 MiB) to %d (5 GiB) bytes", S3MinPart, S3MaxPart))
+	}
+	n := max(1, ceilDiv(size, partSize))
+	if n > S3MaxParts {
+		return Plan{}, apperr.Invalid("part_size", fmt.Sprintf("makes %d parts; S3 allows 10,000", n))
+	}
+	return Plan{Size: size, PartSize: partSize, PartCount: int(n)}, nil
+}
+
+// UppyChunkSize is @uppy/aws-s3's default chunk size for a file: at least
+// 5 MiB, and small enough for 10,000 parts.
+func UppyChunkSize(size int64) int64 { return max(S3MinPart, ceilDiv(size, S3MaxParts)) }
+
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 
 // PartLen is the exact length of part n (1-based).

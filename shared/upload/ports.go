@@ -81,4 +81,14 @@ type Blobs interface {
 	AbortUpload(ctx context.Context, key, uploadID string) error
 	Head(ctx context.Context, key string) (Object, error)
 	DeleteVersion(ctx context.Context, key, versionID string) error
+	// PresignPost signs a browser form upload (POST policy) of exactly
+	// size bytes to exactly key.
+	PresignPost(ctx context.Context, key, contentType string, size int64, ttl time.Duration) (PostForm, error)
+}
+
+// PostForm is a presigned POST: the form's action URL and the fields to
+// send before the file field.
+type PostForm struct {
+	URL    string
+	Fields map[string]string
 }

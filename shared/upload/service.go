@@ -82,6 +82,13 @@ type OpenInput struct {
 	FileUUID    string // set: a new version of this file
 	Checksum    *Checksum
 	Attach      []AttachTarget
+	// PartSize, when set, is the client's part size (instead of the
+	// server's plan): Uppy cuts files itself.
+	PartSize int64
+	// Post asks for a single browser form upload (a presigned POST policy)
+	// instead of a multipart upload. Its completion is recorded when S3
+	// reports the object (RecordObject), or by Complete.
+	Post bool
 }
 
 // AttachTarget asks completion to attach the file to an entity.
@@ -113,7 +120,12 @@ type PartURL struct {
 type Opened struct {
 	Session Session
 	Parts   []PartURL
+	Post    *PostForm // Post sessions
 }
+
+// MaxPostSize bounds a form upload (S3 takes 5 GiB in one request; Uppy
+// switches to multipart at 100 MB by default).
+const MaxPostSize = 5 * GiB
 
 // ValidUUID checks a path or body UUID.
 func ValidUUID(field, v string) error {
@@ -212,7 +224,18 @@ func (s *Service) Open(ctx context.Context, p auth.Principal, in OpenInput) (Ope
 	if err != nil {
 		return Opened{}, err
 	}
-	plan, err := NewPlan(in.FileSize, s.limits.MinPartSize)
+	var plan Plan
+	switch {
+	case in.Post:
+		if in.FileSize > MaxPostSize {
+			return Opened{}, apperr.Invalid("file_size", "a form upload takes at most 5 GiB; use a multipart upload")
+		}
+		plan = Plan{Size: in.FileSize, PartSize: max(in.FileSize, 1), PartCount: 1}
+	case in.PartSize > 0:
+		plan, err = PlanWithPartSize(in.FileSize, in.PartSize)
+	default:
+		plan, err = NewPlan(in.FileSize, s.limits.MinPartSize)
+	}
 	if err != nil {
 		return Opened{}, err
 	}
@@ -248,6 +271,9 @@ func (s *Service) Open(ctx context.Context, p auth.Principal, in OpenInput) (Ope
 		return Opened{}, quotaError(usage, plan.Size)
 	}
 	sess.Key = files.ObjectKey(p.AccountID, sess.FileUUID, sess.VersionUUID)
+	if in.Post {
+		return s.openPost(ctx, sess)
+	}
 	alg := ""
 	if in.Checksum != nil {
 		alg = in.Checksum.Algorithm
@@ -275,6 +301,59 @@ func (s *Service) Open(ctx context.Context, p auth.Principal, in OpenInput) (Ope
 		}
 	}
 	return Opened{Session: sess, Parts: parts}, nil
+}
+
+// openPost records a form-upload session and signs its POST policy. Its
+// id is the version uuid, so the object's key names the session.
+func (s *Service) openPost(ctx context.Context, sess Session) (Opened, error) {
+	if sess.Checksum != nil {
+		return Opened{}, apperr.Invalid("checksum", "form uploads take no checksum; use a multipart upload")
+	}
+	sess.ID = sess.VersionUUID
+	form, err := s.blobs.PresignPost(ctx, sess.Key, sess.MimeType, sess.Plan.Size, s.limits.PartURLTTL)
+	if err != nil {
+		return Opened{}, fmt.Errorf("presign post: %w", err)
+	}
+	if err := s.store.PutSession(ctx, sess); err != nil {
+		return Opened{}, fmt.Errorf("put session: %w", err)
+	}
+	return Opened{Session: sess, Post: &form}, nil
+}
+
+// RecordObject records a form upload S3 reported (an ObjectCreated event
+// for key). Keys that are not a pending form upload are ignored, and a
+// second report of the same object changes nothing.
+func (s *Service) RecordObject(ctx context.Context, key string) error {
+	account, _, version, ok := files.ParseObjectKey(key)
+	if !ok {
+		return nil
+	}
+	sess, err := s.store.GetSession(ctx, account, version)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return nil // a multipart upload's object, or not ours
+	}
+	if err != nil || sess.UploadID != "" || sess.Status != StatusOpen || sess.Key != key {
+		return err
+	}
+	_, err = s.recordPost(ctx, sess, s.now().UTC().Truncate(time.Microsecond))
+	if apperr.KindOf(err) == apperr.KindConflict || apperr.KindOf(err) == apperr.KindQuota {
+		return nil // answered to the client that asks; nothing to retry
+	}
+	return err
+}
+
+// recordPost completes a form upload from the object S3 holds.
+func (s *Service) recordPost(ctx context.Context, sess Session, now time.Time) (files.File, error) {
+	obj, err := s.blobs.Head(ctx, sess.Key)
+	switch {
+	case errors.Is(err, apperr.ErrNotFound):
+		return files.File{}, apperr.New(apperr.KindConflict, "parts_missing", "the file has not been uploaded yet").With("missing_parts", []int{1})
+	case err != nil:
+		return files.File{}, fmt.Errorf("head object: %w", err)
+	case obj.Size != sess.Plan.Size: // the policy makes this impossible
+		return s.discard(ctx, sess, obj.VersionID, apperr.New(apperr.KindConflict, "size_mismatch", "the uploaded object's size differs from the session's"))
+	}
+	return s.commit(ctx, sess, obj.VersionID, now)
 }
 
 func quotaError(u Usage, size int64) error {
@@ -341,6 +420,9 @@ func (s *Service) Parts(ctx context.Context, p auth.Principal, id string, in Par
 	}
 	if err := checkOpen(sess, now); err != nil {
 		return Session{}, nil, err
+	}
+	if sess.UploadID == "" {
+		return Session{}, nil, apperr.New(apperr.KindConflict, "form_upload", "this session is a form upload (one POST); it has no parts to sign")
 	}
 	var errs apperr.Fields
 	seen := map[int]bool{}
@@ -414,6 +496,16 @@ func (s *Service) Status(ctx context.Context, p auth.Principal, id string) (Stat
 		return State{}, err
 	}
 	st := State{Session: sess, Status: sess.StatusAt(s.now())}
+	switch {
+	case sess.UploadID == "" && sess.Status == StatusOpen:
+		// a form upload: record it if S3 holds it (its event may lag)
+		if f, err := s.recordPost(ctx, sess, s.now().UTC().Truncate(time.Microsecond)); err == nil {
+			st.Status, st.File = StatusCompleted, &f
+		} else if apperr.KindOf(err) != apperr.KindConflict {
+			return State{}, err
+		}
+		return st, nil
+	}
 	switch st.Status {
 	case StatusOpen:
 		st.Parts, err = s.blobs.ListParts(ctx, sess.Key, sess.UploadID)
@@ -458,6 +550,12 @@ func (s *Service) Complete(ctx context.Context, p auth.Principal, id string, in 
 	}
 	if sess.Status == StatusCompleted {
 		return s.completedFile(ctx, sess)
+	}
+	if sess.UploadID == "" { // a form upload: the object is there or not
+		if sess.Status != StatusOpen {
+			return files.File{}, checkOpen(sess, now)
+		}
+		return s.recordPost(ctx, sess, now)
 	}
 	if err := checkOpen(sess, now); err != nil {
 		return files.File{}, err
@@ -704,6 +802,12 @@ func (s *Service) Abort(ctx context.Context, p auth.Principal, id string) error 
 		if err != nil {
 			return err
 		}
+	}
+	if sess.UploadID == "" { // a form upload: remove what was posted before the abort
+		if obj, err := s.blobs.Head(ctx, sess.Key); err == nil {
+			return s.blobs.DeleteVersion(ctx, sess.Key, obj.VersionID)
+		}
+		return nil
 	}
 	if err := s.blobs.AbortUpload(ctx, sess.Key, sess.UploadID); err != nil && !errors.Is(err, apperr.ErrNoSuchUpload) {
 		return fmt.Errorf("abort multipart upload: %w", err)

@@ -1,0 +1,15 @@
+// Command recorder is the Lambda S3 invokes on ObjectCreated:Post: it
+// records browser form uploads (Uppy's /s3/params path) as files.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/anexo/anexo/shared/app"
+)
+
+func main() {
+	lambda.Start(app.MustConnect(context.Background(), app.FromEnv()).Recorder())
+}

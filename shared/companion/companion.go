@@ -1,0 +1,278 @@
+// Package companion serves the routes @uppy/aws-s3 (6.x) calls in
+// companionEndpoint mode, mapped onto upload sessions. Uppy sends no
+// Authorization header there, so the routes live under a short-lived,
+// upload-only ticket in the path (POST /v1/upload-tickets mints one).
+package companion
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anexo/anexo/shared/api"
+	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/upload"
+)
+
+// Prefix is where the companion routes live; {ticket} is an upload ticket.
+const Prefix = "/v1/uppy/{ticket}/s3"
+
+// KeySource returns the ticket-signing key.
+type KeySource func(ctx context.Context) ([]byte, error)
+
+// API serves the companion routes and mints tickets.
+type API struct {
+	Svc  *upload.Service
+	Keys KeySource
+	Now  func() time.Time
+
+	mu  sync.Mutex
+	key []byte
+}
+
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *API) ticketKey(ctx context.Context) ([]byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.key == nil {
+		k, err := a.Keys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.key = k
+	}
+	return a.key, nil
+}
+
+// Routes are the companion routes (public in API Gateway: the ticket is
+// the credential).
+func (a *API) Routes() api.Routes {
+	return api.Routes{
+		"GET " + Prefix + "/params":                            a.withTicket(a.params),
+		"POST " + Prefix + "/multipart":                        a.withTicket(a.create),
+		"GET " + Prefix + "/multipart/{uploadId}":              a.withTicket(a.list),
+		"GET " + Prefix + "/multipart/{uploadId}/{partNumber}": a.withTicket(a.sign),
+		"POST " + Prefix + "/multipart/{uploadId}/complete":    a.withTicket(a.complete),
+		"DELETE " + Prefix + "/multipart/{uploadId}":           a.withTicket(a.abort),
+	}
+}
+
+// TicketRoutes mint tickets (authenticated with a token).
+func (a *API) TicketRoutes() api.Routes {
+	return api.Routes{"POST /v1/upload-tickets": a.mint}
+}
+
+// DefaultTicketTTL is a ticket's lifetime unless asked otherwise.
+const DefaultTicketTTL = time.Hour
+
+func (a *API) mint(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	var b struct {
+		TTLSeconds *int64 `json:"ttl_seconds"`
+	}
+	if req.Body != "" {
+		if err := api.DecodeJSON(req, &b); err != nil {
+			return api.Response{}, err
+		}
+	}
+	ttl := DefaultTicketTTL
+	if b.TTLSeconds != nil {
+		if *b.TTLSeconds < 60 || *b.TTLSeconds > int64(auth.MaxTicketTTL/time.Second) {
+			return api.Response{}, apperr.Invalid("ttl_seconds", "must be from 60 to 86400")
+		}
+		ttl = time.Duration(*b.TTLSeconds) * time.Second
+	}
+	key, err := a.ticketKey(ctx)
+	if err != nil {
+		return api.Response{}, err
+	}
+	t, exp, err := auth.MintTicket(key, p, a.now(), ttl)
+	if err != nil {
+		return api.Response{}, err
+	}
+	path := strings.Replace(strings.TrimSuffix(Prefix, "/s3"), "{ticket}", t, 1)
+	return api.JSON(http.StatusCreated, map[string]any{"ticket": t, "expires_at": exp.UTC(),
+		"companion_endpoint": base(req) + path})
+}
+
+// base is the API's origin as the client reached it.
+func base(req api.Request) string {
+	proto := api.Header(req, "X-Forwarded-Proto")
+	if proto == "" {
+		proto = "https"
+	}
+	host := req.RequestContext.DomainName
+	if host == "" {
+		host = api.Header(req, "Host")
+	}
+	return proto + "://" + host
+}
+
+type handler func(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error)
+
+// withTicket authenticates by the ticket in the path (and the ticket's
+// allowed_domain, when the minting token had one).
+func (a *API) withTicket(h handler) api.Endpoint {
+	return func(ctx context.Context, req api.Request, _ auth.Principal) (api.Response, error) {
+		key, err := a.ticketKey(ctx)
+		if err != nil {
+			return api.Response{}, err
+		}
+		p, err := auth.ParseTicket(key, api.PathParam(req, "ticket"), a.now())
+		if err != nil {
+			return api.Response{}, err
+		}
+		if err := p.CheckOrigin(api.Header(req, "Origin"), api.Header(req, "Referer")); err != nil {
+			return api.Response{}, err
+		}
+		return h(ctx, req, p)
+	}
+}
+
+// size reads the file size Uppy passes as metadata (the page sets
+// meta.size; Uppy sends every meta field).
+func size(field, v string) (int64, error) {
+	if v == "" {
+		return 0, apperr.Invalid(field, "is required: add the file's size to Uppy's metadata (uppy.setFileMeta(id, {size: file.size}))")
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, apperr.Invalid(field, "must be the file size in bytes")
+	}
+	return n, nil
+}
+
+// params answers GET /s3/params: a presigned POST policy (Uppy's path
+// for files up to 100 MB).
+func (a *API) params(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	q, _ := url.ParseQuery(req.RawQueryString)
+	n, err := size("metadata[size]", q.Get("metadata[size]"))
+	if err != nil {
+		return api.Response{}, err
+	}
+	out, err := a.Svc.Open(ctx, p, upload.OpenInput{FileName: q.Get("filename"), FileSize: n, ContentType: q.Get("type"), Post: true})
+	if err != nil {
+		return api.Response{}, err
+	}
+	return api.JSON(http.StatusOK, map[string]any{"method": "POST", "url": out.Post.URL, "fields": out.Post.Fields,
+		"expires": int(a.Svc.Limits().PartURLTTL / time.Second)})
+}
+
+// create answers POST /s3/multipart: a session planned in Uppy's chunks.
+func (a *API) create(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	var b struct {
+		Filename string         `json:"filename"`
+		Type     string         `json:"type"`
+		Metadata map[string]any `json:"metadata"`
+	}
+	if err := api.DecodeJSON(req, &b); err != nil {
+		return api.Response{}, err
+	}
+	var raw string
+	switch v := b.Metadata["size"].(type) {
+	case string:
+		raw = v
+	case float64:
+		raw = strconv.FormatInt(int64(v), 10)
+	}
+	n, err := size("metadata.size", raw)
+	if err != nil {
+		return api.Response{}, err
+	}
+	out, err := a.Svc.Open(ctx, p, upload.OpenInput{FileName: b.Filename, FileSize: n, ContentType: b.Type, PartSize: upload.UppyChunkSize(n)})
+	if err != nil {
+		return api.Response{}, err
+	}
+	return api.JSON(http.StatusOK, map[string]string{"uploadId": out.Session.ID, "key": out.Session.Key})
+}
+
+// session checks that the key Uppy passes is the session's.
+func (a *API) check(sess upload.Session, req api.Request) error {
+	if k := req.QueryStringParameters["key"]; k != sess.Key {
+		return apperr.Invalid("key", "does not belong to this upload")
+	}
+	return nil
+}
+
+func (a *API) sign(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	n, err := strconv.Atoi(api.PathParam(req, "partNumber"))
+	if err != nil {
+		return api.Response{}, apperr.Invalid("partNumber", "must be a part number")
+	}
+	sess, urls, err := a.Svc.Parts(ctx, p, api.PathParam(req, "uploadId"), upload.PartsInput{PartNumbers: []int{n}})
+	if err != nil {
+		return api.Response{}, err
+	}
+	if err := a.check(sess, req); err != nil {
+		return api.Response{}, err
+	}
+	return api.JSON(http.StatusOK, map[string]any{"url": urls[0].Request.URL, "expires": int(time.Until(urls[0].ExpiresAt) / time.Second)})
+}
+
+type listedPart struct {
+	PartNumber int32  `json:"PartNumber"`
+	ETag       string `json:"ETag"`
+	Size       int64  `json:"Size"`
+}
+
+func (a *API) list(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	st, err := a.Svc.Status(ctx, p, api.PathParam(req, "uploadId"))
+	if err != nil {
+		return api.Response{}, err
+	}
+	if err := a.check(st.Session, req); err != nil {
+		return api.Response{}, err
+	}
+	out := make([]listedPart, len(st.Parts))
+	for i, pt := range st.Parts {
+		out[i] = listedPart{PartNumber: pt.Number, ETag: pt.ETag, Size: pt.Size}
+	}
+	return api.JSON(http.StatusOK, out)
+}
+
+func (a *API) complete(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	var b struct {
+		Parts []struct {
+			PartNumber int32  `json:"PartNumber"`
+			ETag       string `json:"ETag"`
+		} `json:"parts"`
+	}
+	if err := api.DecodeJSON(req, &b); err != nil {
+		return api.Response{}, err
+	}
+	id := api.PathParam(req, "uploadId")
+	st, err := a.Svc.Status(ctx, p, id)
+	if err != nil {
+		return api.Response{}, err
+	}
+	if err := a.check(st.Session, req); err != nil {
+		return api.Response{}, err
+	}
+	in := upload.CompleteInput{}
+	for _, pt := range b.Parts {
+		in.Parts = append(in.Parts, upload.Part{Number: pt.PartNumber, ETag: pt.ETag})
+	}
+	f, err := a.Svc.Complete(ctx, p, id, in)
+	if err != nil {
+		return api.Response{}, err
+	}
+	return api.JSON(http.StatusOK, map[string]string{"location": base(req) + "/v1/files/" + f.UUID, "key": st.Session.Key,
+		"file_uuid": f.UUID})
+}
+
+func (a *API) abort(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	if err := a.Svc.Abort(ctx, p, api.PathParam(req, "uploadId")); err != nil {
+		return api.Response{}, err
+	}
+	return api.JSON(http.StatusOK, map[string]any{})
+}

@@ -1,0 +1,226 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/upload"
+)
+
+// uppy speaks @uppy/aws-s3's companion protocol (no Authorization header).
+type uppy struct {
+	t        *testing.T
+	endpoint string // the ticket's companion_endpoint
+}
+
+func (u uppy) call(method, path string, body any) (int, []byte) {
+	u.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, u.endpoint+"/s3"+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func (u uppy) json(want int, method, path string, body, out any) {
+	u.t.Helper()
+	status, b := u.call(method, path, body)
+	if status != want {
+		u.t.Fatalf("%s %s: %d %s, want %d", method, path, status, b, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			u.t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+}
+
+// postForm uploads as Uppy's putObject does: the fields, then "file".
+func postForm(t *testing.T, action string, fields map[string]string, name string, data []byte) (int, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		_ = w.WriteField(k, v)
+	}
+	fw, _ := w.CreateFormFile("file", name)
+	_, _ = fw.Write(data)
+	_ = w.Close()
+	resp, err := http.Post(action, w.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (c *client) ticket(ttl int) uppy {
+	c.t.Helper()
+	body := map[string]any{}
+	if ttl > 0 {
+		body["ttl_seconds"] = ttl
+	}
+	m := c.expect(201, "POST", "/v1/upload-tickets", body)
+	ep := m["companion_endpoint"].(string)
+	if !strings.HasPrefix(ep, c.base+"/v1/uppy/") || strings.Contains(ep, c.token) {
+		c.t.Fatalf("companion_endpoint %s", ep)
+	}
+	return uppy{t: c.t, endpoint: ep}
+}
+
+// waitFile polls until a file exists (a form upload is recorded when S3
+// reports it).
+func (c *client) waitFile(uuid string) map[string]any {
+	c.t.Helper()
+	for range 100 {
+		if r := c.do("GET", "/v1/files/"+uuid, nil); r.Status == 200 {
+			return r.JSON()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("file %s was never recorded", uuid)
+	return nil
+}
+
+func TestUppyCompanion(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+		e := start(t, be)
+		c := e.account(0, "")
+		u := c.ticket(0)
+
+		// small file: /s3/params → presigned POST policy → form upload to S3
+		small := random(70_000)
+		var params struct {
+			Method string            `json:"method"`
+			URL    string            `json:"url"`
+			Fields map[string]string `json:"fields"`
+		}
+		u.json(200, "GET", "/params?"+url.Values{"filename": {"foto.jpg"}, "type": {"image/jpeg"},
+			"metadata[name]": {"foto.jpg"}, "metadata[size]": {fmt.Sprint(len(small))}}.Encode(), nil, &params)
+		key := params.Fields["key"]
+		parts := strings.Split(key, "/")
+		if params.Method != "POST" || len(parts) != 3 || parts[0] != c.account || !strings.HasSuffix(params.URL, "/") {
+			t.Fatalf("params: %+v", params)
+		}
+		if be.Name == "embedded" { // versitygw enforces the policy; moto accepts anything
+			if status, body := postForm(t, params.URL, params.Fields, "foto.jpg", small[:1000]); status < 400 {
+				t.Fatalf("a body of another size was accepted: %d %s", status, body)
+			}
+			other := map[string]string{}
+			for k, v := range params.Fields {
+				other[k] = v
+			}
+			other["key"] = c.account + "/x/y"
+			if status, body := postForm(t, params.URL, other, "foto.jpg", small); status < 400 {
+				t.Fatalf("another key was accepted: %d %s", status, body)
+			}
+		}
+		if status, body := postForm(t, params.URL, params.Fields, "foto.jpg", small); status >= 300 {
+			t.Fatalf("form upload: %d %s", status, body)
+		}
+		var f map[string]any
+		if be.Name == "embedded" {
+			f = c.waitFile(parts[1]) // recorded by the S3 event alone
+		} else {
+			// moto sends no events: the session's status records it
+			st := c.expect(200, "GET", "/v1/sessions/"+parts[2], nil)
+			if st["session"].(map[string]any)["status"] != "completed" {
+				t.Fatalf("status: %v", st)
+			}
+			f = c.waitFile(parts[1])
+		}
+		if f["name"] != "foto.jpg" || f["size"] != float64(len(small)) || f["mime_type"] != "image/jpeg" {
+			t.Fatal(f)
+		}
+		if got, _ := c.download(parts[1], ""); !bytes.Equal(got, small) {
+			t.Fatal("form upload: bytes differ")
+		}
+
+		// multipart: Uppy's default chunks (max(5 MiB, size/10000))
+		big := random(12*MiB + 321)
+		chunk := upload.UppyChunkSize(int64(len(big)))
+		var created struct{ UploadID, Key string }
+		u.json(200, "POST", "/multipart", map[string]any{"filename": "vídeo.mp4", "type": "video/mp4",
+			"metadata": map[string]any{"name": "vídeo.mp4", "size": len(big)}}, &created)
+		q := "?" + url.Values{"key": {created.Key}}.Encode()
+		var etags []map[string]any
+		for n, off := 1, int64(0); off < int64(len(big)); n, off = n+1, off+chunk {
+			end := min(off+chunk, int64(len(big)))
+			var signed struct{ URL string }
+			u.json(200, "GET", fmt.Sprintf("/multipart/%s/%d%s", created.UploadID, n, q), nil, &signed)
+			status, etag, err := testenv.Put(context.Background(), signed.URL, nil, big[off:end])
+			if err != nil || status != 200 {
+				t.Fatalf("part %d: %d %v", n, status, err)
+			}
+			etags = append(etags, map[string]any{"PartNumber": n, "ETag": etag})
+			if n == 1 { // Uppy lists parts to resume
+				var listed []map[string]any
+				u.json(200, "GET", "/multipart/"+created.UploadID+q, nil, &listed)
+				if len(listed) != 1 || listed[0]["PartNumber"] != 1.0 || listed[0]["Size"] != float64(chunk) {
+					t.Fatalf("list parts: %v", listed)
+				}
+			}
+		}
+		var done struct {
+			Location string `json:"location"`
+			Key      string `json:"key"`
+			FileUUID string `json:"file_uuid"`
+		}
+		u.json(200, "POST", "/multipart/"+created.UploadID+"/complete"+q, map[string]any{"parts": etags}, &done)
+		if done.Key != created.Key {
+			t.Fatal(done)
+		}
+		if got, _ := c.download(done.FileUUID, ""); !bytes.Equal(got, big) {
+			t.Fatal("multipart: bytes differ")
+		}
+		// abort
+		var aborted struct{ UploadID, Key string }
+		u.json(200, "POST", "/multipart", map[string]any{"filename": "x.bin", "metadata": map[string]any{"size": 6 * MiB}}, &aborted)
+		u.json(200, "DELETE", "/multipart/"+aborted.UploadID+"?key="+url.QueryEscape(aborted.Key), nil, nil)
+		if st := c.expect(200, "GET", "/v1/sessions/"+aborted.UploadID, nil); st["session"].(map[string]any)["status"] != "aborted" {
+			t.Fatal(st)
+		}
+
+		// refusals
+		u.json(400, "GET", "/params?filename=a.txt&type=text/plain", nil, nil) // no size
+		u.json(400, "POST", "/multipart", map[string]any{"filename": "a.bin", "metadata": map[string]any{}}, nil)
+		u.json(400, "GET", "/multipart/"+created.UploadID+"?key=other", nil, nil)
+		bad := uppy{t: t, endpoint: strings.Replace(u.endpoint, "/v1/uppy/", "/v1/uppy/x", 1)}
+		bad.json(401, "POST", "/multipart", map[string]any{"filename": "a.bin", "metadata": map[string]any{"size": 1}}, nil)
+		// another account's ticket cannot reach this account's uploads
+		o := e.account(0, "").ticket(0)
+		o.json(404, "GET", "/multipart/"+created.UploadID+q, nil, nil)
+		// a read-only token cannot mint tickets
+		ro := e.account(0, "", "files:read")
+		if r := ro.do("POST", "/v1/upload-tickets", map[string]any{}); r.Status != 403 {
+			t.Fatal(r)
+		}
+		problemField(t, c.do("POST", "/v1/upload-tickets", map[string]any{"ttl_seconds": 10}), 400, "ttl_seconds")
+		// tickets expire
+		short := c.ticket(60)
+		e.clock.Advance(2 * time.Minute)
+		short.json(401, "POST", "/multipart", map[string]any{"filename": "a.bin", "metadata": map[string]any{"size": 1}}, nil)
+	})
+}
