@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/openapi/openapitest"
 	"github.com/anexo/anexo/shared/testenv"
 )
 
@@ -81,6 +85,7 @@ type lambda struct {
 	url  string
 	cmd  *exec.Cmd
 	logs *syncBuffer
+	api  *openapitest.Checker
 }
 
 func startLambda(t *testing.T, rie, bootstrap string, env []string) *lambda {
@@ -129,6 +134,15 @@ func (l *lambda) invoke(t *testing.T, event []byte) map[string]any {
 	var out map[string]any
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatalf("invoke: %d %s\nlogs:\n%s", resp.StatusCode, b, l.logs)
+	}
+	// an HTTP API answer must match the OpenAPI document
+	var req events.APIGatewayV2HTTPRequest
+	var res events.APIGatewayV2HTTPResponse
+	if json.Unmarshal(event, &req) == nil && req.RouteKey != "" && json.Unmarshal(b, &res) == nil && res.StatusCode != 0 {
+		if l.api == nil {
+			l.api = openapitest.New(t)
+		}
+		l.api.Observe(httptest.NewRequest(req.RequestContext.HTTP.Method, req.RawPath, nil), res)
 	}
 	return out
 }

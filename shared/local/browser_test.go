@@ -49,7 +49,8 @@ func TestUploadPageInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(dir, "uppy.mjs"), e.srv.URL + "/", c.token}, paths...)...)
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	saved := filepath.Join(tmp, "downloaded")
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "DOWNLOAD_NAME=proposta.pdf", "DOWNLOAD_TO="+saved)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -58,10 +59,11 @@ func TestUploadPageInChromium(t *testing.T) {
 			Name string
 			Size int64
 		}
-		Failed  []map[string]any
-		Listed  []string
-		Console []string
-		Error   string
+		Failed     []map[string]any
+		Listed     []string
+		Downloaded string
+		Console    []string
+		Error      string
 	}
 	if jerr := json.Unmarshal(stdout.Bytes(), &out); jerr != nil || err != nil || out.Error != "" {
 		t.Fatalf("browser: %v %v\nstdout: %s\nstderr: %s", err, jerr, stdout.String(), stderr.String())
@@ -71,6 +73,10 @@ func TestUploadPageInChromium(t *testing.T) {
 	}
 	if !slices.Contains(out.Listed, "proposta.pdf") || !slices.Contains(out.Listed, "gravação.mp4") {
 		t.Fatalf("the page lists %v", out.Listed)
+	}
+	// the page's download button saved the small file's bytes
+	if got, _ := os.ReadFile(saved); out.Downloaded != "proposta.pdf" || !bytes.Equal(got, small) {
+		t.Fatalf("the page's download: %q, %d bytes", out.Downloaded, len(got))
 	}
 	// one file took the form-upload path, the other the multipart path
 	calls := e.probe.Calls()

@@ -23,6 +23,13 @@ try {
   out.uploaded = await page.evaluate(() => window.anexo.uploaded)
   out.failed = await page.evaluate(() => window.anexo.failed)
   out.listed = await page.$$eval('#files tr td:first-child', (tds) => tds.map((td) => td.textContent))
+  // download one file with the page's button, as a person would
+  if (process.env.DOWNLOAD_NAME) {
+    const row = page.locator('#files tr', { hasText: process.env.DOWNLOAD_NAME })
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), row.locator('button').click()])
+    await dl.saveAs(process.env.DOWNLOAD_TO)
+    out.downloaded = dl.suggestedFilename()
+  }
 } catch (e) {
   out.error = String(e && e.stack || e)
 } finally {
