@@ -274,6 +274,20 @@ func Principal(req Request) (auth.Principal, error) {
 	return p, p.CheckOrigin(Header(req, "Origin"), Header(req, "Referer"))
 }
 
+// BaseURL is the API's origin as the client reached it (API Gateway's
+// domain and X-Forwarded-Proto), for absolute links in answers.
+func BaseURL(req Request) string {
+	proto := Header(req, "X-Forwarded-Proto")
+	if proto == "" {
+		proto = "https"
+	}
+	host := req.RequestContext.DomainName
+	if host == "" {
+		host = Header(req, "Host")
+	}
+	return proto + "://" + host
+}
+
 // PathParam reads a path parameter.
 func PathParam(req Request, name string) string { return req.PathParameters[name] }
 

@@ -228,20 +228,6 @@ type batchView struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
-// baseURL is the API's own origin as the client reached it (file_url must
-// be absolute).
-func baseURL(req api.Request) string {
-	proto := api.Header(req, "X-Forwarded-Proto")
-	if proto == "" {
-		proto = "https"
-	}
-	host := req.RequestContext.DomainName
-	if host == "" {
-		host = api.Header(req, "Host")
-	}
-	return proto + "://" + host
-}
-
 func view(req api.Request, b batches.Batch) batchView {
 	by := person{ID: b.CreatedByID, Name: b.CreatedBy, Avatar: ""}
 	v := batchView{ID: b.ID, Source: 1, Title: b.Title, Note: b.Note, FilesCount: len(b.Items), TotalSize: b.TotalSize,
@@ -252,7 +238,7 @@ func view(req api.Request, b batches.Batch) batchView {
 	} else {
 		v.CRMLead = target
 	}
-	base := baseURL(req)
+	base := api.BaseURL(req)
 	for _, it := range b.Items {
 		v.Files = append(v.Files, fileView{ID: it.File.UUID, CreatedBy: by, FileURL: base + "/v1/files/" + it.File.UUID + "/download",
 			FileName: it.File.Name, MimeType: it.File.MimeType, Size: it.File.Size, CreatedAt: it.File.CreatedAt})

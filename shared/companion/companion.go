@@ -102,20 +102,7 @@ func (a *API) mint(ctx context.Context, req api.Request, p auth.Principal) (api.
 	}
 	path := strings.Replace(strings.TrimSuffix(Prefix, "/s3"), "{ticket}", t, 1)
 	return api.JSON(http.StatusCreated, map[string]any{"ticket": t, "expires_at": exp.UTC(),
-		"companion_endpoint": base(req) + path})
-}
-
-// base is the API's origin as the client reached it.
-func base(req api.Request) string {
-	proto := api.Header(req, "X-Forwarded-Proto")
-	if proto == "" {
-		proto = "https"
-	}
-	host := req.RequestContext.DomainName
-	if host == "" {
-		host = api.Header(req, "Host")
-	}
-	return proto + "://" + host
+		"companion_endpoint": api.BaseURL(req) + path})
 }
 
 type handler func(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error)
@@ -266,7 +253,7 @@ func (a *API) complete(ctx context.Context, req api.Request, p auth.Principal) (
 	if err != nil {
 		return api.Response{}, err
 	}
-	return api.JSON(http.StatusOK, map[string]string{"location": base(req) + "/v1/files/" + f.UUID, "key": st.Session.Key,
+	return api.JSON(http.StatusOK, map[string]string{"location": api.BaseURL(req) + "/v1/files/" + f.UUID, "key": st.Session.Key,
 		"file_uuid": f.UUID})
 }
 
