@@ -258,6 +258,13 @@ func (a *API) complete(ctx context.Context, req api.Request, p auth.Principal) (
 }
 
 func (a *API) abort(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+	st, err := a.Svc.Status(ctx, p, api.PathParam(req, "uploadId"))
+	if err != nil {
+		return api.Response{}, err
+	}
+	if err := a.check(st.Session, req); err != nil {
+		return api.Response{}, err
+	}
 	if err := a.Svc.Abort(ctx, p, api.PathParam(req, "uploadId")); err != nil {
 		return api.Response{}, err
 	}

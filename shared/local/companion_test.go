@@ -207,6 +207,7 @@ func TestUppyCompanion(t *testing.T) {
 		u.json(400, "GET", "/params?filename=a.txt&type=text/plain", nil, nil) // no size
 		u.json(400, "POST", "/multipart", map[string]any{"filename": "a.bin", "metadata": map[string]any{}}, nil)
 		u.json(400, "GET", "/multipart/"+created.UploadID+"?key=other", nil, nil)
+		u.json(400, "DELETE", "/multipart/"+created.UploadID+"?key=other", nil, nil)
 		bad := uppy{t: t, endpoint: strings.Replace(u.endpoint, "/v1/uppy/", "/v1/uppy/x", 1)}
 		bad.json(401, "POST", "/multipart", map[string]any{"filename": "a.bin", "metadata": map[string]any{"size": 1}}, nil)
 		// another account's ticket cannot reach this account's uploads
