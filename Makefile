@@ -4,7 +4,7 @@ ADDR      ?= 127.0.0.1:8080
 FUNCTIONS := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: run test test-short vet build clean deploy synth diff destroy invoke
+.PHONY: run test test-short vet build clean deploy synth diff destroy invoke fuzz
 
 ## run: the whole API on localhost with embedded DynamoDB and S3; prints a dev token
 run:
@@ -19,6 +19,16 @@ BROWSERTEST := shared/web/browsertest
 
 test: vet $(RIE) $(BROWSERTEST)/node_modules
 	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) fuzz FUZZTIME=10s
+
+# Fuzz targets: query and cursor parsing, the multipart batch parser, strict
+# JSON bodies. `make test` runs each briefly; run longer with FUZZTIME=10m.
+FUZZTIME ?= 1m
+FUZZ := shared/catalog:FuzzParseQuery shared/catalog:FuzzDecodeCursor shared/batchapi:FuzzParse shared/api:FuzzDecodeJSON
+fuzz:
+	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test ./$$pkg -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME); done
 
 # playwright-core for the upload page's headless-Chromium test (the browser
 # is Debian's chromium; Playwright's own download is not used)

@@ -571,7 +571,19 @@ func (s *Service) Complete(ctx context.Context, p auth.Principal, id string, in 
 		return files.File{}, fmt.Errorf("list parts: %w", err)
 	default:
 		if err := verifyParts(sess.Plan, parts, in.Parts); err != nil {
-			return files.File{}, err
+			if len(parts) > 0 {
+				return files.File{}, err
+			}
+			// No parts at all: nothing was uploaded — or a concurrent
+			// completion has just assembled them (some stores list an
+			// upload being completed as empty). The object tells.
+			if obj, herr := s.blobs.Head(ctx, sess.Key); herr != nil || obj.Size != sess.Plan.Size {
+				return files.File{}, err
+			}
+			if s3Version, err = s.alreadyStored(ctx, sess); err != nil {
+				return s.afterVanished(ctx, sess, err)
+			}
+			return s.commit(ctx, sess, s3Version, now)
 		}
 		s3Version, err = s.blobs.CompleteUpload(ctx, sess.Key, sess.UploadID, parts, sess.Checksum)
 		switch {
