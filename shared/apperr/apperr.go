@@ -6,6 +6,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -91,6 +92,17 @@ type Fields []FieldError
 
 // Add records a problem with a field.
 func (f *Fields) Add(field, detail string) { *f = append(*f, FieldError{Field: field, Detail: detail}) }
+
+// Count adds an error when a batch of n items is empty or over max;
+// what names the items ("files", "file ids").
+func (f *Fields) Count(field string, n, max int, what, empty string) {
+	switch {
+	case n == 0:
+		f.Add(field, empty)
+	case n > max:
+		f.Add(field, "at most "+strconv.Itoa(max)+" "+what+" per request")
+	}
+}
 
 // Err returns the collected errors as one invalid-request error, or nil.
 func (f Fields) Err() error {

@@ -45,12 +45,7 @@ type Result struct {
 // ValidateBatch checks the uuids of a batch request.
 func ValidateBatch(uuids []string) error {
 	var errs apperr.Fields
-	switch {
-	case len(uuids) == 0:
-		errs.Add("body", "list at least one file: [{\"uuid\": \"…\"}]")
-	case len(uuids) > MaxBatch:
-		errs.Add("body", fmt.Sprintf("at most %d files per request", MaxBatch))
-	}
+	errs.Count("body", len(uuids), MaxBatch, "files", "list at least one file: [{\"uuid\": \"…\"}]")
 	seen := map[string]bool{}
 	for i, u := range uuids {
 		f := fmt.Sprintf("[%d].uuid", i)

@@ -3,7 +3,6 @@ package entities
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/anexo/anexo/shared/apperr"
@@ -26,12 +25,7 @@ type Result struct {
 // ValidateSpecs checks a batch of specs (field prefix "files").
 func ValidateSpecs(specs []Spec) error {
 	var errs apperr.Fields
-	switch {
-	case len(specs) == 0:
-		errs.Add("files", "list at least one file")
-	case len(specs) > MaxBatch:
-		errs.Add("files", fmt.Sprintf("at most %d files per request", MaxBatch))
-	}
+	errs.Count("files", len(specs), MaxBatch, "files", "list at least one file")
 	seen := map[string]bool{}
 	for i := range specs {
 		prefix := "files[" + strconv.Itoa(i) + "]"

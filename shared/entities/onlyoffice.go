@@ -34,12 +34,7 @@ func (s *Service) AttachByIDs(ctx context.Context, p auth.Principal, t Type, cod
 		return Event{}, err
 	}
 	var errs apperr.Fields
-	switch {
-	case len(ids) == 0:
-		errs.Add("fileids", "list at least one file id")
-	case len(ids) > MaxBatch:
-		errs.Add("fileids", fmt.Sprintf("at most %d file ids per request", MaxBatch))
-	}
+	errs.Count("fileids", len(ids), MaxBatch, "file ids", "list at least one file id")
 	seen := map[int64]bool{}
 	for i, id := range ids {
 		f := "fileids[" + strconv.Itoa(i) + "]"
