@@ -4,7 +4,7 @@ ADDR      ?= 127.0.0.1:8080
 FUNCTIONS := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: run test test-short vet build clean deploy synth diff destroy invoke fuzz
+.PHONY: run test test-short vet build clean deploy synth diff destroy invoke fuzz bench
 
 ## run: the whole API on localhost with embedded DynamoDB and S3; prints a dev token
 run:
@@ -20,6 +20,12 @@ BROWSERTEST := shared/web/browsertest
 test: vet $(RIE) $(BROWSERTEST)/node_modules
 	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz FUZZTIME=10s
+
+# Benchmarks: per operation AWS requests, DynamoDB capacity (moto), bytes
+# through Lambda and handler latency percentiles (moto_server required).
+BENCHTIME ?= 50x
+bench:
+	$(GO) test ./shared/local -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 20m
 
 # Fuzz targets: query and cursor parsing, the multipart batch parser, strict
 # JSON bodies. `make test` runs each briefly; run longer with FUZZTIME=10m.

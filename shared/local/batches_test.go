@@ -34,7 +34,7 @@ type formFile struct {
 }
 
 // multipartBody builds a multipart/form-data body with mime/multipart.
-func multipartBody(t *testing.T, fields [][2]string, fs []formFile) (string, []byte) {
+func multipartBody(t testing.TB, fields [][2]string, fs []formFile) (string, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)

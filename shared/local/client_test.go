@@ -42,14 +42,14 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *local.Server
 	clock *clock
 	probe *sdkprobe.Probe
 }
 
 // start runs a local server on a backend (embedded or moto).
-func start(t *testing.T, be testenv.Backend) *env {
+func start(t testing.TB, be testenv.Backend) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -80,7 +80,7 @@ func (e *env) account(quota int64, domain string, scopes ...string) *client {
 }
 
 type client struct {
-	t       *testing.T
+	t       testing.TB
 	base    string
 	token   string
 	account string

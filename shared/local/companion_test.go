@@ -19,7 +19,7 @@ import (
 
 // uppy speaks @uppy/aws-s3's companion protocol (no Authorization header).
 type uppy struct {
-	t        *testing.T
+	t        testing.TB
 	endpoint string // the ticket's companion_endpoint
 }
 

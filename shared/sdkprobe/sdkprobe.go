@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -27,16 +28,98 @@ type Fault struct {
 
 // Probe records calls and injects armed faults.
 type Probe struct {
-	mu     sync.Mutex
-	calls  []string
-	faults []Fault
+	// MeasureCapacity asks DynamoDB for the capacity every call consumes
+	// (ReturnConsumedCapacity TOTAL) and adds it up (benchmarks).
+	MeasureCapacity bool
+
+	mu       sync.Mutex
+	calls    []string
+	faults   []Fault
+	capacity Capacity
+}
+
+// Capacity is DynamoDB capacity consumed.
+type Capacity struct {
+	Read, Write, Total float64
 }
 
 // Install adds the probe to an AWS config's middleware stacks.
 func (p *Probe) Install(cfg *aws.Config) {
 	cfg.APIOptions = append(cfg.APIOptions, func(s *middleware.Stack) error {
+		if err := s.Initialize.Add(middleware.InitializeMiddlewareFunc("sdkprobe-capacity", p.measure), middleware.Before); err != nil {
+			return err
+		}
 		return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("sdkprobe", p.handle), middleware.After)
 	})
+}
+
+// measure sets ReturnConsumedCapacity on DynamoDB inputs that have it and
+// adds up the ConsumedCapacity of their outputs.
+func (p *Probe) measure(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+	if !p.MeasureCapacity {
+		return next.HandleInitialize(ctx, in)
+	}
+	if v := reflect.ValueOf(in.Parameters); v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
+		if f := v.Elem().FieldByName("ReturnConsumedCapacity"); f.IsValid() && f.CanSet() && f.Kind() == reflect.String && f.String() == "" {
+			f.SetString("TOTAL")
+		}
+	}
+	out, md, err := next.HandleInitialize(ctx, in)
+	if err == nil {
+		c := capacityOf(out.Result)
+		p.mu.Lock()
+		p.capacity.Read += c.Read
+		p.capacity.Write += c.Write
+		p.capacity.Total += c.Total
+		p.mu.Unlock()
+	}
+	return out, md, err
+}
+
+// capacityOf reads ConsumedCapacity (one, or one per table) from an output.
+func capacityOf(result any) Capacity {
+	v := reflect.ValueOf(result)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return Capacity{}
+	}
+	f := v.Elem().FieldByName("ConsumedCapacity")
+	if !f.IsValid() {
+		return Capacity{}
+	}
+	var out Capacity
+	add := func(c reflect.Value) {
+		if c.Kind() == reflect.Pointer {
+			if c.IsNil() {
+				return
+			}
+			c = c.Elem()
+		}
+		num := func(name string) float64 {
+			x := c.FieldByName(name)
+			if x.IsValid() && x.Kind() == reflect.Pointer && !x.IsNil() {
+				return x.Elem().Float()
+			}
+			return 0
+		}
+		out.Total += num("CapacityUnits")
+		out.Read += num("ReadCapacityUnits")
+		out.Write += num("WriteCapacityUnits")
+	}
+	if f.Kind() == reflect.Slice {
+		for i := range f.Len() {
+			add(f.Index(i))
+		}
+	} else {
+		add(f)
+	}
+	return out
+}
+
+// Consumed returns the capacity measured since the last Reset.
+func (p *Probe) Consumed() Capacity {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.capacity
 }
 
 func (p *Probe) handle(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
@@ -89,6 +172,7 @@ func (p *Probe) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = nil
+	p.capacity = Capacity{}
 }
 
 // Calls returns the operations recorded since the last Reset, in order.

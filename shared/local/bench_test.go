@@ -1,0 +1,152 @@
+package local_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/anexo/anexo/shared/testenv"
+)
+
+// The benchmarks run every operation over HTTP against moto_server (it
+// reports DynamoDB consumed capacity; the embedded DynamoDB does not) and
+// report, per operation: AWS requests (the authorizer's GetItem included;
+// API Gateway caches it for 60 s in AWS), DynamoDB capacity units as moto
+// accounts them (ReturnConsumedCapacity TOTAL on every call; moto's
+// accounting is approximate and not what AWS bills to the decimal),
+// bytes of file content that passed through Lambda, and the handler's
+// latency percentiles in this process. `make bench` runs them.
+
+type measured struct {
+	b     *testing.B
+	e     *env
+	lat   []time.Duration
+	calls int
+	cu    float64
+	bytes int64
+}
+
+func measure(b *testing.B) (*env, *measured) {
+	e := start(b, testenv.MotoBackend(b))
+	e.probe.MeasureCapacity = true
+	return e, &measured{b: b, e: e}
+}
+
+// op times one operation and adds its AWS requests and capacity.
+func (m *measured) op(f func()) {
+	m.e.probe.Reset()
+	t0 := time.Now()
+	f()
+	m.lat = append(m.lat, time.Since(t0))
+	m.calls += len(m.e.probe.Calls())
+	c := m.e.probe.Consumed()
+	m.cu += c.Total + c.Read + c.Write // moto reports totals (CapacityUnits) only
+}
+
+func (m *measured) report() {
+	n := float64(len(m.lat))
+	if n == 0 {
+		return
+	}
+	slices.Sort(m.lat)
+	pct := func(p float64) float64 { return float64(m.lat[int(p*(n-1))].Microseconds()) / 1000 }
+	m.b.ReportMetric(float64(m.calls)/n, "aws-req/op")
+	m.b.ReportMetric(m.cu/n, "ddb-cu/op")
+	m.b.ReportMetric(float64(m.bytes)/n, "lambda-bytes/op")
+	m.b.ReportMetric(pct(0.5), "p50-ms")
+	m.b.ReportMetric(pct(0.99), "p99-ms")
+	m.b.ReportMetric(0, "ns/op") // wall time per op is the percentiles' business
+}
+
+func BenchmarkOpen(b *testing.B) {
+	e, m := measure(b)
+	c := e.account(0, "")
+	for b.Loop() {
+		m.op(func() { c.open("bench.bin", 100*MiB, nil) })
+	}
+	m.report()
+}
+
+func BenchmarkSign100Parts(b *testing.B) {
+	e, m := measure(b)
+	c := e.account(0, "")
+	s := c.open("bench.bin", 1000*8*MiB, nil)
+	for b.Loop() {
+		m.op(func() { c.partURLs(s["id"].(string), seq(101, 200)...) })
+	}
+	m.report()
+}
+
+func BenchmarkComplete(b *testing.B) {
+	e, m := measure(b)
+	c := e.account(0, "")
+	data := random(1000)
+	for b.Loop() {
+		b.StopTimer()
+		s := c.open("bench.bin", len(data), nil)
+		c.putParts(data, 8*MiB, partsOf(s))
+		b.StartTimer()
+		m.op(func() { c.expect(200, "POST", "/v1/sessions/"+s["id"].(string)+"/complete", nil) })
+	}
+	m.report()
+}
+
+func BenchmarkListPage(b *testing.B) {
+	e, m := measure(b)
+	c := e.account(0, "")
+	data := random(10)
+	for range 60 {
+		c.upload("f.txt", data, nil)
+	}
+	c.walk("limit=1") // the cursor key exists from here on
+	for b.Loop() {
+		m.op(func() { c.expect(200, "GET", "/v1/files?limit=50", nil) })
+	}
+	m.report()
+}
+
+func BenchmarkAttach(b *testing.B) {
+	e, m := measure(b)
+	c := e.account(0, "")
+	f := c.upload("a.pdf", random(10), nil)["uuid"].(string)
+	for b.Loop() {
+		lead := uuid.NewString()
+		c.expect(201, "PUT", "/v1/entities/lead/"+lead, map[string]any{})
+		m.op(func() {
+			c.expect(200, "POST", "/v1/entities/lead/"+lead+"/files", map[string]any{"file_uuids": []string{f}})
+		})
+	}
+	m.report()
+}
+
+func BenchmarkWeglyBatch(b *testing.B) {
+	e, m := measure(b)
+	c := e.account(0, "")
+	c.expect(201, "PUT", "/v1/entities/lead/1", map[string]any{})
+	d1, d2 := random(100_000), random(50_000)
+	ct, body := multipartBody(b, [][2]string{{"lead_code", "1"}}, []formFile{{"files", "a.bin", "", d1}, {"files", "b.bin", "", d2}})
+	for b.Loop() {
+		m.op(func() {
+			if r := c.post(batchPath, ct, body); r.Status != 201 {
+				b.Fatal(r)
+			}
+		})
+		m.bytes += int64(len(d1) + len(d2))
+	}
+	m.report()
+}
+
+// BenchmarkUploadPath counts what one whole small upload costs end to end
+// (open, part URL, PUT to S3, complete): no file byte passes through Lambda.
+func BenchmarkUploadPath(b *testing.B) {
+	e, m := measure(b)
+	c := e.account(0, "")
+	data := random(64 << 10)
+	for b.Loop() {
+		m.op(func() { c.upload(fmt.Sprintf("u%d.bin", len(m.lat)), data, nil) })
+	}
+	m.report()
+}
