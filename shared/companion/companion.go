@@ -238,11 +238,11 @@ func (a *API) complete(ctx context.Context, req api.Request, p auth.Principal) (
 		return api.Response{}, err
 	}
 	id := api.PathParam(req, "uploadId")
-	st, err := a.Svc.Status(ctx, p, id)
+	sess, err := a.Svc.Session(ctx, p, id)
 	if err != nil {
 		return api.Response{}, err
 	}
-	if err := a.check(st.Session, req); err != nil {
+	if err := a.check(sess, req); err != nil {
 		return api.Response{}, err
 	}
 	in := upload.CompleteInput{}
@@ -253,19 +253,19 @@ func (a *API) complete(ctx context.Context, req api.Request, p auth.Principal) (
 	if err != nil {
 		return api.Response{}, err
 	}
-	return api.JSON(http.StatusOK, map[string]string{"location": api.BaseURL(req) + "/v1/files/" + f.UUID, "key": st.Session.Key,
+	return api.JSON(http.StatusOK, map[string]string{"location": api.BaseURL(req) + "/v1/files/" + f.UUID, "key": sess.Key,
 		"file_uuid": f.UUID})
 }
 
 func (a *API) abort(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
-	st, err := a.Svc.Status(ctx, p, api.PathParam(req, "uploadId"))
+	sess, err := a.Svc.Session(ctx, p, api.PathParam(req, "uploadId"))
 	if err != nil {
 		return api.Response{}, err
 	}
-	if err := a.check(st.Session, req); err != nil {
+	if err := a.check(sess, req); err != nil {
 		return api.Response{}, err
 	}
-	if err := a.Svc.Abort(ctx, p, api.PathParam(req, "uploadId")); err != nil {
+	if err := a.Svc.Abort(ctx, p, sess.ID); err != nil {
 		return api.Response{}, err
 	}
 	return api.JSON(http.StatusOK, map[string]any{})

@@ -370,6 +370,14 @@ func mustV7() string {
 	return id.String()
 }
 
+// Session reads a session of the principal's account (one GetItem).
+func (s *Service) Session(ctx context.Context, p auth.Principal, id string) (Session, error) {
+	if err := p.Require(auth.ScopeWrite); err != nil {
+		return Session{}, err
+	}
+	return s.session(ctx, p, id)
+}
+
 // session loads a session of the principal's account; other accounts' ids
 // are simply not found.
 func (s *Service) session(ctx context.Context, p auth.Principal, id string) (Session, error) {
