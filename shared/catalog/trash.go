@@ -142,8 +142,7 @@ func (c *Catalog) Trash(ctx context.Context, p auth.Principal, uuids []string) (
 			}
 			f.IsTrashed, f.DeletedAt, f.PurgeAt, f.DeletedBy = true, &now, &purge, &p.Name
 		}
-		_, err := c.forEachKey(ctx, f, c.Hider.Hide)
-		return f, err
+		return c.settle(ctx, p, f)
 	})
 }
 
@@ -157,40 +156,75 @@ func (c *Catalog) finishTrash(ctx context.Context, p auth.Principal, uuid string
 	if !f.IsTrashed {
 		return files.File{}, apperr.New(apperr.KindConflict, "file_changed", "the file changed meanwhile; retry")
 	}
-	_, err = c.forEachKey(ctx, f, c.Hider.Hide)
-	return f, err
+	return c.settle(ctx, p, f)
 }
 
 // Restore brings trashed files back while inside their window: delete
 // markers removed first, then one transaction (quota checked). A retry
-// after a crash between the two finds no markers and commits.
+// after a crash between the two finds no markers and commits; a crash
+// before the transaction leaves a trashed file whose bytes show, which
+// harms nothing (the sweeper erases them with the file).
 func (c *Catalog) Restore(ctx context.Context, p auth.Principal, uuids []string) ([]Result, error) {
 	return c.batch(ctx, p, uuids, "restored", func(f files.File, now time.Time) (files.File, error) {
+		if !f.IsTrashed {
+			return c.settle(ctx, p, f)
+		}
 		if _, err := c.forEachKey(ctx, f, c.Hider.Unhide); err != nil {
 			return files.File{}, err
-		}
-		if !f.IsTrashed {
-			return f, nil
 		}
 		err := c.Trasher.RestoreFile(ctx, f, now)
 		switch {
 		case errors.Is(err, apperr.ErrQuota):
-			if _, herr := c.forEachKey(ctx, f, c.Hider.Hide); herr != nil {
+			if _, herr := c.settle(ctx, p, f); herr != nil { // hidden again
 				return files.File{}, herr
 			}
 			return files.File{}, apperr.New(apperr.KindQuota, "quota_exceeded", "restoring this file would exceed the account quota")
 		case errors.Is(err, apperr.ErrConflict):
 			cur, gerr := c.Get(ctx, p, f.UUID)
 			if gerr == nil && !cur.IsTrashed {
-				return cur, nil // restored concurrently
+				return c.settle(ctx, p, cur) // restored concurrently
 			}
 			return files.File{}, apperr.New(apperr.KindGone, "purge_window_passed", "the file's 30-day restore window has passed")
 		case err != nil:
 			return files.File{}, err
 		}
 		f.IsTrashed, f.DeletedAt, f.PurgeAt, f.DeletedBy = false, nil, nil, nil
-		return f, nil
+		return c.settle(ctx, p, f)
 	})
+}
+
+// settleRounds bounds settle's re-reads under a storm of trash and restore
+// requests for one file.
+const settleRounds = 8
+
+// settle makes the objects of every version of f match its state — hidden
+// while trashed, visible otherwise — then reads the state again: a
+// concurrent trash or restore may have changed it while the S3 requests
+// ran, and that request's own S3 requests may have landed before these.
+// Whoever saw a stale state finds out on the re-read and applies the new
+// one, so the objects end up matching whichever request committed last.
+func (c *Catalog) settle(ctx context.Context, p auth.Principal, f files.File) (files.File, error) {
+	for range settleRounds {
+		op := c.Hider.Unhide
+		if f.IsTrashed {
+			op = c.Hider.Hide
+		}
+		if _, err := c.forEachKey(ctx, f, op); err != nil {
+			return files.File{}, err
+		}
+		cur, err := c.Store.GetFile(ctx, p.AccountID, f.UUID)
+		if errors.Is(err, apperr.ErrNotFound) {
+			return files.File{}, notFound(f.UUID) // purged meanwhile
+		}
+		if err != nil {
+			return files.File{}, err
+		}
+		if cur.IsTrashed == f.IsTrashed {
+			return cur, nil
+		}
+		f = cur
+	}
+	return files.File{}, apperr.New(apperr.KindConflict, "file_changed", "the file is being trashed and restored concurrently; retry")
 }
 
 // Purge deletes trashed files forever before their window ends: every

@@ -2,10 +2,15 @@ package s3store
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/anexo/anexo/shared/apperr"
 )
 
 // versions lists every version and delete marker of exactly key.
@@ -60,8 +65,8 @@ func (s *Store) Unhide(ctx context.Context, key string) error {
 		return err
 	}
 	for _, m := range ms {
-		if _, err := s.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key, VersionId: m.VersionId}); err != nil {
-			return mapErr(err)
+		if err := s.deleteListed(ctx, key, m.VersionId); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -81,9 +86,26 @@ func (s *Store) Erase(ctx context.Context, key string) error {
 		ids = append(ids, m.VersionId)
 	}
 	for _, id := range ids {
-		if _, err := s.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key, VersionId: id}); err != nil {
-			return mapErr(err)
+		if err := s.deleteListed(ctx, key, id); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// deleteListed deletes a version (or delete marker) that a listing showed;
+// a concurrent request may have deleted it since, which is no error. S3
+// answers a deleted version's id with success or NoSuchVersion; versitygw
+// with InvalidArgument "Invalid version id specified" (the id came from
+// the listing, so it is well formed).
+func (s *Store) deleteListed(ctx context.Context, key string, versionID *string) error {
+	_, err := s.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key, VersionId: versionID})
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "InvalidArgument" && strings.Contains(ae.ErrorMessage(), "version id") {
+		return nil
+	}
+	if err = mapErr(err); errors.Is(err, apperr.ErrNotFound) {
+		return nil
+	}
+	return err
 }
