@@ -32,6 +32,26 @@ type ListRequest struct {
 	PerCall   int // items one store request may evaluate
 }
 
+// NextLimit is how many items a store's next request for this page should
+// evaluate, so a page reads about what it returns rather than PerCall
+// items: the page's remainder plus one (a page that ends the listing then
+// knows it) at first; then the remainder scaled by the share of evaluated
+// items the filters kept so far, with a quarter to spare (four times the
+// last request while nothing matched); never more than PerCall or the
+// budget left.
+func (r ListRequest) NextLimit(matched, evaluated, prev int) int {
+	rest := r.Need - matched
+	n := rest + 1
+	switch {
+	case evaluated == 0:
+	case matched == 0:
+		n = 4 * prev
+	default:
+		n = rest*evaluated*5/(matched*4) + 1
+	}
+	return max(1, min(n, r.PerCall, r.Budget-evaluated))
+}
+
 // ListResult is one page from the store.
 type ListResult struct {
 	Files     []files.File

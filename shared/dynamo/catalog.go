@@ -46,14 +46,14 @@ func keyCondition(account string, q catalog.Query) expression.KeyConditionBuilde
 	if q.DateField != "created_at" || q.DateFrom == nil && q.DateTo == nil {
 		return k
 	}
-	lo, hi := "", "~"
-	if q.DateFrom != nil {
-		lo = ts(*q.DateFrom)
+	sk := expression.Key(AttrGSI1SK)
+	switch {
+	case q.DateTo == nil: // DynamoDB refuses an empty string as a key value
+		return k.And(sk.GreaterThanEqual(expression.Value(ts(*q.DateFrom))))
+	case q.DateFrom == nil:
+		return k.And(sk.LessThanEqual(expression.Value(ts(*q.DateTo) + "~")))
 	}
-	if q.DateTo != nil {
-		hi = ts(*q.DateTo) + "~"
-	}
-	return k.And(expression.Key(AttrGSI1SK).Between(expression.Value(lo), expression.Value(hi)))
+	return k.And(sk.Between(expression.Value(ts(*q.DateFrom)), expression.Value(ts(*q.DateTo)+"~")))
 }
 
 // ListFiles reads one page from index gsi1, evaluating at most r.Budget
@@ -84,7 +84,7 @@ func (s *Store) ListFiles(ctx context.Context, r catalog.ListRequest) (catalog.L
 		last = r.Start.SortKey
 	}
 	for {
-		in.Limit = aws.Int32(int32(min(r.PerCall, r.Budget-res.Evaluated)))
+		in.Limit = aws.Int32(int32(r.NextLimit(len(res.Files), res.Evaluated, int(aws.ToInt32(in.Limit)))))
 		out, err := s.api.Query(ctx, in)
 		if err != nil {
 			return catalog.ListResult{}, err

@@ -385,7 +385,7 @@ func (s *Store) ListEntityFiles(ctx context.Context, r catalog.ListRequest) (cat
 	in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(pk), ":lo": str(lo), ":hi": str(hi)}
 	var pending []attachGroup
 	for {
-		in.Limit = aws.Int32(int32(min(r.PerCall, r.Budget-res.Evaluated)))
+		in.Limit = aws.Int32(int32(r.NextLimit(len(res.Files), res.Evaluated, int(aws.ToInt32(in.Limit)))))
 		out, err := s.api.Query(ctx, in)
 		if err != nil {
 			return catalog.ListResult{}, err

@@ -174,9 +174,15 @@ func randomQuery(rng *rand.Rand, all []files.File, base time.Time) string {
 			v.Set("filter[date][type]", "updated_at")
 		}
 		from := base.Add(-time.Duration(rng.IntN(60*24)) * time.Hour)
-		v.Set("filter[date][from]", fmt.Sprint(from.Unix()))
-		if pick(0.5) {
-			v.Set("filter[date][to]", from.Add(time.Duration(rng.IntN(30*24))*time.Hour).Format(time.RFC3339))
+		to := from.Add(time.Duration(rng.IntN(30*24)) * time.Hour).Format(time.RFC3339)
+		switch rng.IntN(3) { // from only, to only (an open lower key bound), both
+		case 0:
+			v.Set("filter[date][from]", fmt.Sprint(from.Unix()))
+		case 1:
+			v.Set("filter[date][to]", to)
+		default:
+			v.Set("filter[date][from]", fmt.Sprint(from.Unix()))
+			v.Set("filter[date][to]", to)
 		}
 	}
 	if pick(0.2) {
@@ -211,8 +217,13 @@ func TestListMatchesReference(t *testing.T) {
 		all := seed(t, e, c.account, n, rng, base)
 		for i := range queries {
 			raw := randomQuery(rng, all, base)
-			if i == 0 {
+			switch i {
+			case 0:
 				raw = "limit=250" // everything active, newest first
+			case 1: // created_at ranges open at one end are key conditions with one bound
+				raw = "limit=50&filter[date][type]=created_at&filter[date][to]=" + base.Add(-20*24*time.Hour).Format(time.RFC3339)
+			case 2:
+				raw = "limit=50&order[created_at]=asc&filter[date][from]=" + fmt.Sprint(base.Add(-10*24*time.Hour).Unix())
 			}
 			q, err := catalog.ParseQuery(raw, e.clock.Now())
 			if err != nil {

@@ -36,6 +36,7 @@ type Probe struct {
 	calls    []string
 	faults   []Fault
 	capacity Capacity
+	billed   Billed
 }
 
 // Capacity is DynamoDB capacity consumed.
@@ -66,11 +67,13 @@ func (p *Probe) measure(ctx context.Context, in middleware.InitializeInput, next
 	}
 	out, md, err := next.HandleInitialize(ctx, in)
 	if err == nil {
-		c := capacityOf(out.Result)
+		c, b := capacityOf(out.Result), estimate(in.Parameters, out.Result)
 		p.mu.Lock()
 		p.capacity.Read += c.Read
 		p.capacity.Write += c.Write
 		p.capacity.Total += c.Total
+		p.billed.RRU += b.RRU
+		p.billed.WRU += b.WRU
 		p.mu.Unlock()
 	}
 	return out, md, err
@@ -113,6 +116,14 @@ func capacityOf(result any) Capacity {
 		add(f)
 	}
 	return out
+}
+
+// Billed returns the request units AWS would bill for the DynamoDB calls
+// since the last Reset (an estimate from item sizes; see Billed).
+func (p *Probe) Billed() Billed {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.billed
 }
 
 // Consumed returns the capacity measured since the last Reset.
@@ -173,6 +184,7 @@ func (p *Probe) Reset() {
 	defer p.mu.Unlock()
 	p.calls = nil
 	p.capacity = Capacity{}
+	p.billed = Billed{}
 }
 
 // Calls returns the operations recorded since the last Reset, in order.
