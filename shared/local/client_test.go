@@ -49,7 +49,7 @@ type env struct {
 }
 
 // start runs a local server on a backend (embedded or moto).
-func start(t testing.TB, be testenv.Backend) *env {
+func start(t testing.TB, be testenv.Backend, opts ...func(*local.Options)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -58,7 +58,11 @@ func start(t testing.TB, be testenv.Backend) *env {
 	c.Now = e.clock.Now
 	c.ConfigHooks = append(c.ConfigHooks, e.probe.Install)
 	// every handler response must match the OpenAPI document
-	srv, err := local.Start(ctx, local.Options{Config: c, Observe: openapitest.New(t).Observe})
+	o := local.Options{Config: c, Observe: openapitest.New(t).Observe}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv, err := local.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -38,6 +40,42 @@ type Router struct {
 	Extra      http.Handler // served when no API route matches (nil: 404)
 	// Observe, when set, sees every function response.
 	Observe func(r *http.Request, resp events.APIGatewayV2HTTPResponse)
+	// AuthorizerCache, when positive, caches authorizer answers per
+	// Authorization header that long, as API Gateway does (the stack sets
+	// 60 s). Off by default so a revoked token fails at once locally.
+	AuthorizerCache time.Duration
+
+	authMu  sync.Mutex
+	authHit map[string]cachedAuth
+}
+
+type cachedAuth struct {
+	res   events.APIGatewayV2CustomAuthorizerSimpleResponse
+	until time.Time
+}
+
+// authorize runs the authorizer, or answers from the cache.
+func (rt *Router) authorize(ctx context.Context, authz string, req events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+	if rt.AuthorizerCache <= 0 {
+		return rt.Authorizer(ctx, req)
+	}
+	now := time.Now()
+	rt.authMu.Lock()
+	c, ok := rt.authHit[authz]
+	rt.authMu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.res, nil
+	}
+	res, err := rt.Authorizer(ctx, req)
+	if err == nil {
+		rt.authMu.Lock()
+		if rt.authHit == nil {
+			rt.authHit = map[string]cachedAuth{}
+		}
+		rt.authHit[authz] = cachedAuth{res: res, until: now.Add(rt.AuthorizerCache)}
+		rt.authMu.Unlock()
+	}
+	return res, err
 }
 
 func gatewayError(w http.ResponseWriter, status int, msg string) {
@@ -70,7 +108,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			gatewayError(w, http.StatusUnauthorized, "Unauthorized")
 			return
 		}
-		res, err := rt.Authorizer(ctx, events.APIGatewayV2CustomAuthorizerV2Request{Version: "2.0", Type: "REQUEST",
+		res, err := rt.authorize(ctx, authz, events.APIGatewayV2CustomAuthorizerV2Request{Version: "2.0", Type: "REQUEST",
 			RouteArn:       "arn:aws:execute-api:local:000000000000:local/$default/" + route.Method + route.Path,
 			IdentitySource: []string{authz}, RouteKey: ev.RouteKey, RawPath: ev.RawPath, RawQueryString: ev.RawQueryString,
 			Cookies: ev.Cookies, Headers: ev.Headers, QueryStringParameters: ev.QueryStringParameters,

@@ -34,6 +34,9 @@ type Options struct {
 	// Observe sees every function response with its request (tests
 	// validate them against the OpenAPI document).
 	Observe func(r *http.Request, resp events.APIGatewayV2HTTPResponse)
+	// AuthorizerCache caches authorizer answers per token like API
+	// Gateway (benchmarks set the stack's 60 s; 0: every request).
+	AuthorizerCache time.Duration
 }
 
 // Server is a running local Anexo.
@@ -89,7 +92,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			fns[fn] = d.Handler(fn)
 		}
 	}
-	rt := &Router{Routes: routes.All, Functions: fns, Authorizer: d.Authorizer(), Log: d.Log, Now: d.Cfg.Now, Observe: o.Observe}
+	rt := &Router{Routes: routes.All, Functions: fns, Authorizer: d.Authorizer(), Log: d.Log, Now: d.Cfg.Now, AuthorizerCache: o.AuthorizerCache}
 	rt.Extra = web.Handler() // the upload page at /
 	posts := &postWatch{deps: d, keys: map[string]time.Time{}}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {

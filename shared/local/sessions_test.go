@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/upload"
 )
 
 const MiB = 1 << 20
@@ -271,5 +272,60 @@ func TestEmptyPartTooLong(t *testing.T) {
 	}
 	if _, files, _ := usage(t, e, c.account); files != 0 {
 		t.Fatal("a rejected completion created a file")
+	}
+}
+
+// TestPartURLsFromCache: a process presigns part URLs of an open session it
+// has read without asking AWS again. A session completed or aborted by
+// another process stays cached for at most a minute; the URLs signed
+// meanwhile are refused by S3. Abort in the same process forgets at once.
+func TestPartURLsFromCache(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	ctx := context.Background()
+	id := c.open("cached.bin", 10, nil)["id"].(string) // small: S3 answers before the body is sent
+	sessionReads := func(numbers ...int) int {
+		t.Helper()
+		e.probe.Reset()
+		if got := len(c.partURLs(id, numbers...)); got != len(numbers) {
+			t.Fatalf("%d URLs for %d parts", got, len(numbers))
+		}
+		n := len(e.probe.Calls()) - 1 // the authorizer reads the token
+		return n
+	}
+	if n := sessionReads(1); n != 1 {
+		t.Fatalf("first Parts call: %d AWS requests besides the token, want 1 (%v)", n, e.probe.Calls())
+	}
+	if n := sessionReads(1); n != 0 {
+		t.Fatalf("warm Parts call: %d AWS requests besides the token, want 0 (%v)", n, e.probe.Calls())
+	}
+
+	// another process aborts it: S3 refuses what this one still signs
+	sess, err := e.srv.Deps.Store.GetSession(ctx, c.account, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Deps.Store.SetSessionStatus(ctx, c.account, id, upload.StatusOpen, upload.StatusAborted, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Deps.Blobs.AbortUpload(ctx, sess.Key, sess.UploadID); err != nil {
+		t.Fatal(err)
+	}
+	p := c.partURLs(id, 1)[0]
+	status, body, err := testenv.Put(ctx, p.URL, p.Headers, random(int(p.Size)))
+	if err != nil || status != http.StatusNotFound { // NoSuchUpload
+		t.Fatalf("PUT to an aborted upload: %d %s %v, want 404 NoSuchUpload", status, body, err)
+	}
+	e.clock.Advance(61 * time.Second)
+	if r := c.do("POST", "/v1/sessions/"+id+"/parts", map[string]any{"part_numbers": []int{1}}); r.Status != 409 || r.JSON()["code"] != "session_aborted" {
+		t.Fatalf("parts after the cache expired: %s", r)
+	}
+
+	// aborted here: forgotten at once
+	id = c.open("cached2.bin", 20*MiB, nil)["id"].(string)
+	c.partURLs(id, 1)
+	c.expect(204, "DELETE", "/v1/sessions/"+id, nil)
+	if r := c.do("POST", "/v1/sessions/"+id+"/parts", map[string]any{"part_numbers": []int{1}}); r.Status != 409 || r.JSON()["code"] != "session_aborted" {
+		t.Fatalf("parts after abort: %s", r)
 	}
 }

@@ -24,6 +24,10 @@ type Limits struct {
 	PartURLTTL  time.Duration // default 15 min
 	FirstBatch  int           // part URLs returned by Open; default 100
 	MaxBatch    int           // part URLs per Parts call; default 1000
+	// SessionCache is how long a process reuses an open session it read
+	// to presign part URLs without reading it again; default 1 min,
+	// negative: never (every Parts call reads the session).
+	SessionCache time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -45,6 +49,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxBatch <= 0 {
 		l.MaxBatch = 1000
 	}
+	if l.SessionCache == 0 {
+		l.SessionCache = time.Minute
+	}
 	return l
 }
 
@@ -58,6 +65,7 @@ type Service struct {
 	limits Limits
 	now    func() time.Time
 	log    *slog.Logger
+	cache  *sessionCache
 }
 
 // NewService wires a service; now may be nil (time.Now).
@@ -68,7 +76,9 @@ func NewService(store Store, blobs Blobs, limits Limits, now func() time.Time, l
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: store, blobs: blobs, limits: limits.withDefaults(), now: now, log: log}
+	l := limits.withDefaults()
+	return &Service{store: store, blobs: blobs, limits: l, now: now, log: log,
+		cache: newSessionCache(l.SessionCache, DefaultSessionCacheEntries)}
 }
 
 // Limits reports the effective limits.
@@ -410,7 +420,9 @@ type PartsInput struct {
 	Checksums   map[string]string
 }
 
-// Parts presigns part URLs. AWS requests: one DynamoDB read; signing is local.
+// Parts presigns part URLs. AWS requests: none while this process has the
+// open session cached (see sessionCache), else one DynamoDB read; signing
+// is local.
 func (s *Service) Parts(ctx context.Context, p auth.Principal, id string, in PartsInput) (Session, []PartURL, error) {
 	if err := p.Require(auth.ScopeWrite); err != nil {
 		return Session{}, nil, err
@@ -422,9 +434,13 @@ func (s *Service) Parts(ctx context.Context, p auth.Principal, id string, in Par
 		return Session{}, nil, apperr.Invalid("part_numbers", fmt.Sprintf("at most %d part numbers per request", s.limits.MaxBatch))
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	sess, err := s.session(ctx, p, id)
-	if err != nil {
-		return Session{}, nil, err
+	sess, cached := s.cache.get(p.AccountID, id, now)
+	if !cached {
+		var err error
+		if sess, err = s.session(ctx, p, id); err != nil {
+			return Session{}, nil, err
+		}
+		s.cache.put(sess, now)
 	}
 	if err := checkOpen(sess, now); err != nil {
 		return Session{}, nil, err
@@ -551,6 +567,7 @@ func (s *Service) Complete(ctx context.Context, p auth.Principal, id string, in 
 	if err := p.Require(auth.ScopeWrite); err != nil {
 		return files.File{}, err
 	}
+	defer s.cache.forget(p.AccountID, id)
 	now := s.now().UTC().Truncate(time.Microsecond)
 	sess, err := s.session(ctx, p, id)
 	if err != nil {
@@ -807,6 +824,7 @@ func (s *Service) Abort(ctx context.Context, p auth.Principal, id string) error 
 	if err := p.Require(auth.ScopeWrite); err != nil {
 		return err
 	}
+	defer s.cache.forget(p.AccountID, id)
 	sess, err := s.session(ctx, p, id)
 	if err != nil {
 		return err
