@@ -4,7 +4,7 @@ ADDR      ?= 127.0.0.1:8080
 FUNCTIONS := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: run test test-short vet build clean deploy synth diff destroy invoke fuzz bench
+.PHONY: run test test-short vet build clean deploy synth diff destroy invoke fuzz bench load
 
 ## run: the whole API on localhost with embedded DynamoDB and S3; prints a dev token
 run:
@@ -26,6 +26,12 @@ test: vet $(RIE) $(BROWSERTEST)/node_modules
 BENCHTIME ?= 50x
 bench:
 	$(GO) test ./shared/local -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 20m
+
+# Load: mixed concurrent operations against a running Anexo (make run in
+# another terminal, or a stage): ANEXO_URL and ANEXO_TOKEN, LOAD_ARGS for
+# -ops, -c, -size, -seed. Exits 1 on any failed request or usage mismatch.
+load:
+	$(GO) run ./cmd/anexo-load $(LOAD_ARGS)
 
 # Fuzz targets: query and cursor parsing, the multipart batch parser, strict
 # JSON bodies. `make test` runs each briefly, by execution count: a duration
