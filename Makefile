@@ -21,11 +21,18 @@ test: vet $(RIE) $(BROWSERTEST)/node_modules
 	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) fuzz FUZZTIME=50000x
 
-# Benchmarks: per operation AWS requests, DynamoDB capacity (moto), bytes
-# through Lambda and handler latency percentiles (moto_server required).
-BENCHTIME ?= 50x
-bench:
-	$(GO) test ./shared/local -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 20m
+# Benchmarks (moto_server and aws-lambda-rie required): per operation AWS
+# requests, DynamoDB request units (estimated as AWS bills them), bytes
+# through Lambda, handler latency percentiles; cold starts and binary sizes
+# of every bootstrap; CLI vs plain sequential upload throughput; the cost
+# of a catalogue page as an account grows (LIST_COST_SIZES, default
+# 1000,10000,100000: seeding 100,000 files into moto takes minutes).
+BENCHTIME ?= 30x
+LIST_COST_SIZES ?= 1000,10000,100000
+bench: $(RIE)
+	$(GO) test ./shared/local ./functions -run '^$$' -bench . -skip Throughput -benchtime $(BENCHTIME) -timeout 30m
+	$(GO) test ./shared/local -run '^$$' -bench Throughput -benchtime 3x -timeout 30m
+	LIST_COST_SIZES=$(LIST_COST_SIZES) $(GO) test ./shared/dynamo -run '^$$' -bench ListCost -benchtime 10x -timeout 60m
 
 # Load: mixed concurrent operations against a running Anexo (make run in
 # another terminal, or a stage): ANEXO_URL and ANEXO_TOKEN, LOAD_ARGS for

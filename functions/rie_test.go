@@ -35,7 +35,7 @@ func root() string {
 	return filepath.Dir(filepath.Dir(file))
 }
 
-func rieBinary(t *testing.T) string {
+func rieBinary(t testing.TB) string {
 	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
 		return p
 	}
@@ -88,7 +88,7 @@ type lambda struct {
 	api  *openapitest.Checker
 }
 
-func startLambda(t *testing.T, rie, bootstrap string, env []string) *lambda {
+func startLambda(t testing.TB, rie, bootstrap string, env []string) *lambda {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -147,7 +147,21 @@ func (l *lambda) invoke(t *testing.T, event []byte) map[string]any {
 	return out
 }
 
-func event(t *testing.T, name string, sessionID string) []byte {
+// buildBootstrap builds a function's bootstrap as `make build` does (for
+// goarch: the host's to run it here, arm64 as deployed).
+func buildBootstrap(t testing.TB, dir, fn, goarch string) string {
+	t.Helper()
+	out := filepath.Join(dir, goarch, fn, "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/"+fn)
+	cmd.Dir = root()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", fn, err, b)
+	}
+	return out
+}
+
+func event(t testing.TB, name string, sessionID string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(root(), "events", name))
 	if err != nil {
@@ -188,16 +202,7 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 	bin := t.TempDir()
 	env := []string{"TABLE_NAME=" + cfg.Table, "BUCKET_NAME=" + cfg.Bucket, "AWS_REGION=us-east-1",
 		"DYNAMODB_ENDPOINT=" + be.Dynamo, "S3_ENDPOINT=" + be.S3, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}
-	build := func(fn string) string {
-		out := filepath.Join(bin, fn, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./functions/"+fn)
-		cmd.Dir = root()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", fn, err, b)
-		}
-		return out
-	}
+	build := func(fn string) string { return buildBootstrap(t, bin, fn, runtime.GOARCH) }
 	initMs := regexp.MustCompile(`INIT REPORT.*?durationMs: ?([0-9.]+)`)
 	run := func(fn string, f func(l *lambda)) {
 		t.Run(fn, func(t *testing.T) {

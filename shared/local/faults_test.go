@@ -172,6 +172,10 @@ func TestRequestCounts(t *testing.T) {
 	if fmt.Sprint(calls) != "[DynamoDB.GetItem DynamoDB.GetItem]" {
 		t.Fatalf("100 part URLs made %v (token + session reads only)", calls)
 	}
+	calls = count(func() { c.partURLs(id, seq(201, 300)...) })
+	if fmt.Sprint(calls) != "[DynamoDB.GetItem]" {
+		t.Fatalf("100 more part URLs made %v (the token read only: the session is cached)", calls)
+	}
 	small := c.open("s.bin", 3, nil)
 	c.putParts([]byte("abc"), 8*MiB, partsOf(small))
 	calls = count(func() { c.expect(200, "POST", "/v1/sessions/"+small["id"].(string)+"/complete", nil) })

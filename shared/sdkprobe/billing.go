@@ -16,7 +16,8 @@ import (
 // transactions. Where the size is unknown to the caller (UpdateItem,
 // DeleteItem, ConditionCheck, items a Query's filter dropped) it assumes
 // the item fits the smallest unit, or the mean size of the items the
-// Query returned.
+// Query returned (of the items queries returned before, when it returned
+// none).
 type Billed struct {
 	RRU, WRU float64
 }
@@ -31,8 +32,11 @@ func readUnits(size int, consistent *bool) float64 {
 	return u
 }
 
-// estimate is the billing of one DynamoDB call (zero for anything else).
-func estimate(params, result any) Billed {
+// estimate is the billing of one DynamoDB call (zero for anything else);
+// mean is the size assumed for items a Query's filter dropped when it
+// returned none to measure (the probe passes the mean of the items it has
+// seen returned; 0: 1 KiB).
+func estimate(params, result any, mean int) Billed {
 	switch in := params.(type) {
 	case *dynamodb.GetItemInput:
 		out, _ := result.(*dynamodb.GetItemOutput)
@@ -63,9 +67,11 @@ func estimate(params, result any) Billed {
 			size += ItemSize(it)
 		}
 		if scanned := int(out.ScannedCount); scanned > n {
-			mean := 1024
-			if n > 0 {
+			switch {
+			case n > 0:
 				mean = size / n
+			case mean <= 0:
+				mean = 1024
 			}
 			size += (scanned - n) * mean
 		}

@@ -49,7 +49,7 @@ func TestEstimate(t *testing.T) {
 			{PutRequest: &types.PutRequest{Item: item(2000)}}, {DeleteRequest: &types.DeleteRequest{}}}}}, &dynamodb.BatchWriteItemOutput{}, 0, 2 + 1},
 		{"not DynamoDB", "x", nil, 0, 0},
 	} {
-		if got := estimate(c.in, c.out); got.RRU != c.rru || got.WRU != c.wru {
+		if got := estimate(c.in, c.out, 0); got.RRU != c.rru || got.WRU != c.wru {
 			t.Errorf("%s: %+v, want RRU %v WRU %v", c.name, got, c.rru, c.wru)
 		}
 	}
@@ -61,4 +61,16 @@ func repeat(n, size int) []map[string]types.AttributeValue {
 		out[i] = item(size)
 	}
 	return out
+}
+
+// TestEstimateDroppedItems: a query whose filter dropped everything is
+// billed for the items it read at the mean size given (1 KiB without one).
+func TestEstimateDroppedItems(t *testing.T) {
+	in, out := &dynamodb.QueryInput{}, &dynamodb.QueryOutput{ScannedCount: 1000}
+	if got := estimate(in, out, 600).RRU; got != 73.5 {
+		t.Errorf("mean 600 B: %v RRU, want 73.5", got)
+	}
+	if got := estimate(in, out, 0).RRU; got != 125 {
+		t.Errorf("no mean: %v RRU, want 125", got)
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -37,6 +38,9 @@ type Probe struct {
 	faults   []Fault
 	capacity Capacity
 	billed   Billed
+	// items returned by queries and their bytes, for the mean size of
+	// items a filter dropped
+	seenItems, seenBytes int
 }
 
 // Capacity is DynamoDB capacity consumed.
@@ -67,8 +71,18 @@ func (p *Probe) measure(ctx context.Context, in middleware.InitializeInput, next
 	}
 	out, md, err := next.HandleInitialize(ctx, in)
 	if err == nil {
-		c, b := capacityOf(out.Result), estimate(in.Parameters, out.Result)
 		p.mu.Lock()
+		mean := 0
+		if p.seenItems > 0 {
+			mean = p.seenBytes / p.seenItems
+		}
+		c, b := capacityOf(out.Result), estimate(in.Parameters, out.Result, mean)
+		if q, ok := out.Result.(*dynamodb.QueryOutput); ok {
+			for _, it := range q.Items {
+				p.seenItems++
+				p.seenBytes += ItemSize(it)
+			}
+		}
 		p.capacity.Read += c.Read
 		p.capacity.Write += c.Write
 		p.capacity.Total += c.Total
