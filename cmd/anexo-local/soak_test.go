@@ -1,0 +1,148 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/anexo/anexo/shared/client"
+	"github.com/anexo/anexo/shared/load"
+)
+
+// TestSoak builds what `make run` runs, starts it on the embedded
+// emulators, takes the dev token it prints, and drives it with thousands of
+// mixed operations (shared/load: uploads through sessions, versions,
+// listings with cursors, reads, downloads compared byte for byte, trash,
+// restore, attach, usage) from 8 concurrent workers. It asserts zero failed
+// requests (no 5xx, no unexpected 4xx), usage counters equal to the files'
+// sizes at the end, no data race in the server (built with -race when the
+// test is), and a clean exit on Ctrl-C.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak: long")
+	}
+	bin := filepath.Join(t.TempDir(), "anexo-local")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", t.TempDir())
+	cmd.Env = withoutEndpoints(os.Environ())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &syncWriter{w: &stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	endpoint, token := banner(t, stdout)
+
+	rep, err := load.Run(context.Background(), load.Config{
+		Client: &client.Client{Endpoint: endpoint, Token: token},
+		Ops:    2500, Concurrency: 8, MaxFileSize: 32 << 10, Seed: 7, Dir: t.TempDir(),
+	})
+	var out strings.Builder
+	rep.Write(&out)
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := rep.ServerErrors(); n != 0 || !rep.OK() {
+		t.Fatalf("%d 5xx; failures %v; usage want %+v got %+v", n, rep.Failures, rep.Usage.Want, rep.Usage.Got)
+	}
+	for op, s := range rep.Ops {
+		if s.Count == 0 {
+			t.Errorf("the mix never ran %s", op)
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("make run's server exited with %v on Ctrl-C\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("make run's server did not exit on Ctrl-C")
+	}
+	if strings.Contains(stderr.String(), "DATA RACE") {
+		t.Fatalf("the server raced:\n%s", stderr.String())
+	}
+}
+
+// banner reads the server's output until it printed the URL and the dev
+// token, then keeps draining it (the server logs JSON to stdout).
+func banner(t *testing.T, r io.Reader) (string, string) {
+	t.Helper()
+	type found struct{ url, token string }
+	ch := make(chan found, 1)
+	go func() {
+		var f found
+		urlRe, tokRe := regexp.MustCompile(`^export ANEXO_URL=(\S+)`), regexp.MustCompile(`^export ANEXO_TOKEN=(\S+)`)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			if m := urlRe.FindStringSubmatch(sc.Text()); m != nil {
+				f.url = m[1]
+			}
+			if m := tokRe.FindStringSubmatch(sc.Text()); m != nil {
+				f.token = m[1]
+				ch <- f
+			}
+		}
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	select {
+	case f := <-ch:
+		if f.url == "" {
+			t.Fatal("make run printed a token but no ANEXO_URL")
+		}
+		return f.url, f.token
+	case <-time.After(2 * time.Minute):
+		t.Fatal("make run printed no dev token within 2 minutes")
+	}
+	return "", ""
+}
+
+// withoutEndpoints drops emulator endpoints from the environment: the soak
+// runs the embedded ones, as `make run` does on a fresh machine.
+func withoutEndpoints(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "DYNAMODB_ENDPOINT=") && !strings.HasPrefix(kv, "S3_ENDPOINT=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
