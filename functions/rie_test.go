@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,40 +50,11 @@ func rieBinary(t testing.TB) string {
 	return ""
 }
 
-// syncBuffer collects a process's output while tests read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor polls the output until it contains want.
-func (s *syncBuffer) waitFor(want string) bool {
-	for range 100 {
-		if strings.Contains(s.String(), want) {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
-
 // lambda is one bootstrap running under the emulator.
 type lambda struct {
 	url  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testenv.Output
 	api  *openapitest.Checker
 }
 
@@ -96,7 +66,7 @@ func startLambda(t testing.TB, rie, bootstrap string, env []string) *lambda {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	l := &lambda{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: &syncBuffer{}}
+	l := &lambda{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: &testenv.Output{}}
 	l.cmd = exec.Command(rie, "--runtime-interface-emulator-address", addr, bootstrap)
 	l.cmd.Env = append(os.Environ(), env...)
 	l.cmd.Stdout, l.cmd.Stderr = l.logs, l.logs
@@ -273,7 +243,7 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 		if resp := l.invoke(t, event(t, "sweeper/scheduled.json", "")); resp["errorMessage"] != nil {
 			t.Fatalf("sweeper: %v", resp)
 		}
-		if !l.logs.waitFor(`"purged":0`) {
+		if !l.logs.WaitFor(`"purged":0`) {
 			t.Fatalf("sweeper did not log its sweep:\n%s", l.logs)
 		}
 	})

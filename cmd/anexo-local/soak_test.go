@@ -9,13 +9,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/anexo/anexo/shared/client"
 	"github.com/anexo/anexo/shared/load"
+	"github.com/anexo/anexo/shared/testenv"
 )
 
 // TestSoak builds what `make run` runs, starts it on the embedded
@@ -45,8 +45,8 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &syncWriter{w: &stderr}
+	stderr := &testenv.Output{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,15 +134,4 @@ func withoutEndpoints(env []string) []string {
 		}
 	}
 	return out
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
