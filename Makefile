@@ -17,8 +17,15 @@ RIE := $(shell $(GO) env GOPATH)/bin/aws-lambda-rie
 ## CDK assertions + cfn-lint, bootstraps under aws-lambda-rie), with -race
 BROWSERTEST := shared/web/browsertest
 
+# Every test process that runs functions enforces their IAM policies and
+# leaves the grants their code used in IAM_USAGE; after the suite,
+# TestPoliciesMatchTheCode fails on any grant no call used.
+IAM_USAGE ?= $(CURDIR)/.cache/iam-usage
+
 test: vet $(RIE) $(BROWSERTEST)/node_modules
-	JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
+	rm -rf $(IAM_USAGE) && mkdir -p $(IAM_USAGE)
+	ANEXO_IAM_USAGE=$(IAM_USAGE) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
+	ANEXO_IAM_USAGE=$(IAM_USAGE) ANEXO_IAM_COVERAGE=1 $(GO) test -count=1 -run '^TestPoliciesMatchTheCode$$' ./shared/iam
 	$(MAKE) fuzz FUZZTIME=50000x
 
 # Benchmarks (moto_server and aws-lambda-rie required): per operation AWS
@@ -77,7 +84,7 @@ bin/%/bootstrap: FORCE
 FORCE:
 
 clean:
-	rm -rf bin cdk.out
+	rm -rf bin cdk.out .cache
 
 ## synth / diff / deploy / destroy: the CDK stack (infra/, cdk.json) through the CDK CLI (npm aws-cdk)
 CDK ?= npx --yes aws-cdk@2.1148.1

@@ -176,9 +176,14 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 	initMs := regexp.MustCompile(`INIT REPORT.*?durationMs: ?([0-9.]+)`)
 	run := func(fn string, f func(l *lambda)) {
 		t.Run(fn, func(t *testing.T) {
-			l := startLambda(t, rie, build(fn), env)
+			// as in the stack: the function knows its name; here its IAM
+			// policy is enforced on every AWS call, as AWS would
+			l := startLambda(t, rie, build(fn), append(env, "ANEXO_FUNCTION="+fn, "ANEXO_ENFORCE_POLICY=1"))
 			f(l)
 			l.stop()
+			if strings.Contains(l.logs.String(), "iam: access denied") {
+				t.Errorf("%s made AWS calls its IAM policy refuses:\n%s", fn, l.logs)
+			}
 			if m := initMs.FindStringSubmatch(l.logs.String()); m != nil {
 				t.Logf("%s cold init %s ms", fn, m[1])
 			}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/app"
+	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/local"
 )
 
@@ -66,6 +67,13 @@ A Wegly batch to a lead (create the lead first):
     --form lead_code=1 --form title=Docs --form files=@README.md
 `, srv.URL, orAWS(c.DynamoEndpoint), orAWS(c.S3Endpoint), abs, acct, token)
 	<-ctx.Done()
+	if err := iam.WriteUsage(); err != nil {
+		fail(err)
+	}
+	if denied := srv.Denied(); len(denied) > 0 {
+		fmt.Fprintf(os.Stderr, "anexo-local: the functions' IAM policies refused %d AWS calls (AWS would too), first: %s\n", len(denied), denied[0])
+		os.Exit(3)
+	}
 }
 
 func orAWS(s string) string {

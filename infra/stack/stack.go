@@ -6,6 +6,7 @@ package stack
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,15 +21,18 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/routes"
 )
 
@@ -71,13 +75,11 @@ func (p Props) Defaults() Props {
 	return p
 }
 
-// Spec is a function's sizing and the exact permissions it needs.
+// Spec is a function's sizing; its permissions are iam.Policies, the policy
+// local mode and every test enforce on the function's AWS calls.
 type Spec struct {
 	MemoryMB   float64
 	TimeoutSec float64
-	Dynamo     []string // actions on the table (and its indexes)
-	S3         []string // actions on the bucket's objects
-	S3Bucket   []string // actions on the bucket itself
 }
 
 // Specs sizes each function. Go handlers are small; memory buys CPU for TLS
@@ -86,53 +88,21 @@ type Spec struct {
 // ListParts (up to 10 pages of XML for 10,000 parts), waits up to 2 s for a
 // concurrent completion, and S3 CompleteMultipartUpload of a large object
 // can take many seconds; 29 s is the HTTP API integration limit minus one.
-// The authorizer does one GetItem: 128 MB, 5 s.
+// Uppy's companion routes complete too. Batch uploads hold up to 4 MiB of
+// files in memory and write them to S3 (the one path where bytes pass
+// through Lambda): 512 MB for the bandwidth. The authorizer does one
+// GetItem: 128 MB, 5 s. The sweeper runs hourly with 5 minutes.
 var Specs = map[string]Spec{
-	routes.FnAuthorizer: {MemoryMB: 128, TimeoutSec: 5, Dynamo: []string{"dynamodb:GetItem"}},
-	routes.FnSessionsOpen: {MemoryMB: 256, TimeoutSec: 10,
-		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-		S3:     []string{"s3:PutObject", "s3:AbortMultipartUpload"}},
-	// Uppy's companion routes open, sign, list, complete and abort
-	// sessions: the union of the three session functions' permissions, and
-	// the completion's time budget.
-	routes.FnCompanion: {MemoryMB: 512, TimeoutSec: 29,
-		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-		S3:     []string{"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload", "s3:DeleteObjectVersion"}},
-	// The recorder heads the posted object and commits the session.
-	routes.FnRecorder: {MemoryMB: 256, TimeoutSec: 29,
-		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-		S3:     []string{"s3:GetObject", "s3:DeleteObjectVersion"}},
-	routes.FnSessionsParts: {MemoryMB: 256, TimeoutSec: 10,
-		Dynamo: []string{"dynamodb:GetItem"},
-		S3:     []string{"s3:PutObject", "s3:ListMultipartUploadParts"}},
-	routes.FnSessionsComplete: {MemoryMB: 512, TimeoutSec: 29,
-		Dynamo: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-		S3:     []string{"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload", "s3:DeleteObjectVersion"}},
-	// The sweeper runs hourly, purging up to 100 due files per run.
-	routes.FnSweeper: {MemoryMB: 256, TimeoutSec: 300,
-		Dynamo:   []string{"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},
-		S3:       []string{"s3:DeleteObjectVersion"},
-		S3Bucket: []string{"s3:ListBucketVersions"}},
-	routes.FnFiles: {MemoryMB: 256, TimeoutSec: 10,
-		// PutItem creates the cursor-signing key once; UpdateItem and
-		// ConditionCheckItem promote a version (a transaction).
-		// DeleteItem purges files (versions, attachments, the file).
-		Dynamo: []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
-			"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
-		S3: []string{"s3:GetObject", "s3:GetObjectVersion"}},
-	// Attach and detach: conditional transactions (ConditionCheckItem on the
-	// file and version, PutItem of the attachment), DeleteItem to detach,
-	// UpdateItem for sequences; no S3 access at all.
-	// Batch uploads hold up to 4 MiB of files in memory and write them to
-	// S3 (the one path where bytes pass through Lambda): 512 MB for the
-	// bandwidth, 29 s. Erasing a failed batch lists and deletes versions.
-	routes.FnBatches: {MemoryMB: 512, TimeoutSec: 29,
-		Dynamo:   []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
-		S3:       []string{"s3:PutObject", "s3:DeleteObjectVersion"},
-		S3Bucket: []string{"s3:ListBucketVersions"}},
-	routes.FnAttachments: {MemoryMB: 256, TimeoutSec: 10,
-		Dynamo: []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
-			"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}},
+	routes.FnAuthorizer:       {MemoryMB: 128, TimeoutSec: 5},
+	routes.FnSessionsOpen:     {MemoryMB: 256, TimeoutSec: 10},
+	routes.FnCompanion:        {MemoryMB: 512, TimeoutSec: 29},
+	routes.FnRecorder:         {MemoryMB: 256, TimeoutSec: 29},
+	routes.FnSessionsParts:    {MemoryMB: 256, TimeoutSec: 10},
+	routes.FnSessionsComplete: {MemoryMB: 512, TimeoutSec: 29},
+	routes.FnSweeper:          {MemoryMB: 256, TimeoutSec: 300},
+	routes.FnFiles:            {MemoryMB: 256, TimeoutSec: 10},
+	routes.FnBatches:          {MemoryMB: 512, TimeoutSec: 29},
+	routes.FnAttachments:      {MemoryMB: 256, TimeoutSec: 10},
 }
 
 // Stack exposes what tests and callers need.
@@ -142,6 +112,8 @@ type Stack struct {
 	Bucket    awss3.Bucket
 	Functions map[string]awslambda.Function
 	API       awsapigatewayv2.HttpApi
+	// AsyncFailures holds the asynchronous invocations that failed.
+	AsyncFailures awssqs.Queue
 }
 
 // New builds the stack.
@@ -208,18 +180,38 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		}
 	}
 
+	// Asynchronous invocations (S3's notifications to the recorder, the
+	// schedule's to the sweeper) that still fail after Lambda's two
+	// retries, or that EventBridge could not deliver, land here instead
+	// of being dropped; any message alarms, and so does AsyncEventsDropped.
+	s.AsyncFailures = awssqs.NewQueue(st, jsii.String("AsyncFailures"), &awssqs.QueueProps{
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+	alarm("AsyncFailuresQueued", s.AsyncFailures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+		Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}),
+		"Anexo: an S3 event or a scheduled sweep failed after its retries (messages in the AsyncFailures queue)")
+
 	names := append(routes.Functions(), routes.Background...)
 	sort.Strings(names)
 	for _, name := range names {
 		spec, ok := Specs[name]
-		if !ok {
-			panic("stack: no spec for function " + name)
+		if _, hasPolicy := iam.Policies[name]; !ok || !hasPolicy {
+			panic("stack: no spec or no IAM policy for function " + name)
 		}
 		cid := "Fn" + construct(name)
 		logs := awslogs.NewLogGroup(st, jsii.String(cid+"Logs"), &awslogs.LogGroupProps{
 			Retention: retention(props.LogRetentionDays), RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
+		var onFailure awslambda.IDestination
+		var retries *float64
+		if slices.Contains(routes.Background, name) {
+			onFailure, retries = awslambdadestinations.NewSqsDestination(s.AsyncFailures), jsii.Number(2)
+		}
 		fn := awslambda.NewFunction(st, jsii.String(cid), &awslambda.FunctionProps{
+			OnFailure:     onFailure,
+			RetryAttempts: retries,
 			Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
 			Architecture:  awslambda.Architecture_ARM_64(),
 			Handler:       jsii.String("bootstrap"),
@@ -235,31 +227,27 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 				"BUCKET_NAME":    s.Bucket.BucketName(),
 			},
 		})
-		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings(spec.Dynamo...),
-			Resources: &[]*string{s.Table.TableArn(), jsii.String(*s.Table.TableArn() + "/index/*")},
-		}))
-		if len(spec.S3) > 0 {
+		for _, st := range iam.Policies[name] {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions:   jsii.Strings(spec.S3...),
-				Resources: &[]*string{s.Bucket.ArnForObjects(jsii.String("*"))},
-			}))
-		}
-		if len(spec.S3Bucket) > 0 {
-			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions:   jsii.Strings(spec.S3Bucket...),
-				Resources: &[]*string{s.Bucket.BucketArn()},
+				Actions:   jsii.Strings(st.Actions...),
+				Resources: jsii.Strings(st.Resource.ARN(*s.Table.TableArn(), *s.Bucket.BucketArn())),
 			}))
 		}
 		alarm(cid+"Errors", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" returned errors")
 		alarm(cid+"Throttles", fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" was throttled")
+		if onFailure != nil {
+			alarm(cid+"AsyncEventsDropped", fn.Metric(jsii.String("AsyncEventsDropped"), &awscloudwatch.MetricOptions{
+				Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
+				"Anexo "+name+" dropped asynchronous events (too old, or the failure destination refused them)")
+		}
 		s.Functions[name] = fn
 	}
 
 	awsevents.NewRule(st, jsii.String("SweeperSchedule"), &awsevents.RuleProps{
 		Description: jsii.String("Anexo: purge trashed files past their 30-day window"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
-		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(s.Functions[routes.FnSweeper], nil)},
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(s.Functions[routes.FnSweeper],
+			&awseventstargets.LambdaFunctionProps{DeadLetterQueue: s.AsyncFailures, RetryAttempts: jsii.Number(2)})},
 	})
 
 	// Browser form uploads (Uppy's /s3/params) are recorded when S3 reports them.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/anexo/anexo/infra/stack"
 	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/routes"
 )
 
@@ -292,9 +293,10 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
-// TestIAM: each function may do exactly what its Spec lists, on the table
-// and the bucket's objects only; no wildcard actions; no managed policies
-// beyond basic log writing.
+// TestIAM: each function's role may do exactly what iam.Policies grants it
+// (the policy local mode and every test enforce), each action on the
+// resource the policy names (table, one index, bucket, objects); no
+// wildcard actions; no managed policies beyond basic log writing.
 func TestIAM(t *testing.T) {
 	s := defaults(t)
 	fnIDs := s.functionIDs(t)
@@ -302,7 +304,7 @@ func TestIAM(t *testing.T) {
 	for name, id := range fnIDs {
 		roleOf[ref(props(s.doc["Resources"].(map[string]any)[id].(map[string]any))["Role"])] = name
 	}
-	actions := map[string][]string{}
+	granted := map[string][]string{}
 	for id, p := range s.resources("AWS::IAM::Policy") {
 		pp := props(p)
 		roles := pp["Roles"].([]any)
@@ -317,23 +319,33 @@ func TestIAM(t *testing.T) {
 					acts = append(acts, x.(string))
 				}
 			}
+			res, _ := json.Marshal(stm["Resource"])
+			kind := resourceKind(t, string(res))
+			if kind == "queue" { // Lambda delivers failed async invocations with the role (CDK's grantSendMessages)
+				sort.Strings(acts)
+				for _, r := range roles {
+					if fn := roleOf[ref(r)]; !slices.Contains(routes.Background, fn) || !slices.Equal(acts, []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}) {
+						t.Errorf("%s may %v on the async failures queue", fn, acts)
+					}
+				}
+				continue
+			}
 			for _, a := range acts {
 				if strings.Contains(a, "*") {
 					t.Errorf("policy %s grants wildcard action %s", id, a)
 				}
-			}
-			res, _ := json.Marshal(stm["Resource"])
-			if strings.Contains(string(res), `"*"`) {
-				t.Errorf("policy %s on resource *: %s", id, res)
-			}
-			for _, r := range roles {
-				actions[roleOf[ref(r)]] = append(actions[roleOf[ref(r)]], acts...)
+				for _, r := range roles {
+					granted[roleOf[ref(r)]] = append(granted[roleOf[ref(r)]], a+" on "+kind)
+				}
 			}
 		}
 	}
-	for name, spec := range stack.Specs {
-		want := append(append(append([]string{}, spec.Dynamo...), spec.S3...), spec.S3Bucket...)
-		got := actions[name]
+	for name, p := range iam.Policies {
+		var want []string
+		for _, a := range p.Accesses() {
+			want = append(want, a.String())
+		}
+		got := granted[name]
 		sort.Strings(want)
 		sort.Strings(got)
 		if !slices.Equal(got, want) {
@@ -348,6 +360,32 @@ func TestIAM(t *testing.T) {
 	}
 }
 
+// resourceKind names a statement's one resource as iam.Resource does.
+func resourceKind(t *testing.T, res string) string {
+	t.Helper()
+	index := regexp.MustCompile(`/index/([A-Za-z0-9_.-]+)"`)
+	switch {
+	case strings.HasPrefix(res, "["):
+		t.Fatalf("a statement with several resources: %s", res)
+	case strings.Contains(res, `"*"`):
+		t.Fatalf("a statement on resource *: %s", res)
+	case strings.Contains(res, "AsyncFailures"):
+		return "queue"
+	case strings.Contains(res, "Metadata") && index.MatchString(res):
+		return "table/index/" + index.FindStringSubmatch(res)[1]
+	case strings.Contains(res, "Metadata") && strings.Contains(res, "/index/"):
+		t.Fatalf("a statement on every index: %s", res)
+	case strings.Contains(res, "Metadata"):
+		return "table"
+	case strings.Contains(res, "Files") && strings.Contains(res, `/*"`):
+		return "bucket/*"
+	case strings.Contains(res, "Files"):
+		return "bucket"
+	}
+	t.Fatalf("a statement on an unknown resource: %s", res)
+	return ""
+}
+
 func TestStageThrottleAlarmsOutputs(t *testing.T) {
 	s := build(t, stack.Props{StageName: "prod", ThrottleRate: 50, ThrottleBurst: 75, AlarmEmail: "ops@example.com", AuthorizerTTL: 120})
 	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), assertions.Match_ObjectLike(obj(map[string]any{
@@ -357,7 +395,9 @@ func TestStageThrottleAlarmsOutputs(t *testing.T) {
 	})))
 	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), assertions.Match_ObjectLike(obj(map[string]any{"AuthorizerResultTtlInSeconds": 120})))
 	n := len(allFunctions())
-	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(2*n+1)))
+	// errors and throttles per function, API 5xx, failed async invocations
+	// queued, AsyncEventsDropped per background function
+	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(2*n+2+len(routes.Background))))
 	for _, metric := range []string{"Errors", "Throttles"} {
 		found := 0
 		for _, a := range s.resources("AWS::CloudWatch::Alarm") {
@@ -380,6 +420,47 @@ func TestStageThrottleAlarmsOutputs(t *testing.T) {
 	for _, o := range []string{"ApiUrl", "TableName", "BucketName"} {
 		s.tpl.HasOutput(jsii.String(o), obj(map[string]any{"Value": assertions.Match_AnyValue()}))
 	}
+}
+
+// TestAsyncFailures: the functions S3 and the schedule invoke retry twice,
+// then send the event to the AsyncFailures queue (encrypted, kept 14
+// days); EventBridge sends what it cannot deliver there too; a queued
+// message and a dropped event both alarm.
+func TestAsyncFailures(t *testing.T) {
+	s := defaults(t)
+	s.tpl.HasResourceProperties(jsii.String("AWS::SQS::Queue"), assertions.Match_ObjectLike(obj(map[string]any{
+		"MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": true})))
+	queue := ""
+	for id := range s.resources("AWS::SQS::Queue") {
+		queue = id
+	}
+	fnIDs := s.functionIDs(t)
+	configs := s.resources("AWS::Lambda::EventInvokeConfig")
+	for _, fn := range routes.Background {
+		found := false
+		for _, c := range configs {
+			p := props(c)
+			dest, _ := json.Marshal(p["DestinationConfig"])
+			if ref(p["FunctionName"]) == fnIDs[fn] && p["MaximumRetryAttempts"] == 2.0 && strings.Contains(string(dest), queue) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s has no on-failure destination to %s: %v", fn, queue, configs)
+		}
+		s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), assertions.Match_ObjectLike(obj(map[string]any{
+			"MetricName": "AsyncEventsDropped", "Namespace": "AWS/Lambda",
+			"Dimensions": []any{map[string]any{"Name": "FunctionName", "Value": map[string]any{"Ref": fnIDs[fn]}}}})))
+	}
+	if len(configs) != len(routes.Background) {
+		t.Errorf("%d event invoke configs, want %d", len(configs), len(routes.Background))
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), assertions.Match_ObjectLike(obj(map[string]any{
+		"Targets": []any{assertions.Match_ObjectLike(obj(map[string]any{
+			"DeadLetterConfig": map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{queue, "Arn"}}},
+			"RetryPolicy":      map[string]any{"MaximumRetryAttempts": 2}}))}})))
+	s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), assertions.Match_ObjectLike(obj(map[string]any{
+		"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS"})))
 }
 
 // TestEnvironmentAgnostic: no account or region is baked into the template.

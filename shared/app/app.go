@@ -33,6 +33,7 @@ import (
 	"github.com/anexo/anexo/shared/dynamo"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/filesapi"
+	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/s3store"
 	"github.com/anexo/anexo/shared/sessionapi"
@@ -61,13 +62,20 @@ type Config struct {
 	// ConfigHooks adjust the AWS config before clients are built (tests
 	// install request counting and fault injection here).
 	ConfigHooks []func(*aws.Config)
+	// Function is the function this process serves (ANEXO_FUNCTION).
+	Function string
+	// EnforcePolicy (ANEXO_ENFORCE_POLICY=1) checks every AWS call against
+	// the function's IAM policy and answers as AWS would on a refusal:
+	// local mode and tests, where the emulators accept every call.
+	EnforcePolicy bool
 }
 
 // FromEnv reads the configuration.
 func FromEnv() Config {
 	c := Config{Table: getenv("TABLE_NAME", "anexo"), Bucket: getenv("BUCKET_NAME", "anexo-files"),
 		Region: getenv("AWS_REGION", "us-east-1"), DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
-		S3Endpoint: os.Getenv("S3_ENDPOINT")}
+		S3Endpoint: os.Getenv("S3_ENDPOINT"), Function: os.Getenv("ANEXO_FUNCTION"),
+		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1"}
 	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
 	c.Limits.MaxFileSize = envInt("MAX_FILE_SIZE")
 	c.Limits.SessionTTL = time.Duration(envInt("SESSION_TTL_SECONDS")) * time.Second
@@ -101,6 +109,8 @@ type Deps struct {
 	Batches   *batches.Service
 	Companion *companion.API
 	Log       *slog.Logger
+	// Enforcer is set when the configuration enforces the function's policy.
+	Enforcer *iam.Enforcer
 }
 
 // JSONLogger is the structured logger every function uses.
@@ -131,6 +141,12 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 		c.Now = time.Now
 	}
 	d := &Deps{Cfg: c, Log: c.Log}
+	if c.EnforcePolicy {
+		if d.Enforcer, err = iam.NewEnforcer(c.Function, c.Table, c.Bucket, c.Log); err != nil {
+			return nil, err
+		}
+		d.Enforcer.Install(&awsCfg)
+	}
 	d.Dynamo = dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
 		if c.DynamoEndpoint != "" {
 			o.BaseEndpoint = aws.String(c.DynamoEndpoint)
@@ -173,14 +189,21 @@ func MustConnect(ctx context.Context, c Config) *Deps {
 // Authorizer is the authorizer function's handler.
 func (d *Deps) Authorizer() authorizer.Handler { return authorizer.New(d.Auth, d.Log) }
 
+// SweepReserve is the time a sweep keeps before its invocation's deadline:
+// it starts another batch only with more than this left (one batch of 100
+// purges takes a few seconds).
+const SweepReserve = 30 * time.Second
+
 // Sweeper is the scheduled purge of trashed files past their window, and
-// of the bytes of batch uploads a crash left uncommitted.
+// of the bytes of batch uploads a crash left uncommitted. It works batch
+// after batch until nothing is due or its time is spent, so a backlog
+// drains at the function's full speed rather than one batch per run.
 func (d *Deps) Sweeper() func(ctx context.Context, ev events.EventBridgeEvent) error {
 	return func(ctx context.Context, ev events.EventBridgeEvent) error {
-		n, err := d.Catalog.Sweep(ctx)
+		n, err := drain(ctx, d.Catalog.Sweep, catalog.SweepBatch)
 		var b int
 		if err == nil {
-			b, err = d.Batches.Sweep(ctx)
+			b, err = drain(ctx, d.Batches.Sweep, batches.SweepBatch)
 		}
 		if err != nil {
 			d.Log.ErrorContext(ctx, "sweep failed", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n, "stale_batches", b, "err", err)
@@ -188,6 +211,22 @@ func (d *Deps) Sweeper() func(ctx context.Context, ev events.EventBridgeEvent) e
 		}
 		d.Log.InfoContext(ctx, "sweep", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n, "stale_batches", b)
 		return nil
+	}
+}
+
+// drain repeats a sweep step while it comes back with a full batch (more
+// are due) and the invocation has time for another.
+func drain(ctx context.Context, step func(context.Context) (int, error), batch int) (int, error) {
+	total := 0
+	for {
+		n, err := step(ctx)
+		total += n
+		if err != nil || n < batch || ctx.Err() != nil {
+			return total, err
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= SweepReserve {
+			return total, nil
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/batches"
+	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
 )
@@ -395,17 +396,42 @@ func TestWeglyBatchSweep(t *testing.T) {
 		t.Fatal("an uncommitted batch is listed")
 	}
 	ctx := context.Background()
-	if n, err := e.srv.Deps.Batches.Sweep(ctx); err != nil || n != 0 {
+	if n, err := e.srv.Function(routes.FnSweeper).Batches.Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("swept inside the window: %d %v", n, err)
 	}
 	e.clock.Advance(batches.Window + 2*time.Minute)
-	if n, err := e.srv.Deps.Batches.Sweep(ctx); err != nil || n != 1 {
+	if n, err := e.srv.Function(routes.FnSweeper).Batches.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
 	if objs := e.objects(t, c.account); len(objs) != 0 {
 		t.Fatalf("bytes left: %v", objs)
 	}
-	if n, err := e.srv.Deps.Batches.Sweep(ctx); err != nil || n != 0 {
+	if n, err := e.srv.Function(routes.FnSweeper).Batches.Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("second sweep: %d %v", n, err)
+	}
+}
+
+// TestWeglyBatchQuotaRace: a batch that fit the quota when it started, but
+// not when it commits (another upload landed meanwhile), is refused whole:
+// its bytes and its pending record are removed at once, usage stays exact.
+func TestWeglyBatchQuotaRace(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(10_000, "")
+	c.expect(201, "PUT", "/v1/entities/lead/1", map[string]any{})
+	ct, body := multipartBody(t, [][2]string{{"lead_code", "1"}}, []formFile{
+		{"files", "a.bin", "", random(3_000)}, {"files", "b.bin", "", random(3_000)}})
+	e.probe.Arm(sdkprobe.Fault{Op: "S3.PutObject", Run: func() { c.upload("meanwhile.bin", random(5_000), nil) }})
+	if r := c.post(batchPath, ct, body); r.Status != 507 || r.JSON()["code"] != "quota_exceeded" {
+		t.Fatalf("batch past the quota: %s", r)
+	}
+	if used, nfiles, _ := usage(t, e, c.account); used != 5_000 || nfiles != 1 {
+		t.Fatalf("usage %d bytes %d files", used, nfiles)
+	}
+	if objs := e.objects(t, c.account); len(objs) != 1 {
+		t.Fatalf("objects left: %v", objs)
+	}
+	e.clock.Advance(batches.Window + 2*time.Minute)
+	if n, err := e.srv.Function(routes.FnSweeper).Batches.Sweep(context.Background()); err != nil || n != 0 {
+		t.Fatalf("the refused batch left a pending record for the sweeper: %d %v", n, err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/local"
 	"github.com/anexo/anexo/shared/openapi/openapitest"
+	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
 )
@@ -67,7 +68,21 @@ func start(t testing.TB, be testenv.Backend, opts ...func(*local.Options)) *env 
 		t.Fatal(err)
 	}
 	e.srv = srv
+	// a call outside a function's IAM policy fails the test that made it
+	t.Cleanup(func() {
+		if denied := srv.Denied(); len(denied) > 0 {
+			t.Errorf("IAM refused %d AWS calls, first: %s", len(denied), denied[0])
+		}
+	})
 	return e
+}
+
+// budgets sets the catalogue's per-page and per-call read budgets of the
+// functions that list files.
+func (e *env) budgets(budget, perCall int) {
+	for _, fn := range []string{routes.FnFiles, routes.FnAttachments} {
+		e.srv.Function(fn).Catalog.Budget, e.srv.Function(fn).Catalog.PerCall = budget, perCall
+	}
 }
 
 func (e *env) account(quota int64, domain string, scopes ...string) *client {

@@ -329,7 +329,7 @@ func TestEntityListingMatchesReference(t *testing.T) {
 		base := time.Now().UTC()
 		lead := uuid.NewString()
 		kinds := map[string][]entities.Kind{} // file uuid → kinds attached
-		all := seedWith(t, e, c.account, n, rng, base, func(f files.File) []entities.Attachment {
+		all := seedWith(t, e, c.account, n, rng, base, func(f *files.File) []entities.Attachment {
 			if rng.IntN(3) == 0 {
 				return nil
 			}
@@ -350,7 +350,7 @@ func TestEntityListingMatchesReference(t *testing.T) {
 			}
 			return out
 		})
-		e.srv.Deps.Catalog.Budget, e.srv.Deps.Catalog.PerCall = 40, 15
+		e.budgets(40, 15)
 		for i := range 30 {
 			var q []string
 			var want []entities.Kind

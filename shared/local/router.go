@@ -101,7 +101,8 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Apigw-Requestid", ev.RequestContext.RequestID)
-	ctx := r.Context()
+	// A Lambda invocation runs to its end when the client goes away.
+	ctx := context.WithoutCancel(r.Context())
 	if !route.Public {
 		authz := r.Header.Get("Authorization")
 		if authz == "" { // identity source missing: API Gateway answers itself

@@ -41,9 +41,32 @@ type Options struct {
 
 // Server is a running local Anexo.
 type Server struct {
-	URL  string
+	URL string
+	// Deps act as an operator with full access (provisioning, and tests
+	// that seed or inspect storage directly).
 	Deps *app.Deps
-	srv  *http.Server
+	// fns are each function's own process, as in Lambda: its own clients
+	// and caches, every AWS call checked against its IAM policy.
+	fns map[string]*app.Deps
+	srv *http.Server
+}
+
+// Function returns the dependencies of one function's process.
+func (s *Server) Function(name string) *app.Deps {
+	d, ok := s.fns[name]
+	if !ok {
+		panic("local: unknown function " + name)
+	}
+	return d
+}
+
+// Denied lists the AWS calls the functions' IAM policies refused.
+func (s *Server) Denied() []string {
+	var out []string
+	for _, d := range s.fns {
+		out = append(out, d.Enforcer.Denied()...)
+	}
+	return out
 }
 
 // Start provisions storage and serves the API until ctx ends.
@@ -86,15 +109,23 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	fns := map[string]api.Handler{}
-	for _, fn := range routes.Functions() {
-		if fn != routes.FnAuthorizer {
-			fns[fn] = d.Handler(fn)
+	s := &Server{Deps: d, fns: map[string]*app.Deps{}}
+	for _, fn := range append(routes.Functions(), routes.Background...) {
+		fc := c
+		fc.Function, fc.EnforcePolicy = fn, true
+		if s.fns[fn], err = app.Connect(ctx, fc); err != nil {
+			return nil, err
 		}
 	}
-	rt := &Router{Routes: routes.All, Functions: fns, Authorizer: d.Authorizer(), Log: d.Log, Now: d.Cfg.Now, AuthorizerCache: o.AuthorizerCache}
+	handlers := map[string]api.Handler{}
+	for _, fn := range routes.Functions() {
+		if fn != routes.FnAuthorizer {
+			handlers[fn] = s.fns[fn].Handler(fn)
+		}
+	}
+	rt := &Router{Routes: routes.All, Functions: handlers, Authorizer: s.fns[routes.FnAuthorizer].Authorizer(), Log: d.Log, Now: d.Cfg.Now, AuthorizerCache: o.AuthorizerCache}
 	rt.Extra = web.Handler() // the upload page at /
-	posts := &postWatch{deps: d, keys: map[string]time.Time{}}
+	posts := &postWatch{s3: d, recorder: s.fns[routes.FnRecorder], keys: map[string]time.Time{}}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {
 		posts.observe(resp)
 		if o.Observe != nil {
@@ -110,8 +141,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), Deps: d,
-		srv: &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}}
+	s.URL = "http://" + ln.Addr().String()
+	s.srv = &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	context.AfterFunc(ctx, func() { _ = s.srv.Close() })
 	go s.sweep(ctx, o.SweepEvery)
@@ -130,7 +161,7 @@ func (s *Server) sweep(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.Deps.Sweeper()(ctx, events.EventBridgeEvent{ID: "local-sweep"}); err != nil && ctx.Err() == nil {
+			if err := s.Function(routes.FnSweeper).Sweeper()(ctx, events.EventBridgeEvent{ID: "local-sweep"}); err != nil && ctx.Err() == nil {
 				s.Deps.Log.Error("sweep failed", "err", err)
 			}
 		}
@@ -156,9 +187,10 @@ func (s *Server) NewAccount(ctx context.Context, name string, quota int64, domai
 // reports form uploads without their key, so local mode remembers the
 // form uploads it signed and reports each one once its object exists.
 type postWatch struct {
-	deps *app.Deps
-	mu   sync.Mutex
-	keys map[string]time.Time // key → when to stop watching
+	s3       *app.Deps // S3's own view of the bucket
+	recorder *app.Deps // the recorder function
+	mu       sync.Mutex
+	keys     map[string]time.Time // key → when to stop watching
 }
 
 // observe notes the key of every form upload the companion signs.
@@ -181,7 +213,7 @@ func (w *postWatch) observe(resp events.APIGatewayV2HTTPResponse) {
 func (w *postWatch) run(ctx context.Context) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
-	record := w.deps.Recorder()
+	record := w.recorder.Recorder()
 	for {
 		select {
 		case <-ctx.Done():
@@ -195,11 +227,11 @@ func (w *postWatch) run(ctx context.Context) {
 		}
 		w.mu.Unlock()
 		for key, until := range keys {
-			_, err := w.deps.Blobs.Head(ctx, key)
+			_, err := w.s3.Blobs.Head(ctx, key)
 			done := time.Now().After(until)
 			if err == nil {
 				ev := events.S3Event{Records: []events.S3EventRecord{{EventName: "ObjectCreated:Post", EventSource: "aws:s3",
-					S3: events.S3Entity{Bucket: events.S3Bucket{Name: w.deps.Cfg.Bucket}, Object: events.S3Object{Key: key, URLDecodedKey: key}}}}}
+					S3: events.S3Entity{Bucket: events.S3Bucket{Name: w.s3.Cfg.Bucket}, Object: events.S3Object{Key: key, URLDecodedKey: key}}}}}
 				done = record(ctx, ev) == nil
 			}
 			if done {

@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
+	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/catalog"
+	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/testenv"
 )
 
@@ -295,16 +300,16 @@ func TestSweeper(t *testing.T) {
 		keep := c.upload("keep.bin", random(60), nil)
 		c.expect(200, "DELETE", "/v1/files", batchBody(old["uuid"].(string), back["uuid"].(string)))
 		c.expect(200, "POST", "/v1/files/restore", batchBody(back["uuid"].(string)))
-		if n, err := e.srv.Deps.Catalog.Sweep(context.Background()); err != nil || n != 0 {
+		if n, err := e.srv.Function(routes.FnSweeper).Catalog.Sweep(context.Background()); err != nil || n != 0 {
 			t.Fatalf("early sweep purged %d (%v)", n, err)
 		}
 		e.clock.Advance(catalog.TrashWindow + time.Minute)
 		fresh := c.upload("fresh.bin", random(70), nil)
 		c.expect(200, "DELETE", "/v1/files", batchBody(fresh["uuid"].(string)))
-		if n, err := e.srv.Deps.Catalog.Sweep(context.Background()); err != nil || n != 1 {
+		if n, err := e.srv.Function(routes.FnSweeper).Catalog.Sweep(context.Background()); err != nil || n != 1 {
 			t.Fatalf("sweep purged %d (%v), want 1", n, err)
 		}
-		if n, _ := e.srv.Deps.Catalog.Sweep(context.Background()); n != 0 {
+		if n, _ := e.srv.Function(routes.FnSweeper).Catalog.Sweep(context.Background()); n != 0 {
 			t.Fatalf("second sweep purged %d", n)
 		}
 		if _, err := e.srv.Deps.Store.GetFile(context.Background(), c.account, old["uuid"].(string)); err == nil {
@@ -319,4 +324,63 @@ func TestSweeper(t *testing.T) {
 		c.expect(200, "GET", "/v1/files/"+keep["uuid"].(string), nil)
 		c.expect(200, "GET", "/v1/files/"+back["uuid"].(string), nil)
 	})
+}
+
+// TestSweeperDrainsBacklog: one scheduled run purges a backlog of 1,000
+// due files batch after batch while its invocation has time; with less
+// time left than app.SweepReserve it stops after one batch and the next
+// run goes on, so a backlog never waits a run per hundred files.
+func TestSweeperDrainsBacklog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 1,250 files (about two minutes on the embedded DynamoDB)")
+	}
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	ctx := context.Background()
+	// seeds n active files (metadata only: they have no bytes) and trashes
+	// them in the table, due at once
+	trashed := func(n int, seed uint64) {
+		t.Helper()
+		active := func(f *files.File) []entities.Attachment { f.IsTrashed = false; return nil }
+		now := e.clock.Now()
+		for _, f := range seedWith(t, e, c.account, n, rand.New(rand.NewPCG(3, seed)), now, active) {
+			if err := e.srv.Deps.Store.TrashFile(ctx, f, now, now, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	due := func() int {
+		t.Helper()
+		fs, err := e.srv.Deps.Store.DuePurges(ctx, e.clock.Now(), 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(fs)
+	}
+	sweep := e.srv.Function(routes.FnSweeper).Sweeper()
+	trashed(1000, 1)
+	if n := due(); n != 1000 {
+		t.Fatalf("%d files due, want 1000", n)
+	}
+	run, cancel := context.WithTimeout(ctx, 5*time.Minute) // the function's timeout
+	defer cancel()
+	if err := sweep(run, events.EventBridgeEvent{ID: "backlog"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := due(); n != 0 {
+		t.Fatalf("%d files still due after one run", n)
+	}
+	if _, trashedBytes, nfiles, _ := e.counters(t, c.account); trashedBytes != 0 || nfiles != 0 {
+		t.Fatalf("after the sweep: %d trashed bytes, %d files", trashedBytes, nfiles)
+	}
+
+	trashed(250, 2)
+	late, cancel := context.WithTimeout(ctx, app.SweepReserve/2)
+	defer cancel()
+	if err := sweep(late, events.EventBridgeEvent{ID: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := due(); n != 250-catalog.SweepBatch {
+		t.Fatalf("%d files due after a run with little time, want %d (one batch)", n, 250-catalog.SweepBatch)
+	}
 }

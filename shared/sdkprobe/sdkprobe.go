@@ -20,11 +20,15 @@ import (
 // ErrInjected is the error injected faults return.
 var ErrInjected = errors.New("sdkprobe: injected fault")
 
-// Fault fails one call of an operation ("S3.CompleteMultipartUpload").
+// Fault fails one call of an operation ("S3.CompleteMultipartUpload"), or
+// runs something just before it.
 type Fault struct {
 	Op    string
 	After bool // true: the request reaches AWS, the response is lost
 	Skip  int  // let this many matching calls pass first
+	// Run, when set, runs just before the call, which then goes on
+	// unharmed: a concurrent change lands between two steps.
+	Run func()
 }
 
 // Probe records calls and injects armed faults.
@@ -153,6 +157,10 @@ func (p *Probe) handle(ctx context.Context, in middleware.FinalizeInput, next mi
 	p.calls = append(p.calls, op)
 	fault, armed := p.take(op)
 	p.mu.Unlock()
+	if armed && fault.Run != nil {
+		fault.Run()
+		return next.HandleFinalize(ctx, in)
+	}
 	if armed && !fault.After {
 		return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("%w before %s", ErrInjected, op)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/local"
 )
 
@@ -32,6 +33,10 @@ var (
 // Main runs a package's tests and removes the emulator data afterwards.
 func Main(m *testing.M) {
 	code := m.Run()
+	if err := iam.WriteUsage(); err != nil {
+		fmt.Fprintln(os.Stderr, "iam usage:", err)
+		code = 1
+	}
 	if dataDir != "" {
 		_ = os.Chdir(os.TempDir())
 		_ = os.RemoveAll(dataDir)
@@ -210,11 +215,16 @@ func Each(t *testing.T, f func(t *testing.T, be Backend)) {
 	t.Run("moto", func(t *testing.T) { f(t, MotoBackend(t)) })
 }
 
-// Config is an app configuration on be with a fresh table and bucket.
+// Config is an app configuration on be with a fresh table and bucket. The
+// functions' logs are discarded unless ANEXO_TEST_LOG=1 (then on stderr).
 func Config(be Backend) app.Config {
+	var logs io.Writer = io.Discard
+	if os.Getenv("ANEXO_TEST_LOG") == "1" {
+		logs = os.Stderr
+	}
 	return app.Config{Table: Unique("anexo"), Bucket: Unique("anexo"), Region: "us-east-1",
 		DynamoEndpoint: be.Dynamo, S3Endpoint: be.S3, AccessKey: be.AccessKey, SecretKey: be.SecretKey,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Log: slog.New(slog.NewTextHandler(logs, nil))}
 }
 
 // Connect builds provisioned dependencies for c.

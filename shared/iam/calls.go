@@ -1,0 +1,159 @@
+package iam
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// call is what one SDK operation needs from IAM.
+type call struct {
+	service     string // "dynamodb" or "s3"
+	op          string
+	needs       []Access
+	readsObject bool // GetObject/HeadObject: 403 on a missing key without s3:ListBucket
+}
+
+func (c call) tableARN(table string) string {
+	return "arn:aws:dynamodb:local:000000000000:table/" + table
+}
+
+func (c call) bucketARN(bucket string) string { return "arn:aws:s3:::" + bucket }
+
+// required maps an operation's input to the IAM actions AWS checks for it
+// (the Service Authorization Reference): a transaction needs the item
+// action of every item, a query on an index needs the index's ARN, a read
+// or delete of a version needs the *Version action. An operation without a
+// mapping is refused, so a new call cannot slip past the policy.
+func required(params any, table, bucket string) (call, error) {
+	op := reflect.TypeOf(params).String()
+	if t := reflect.TypeOf(params); t.Kind() == reflect.Pointer {
+		op = t.Elem().Name()
+	}
+	c := call{service: "s3", op: op}
+	var err error
+	grant := func(kind Kind, index, got, want, action string) {
+		if got != want {
+			err = fmt.Errorf("%s on %q: the policy covers only %q (%s)", action, got, want, op)
+			return
+		}
+		c.needs = append(c.needs, Access{Action: action, Resource: Resource{Kind: kind, Index: index}})
+	}
+	tbl := func(name *string, action string) { grant(KindTable, "", aws.ToString(name), table, action) }
+	idx := func(name, index *string, action string) {
+		if index == nil {
+			tbl(name, action)
+			return
+		}
+		grant(KindIndex, *index, aws.ToString(name), table, action)
+	}
+	obj := func(b *string, action string) { grant(KindObjects, "", aws.ToString(b), bucket, action) }
+	bkt := func(b *string, action string) { grant(KindBucket, "", aws.ToString(b), bucket, action) }
+	versioned := func(v *string, plain, version string) string {
+		if aws.ToString(v) != "" {
+			return version
+		}
+		return plain
+	}
+	switch in := params.(type) {
+	// DynamoDB
+	case *dynamodb.GetItemInput:
+		c.service = "dynamodb"
+		tbl(in.TableName, getItem)
+	case *dynamodb.PutItemInput:
+		c.service = "dynamodb"
+		tbl(in.TableName, putItem)
+	case *dynamodb.UpdateItemInput:
+		c.service = "dynamodb"
+		tbl(in.TableName, updateItem)
+	case *dynamodb.DeleteItemInput:
+		c.service = "dynamodb"
+		tbl(in.TableName, deleteItem)
+	case *dynamodb.QueryInput:
+		c.service = "dynamodb"
+		idx(in.TableName, in.IndexName, query)
+	case *dynamodb.ScanInput:
+		c.service = "dynamodb"
+		idx(in.TableName, in.IndexName, "dynamodb:Scan")
+	case *dynamodb.BatchGetItemInput:
+		c.service = "dynamodb"
+		for _, name := range sortedKeys(in.RequestItems) {
+			tbl(aws.String(name), batchGetItem)
+		}
+	case *dynamodb.BatchWriteItemInput:
+		c.service = "dynamodb"
+		for _, name := range sortedKeys(in.RequestItems) {
+			tbl(aws.String(name), "dynamodb:BatchWriteItem")
+		}
+	case *dynamodb.TransactGetItemsInput:
+		c.service = "dynamodb"
+		for _, it := range in.TransactItems {
+			if it.Get != nil {
+				tbl(it.Get.TableName, getItem)
+			}
+		}
+	case *dynamodb.TransactWriteItemsInput:
+		c.service = "dynamodb"
+		for _, it := range in.TransactItems {
+			transactItem(it, tbl)
+		}
+	// S3: the operations behind presigned URLs are checked when signed.
+	case *s3.PutObjectInput: // also a presigned POST policy
+		obj(in.Bucket, putObject)
+	case *s3.CreateMultipartUploadInput:
+		obj(in.Bucket, putObject)
+	case *s3.UploadPartInput:
+		obj(in.Bucket, putObject)
+	case *s3.CompleteMultipartUploadInput:
+		obj(in.Bucket, putObject)
+	case *s3.AbortMultipartUploadInput:
+		obj(in.Bucket, abortMultipart)
+	case *s3.ListPartsInput:
+		obj(in.Bucket, listParts)
+	case *s3.GetObjectInput:
+		obj(in.Bucket, versioned(in.VersionId, getObject, getObjectVersion))
+		c.readsObject = true
+	case *s3.HeadObjectInput:
+		obj(in.Bucket, versioned(in.VersionId, getObject, getObjectVersion))
+		c.readsObject = true
+	case *s3.DeleteObjectInput:
+		obj(in.Bucket, versioned(in.VersionId, deleteObject, deleteObjectVersion))
+	case *s3.ListObjectVersionsInput:
+		bkt(in.Bucket, listBucketVersions)
+	case *s3.ListObjectsV2Input:
+		bkt(in.Bucket, listBucket)
+	case *s3.ListMultipartUploadsInput:
+		bkt(in.Bucket, "s3:ListBucketMultipartUploads")
+	default:
+		return c, fmt.Errorf("no IAM mapping for %s: map it in iam.required before any function calls it", op)
+	}
+	return c, err
+}
+
+// transactItem adds the item action of one transaction item.
+func transactItem(it ddbtypes.TransactWriteItem, tbl func(*string, string)) {
+	switch {
+	case it.ConditionCheck != nil:
+		tbl(it.ConditionCheck.TableName, conditionChk)
+	case it.Put != nil:
+		tbl(it.Put.TableName, putItem)
+	case it.Update != nil:
+		tbl(it.Update.TableName, updateItem)
+	case it.Delete != nil:
+		tbl(it.Delete.TableName, deleteItem)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,107 @@
+package iam
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/anexo/anexo/shared/routes"
+)
+
+// TestRequired: each operation needs the actions the Service Authorization
+// Reference lists, on the right resource.
+func TestRequired(t *testing.T) {
+	tbl, bkt := aws.String("t"), aws.String("b")
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{&dynamodb.GetItemInput{TableName: tbl}, "dynamodb:GetItem on table"},
+		{&dynamodb.QueryInput{TableName: tbl}, "dynamodb:Query on table"},
+		{&dynamodb.QueryInput{TableName: tbl, IndexName: aws.String("gsi2")}, "dynamodb:Query on table/index/gsi2"},
+		{&dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{"t": {}}}, "dynamodb:BatchGetItem on table"},
+		{&dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
+			{ConditionCheck: &ddbtypes.ConditionCheck{TableName: tbl}}, {Put: &ddbtypes.Put{TableName: tbl}},
+			{Update: &ddbtypes.Update{TableName: tbl}}, {Delete: &ddbtypes.Delete{TableName: tbl}}}},
+			"dynamodb:ConditionCheckItem on table, dynamodb:PutItem on table, dynamodb:UpdateItem on table, dynamodb:DeleteItem on table"},
+		{&dynamodb.TransactGetItemsInput{TransactItems: []ddbtypes.TransactGetItem{{Get: &ddbtypes.Get{TableName: tbl}}}}, "dynamodb:GetItem on table"},
+		{&s3.UploadPartInput{Bucket: bkt}, "s3:PutObject on bucket/*"},
+		{&s3.CompleteMultipartUploadInput{Bucket: bkt}, "s3:PutObject on bucket/*"},
+		{&s3.ListPartsInput{Bucket: bkt}, "s3:ListMultipartUploadParts on bucket/*"},
+		{&s3.HeadObjectInput{Bucket: bkt}, "s3:GetObject on bucket/*"},
+		{&s3.GetObjectInput{Bucket: bkt, VersionId: aws.String("v")}, "s3:GetObjectVersion on bucket/*"},
+		{&s3.DeleteObjectInput{Bucket: bkt}, "s3:DeleteObject on bucket/*"},
+		{&s3.DeleteObjectInput{Bucket: bkt, VersionId: aws.String("v")}, "s3:DeleteObjectVersion on bucket/*"},
+		{&s3.ListObjectVersionsInput{Bucket: bkt}, "s3:ListBucketVersions on bucket"},
+	} {
+		c, err := required(tc.in, "t", "b")
+		if err != nil {
+			t.Fatalf("%T: %v", tc.in, err)
+		}
+		var got []string
+		for _, a := range c.needs {
+			got = append(got, a.String())
+		}
+		if strings.Join(got, ", ") != tc.want {
+			t.Errorf("%T needs %v, want %s", tc.in, got, tc.want)
+		}
+	}
+	// another table or bucket, and unmapped operations, are refused
+	for _, in := range []any{&dynamodb.GetItemInput{TableName: aws.String("other")}, &s3.HeadObjectInput{Bucket: aws.String("other")},
+		&dynamodb.DeleteTableInput{TableName: tbl}, &s3.PutBucketPolicyInput{Bucket: bkt}} {
+		if _, err := required(in, "t", "b"); err == nil {
+			t.Errorf("%T was mapped", in)
+		}
+	}
+}
+
+// TestEveryFunctionHasAPolicy: the stack cannot deploy a function without one.
+func TestEveryFunctionHasAPolicy(t *testing.T) {
+	for _, fn := range append(routes.Functions(), routes.Background...) {
+		if len(Policies[fn]) == 0 {
+			t.Errorf("no policy for %s", fn)
+		}
+	}
+	if len(Policies) != len(routes.Functions())+len(routes.Background) {
+		t.Errorf("policies for unknown functions: %d policies", len(Policies))
+	}
+}
+
+// TestUnused: a grant no recorded call used is reported; recorded ones are not.
+func TestUnused(t *testing.T) {
+	u := &Usage{}
+	p := map[string]Policy{"f": {Table(getItem, putItem), Bucket(listBucket)}}
+	u.add("f", Access{Action: getItem, Resource: Resource{Kind: KindTable}})
+	u.add("f", Access{Action: listBucket, Resource: Resource{Kind: KindBucket}})
+	got := u.Unused(p)["f"]
+	if len(got) != 1 || got[0].String() != "dynamodb:PutItem on table" {
+		t.Fatalf("unused: %v", got)
+	}
+}
+
+// TestPoliciesMatchTheCode reads what every test process of `make test`
+// recorded: a grant that no call of the function's code used — in the
+// whole suite — is a permission the function does not need (or a path no
+// test covers). Grants the code needs and lacks fail the test that made
+// the call. make test runs this after the suite (ANEXO_IAM_COVERAGE=1).
+func TestPoliciesMatchTheCode(t *testing.T) {
+	if os.Getenv("ANEXO_IAM_COVERAGE") != "1" {
+		t.Skip("runs after the whole suite (make test sets ANEXO_IAM_COVERAGE=1 and " + UsageEnv + ")")
+	}
+	dir := os.Getenv(UsageEnv)
+	u, n, err := ReadUsage(dir)
+	if err != nil || n == 0 {
+		t.Fatalf("no usage recorded in %q (%d files): %v", dir, n, err)
+	}
+	for fn, unused := range u.Unused(Policies) {
+		for _, a := range unused {
+			t.Errorf("%s's policy grants %s, which no call of its code used in the suite: remove it or test the path that needs it", fn, a)
+		}
+	}
+	t.Logf("%d usage files from the suite's processes", n)
+}

@@ -1,0 +1,223 @@
+// Package iam holds the IAM policy of every Anexo function — the one the CDK
+// stack grants each function's role — and enforces it on every AWS call a
+// process makes in local mode and in tests, answering a refused call as AWS
+// does (AccessDenied; a read of a missing object without s3:ListBucket is
+// 403, not 404). It also records which grants the code used, so a test over
+// the whole suite can show that no policy grants more than its code needs.
+package iam
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/routes"
+)
+
+// Kind is the kind of resource a statement covers.
+type Kind int
+
+// Resource kinds: the table, one of its indexes, the bucket itself (list
+// operations), the bucket's objects.
+const (
+	KindTable Kind = iota + 1
+	KindIndex
+	KindBucket
+	KindObjects
+)
+
+// Resource is what a statement grants on. Index names one index.
+type Resource struct {
+	Kind  Kind
+	Index string
+}
+
+func (r Resource) String() string {
+	switch r.Kind {
+	case KindTable:
+		return "table"
+	case KindIndex:
+		return "table/index/" + r.Index
+	case KindBucket:
+		return "bucket"
+	case KindObjects:
+		return "bucket/*"
+	}
+	return fmt.Sprintf("resource(%d)", r.Kind)
+}
+
+// ARN renders the resource's ARN from the table's and the bucket's (the
+// stack passes its tokens, enforcement passes names).
+func (r Resource) ARN(tableARN, bucketARN string) string {
+	switch r.Kind {
+	case KindTable:
+		return tableARN
+	case KindIndex:
+		return tableARN + "/index/" + r.Index
+	case KindBucket:
+		return bucketARN
+	case KindObjects:
+		return bucketARN + "/*"
+	}
+	panic("iam: unknown resource kind")
+}
+
+// Access is one action on one resource: what a call needs, what a
+// statement grants.
+type Access struct {
+	Action   string
+	Resource Resource
+}
+
+func (a Access) String() string { return a.Action + " on " + a.Resource.String() }
+
+// Statement grants actions on a resource.
+type Statement struct {
+	Resource Resource
+	Actions  []string
+}
+
+// Policy is a function's whole grant.
+type Policy []Statement
+
+// Allows reports whether the policy grants a.
+func (p Policy) Allows(a Access) bool {
+	for _, s := range p {
+		if s.Resource == a.Resource && slices.Contains(s.Actions, a.Action) {
+			return true
+		}
+	}
+	return false
+}
+
+// Accesses lists every action × resource the policy grants, sorted.
+func (p Policy) Accesses() []Access {
+	var out []Access
+	for _, s := range p {
+		for _, a := range s.Actions {
+			out = append(out, Access{Action: a, Resource: s.Resource})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// Without returns a copy of the policy missing one access (tests show that
+// removing a permission breaks a flow).
+func (p Policy) Without(a Access) Policy {
+	var out Policy
+	for _, s := range p {
+		if s.Resource == a.Resource {
+			s.Actions = slices.DeleteFunc(slices.Clone(s.Actions), func(x string) bool { return x == a.Action })
+		}
+		if len(s.Actions) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Table grants actions on the table.
+func Table(actions ...string) Statement {
+	return Statement{Resource: Resource{Kind: KindTable}, Actions: actions}
+}
+
+// Index grants actions on one index of the table.
+func Index(name string, actions ...string) Statement {
+	return Statement{Resource: Resource{Kind: KindIndex, Index: name}, Actions: actions}
+}
+
+// Bucket grants actions on the bucket itself (listing).
+func Bucket(actions ...string) Statement {
+	return Statement{Resource: Resource{Kind: KindBucket}, Actions: actions}
+}
+
+// Objects grants actions on the bucket's objects.
+func Objects(actions ...string) Statement {
+	return Statement{Resource: Resource{Kind: KindObjects}, Actions: actions}
+}
+
+// Actions used below.
+const (
+	getItem      = "dynamodb:GetItem"
+	batchGetItem = "dynamodb:BatchGetItem"
+	putItem      = "dynamodb:PutItem"
+	updateItem   = "dynamodb:UpdateItem"
+	deleteItem   = "dynamodb:DeleteItem"
+	conditionChk = "dynamodb:ConditionCheckItem"
+	query        = "dynamodb:Query"
+
+	putObject           = "s3:PutObject"
+	getObject           = "s3:GetObject"
+	getObjectVersion    = "s3:GetObjectVersion"
+	deleteObject        = "s3:DeleteObject"
+	deleteObjectVersion = "s3:DeleteObjectVersion"
+	abortMultipart      = "s3:AbortMultipartUpload"
+	listParts           = "s3:ListMultipartUploadParts"
+	listBucket          = "s3:ListBucket"
+	listBucketVersions  = "s3:ListBucketVersions"
+)
+
+// Policies is every function's policy: the stack grants exactly this, local
+// mode and tests enforce exactly this. A grant here that no test exercises
+// fails the suite's coverage check (see Usage), so every line is needed.
+var Policies = map[string]Policy{
+	// The authorizer reads the token.
+	routes.FnAuthorizer: {Table(getItem)},
+	// Open: the account (quota, file-id sequence), the session, the
+	// multipart upload; upload tickets are signed with a key it creates once.
+	routes.FnSessionsOpen: {
+		Table(getItem, putItem, updateItem),
+		Objects(putObject, abortMultipart),
+	},
+	// Part URLs (PutObject signs UploadPart) and the session status, which
+	// lists parts, and records a form upload it finds posted (or discards
+	// it past the quota); a form upload not posted yet is a missing key.
+	routes.FnSessionsParts: {
+		Table(getItem, putItem, updateItem),
+		Objects(putObject, listParts, getObject, deleteObjectVersion),
+		Bucket(listBucket),
+	},
+	routes.FnSessionsComplete: {
+		Table(getItem, putItem, updateItem),
+		Objects(putObject, getObject, listParts, abortMultipart, deleteObjectVersion),
+		Bucket(listBucket),
+	},
+	// Uppy's companion routes open, sign, list, complete and abort sessions.
+	routes.FnCompanion: {
+		Table(getItem, putItem, updateItem),
+		Objects(putObject, getObject, listParts, abortMultipart, deleteObjectVersion),
+		Bucket(listBucket),
+	},
+	// The recorder heads the posted object S3 reports and commits the
+	// session (or discards the object past the quota).
+	routes.FnRecorder: {
+		Table(getItem, putItem, updateItem),
+		Objects(getObject, deleteObjectVersion),
+	},
+	routes.FnFiles: {
+		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
+		Index(dynamo.IndexGSI1, query),
+		Objects(getObject, getObjectVersion, deleteObject, deleteObjectVersion),
+		Bucket(listBucketVersions),
+	},
+	routes.FnAttachments: {
+		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
+		Index(dynamo.IndexGSI1, query),
+	},
+	routes.FnBatches: {
+		Table(getItem, putItem, updateItem, deleteItem),
+		Objects(putObject, deleteObjectVersion),
+		Bucket(listBucketVersions),
+	},
+	// The sweeper finds due files and stale batches in gsi2 and purges
+	// each file as the files function does (its attachments by gsi1).
+	routes.FnSweeper: {
+		Table(query, deleteItem, updateItem),
+		Index(dynamo.IndexGSI1, query),
+		Index(dynamo.IndexGSI2, query),
+		Objects(deleteObjectVersion),
+		Bucket(listBucketVersions),
+	},
+}
