@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -56,11 +57,27 @@ func contextStrings(scope constructs.Construct, key string) []string {
 	return nil
 }
 
+// contextBool reads true/false (cdk.json or -c key=false).
+func contextBool(scope constructs.Construct, key string, def bool) bool {
+	switch x := scope.Node().TryGetContext(jsii.String(key)).(type) {
+	case bool:
+		return x
+	case string:
+		b, err := strconv.ParseBool(x)
+		if err != nil {
+			panic(fmt.Sprintf("context %s: %q is not true or false", key, x))
+		}
+		return b
+	}
+	return def
+}
+
 // FromContext builds props from CDK context keys: stage, allowedOrigins,
 // assetDir, logRetentionDays, throttleRate, throttleBurst, authorizerTtl,
-// alarmEmail.
+// alarmEmail, terminationProtection (default true).
 func FromContext(scope constructs.Construct) Props {
 	return Props{
+		StackProps:       awscdk.StackProps{TerminationProtection: jsii.Bool(contextBool(scope, "terminationProtection", true))},
 		StageName:        ContextString(scope, "stage", ""),
 		AllowedOrigins:   contextStrings(scope, "allowedOrigins"),
 		AssetDir:         ContextString(scope, "assetDir", ""),

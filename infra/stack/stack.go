@@ -6,6 +6,7 @@ package stack
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -34,6 +35,7 @@ import (
 	"github.com/anexo/anexo/shared/dynamo"
 	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/upload"
 )
 
 // Props configure the stack; every field has a default (see Defaults).
@@ -129,6 +131,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		TimeToLiveAttribute:              jsii.String(dynamo.AttrTTL),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
 		RemovalPolicy:                    awscdk.RemovalPolicy_RETAIN,
+		DeletionProtection:               jsii.Bool(true),
 	})
 	for _, gsi := range [][3]string{{dynamo.IndexGSI1, dynamo.AttrGSI1PK, dynamo.AttrGSI1SK}, {dynamo.IndexGSI2, dynamo.AttrGSI2PK, dynamo.AttrGSI2SK}} {
 		s.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
@@ -157,7 +160,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		// versions 30 days after they became noncurrent (not after
 		// creation, which a tag or prefix rule would count from).
 		LifecycleRules: &[]*awss3.LifecycleRule{
-			{Id: jsii.String("abort-incomplete-multipart-uploads"), AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1))},
+			// never before a session may end (upload.MaxSessionTTL)
+			{Id: jsii.String("abort-incomplete-multipart-uploads"), AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(math.Ceil(upload.MaxSessionTTL.Hours() / 24)))},
 			{Id: jsii.String("purge-trash"), NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30))},
 			{Id: jsii.String("remove-expired-delete-markers"), ExpiredObjectDeleteMarker: jsii.Bool(true)},
 		},
@@ -168,9 +172,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		topic = awssns.NewTopic(st, jsii.String("Alarms"), nil)
 		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlarmEmail), nil))
 	}
-	alarm := func(id string, m awscloudwatch.Metric, what string) {
-		a := m.CreateAlarm(st, jsii.String(id), &awscloudwatch.CreateAlarmOptions{
-			Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+	alarmAt := func(id string, m awscloudwatch.IMetric, threshold float64, what string) {
+		a := awscloudwatch.NewAlarm(st, jsii.String(id), &awscloudwatch.AlarmProps{
+			Metric: m, Threshold: jsii.Number(threshold), EvaluationPeriods: jsii.Number(1),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 			AlarmDescription:   jsii.String(what),
@@ -179,6 +183,14 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
 		}
 	}
+	alarm := func(id string, m awscloudwatch.IMetric, what string) { alarmAt(id, m, 1, what) }
+	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
+	// the operations the functions make (an alarm sums at most 10 metrics)
+	alarm("TableThrottled", s.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Period: fiveMinutes,
+		Operations: &[]awsdynamodb.Operation{awsdynamodb.Operation_GET_ITEM, awsdynamodb.Operation_BATCH_GET_ITEM, awsdynamodb.Operation_QUERY,
+			awsdynamodb.Operation_PUT_ITEM, awsdynamodb.Operation_UPDATE_ITEM, awsdynamodb.Operation_DELETE_ITEM,
+			awsdynamodb.Operation_TRANSACT_WRITE_ITEMS, awsdynamodb.Operation_TRANSACT_GET_ITEMS}}),
+		"Anexo: DynamoDB throttled requests (a hot account or partition)")
 
 	// Asynchronous invocations (S3's notifications to the recorder, the
 	// schedule's to the sweeper) that still fail after Lambda's two
@@ -235,6 +247,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		}
 		alarm(cid+"Errors", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" returned errors")
 		alarm(cid+"Throttles", fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" was throttled")
+		alarmAt(cid+"NearTimeout", fn.MetricDuration(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
+			spec.TimeoutSec*1000*0.8, fmt.Sprintf("Anexo %s ran for 80%% of its %.0f s timeout", name, spec.TimeoutSec))
 		if onFailure != nil {
 			alarm(cid+"AsyncEventsDropped", fn.Metric(jsii.String("AsyncEventsDropped"), &awscloudwatch.MetricOptions{
 				Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
@@ -271,6 +285,15 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		AutoDeploy: jsii.Bool(true),
 		Throttle:   &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(props.ThrottleRate), BurstLimit: jsii.Number(props.ThrottleBurst)},
 	})
+	// Access logs: one JSON line per request, with what an operator needs
+	// to follow a request into the function's own log (request id).
+	accessLogs := awslogs.NewLogGroup(st, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention: retention(props.LogRetentionDays), RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	stage.Node().DefaultChild().(awsapigatewayv2.CfnStage).SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+		DestinationArn: accessLogs.LogGroupArn(),
+		Format:         jsii.String(AccessLogFormat),
+	})
 	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("TokenAuthorizer"), s.Functions[routes.FnAuthorizer],
 		&awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
 			ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
@@ -300,6 +323,16 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	out("BucketName", s.Bucket.BucketName(), "S3 bucket of file bytes")
 	return s
 }
+
+// AccessLogFormat is the HTTP API's access log line: request id (the
+// Apigw-Requestid header clients see), route, status, latencies, and the
+// authorizer's and the integration's errors.
+const AccessLogFormat = `{"requestId":"$context.requestId","requestTime":"$context.requestTimeEpoch",` +
+	`"method":"$context.httpMethod","routeKey":"$context.routeKey","path":"$context.path","status":"$context.status",` +
+	`"latencyMs":"$context.responseLatency","integrationLatencyMs":"$context.integrationLatency",` +
+	`"responseLength":"$context.responseLength","sourceIp":"$context.identity.sourceIp",` +
+	`"userAgent":"$context.identity.userAgent","authorizerError":"$context.authorizer.error",` +
+	`"integrationError":"$context.integrationErrorMessage","account":"$context.authorizer.account_id"}`
 
 // construct turns "sessions-open" into "SessionsOpen".
 func construct(name string) string {

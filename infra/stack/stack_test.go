@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -19,6 +21,7 @@ import (
 	"github.com/anexo/anexo/shared/dynamo"
 	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/upload"
 )
 
 func init() { _ = os.Setenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1") }
@@ -130,7 +133,7 @@ func TestFunctions(t *testing.T) {
 		}}},
 	})))
 	s.tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), assertions.Match_ObjectLike(obj(map[string]any{"RetentionInDays": 30})))
-	s.tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(allFunctions()))))
+	s.tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(allFunctions())+1))) // + API access logs
 	s.tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), assertions.Match_ObjectLike(obj(map[string]any{
 		"ScheduleExpression": "rate(1 hour)", "State": "ENABLED",
 		"Targets": []any{assertions.Match_ObjectLike(obj(map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{s.functionIDs(t)[routes.FnSweeper], "Arn"}}}))},
@@ -293,6 +296,48 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
+// TestReadmeDeploy: the README's Deploy section says which routes skip the
+// authorizer as the template does, and the lifecycle rule that aborts
+// incomplete uploads never acts before a session may end.
+func TestReadmeDeploy(t *testing.T) {
+	s := defaults(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile("Routes without the authorizer: ([^\n]*\n[^\n]*)").FindSubmatch(readme)
+	if line == nil {
+		t.Fatal("README: no 'Routes without the authorizer' line")
+	}
+	public := map[string]bool{}
+	for _, r := range s.resources("AWS::ApiGatewayV2::Route") {
+		if p := props(r); p["AuthorizationType"] == "NONE" {
+			public[p["RouteKey"].(string)] = true
+		}
+	}
+	uppy := 0
+	for key := range public {
+		switch path := strings.SplitN(key, " ", 2)[1]; {
+		case strings.HasPrefix(path, "/v1/uppy/{ticket}/s3/"):
+			uppy++
+		case !strings.Contains(string(line[1]), "`"+key+"`"):
+			t.Errorf("README does not list %s among the routes without the authorizer", key)
+		}
+	}
+	if want := fmt.Sprintf("(%s;", map[int]string{6: "six"}[uppy]); uppy == 0 || !strings.Contains(string(line[1]), want) {
+		t.Errorf("README: %q does not count the %d Uppy routes", line[1], uppy)
+	}
+	for _, r := range s.resources("AWS::S3::Bucket") {
+		for _, rule := range props(r)["LifecycleConfiguration"].(map[string]any)["Rules"].([]any) {
+			if a, ok := rule.(map[string]any)["AbortIncompleteMultipartUpload"].(map[string]any); ok {
+				if days := a["DaysAfterInitiation"].(float64); time.Duration(days)*24*time.Hour < upload.MaxSessionTTL {
+					t.Errorf("incomplete uploads are aborted after %v days, before a session may end (%v)", days, upload.MaxSessionTTL)
+				}
+			}
+		}
+	}
+}
+
 // TestIAM: each function's role may do exactly what iam.Policies grants it
 // (the policy local mode and every test enforce), each action on the
 // resource the policy names (table, one index, bucket, objects); no
@@ -396,8 +441,9 @@ func TestStageThrottleAlarmsOutputs(t *testing.T) {
 	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), assertions.Match_ObjectLike(obj(map[string]any{"AuthorizerResultTtlInSeconds": 120})))
 	n := len(allFunctions())
 	// errors and throttles per function, API 5xx, failed async invocations
-	// queued, AsyncEventsDropped per background function
-	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(2*n+2+len(routes.Background))))
+	// queued, AsyncEventsDropped per background function, duration near
+	// the timeout per function, DynamoDB throttling
+	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(3*n+3+len(routes.Background))))
 	for _, metric := range []string{"Errors", "Throttles"} {
 		found := 0
 		for _, a := range s.resources("AWS::CloudWatch::Alarm") {
@@ -461,6 +507,63 @@ func TestAsyncFailures(t *testing.T) {
 			"RetryPolicy":      map[string]any{"MaximumRetryAttempts": 2}}))}})))
 	s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), assertions.Match_ObjectLike(obj(map[string]any{
 		"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS"})))
+}
+
+// TestOperations: what an ops team expects: JSON access logs with the
+// request id, route, status, latencies and the authorizer's error; the
+// table cannot be deleted by accident and the stack is termination
+// protected unless context says otherwise; alarms on DynamoDB throttling
+// and on any function running for 80% of its timeout.
+func TestOperations(t *testing.T) {
+	s := defaults(t)
+	s.tpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), assertions.Match_ObjectLike(obj(map[string]any{"DeletionProtectionEnabled": true})))
+	stages := s.resources("AWS::ApiGatewayV2::Stage")
+	for _, st := range stages {
+		logs := props(st)["AccessLogSettings"].(map[string]any)
+		var line map[string]string
+		if err := json.Unmarshal([]byte(logs["Format"].(string)), &line); err != nil {
+			t.Fatalf("access log format is not JSON: %v", err)
+		}
+		for k, v := range map[string]string{"requestId": "$context.requestId", "routeKey": "$context.routeKey", "status": "$context.status",
+			"latencyMs": "$context.responseLatency", "authorizerError": "$context.authorizer.error"} {
+			if line[k] != v {
+				t.Errorf("access log %s = %q, want %q", k, line[k], v)
+			}
+		}
+		dest, _ := json.Marshal(logs["DestinationArn"])
+		if !strings.Contains(string(dest), "ApiAccessLogs") {
+			t.Errorf("access logs go to %s", dest)
+		}
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), obj(map[string]any{"RetentionInDays": 30}))
+	fnIDs := s.functionIDs(t)
+	for name, spec := range stack.Specs {
+		s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), assertions.Match_ObjectLike(obj(map[string]any{
+			"MetricName": "Duration", "Statistic": "Maximum", "Threshold": spec.TimeoutSec * 800,
+			"Dimensions": []any{map[string]any{"Name": "FunctionName", "Value": map[string]any{"Ref": fnIDs[name]}}}})))
+	}
+	found := false
+	for _, a := range s.resources("AWS::CloudWatch::Alarm") {
+		m, _ := json.Marshal(props(a)["Metrics"])
+		if strings.Contains(string(m), "ThrottledRequests") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no alarm on DynamoDB throttled requests")
+	}
+
+	for ctx, want := range map[string]bool{"": true, "false": false} {
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+		if ctx != "" {
+			app.Node().SetContext(jsii.String("terminationProtection"), ctx)
+		}
+		p := stack.FromContext(app)
+		p.AssetDir = assets(t)
+		if got := *stack.New(app, "Anexo", p).TerminationProtection(); got != want {
+			t.Errorf("terminationProtection=%q: %v, want %v", ctx, got, want)
+		}
+	}
 }
 
 // TestEnvironmentAgnostic: no account or region is baked into the template.

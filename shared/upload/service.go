@@ -16,11 +16,16 @@ import (
 	"github.com/google/uuid"
 )
 
+// MaxSessionTTL bounds a session's life: the bucket's lifecycle rule
+// aborts multipart uploads still incomplete a day after they began (the
+// stack derives the rule from this bound), so a session may not outlive it.
+const MaxSessionTTL = 24 * time.Hour
+
 // Limits configures the service.
 type Limits struct {
 	MinPartSize int64         // default 8 MiB; never below S3's 5 MiB
 	MaxFileSize int64         // default 5 TiB
-	SessionTTL  time.Duration // default 24 h
+	SessionTTL  time.Duration // default and at most MaxSessionTTL
 	PartURLTTL  time.Duration // default 15 min
 	FirstBatch  int           // part URLs returned by Open; default 100
 	MaxBatch    int           // part URLs per Parts call; default 1000
@@ -37,8 +42,8 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxFileSize <= 0 || l.MaxFileSize > S3MaxObject {
 		l.MaxFileSize = DefaultMaxFileSize
 	}
-	if l.SessionTTL <= 0 {
-		l.SessionTTL = 24 * time.Hour
+	if l.SessionTTL <= 0 || l.SessionTTL > MaxSessionTTL {
+		l.SessionTTL = MaxSessionTTL
 	}
 	if l.PartURLTTL <= 0 {
 		l.PartURLTTL = 15 * time.Minute
