@@ -199,7 +199,9 @@ var Policies = map[string]Policy{
 	routes.FnFiles: {
 		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
 		Index(dynamo.IndexGSI1, query),
-		Objects(getObject, getObjectVersion, deleteObject, deleteObjectVersion),
+		// downloads sign a GET of one version; trash hides with a delete
+		// marker, restore and purge remove versions they list
+		Objects(getObjectVersion, deleteObject, deleteObjectVersion),
 		Bucket(listBucketVersions),
 	},
 	routes.FnAttachments: {
