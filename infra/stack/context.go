@@ -74,10 +74,20 @@ func contextBool(scope constructs.Construct, key string, def bool) bool {
 
 // FromContext builds props from CDK context keys: stage, allowedOrigins,
 // assetDir, logRetentionDays, throttleRate, throttleBurst, authorizerTtl,
-// alarmEmail, terminationProtection (default true).
+// alarmEmail, terminationProtection (default true), and account + region
+// (both or neither: a stage pinned to its account and region; without
+// them the stack is environment agnostic).
 func FromContext(scope constructs.Construct) Props {
+	var env *awscdk.Environment
+	account, region := ContextString(scope, "account", ""), ContextString(scope, "region", "")
+	if (account == "") != (region == "") {
+		panic("context account and region go together: -c account=123456789012 -c region=sa-east-1")
+	}
+	if account != "" {
+		env = &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
+	}
 	return Props{
-		StackProps:       awscdk.StackProps{TerminationProtection: jsii.Bool(contextBool(scope, "terminationProtection", true))},
+		StackProps:       awscdk.StackProps{Env: env, TerminationProtection: jsii.Bool(contextBool(scope, "terminationProtection", true))},
 		StageName:        ContextString(scope, "stage", ""),
 		AllowedOrigins:   contextStrings(scope, "allowedOrigins"),
 		AssetDir:         ContextString(scope, "assetDir", ""),

@@ -185,11 +185,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	}
 	alarm := func(id string, m awscloudwatch.IMetric, what string) { alarmAt(id, m, 1, what) }
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
-	// the operations the functions make (an alarm sums at most 10 metrics)
 	alarm("TableThrottled", s.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Period: fiveMinutes,
-		Operations: &[]awsdynamodb.Operation{awsdynamodb.Operation_GET_ITEM, awsdynamodb.Operation_BATCH_GET_ITEM, awsdynamodb.Operation_QUERY,
-			awsdynamodb.Operation_PUT_ITEM, awsdynamodb.Operation_UPDATE_ITEM, awsdynamodb.Operation_DELETE_ITEM,
-			awsdynamodb.Operation_TRANSACT_WRITE_ITEMS, awsdynamodb.Operation_TRANSACT_GET_ITEMS}}),
+		Operations: &tableOperations}),
 		"Anexo: DynamoDB throttled requests (a hot account or partition)")
 
 	// Asynchronous invocations (S3's notifications to the recorder, the
@@ -284,6 +281,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		StageName:  jsii.String(props.StageName),
 		AutoDeploy: jsii.Bool(true),
 		Throttle:   &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(props.ThrottleRate), BurstLimit: jsii.Number(props.ThrottleBurst)},
+		// per-route metrics (the dashboard's latency per route)
+		DetailedMetricsEnabled: jsii.Bool(true),
 	})
 	// Access logs: one JSON line per request, with what an operator needs
 	// to follow a request into the function's own log (request id).
@@ -315,6 +314,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	}
 	alarm("Api5xx", s.API.MetricServerError(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}), "Anexo API answered 5xx")
 
+	s.addDashboard(stage, names)
+
 	out := func(id string, v *string, what string) {
 		awscdk.NewCfnOutput(st, jsii.String(id), &awscdk.CfnOutputProps{Value: v, Description: jsii.String(what)})
 	}
@@ -323,6 +324,12 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	out("BucketName", s.Bucket.BucketName(), "S3 bucket of file bytes")
 	return s
 }
+
+// tableOperations are the DynamoDB operations the functions make (an alarm
+// sums at most 10 metrics).
+var tableOperations = []awsdynamodb.Operation{awsdynamodb.Operation_GET_ITEM, awsdynamodb.Operation_BATCH_GET_ITEM,
+	awsdynamodb.Operation_QUERY, awsdynamodb.Operation_PUT_ITEM, awsdynamodb.Operation_UPDATE_ITEM, awsdynamodb.Operation_DELETE_ITEM,
+	awsdynamodb.Operation_TRANSACT_WRITE_ITEMS, awsdynamodb.Operation_TRANSACT_GET_ITEMS}
 
 // AccessLogFormat is the HTTP API's access log line: request id (the
 // Apigw-Requestid header clients see), route, status, latencies, and the

@@ -509,6 +509,35 @@ func TestAsyncFailures(t *testing.T) {
 		"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS"})))
 }
 
+// TestDashboard: one dashboard with the API's requests, errors and latency
+// per route, each function's errors, throttles and duration, DynamoDB
+// throttling and the async failures queue; per-route metrics are on.
+func TestDashboard(t *testing.T) {
+	s := defaults(t)
+	dashboards := s.resources("AWS::CloudWatch::Dashboard")
+	if len(dashboards) != 1 {
+		t.Fatalf("%d dashboards", len(dashboards))
+	}
+	var body string
+	for _, d := range dashboards {
+		b, _ := json.Marshal(props(d)["DashboardBody"])
+		body = string(b)
+	}
+	for _, want := range []string{"Latency p99 per route", `\"Route\",\"GET /v1/files\"`, "Function duration p99",
+		"ThrottledRequests", "ApproximateNumberOfMessagesVisible", `\"5xx\"`, `\"4xx\"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("dashboard lacks %s", want)
+		}
+	}
+	for _, name := range allFunctions() {
+		if !strings.Contains(body, `\"label\":\"`+name+`\"`) {
+			t.Errorf("dashboard lacks function %s", name)
+		}
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), assertions.Match_ObjectLike(obj(map[string]any{
+		"DefaultRouteSettings": assertions.Match_ObjectLike(obj(map[string]any{"DetailedMetricsEnabled": true}))})))
+}
+
 // TestOperations: what an ops team expects: JSON access logs with the
 // request id, route, status, latencies and the authorizer's error; the
 // table cannot be deleted by accident and the stack is termination
@@ -562,6 +591,46 @@ func TestOperations(t *testing.T) {
 		p.AssetDir = assets(t)
 		if got := *stack.New(app, "Anexo", p).TerminationProtection(); got != want {
 			t.Errorf("terminationProtection=%q: %v, want %v", ctx, got, want)
+		}
+	}
+}
+
+// TestTwoEnvironments: two stages in one account are two stacks of one app
+// (one stack name each, e.g. -c stackName=AnexoStaging): they synthesize
+// side by side, and no resource carries a fixed physical name that would
+// clash between them. A stage may pin its account and region.
+func TestTwoEnvironments(t *testing.T) {
+	out := t.TempDir()
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+	app.Node().SetContext(jsii.String("account"), "111111111111")
+	app.Node().SetContext(jsii.String("region"), "sa-east-1")
+	dir := assets(t)
+	for _, name := range []string{"AnexoStaging", "AnexoProd"} {
+		p := stack.FromContext(app)
+		p.AssetDir = dir
+		st := stack.New(app, name, p)
+		if *st.Account() != "111111111111" || *st.Region() != "sa-east-1" {
+			t.Fatalf("%s in %s/%s", name, *st.Account(), *st.Region())
+		}
+	}
+	app.Synth(nil)
+	physical := []string{"TableName", "BucketName", "FunctionName", "QueueName", "LogGroupName", "DashboardName", "RoleName", "TopicName", "AlarmName"}
+	for _, name := range []string{"AnexoStaging", "AnexoProd"} {
+		raw, err := os.ReadFile(filepath.Join(out, name+".template.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for id, r := range doc["Resources"].(map[string]any) {
+			pr, _ := r.(map[string]any)["Properties"].(map[string]any)
+			for _, k := range physical {
+				if v, fixed := pr[k].(string); fixed {
+					t.Errorf("%s: %s has a fixed %s %q", name, id, k, v)
+				}
+			}
 		}
 	}
 }

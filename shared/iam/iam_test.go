@@ -60,6 +60,17 @@ func TestRequired(t *testing.T) {
 	}
 }
 
+// TestOccasionalAreGranted: an occasional grant is one the policy holds.
+func TestOccasionalAreGranted(t *testing.T) {
+	for fn, as := range Occasional {
+		for a := range as {
+			if !Policies[fn].Allows(a) {
+				t.Errorf("%s: occasional %s is not granted", fn, a)
+			}
+		}
+	}
+}
+
 // TestEveryFunctionHasAPolicy: the stack cannot deploy a function without one.
 func TestEveryFunctionHasAPolicy(t *testing.T) {
 	for _, fn := range append(routes.Functions(), routes.Background...) {
@@ -78,9 +89,12 @@ func TestUnused(t *testing.T) {
 	p := map[string]Policy{"f": {Table(getItem, putItem), Bucket(listBucket)}}
 	u.add("f", Access{Action: getItem, Resource: Resource{Kind: KindTable}})
 	u.add("f", Access{Action: listBucket, Resource: Resource{Kind: KindBucket}})
-	got := u.Unused(p)["f"]
+	got := u.Unused(p, nil)["f"]
 	if len(got) != 1 || got[0].String() != "dynamodb:PutItem on table" {
 		t.Fatalf("unused: %v", got)
+	}
+	if got := u.Unused(p, map[string]map[Access]string{"f": {{Action: putItem, Resource: Resource{Kind: KindTable}}: "why"}}); len(got["f"]) != 0 {
+		t.Fatalf("an occasional grant is reported: %v", got)
 	}
 }
 
@@ -98,7 +112,7 @@ func TestPoliciesMatchTheCode(t *testing.T) {
 	if err != nil || n == 0 {
 		t.Fatalf("no usage recorded in %q (%d files): %v", dir, n, err)
 	}
-	for fn, unused := range u.Unused(Policies) {
+	for fn, unused := range u.Unused(Policies, Occasional) {
 		for _, a := range unused {
 			t.Errorf("%s's policy grants %s, which no call of its code used in the suite: remove it or test the path that needs it", fn, a)
 		}

@@ -59,15 +59,15 @@ func (u *Usage) Snapshot() map[string][]Access {
 }
 
 // Unused lists, per function, the grants of policies that the usage never
-// exercised: each is a permission the function's code does not need (or a
-// path no test covers).
-func (u *Usage) Unused(policies map[string]Policy) map[string][]Access {
+// exercised, but for the occasional ones: each is a permission the
+// function's code does not need (or a path no test covers).
+func (u *Usage) Unused(policies map[string]Policy, occasional map[string]map[Access]string) map[string][]Access {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	out := map[string][]Access{}
 	for fn, p := range policies {
 		for _, a := range p.Accesses() {
-			if !u.m[fn][a] {
+			if _, ok := occasional[fn][a]; !ok && !u.m[fn][a] {
 				out[fn] = append(out[fn], a)
 			}
 		}
