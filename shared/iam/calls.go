@@ -2,6 +2,7 @@ package iam
 
 import (
 	"fmt"
+	"path"
 	"reflect"
 	"sort"
 
@@ -31,11 +32,13 @@ func (c call) bucketARN(bucket string) string { return "arn:aws:s3:::" + bucket 
 // or delete of a version needs the *Version action. An operation without a
 // mapping is refused, so a new call cannot slip past the policy.
 func required(params any, table, bucket string) (call, error) {
-	op := reflect.TypeOf(params).String()
-	if t := reflect.TypeOf(params); t.Kind() == reflect.Pointer {
-		op = t.Elem().Name()
+	t := reflect.TypeOf(params)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	c := call{service: "s3", op: op}
+	// the client's package names the service: .../service/dynamodb, .../service/s3
+	op := t.Name()
+	c := call{service: path.Base(t.PkgPath()), op: op}
 	var err error
 	grant := func(kind Kind, index, got, want, action string) {
 		if got != want {
@@ -63,42 +66,32 @@ func required(params any, table, bucket string) (call, error) {
 	switch in := params.(type) {
 	// DynamoDB
 	case *dynamodb.GetItemInput:
-		c.service = "dynamodb"
 		tbl(in.TableName, getItem)
 	case *dynamodb.PutItemInput:
-		c.service = "dynamodb"
 		tbl(in.TableName, putItem)
 	case *dynamodb.UpdateItemInput:
-		c.service = "dynamodb"
 		tbl(in.TableName, updateItem)
 	case *dynamodb.DeleteItemInput:
-		c.service = "dynamodb"
 		tbl(in.TableName, deleteItem)
 	case *dynamodb.QueryInput:
-		c.service = "dynamodb"
 		idx(in.TableName, in.IndexName, query)
 	case *dynamodb.ScanInput:
-		c.service = "dynamodb"
 		idx(in.TableName, in.IndexName, "dynamodb:Scan")
 	case *dynamodb.BatchGetItemInput:
-		c.service = "dynamodb"
 		for _, name := range sortedKeys(in.RequestItems) {
 			tbl(aws.String(name), batchGetItem)
 		}
 	case *dynamodb.BatchWriteItemInput:
-		c.service = "dynamodb"
 		for _, name := range sortedKeys(in.RequestItems) {
 			tbl(aws.String(name), "dynamodb:BatchWriteItem")
 		}
 	case *dynamodb.TransactGetItemsInput:
-		c.service = "dynamodb"
 		for _, it := range in.TransactItems {
 			if it.Get != nil {
 				tbl(it.Get.TableName, getItem)
 			}
 		}
 	case *dynamodb.TransactWriteItemsInput:
-		c.service = "dynamodb"
 		for _, it := range in.TransactItems {
 			transactItem(it, tbl)
 		}

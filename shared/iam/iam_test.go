@@ -50,6 +50,9 @@ func TestRequired(t *testing.T) {
 		if strings.Join(got, ", ") != tc.want {
 			t.Errorf("%T needs %v, want %s", tc.in, got, tc.want)
 		}
+		if want := strings.SplitN(tc.want, ":", 2)[0]; c.service != want { // AWS answers each service's refusal its own way
+			t.Errorf("%T: service %q, want %q", tc.in, c.service, want)
+		}
 	}
 	// another table or bucket, and unmapped operations, are refused
 	for _, in := range []any{&dynamodb.GetItemInput{TableName: aws.String("other")}, &s3.HeadObjectInput{Bucket: aws.String("other")},
