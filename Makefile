@@ -1,8 +1,6 @@
 # Anexo — see README.md. `make run` and `make test` are the two commands that matter.
 GO        ?= go
 ADDR      ?= 127.0.0.1:8080
-FUNCTIONS := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
-GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
 .PHONY: run test test-short vet build clean deploy synth diff destroy invoke fuzz bench load
 
@@ -75,29 +73,27 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
-## build: one linux/arm64 bootstrap per Lambda under bin/<function>/bootstrap
-build: $(FUNCTIONS:%=bin/%/bootstrap)
-
-bin/%/bootstrap: FORCE
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(GOFLAGS_LAMBDA) -o $@ ./functions/$*
-
-FORCE:
+## build: one linux/arm64 bootstrap per Lambda under bin/<function>/bootstrap, as the CDK app
+## builds them before it synthesizes (infra/lambdabuild: the flags, reproducible, cached)
+build:
+	$(GO) run ./infra/build -dir bin
 
 clean:
 	rm -rf bin cdk.out .cache
 
-## synth / diff / deploy / destroy: the CDK stack (infra/, cdk.json) through the CDK CLI (npm aws-cdk)
+## synth / diff / deploy / destroy: thin wrappers of the pinned CDK CLI (npm aws-cdk); the CDK
+## app (cdk.json) builds the functions itself, so plain `npx aws-cdk@<version> deploy` is the same
 CDK ?= npx --yes aws-cdk@2.1148.1
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-synth: build
+synth:
 	$(CDK) synth --quiet $(CDK_ARGS)
 	@echo "template: cdk.out/Anexo.template.json"
 
-diff: build
+diff:
 	$(CDK) diff $(CDK_ARGS)
 
-deploy: build
+deploy:
 	$(CDK) deploy $(CDK_ARGS)
 
 destroy:

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/anexo/anexo/infra/lambdabuild"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/openapi/openapitest"
 	"github.com/anexo/anexo/shared/testenv"
@@ -117,15 +118,12 @@ func (l *lambda) invoke(t *testing.T, event []byte) map[string]any {
 	return out
 }
 
-// buildBootstrap builds a function's bootstrap as `make build` does (for
+// buildBootstrap builds a function's bootstrap as the CDK app does (for
 // goarch: the host's to run it here, arm64 as deployed).
 func buildBootstrap(t testing.TB, dir, fn, goarch string) string {
 	t.Helper()
 	out := filepath.Join(dir, goarch, fn, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/"+fn)
-	cmd.Dir = root()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-	if b, err := cmd.CombinedOutput(); err != nil {
+	if b, err := lambdabuild.Command(context.Background(), root(), fn, goarch, out).CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", fn, err, b)
 	}
 	return out

@@ -11,7 +11,7 @@ event=${2:?usage: invoke.sh FUNCTION EVENT_FILE}
 rie=$(command -v aws-lambda-rie || echo "$(go env GOPATH)/bin/aws-lambda-rie")
 [ -x "$rie" ] || { echo "aws-lambda-rie not found: go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d" >&2; exit 2; }
 out=bin/local/$fn
-CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -o "$out/bootstrap" "./functions/$fn"
+go run ./infra/build -goarch "$(go env GOARCH)" -dir bin/local "$fn"
 port=${RIE_PORT:-9010}
 log=$(mktemp)
 "$rie" --runtime-interface-emulator-address "127.0.0.1:$port" "$out/bootstrap" >"$log" 2>&1 &

@@ -57,8 +57,8 @@ func contextStrings(scope constructs.Construct, key string) []string {
 	return nil
 }
 
-// contextBool reads true/false (cdk.json or -c key=false).
-func contextBool(scope constructs.Construct, key string, def bool) bool {
+// ContextBool reads true/false (cdk.json or -c key=false).
+func ContextBool(scope constructs.Construct, key string, def bool) bool {
 	switch x := scope.Node().TryGetContext(jsii.String(key)).(type) {
 	case bool:
 		return x
@@ -87,7 +87,7 @@ func FromContext(scope constructs.Construct) Props {
 		env = &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
 	}
 	return Props{
-		StackProps:       awscdk.StackProps{Env: env, TerminationProtection: jsii.Bool(contextBool(scope, "terminationProtection", true))},
+		StackProps:       awscdk.StackProps{Env: env, TerminationProtection: jsii.Bool(ContextBool(scope, "terminationProtection", true))},
 		StageName:        ContextString(scope, "stage", ""),
 		AllowedOrigins:   contextStrings(scope, "allowedOrigins"),
 		AssetDir:         ContextString(scope, "assetDir", ""),

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"debug/buildinfo"
+	"debug/elf"
+	"encoding/json"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anexo/anexo/infra/lambdabuild"
+	"github.com/anexo/anexo/shared/iam"
+)
+
+// root is the repository root (tests run in infra/).
+const root = ".."
+
+// tool finds a command the test needs; CI must have it.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required in CI", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+// cdkCLI is the pinned CDK CLI the Makefile runs (CDK ?= npx --yes aws-cdk@V).
+func cdkCLI(t *testing.T) []string {
+	t.Helper()
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^CDK \?= (npx --yes aws-cdk@\d+\.\d+\.\d+)$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile: no `CDK ?= npx --yes aws-cdk@<version>` line")
+	}
+	return strings.Fields(string(m[1]))
+}
+
+// readmeSynth is the README's synth command line, which must run the
+// Makefile's pinned CLI.
+func readmeSynth(t *testing.T, cli []string) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^(npx aws-cdk@\S+ synth[^#\n]*?)\s*(#.*)?$`).FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README: no `npx aws-cdk@<version> synth` line")
+	}
+	if want := "npx " + cli[2]; !strings.HasPrefix(string(m[1]), want+" ") {
+		t.Fatalf("README runs %q, the Makefile pins %q", m[1], want)
+	}
+	return string(m[1])
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1", "npm_config_yes=true")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, b)
+	}
+}
+
+func assets(t *testing.T, outdir string) assetManifest {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(outdir, "Anexo.assets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m assetManifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+type assetManifest struct {
+	Files map[string]struct {
+		Source struct{ Path, Packaging string }
+	}
+}
+
+// TestCDKSynth: the README's `cdk synth` line, run as written in the
+// repository (in CI a fresh clone: nothing built), builds every function,
+// reproducibly: a second synth into another, empty asset directory gives
+// the same asset hashes and the same template, so an unchanged commit
+// redeploys nothing. The bootstraps are static
+// linux/arm64 binaries; a rebuild of unchanged code leaves them untouched;
+// the template passes cfn-lint.
+func TestCDKSynth(t *testing.T) {
+	cli := cdkCLI(t)
+	tool(t, cli[0])
+	lint := tool(t, "cfn-lint")
+	run(t, "/bin/sh", "-c", readmeSynth(t, cli))
+	out1, bin1 := filepath.Join(root, "cdk.out"), filepath.Join(root, "bin")
+	tmp := t.TempDir()
+	out2, bin2 := filepath.Join(tmp, "cdk.out"), filepath.Join(tmp, "bin")
+	run(t, cli[0], append(cli[1:], "synth", "--quiet", "-o", out2, "-c", "assetDir="+bin2)...)
+	first, second := assets(t, out1), assets(t, out2)
+
+	fns := slices.Sorted(maps.Keys(iam.Policies))
+	code := 0
+	for hash, f := range first.Files {
+		if _, ok := second.Files[hash]; !ok {
+			t.Errorf("asset %s (%s) of the first synth is not in the second: builds are not reproducible", hash, f.Source.Path)
+		}
+		if f.Source.Packaging == "zip" {
+			code++
+		}
+	}
+	if code != len(fns) || len(first.Files) != len(second.Files) {
+		t.Errorf("%d code assets (%d and %d assets in all), want one per function (%d)", code, len(first.Files), len(second.Files), len(fns))
+	}
+
+	modified := map[string]time.Time{}
+	for _, fn := range fns {
+		p := filepath.Join(bin1, fn, "bootstrap")
+		checkBootstrap(t, p)
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		modified[fn] = st.ModTime()
+	}
+	if err := lambdabuild.Build(context.Background(), root, bin1, lambdabuild.GOARCH, fns); err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range fns {
+		if st, _ := os.Stat(filepath.Join(bin1, fn, "bootstrap")); !st.ModTime().Equal(modified[fn]) {
+			t.Errorf("%s: an unchanged function was rebuilt", fn)
+		}
+	}
+	cfnLint(t, lint, filepath.Join(out1, "Anexo.template.json"))
+}
+
+// checkBootstrap: a static linux/arm64 binary that depends on its code
+// only (no local paths, no commit: a new commit that does not touch a
+// function leaves its asset hash alone).
+func checkBootstrap(t *testing.T, path string) {
+	t.Helper()
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range info.Settings {
+		if strings.HasPrefix(s.Key, "vcs") || s.Key == "-trimpath" && s.Value != "true" || s.Key == "CGO_ENABLED" && s.Value != "0" {
+			t.Errorf("%s: built with %s=%s", path, s.Key, s.Value)
+		}
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 || f.OSABI != elf.ELFOSABI_NONE && f.OSABI != elf.ELFOSABI_LINUX {
+		t.Errorf("%s: %v %v, want linux arm64", path, f.Machine, f.OSABI)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("%s: dynamically linked (provided.al2023 runs static binaries built with CGO_ENABLED=0)", path)
+		}
+	}
+}
+
+func cfnLint(t *testing.T, lint, template string) {
+	t.Helper()
+	b, err := exec.Command(lint, "--format", "json", template).Output()
+	var findings []struct {
+		Level   string
+		Message string
+		Rule    struct{ Id string }
+	}
+	if jerr := json.Unmarshal(b, &findings); jerr != nil {
+		t.Fatalf("cfn-lint: %v %v: %s", err, jerr, b)
+	}
+	for _, f := range findings {
+		if f.Level == "Error" {
+			t.Errorf("cfn-lint %s: %s", f.Rule.Id, f.Message)
+		} else {
+			t.Logf("cfn-lint %s %s: %s", f.Level, f.Rule.Id, f.Message)
+		}
+	}
+}
+
+// TestAppNeedsGo: the app cdk.json runs says in one line what is missing
+// when Go is absent, too old or broken, and exits non-zero (no stack trace).
+func TestAppNeedsGo(t *testing.T) {
+	var cdk struct{ App string }
+	raw, err := os.ReadFile(filepath.Join(root, "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &cdk); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct{ fakeGo, want string }{
+		"no go on PATH": {"", "there is no go on PATH"},
+		"old go":        {"echo go1.21.0", "needs Go 1.26"},
+		"broken go":     {"echo 'go: cannot find GOROOT' >&2; exit 2", "go env GOVERSION failed"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := t.TempDir()
+			if c.fakeGo != "" {
+				if err := os.WriteFile(filepath.Join(path, "go"), []byte("#!/bin/sh\n"+c.fakeGo+"\n"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command("/bin/sh", "-c", cdk.App)
+			cmd.Dir = root
+			cmd.Env = []string{"PATH=" + path, "HOME=" + t.TempDir()}
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if err == nil {
+				t.Fatal("the app succeeded")
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], c.want) || stdout.Len() != 0 {
+				t.Errorf("stderr %q stdout %q: want one line saying %q", stderr.String(), stdout.String(), c.want)
+			}
+		})
+	}
+}
