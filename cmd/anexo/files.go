@@ -45,7 +45,7 @@ func runAPI(ctx context.Context, name string, args []string, stdout, stderr io.W
 }
 
 func parse(fs *flag.FlagSet, c *client.Client, args []string, stderr io.Writer) bool {
-	if err := fs.Parse(args); err != nil {
+	if err := parseAnywhere(fs, args); err != nil {
 		return false
 	}
 	if c.Endpoint == "" || c.Token == "" {

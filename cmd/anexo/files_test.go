@@ -99,7 +99,11 @@ func TestFileCommands(t *testing.T) {
 	}
 	for i, want := range [][]byte{nil, smallData, bigData} {
 		dst := filepath.Join(dir, "down"+ids[i])
-		c.ok("download", "--quiet", "-o", dst, ids[i])
+		if i == 2 { // flags may follow the arguments, as the README writes it
+			c.ok("download", ids[i], "-o", dst, "--quiet")
+		} else {
+			c.ok("download", "--quiet", "-o", dst, ids[i])
+		}
 		got, _ := os.ReadFile(dst)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("file %d: downloaded bytes differ", i)

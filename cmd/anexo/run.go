@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	scopes := fs.String("scopes", "files:read,files:write", "token scopes")
 	domain := fs.String("allowed-domain", "", "Origin/Referer host the token is restricted to (*.example.com for subdomains)")
 	ttl := fs.Duration("ttl", 0, "token lifetime (0: no expiry)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseAnywhere(fs, args[1:]); err != nil {
 		return exitUsage
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -112,6 +112,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitOK
+}
+
+// parseAnywhere parses flags wherever they stand among the arguments
+// (`anexo download UUID -o copy.pdf` as well as `anexo download -o copy.pdf
+// UUID`); after `--` everything is an argument.
+func parseAnywhere(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 func fail(w io.Writer, err error) int {

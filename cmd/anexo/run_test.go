@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"strings"
 	"testing"
 
@@ -52,3 +53,24 @@ func TestAccountAndTokenCommands(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+func TestParseAnywhere(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		out  string
+		pos  string
+	}{
+		{[]string{"-o", "x", "u1"}, "x", "u1"},
+		{[]string{"u1", "-o", "x"}, "x", "u1"},
+		{[]string{"u1", "--quiet", "u2", "-o=x"}, "x", "u1 u2"},
+		{[]string{"-o", "x", "--", "-u1", "-o"}, "x", "-u1 -o"},
+		{[]string{"u1", "--", "-o", "y"}, "", "u1 -o y"},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		out := fs.String("o", "", "")
+		fs.Bool("quiet", false, "")
+		if err := parseAnywhere(fs, tc.args); err != nil || *out != tc.out || strings.Join(fs.Args(), " ") != tc.pos {
+			t.Errorf("%q: -o %q args %q (%v), want %q %q", tc.args, *out, fs.Args(), err, tc.out, tc.pos)
+		}
+	}
+}

@@ -90,7 +90,8 @@ type Spec struct {
 // ListParts (up to 10 pages of XML for 10,000 parts), waits up to 2 s for a
 // concurrent completion, and S3 CompleteMultipartUpload of a large object
 // can take many seconds; 29 s is the HTTP API integration limit minus one.
-// Uppy's companion routes complete too. Batch uploads hold up to 4 MiB of
+// Uppy's companion routes complete too, and so does a session's status
+// call (sessions-parts) when every part is in: 29 s. Batch uploads hold up to 4 MiB of
 // files in memory and write them to S3 (the one path where bytes pass
 // through Lambda): 512 MB for the bandwidth. The authorizer does one
 // GetItem: 128 MB, 5 s. The sweeper runs hourly with 5 minutes.
@@ -99,7 +100,7 @@ var Specs = map[string]Spec{
 	routes.FnSessionsOpen:     {MemoryMB: 256, TimeoutSec: 10},
 	routes.FnCompanion:        {MemoryMB: 512, TimeoutSec: 29},
 	routes.FnRecorder:         {MemoryMB: 256, TimeoutSec: 29},
-	routes.FnSessionsParts:    {MemoryMB: 256, TimeoutSec: 10},
+	routes.FnSessionsParts:    {MemoryMB: 256, TimeoutSec: 29},
 	routes.FnSessionsComplete: {MemoryMB: 512, TimeoutSec: 29},
 	routes.FnSweeper:          {MemoryMB: 256, TimeoutSec: 300},
 	routes.FnFiles:            {MemoryMB: 256, TimeoutSec: 10},

@@ -248,7 +248,7 @@ func (d *Deps) Recorder() func(ctx context.Context, ev events.S3Event) error {
 			if key == "" {
 				key, _ = url.QueryUnescape(r.S3.Object.Key)
 			}
-			if err := d.Uploads.RecordObject(ctx, key); err != nil {
+			if err := d.Uploads.RecordObject(ctx, key, r.S3.Object.VersionID); err != nil {
 				log.ErrorContext(ctx, "record upload failed", "key", key, "err", err)
 				return err // S3 retries the event
 			}

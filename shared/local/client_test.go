@@ -232,7 +232,7 @@ func (c *client) upload(name string, data []byte, extra map[string]any) map[stri
 	ps := int64(s["part_size"].(float64))
 	n := int(s["part_count"].(float64))
 	parts := partsOf(s)
-	if len(parts) == 0 {
+	if len(parts) == 0 && n > 0 {
 		parts = c.partURLs(id, seq(1, n)...)
 	}
 	c.putParts(data, ps, parts)

@@ -301,6 +301,78 @@ func TestFormUploadStatusAndQuota(t *testing.T) {
 	})
 }
 
+// TestFormUploadReplay: a POST policy stays valid for minutes and can be
+// replayed. Replayed after the file is recorded, after a quota refusal and
+// after an abort, S3 takes the bytes; the recorder deletes every version
+// no file records, so the recorded bytes stay current and downloadable,
+// nothing unrecorded survives, and usage stays exact.
+func TestFormUploadReplay(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(100_000, "")
+	u := c.ticket(0)
+	ctx := context.Background()
+	type form struct {
+		action, key, session string
+		fields               map[string]string
+	}
+	params := func(size int) form {
+		action, fields := u.params("replay.bin", size)
+		return form{action: action, key: fields["key"], session: strings.Split(fields["key"], "/")[2], fields: fields}
+	}
+	post := func(f form, data []byte) {
+		t.Helper()
+		if status, body := postForm(t, f.action, f.fields, "replay.bin", data); status >= 300 {
+			t.Fatalf("POST: %d %s", status, body)
+		}
+	}
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		for i := 0; !ok(); i++ {
+			if i > 300 {
+				t.Fatalf("never: %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	status := func(f form) upload.Status {
+		s, err := e.srv.Deps.Store.GetSession(ctx, c.account, f.session)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Status
+	}
+
+	recorded, original := params(70_000), random(70_000)
+	refused := params(70_000) // over the quota once the first is recorded
+	post(recorded, original)
+	eventually("the form upload is recorded", func() bool { return status(recorded) == upload.StatusCompleted })
+	post(refused, random(70_000))
+	eventually("the upload over the quota is refused", func() bool { return status(refused) == upload.StatusAborted })
+	aborted := params(10_000)
+	c.expect(204, "DELETE", "/v1/sessions/"+aborted.session, nil)
+
+	post(recorded, random(70_000)) // the replays
+	post(refused, random(70_000))
+	post(aborted, random(10_000))
+	eventually("every unrecorded version is deleted", func() bool {
+		return e.versions(t, recorded.key) == 1 && e.versions(t, refused.key) == 0 && e.versions(t, aborted.key) == 0
+	})
+	sess, _ := e.srv.Deps.Store.GetSession(ctx, c.account, recorded.session)
+	v, err := e.srv.Deps.Store.GetVersion(ctx, c.account, sess.FileUUID, sess.VersionUUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj, err := e.srv.Deps.Blobs.Head(ctx, recorded.key); err != nil || obj.VersionID != v.S3Version {
+		t.Fatalf("current version %+v (%v), recorded %s: the recorded bytes are noncurrent", obj, err, v.S3Version)
+	}
+	if got, _ := c.download(sess.FileUUID, ""); !bytes.Equal(got, original) {
+		t.Fatal("the download is not the recorded bytes")
+	}
+	if used, nfiles, _ := usage(t, e, c.account); used != 70_000 || nfiles != 1 {
+		t.Fatalf("usage %d bytes %d files", used, nfiles)
+	}
+}
+
 // multipart starts a multipart upload through the ticket and uploads data
 // in Uppy's chunks, returning the upload id, the key query and the parts.
 func (u uppy) multipart(name string, data []byte) (string, string, []map[string]any) {
@@ -351,7 +423,9 @@ func TestCompanionCompletionRecovery(t *testing.T) {
 		t.Fatal("bytes differ")
 	}
 
-	id, q, _ = u.multipart("nothing.bin", nil)
+	var created struct{ UploadID, Key string }
+	u.json(200, "POST", "/multipart", map[string]any{"filename": "nothing.bin", "metadata": map[string]any{"size": 10}}, &created)
+	id, q = created.UploadID, "?"+url.Values{"key": {created.Key}}.Encode()
 	if status, m := complete(id, q, []map[string]any{{"PartNumber": 1, "ETag": `"x"`}}); status != 409 || m["code"] != "parts_missing" {
 		t.Fatalf("completion without parts: %d %v", status, m)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/app"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	minidyn "github.com/truora/minidyn/server"
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
@@ -89,12 +91,27 @@ func startS3(dir string) (string, error) {
 	errc := make(chan error, 1)
 	go func() {
 		// The banner goes to stdout; keep it out of `make run` output.
-		errc <- embedgw.RunVersityGW(context.Background(), be, cfg)
+		errc <- embedgw.RunVersityGW(context.Background(), deleteFix{be}, cfg)
 	}()
 	if err := waitListening(addr, errc); err != nil {
 		return "", fmt.Errorf("versitygw: %w", err)
 	}
 	return "http://" + addr, nil
+}
+
+// deleteFix answers a delete of a version that is already gone with
+// success, as S3 does. The posix backend checks that the version exists,
+// then removes its file: two deletes of one version at the same moment (a
+// discarded upload and the recorder's clean-up) make the second fail with
+// a 500 "no such file or directory".
+type deleteFix struct{ *posix.Posix }
+
+func (f deleteFix) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput) (*s3.DeleteObjectOutput, error) {
+	out, err := f.Posix.DeleteObject(ctx, in)
+	if err != nil && in.VersionId != nil && errors.Is(err, fs.ErrNotExist) {
+		return &s3.DeleteObjectOutput{VersionId: in.VersionId}, nil
+	}
+	return out, err
 }
 
 func freePort() (int, error) {

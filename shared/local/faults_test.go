@@ -38,8 +38,10 @@ func (e *env) versions(t *testing.T, key string) int {
 }
 
 // TestCompleteCrashSafety fails each AWS call of a completion in turn, both
-// before it reaches AWS and after AWS applied it (the answer lost), then
-// retries: exactly one file, one S3 version, exact counters, intact bytes.
+// before it reaches AWS and after AWS applied it (the answer lost). The
+// session's status then tells the truth and, every part being in, closes
+// the session itself; retries answer the same file: exactly one file, one
+// S3 version, exact counters, intact bytes.
 func TestCompleteCrashSafety(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
@@ -71,6 +73,10 @@ func TestCompleteCrashSafety(t *testing.T) {
 					e.probe.Disarm()
 					if r.Status != 500 && r.Status != 200 {
 						t.Fatalf("faulted completion: %s", r)
+					}
+					st := c.expect(200, "GET", "/v1/sessions/"+id, nil)
+					if st["session"].(map[string]any)["status"] != "completed" || st["file"] == nil || st["file"].(map[string]any)["uuid"] != s["file_uuid"] {
+						t.Fatalf("status after the fault: %v", st)
 					}
 					f := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", nil)
 					again := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", nil)

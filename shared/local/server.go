@@ -1,22 +1,25 @@
 package local
 
 import (
-	"encoding/json"
-	"github.com/aws/aws-lambda-go/events"
-	"strings"
-	"sync"
-
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/anexo/anexo/shared/api"
 	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/upload"
 	"github.com/anexo/anexo/shared/web"
 )
 
@@ -125,7 +128,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	rt := &Router{Routes: routes.All, Functions: handlers, Authorizer: s.fns[routes.FnAuthorizer].Authorizer(), Log: d.Log, Now: d.Cfg.Now, AuthorizerCache: o.AuthorizerCache}
 	rt.Extra = web.Handler() // the upload page at /
-	posts := &postWatch{s3: d, recorder: s.fns[routes.FnRecorder], keys: map[string]time.Time{}}
+	posts := &postWatch{s3: d, recorder: s.fns[routes.FnRecorder], keys: map[string]*watched{}}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {
 		posts.observe(resp)
 		if o.Observe != nil {
@@ -185,12 +188,18 @@ func (s *Server) NewAccount(ctx context.Context, name string, quota int64, domai
 // postWatch stands in for S3's ObjectCreated:Post notification, which
 // invokes the recorder Lambda in AWS: the embedded S3's event webhook
 // reports form uploads without their key, so local mode remembers the
-// form uploads it signed and reports each one once its object exists.
+// form uploads it signed and, while their POST policy is valid, reports
+// every new version of their object (a replayed POST too), as S3 does.
 type postWatch struct {
 	s3       *app.Deps // S3's own view of the bucket
 	recorder *app.Deps // the recorder function
 	mu       sync.Mutex
-	keys     map[string]time.Time // key → when to stop watching
+	keys     map[string]*watched
+}
+
+type watched struct {
+	until, next time.Time
+	reported    map[string]bool // version ids
 }
 
 // observe notes the key of every form upload the companion signs.
@@ -206,7 +215,7 @@ func (w *postWatch) observe(resp events.APIGatewayV2HTTPResponse) {
 		return
 	}
 	w.mu.Lock()
-	w.keys[p.Fields["key"]] = time.Now().Add(20 * time.Minute)
+	w.keys[p.Fields["key"]] = &watched{until: time.Now().Add(upload.PostPolicyTTL + time.Minute), reported: map[string]bool{}}
 	w.mu.Unlock()
 }
 
@@ -220,25 +229,49 @@ func (w *postWatch) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		now := time.Now()
 		w.mu.Lock()
-		keys := make(map[string]time.Time, len(w.keys))
+		var due []string
 		for k, v := range w.keys {
-			keys[k] = v
+			if now.After(v.until) {
+				delete(w.keys, k)
+			} else if !now.Before(v.next) {
+				due = append(due, k)
+			}
 		}
 		w.mu.Unlock()
-		for key, until := range keys {
-			_, err := w.s3.Blobs.Head(ctx, key)
-			done := time.Now().After(until)
-			if err == nil {
-				ev := events.S3Event{Records: []events.S3EventRecord{{EventName: "ObjectCreated:Post", EventSource: "aws:s3",
-					S3: events.S3Entity{Bucket: events.S3Bucket{Name: w.s3.Cfg.Bucket}, Object: events.S3Object{Key: key, URLDecodedKey: key}}}}}
-				done = record(ctx, ev) == nil
-			}
-			if done {
-				w.mu.Lock()
-				delete(w.keys, key)
-				w.mu.Unlock()
-			}
+		for _, key := range due {
+			w.report(ctx, key, record)
 		}
+	}
+}
+
+// report sends the recorder an event for each version of key not reported
+// yet, oldest first; after one, the key is looked at every second.
+func (w *postWatch) report(ctx context.Context, key string, record func(context.Context, events.S3Event) error) {
+	out, err := w.s3.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &w.s3.Cfg.Bucket, Prefix: &key})
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	k := w.keys[key]
+	w.mu.Unlock()
+	if k == nil {
+		return
+	}
+	for i := len(out.Versions) - 1; i >= 0; i-- {
+		v := out.Versions[i]
+		id := aws.ToString(v.VersionId)
+		if aws.ToString(v.Key) != key || k.reported[id] {
+			continue
+		}
+		ev := events.S3Event{Records: []events.S3EventRecord{{EventName: "ObjectCreated:Post", EventSource: "aws:s3",
+			S3: events.S3Entity{Bucket: events.S3Bucket{Name: w.s3.Cfg.Bucket}, Object: events.S3Object{Key: key, URLDecodedKey: key, VersionID: id}}}}}
+		if record(ctx, ev) != nil {
+			return // retried on the next tick
+		}
+		w.mu.Lock()
+		k.reported[id], k.next = true, time.Now().Add(time.Second)
+		w.mu.Unlock()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/testenv"
 )
 
@@ -25,7 +26,7 @@ func TestUploadSizes(t *testing.T) {
 			size  int
 			parts int
 		}{
-			{"empty.txt", 0, 1},
+			{"empty.txt", 0, 0},
 			{"one-byte.bin", 1, 1},
 			{"exactly-one-part.bin", 8 * MiB, 1},
 			{"many-parts.bin", 3*8*MiB + 5, 4},
@@ -83,14 +84,19 @@ func TestResume(t *testing.T) {
 			t.Fatalf("complete with a missing part: %s", r)
 		}
 		c.putParts(data, 8*MiB, c.partURLs(id, 2))
+		// Every part is in: the session closes itself on its status call
+		// (the client never completes), and completion answers that file.
+		st = c.expect(200, "GET", "/v1/sessions/"+id, nil)
+		if st["session"].(map[string]any)["status"] != "completed" || st["file"] == nil || st["file"].(map[string]any)["uuid"] != s["file_uuid"] {
+			t.Fatalf("status with every part in = %v", st)
+		}
 		f := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", nil)
 		got, _ := c.download(f["uuid"].(string), "")
 		if !bytes.Equal(got, data) {
 			t.Fatal("resumed upload differs")
 		}
-		st = c.expect(200, "GET", "/v1/sessions/"+id, nil)
-		if st["session"].(map[string]any)["status"] != "completed" || st["file"].(map[string]any)["uuid"] != f["uuid"] {
-			t.Fatalf("status after completion = %v", st)
+		if used, files, _ := usage(t, e, c.account); files != 1 || used != int64(len(data)) {
+			t.Fatalf("usage %d bytes %d files", used, files)
 		}
 	})
 }
@@ -256,22 +262,43 @@ func TestWrongPartLength(t *testing.T) {
 	}
 }
 
-// TestEmptyPartTooLong: the empty part's URL cannot sign a zero length, so
-// completion checks it.
-func TestEmptyPartTooLong(t *testing.T) {
+// TestEmptyFile: an empty file has no parts, so nothing can be uploaded
+// to it (S3 cannot sign a Content-Length of 0: a part URL would take up to
+// 5 GiB). Its status call completes it, once; a checksum must be the CRC
+// of nothing.
+func TestEmptyFile(t *testing.T) {
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
-	s := c.open("empty.txt", 0, nil)
-	p := partsOf(s)[0]
-	if status, _, err := testenv.Put(context.Background(), p.URL, p.Headers, []byte("sneaky")); err != nil || status != 200 {
-		t.Fatalf("PUT: %d %v", status, err)
+	r := c.do("POST", "/v1/sessions", map[string]any{"file_name": "empty.txt", "file_size": 0,
+		"checksum": map[string]any{"algorithm": "CRC32C", "value": "AAAAAQ=="}})
+	if r.Status != 400 || r.JSON()["field"] != "checksum.value" {
+		t.Fatalf("an empty file with a non-zero CRC: %s", r)
 	}
-	r := c.do("POST", "/v1/sessions/"+s["id"].(string)+"/complete", nil)
-	if r.Status != 400 || r.JSON()["field"] != "parts[1]" {
-		t.Fatalf("complete: %s", r)
+	s := c.open("empty.txt", 0, map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": "AAAAAA=="}})
+	id := s["id"].(string)
+	if s["part_count"].(float64) != 0 || len(partsOf(s)) != 0 {
+		t.Fatalf("empty session = %v", s)
 	}
-	if _, files, _ := usage(t, e, c.account); files != 0 {
-		t.Fatal("a rejected completion created a file")
+	r = c.do("POST", "/v1/sessions/"+id+"/parts", map[string]any{"part_numbers": []int{1}})
+	if r.Status != 409 || r.JSON()["code"] != "no_parts" {
+		t.Fatalf("part URLs of an empty file: %s", r)
+	}
+	st := c.expect(200, "GET", "/v1/sessions/"+id, nil)
+	if st["session"].(map[string]any)["status"] != "completed" || st["file"] == nil || len(st["missing_parts"].([]any)) != 0 {
+		t.Fatalf("status = %v", st)
+	}
+	f := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", nil)
+	if f["uuid"] != s["file_uuid"] || f["size"].(float64) != 0 {
+		t.Fatalf("complete = %v", f)
+	}
+	if got, _ := c.download(f["uuid"].(string), ""); len(got) != 0 {
+		t.Fatalf("downloaded %d bytes", len(got))
+	}
+	if _, nfiles, versions := usage(t, e, c.account); nfiles != 1 || versions != 1 {
+		t.Fatalf("%d files %d versions", nfiles, versions)
+	}
+	if n := e.versions(t, files.ObjectKey(c.account, f["uuid"].(string), f["version_uuid"].(string))); n != 1 {
+		t.Fatalf("%d S3 versions", n)
 	}
 }
 

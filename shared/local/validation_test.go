@@ -2,7 +2,9 @@ package local_test
 
 import (
 	"context"
+	"crypto/md5"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -104,7 +106,7 @@ func TestPartSizePlan(t *testing.T) {
 		partSize  int64
 		partCount int
 	}{
-		{0, 8 * MiB, 1},
+		{0, 8 * MiB, 0}, // an empty file has no parts
 		{8*MiB + 1, 8 * MiB, 2},
 		{80000 * MiB, 8 * MiB, 10000},
 		{80000*MiB + 1, 9 * MiB, 8889},
@@ -125,9 +127,8 @@ func TestAuth(t *testing.T) {
 	e := start(t, testenv.Embedded(t))
 	a := e.account(0, "")
 	b := e.account(0, "")
-	s := a.open("mine.bin", 10, nil)
+	s := a.open("mine.bin", 10, nil) // open, nothing uploaded: its status call leaves it open
 	id := s["id"].(string)
-	a.putParts(random(10), 8*MiB, partsOf(s))
 	f := a.upload("a.txt", []byte("secret"), nil)
 
 	t.Run("missing token", func(t *testing.T) {
@@ -265,11 +266,11 @@ func TestCompletePartList(t *testing.T) {
 	s := c.open("p.bin", len(data), nil)
 	id := s["id"].(string)
 	c.putParts(data, 8*MiB, partsOf(s))
-	st := c.expect(200, "GET", "/v1/sessions/"+id, nil)
+	// S3's ETag of a part is the MD5 of its bytes (the status call would
+	// complete the session, every part being in)
 	var parts []map[string]any
-	for _, p := range st["uploaded_parts"].([]any) {
-		pm := p.(map[string]any)
-		parts = append(parts, map[string]any{"part_number": pm["part_number"], "etag": pm["etag"]})
+	for n, p := range [][]byte{data[:8*MiB], data[8*MiB:]} {
+		parts = append(parts, map[string]any{"part_number": n + 1, "etag": fmt.Sprintf(`"%x"`, md5.Sum(p))})
 	}
 	for _, tc := range []struct {
 		name  string

@@ -76,6 +76,8 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %v", apperr.ErrBadDigest, err)
 		case "InvalidPart", "InvalidPartOrder", "EntityTooSmall":
 			return fmt.Errorf("%w: %v", apperr.ErrInvalidPart, err)
+		case "PreconditionFailed", "ConditionalRequestConflict":
+			return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
 		}
 	}
 	var re interface{ HTTPStatusCode() int }
@@ -191,6 +193,18 @@ func setChecksum(alg, v string, crc32, crc32c, crc64nvme **string) {
 func (s *Store) PutObject(ctx context.Context, key, contentType string, body []byte) (string, error) {
 	out, err := s.api.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))), ContentType: &contentType, ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	if err != nil {
+		return "", mapErr(err)
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+// PutEmpty stores an empty file's object unless the key already has one
+// (If-None-Match: *), so two completions cannot make two versions: the
+// loser gets apperr.ErrConflict.
+func (s *Store) PutEmpty(ctx context.Context, key, contentType string) (string, error) {
+	out, err := s.api.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: http.NoBody,
+		ContentLength: aws.Int64(0), ContentType: &contentType, IfNoneMatch: aws.String("*")})
 	if err != nil {
 		return "", mapErr(err)
 	}

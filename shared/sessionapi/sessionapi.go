@@ -170,6 +170,9 @@ func (a API) status(ctx context.Context, req api.Request, p auth.Principal) (api
 	if st.File != nil {
 		out["file"] = api.ViewFile(*st.File)
 	}
+	if st.CompletionError != nil {
+		out["completion_error"] = api.ProblemDoc(st.CompletionError, req.RequestContext.RequestID)
+	}
 	return api.JSON(http.StatusOK, out)
 }
 

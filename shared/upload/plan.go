@@ -21,14 +21,17 @@ const (
 )
 
 // Plan is the server-chosen split of a file into equal parts (the last one
-// may be shorter).
+// may be shorter). An empty file has no parts: nothing can be uploaded to
+// it (S3 cannot sign a Content-Length of 0, so a part URL of 0 bytes
+// would take up to 5 GiB); completion stores the empty object itself.
 type Plan struct {
 	Size      int64
 	PartSize  int64
 	PartCount int
 }
 
-// NewPlan picks max(minPart, ceil(size/10000)) rounded up to a whole MiB.
+// NewPlan picks max(minPart, ceil(size/10000)) rounded up to a whole MiB;
+// an empty file gets no parts.
 func NewPlan(size, minPart int64) (Plan, error) {
 	if size < 0 {
 		return Plan{}, apperr.Invalid("file_size", "must not be negative")
@@ -38,8 +41,7 @@ func NewPlan(size, minPart int64) (Plan, error) {
 	if ps > S3MaxPart {
 		return Plan{}, apperr.Invalid("file_size", "exceeds what 10,000 parts of 5 GiB can hold")
 	}
-	n := max(1, ceilDiv(size, ps))
-	return Plan{Size: size, PartSize: ps, PartCount: int(n)}, nil
+	return Plan{Size: size, PartSize: ps, PartCount: int(ceilDiv(size, ps))}, nil
 }
 
 // PlanWithPartSize plans with a part size the client chose (Uppy picks
@@ -51,7 +53,7 @@ func PlanWithPartSize(size, partSize int64) (Plan, error) {
 	if partSize < S3MinPart || partSize > S3MaxPart {
 		return Plan{}, apperr.Invalid("part_size", fmt.Sprintf("must be from %d (5 MiB) to %d (5 GiB) bytes", S3MinPart, S3MaxPart))
 	}
-	n := max(1, ceilDiv(size, partSize))
+	n := ceilDiv(size, partSize)
 	if n > S3MaxParts {
 		return Plan{}, apperr.Invalid("part_size", fmt.Sprintf("makes %d parts; S3 allows 10,000", n))
 	}
@@ -66,7 +68,10 @@ func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 
 // PartLen is the exact length of part n (1-based).
 func (p Plan) PartLen(n int) int64 {
-	if n < p.PartCount {
+	switch {
+	case p.PartCount == 0:
+		return 0
+	case n < p.PartCount:
 		return p.PartSize
 	}
 	return p.Size - int64(p.PartCount-1)*p.PartSize

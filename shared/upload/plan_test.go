@@ -8,7 +8,7 @@ func TestPlan(t *testing.T) {
 		count      int
 		last       int64
 	}{
-		{0, 8 * MiB, 1, 0},
+		{0, 8 * MiB, 0, 0},
 		{1, 8 * MiB, 1, 1},
 		{8 * MiB, 8 * MiB, 1, 8 * MiB},
 		{8*MiB + 1, 8 * MiB, 2, 1},

@@ -48,6 +48,7 @@ type Store interface {
 	SetSessionStatus(ctx context.Context, accountID, id string, from, to Status, at time.Time) error
 	Commit(ctx context.Context, c Commit) error
 	GetFile(ctx context.Context, accountID, fileUUID string) (files.File, error)
+	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
 }
 
 // Part is one uploaded part as S3 reports it.
@@ -79,6 +80,8 @@ type Blobs interface {
 	ListParts(ctx context.Context, key, uploadID string) ([]Part, error)
 	CompleteUpload(ctx context.Context, key, uploadID string, parts []Part, checksum *Checksum) (versionID string, err error)
 	AbortUpload(ctx context.Context, key, uploadID string) error
+	// PutEmpty stores an empty object unless key has one (ErrConflict).
+	PutEmpty(ctx context.Context, key, contentType string) (versionID string, err error)
 	Head(ctx context.Context, key string) (Object, error)
 	DeleteVersion(ctx context.Context, key, versionID string) error
 	// PresignPost signs a browser form upload (POST policy) of exactly

@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -137,6 +138,13 @@ type Opened struct {
 	Parts   []PartURL
 	Post    *PostForm // Post sessions
 }
+
+// PostPolicyTTL is how long a form upload's POST policy is valid. A
+// browser posts right after it asks for the policy (Uppy fetches it just
+// before each upload), and S3 checks the expiry when the POST begins, so a
+// slow upload is not cut off. A policy replayed within this window cannot
+// lose data: the recorder deletes every version the file does not record.
+const PostPolicyTTL = 5 * time.Minute
 
 // MaxPostSize bounds a form upload (S3 takes 5 GiB in one request; Uppy
 // switches to multipart at 100 MB by default).
@@ -289,6 +297,9 @@ func (s *Service) Open(ctx context.Context, p auth.Principal, in OpenInput) (Ope
 	if in.Post {
 		return s.openPost(ctx, sess)
 	}
+	if plan.PartCount == 0 {
+		return s.openEmpty(ctx, sess)
+	}
 	alg := ""
 	if in.Checksum != nil {
 		alg = in.Checksum.Algorithm
@@ -325,7 +336,7 @@ func (s *Service) openPost(ctx context.Context, sess Session) (Opened, error) {
 		return Opened{}, apperr.Invalid("checksum", "form uploads take no checksum; use a multipart upload")
 	}
 	sess.ID = sess.VersionUUID
-	form, err := s.blobs.PresignPost(ctx, sess.Key, sess.MimeType, sess.Plan.Size, s.limits.PartURLTTL)
+	form, err := s.blobs.PresignPost(ctx, sess.Key, sess.MimeType, sess.Plan.Size, PostPolicyTTL)
 	if err != nil {
 		return Opened{}, fmt.Errorf("presign post: %w", err)
 	}
@@ -335,10 +346,49 @@ func (s *Service) openPost(ctx context.Context, sess Session) (Opened, error) {
 	return Opened{Session: sess, Post: &form}, nil
 }
 
+// openEmpty records an empty file's session: nothing to upload, no
+// multipart upload; completion stores the empty object.
+func (s *Service) openEmpty(ctx context.Context, sess Session) (Opened, error) {
+	if c := sess.Checksum; c != nil {
+		if want := base64.StdEncoding.EncodeToString(make([]byte, checksumLen[c.Algorithm])); c.Value != want {
+			return Opened{}, apperr.Invalid("checksum.value", "the "+c.Algorithm+" of an empty file is "+want)
+		}
+	}
+	if err := s.store.PutSession(ctx, sess); err != nil {
+		return Opened{}, fmt.Errorf("put session: %w", err)
+	}
+	return Opened{Session: sess}, nil
+}
+
+// storeEmpty stores an empty file's object once: a retry or a concurrent
+// completion finds the one already there.
+func (s *Service) storeEmpty(ctx context.Context, sess Session) (string, error) {
+	for range 2 {
+		obj, err := s.blobs.Head(ctx, sess.Key)
+		switch {
+		case err == nil && obj.Size == 0 && obj.VersionID != "":
+			return obj.VersionID, nil
+		case err == nil:
+			return "", fmt.Errorf("object %s holds %d bytes for an empty file", sess.Key, obj.Size)
+		case !errors.Is(err, apperr.ErrNotFound):
+			return "", fmt.Errorf("head object: %w", err)
+		}
+		v, err := s.blobs.PutEmpty(ctx, sess.Key, sess.MimeType)
+		if !errors.Is(err, apperr.ErrConflict) {
+			return v, err
+		}
+	}
+	return "", apperr.New(apperr.KindConflict, "completion_in_progress",
+		"another request is completing this session; retry in a moment").With("retry_after_seconds", 1)
+}
+
 // RecordObject records a form upload S3 reported (an ObjectCreated event
-// for key). Keys that are not a pending form upload are ignored, and a
-// second report of the same object changes nothing.
-func (s *Service) RecordObject(ctx context.Context, key string) error {
+// for one version of key), and keeps every byte in the bucket accounted
+// for: a version no file records (a POST policy replayed after the file
+// was recorded, after an abort or a quota refusal, or the loser of two
+// POSTs) is deleted, which makes the recorded version current again. Keys
+// that are not form uploads are ignored; a second report changes nothing.
+func (s *Service) RecordObject(ctx context.Context, key, versionID string) error {
 	account, _, version, ok := files.ParseObjectKey(key)
 	if !ok {
 		return nil
@@ -347,14 +397,45 @@ func (s *Service) RecordObject(ctx context.Context, key string) error {
 	if errors.Is(err, apperr.ErrNotFound) {
 		return nil // a multipart upload's object, or not ours
 	}
-	if err != nil || sess.UploadID != "" || sess.Status != StatusOpen || sess.Key != key {
+	if err != nil || !sess.form() || sess.Key != key {
 		return err
 	}
-	_, err = s.recordPost(ctx, sess, s.now().UTC().Truncate(time.Microsecond))
-	if apperr.KindOf(err) == apperr.KindConflict || apperr.KindOf(err) == apperr.KindQuota {
-		return nil // answered to the client that asks; nothing to retry
+	if sess.Status == StatusOpen {
+		_, err = s.recordPost(ctx, sess, s.now().UTC().Truncate(time.Microsecond))
+		if k := apperr.KindOf(err); err != nil && k != apperr.KindConflict && k != apperr.KindQuota {
+			return err
+		}
+		// recorded, or refused (answered to the client that asks)
+		if sess, err = s.store.GetSession(ctx, account, version); err != nil {
+			return err
+		}
 	}
-	return err
+	return s.dropUnrecorded(ctx, sess, versionID)
+}
+
+// dropUnrecorded deletes versionID of a form upload's key unless it is the
+// version its file records.
+func (s *Service) dropUnrecorded(ctx context.Context, sess Session, versionID string) error {
+	switch sess.Status {
+	case StatusOpen:
+		return nil // not recorded yet: its status call or completion will
+	case StatusCompleted:
+		v, err := s.store.GetVersion(ctx, sess.AccountID, sess.FileUUID, sess.VersionUUID)
+		if err == nil && (v.S3Version == versionID || v.S3Version == "") { // "": cannot tell which is recorded
+			return nil
+		}
+		if err != nil && !errors.Is(err, apperr.ErrNotFound) { // not found: purged since
+			return err
+		}
+	}
+	if versionID == "" {
+		return fmt.Errorf("object %s reported without a version id: is the bucket versioned?", sess.Key)
+	}
+	if err := s.blobs.DeleteVersion(ctx, sess.Key, versionID); err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		return fmt.Errorf("delete unrecorded version: %w", err)
+	}
+	s.log.WarnContext(ctx, "deleted an unrecorded object version", "key", sess.Key, "version_id", versionID, "session_status", string(sess.Status))
+	return nil
 }
 
 // recordPost completes a form upload from the object S3 holds.
@@ -450,7 +531,10 @@ func (s *Service) Parts(ctx context.Context, p auth.Principal, id string, in Par
 	if err := checkOpen(sess, now); err != nil {
 		return Session{}, nil, err
 	}
-	if sess.UploadID == "" {
+	switch {
+	case sess.empty():
+		return Session{}, nil, apperr.New(apperr.KindConflict, "no_parts", "an empty file has no parts to upload; complete the session")
+	case sess.form():
 		return Session{}, nil, apperr.New(apperr.KindConflict, "form_upload", "this session is a form upload (one POST); it has no parts to sign")
 	}
 	var errs apperr.Fields
@@ -513,9 +597,18 @@ type State struct {
 	Status  Status
 	Parts   []Part // uploaded, from S3
 	File    *files.File
+	// CompletionError is why a session whose parts are all in could not
+	// complete itself (a checksum mismatch, the quota): what the client's
+	// own completion would have answered.
+	CompletionError error
 }
 
-// Status reports a session, reading uploaded parts from S3 while it is open.
+// Status reports a session, reading uploaded parts from S3 while it is
+// open, and tells the truth in every state. A session that needs nothing
+// more closes itself here, as Kommo's sessions do once the file is fully
+// uploaded: every part is in, it is an empty file, S3 holds the assembled
+// object a crashed completion did not record, or a form upload's object
+// is there. The answer then carries the file.
 func (s *Service) Status(ctx context.Context, p auth.Principal, id string) (State, error) {
 	if err := p.Require(auth.ScopeWrite); err != nil {
 		return State{}, err
@@ -524,25 +617,9 @@ func (s *Service) Status(ctx context.Context, p auth.Principal, id string) (Stat
 	if err != nil {
 		return State{}, err
 	}
-	st := State{Session: sess, Status: sess.StatusAt(s.now())}
-	switch {
-	case sess.UploadID == "" && sess.Status == StatusOpen:
-		// a form upload: record it if S3 holds it (its event may lag)
-		if f, err := s.recordPost(ctx, sess, s.now().UTC().Truncate(time.Microsecond)); err == nil {
-			st.Status, st.File = StatusCompleted, &f
-		} else if apperr.KindOf(err) != apperr.KindConflict {
-			return State{}, err
-		}
-		return st, nil
-	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	st := State{Session: sess, Status: sess.StatusAt(now)}
 	switch st.Status {
-	case StatusOpen:
-		st.Parts, err = s.blobs.ListParts(ctx, sess.Key, sess.UploadID)
-		if errors.Is(err, apperr.ErrNoSuchUpload) {
-			// Completed by a request that has not recorded it yet, or
-			// aborted: report what the catalogue says.
-			st.Parts, err = nil, nil
-		}
 	case StatusCompleted:
 		var f files.File
 		if f, err = s.store.GetFile(ctx, p.AccountID, sess.FileUUID); err == nil {
@@ -550,8 +627,62 @@ func (s *Service) Status(ctx context.Context, p auth.Principal, id string) (Stat
 		} else if errors.Is(err, apperr.ErrNotFound) {
 			err = nil
 		}
+		return st, err
+	case StatusOpen:
+	default:
+		return st, nil
 	}
-	return st, err
+	switch {
+	case sess.form():
+		// the POST's event may lag: record it if S3 holds the object
+		if f, err := s.recordPost(ctx, sess, now); err == nil {
+			st.Status, st.File = StatusCompleted, &f
+		} else if apperr.KindOf(err) != apperr.KindConflict {
+			return State{}, err
+		}
+		return st, nil
+	case sess.empty():
+		return s.closeItself(ctx, st, now)
+	}
+	st.Parts, err = s.blobs.ListParts(ctx, sess.Key, sess.UploadID)
+	switch {
+	case errors.Is(err, apperr.ErrNoSuchUpload):
+		// S3 assembled it and the completion did not record it (it
+		// crashed, or it is running now), or it was just aborted.
+		st.Parts = nil
+		return s.closeItself(ctx, st, now)
+	case err != nil:
+		return State{}, fmt.Errorf("list parts: %w", err)
+	case verifyParts(sess.Plan, st.Parts, nil) == nil:
+		return s.closeItself(ctx, st, now)
+	}
+	return st, nil
+}
+
+// closeItself completes a session from its status call: the file, or the
+// session as it now is with the reason it could not complete.
+func (s *Service) closeItself(ctx context.Context, st State, now time.Time) (State, error) {
+	defer s.cache.forget(st.Session.AccountID, st.Session.ID)
+	f, err := s.complete(ctx, st.Session, CompleteInput{}, now)
+	if err == nil {
+		st.Status, st.File, st.Parts = StatusCompleted, &f, nil
+		return st, nil
+	}
+	if apperr.KindOf(err) == apperr.KindInternal {
+		return State{}, err
+	}
+	cur, gerr := s.store.GetSession(ctx, st.Session.AccountID, st.Session.ID)
+	if gerr != nil {
+		return State{}, gerr
+	}
+	st.Session, st.Status, st.CompletionError = cur, cur.StatusAt(now), err
+	if st.Status == StatusCompleted { // by a concurrent request
+		st.CompletionError, st.Parts = nil, nil
+		if f, err := s.completedFile(ctx, cur); err == nil {
+			st.File = &f
+		}
+	}
+	return st, nil
 }
 
 // CompleteInput optionally lists the parts the client uploaded.
@@ -573,15 +704,18 @@ func (s *Service) Complete(ctx context.Context, p auth.Principal, id string, in 
 		return files.File{}, err
 	}
 	defer s.cache.forget(p.AccountID, id)
-	now := s.now().UTC().Truncate(time.Microsecond)
 	sess, err := s.session(ctx, p, id)
 	if err != nil {
 		return files.File{}, err
 	}
+	return s.complete(ctx, sess, in, s.now().UTC().Truncate(time.Microsecond))
+}
+
+func (s *Service) complete(ctx context.Context, sess Session, in CompleteInput, now time.Time) (files.File, error) {
 	if sess.Status == StatusCompleted {
 		return s.completedFile(ctx, sess)
 	}
-	if sess.UploadID == "" { // a form upload: the object is there or not
+	if sess.form() { // the object is there or not
 		if sess.Status != StatusOpen {
 			return files.File{}, checkOpen(sess, now)
 		}
@@ -589,6 +723,13 @@ func (s *Service) Complete(ctx context.Context, p auth.Principal, id string, in 
 	}
 	if err := checkOpen(sess, now); err != nil {
 		return files.File{}, err
+	}
+	if sess.empty() {
+		v, err := s.storeEmpty(ctx, sess)
+		if err != nil {
+			return files.File{}, err
+		}
+		return s.commit(ctx, sess, v, now)
 	}
 	var s3Version string
 	parts, err := s.blobs.ListParts(ctx, sess.Key, sess.UploadID)

@@ -45,6 +45,12 @@ type Session struct {
 	Attach []entities.Attachment
 }
 
+// form reports a browser form upload (one POST of the whole object).
+func (s Session) form() bool { return s.UploadID == "" && s.Plan.PartCount > 0 }
+
+// empty reports an empty file's session: no parts, no multipart upload.
+func (s Session) empty() bool { return s.UploadID == "" && s.Plan.PartCount == 0 }
+
 // StatusAt is the status as a client sees it at now.
 func (s Session) StatusAt(now time.Time) Status {
 	if s.Status == StatusOpen && !now.Before(s.ExpiresAt) {

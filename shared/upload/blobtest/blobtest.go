@@ -27,7 +27,7 @@ type Blobs interface {
 // Run runs the suite; newBlobs returns a store on an empty versioned bucket.
 func Run(t *testing.T, newBlobs func(t *testing.T) Blobs) {
 	t.Run("MultipartRoundTrip", func(t *testing.T) { testRoundTrip(t, newBlobs(t)) })
-	t.Run("ZeroByteSinglePart", func(t *testing.T) { testZeroBytes(t, newBlobs(t)) })
+	t.Run("EmptyObjectOnce", func(t *testing.T) { testEmptyOnce(t, newBlobs(t)) })
 	t.Run("ListPartsAllPages", func(t *testing.T) { testListPages(t, newBlobs(t)) })
 	t.Run("AbortAndMissing", func(t *testing.T) { testAbort(t, newBlobs(t)) })
 	t.Run("CompleteTwice", func(t *testing.T) { testCompleteTwice(t, newBlobs(t)) })
@@ -108,24 +108,21 @@ func testRoundTrip(t *testing.T, b Blobs) {
 	}
 }
 
-func testZeroBytes(t *testing.T, b Blobs) {
+// testEmptyOnce: an empty file's object is stored once; a second store
+// (a retry, a concurrent completion) is refused, not a second version.
+func testEmptyOnce(t *testing.T, b Blobs) {
 	ctx := context.Background()
 	key := "acct/empty/v1"
-	id, err := b.CreateUpload(ctx, key, "text/plain", "")
-	if err != nil {
-		t.Fatal(err)
+	v, err := b.PutEmpty(ctx, key, "text/plain")
+	if err != nil || v == "" {
+		t.Fatalf("PutEmpty = %q %v", v, err)
 	}
-	put(t, b, key, id, 1, nil)
-	parts, err := b.ListParts(ctx, key, id)
-	if err != nil || len(parts) != 1 || parts[0].Size != 0 {
-		t.Fatalf("ListParts: %+v %v", parts, err)
-	}
-	if _, err := b.CompleteUpload(ctx, key, id, parts, nil); err != nil {
-		t.Fatalf("complete a single empty part: %v", err)
+	if again, err := b.PutEmpty(ctx, key, "text/plain"); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("second PutEmpty = %q %v, want ErrConflict", again, err)
 	}
 	head, err := b.Head(ctx, key)
-	if err != nil || head.Size != 0 {
-		t.Fatalf("Head = %+v %v", head, err)
+	if err != nil || head.Size != 0 || head.VersionID != v {
+		t.Fatalf("Head = %+v %v, want the first version %s", head, err, v)
 	}
 }
 
