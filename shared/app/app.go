@@ -194,22 +194,27 @@ func (d *Deps) Authorizer() authorizer.Handler { return authorizer.New(d.Auth, d
 // purges takes a few seconds).
 const SweepReserve = 30 * time.Second
 
-// Sweeper is the scheduled purge of trashed files past their window, and
-// of the bytes of batch uploads a crash left uncommitted. It works batch
+// Sweeper is the scheduled purge of trashed files past their window, of
+// the bytes of batch uploads a crash left uncommitted, and the pass that
+// completes upload sessions whose parts are all in but which nobody
+// completed (upload.Service.Settle). It works batch
 // after batch until nothing is due or its time is spent, so a backlog
 // drains at the function's full speed rather than one batch per run.
 func (d *Deps) Sweeper() func(ctx context.Context, ev events.EventBridgeEvent) error {
 	return func(ctx context.Context, ev events.EventBridgeEvent) error {
 		n, err := drain(ctx, d.Catalog.Sweep, catalog.SweepBatch)
-		var b int
+		var b, s int
 		if err == nil {
 			b, err = drain(ctx, d.Batches.Sweep, batches.SweepBatch)
 		}
+		if err == nil {
+			s, err = drain(ctx, d.Uploads.Settle, upload.SettleBatch)
+		}
 		if err != nil {
-			d.Log.ErrorContext(ctx, "sweep failed", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n, "stale_batches", b, "err", err)
+			d.Log.ErrorContext(ctx, "sweep failed", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n, "stale_batches", b, "sessions", s, "err", err)
 			return err
 		}
-		d.Log.InfoContext(ctx, "sweep", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n, "stale_batches", b)
+		d.Log.InfoContext(ctx, "sweep", "function", routes.FnSweeper, "request_id", ev.ID, "purged", n, "stale_batches", b, "sessions", s)
 		return nil
 	}
 }

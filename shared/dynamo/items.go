@@ -78,6 +78,8 @@ type sessionItem struct {
 	TokenID     string          `dynamodbav:"token_id"`
 	TTL         int64           `dynamodbav:"ttl"`
 	Attach      []sessionAttach `dynamodbav:"attach,omitempty"`
+	GSI2PK      string          `dynamodbav:"gsi2pk,omitempty"` // open sessions only
+	GSI2SK      string          `dynamodbav:"gsi2sk,omitempty"`
 }
 
 // sessionAttach is an attach target kept on a session until completion.

@@ -154,7 +154,46 @@ func (s *Store) PutSession(ctx context.Context, ss upload.Session) error {
 	for _, a := range ss.Attach {
 		it.Attach = append(it.Attach, sessionAttach{Type: string(a.Entity.Type), UUID: a.Entity.UUID, Kind: string(a.Kind), RefID: a.RefID})
 	}
+	if ss.Status == upload.StatusOpen {
+		it.GSI2PK, it.GSI2SK = openSessionsGSI, openSessionSK(ss.CreatedAt.Add(upload.SettleAfter), ss.AccountID, ss.ID)
+	}
 	return s.putNew(ctx, it)
+}
+
+// openSessionsGSI groups open sessions in the sparse index gsi2, by the
+// time the sweeper looks at them next; a session leaves it when it
+// completes, is aborted or expires.
+const openSessionsGSI = "SESSION_OPEN"
+
+func openSessionSK(at time.Time, accountID, id string) string {
+	return ts(at) + "#" + accountID + "#" + id
+}
+
+// DueSessions lists open sessions due for a look at before, oldest first.
+func (s *Store) DueSessions(ctx context.Context, before time.Time, limit int) ([]upload.Session, error) {
+	return due(ctx, s, openSessionsGSI, before, limit, func(it sessionItem) upload.Session {
+		return it.session(strings.TrimPrefix(it.PK, "A#"))
+	})
+}
+
+// RescheduleSession sets when the sweeper looks at an open session next;
+// a zero time takes it out of the index. A session no longer open is left
+// alone.
+func (s *Store) RescheduleSession(ctx context.Context, accountID, id string, at time.Time) error {
+	in := &dynamodb.UpdateItemInput{TableName: &s.table, Key: keyOf(accountPK(accountID), sessionSK(id)),
+		UpdateExpression:          aws.String("REMOVE gsi2pk, gsi2sk"),
+		ConditionExpression:       aws.String("#st = :open"),
+		ExpressionAttributeNames:  map[string]string{"#st": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":open": str(string(upload.StatusOpen))}}
+	if !at.IsZero() {
+		in.UpdateExpression = aws.String("SET gsi2sk = :sk")
+		in.ExpressionAttributeValues[":sk"] = str(openSessionSK(at, accountID, id))
+	}
+	_, err := s.api.UpdateItem(ctx, in)
+	if err = mapErr(err); errors.Is(err, apperr.ErrConflict) {
+		return nil
+	}
+	return err
 }
 
 // GetSession reads a session of an account.
@@ -170,7 +209,7 @@ func (s *Store) GetSession(ctx context.Context, accountID, id string) (upload.Se
 func (s *Store) SetSessionStatus(ctx context.Context, accountID, id string, from, to upload.Status, at time.Time) error {
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: keyOf(accountPK(accountID), sessionSK(id)),
-		UpdateExpression:          aws.String("SET #st = :to, completed_at = :at"),
+		UpdateExpression:          aws.String("SET #st = :to, completed_at = :at REMOVE gsi2pk, gsi2sk"),
 		ConditionExpression:       aws.String("#st = :from"),
 		ExpressionAttributeNames:  map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":to": str(string(to)), ":from": str(string(from)), ":at": str(ts(at))},
@@ -209,7 +248,7 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 	size := c.Version.Size
 	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName: &s.table, Key: keyOf(pk, sessionSK(c.Session.ID)),
-		UpdateExpression:         aws.String("SET #st = :done, completed_at = :at"),
+		UpdateExpression:         aws.String("REMOVE gsi2pk, gsi2sk SET #st = :done, completed_at = :at"),
 		ConditionExpression:      aws.String("#st = :open"),
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{

@@ -214,14 +214,17 @@ var Policies = map[string]Policy{
 		Objects(putObject, deleteObjectVersion),
 		Bucket(listBucketVersions),
 	},
-	// The sweeper finds due files and stale batches in gsi2 and purges
-	// each file as the files function does (its attachments by gsi1).
+	// The sweeper finds due files, stale batches and open sessions in
+	// gsi2; it purges each file as the files function does (its
+	// attachments by gsi1) and settles each session as its status call
+	// does (lists parts, completes and records it, or heads a form
+	// upload's object, a missing key until it is posted).
 	routes.FnSweeper: {
-		Table(query, deleteItem, updateItem),
+		Table(getItem, putItem, query, deleteItem, updateItem),
 		Index(dynamo.IndexGSI1, query),
 		Index(dynamo.IndexGSI2, query),
-		Objects(deleteObjectVersion),
-		Bucket(listBucketVersions),
+		Objects(putObject, getObject, listParts, deleteObjectVersion),
+		Bucket(listBucket, listBucketVersions),
 	},
 }
 

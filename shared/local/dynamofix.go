@@ -121,3 +121,116 @@ func (f queryFix) call(w http.ResponseWriter, r *http.Request, in map[string]any
 	}
 	return out, true
 }
+
+// removeFix makes minidyn's REMOVE of a top-level attribute take effect.
+// Its update evaluator drops the attribute from its working copy, then
+// writes back only the attributes it kept, so a removed attribute — and
+// the sparse index entry it keys — survives. After an UpdateItem or a
+// TransactWriteItems succeeded, the fix reads each item an update removed
+// attributes from and writes it back without them (not atomic, as no
+// other writer of those items runs between the two in this process's
+// tests; on DynamoDB the REMOVE is part of the update).
+type removeFix struct{ next http.Handler }
+
+var (
+	removeClause = regexp.MustCompile(`(?i)\bREMOVE\s+(.+?)\s*(?:\b(?:SET|ADD|DELETE)\b|$)`)
+	listComma    = regexp.MustCompile(`\s*,\s*`)
+	attrPath     = regexp.MustCompile(`[.\[]`)
+)
+
+type removal struct {
+	table string
+	key   any
+	names []string
+}
+
+// removals lists the top-level attributes an update expression removes.
+func removals(table string, key any, expr string, aliases map[string]any) []removal {
+	m := removeClause.FindStringSubmatch(expr)
+	if m == nil {
+		return nil
+	}
+	var names []string
+	for _, n := range listComma.Split(m[1], -1) {
+		if a, ok := aliases[n].(string); ok {
+			n = a
+		}
+		if n != "" && !attrPath.MatchString(n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return []removal{{table: table, key: key, names: names}}
+}
+
+func (f removeFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	if target != "DynamoDB_20120810.UpdateItem" && target != "DynamoDB_20120810.TransactWriteItems" {
+		f.next.ServeHTTP(w, r)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var in map[string]any
+	_ = json.Unmarshal(body, &in)
+	var todo []removal
+	update := func(u map[string]any) {
+		expr, _ := u["UpdateExpression"].(string)
+		table, _ := u["TableName"].(string)
+		aliases, _ := u["ExpressionAttributeNames"].(map[string]any)
+		todo = append(todo, removals(table, u["Key"], expr, aliases)...)
+	}
+	if target == "DynamoDB_20120810.UpdateItem" {
+		update(in)
+	} else if items, ok := in["TransactItems"].([]any); ok {
+		for _, it := range items {
+			if u, ok := it.(map[string]any)["Update"].(map[string]any); ok {
+				update(u)
+			}
+		}
+	}
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	if len(todo) == 0 {
+		f.next.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	f.next.ServeHTTP(rec, r)
+	if rec.Code == http.StatusOK {
+		for _, rm := range todo {
+			f.remove(r, rm)
+		}
+	}
+	maps.Copy(w.Header(), rec.Header())
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+func (f removeFix) remove(r *http.Request, rm removal) {
+	got := f.call(r, "GetItem", map[string]any{"TableName": rm.table, "Key": rm.key, "ConsistentRead": true})
+	item, ok := got["Item"].(map[string]any)
+	if !ok {
+		return
+	}
+	for _, n := range rm.names {
+		delete(item, n)
+	}
+	f.call(r, "PutItem", map[string]any{"TableName": rm.table, "Item": item})
+}
+
+func (f removeFix) call(r *http.Request, op string, in map[string]any) map[string]any {
+	b, _ := json.Marshal(in)
+	req := r.Clone(r.Context())
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
+	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	rec := httptest.NewRecorder()
+	f.next.ServeHTTP(rec, req)
+	var out map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &out)
+	return out
+}

@@ -38,7 +38,7 @@ func StartDynamo(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	srv := &http.Server{Handler: queryFix{next: minidyn.NewServer()}, ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: removeFix{next: queryFix{next: minidyn.NewServer()}}, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { _ = srv.Serve(ln) }()
 	context.AfterFunc(ctx, func() { _ = srv.Close() })

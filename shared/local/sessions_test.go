@@ -5,12 +5,17 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/upload"
 )
 
 const MiB = 1 << 20
@@ -351,5 +356,85 @@ func TestPartURLsFromCache(t *testing.T) {
 	u.json(200, "DELETE", "/multipart/"+created.UploadID+q, nil, nil)
 	if status, b := u.call("GET", "/multipart/"+created.UploadID+"/1"+q, nil); status != 409 {
 		t.Fatalf("companion signed a part after its abort: %d %s", status, b)
+	}
+}
+
+// TestSweeperSettlesSessions: a client that dies after its last part and
+// never asks again still gets its file. The sweeper's pass completes every
+// open session whose parts are all in (a new file, a new version, an empty
+// file), looks again later at those that are not (a part missing, a form
+// upload never posted), and drops expired sessions from its index.
+func TestSweeperSettlesSessions(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	ctx := context.Background()
+	data := random(9 * MiB)
+	existing := c.upload("v.bin", []byte("v1"), nil)
+	done := c.open("done.bin", len(data), nil)
+	c.putParts(data, 8*MiB, partsOf(done))
+	version := c.open("v.bin", 2, map[string]any{"file_uuid": existing["uuid"]})
+	c.putParts([]byte("v2"), 8*MiB, partsOf(version))
+	empty := c.open("empty.txt", 0, nil)
+	partial := c.open("partial.bin", len(data), nil)
+	c.putParts(data, 8*MiB, partsOf(partial)[:1])
+	_, fields := c.ticket(0).params("form.bin", 10)
+	form := strings.Split(fields["key"], "/")[2]
+
+	sweep := e.srv.Function(routes.FnSweeper).Sweeper()
+	run := func() {
+		t.Helper()
+		if err := sweep(ctx, events.EventBridgeEvent{ID: "settle"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	statuses := func() string {
+		t.Helper()
+		var out []string
+		for _, id := range []string{done["id"].(string), version["id"].(string), empty["id"].(string), partial["id"].(string), form} {
+			s, err := e.srv.Deps.Store.GetSession(ctx, c.account, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(s.Status))
+		}
+		return strings.Join(out, " ")
+	}
+	due := func(at time.Time) int {
+		t.Helper()
+		ss, err := e.srv.Deps.Store.DueSessions(ctx, at, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ss)
+	}
+
+	run() // too early: a client that means to complete has not had the time
+	if got := statuses(); got != "open open open open open" {
+		t.Fatalf("before SettleAfter: %s", got)
+	}
+	e.clock.Advance(upload.SettleAfter)
+	run()
+	if got := statuses(); got != "completed completed completed open open" {
+		t.Fatalf("after the sweep: %s", got)
+	}
+	if n := due(e.clock.Now().Add(upload.SettleEvery - time.Second)); n != 0 {
+		t.Fatalf("%d sessions due again before SettleEvery", n)
+	}
+	if n := due(e.clock.Now().Add(upload.SettleEvery)); n != 2 {
+		t.Fatalf("%d sessions due after SettleEvery, want the two still open", n)
+	}
+	if got, _ := c.download(done["file_uuid"].(string), ""); !bytes.Equal(got, data) {
+		t.Fatal("the settled upload's bytes differ")
+	}
+	if got, _ := c.download(existing["uuid"].(string), ""); string(got) != "v2" {
+		t.Fatalf("the settled new version reads %q", got)
+	}
+	if used, nfiles, versions := usage(t, e, c.account); used != int64(len(data))+4 || nfiles != 3 || versions != 4 {
+		t.Fatalf("usage %d bytes %d files %d versions", used, nfiles, versions)
+	}
+	e.clock.Advance(upload.MaxSessionTTL)
+	run()
+	if n := due(e.clock.Now().Add(1000 * time.Hour)); n != 0 {
+		t.Fatalf("%d expired sessions still in the index", n)
 	}
 }

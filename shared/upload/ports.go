@@ -49,6 +49,10 @@ type Store interface {
 	Commit(ctx context.Context, c Commit) error
 	GetFile(ctx context.Context, accountID, fileUUID string) (files.File, error)
 	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
+	// DueSessions lists open sessions due for a look at before.
+	DueSessions(ctx context.Context, before time.Time, limit int) ([]Session, error)
+	// RescheduleSession sets the next look at an open session (zero: none).
+	RescheduleSession(ctx context.Context, accountID, id string, at time.Time) error
 }
 
 // Part is one uploaded part as S3 reports it.

@@ -617,12 +617,18 @@ func (s *Service) Status(ctx context.Context, p auth.Principal, id string) (Stat
 	if err != nil {
 		return State{}, err
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	return s.settle(ctx, sess, s.now().UTC().Truncate(time.Microsecond))
+}
+
+// settle reports a session as it is at now, completing it if it needs
+// nothing more.
+func (s *Service) settle(ctx context.Context, sess Session, now time.Time) (State, error) {
+	var err error
 	st := State{Session: sess, Status: sess.StatusAt(now)}
 	switch st.Status {
 	case StatusCompleted:
 		var f files.File
-		if f, err = s.store.GetFile(ctx, p.AccountID, sess.FileUUID); err == nil {
+		if f, err = s.store.GetFile(ctx, sess.AccountID, sess.FileUUID); err == nil {
 			st.File = &f
 		} else if errors.Is(err, apperr.ErrNotFound) {
 			err = nil
@@ -657,6 +663,51 @@ func (s *Service) Status(ctx context.Context, p auth.Principal, id string) (Stat
 		return s.closeItself(ctx, st, now)
 	}
 	return st, nil
+}
+
+// A session is first looked at by the sweeper SettleAfter after it opened
+// (by then a client that meant to complete it has), then every
+// SettleEvery (the sweeper runs hourly) until it completes or expires.
+const (
+	SettleAfter = 15 * time.Minute
+	SettleEvery = 50 * time.Minute
+	SettleBatch = 100
+)
+
+// Settle is the sweeper's pass over open sessions: each one due is
+// completed if it needs nothing more (every part uploaded but never
+// completed: the client died after its last part), else looked at again
+// later; an expired one leaves the index. AWS requests per session: one
+// ListParts (a page per 1,000 parts) or one HeadObject for a form upload,
+// one UpdateItem when it stays open, and a completion's when it completes.
+// Returns how many sessions it looked at.
+func (s *Service) Settle(ctx context.Context) (int, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	due, err := s.store.DueSessions(ctx, now, SettleBatch)
+	if err != nil {
+		return 0, err
+	}
+	for i, sess := range due {
+		next := time.Time{}
+		if sess.StatusAt(now) == StatusOpen {
+			st, err := s.settle(ctx, sess, now)
+			switch {
+			case err != nil: // looked at again next time; the others go on
+				s.log.ErrorContext(ctx, "settle session", "account", sess.AccountID, "session", sess.ID, "err", err)
+				st.Status = StatusOpen
+			case st.Status == StatusCompleted:
+				s.log.InfoContext(ctx, "completed an upload its client never completed", "account", sess.AccountID, "session", sess.ID, "file", sess.FileUUID)
+			}
+			if st.Status != StatusOpen {
+				continue // completed or refused: out of the index with its status change
+			}
+			next = now.Add(SettleEvery)
+		}
+		if err := s.store.RescheduleSession(ctx, sess.AccountID, sess.ID, next); err != nil {
+			return i, err
+		}
+	}
+	return len(due), nil
 }
 
 // closeItself completes a session from its status call: the file, or the
