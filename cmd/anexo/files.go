@@ -96,7 +96,8 @@ func cmdUpload(ctx context.Context, c *client.Client, fs *flag.FlagSet, args []s
 	fs.StringVar(&o.FileUUID, "version-of", "", "upload as a new version of this file uuid (one file only)")
 	fs.Var(&attach, "attach", "attach at completion to TYPE/ID (repeatable)")
 	fs.BoolVar(&o.NoChecksum, "no-checksum", false, "skip the whole-file CRC32C that S3 verifies")
-	fs.StringVar(&o.StateDir, "state-dir", client.DefaultStateDir(), "where interrupted uploads are remembered")
+	fs.StringVar(&o.StateDir, "state-dir", client.DefaultStateDir(), "where uploads are remembered (interrupted ones resume, finished ones are answered again)")
+	fs.BoolVar(&o.New, "new", false, "upload again a file already uploaded from here (by default the same command answers the same file)")
 	quiet := fs.Bool("quiet", false, "no progress")
 	asJSON := fs.Bool("json", false, "print each file as JSON")
 	if !parse(fs, c, args, stderr) {
@@ -128,11 +129,11 @@ func cmdUpload(ctx context.Context, c *client.Client, fs *flag.FlagSet, args []s
 			b.done()
 		}
 		if err != nil {
-			code = apiFail(stderr, "upload "+p, err)
 			if ctx.Err() != nil {
 				fmt.Fprintln(stderr, "anexo: interrupted; run the same command again to resume")
-				return code
+				return exitInterrupted
 			}
+			code = apiFail(stderr, "upload "+p, err)
 			continue
 		}
 		if *asJSON {

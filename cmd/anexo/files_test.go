@@ -209,17 +209,17 @@ func TestUploadResumes(t *testing.T) {
 	if resumed.Load() < 2*8*mib || tr.puts.Load() > 6-2 || first+tr.puts.Load() > 7 {
 		t.Fatalf("resume started at %d bytes and sent %d parts (first run %d)", resumed.Load(), tr.puts.Load(), first)
 	}
-	if st, _ := os.ReadDir(state); len(st) != 0 {
-		t.Fatal("state left after completion")
-	}
 	dst := filepath.Join(dir, "out")
 	cl.ok("download", "--quiet", "-o", dst, f.UUID)
 	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
 		t.Fatal("resumed upload: bytes differ")
 	}
-	// the same upload once more is a new file (the state went with completion)
-	if out := cl.ok("upload", "--quiet", p); strings.HasPrefix(out, f.UUID) {
-		t.Fatal("a finished upload was answered again")
+	// the same command once more answers the same file; --new uploads a copy
+	if out := cl.ok("upload", "--quiet", p); !strings.HasPrefix(out, f.UUID) {
+		t.Fatalf("a finished upload was uploaded again: %s", out)
+	}
+	if out := cl.ok("upload", "--quiet", "--new", p); strings.HasPrefix(out, f.UUID) {
+		t.Fatal("--new answered the earlier file")
 	}
 }
 

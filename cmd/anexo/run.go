@@ -43,6 +43,8 @@ const (
 	exitOK     = 0
 	exitFailed = 1
 	exitUsage  = 2
+	// exitInterrupted is the shell's code for a command ended by SIGINT.
+	exitInterrupted = 130
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

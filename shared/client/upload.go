@@ -47,6 +47,9 @@ type UploadOptions struct {
 	// NoChecksum skips the whole-file CRC32C S3 verifies (saves a read of
 	// the file before the upload).
 	NoChecksum bool
+	// New uploads again a file this state directory remembers as
+	// uploaded (by default the same call answers the file it uploaded).
+	New bool
 }
 
 // state is what is kept locally to resume an interrupted upload.
@@ -58,7 +61,14 @@ type state struct {
 	ModTime   time.Time `json:"mod_time"`
 	Checksum  string    `json:"checksum,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Completed: the session completed; kept so the same call answers the
+	// file again rather than uploading a second copy.
+	Completed bool `json:"completed,omitempty"`
 }
+
+// StateRetention is how long an upload is remembered: a session lives at
+// most a day, and a completed upload is answered again for a week.
+const StateRetention = 7 * 24 * time.Hour
 
 // DefaultStateDir is where upload state is kept by default.
 func DefaultStateDir() string {
@@ -77,6 +87,11 @@ func (o UploadOptions) statePath(endpoint, abs string, fi os.FileInfo) string {
 	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%s", endpoint, abs, fi.Size(), fi.ModTime().UnixNano(), o.FileUUID)))
 	return filepath.Join(dir, hex.EncodeToString(h[:16])+".json")
 }
+
+// errUploadGone: S3 no longer has the multipart upload (a status call or
+// the sweeper completed the session, or it was aborted); the server says
+// which.
+var errUploadGone = errors.New("storage no longer has this upload")
 
 // ErrFileChanged is returned when the file changed during the upload.
 var ErrFileChanged = errors.New("the file changed while it was being uploaded; upload it again")
@@ -114,12 +129,15 @@ func (c *Client) Upload(ctx context.Context, path string, o UploadOptions) (File
 		}
 	}
 	sp := o.statePath(c.Endpoint, abs, fi)
+	pruneStates(filepath.Dir(sp), StateRetention)
+	if o.New {
+		_ = os.Remove(sp)
+	}
 	st, sess, missing, done, err := c.resume(ctx, sp, fi)
 	if err != nil {
 		return File{}, err
 	}
 	if done != nil {
-		_ = os.Remove(sp)
 		return *done, nil
 	}
 	if sess.ID == "" {
@@ -155,7 +173,7 @@ func (c *Client) Upload(ctx context.Context, path string, o UploadOptions) (File
 	if err := c.uploadParts(ctx, f, sess, missing, o.Parallel, st.Checksum != "", &doneBytes, func() {
 		report(Progress{Phase: "uploading", Done: doneBytes.Load(), Total: fi.Size()})
 	}); err != nil {
-		return File{}, err
+		return c.finished(ctx, sp, st, sess.ID, err)
 	}
 	if now, err := f.Stat(); err != nil || now.Size() != fi.Size() || !now.ModTime().Equal(fi.ModTime()) {
 		return File{}, ErrFileChanged
@@ -163,10 +181,41 @@ func (c *Client) Upload(ctx context.Context, path string, o UploadOptions) (File
 	report(Progress{Phase: "completing", Done: fi.Size(), Total: fi.Size()})
 	file, err := c.Complete(ctx, sess.ID)
 	if err != nil {
-		return File{}, err
+		return c.finished(ctx, sp, st, sess.ID, err)
 	}
-	_ = os.Remove(sp)
+	st.Completed = true
+	_ = saveState(sp, st)
 	return file, nil
+}
+
+// finished asks the server about a session whose parts or completion
+// failed: completed meanwhile (by its status call, the sweeper, or a
+// completion whose answer was lost), it answers the file; otherwise the
+// original error stands.
+func (c *Client) finished(ctx context.Context, sp string, st state, id string, cause error) (File, error) {
+	if ctx.Err() != nil {
+		return File{}, cause
+	}
+	ss, err := c.State(ctx, id)
+	if err != nil || ss.Session.Status != "completed" || ss.File == nil {
+		return File{}, cause
+	}
+	st.Completed = true
+	_ = saveState(sp, st)
+	return *ss.File, nil
+}
+
+// pruneStates removes state files older than keep.
+func pruneStates(dir string, keep time.Duration) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > keep {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func missingBytes(s Session, missing []int) int64 {
@@ -333,6 +382,9 @@ func (c *Client) uploadPart(ctx context.Context, f *os.File, s Session, n int, c
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if status == http.StatusNotFound { // no such upload: completed or aborted meanwhile
+			return fmt.Errorf("%w: part %d", errUploadGone, n)
 		}
 		last = err
 	}
