@@ -32,6 +32,7 @@ var apiCommands = map[string]func(ctx context.Context, c *client.Client, fs *fla
 	"restore":  cmdRestore,
 	"attach":   cmdAttach,
 	"detach":   cmdAttach,
+	"entity":   cmdEntity,
 }
 
 // runAPI parses the common flags and runs an API command.
@@ -334,4 +335,32 @@ func cmdAttach(ctx context.Context, c *client.Client, fs *flag.FlagSet, args []s
 		return apiFail(stderr, fs.Name(), err)
 	}
 	return report(stdout, stderr, fs.Name(), res)
+}
+
+// cmdEntity creates or updates a CRM entity in the account's directory
+// (PUT /v1/entities/{type}/{id}), so files can be attached to it.
+func cmdEntity(ctx context.Context, c *client.Client, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	title := fs.String("title", "", "the entity's title")
+	if !parse(fs, c, args, stderr) {
+		return exitUsage
+	}
+	t, id, err := entityFlag(fs.Arg(0))
+	if err != nil || fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: anexo entity TYPE/ID [--title T]   (ID: the entity's uuid or numeric code)")
+		return exitUsage
+	}
+	body := map[string]any{}
+	if *title != "" {
+		body["title"] = *title
+	}
+	var out struct {
+		UUID  string `json:"uuid"`
+		Code  int64  `json:"code"`
+		Title string `json:"title"`
+	}
+	if _, err := c.Do(ctx, "PUT", "/v1/entities/"+url.PathEscape(t)+"/"+url.PathEscape(id), body, &out); err != nil {
+		return apiFail(stderr, "entity", err)
+	}
+	fmt.Fprintf(stdout, "%s\t%s\t%d\t%s\n", t, out.UUID, out.Code, out.Title)
+	return exitOK
 }

@@ -19,6 +19,18 @@ import (
 // embedded S3 (which moves the process's working directory).
 var packageDir, _ = os.Getwd()
 
+// buildCLI builds the anexo binary into a directory of its own.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "anexo")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = packageDir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // TestInterruptedUploadsConverge runs the CLI as a user does and
 // interrupts it (SIGINT and SIGKILL in turn) at moments spread over an
 // upload: while hashing, during the parts, during completion, after it.
@@ -27,12 +39,7 @@ var packageDir, _ = os.Getwd()
 // instead of uploading a second copy.
 func TestInterruptedUploadsConverge(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "anexo")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = packageDir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCLI(t)
 	url, token := server(t, 0)
 	state := filepath.Join(dir, "state")
 	command := func(path string) *exec.Cmd {

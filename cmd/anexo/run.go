@@ -16,16 +16,19 @@ import (
 const usage = `usage: anexo <command> [flags]
 
 file commands (--endpoint/ANEXO_URL, --token/ANEXO_TOKEN):
-  upload FILE...        parallel parts, progress, resume on rerun, whole-file CRC32C
-                        [--parallel N] [--attach TYPE/ID] [--version-of UUID] [--name N] [--json]
+  upload FILE...        parallel parts, progress, resume on rerun, whole-file CRC32C; the same
+                        command answers a file it uploaded [--new] [--parallel N]
+                        [--attach TYPE/ID] [--version-of UUID] [--name N] [--json]
   download FILE_UUID    [-o PATH] [--version UUID]; resumes a partial download
   ls                    [--name N] [--term T] [--ext pdf,docx] [--trash] [--entity TYPE/ID]
                         [--asc] [--limit N] [--all] [--json] [-q 'filter[...]=v']
   rm FILE_UUID...       move to the trash [--forever]
   restore FILE_UUID...  restore from the trash
   attach|detach --entity TYPE/ID [--kind media|note|field] [--note-id ID] [--field-id ID] FILE_UUID...
+  entity TYPE/ID        create or update a CRM entity (ID: uuid or numeric code) [--title T]
 
-exit codes: 0 ok, 1 failed, 2 usage, 3 some items failed, 4 authentication or scope
+flags may follow arguments; exit codes: 0 ok, 1 failed, 2 usage, 3 some items failed,
+4 authentication or scope, 130 interrupted
 
 admin commands (talk to DynamoDB directly):
   account create --name NAME [--quota BYTES]

@@ -74,3 +74,21 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+// TestSizeFilterNumbers: a size filter is a plain decimal; NaN, infinities,
+// exponents, hex, signs and overflow are refused naming the field.
+func TestSizeFilterNumbers(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, ok := range []string{"0", "1", "1.5", "1048576"} {
+		if _, err := ParseQuery("filter[size][from]="+ok, now); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"NaN", "nan", "Inf", "+Inf", "-Inf", "Infinity", "1e3", "0x10", "-1", "+1", "1_000", " 1", "1.", ".5", "99999999999999999999",
+		"5000000&filter[size][unit]=TB"} {
+		_, err := ParseQuery("filter[size][from]="+bad, now)
+		if e, ok := apperr.As(err); !ok || e.Kind != apperr.KindInvalid || e.Fields[0].Field != "filter[size][from]" {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package catalog
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -91,6 +92,9 @@ func single(v url.Values, key string, errs *apperr.Fields) string {
 	return v.Get(key)
 }
 
+// decimal is a size filter's number: digits, optionally a fraction.
+var decimal = regexp.MustCompile(`^[0-9]{1,20}(\.[0-9]{1,20})?$`)
+
 // ParseQuery validates a listing query string at now (for date presets).
 func ParseQuery(raw string, now time.Time) (Query, error) {
 	v, err := url.ParseQuery(raw)
@@ -159,9 +163,10 @@ func ParseQuery(raw string, now time.Time) (Query, error) {
 		if s == "" {
 			continue
 		}
+		// plain decimals only: ParseFloat would take NaN, Inf, hex and exponents
 		n, err := strconv.ParseFloat(s, 64)
-		if err != nil || n < 0 || n*float64(unit) > 1<<62 {
-			errs.Add(f.key, "must be a non-negative number")
+		if !decimal.MatchString(s) || err != nil || !(n*float64(unit) <= 1<<62) {
+			errs.Add(f.key, "must be a non-negative decimal number (like 1.5), at most 4 EiB")
 			continue
 		}
 		b := int64(n * float64(unit))

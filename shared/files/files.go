@@ -90,6 +90,8 @@ func ValidateName(field, name string) error {
 		return apperr.Invalid(field, "must be at most 255 bytes")
 	case strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) || r == 0x2028 || r == 0x2029 || r == utf8.RuneError }):
 		return apperr.Invalid(field, "must not contain control characters")
+	case strings.ContainsFunc(name, spoofing):
+		return apperr.Invalid(field, "must not contain invisible or direction-changing characters (Unicode format characters such as U+202E, U+200B, U+FEFF)")
 	case strings.ContainsAny(name, `/\`):
 		return apperr.Invalid(field, "must be a bare file name without path separators")
 	case strings.TrimSpace(name) == "" || name == "." || name == "..":
@@ -98,6 +100,18 @@ func ValidateName(field, name string) error {
 		return apperr.Invalid(field, "must not start or end with white space")
 	}
 	return nil
+}
+
+// spoofing reports characters that can disguise a name: Unicode format
+// characters (category Cf: bidirectional overrides and isolates such as
+// U+202E that make "gpj.exe" read "exe.jpg", zero-width spaces and joiners,
+// the byte-order mark), and the invisible fillers of Hangul and Braille.
+func spoofing(r rune) bool {
+	switch r {
+	case 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800:
+		return true
+	}
+	return unicode.Is(unicode.Cf, r)
 }
 
 // Extension returns the lower-case extension without the dot ("" if none).

@@ -12,7 +12,8 @@ func TestValidateName(t *testing.T) {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "a/b", `a\b`, "a\nb", "a\rb", "a\tb", "a\x00", "a\u2028b", ".", "..", " a", "a ", strings.Repeat("a", 256), "a\xffb", "a\u0085b"} {
+	for _, bad := range []string{"", "a/b", `a\b`, "a\nb", "a\rb", "a\tb", "a\x00", "a\u2028b", ".", "..", " a", "a ", strings.Repeat("a", 256), "a\xffb", "a\u0085b",
+		"invoice\u202Efdp.exe", "a\u200Bb", "\uFEFFa.txt", "a\u2066b", "a\u200Db", "a\u3164.txt", "a\u00ADb"} {
 		if err := ValidateName("file_name", bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
