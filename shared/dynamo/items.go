@@ -78,7 +78,7 @@ type sessionItem struct {
 	TokenID     string          `dynamodbav:"token_id"`
 	TTL         int64           `dynamodbav:"ttl"`
 	Attach      []sessionAttach `dynamodbav:"attach,omitempty"`
-	GSI2PK      string          `dynamodbav:"gsi2pk,omitempty"` // open sessions only
+	GSI2PK      string          `dynamodbav:"gsi2pk,omitempty"` // until the sweeper's last look
 	GSI2SK      string          `dynamodbav:"gsi2sk,omitempty"`
 }
 

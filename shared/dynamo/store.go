@@ -155,39 +155,39 @@ func (s *Store) PutSession(ctx context.Context, ss upload.Session) error {
 		it.Attach = append(it.Attach, sessionAttach{Type: string(a.Entity.Type), UUID: a.Entity.UUID, Kind: string(a.Kind), RefID: a.RefID})
 	}
 	if ss.Status == upload.StatusOpen {
-		it.GSI2PK, it.GSI2SK = openSessionsGSI, openSessionSK(ss.CreatedAt.Add(upload.SettleAfter), ss.AccountID, ss.ID)
+		it.GSI2PK, it.GSI2SK = sessionsGSI, openSessionSK(ss.CreatedAt.Add(upload.SettleAfter), ss.AccountID, ss.ID)
 	}
 	return s.putNew(ctx, it)
 }
 
-// openSessionsGSI groups open sessions in the sparse index gsi2, by the
-// time the sweeper looks at them next; a session leaves it when it
-// completes, is aborted or expires.
-const openSessionsGSI = "SESSION_OPEN"
+// sessionsGSI groups the sessions the sweeper has not reviewed for good in
+// the sparse index gsi2, by the time it looks at them next: every session
+// enters it at open, and leaves it when the sweeper finds it completed,
+// aborted or expired (after auditing a form upload's object versions).
+const sessionsGSI = "SESSIONS"
 
 func openSessionSK(at time.Time, accountID, id string) string {
 	return ts(at) + "#" + accountID + "#" + id
 }
 
-// DueSessions lists open sessions due for a look at before, oldest first.
+// DueSessions lists sessions due for a look at before, oldest first.
 func (s *Store) DueSessions(ctx context.Context, before time.Time, limit int) ([]upload.Session, error) {
-	return due(ctx, s, openSessionsGSI, before, limit, func(it sessionItem) upload.Session {
+	return due(ctx, s, sessionsGSI, before, limit, func(it sessionItem) upload.Session {
 		return it.session(strings.TrimPrefix(it.PK, "A#"))
 	})
 }
 
-// RescheduleSession sets when the sweeper looks at an open session next;
-// a zero time takes it out of the index. A session no longer open is left
-// alone.
+// RescheduleSession sets when the sweeper looks at an open session next
+// (left alone if it is no longer open: it is due as it was); a zero time
+// takes the session out of the index.
 func (s *Store) RescheduleSession(ctx context.Context, accountID, id string, at time.Time) error {
 	in := &dynamodb.UpdateItemInput{TableName: &s.table, Key: keyOf(accountPK(accountID), sessionSK(id)),
-		UpdateExpression:          aws.String("REMOVE gsi2pk, gsi2sk"),
-		ConditionExpression:       aws.String("#st = :open"),
-		ExpressionAttributeNames:  map[string]string{"#st": "status"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":open": str(string(upload.StatusOpen))}}
+		UpdateExpression:    aws.String("REMOVE gsi2pk, gsi2sk"),
+		ConditionExpression: aws.String("attribute_exists(pk)")}
 	if !at.IsZero() {
-		in.UpdateExpression = aws.String("SET gsi2sk = :sk")
-		in.ExpressionAttributeValues[":sk"] = str(openSessionSK(at, accountID, id))
+		in.UpdateExpression, in.ConditionExpression = aws.String("SET gsi2sk = :sk"), aws.String("#st = :open")
+		in.ExpressionAttributeNames = map[string]string{"#st": "status"}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":open": str(string(upload.StatusOpen)), ":sk": str(openSessionSK(at, accountID, id))}
 	}
 	_, err := s.api.UpdateItem(ctx, in)
 	if err = mapErr(err); errors.Is(err, apperr.ErrConflict) {
@@ -209,7 +209,7 @@ func (s *Store) GetSession(ctx context.Context, accountID, id string) (upload.Se
 func (s *Store) SetSessionStatus(ctx context.Context, accountID, id string, from, to upload.Status, at time.Time) error {
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: keyOf(accountPK(accountID), sessionSK(id)),
-		UpdateExpression:          aws.String("SET #st = :to, completed_at = :at REMOVE gsi2pk, gsi2sk"),
+		UpdateExpression:          aws.String("SET #st = :to, completed_at = :at"),
 		ConditionExpression:       aws.String("#st = :from"),
 		ExpressionAttributeNames:  map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":to": str(string(to)), ":from": str(string(from)), ":at": str(ts(at))},
@@ -248,7 +248,7 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 	size := c.Version.Size
 	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName: &s.table, Key: keyOf(pk, sessionSK(c.Session.ID)),
-		UpdateExpression:         aws.String("REMOVE gsi2pk, gsi2sk SET #st = :done, completed_at = :at"),
+		UpdateExpression:         aws.String("SET #st = :done, completed_at = :at"),
 		ConditionExpression:      aws.String("#st = :open"),
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/routes"
@@ -436,5 +437,58 @@ func TestSweeperSettlesSessions(t *testing.T) {
 	run()
 	if n := due(e.clock.Now().Add(1000 * time.Hour)); n != 0 {
 		t.Fatalf("%d expired sessions still in the index", n)
+	}
+}
+
+// TestSweeperAuditsFormUploads: form-upload objects the recorder never
+// heard of (its events lost) are still accounted for. The sweeper records
+// a posted form upload nobody recorded, deletes the versions its file does
+// not record, and deletes whatever was posted to an aborted session.
+func TestSweeperAuditsFormUploads(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	ctx := context.Background()
+	p, err := e.srv.Deps.Auth.Authenticate(ctx, "Bearer "+c.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() upload.Session { // signed here, so local mode's S3 events never report it
+		t.Helper()
+		o, err := e.srv.Deps.Uploads.Open(ctx, p, upload.OpenInput{FileName: "lost.txt", FileSize: 5, Post: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.Session
+	}
+	post := func(key, body string) { // as S3 stores a POST
+		t.Helper()
+		if _, err := e.srv.Deps.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.srv.Deps.Cfg.Bucket, Key: &key, Body: strings.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	posted, aborted := open(), open()
+	post(posted.Key, "first")
+	post(posted.Key, "again")
+	c.expect(204, "DELETE", "/v1/sessions/"+aborted.ID, nil)
+	post(aborted.Key, "stray")
+
+	e.clock.Advance(upload.SettleAfter)
+	if err := e.srv.Function(routes.FnSweeper).Sweeper()(ctx, events.EventBridgeEvent{ID: "audit"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.versions(t, posted.Key); n != 1 {
+		t.Fatalf("%d versions of the recorded form upload, want 1", n)
+	}
+	if n := e.versions(t, aborted.Key); n != 0 {
+		t.Fatalf("%d versions posted to the aborted session survive", n)
+	}
+	if got, _ := c.download(posted.FileUUID, ""); string(got) != "again" {
+		t.Fatalf("the file reads %q, want the current version", got)
+	}
+	if used, nfiles, _ := usage(t, e, c.account); used != 5 || nfiles != 1 {
+		t.Fatalf("usage %d bytes %d files", used, nfiles)
+	}
+	if due, err := e.srv.Deps.Store.DueSessions(ctx, e.clock.Now().Add(1000*time.Hour), 10); err != nil || len(due) != 0 {
+		t.Fatalf("%d sessions left in the index (%v)", len(due), err)
 	}
 }

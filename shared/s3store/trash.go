@@ -40,6 +40,16 @@ func (s *Store) versions(ctx context.Context, key string) ([]types.ObjectVersion
 	}
 }
 
+// Versions lists the version ids of exactly key (delete markers aside).
+func (s *Store) Versions(ctx context.Context, key string) ([]string, error) {
+	vs, _, err := s.versions(ctx, key)
+	ids := make([]string, len(vs))
+	for i, v := range vs {
+		ids[i] = aws.ToString(v.VersionId)
+	}
+	return ids, err
+}
+
 // Hide puts a delete marker on key unless one is already current, so the
 // bytes become a noncurrent version that the lifecycle rule expires 30 days
 // later. Idempotent.

@@ -49,9 +49,10 @@ type Store interface {
 	Commit(ctx context.Context, c Commit) error
 	GetFile(ctx context.Context, accountID, fileUUID string) (files.File, error)
 	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
-	// DueSessions lists open sessions due for a look at before.
+	// DueSessions lists sessions due for the sweeper's look at before.
 	DueSessions(ctx context.Context, before time.Time, limit int) ([]Session, error)
-	// RescheduleSession sets the next look at an open session (zero: none).
+	// RescheduleSession sets the next look at an open session (zero: the
+	// session leaves the index).
 	RescheduleSession(ctx context.Context, accountID, id string, at time.Time) error
 }
 
@@ -84,6 +85,8 @@ type Blobs interface {
 	ListParts(ctx context.Context, key, uploadID string) ([]Part, error)
 	CompleteUpload(ctx context.Context, key, uploadID string, parts []Part, checksum *Checksum) (versionID string, err error)
 	AbortUpload(ctx context.Context, key, uploadID string) error
+	// Versions lists the version ids key has.
+	Versions(ctx context.Context, key string) ([]string, error)
 	// PutEmpty stores an empty object unless key has one (ErrConflict).
 	PutEmpty(ctx context.Context, key, contentType string) (versionID string, err error)
 	Head(ctx context.Context, key string) (Object, error)

@@ -666,21 +666,26 @@ func (s *Service) settle(ctx context.Context, sess Session, now time.Time) (Stat
 }
 
 // A session is first looked at by the sweeper SettleAfter after it opened
-// (by then a client that meant to complete it has), then every
-// SettleEvery (the sweeper runs hourly) until it completes or expires.
+// (by then a client that meant to complete it has, and a form upload's POST
+// policy has expired), then every SettleEvery (the sweeper runs hourly)
+// until it is closed or expired.
 const (
 	SettleAfter = 15 * time.Minute
 	SettleEvery = 50 * time.Minute
 	SettleBatch = 100
 )
 
-// Settle is the sweeper's pass over open sessions: each one due is
-// completed if it needs nothing more (every part uploaded but never
+// Settle is the sweeper's pass over sessions. Each one due that is open
+// is completed if it needs nothing more (every part uploaded but never
 // completed: the client died after its last part), else looked at again
-// later; an expired one leaves the index. AWS requests per session: one
-// ListParts (a page per 1,000 parts) or one HeadObject for a form upload,
-// one UpdateItem when it stays open, and a completion's when it completes.
-// Returns how many sessions it looked at.
+// later. One that is closed (completed, aborted) or expired leaves the
+// index, a form upload's after an audit of its key: any object version its
+// file does not record is deleted (a POST whose event the recorder never
+// got), so every byte in the bucket is accounted for. AWS requests per
+// look: one ListParts (a page per 1,000 parts) or one HeadObject for a
+// form upload, a completion's when it completes, one ListObjectVersions
+// for a form upload's audit, and one UpdateItem. Returns how many sessions
+// it looked at.
 func (s *Service) Settle(ctx context.Context) (int, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	due, err := s.store.DueSessions(ctx, now, SettleBatch)
@@ -698,16 +703,43 @@ func (s *Service) Settle(ctx context.Context) (int, error) {
 			case st.Status == StatusCompleted:
 				s.log.InfoContext(ctx, "completed an upload its client never completed", "account", sess.AccountID, "session", sess.ID, "file", sess.FileUUID)
 			}
-			if st.Status != StatusOpen {
-				continue // completed or refused: out of the index with its status change
+			if st.Status == StatusOpen {
+				next = now.Add(SettleEvery)
 			}
-			next = now.Add(SettleEvery)
+		}
+		if next.IsZero() && sess.form() {
+			if err := s.audit(ctx, sess, now); err != nil {
+				s.log.ErrorContext(ctx, "audit form upload", "account", sess.AccountID, "session", sess.ID, "err", err)
+				next = now.Add(SettleEvery)
+			}
 		}
 		if err := s.store.RescheduleSession(ctx, sess.AccountID, sess.ID, next); err != nil {
 			return i, err
 		}
 	}
 	return len(due), nil
+}
+
+// audit deletes every version of a closed form upload's key that its file
+// does not record (all of them if it was aborted or expired unrecorded).
+func (s *Service) audit(ctx context.Context, sess Session, now time.Time) error {
+	cur, err := s.store.GetSession(ctx, sess.AccountID, sess.ID)
+	if err != nil {
+		return err
+	}
+	if cur.StatusAt(now) == StatusExpired {
+		cur.Status = StatusAborted // nothing records its object now
+	}
+	ids, err := s.blobs.Versions(ctx, cur.Key)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.dropUnrecorded(ctx, cur, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // closeItself completes a session from its status call: the file, or the
