@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anexo/anexo/shared/app"
@@ -47,8 +48,10 @@ func StartDynamo(ctx context.Context) (string, error) {
 
 var (
 	s3Once sync.Once
-	s3URL  string
-	s3Err  error
+	// embeddedS3URL is the embedded S3's URL once it runs.
+	embeddedS3URL atomic.Pointer[string]
+	s3URL         string
+	s3Err         error
 )
 
 // StartS3 runs versitygw (posix backend with versioning) rooted in dir and
@@ -56,7 +59,10 @@ var (
 // return the first gateway. Note: the posix backend changes the process's
 // working directory to its root; callers resolve paths before calling.
 func StartS3(dir string) (string, error) {
-	s3Once.Do(func() { s3URL, s3Err = startS3(dir) })
+	s3Once.Do(func() {
+		s3URL, s3Err = startS3(dir)
+		embeddedS3URL.Store(&s3URL)
+	})
 	return s3URL, s3Err
 }
 
@@ -112,6 +118,12 @@ func (f deleteFix) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput) (
 		return &s3.DeleteObjectOutput{VersionId: in.VersionId}, nil
 	}
 	return out, err
+}
+
+// isEmbeddedS3 reports whether endpoint is this process's embedded S3.
+func isEmbeddedS3(endpoint string) bool {
+	u := embeddedS3URL.Load()
+	return u != nil && *u != "" && *u == endpoint
 }
 
 func freePort() (int, error) {

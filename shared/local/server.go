@@ -103,6 +103,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if c.Bucket == "" {
 		c.Bucket = "anexo-files"
 	}
+	// S3 events are local mode's to send only on its own S3 (moto sends
+	// none, and its DynamoDB transactions are not atomic under concurrency:
+	// a recorder racing a status call there can lose a committed write).
+	watchPosts := !o.UseAWS && isEmbeddedS3(c.S3Endpoint)
 	d, err := app.Connect(ctx, c)
 	if err != nil {
 		return nil, err
@@ -130,12 +134,16 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	rt.Extra = web.Handler() // the upload page at /
 	posts := &postWatch{s3: d, recorder: s.fns[routes.FnRecorder], keys: map[string]*watched{}}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {
-		posts.observe(resp)
+		if watchPosts {
+			posts.observe(resp)
+		}
 		if o.Observe != nil {
 			o.Observe(r, resp)
 		}
 	}
-	go posts.run(ctx)
+	if watchPosts {
+		go posts.run(ctx)
+	}
 	addr := o.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
