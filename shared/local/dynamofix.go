@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
+	"strings"
 )
 
 // queryFix corrects minidyn's Query when it has both a FilterExpression
@@ -22,18 +24,41 @@ import (
 // of the first set that the filter kept.
 type queryFix struct{ next http.Handler }
 
-func (f queryFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("X-Amz-Target") != "DynamoDB_20120810.Query" {
-		f.next.ServeHTTP(w, r)
-		return
+// intercept hands a request to next unless its operation is one of ops;
+// otherwise it reads the JSON body (r keeps a copy) for the fix to look at.
+func intercept(next http.Handler, w http.ResponseWriter, r *http.Request, ops ...string) ([]byte, map[string]any, bool) {
+	if !slices.Contains(ops, strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")) {
+		next.ServeHTTP(w, r)
+		return nil, nil, false
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, nil, false
+	}
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	var in map[string]any
+	_ = json.Unmarshal(body, &in)
+	return body, in, true
+}
+
+// send runs one operation on minidyn.
+func send(next http.Handler, r *http.Request, op string, in any) *httptest.ResponseRecorder {
+	b, _ := json.Marshal(in)
+	req := r.Clone(r.Context())
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
+	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, req)
+	return rec
+}
+
+func (f queryFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, in, ok := intercept(f.next, w, r, "Query")
+	if !ok {
 		return
 	}
-	var in map[string]any
-	if json.Unmarshal(body, &in) != nil || in["FilterExpression"] == nil || in["Limit"] == nil {
+	if in == nil || in["FilterExpression"] == nil || in["Limit"] == nil {
 		f.forward(w, r, body)
 		return
 	}
@@ -104,11 +129,7 @@ func (f queryFix) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 // call runs one Query on minidyn; on an error answer it relays it and
 // reports false.
 func (f queryFix) call(w http.ResponseWriter, r *http.Request, in map[string]any) (map[string]any, bool) {
-	b, _ := json.Marshal(in)
-	req := r.Clone(r.Context())
-	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
-	rec := httptest.NewRecorder()
-	f.next.ServeHTTP(rec, req)
+	rec := send(f.next, r, "Query", in)
 	var out map[string]any
 	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil {
 		maps.Copy(w.Header(), rec.Header())
@@ -166,18 +187,10 @@ func removals(table string, key any, expr string, aliases map[string]any) []remo
 }
 
 func (f removeFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	if target != "DynamoDB_20120810.UpdateItem" && target != "DynamoDB_20120810.TransactWriteItems" {
-		f.next.ServeHTTP(w, r)
+	_, in, ok := intercept(f.next, w, r, "UpdateItem", "TransactWriteItems")
+	if !ok {
 		return
 	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var in map[string]any
-	_ = json.Unmarshal(body, &in)
 	var todo []removal
 	update := func(u map[string]any) {
 		expr, _ := u["UpdateExpression"].(string)
@@ -185,7 +198,7 @@ func (f removeFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		aliases, _ := u["ExpressionAttributeNames"].(map[string]any)
 		todo = append(todo, removals(table, u["Key"], expr, aliases)...)
 	}
-	if target == "DynamoDB_20120810.UpdateItem" {
+	if _, ok := in["TransactItems"]; !ok {
 		update(in)
 	} else if items, ok := in["TransactItems"].([]any); ok {
 		for _, it := range items {
@@ -194,7 +207,6 @@ func (f removeFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	if len(todo) == 0 {
 		f.next.ServeHTTP(w, r)
 		return
@@ -224,12 +236,7 @@ func (f removeFix) remove(r *http.Request, rm removal) {
 }
 
 func (f removeFix) call(r *http.Request, op string, in map[string]any) map[string]any {
-	b, _ := json.Marshal(in)
-	req := r.Clone(r.Context())
-	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+op)
-	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
-	rec := httptest.NewRecorder()
-	f.next.ServeHTTP(rec, req)
+	rec := send(f.next, r, op, in)
 	var out map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &out)
 	return out
