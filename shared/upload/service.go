@@ -378,8 +378,7 @@ func (s *Service) storeEmpty(ctx context.Context, sess Session) (string, error) 
 			return v, err
 		}
 	}
-	return "", apperr.New(apperr.KindConflict, "completion_in_progress",
-		"another request is completing this session; retry in a moment").With("retry_after_seconds", 1)
+	return "", errCompletionInProgress()
 }
 
 // RecordObject records a form upload S3 reported (an ObjectCreated event
@@ -416,18 +415,40 @@ func (s *Service) RecordObject(ctx context.Context, key, versionID string) error
 // dropUnrecorded deletes versionID of a form upload's key unless it is the
 // version its file records.
 func (s *Service) dropUnrecorded(ctx context.Context, sess Session, versionID string) error {
+	keep, err := s.keptVersion(ctx, sess)
+	if err != nil || keep == anyVersion || keep != "" && keep == versionID {
+		return err
+	}
+	return s.dropVersion(ctx, sess, versionID)
+}
+
+// anyVersion: every version of the key stays (nothing is recorded yet, or
+// the record cannot tell which version it is).
+const anyVersion = "*"
+
+// keptVersion is the one version of a form upload's key to keep: the one
+// its file records, none ("") if the session was aborted or the file
+// purged, or anyVersion.
+func (s *Service) keptVersion(ctx context.Context, sess Session) (string, error) {
 	switch sess.Status {
 	case StatusOpen:
-		return nil // not recorded yet: its status call or completion will
+		return anyVersion, nil // not recorded yet: its status call or completion will
 	case StatusCompleted:
 		v, err := s.store.GetVersion(ctx, sess.AccountID, sess.FileUUID, sess.VersionUUID)
-		if err == nil && (v.S3Version == versionID || v.S3Version == "") { // "": cannot tell which is recorded
-			return nil
+		switch {
+		case errors.Is(err, apperr.ErrNotFound): // purged since
+			return "", nil
+		case err != nil:
+			return "", err
+		case v.S3Version == "": // cannot tell which is recorded
+			return anyVersion, nil
 		}
-		if err != nil && !errors.Is(err, apperr.ErrNotFound) { // not found: purged since
-			return err
-		}
+		return v.S3Version, nil
 	}
+	return "", nil
+}
+
+func (s *Service) dropVersion(ctx context.Context, sess Session, versionID string) error {
 	if versionID == "" {
 		return fmt.Errorf("object %s reported without a version id: is the bucket versioned?", sess.Key)
 	}
@@ -730,12 +751,19 @@ func (s *Service) audit(ctx context.Context, sess Session, now time.Time) error 
 	if cur.StatusAt(now) == StatusExpired {
 		cur.Status = StatusAborted // nothing records its object now
 	}
+	keep, err := s.keptVersion(ctx, cur)
+	if err != nil || keep == anyVersion {
+		return err
+	}
 	ids, err := s.blobs.Versions(ctx, cur.Key)
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		if err := s.dropUnrecorded(ctx, cur, id); err != nil {
+		if id == keep {
+			continue
+		}
+		if err := s.dropVersion(ctx, cur, id); err != nil {
 			return err
 		}
 	}
@@ -879,8 +907,7 @@ func (s *Service) alreadyStored(ctx context.Context, sess Session) (string, erro
 		case cur.Status == StatusAborted:
 			return "", apperr.New(apperr.KindConflict, "session_aborted", "the session was aborted")
 		case attempt >= completionPolls:
-			return "", apperr.New(apperr.KindConflict, "completion_in_progress",
-				"another request is completing this session; retry in a moment").With("retry_after_seconds", 1)
+			return "", errCompletionInProgress()
 		}
 		select {
 		case <-ctx.Done():
@@ -897,6 +924,12 @@ const (
 )
 
 var errCompletedMeanwhile = errors.New("completed by a concurrent request")
+
+// errCompletionInProgress answers a completion another request is running.
+func errCompletionInProgress() error {
+	return apperr.New(apperr.KindConflict, "completion_in_progress",
+		"another request is completing this session; retry in a moment").With("retry_after_seconds", 1)
+}
 
 func (s *Service) afterVanished(ctx context.Context, sess Session, err error) (files.File, error) {
 	if errors.Is(err, errCompletedMeanwhile) {
@@ -956,8 +989,7 @@ func (s *Service) awaitCompleted(ctx context.Context, sess Session) (files.File,
 		case <-time.After(completionPoll):
 		}
 	}
-	return files.File{}, apperr.New(apperr.KindConflict, "completion_in_progress",
-		"another request is completing this session; retry in a moment").With("retry_after_seconds", 1)
+	return files.File{}, errCompletionInProgress()
 }
 
 // discard undoes the S3 side of a completion that cannot be recorded, and
