@@ -33,6 +33,7 @@ func BenchmarkColdStart(b *testing.B) {
 		routes.FnSessionsParts: "sessions-parts/status.json", routes.FnSessionsComplete: "sessions-complete/complete.json",
 		routes.FnFiles: "files/usage.json", routes.FnAttachments: "attachments/usages.json", routes.FnBatches: "batches/get.json",
 		routes.FnCompanion: "companion/list.json", routes.FnRecorder: "recorder/s3-post.json", routes.FnSweeper: "sweeper/scheduled.json",
+		routes.FnTokens: "tokens/list.json",
 	}
 	initMs := regexp.MustCompile(`INIT REPORT.*?durationMs: ?([0-9.]+)`)
 	dir := b.TempDir()

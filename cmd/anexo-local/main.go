@@ -48,7 +48,7 @@ func main() {
 	fmt.Printf(`Anexo is listening on %[1]s
   DynamoDB: %[2]s   S3: %[3]s   data: %[4]s
   dev account: %[5]s
-  dev token (files:read files:write files:delete):
+  dev token (files:read files:write files:delete tokens:admin):
 
 export ANEXO_URL=%[1]s
 export ANEXO_TOKEN=%[6]s

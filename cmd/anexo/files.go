@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/client"
+	"github.com/anexo/anexo/shared/cmdline"
 )
 
 // More exit codes of the API commands.
@@ -33,6 +34,7 @@ var apiCommands = map[string]func(ctx context.Context, c *client.Client, fs *fla
 	"attach":   cmdAttach,
 	"detach":   cmdAttach,
 	"entity":   cmdEntity,
+	"token":    cmdToken,
 }
 
 // runAPI parses the common flags and runs an API command.
@@ -46,7 +48,7 @@ func runAPI(ctx context.Context, name string, args []string, stdout, stderr io.W
 }
 
 func parse(fs *flag.FlagSet, c *client.Client, args []string, stderr io.Writer) bool {
-	if err := parseAnywhere(fs, args); err != nil {
+	if err := cmdline.ParseAnywhere(fs, args); err != nil {
 		return false
 	}
 	if c.Endpoint == "" || c.Token == "" {

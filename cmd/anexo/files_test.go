@@ -138,9 +138,10 @@ func TestFileCommands(t *testing.T) {
 		t.Fatalf("rm of an unknown uuid: exit %d", code)
 	}
 	bad := cli{t: t, url: url, token: "anx_nope", state: c.state}
-	if code, _, errs := bad.run("ls"); code != exitAuth || !strings.Contains(errs, "401") {
+	if code, _, errs := bad.run("ls"); code != exitAuth || !strings.Contains(errs, "403") || !strings.Contains(errs, "refused the token") {
 		t.Fatalf("bad token: %d %s", code, errs)
 	}
+	tokenCommands(t, c)
 	if code, _, _ := c.run("upload"); code != exitUsage {
 		t.Fatal("upload without files")
 	}
@@ -152,6 +153,60 @@ func TestFileCommands(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"ls"}, &bytes.Buffer{}, &bytes.Buffer{}); code != exitUsage && os.Getenv("ANEXO_URL") == "" {
 		t.Fatal("ls without an endpoint")
+	}
+}
+
+// tokenCommands runs the token lifecycle through the CLI: mint a read-only
+// token, list it, rotate it (the old secret keeps working through its
+// grace, or stops with --grace 0), revoke it (every secret stops).
+func tokenCommands(t *testing.T, admin cli) {
+	secret := strings.TrimSpace(admin.ok("token", "create", "--name", "reader", "--scopes", "files:read", "--ttl", "720h"))
+	reader := cli{t: t, url: admin.url, token: secret, state: admin.state}
+	reader.ok("ls")
+	if code, _, errs := reader.run("rm", uuid.NewString()); code != exitAuth || !strings.Contains(errs, "insufficient_scope") {
+		t.Fatalf("a read-only token trashed: %d %s", code, errs)
+	}
+	if code, _, errs := reader.run("token", "list"); code != exitAuth || !strings.Contains(errs, "tokens:admin") {
+		t.Fatalf("a read-only token listed tokens: %d %s", code, errs)
+	}
+	var id string
+	for _, line := range strings.Split(admin.ok("token", "list"), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[1] == "reader" {
+			id = f[0]
+			if f[2] != "files:read" || f[3] != "active" || f[4] == "never" {
+				t.Fatalf("listed as %q (a used token shows when)", line)
+			}
+		}
+	}
+	if id == "" {
+		t.Fatal("the new token is not listed")
+	}
+	rotated := strings.TrimSpace(admin.ok("token", "rotate", id))
+	reader.ok("ls") // the old secret, in its grace period
+	next := cli{t: t, url: admin.url, token: rotated, state: admin.state}
+	next.ok("ls")
+	third := strings.TrimSpace(admin.ok("token", "rotate", id, "--grace", "0"))
+	if code, _, _ := next.run("ls"); code != exitAuth {
+		t.Fatal("a secret rotated out with --grace 0 still works")
+	}
+	reader.ok("ls") // the first one's grace is not cut short
+	if out := admin.ok("token", "revoke", id); !strings.Contains(out, "revoked") {
+		t.Fatal(out)
+	}
+	for _, tok := range []string{secret, third} {
+		if code, _, _ := (cli{t: t, url: admin.url, token: tok, state: admin.state}).run("ls"); code != exitAuth {
+			t.Fatal("a revoked token's secret still works")
+		}
+	}
+	admin.ok("token", "revoke", id) // again: nothing changes
+	if code, _, _ := admin.run("token", "rotate", id); code != exitFailed {
+		t.Fatal("a revoked token was rotated")
+	}
+	if code, _, _ := admin.run("token", "create", "--name", "x", "--allowed-domain", "http://crm.example.com"); code != exitFailed {
+		t.Fatal("an http origin was accepted")
+	}
+	if code, _, _ := admin.run("token", "frob"); code != exitUsage {
+		t.Fatal("unknown token subcommand")
 	}
 }
 

@@ -18,8 +18,8 @@ func TestReadmeCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, cli, ok := strings.Cut(string(readme), "\n## CLI\n")
-	_, block, ok2 := strings.Cut(cli, "```sh\n")
+	_, cliSection, ok := strings.Cut(string(readme), "\n## CLI\n")
+	_, block, ok2 := strings.Cut(cliSection, "```sh\n")
 	block, _, ok3 := strings.Cut(block, "```\n")
 	export, script, ok4 := strings.Cut(block, "\n")
 	if !ok || !ok2 || !ok3 || !ok4 || !strings.HasPrefix(export, "export ANEXO_URL=") || !strings.Contains(script, "anexo download") {
@@ -42,5 +42,26 @@ func TestReadmeCLI(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(work, "copia.pdf")); !bytes.Equal(got, v2) {
 		t.Fatalf("copia.pdf is not the file's main version (contrato-v2.pdf)\n%s", out)
+	}
+	// the token block of "Accounts and tokens", with the same admin token
+	_, section, _ := strings.Cut(string(readme), "\n### Accounts and tokens\n")
+	blocks := strings.Split(section, "```sh\n")
+	if len(blocks) < 3 || !strings.Contains(blocks[2], "anexo token revoke") {
+		t.Fatal("README: no token block (the second sh block of Accounts and tokens)")
+	}
+	tokens, _, _ := strings.Cut(blocks[2], "```\n")
+	cmd = exec.Command("/bin/sh", "-e", "-c", tokens+"\nprintf '%s %s' \"$SECRET\" \"$NEW\"")
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"), "ANEXO_URL="+url, "ANEXO_TOKEN="+token)
+	out, err = cmd.Output()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	secrets := strings.Fields(lines[len(lines)-1])
+	if err != nil || len(secrets) != 2 {
+		t.Fatalf("the README's token block failed: %v\n%s", err, out)
+	}
+	for _, s := range secrets { // revoked: both refused
+		if code, _, _ := (cli{t: t, url: url, token: s}).run("ls"); code != exitAuth {
+			t.Fatalf("a secret of the revoked token still works (exit %d)", code)
+		}
 	}
 }

@@ -106,6 +106,7 @@ var Specs = map[string]Spec{
 	routes.FnFiles:            {MemoryMB: 256, TimeoutSec: 10},
 	routes.FnBatches:          {MemoryMB: 512, TimeoutSec: 29},
 	routes.FnAttachments:      {MemoryMB: 256, TimeoutSec: 10},
+	routes.FnTokens:           {MemoryMB: 128, TimeoutSec: 10},
 }
 
 // Stack exposes what tests and callers need.

@@ -254,7 +254,7 @@ func TestRoutes(t *testing.T) {
 		if _, dup := got[key]; dup {
 			t.Fatalf("route %s defined twice", key)
 		}
-		if routes.IsPublic(key) {
+		if route, _ := routes.Find(key); route.Public {
 			if p["AuthorizationType"] != "NONE" || p["AuthorizerId"] != nil {
 				t.Errorf("public %s: authorization %v %v", key, p["AuthorizationType"], p["AuthorizerId"])
 			}

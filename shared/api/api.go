@@ -63,6 +63,7 @@ func Serve(log *slog.Logger, routes Routes, envelopes ...map[string]Envelope) Ha
 		return problemJSON(err, rid)
 	}
 	return func(ctx context.Context, req Request) (resp Response, err error) {
+		defer func() { resp = secured(resp) }()
 		rid := req.RequestContext.RequestID
 		l := log.With("request_id", rid, "route", req.RouteKey)
 		defer func() {
@@ -76,8 +77,11 @@ func Serve(log *slog.Logger, routes Routes, envelopes ...map[string]Envelope) Ha
 			return problem(apperr.New(apperr.KindNotFound, "route_not_found", "no route "+req.RouteKey), rid, req.RouteKey), nil
 		}
 		var p auth.Principal
-		if !routetable.IsPublic(req.RouteKey) {
-			p, err = Principal(req)
+		if route, _ := routetable.Find(req.RouteKey); !route.Public {
+			// the route table's scope, checked here for every route
+			if p, err = Principal(req); err == nil {
+				err = p.Require(route.Scope)
+			}
 		}
 		if err == nil {
 			resp, err = ep(ctx, req, p)
@@ -94,6 +98,21 @@ func Serve(log *slog.Logger, routes Routes, envelopes ...map[string]Envelope) Ha
 		l.InfoContext(ctx, "request", "status", resp.StatusCode)
 		return resp, nil
 	}
+}
+
+// secured adds the headers every API answer carries: no MIME sniffing, and
+// no caching of tenant data by shared caches unless a route chose a policy.
+func secured(r Response) Response {
+	h := make(map[string]string, len(r.Headers)+2)
+	for k, v := range r.Headers {
+		h[k] = v
+	}
+	h["X-Content-Type-Options"] = "nosniff"
+	if _, ok := h["Cache-Control"]; !ok {
+		h["Cache-Control"] = "no-store"
+	}
+	r.Headers = h
+	return r
 }
 
 var statusOf = map[apperr.Kind]int{

@@ -37,6 +37,7 @@ import (
 	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/s3store"
 	"github.com/anexo/anexo/shared/sessionapi"
+	"github.com/anexo/anexo/shared/tokenapi"
 	"github.com/anexo/anexo/shared/upload"
 )
 
@@ -168,7 +169,7 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 	d.Uploads = upload.NewService(d.Store, d.Blobs, c.Limits, c.Now, c.Log)
 	d.Uploads.Entities = d.Entities
 	d.Batches = &batches.Service{Store: d.Store, Blobs: d.Blobs, Entities: d.Entities, Now: c.Now}
-	d.Companion = &companion.API{Svc: d.Uploads, Now: c.Now,
+	d.Companion = &companion.API{Svc: d.Uploads, Now: c.Now, Live: d.Auth.CheckLive,
 		Keys: func(ctx context.Context) ([]byte, error) { return d.Store.Secret(ctx, "ticket") }}
 	d.Catalog = &catalog.Catalog{Service: &catalog.Service{Store: d.Store, Blobs: d.Blobs, Clock: c.Now}, Lister: d.Store, Trasher: d.Store,
 		Hider: d.Blobs, Now: c.Now, Entities: d.Entities}
@@ -287,6 +288,8 @@ func (d *Deps) Handler(fn string) api.Handler {
 		r, envelopes = a.Routes(), a.Envelopes()
 	case routes.FnBatches:
 		r = batchapi.API{Batches: d.Batches}.Routes()
+	case routes.FnTokens:
+		r = tokenapi.API{Auth: d.Auth}.Routes()
 	default:
 		panic("app: unknown function " + fn)
 	}

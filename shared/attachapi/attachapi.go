@@ -171,7 +171,7 @@ func (a API) batch(ctx context.Context, req api.Request, p auth.Principal, op ba
 			v = ViewAttachment(*res.Attachment)
 		}
 		item := map[string]any{"attachment": v, "status": res.Status}
-		if res.File != nil {
+		if res.File != nil && p.Has(auth.ScopeRead) { // file metadata needs files:read
 			item["file"] = api.ViewFile(*res.File)
 		}
 		if res.Err != nil {

@@ -65,11 +65,11 @@ type ooEntity struct {
 }
 
 type ooFile struct {
-	Name      string `json:"Name"`
-	UpdatedBy ooUser `json:"UpdatedBy"`
-	Updated   string `json:"Updated"`
-	Location  string `json:"Location"`
-	ID        int64  `json:"ID"`
+	Name      string  `json:"Name,omitempty"` // these three: files:read only
+	UpdatedBy *ooUser `json:"UpdatedBy,omitempty"`
+	Updated   string  `json:"Updated,omitempty"`
+	Location  string  `json:"Location"`
+	ID        int64   `json:"ID"`
 }
 
 // ooEvent is the relationship event of the seed's 200 response.
@@ -125,8 +125,11 @@ func (a API) onlyoffice(ctx context.Context, req api.Request, p auth.Principal) 
 		out.Contact = &ooContact{DisplayName: ev.Entity.Title, AccessList: []ooUser{}, CanEdit: p.Has(auth.ScopeWrite), ID: ev.Entity.Code}
 	}
 	for _, f := range ev.Files {
-		out.Files = append(out.Files, ooFile{Name: f.Name, UpdatedBy: ooUser{DisplayName: f.UpdatedBy}, Updated: ooTime(f.UpdatedAt),
-			Location: "/v1/files/" + f.UUID + "/download", ID: f.ID})
+		of := ooFile{Location: "/v1/files/" + f.UUID + "/download", ID: f.ID}
+		if p.Has(auth.ScopeRead) { // names and editors are file metadata
+			of.Name, of.UpdatedBy, of.Updated = f.Name, &ooUser{DisplayName: f.UpdatedBy}, ooTime(f.UpdatedAt)
+		}
+		out.Files = append(out.Files, of)
 	}
 	return api.JSON(http.StatusOK, map[string]any{"count": 1, "response": out, "status": 0, "statusCode": http.StatusOK})
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,10 +26,12 @@ const (
 	ScopeRead   Scope = "files:read"
 	ScopeWrite  Scope = "files:write"
 	ScopeDelete Scope = "files:delete"
+	// ScopeTokens manages the account's tokens (list, create, rotate, revoke).
+	ScopeTokens Scope = "tokens:admin"
 )
 
 // AllScopes lists every scope a token may carry.
-var AllScopes = []Scope{ScopeRead, ScopeWrite, ScopeDelete}
+var AllScopes = []Scope{ScopeRead, ScopeWrite, ScopeDelete, ScopeTokens}
 
 // TokenPrefix starts every token secret so leaked tokens are recognisable.
 const TokenPrefix = "anx_"
@@ -43,16 +44,46 @@ type Account struct {
 	CreatedAt  time.Time
 }
 
-// Token is an integration token as stored: only the hash of its secret.
+// Token is an integration token as stored: only the hashes of its secrets.
+// Rotation gives it a new secret and keeps the one before valid for a grace
+// period (Previous); revocation ends every secret at once.
 type Token struct {
 	ID            string
 	AccountID     string
 	Name          string
-	Hash          string
+	Hash          string // the current secret's
 	Scopes        []Scope
 	AllowedDomain string
 	CreatedAt     time.Time
+	CreatedBy     string
 	ExpiresAt     time.Time // zero: never
+	LastUsedAt    time.Time // zero: never; the latest over its secrets
+	RotatedAt     time.Time
+	RevokedAt     time.Time
+	Previous      []Secret // replaced secrets still valid
+}
+
+// Secret is a replaced secret of a rotated token, valid until Until.
+type Secret struct {
+	Hash       string
+	Until      time.Time
+	LastUsedAt time.Time
+}
+
+// Active reports whether the token authenticates at now.
+func (t Token) Active(now time.Time) bool {
+	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
+}
+
+// Status is "active", "expired" or "revoked" at now.
+func (t Token) Status(now time.Time) string {
+	switch {
+	case !t.RevokedAt.IsZero():
+		return "revoked"
+	case !t.Active(now):
+		return "expired"
+	}
+	return "active"
 }
 
 // Principal is who is calling: resolved by the authorizer, trusted by handlers.
@@ -62,14 +93,30 @@ type Principal struct {
 	Name          string
 	Scopes        []Scope
 	AllowedDomain string
+	ExpiresAt     time.Time // the token's expiry (zero: never)
 }
 
-// Store persists accounts and tokens.
+// Store persists accounts and tokens. A token is kept twice: under the hash
+// of each of its valid secrets (what the authorizer reads) and in its
+// account (what listing, rotation, revocation and tickets read).
 type Store interface {
 	PutAccount(ctx context.Context, a Account) error
 	GetAccount(ctx context.Context, id string) (Account, error)
+	ListAccounts(ctx context.Context) ([]Account, error)
 	PutToken(ctx context.Context, t Token) error
 	GetTokenByHash(ctx context.Context, hash string) (Token, error)
+	GetToken(ctx context.Context, accountID, id string) (Token, error)
+	ListTokens(ctx context.Context, accountID string) ([]Token, error)
+	// LastUsed fills when each valid secret of the tokens was last used.
+	LastUsed(ctx context.Context, ts []Token) error
+	// RotateToken replaces old's secret by next's, conditional on old's
+	// still being the current one; the hashes in drop stop working.
+	RotateToken(ctx context.Context, old, next Token, drop []string) error
+	// RevokeToken marks the token revoked and deletes every secret's hash.
+	RevokeToken(ctx context.Context, t Token, at time.Time) error
+	// TouchToken records a use of the secret with this hash, unless one
+	// after notBefore is recorded already.
+	TouchToken(ctx context.Context, hash string, at, notBefore time.Time) error
 }
 
 // Service creates accounts and tokens and authenticates callers.
@@ -97,7 +144,7 @@ func ParseScopes(s string) ([]Scope, error) {
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
 		sc := Scope(f)
 		if !slices.Contains(AllScopes, sc) {
-			return nil, apperr.Invalid("scopes", "unknown scope "+strconv.Quote(f)+"; use files:read, files:write, files:delete")
+			return nil, apperr.Invalid("scopes", "unknown scope "+strconv.Quote(f)+"; use files:read, files:write, files:delete, tokens:admin")
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)
@@ -118,20 +165,6 @@ func validName(field, name string) error {
 
 func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) }
 
-// NormalizeDomain validates an allowed_domain: a host name, optionally
-// starting with "*." to admit subdomains.
-func NormalizeDomain(d string) (string, error) {
-	d = strings.ToLower(strings.TrimSpace(d))
-	if d == "" {
-		return "", nil
-	}
-	host := strings.TrimPrefix(d, "*.")
-	if len(host) > 253 || strings.ContainsAny(host, "/:@ *") || !strings.Contains(host, ".") && host != "localhost" {
-		return "", apperr.Invalid("allowed_domain", "must be a host name such as app.example.com or *.example.com")
-	}
-	return d, nil
-}
-
 // CreateAccount registers a tenant.
 func (s *Service) CreateAccount(ctx context.Context, name string, quota int64) (Account, error) {
 	if err := validName("name", name); err != nil {
@@ -144,17 +177,33 @@ func (s *Service) CreateAccount(ctx context.Context, name string, quota int64) (
 	return a, s.Store.PutAccount(ctx, a)
 }
 
+// NewToken describes a token to mint.
+type NewToken struct {
+	Name          string
+	Scopes        []Scope
+	AllowedDomain string
+	TTL           time.Duration // 0: no expiry
+	CreatedBy     string
+}
+
 // CreateToken mints a token for an account and returns its secret, which is
 // shown once and never stored.
-func (s *Service) CreateToken(ctx context.Context, accountID, name string, scopes []Scope, allowedDomain string, ttl time.Duration) (string, Token, error) {
-	if err := validName("name", name); err != nil {
-		return "", Token{}, err
+func (s *Service) CreateToken(ctx context.Context, accountID string, in NewToken) (string, Token, error) {
+	var errs apperr.Fields
+	if err := validName("name", in.Name); err != nil {
+		errs.Add("name", "must be 1-200 bytes of UTF-8 without control characters")
 	}
-	if len(scopes) == 0 {
-		return "", Token{}, apperr.Invalid("scopes", "at least one scope is required")
+	if len(in.Scopes) == 0 {
+		errs.Add("scopes", "at least one scope is required")
 	}
-	dom, err := NormalizeDomain(allowedDomain)
+	dom, err := NormalizeOrigin(in.AllowedDomain)
 	if err != nil {
+		errs.Add("allowed_domain", originDetail)
+	}
+	if in.TTL < 0 {
+		errs.Add("ttl", "must be positive (or absent: no expiry)")
+	}
+	if err := errs.Err(); err != nil {
 		return "", Token{}, err
 	}
 	if _, err := s.Store.GetAccount(ctx, accountID); err != nil {
@@ -164,10 +213,10 @@ func (s *Service) CreateToken(ctx context.Context, accountID, name string, scope
 		return "", Token{}, err
 	}
 	secret := newSecret()
-	t := Token{ID: uuid.NewString(), AccountID: accountID, Name: name, Hash: HashToken(secret),
-		Scopes: scopes, AllowedDomain: dom, CreatedAt: s.Now().UTC()}
-	if ttl > 0 {
-		t.ExpiresAt = t.CreatedAt.Add(ttl)
+	t := Token{ID: uuid.NewString(), AccountID: accountID, Name: in.Name, Hash: HashToken(secret),
+		Scopes: in.Scopes, AllowedDomain: dom, CreatedAt: s.Now().UTC().Truncate(time.Microsecond), CreatedBy: in.CreatedBy}
+	if in.TTL > 0 {
+		t.ExpiresAt = t.CreatedAt.Add(in.TTL).Truncate(time.Second)
 	}
 	return secret, t, s.Store.PutToken(ctx, t)
 }
@@ -183,26 +232,42 @@ func ExtractSecret(authorization string) string {
 
 var errBadToken = apperr.New(apperr.KindUnauthorized, "invalid_token", "the token is unknown, revoked or expired")
 
-// Authenticate resolves an Authorization header value to a Principal.
-func (s *Service) Authenticate(ctx context.Context, authorization string) (Principal, error) {
+// Authenticate resolves an Authorization header value to a Principal and
+// the token it stands for (LastUsedAt: of the secret presented).
+func (s *Service) Authenticate(ctx context.Context, authorization string) (Principal, Token, error) {
 	secret := ExtractSecret(authorization)
 	if secret == "" {
-		return Principal{}, apperr.New(apperr.KindUnauthorized, "missing_token", "send Authorization: Bearer <token>")
+		return Principal{}, Token{}, apperr.New(apperr.KindUnauthorized, "missing_token", "send Authorization: Bearer <token>")
 	}
-	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 100 {
-		return Principal{}, errBadToken
+	if !WellFormed(secret) {
+		return Principal{}, Token{}, errBadToken
 	}
 	t, err := s.Store.GetTokenByHash(ctx, HashToken(secret))
 	if errors.Is(err, apperr.ErrNotFound) {
-		return Principal{}, errBadToken
+		return Principal{}, Token{}, errBadToken
 	}
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, Token{}, err
 	}
-	if !t.ExpiresAt.IsZero() && !s.Now().Before(t.ExpiresAt) {
-		return Principal{}, errBadToken
+	if !t.Active(s.Now()) {
+		return Principal{}, Token{}, errBadToken
 	}
-	return Principal{AccountID: t.AccountID, TokenID: t.ID, Name: t.Name, Scopes: t.Scopes, AllowedDomain: t.AllowedDomain}, nil
+	return t.principal(), t, nil
+}
+
+func (t Token) principal() Principal {
+	return Principal{AccountID: t.AccountID, TokenID: t.ID, Name: t.Name, Scopes: t.Scopes, AllowedDomain: t.AllowedDomain, ExpiresAt: t.ExpiresAt}
+}
+
+// WellFormed reports whether a secret has the shape newSecret gives: the
+// prefix and 43 characters of unpadded base64url (256 bits).
+func WellFormed(secret string) bool {
+	body, ok := strings.CutPrefix(secret, TokenPrefix)
+	if !ok || len(body) != 43 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(body)
+	return err == nil && len(b) == 32
 }
 
 // Has reports whether the principal carries scope.
@@ -217,35 +282,6 @@ func (p Principal) Require(scope Scope) error {
 		With("required_scope", string(scope))
 }
 
-// CheckOrigin enforces the token's allowed_domain against the Origin header,
-// or the Referer when Origin is absent. Tokens without a domain accept any.
-func (p Principal) CheckOrigin(origin, referer string) error {
-	if p.AllowedDomain == "" {
-		return nil
-	}
-	src := origin
-	if src == "" || src == "null" {
-		src = referer
-	}
-	u, err := url.Parse(src)
-	if src == "" || err != nil || u.Hostname() == "" {
-		return apperr.New(apperr.KindForbidden, "origin_required", "this token is restricted to "+p.AllowedDomain+"; send an Origin or Referer header from it")
-	}
-	if !DomainMatches(p.AllowedDomain, u.Hostname()) {
-		return apperr.New(apperr.KindForbidden, "origin_not_allowed", "origin "+u.Hostname()+" is not allowed for this token (allowed: "+p.AllowedDomain+")")
-	}
-	return nil
-}
-
-// DomainMatches reports whether host satisfies an allowed_domain pattern.
-func DomainMatches(pattern, host string) bool {
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	if base, ok := strings.CutPrefix(pattern, "*."); ok {
-		return host == base || strings.HasSuffix(host, "."+base)
-	}
-	return host == pattern
-}
-
 // Context keys carried from the authorizer to the handlers.
 const (
 	CtxAccount = "account_id"
@@ -253,7 +289,7 @@ const (
 	CtxName    = "name"
 	CtxScopes  = "scopes"
 	CtxDomain  = "allowed_domain"
-	CtxError   = "auth_error"
+	CtxExpires = "expires_at" // unix seconds, absent: never
 )
 
 // ToContext flattens a principal into the authorizer context (string values,
@@ -263,25 +299,26 @@ func (p Principal) ToContext() map[string]any {
 	for i, s := range p.Scopes {
 		sc[i] = string(s)
 	}
-	return map[string]any{CtxAccount: p.AccountID, CtxToken: p.TokenID, CtxName: p.Name,
+	m := map[string]any{CtxAccount: p.AccountID, CtxToken: p.TokenID, CtxName: p.Name,
 		CtxScopes: strings.Join(sc, " "), CtxDomain: p.AllowedDomain}
+	if !p.ExpiresAt.IsZero() {
+		m[CtxExpires] = strconv.FormatInt(p.ExpiresAt.Unix(), 10)
+	}
+	return m
 }
 
 // FromContext rebuilds the principal a handler received from the authorizer.
 func FromContext(m map[string]any) (Principal, error) {
 	str := func(k string) string { s, _ := m[k].(string); return s }
-	if code := str(CtxError); code != "" {
-		if code == "missing_token" {
-			return Principal{}, apperr.New(apperr.KindUnauthorized, code, "send Authorization: Bearer <token>")
-		}
-		return Principal{}, errBadToken
-	}
 	p := Principal{AccountID: str(CtxAccount), TokenID: str(CtxToken), Name: str(CtxName), AllowedDomain: str(CtxDomain)}
 	if p.AccountID == "" {
 		return Principal{}, apperr.New(apperr.KindUnauthorized, "unauthenticated", "no authorizer context on this request")
 	}
 	for _, s := range strings.Fields(str(CtxScopes)) {
 		p.Scopes = append(p.Scopes, Scope(s))
+	}
+	if n, err := strconv.ParseInt(str(CtxExpires), 10, 64); err == nil && n > 0 {
+		p.ExpiresAt = time.Unix(n, 0).UTC()
 	}
 	return p, nil
 }

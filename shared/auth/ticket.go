@@ -13,11 +13,13 @@ import (
 
 // Upload tickets let a browser upload without holding the integration's
 // long-lived token: a ticket is minted with a token, names its account,
-// is good for uploads only, and expires soon. It is stateless: an
-// HMAC-SHA256 over its claims with a per-deployment key.
+// is good for uploads only, and expires soon — never after its token. It
+// is an HMAC-SHA256 over its claims with a per-deployment key; each use
+// also checks that the minting token is still active (Service.CheckLive),
+// so revoking the token ends its tickets at once.
 
 // MaxTicketTTL bounds a ticket's lifetime.
-const MaxTicketTTL = 24 * time.Hour
+const MaxTicketTTL = 12 * time.Hour
 
 type ticketClaims struct {
 	Account string `json:"a"`
@@ -33,6 +35,9 @@ func MintTicket(key []byte, p Principal, now time.Time, ttl time.Duration) (stri
 		return "", time.Time{}, err
 	}
 	exp := now.Add(ttl).Truncate(time.Second)
+	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(exp) {
+		exp = p.ExpiresAt.Truncate(time.Second) // never outlives its token
+	}
 	b, _ := json.Marshal(ticketClaims{Account: p.AccountID, Token: p.TokenID, Name: p.Name, Expires: exp.Unix(), Domain: p.AllowedDomain})
 	body := base64.RawURLEncoding.EncodeToString(b)
 	return body + "." + sign(key, body), exp, nil

@@ -1,12 +1,14 @@
 // Package authorizer is the HTTP API Lambda authorizer (simple responses).
 //
-// Identity source: $request.header.Authorization (so API Gateway can cache
-// per token). A known, unexpired token yields its principal as context. An
-// unknown token is also let through, carrying only an auth_error code, so
-// that the handler answers a precise problem+json 401 instead of API
-// Gateway's bare {"message":"Forbidden"}; handlers refuse any request whose
-// context has no account (shared/api.Principal). Storage failures are
-// returned as errors (API Gateway answers 500) and never cached as denials.
+// Identity source: $request.header.Authorization (so API Gateway caches its
+// answer per token). A known, active token yields its principal as context.
+// A malformed, unknown, expired or revoked token is denied here, so no
+// route function runs for it: API Gateway answers 403 {"message":"Forbidden"}
+// (HTTP APIs cannot customise that body), and a request without the header
+// never reaches the authorizer (401 {"message":"Unauthorized"}). Storage
+// failures are returned as errors (API Gateway answers 500) and never
+// cached as denials. The secret's last use is recorded at most every
+// auth.TouchEvery.
 package authorizer
 
 import (
@@ -31,16 +33,19 @@ func New(svc *auth.Service, log *slog.Logger) Handler {
 		} else {
 			header = req.Headers["authorization"]
 		}
-		p, err := svc.Authenticate(ctx, header)
+		rid := req.RequestContext.RequestID
+		p, t, err := svc.Authenticate(ctx, header)
 		if err != nil {
 			e, ok := apperr.As(err)
 			if !ok || e.Kind != apperr.KindUnauthorized {
-				log.ErrorContext(ctx, "authorizer failed", "request_id", req.RequestContext.RequestID, "err", err)
+				log.ErrorContext(ctx, "authorizer failed", "request_id", rid, "err", err)
 				return events.APIGatewayV2CustomAuthorizerSimpleResponse{}, err
 			}
-			log.InfoContext(ctx, "token rejected", "request_id", req.RequestContext.RequestID, "code", e.Code)
-			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true,
-				Context: map[string]any{auth.CtxError: e.Code}}, nil
+			log.InfoContext(ctx, "token denied", "request_id", rid, "code", e.Code, "route", req.RouteKey)
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
+		}
+		if err := svc.Touch(ctx, t, t.Hash); err != nil {
+			log.WarnContext(ctx, "last-used time not recorded", "request_id", rid, "token_id", t.ID, "err", err)
 		}
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: p.ToContext()}, nil
 	}

@@ -20,7 +20,7 @@ type Store interface {
 
 // Blobs signs downloads.
 type Blobs interface {
-	PresignGet(ctx context.Context, key, versionID, disposition string, ttl time.Duration) (string, error)
+	PresignGet(ctx context.Context, key, versionID, disposition, contentType string, ttl time.Duration) (string, error)
 }
 
 // Service serves catalogue reads.
@@ -47,10 +47,16 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, fileUUID string) (f
 	if err := p.Require(auth.ScopeRead); err != nil {
 		return files.File{}, err
 	}
+	return s.file(ctx, p.AccountID, fileUUID)
+}
+
+// file reads one file of an account for an operation whose own scope was
+// checked (promote, trash, restore).
+func (s *Service) file(ctx context.Context, accountID, fileUUID string) (files.File, error) {
 	if err := upload.ValidUUID("uuid", fileUUID); err != nil {
 		return files.File{}, err
 	}
-	f, err := s.Store.GetFile(ctx, p.AccountID, fileUUID)
+	f, err := s.Store.GetFile(ctx, accountID, fileUUID)
 	if errors.Is(err, apperr.ErrNotFound) || err == nil && f.Gone(s.clock()) {
 		return files.File{}, notFound(fileUUID)
 	}
@@ -82,9 +88,6 @@ func (s *Service) DownloadURL(ctx context.Context, p auth.Principal, fileUUID, v
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}
-	kind := "attachment"
-	if inline {
-		kind = "inline"
-	}
-	return s.Blobs.PresignGet(ctx, v.Key, v.S3Version, files.ContentDisposition(kind, v.Name), ttl)
+	kind, ctype := files.Delivery(v.MimeType, inline)
+	return s.Blobs.PresignGet(ctx, v.Key, v.S3Version, files.ContentDisposition(kind, v.Name), ctype, ttl)
 }

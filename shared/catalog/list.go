@@ -316,7 +316,7 @@ func (c *Catalog) Promote(ctx context.Context, p auth.Principal, fileUUID, versi
 	if err := p.Require(auth.ScopeWrite); err != nil {
 		return files.File{}, err
 	}
-	f, err := c.Get(ctx, p, fileUUID)
+	f, err := c.file(ctx, p.AccountID, fileUUID)
 	if err != nil {
 		return files.File{}, err
 	}

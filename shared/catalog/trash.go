@@ -149,7 +149,7 @@ func (c *Catalog) Trash(ctx context.Context, p auth.Principal, uuids []string) (
 // finishTrash re-reads a file trashed by a concurrent request and makes sure
 // its objects are hidden.
 func (c *Catalog) finishTrash(ctx context.Context, p auth.Principal, uuid string) (files.File, error) {
-	f, err := c.Get(ctx, p, uuid)
+	f, err := c.file(ctx, p.AccountID, uuid)
 	if err != nil {
 		return files.File{}, err
 	}
@@ -180,7 +180,7 @@ func (c *Catalog) Restore(ctx context.Context, p auth.Principal, uuids []string)
 			}
 			return files.File{}, apperr.New(apperr.KindQuota, "quota_exceeded", "restoring this file would exceed the account quota")
 		case errors.Is(err, apperr.ErrConflict):
-			cur, gerr := c.Get(ctx, p, f.UUID)
+			cur, gerr := c.file(ctx, p.AccountID, f.UUID)
 			if gerr == nil && !cur.IsTrashed {
 				return c.settle(ctx, p, cur) // restored concurrently
 			}

@@ -131,6 +131,12 @@ func decodeProblem(status int, b []byte) error {
 		}
 		_ = json.Unmarshal(b, &gw)
 		p = &Problem{Code: strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_")), Detail: gw.Message}
+		switch {
+		case status == http.StatusForbidden && gw.Message == "Forbidden":
+			p.Detail = "the API refused the token: unknown, malformed, revoked or expired (API Gateway's 403 Forbidden)"
+		case status == http.StatusUnauthorized && gw.Message == "Unauthorized":
+			p.Detail = "no token sent: set Authorization (API Gateway's 401 Unauthorized)"
+		}
 		if p.Detail == "" {
 			p.Detail = strings.TrimSpace(string(b))
 		}

@@ -25,10 +25,14 @@ const Prefix = "/v1/uppy/{ticket}/s3"
 // KeySource returns the ticket-signing key.
 type KeySource func(ctx context.Context) ([]byte, error)
 
+// LiveCheck fails unless the token that minted a ticket is still active.
+type LiveCheck func(ctx context.Context, accountID, tokenID string) error
+
 // API serves the companion routes and mints tickets.
 type API struct {
 	Svc  *upload.Service
 	Keys KeySource
+	Live LiveCheck
 	Now  func() time.Time
 
 	mu  sync.Mutex
@@ -88,7 +92,7 @@ func (a *API) mint(ctx context.Context, req api.Request, p auth.Principal) (api.
 	ttl := DefaultTicketTTL
 	if b.TTLSeconds != nil {
 		if *b.TTLSeconds < 60 || *b.TTLSeconds > int64(auth.MaxTicketTTL/time.Second) {
-			return api.Response{}, apperr.Invalid("ttl_seconds", "must be from 60 to 86400")
+			return api.Response{}, apperr.Invalid("ttl_seconds", "must be from 60 to "+strconv.Itoa(int(auth.MaxTicketTTL/time.Second)))
 		}
 		ttl = time.Duration(*b.TTLSeconds) * time.Second
 	}
@@ -121,6 +125,9 @@ func (a *API) withTicket(h handler) api.Endpoint {
 		}
 		if err := p.CheckOrigin(api.Header(req, "Origin"), api.Header(req, "Referer")); err != nil {
 			return api.Response{}, err
+		}
+		if err := a.Live(ctx, p.AccountID, p.TokenID); err != nil {
+			return api.Response{}, err // the minting token was revoked or expired
 		}
 		return h(ctx, req, p)
 	}

@@ -184,7 +184,7 @@ func filterCond(q catalog.Query) expression.ConditionBuilder {
 	return cond
 }
 
-// GetFiles reads files by uuid (one BatchGetItem; unknown uuids are skipped).
+// GetFiles reads files by uuid (BatchGetItem; unknown uuids are skipped).
 func (s *Store) GetFiles(ctx context.Context, accountID string, uuids []string) ([]files.File, error) {
 	var out []files.File
 	keys := make([]map[string]types.AttributeValue, 0, len(uuids))
@@ -195,23 +195,15 @@ func (s *Store) GetFiles(ctx context.Context, accountID string, uuids []string) 
 			keys = append(keys, keyOf(accountPK(accountID), fileSK(u)))
 		}
 	}
-	for len(keys) > 0 {
-		n := min(len(keys), 100) // BatchGetItem's limit
-		out1, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: keys[:n], ConsistentRead: aws.Bool(true)}}})
-		if err != nil {
-			return nil, err
+	err := s.batchGet(ctx, keys, func(item map[string]types.AttributeValue) error {
+		var fi fileItem
+		if err := attributevalue.UnmarshalMap(item, &fi); err != nil {
+			return err
 		}
-		for _, item := range out1.Responses[s.table] {
-			var fi fileItem
-			if err := attributevalue.UnmarshalMap(item, &fi); err != nil {
-				return nil, err
-			}
-			out = append(out, fi.file(accountID))
-		}
-		keys = append(out1.UnprocessedKeys[s.table].Keys, keys[n:]...)
-	}
-	return out, nil
+		out = append(out, fi.file(accountID))
+		return nil
+	})
+	return out, err
 }
 
 // ListVersions reads a file's versions, newest first (UUIDv7 order).

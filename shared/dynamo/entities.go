@@ -318,27 +318,19 @@ func (s *Store) FileUUIDsByID(ctx context.Context, accountID string, ids []int64
 			keys = append(keys, keyOf(accountPK(accountID), fileIDSK(id)))
 		}
 	}
-	for len(keys) > 0 {
-		n := min(len(keys), 100)
-		res, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: keys[:n], ConsistentRead: aws.Bool(true)}}})
-		if err != nil {
-			return nil, err
+	err := s.batchGet(ctx, keys, func(item map[string]types.AttributeValue) error {
+		var it struct {
+			SK   string `dynamodbav:"sk"`
+			UUID string `dynamodbav:"file_uuid"`
 		}
-		for _, item := range res.Responses[s.table] {
-			var it struct {
-				SK   string `dynamodbav:"sk"`
-				UUID string `dynamodbav:"file_uuid"`
-			}
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, err
-			}
-			id, _ := strconv.ParseInt(strings.TrimPrefix(it.SK, "N#"), 10, 64)
-			out[id] = it.UUID
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return err
 		}
-		keys = append(res.UnprocessedKeys[s.table].Keys, keys[n:]...)
-	}
-	return out, nil
+		id, _ := strconv.ParseInt(strings.TrimPrefix(it.SK, "N#"), 10, 64)
+		out[id] = it.UUID
+		return nil
+	})
+	return out, err
 }
 
 // attachGroup is one file's attachments to the listed entity.

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/upload"
@@ -29,28 +28,6 @@ type accountItem struct {
 
 func (a accountItem) usage() upload.Usage {
 	return upload.Usage{UsedBytes: a.UsedBytes, TrashedBytes: a.TrashedBytes, QuotaBytes: a.QuotaBytes, FileCount: a.FileCount, VersionCount: a.VersionCount}
-}
-
-type tokenItem struct {
-	PK            string `dynamodbav:"pk"`
-	SK            string `dynamodbav:"sk"`
-	ID            string `dynamodbav:"token_id"`
-	AccountID     string `dynamodbav:"account_id"`
-	Name          string `dynamodbav:"name"`
-	Scopes        string `dynamodbav:"scopes"`
-	AllowedDomain string `dynamodbav:"allowed_domain,omitempty"`
-	CreatedAt     string `dynamodbav:"created_at"`
-	ExpiresAt     string `dynamodbav:"expires_at,omitempty"`
-	TTL           int64  `dynamodbav:"ttl,omitempty"`
-}
-
-func (t tokenItem) token() auth.Token {
-	out := auth.Token{ID: t.ID, AccountID: t.AccountID, Name: t.Name, Hash: strings.TrimPrefix(t.PK, "T#"),
-		AllowedDomain: t.AllowedDomain, CreatedAt: parseTS(t.CreatedAt), ExpiresAt: parseTS(t.ExpiresAt)}
-	for _, s := range strings.Fields(t.Scopes) {
-		out.Scopes = append(out.Scopes, auth.Scope(s))
-	}
-	return out
 }
 
 type sessionItem struct {

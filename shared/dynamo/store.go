@@ -43,12 +43,6 @@ func (s *Store) putNew(ctx context.Context, item any) error {
 	return mapErr(err)
 }
 
-// PutAccount creates an account (never overwrites one).
-func (s *Store) PutAccount(ctx context.Context, a auth.Account) error {
-	return s.putNew(ctx, accountItem{PK: accountPK(a.ID), SK: accountSK, ID: a.ID, Name: a.Name,
-		QuotaBytes: a.QuotaBytes, Avail: a.QuotaBytes, CreatedAt: ts(a.CreatedAt)})
-}
-
 // GetAccount reads an account.
 func (s *Store) GetAccount(ctx context.Context, id string) (auth.Account, error) {
 	var it accountItem
@@ -65,30 +59,6 @@ func (s *Store) Usage(ctx context.Context, accountID string) (upload.Usage, erro
 		return upload.Usage{}, err
 	}
 	return it.usage(), nil
-}
-
-// PutToken stores a token under the hash of its secret.
-func (s *Store) PutToken(ctx context.Context, t auth.Token) error {
-	sc := make([]string, len(t.Scopes))
-	for i, x := range t.Scopes {
-		sc[i] = string(x)
-	}
-	it := tokenItem{PK: tokenPK(t.Hash), SK: tokenSK, ID: t.ID, AccountID: t.AccountID, Name: t.Name, Scopes: strings.Join(sc, " "), AllowedDomain: t.AllowedDomain,
-		CreatedAt: ts(t.CreatedAt)}
-	if !t.ExpiresAt.IsZero() {
-		it.ExpiresAt = ts(t.ExpiresAt)
-		it.TTL = t.ExpiresAt.Add(24 * time.Hour).Unix()
-	}
-	return s.putNew(ctx, it)
-}
-
-// GetTokenByHash finds a token by the hash of its secret.
-func (s *Store) GetTokenByHash(ctx context.Context, hash string) (auth.Token, error) {
-	var it tokenItem
-	if err := s.get(ctx, tokenPK(hash), tokenSK, &it); err != nil {
-		return auth.Token{}, err
-	}
-	return it.token(), nil
 }
 
 // ReserveFileID increments the account's file id counter.

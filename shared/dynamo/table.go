@@ -148,12 +148,55 @@ func (s *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsInp
 		if err == nil || !conflicted(err) || attempt == 7 {
 			return err
 		}
-		backoff := time.Duration(10<<attempt)*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return err
 		}
+	}
+}
+
+// batchGet reads items by key (consistently), 100 per BatchGetItem, and
+// hands each to fn. Keys DynamoDB leaves unprocessed (throttling) are asked
+// again after a jittered exponential backoff, as AWS advises, instead of at
+// once.
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, fn func(map[string]types.AttributeValue) error) error {
+	for attempt := 0; len(keys) > 0; {
+		n := min(len(keys), 100) // BatchGetItem's limit
+		res, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+			s.table: {Keys: keys[:n], ConsistentRead: aws.Bool(true)}}})
+		if err != nil {
+			return err
+		}
+		for _, item := range res.Responses[s.table] {
+			if err := fn(item); err != nil {
+				return err
+			}
+		}
+		left := res.UnprocessedKeys[s.table].Keys
+		keys = append(left, keys[n:]...)
+		if len(left) == 0 {
+			attempt = 0
+			continue
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return err
+		}
+		attempt = min(attempt+1, 6)
+	}
+	return nil
+}
+
+// backoff is the wait before retry attempt (0-based): 10 ms doubling, with
+// up to 10 ms of jitter.
+func backoff(attempt int) time.Duration {
+	return time.Duration(10<<attempt)*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
 	}
 }
 
@@ -178,7 +221,6 @@ func fileSK(uuid string) string         { return "F#" + uuid }
 func versionSK(file, ver string) string { return "F#" + file + "#V#" + ver }
 func fileIDSK(id int64) string          { return fmt.Sprintf("N#%020d", id) }
 func filesGSI(account string) string    { return "A#" + account + "#FILES" }
-func tokensGSI(account string) string   { return "A#" + account + "#TOKENS" }
 
 const accountSK, tokenSK = "ACCOUNT", "TOKEN"
 

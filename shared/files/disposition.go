@@ -1,6 +1,7 @@
 package files
 
 import (
+	"mime"
 	"strings"
 	"unicode/utf8"
 )
@@ -35,4 +36,33 @@ func isAttrChar(b byte) bool {
 func hex2(b byte) string {
 	const digits = "0123456789abcdef"
 	return string([]byte{digits[b>>4], digits[b&15]})
+}
+
+// inlineSafe lists the types a browser may show inline from the bucket's
+// origin, which every tenant shares: none of them runs script. HTML, SVG,
+// XML and anything unknown could, so they are never served inline.
+var inlineSafe = map[string]bool{
+	"application/pdf": true, "text/plain": true,
+	"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true, "image/avif": true, "image/bmp": true,
+	"audio/mpeg": true, "audio/ogg": true, "audio/wav": true, "audio/webm": true, "audio/aac": true, "audio/mp4": true, "audio/flac": true,
+	"video/mp4": true, "video/webm": true, "video/ogg": true, "video/quicktime": true,
+}
+
+// Delivery chooses how a download is served: the disposition ("inline"
+// only when asked and the type is on the safe list) and the Content-Type S3
+// answers with (the stored type when it is safe, else
+// application/octet-stream, so that no browser renders it whatever the
+// uploader declared).
+func Delivery(mimeType string, inline bool) (disposition, contentType string) {
+	mt, _, err := mime.ParseMediaType(mimeType)
+	if err != nil || !inlineSafe[mt] {
+		return "attachment", "application/octet-stream"
+	}
+	if mt == "text/plain" {
+		mt += "; charset=utf-8"
+	}
+	if inline {
+		return "inline", mt
+	}
+	return "attachment", mt
 }

@@ -85,3 +85,31 @@ func TestContentDisposition(t *testing.T) {
 		}
 	}
 }
+
+func TestDelivery(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		mime        string
+		inline      bool
+		disp, ctype string
+	}{
+		{"application/pdf", true, "inline", "application/pdf"},
+		{"application/pdf", false, "attachment", "application/pdf"},
+		{"IMAGE/PNG", true, "inline", "image/png"},
+		{"text/plain", true, "inline", "text/plain; charset=utf-8"},
+		{"text/html", true, "attachment", "application/octet-stream"},
+		{"text/html; charset=utf-8", false, "attachment", "application/octet-stream"},
+		{"image/svg+xml", true, "attachment", "application/octet-stream"},
+		{"application/xhtml+xml", true, "attachment", "application/octet-stream"},
+		{"text/xml", true, "attachment", "application/octet-stream"},
+		{"application/javascript", true, "attachment", "application/octet-stream"},
+		{"application/octet-stream", true, "attachment", "application/octet-stream"},
+		{"", true, "attachment", "application/octet-stream"},
+		{"garbage;;", true, "attachment", "application/octet-stream"},
+	} {
+		d, c := Delivery(tc.mime, tc.inline)
+		if d != tc.disp || c != tc.ctype {
+			t.Errorf("%q inline=%v: %s %s, want %s %s", tc.mime, tc.inline, d, c, tc.disp, tc.ctype)
+		}
+	}
+}

@@ -135,6 +135,9 @@ func (a API) promote(ctx context.Context, req api.Request, p auth.Principal) (ap
 	if err != nil {
 		return api.Response{}, err
 	}
+	if !p.Has(auth.ScopeRead) { // promote needs files:write; the file's metadata, files:read
+		return api.NoContent()
+	}
 	return api.JSON(http.StatusOK, api.ViewFile(f))
 }
 
@@ -195,7 +198,7 @@ func (a API) batch(op batchOp) api.Endpoint {
 		items := make([]map[string]any, len(results))
 		for i, r := range results {
 			item := map[string]any{"uuid": r.UUID, "status": r.Status}
-			if r.File != nil {
+			if r.File != nil && p.Has(auth.ScopeRead) { // file metadata needs files:read
 				item["file"] = api.ViewFile(*r.File)
 			}
 			if r.Err != nil {

@@ -163,8 +163,12 @@ const (
 // mode and tests enforce exactly this. A grant here that no test exercises
 // fails the suite's coverage check (see Usage), so every line is needed.
 var Policies = map[string]Policy{
-	// The authorizer reads the token.
-	routes.FnAuthorizer: {Table(getItem)},
+	// The authorizer reads the secret's item and records its last use.
+	routes.FnAuthorizer: {Table(getItem, updateItem)},
+	// Tokens: list an account's (query) with their secrets' last use
+	// (batch get); mint, rotate and revoke write the token and its
+	// secrets' items in one transaction.
+	routes.FnTokens: {Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem)},
 	// Open: the account (quota, file-id sequence), the session, the
 	// multipart upload; upload tickets are signed with a key it creates once.
 	routes.FnSessionsOpen: {

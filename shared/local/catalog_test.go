@@ -257,7 +257,7 @@ func TestListMatchesReference(t *testing.T) {
 		if be.Name != "moto" {
 			return
 		}
-		p, _ := e.srv.Deps.Auth.Authenticate(context.Background(), c.token)
+		p, _, _ := e.srv.Deps.Auth.Authenticate(context.Background(), c.token)
 		raw := "filter[name]=nothing-matches&limit=250"
 		_, page, err := e.srv.Function(routes.FnFiles).Catalog.List(context.Background(), p, raw)
 		if err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/openapi/openapitest"
 	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/testenv"
@@ -29,7 +28,7 @@ func TestEventSamples(t *testing.T) {
 	dir := eventsDir() // resolved before the embedded S3 changes directory
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
-	p, err := e.srv.Deps.Auth.Authenticate(context.Background(), c.token)
+	p, _, err := e.srv.Deps.Auth.Authenticate(context.Background(), c.token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +55,7 @@ func TestEventSamples(t *testing.T) {
 				t.Fatalf("%s: inconsistent event", path)
 			}
 			covered[ev.RouteKey] = true
-			if routes.IsPublic(ev.RouteKey) != (ev.RequestContext.Authorizer == nil) {
+			if r, _ := routes.Find(ev.RouteKey); r.Public != (ev.RequestContext.Authorizer == nil) {
 				t.Fatalf("%s: public routes carry no authorizer context, others do", path)
 			}
 			if ev.RequestContext.Authorizer != nil {
@@ -84,7 +83,7 @@ func TestEventSamples(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, err := e.srv.Deps.Authorizer()(context.Background(), ev)
-		if err != nil || !res.IsAuthorized || res.Context[auth.CtxError] != "invalid_token" {
+		if err != nil || res.IsAuthorized || res.Context != nil { // neither token is in this table
 			t.Fatalf("%s: %+v %v", name, res, err)
 		}
 	}

@@ -105,6 +105,7 @@ func TestCompleteCrashSafety(t *testing.T) {
 func TestOpenAndAbortCrashSafety(t *testing.T) {
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
+	c.expect(200, "GET", "/v1/usage", nil) // the token's first use: the authorizer records it (UpdateItem)
 	body := map[string]any{"file_name": "o.bin", "file_size": 5}
 	e.probe.Reset()
 	c.expect(201, "POST", "/v1/sessions", body)
@@ -163,6 +164,7 @@ func TestOpenAndAbortCrashSafety(t *testing.T) {
 func TestRequestCounts(t *testing.T) {
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
+	c.expect(200, "GET", "/v1/usage", nil) // the token's first use: the authorizer records it, then not for 5 min
 	count := func(f func()) []string {
 		e.probe.Reset()
 		f()

@@ -189,7 +189,7 @@ func (s *Server) NewAccount(ctx context.Context, name string, quota int64, domai
 	if len(scopes) == 0 {
 		scopes = auth.AllScopes
 	}
-	secret, _, err := s.Deps.Auth.CreateToken(ctx, a.ID, name, scopes, domain, 0)
+	secret, _, err := s.Deps.Auth.CreateToken(ctx, a.ID, auth.NewToken{Name: name, Scopes: scopes, AllowedDomain: domain, CreatedBy: "local"})
 	return a.ID, secret, err
 }
 

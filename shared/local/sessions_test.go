@@ -448,7 +448,7 @@ func TestSweeperAuditsFormUploads(t *testing.T) {
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	ctx := context.Background()
-	p, err := e.srv.Deps.Auth.Authenticate(ctx, "Bearer "+c.token)
+	p, _, err := e.srv.Deps.Auth.Authenticate(ctx, "Bearer "+c.token)
 	if err != nil {
 		t.Fatal(err)
 	}

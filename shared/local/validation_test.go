@@ -8,10 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
-	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/testenv"
 )
@@ -124,108 +122,6 @@ func TestPartSizePlan(t *testing.T) {
 			t.Errorf("size %d: %d part URLs in the first batch", tc.size, n)
 		}
 	}
-}
-
-// TestAuth covers tokens, scopes, tenants and allowed_domain.
-func TestAuth(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
-	a := e.account(0, "")
-	b := e.account(0, "")
-	s := a.open("mine.bin", 10, nil) // open, nothing uploaded: its status call leaves it open
-	id := s["id"].(string)
-	f := a.upload("a.txt", []byte("secret"), nil)
-
-	t.Run("missing token", func(t *testing.T) {
-		r := (&client{t: t, base: a.base}).do("POST", "/v1/sessions", map[string]any{"file_name": "a", "file_size": 1})
-		if r.Status != 401 || !strings.Contains(string(r.Body), "Unauthorized") {
-			t.Fatalf("%s", r)
-		}
-	})
-	t.Run("unknown token", func(t *testing.T) {
-		for _, tok := range []string{"anx_" + strings.Repeat("A", 43), "garbage", "Basic abc"} {
-			r := (&client{t: t, base: a.base, token: tok}).do("GET", "/v1/sessions/"+id, nil)
-			if r.Status != 401 || r.JSON()["code"] != "invalid_token" {
-				t.Fatalf("%q: %s", tok, r)
-			}
-		}
-	})
-	t.Run("plain token without Bearer", func(t *testing.T) {
-		req, _ := http.NewRequest("GET", a.base+"/v1/sessions/"+id, nil)
-		req.Header.Set("Authorization", a.token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%v %v", resp.StatusCode, err)
-		}
-	})
-	t.Run("foreign account", func(t *testing.T) {
-		for _, req := range []struct {
-			method, path string
-			body         any
-		}{
-			{"GET", "/v1/sessions/" + id, nil},
-			{"POST", "/v1/sessions/" + id + "/parts", map[string]any{"part_numbers": []int{1}}},
-			{"POST", "/v1/sessions/" + id + "/complete", nil},
-			{"DELETE", "/v1/sessions/" + id, nil},
-			{"GET", "/v1/files/" + f["uuid"].(string), nil},
-			{"GET", "/v1/files/" + f["uuid"].(string) + "/download", nil},
-		} {
-			r := b.do(req.method, req.path, req.body)
-			if r.Status != 404 {
-				t.Fatalf("%s %s by another account: %s", req.method, req.path, r)
-			}
-		}
-		r := b.do("POST", "/v1/sessions", map[string]any{"file_name": "x", "file_size": 1, "file_uuid": f["uuid"]})
-		if r.Status != 404 {
-			t.Fatalf("new version of another account's file: %s", r)
-		}
-		st := a.expect(200, "GET", "/v1/sessions/"+id, nil)
-		if st["session"].(map[string]any)["status"] != "open" {
-			t.Fatal("another account changed the session")
-		}
-	})
-	t.Run("scopes", func(t *testing.T) {
-		ro := e.account(0, "", string(auth.ScopeRead))
-		r := ro.do("POST", "/v1/sessions", map[string]any{"file_name": "a", "file_size": 1})
-		if r.Status != 403 || r.JSON()["code"] != "insufficient_scope" || r.JSON()["required_scope"] != "files:write" {
-			t.Fatalf("%s", r)
-		}
-		wo := e.account(0, "", string(auth.ScopeWrite))
-		wf := wo.upload("w.txt", []byte("w"), nil)
-		if r := wo.do("GET", "/v1/files/"+wf["uuid"].(string), nil); r.Status != 403 {
-			t.Fatalf("read without files:read: %s", r)
-		}
-	})
-	t.Run("allowed_domain", func(t *testing.T) {
-		d := e.account(0, "*.example.com")
-		if r := d.do("POST", "/v1/sessions", map[string]any{"file_name": "a", "file_size": 1}); r.Status != 403 || r.JSON()["code"] != "origin_required" {
-			t.Fatalf("no origin: %s", r)
-		}
-		d.origin = "https://evil.test"
-		if r := d.do("POST", "/v1/sessions", map[string]any{"file_name": "a", "file_size": 1}); r.Status != 403 || r.JSON()["code"] != "origin_not_allowed" {
-			t.Fatalf("wrong origin: %s", r)
-		}
-		d.origin = "https://notexample.com"
-		if r := d.do("POST", "/v1/sessions", map[string]any{"file_name": "a", "file_size": 1}); r.Status != 403 {
-			t.Fatalf("suffix trick: %s", r)
-		}
-		d.origin = "https://crm.example.com"
-		d.expect(201, "POST", "/v1/sessions", map[string]any{"file_name": "a", "file_size": 1})
-	})
-	t.Run("expired token", func(t *testing.T) {
-		ctx := context.Background()
-		acct, _ := e.srv.Deps.Auth.CreateAccount(ctx, "temp", 0)
-		secret, _, err := e.srv.Deps.Auth.CreateToken(ctx, acct.ID, "temp", auth.AllScopes, "", time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tc := &client{t: t, base: a.base, token: secret}
-		tc.expect(201, "POST", "/v1/sessions", map[string]any{"file_name": "a", "file_size": 1})
-		e.clock.Advance(time.Hour)
-		defer e.clock.Advance(-time.Hour)
-		if r := tc.do("POST", "/v1/sessions", map[string]any{"file_name": "a", "file_size": 1}); r.Status != 401 {
-			t.Fatalf("expired token: %s", r)
-		}
-	})
 }
 
 // TestQuota: open refuses what cannot fit; concurrent sessions that each

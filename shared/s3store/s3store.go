@@ -258,9 +258,11 @@ func (s *Store) DeleteVersion(ctx context.Context, key, versionID string) error 
 	return mapErr(err)
 }
 
-// PresignGet signs a download of one version with a Content-Disposition.
-func (s *Store) PresignGet(ctx context.Context, key, versionID, disposition string, ttl time.Duration) (string, error) {
-	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key, ResponseContentDisposition: aws.String(disposition)}
+// PresignGet signs a download of one version with the Content-Disposition
+// and Content-Type S3 answers with (the response-* overrides, signed).
+func (s *Store) PresignGet(ctx context.Context, key, versionID, disposition, contentType string, ttl time.Duration) (string, error) {
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key, ResponseContentDisposition: aws.String(disposition),
+		ResponseContentType: aws.String(contentType)}
 	if versionID != "" {
 		in.VersionId = &versionID
 	}

@@ -129,9 +129,9 @@ func TestDownloadDisposition(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `attachment; filename="_a_.txt"; filename*=UTF-8''%22a%22.txt`
-	url, _ := b.PresignGet(ctx, "a/d/v", ver, want, time.Minute)
+	url, _ := b.PresignGet(ctx, "a/d/v", ver, want, "application/octet-stream", time.Minute)
 	status, h, body, err := testenv.Get(ctx, url)
-	if err != nil || status != 200 || string(body) != "hi" || h.Get("Content-Disposition") != want {
+	if err != nil || status != 200 || string(body) != "hi" || h.Get("Content-Disposition") != want || h.Get("Content-Type") != "application/octet-stream" {
 		t.Fatalf("GET: %d %q %q %v", status, body, h.Get("Content-Disposition"), err)
 	}
 }

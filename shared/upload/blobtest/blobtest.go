@@ -21,7 +21,7 @@ import (
 // Blobs is what the suite exercises.
 type Blobs interface {
 	upload.Blobs
-	PresignGet(ctx context.Context, key, versionID, disposition string, ttl time.Duration) (string, error)
+	PresignGet(ctx context.Context, key, versionID, disposition, contentType string, ttl time.Duration) (string, error)
 }
 
 // Run runs the suite; newBlobs returns a store on an empty versioned bucket.
@@ -92,7 +92,7 @@ func testRoundTrip(t *testing.T, b Blobs) {
 	if err != nil || head.Size != int64(len(data)) || head.VersionID != ver {
 		t.Fatalf("Head = %+v %v, want size %d version %s", head, err, len(data), ver)
 	}
-	url, err := b.PresignGet(ctx, key, ver, `attachment; filename="a.pdf"`, time.Minute)
+	url, err := b.PresignGet(ctx, key, ver, `attachment; filename="a.pdf"`, "application/pdf", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

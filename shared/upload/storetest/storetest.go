@@ -27,6 +27,7 @@ type Store interface {
 // Run runs the suite; newStore returns a store on an empty table.
 func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("AccountsAndTokens", func(t *testing.T) { testAccounts(t, newStore(t)) })
+	t.Run("TokenLifecycle", func(t *testing.T) { testTokenLifecycle(t, newStore(t)) })
 	t.Run("FileIDs", func(t *testing.T) { testFileIDs(t, newStore(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore(t)) })
 	t.Run("CommitNewFile", func(t *testing.T) { testCommitNew(t, newStore(t)) })
@@ -59,17 +60,109 @@ func testAccounts(t *testing.T, s Store) {
 		t.Fatalf("missing account: %v", err)
 	}
 	tok := auth.Token{ID: uuid.NewString(), AccountID: id, Name: "crm", Hash: auth.HashToken("anx_secret"),
-		Scopes: []auth.Scope{auth.ScopeRead, auth.ScopeDelete}, AllowedDomain: "*.example.com", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		Scopes: []auth.Scope{auth.ScopeRead, auth.ScopeDelete}, AllowedDomain: "https://*.example.com", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := s.PutToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
 	gt, err := s.GetTokenByHash(ctx, tok.Hash)
 	if err != nil || gt.ID != tok.ID || gt.AccountID != id || len(gt.Scopes) != 2 || gt.Scopes[1] != auth.ScopeDelete ||
-		gt.AllowedDomain != "*.example.com" || !gt.ExpiresAt.Equal(tok.ExpiresAt) || gt.Hash != tok.Hash {
+		gt.AllowedDomain != "https://*.example.com" || !gt.ExpiresAt.Equal(tok.ExpiresAt) || gt.Hash != tok.Hash {
 		t.Fatalf("GetTokenByHash = %+v %v", gt, err)
 	}
 	if _, err := s.GetTokenByHash(ctx, auth.HashToken("anx_other")); !errors.Is(err, apperr.ErrNotFound) {
 		t.Fatalf("unknown token: %v", err)
+	}
+}
+
+// testTokenLifecycle: a token is listed in its account, rotation keeps the
+// replaced secret until its grace ends (and drops what it is told to),
+// revocation ends every secret at once, and touches record the latest use.
+func testTokenLifecycle(t *testing.T, s Store) {
+	ctx := context.Background()
+	id := account(t, s, 0)
+	tok := auth.Token{ID: uuid.NewString(), AccountID: id, Name: "crm", Hash: auth.HashToken("anx_one"),
+		Scopes: []auth.Scope{auth.ScopeRead}, CreatedAt: now, CreatedBy: "admin"}
+	if err := s.PutToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutToken(ctx, tok); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("a second PutToken: %v", err)
+	}
+	as, err := s.ListAccounts(ctx)
+	if err != nil || len(as) != 1 || as[0].ID != id || as[0].Name != "acme" {
+		t.Fatalf("ListAccounts = %+v %v", as, err)
+	}
+	if err := s.TouchToken(ctx, tok.Hash, now.Add(time.Minute), now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchToken(ctx, tok.Hash, now.Add(2*time.Minute), now); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("a touch within the window: %v, want ErrConflict", err)
+	}
+	got, err := s.GetToken(ctx, id, tok.ID)
+	ts0 := []auth.Token{got}
+	if err == nil {
+		err = s.LastUsed(ctx, ts0)
+	}
+	if err != nil || got.Hash != tok.Hash || got.CreatedBy != "admin" || !ts0[0].LastUsedAt.Equal(now.Add(time.Minute)) {
+		t.Fatalf("GetToken = %+v %v", got, err)
+	}
+	// rotate with grace: both secrets authenticate, the old one until its grace ends
+	next := got
+	next.Hash, next.RotatedAt = auth.HashToken("anx_two"), now.Add(time.Hour)
+	next.Previous = []auth.Secret{{Hash: tok.Hash, Until: now.Add(25 * time.Hour)}}
+	if err := s.RotateToken(ctx, got, next, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RotateToken(ctx, got, next, nil); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("rotating from a replaced secret: %v, want ErrConflict", err)
+	}
+	old, err := s.GetTokenByHash(ctx, tok.Hash)
+	if err != nil || !old.ExpiresAt.Equal(now.Add(25*time.Hour)) || old.ID != tok.ID {
+		t.Fatalf("the replaced secret: %+v %v", old, err)
+	}
+	if cur, err := s.GetTokenByHash(ctx, next.Hash); err != nil || !cur.ExpiresAt.IsZero() || cur.Name != "crm" {
+		t.Fatalf("the new secret: %+v %v", cur, err)
+	}
+	ts, err := s.ListTokens(ctx, id)
+	if err == nil {
+		err = s.LastUsed(ctx, ts)
+	}
+	if err != nil || len(ts) != 1 || ts[0].Hash != next.Hash || len(ts[0].Previous) != 1 ||
+		!ts[0].Previous[0].Until.Equal(now.Add(25*time.Hour)) || !ts[0].Previous[0].LastUsedAt.Equal(now.Add(time.Minute)) ||
+		!ts[0].LastUsedAt.Equal(now.Add(time.Minute)) || !ts[0].RotatedAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("ListTokens = %+v %v", ts, err)
+	}
+	// rotate again, dropping the first secret
+	third := ts[0]
+	third.Hash, third.Previous = auth.HashToken("anx_three"), nil
+	if err := s.RotateToken(ctx, ts[0], third, []string{tok.Hash, next.Hash}); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{tok.Hash, next.Hash} {
+		if _, err := s.GetTokenByHash(ctx, h); !errors.Is(err, apperr.ErrNotFound) {
+			t.Fatalf("a dropped secret: %v", err)
+		}
+	}
+	// revoke: every secret ends, the token stays listed as revoked
+	third.Previous = []auth.Secret{{Hash: auth.HashToken("anx_gone"), Until: now.Add(time.Hour)}} // absent: deleting it is harmless
+	if err := s.RevokeToken(ctx, third, now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetTokenByHash(ctx, third.Hash); !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("a revoked secret: %v", err)
+	}
+	if err := s.RevokeToken(ctx, third, now.Add(3*time.Hour)); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("revoking twice: %v, want ErrConflict", err)
+	}
+	got, err = s.GetToken(ctx, id, tok.ID)
+	if err != nil || !got.RevokedAt.Equal(now.Add(2*time.Hour)) {
+		t.Fatalf("the revoked token: %+v %v", got, err)
+	}
+	if _, err := s.GetToken(ctx, account(t, s, 0), tok.ID); !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("another account's token: %v", err)
+	}
+	if err := s.TouchToken(ctx, third.Hash, now.Add(4*time.Hour), now.Add(3*time.Hour)); !errors.Is(err, apperr.ErrConflict) && !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("touching a revoked secret: %v", err)
 	}
 }
 

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/anexo/anexo/shared/app"
+	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/cmdline"
+	"github.com/anexo/anexo/shared/tokenapi"
+)
+
+const usage = `usage: anexo-admin <command> [flags]
+
+  account create --name NAME [--quota BYTES] [--json]
+                 creates an account and its first admin token (all scopes, tokens:admin
+                 included) and prints the token's secret, once
+  account list   [--json]
+  account show ID [--json]   the account, its usage and its tokens
+  token create --account ID --name NAME [--scopes files:read,files:write]
+               [--allowed-domain ORIGIN] [--ttl DURATION]   (a lost admin token: mint another)
+  provision      create the table and the versioned bucket (emulators only)
+
+anexo-admin works on the table directly with AWS credentials. It reads TABLE_NAME,
+BUCKET_NAME, AWS_REGION, DYNAMODB_ENDPOINT and S3_ENDPOINT (empty endpoints mean AWS),
+overridable with --table, --bucket, --region, --dynamodb-endpoint, --s3-endpoint.
+`
+
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+type flags struct {
+	name, account, scopes, origin string
+	quota                         int64
+	ttl                           time.Duration
+	json                          bool
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd := args[0]
+	if len(args) > 1 && (cmd == "account" || cmd == "token") {
+		cmd += " " + args[1]
+		args = args[1:]
+	}
+	cfg := app.FromEnv()
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Table, "table", cfg.Table, "DynamoDB table")
+	fs.StringVar(&cfg.Bucket, "bucket", cfg.Bucket, "S3 bucket")
+	fs.StringVar(&cfg.Region, "region", cfg.Region, "AWS region")
+	fs.StringVar(&cfg.DynamoEndpoint, "dynamodb-endpoint", cfg.DynamoEndpoint, "DynamoDB endpoint URL (empty: AWS)")
+	fs.StringVar(&cfg.S3Endpoint, "s3-endpoint", cfg.S3Endpoint, "S3 endpoint URL (empty: AWS)")
+	var f flags
+	fs.StringVar(&f.name, "name", "", "account or token display name")
+	fs.Int64Var(&f.quota, "quota", 0, "account quota in bytes (0: unlimited)")
+	fs.StringVar(&f.account, "account", "", "account id")
+	fs.StringVar(&f.scopes, "scopes", "files:read,files:write", "token scopes")
+	fs.StringVar(&f.origin, "allowed-domain", "", "web origin the token is restricted to (https://crm.example.com, https://*.example.com)")
+	fs.DurationVar(&f.ttl, "ttl", 0, "token lifetime (0: no expiry)")
+	fs.BoolVar(&f.json, "json", false, "print JSON")
+	if err := cmdline.ParseAnywhere(fs, args[1:]); err != nil {
+		return exitUsage
+	}
+	commands := map[string]func(context.Context, *app.Deps, flags, []string, io.Writer, io.Writer) error{
+		"account create": accountCreate, "account list": accountList, "account show": accountShow,
+		"token create": tokenCreate, "provision": provision,
+	}
+	do, ok := commands[cmd]
+	if !ok || (cmd == "account show") != (fs.NArg() == 1) || cmd != "account show" && fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "anexo-admin: unknown command or arguments %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d, err := app.Connect(ctx, cfg)
+	if err == nil {
+		err = do(ctx, d, f, fs.Args(), stdout, stderr)
+	}
+	if err != nil {
+		if e, ok := apperr.As(err); ok {
+			fmt.Fprintf(stderr, "anexo-admin: %s\n", e.Detail)
+		} else {
+			fmt.Fprintf(stderr, "anexo-admin: %v\n", err)
+		}
+		return exitFailed
+	}
+	return exitOK
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func accountCreate(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, stderr io.Writer) error {
+	a, err := d.Auth.CreateAccount(ctx, f.name, f.quota)
+	if err != nil {
+		return err
+	}
+	secret, t, err := d.Auth.CreateToken(ctx, a.ID, auth.NewToken{Name: "admin", Scopes: auth.AllScopes, CreatedBy: "anexo-admin"})
+	if err != nil {
+		return fmt.Errorf("account %s created, but its admin token was not: %w (mint one with token create)", a.ID, err)
+	}
+	if f.json {
+		return printJSON(stdout, map[string]any{"account_id": a.ID, "name": a.Name, "token_id": t.ID, "secret": secret})
+	}
+	fmt.Fprintln(stdout, secret)
+	fmt.Fprintf(stderr, "account %s %q created; admin token %s (all scopes) printed above, once: "+
+		"manage the account's tokens with it (anexo token create|list|rotate|revoke)\n", a.ID, a.Name, t.ID)
+	return nil
+}
+
+func accountList(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, _ io.Writer) error {
+	as, err := d.Auth.ListAccounts(ctx)
+	if err != nil || f.json {
+		if err == nil {
+			err = printJSON(stdout, as)
+		}
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tCREATED")
+	for _, a := range as {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.ID, a.Name, a.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func accountShow(ctx context.Context, d *app.Deps, f flags, args []string, stdout, _ io.Writer) error {
+	a, err := d.Auth.Store.GetAccount(ctx, args[0])
+	if err != nil {
+		if errors.Is(err, apperr.ErrNotFound) {
+			return apperr.New(apperr.KindNotFound, "account_not_found", "no account "+args[0])
+		}
+		return err
+	}
+	u, err := d.Store.Usage(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	// an operator sees what the account's admins see
+	ts, err := d.Auth.ListTokens(ctx, auth.Principal{AccountID: a.ID, Scopes: []auth.Scope{auth.ScopeTokens}})
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if f.json {
+		views := make([]tokenapi.View, len(ts))
+		for i, t := range ts {
+			views[i] = tokenapi.ViewToken(t, now)
+		}
+		return printJSON(stdout, map[string]any{"account": a, "usage": u, "tokens": views})
+	}
+	quota := "unlimited"
+	if a.QuotaBytes > 0 {
+		quota = fmt.Sprint(a.QuotaBytes)
+	}
+	fmt.Fprintf(stdout, "account %s %q, created %s\nused %d bytes (%d trashed), quota %s, %d files, %d versions\n\n",
+		a.ID, a.Name, a.CreatedAt.Format(time.RFC3339), u.UsedBytes, u.TrashedBytes, quota, u.FileCount, u.VersionCount)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOKEN\tNAME\tSCOPES\tSTATUS\tLAST USED")
+	for _, t := range ts {
+		last := "never"
+		if !t.LastUsedAt.IsZero() {
+			last = t.LastUsedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", t.ID, t.Name, t.Scopes, t.Status(now), last)
+	}
+	return tw.Flush()
+}
+
+func tokenCreate(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, stderr io.Writer) error {
+	sc, err := auth.ParseScopes(f.scopes)
+	if err != nil {
+		return err
+	}
+	secret, t, err := d.Auth.CreateToken(ctx, f.account, auth.NewToken{Name: f.name, Scopes: sc, AllowedDomain: f.origin, TTL: f.ttl, CreatedBy: "anexo-admin"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, secret)
+	exp := "never"
+	if !t.ExpiresAt.IsZero() {
+		exp = t.ExpiresAt.Format(time.RFC3339)
+	}
+	fmt.Fprintf(stderr, "token %s for account %s, scopes %s, expires %s (shown once; only its hash is stored)\n", t.ID, t.AccountID, f.scopes, exp)
+	return nil
+}
+
+func provision(ctx context.Context, d *app.Deps, _ flags, _ []string, stdout, _ io.Writer) error {
+	if err := d.Provision(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "table %s and bucket %s ready\n", d.Cfg.Table, d.Cfg.Bucket)
+	return nil
+}

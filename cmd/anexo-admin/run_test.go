@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/testenv"
+)
+
+func TestAdminCommands(t *testing.T) {
+	be := testenv.Embedded(t)
+	c := testenv.Config(be)
+	d := testenv.ConnectDynamo(t, c)
+	ctx := context.Background()
+	common := []string{"--table", c.Table, "--dynamodb-endpoint", be.Dynamo}
+	admin := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(ctx, append(args, common...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	code, out, errs := admin("account", "create", "--name", "Acme", "--quota", "1000")
+	if code != 0 {
+		t.Fatalf("account create: %d %s", code, errs)
+	}
+	p, _, err := d.Auth.Authenticate(ctx, "Bearer "+strings.TrimSpace(out))
+	if err != nil || !p.Has(auth.ScopeTokens) || !p.Has(auth.ScopeDelete) {
+		t.Fatalf("the first token is not an admin token: %+v %v", p, err)
+	}
+	acct := p.AccountID
+	code, out, errs = admin("token", "create", "--account", acct, "--name", "crm", "--scopes", "files:read,files:delete", "--allowed-domain", "*.acme.com")
+	if code != 0 {
+		t.Fatalf("token create: %d %s", code, errs)
+	}
+	p, _, err = d.Auth.Authenticate(ctx, "Bearer "+strings.TrimSpace(out))
+	if err != nil || p.AccountID != acct || p.Name != "crm" || p.AllowedDomain != "https://*.acme.com" ||
+		p.Require(auth.ScopeDelete) != nil || p.Require(auth.ScopeWrite) == nil {
+		t.Fatalf("the minted token authenticates as %+v (%v)", p, err)
+	}
+	if code, out, _ = admin("account", "list", "--json"); code != 0 || !strings.Contains(out, acct) {
+		t.Fatalf("account list: %d %s", code, out)
+	}
+	code, out, _ = admin("account", "show", acct, "--json")
+	var shown struct {
+		Tokens []struct {
+			Name   string `json:"name"`
+			Status string `json:"status"`
+		} `json:"tokens"`
+	}
+	if err := json.Unmarshal([]byte(out), &shown); code != 0 || err != nil || len(shown.Tokens) != 2 || shown.Tokens[0].Status != "active" ||
+		strings.Contains(out, "hash") {
+		t.Fatalf("account show: %d %s (%v): two active tokens, no hashes", code, out, err)
+	}
+	if code, out, _ = admin("account", "show", acct); code != 0 || !strings.Contains(out, "crm") || !strings.Contains(out, "quota 1000") {
+		t.Fatalf("account show: %d %s", code, out)
+	}
+	for _, bad := range [][]string{
+		{"token", "create", "--account", acct, "--name", "x", "--scopes", "files:admin"},
+		{"token", "create", "--account", acct, "--name", "x", "--allowed-domain", "http://acme.com"},
+		{"token", "create", "--account", "3c90c3cc-0d44-4b50-8888-8dd25736052a", "--name", "x"},
+		{"account", "create", "--name", ""},
+		{"account", "create", "--name", "x", "--quota", "-1"},
+		{"account", "show", "3c90c3cc-0d44-4b50-8888-8dd25736052a"},
+	} {
+		if code, _, errs := admin(bad...); code != 1 || errs == "" {
+			t.Fatalf("%v: exit %d, stderr %q", bad, code, errs)
+		}
+	}
+	for _, usage := range [][]string{{"frobnicate"}, {}, {"account", "show"}, {"account", "list", "extra"}} {
+		var out, errb bytes.Buffer
+		if code := run(ctx, usage, &out, &errb); code != 2 {
+			t.Fatalf("%v: exit %d", usage, code)
+		}
+	}
+}
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// repoRoot is resolved before the embedded S3 changes the directory.
+var repoRoot = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}()
+
+// TestReadmeAdminBlock runs the README's bootstrap block as written (its
+// first line, the export of a placeholder endpoint, replaced by the
+// embedded DynamoDB's) and checks the token it exports is an admin token.
+func TestReadmeAdminBlock(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n### Accounts and tokens\n")
+	_, block, ok := strings.Cut(section, "```sh\n")
+	block, _, ok2 := strings.Cut(block, "```\n")
+	export, script, ok3 := strings.Cut(block, "\n")
+	if !ok || !ok2 || !ok3 || !strings.HasPrefix(export, "export DYNAMODB_ENDPOINT=") || !strings.Contains(script, "anexo-admin account create") {
+		t.Fatalf("README: no bootstrap block starting with the export of DYNAMODB_ENDPOINT:\n%s", block)
+	}
+	be := testenv.Embedded(t)
+	c := testenv.Config(be)
+	d := testenv.ConnectDynamo(t, c)
+	cmd := exec.Command("/bin/sh", "-e", "-c", script+"\nprintf '%s' \"$ANEXO_TOKEN\" >&2")
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "DYNAMODB_ENDPOINT="+be.Dynamo, "TABLE_NAME="+c.Table, "AWS_ACCESS_KEY_ID=", "GOFLAGS=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("the README's bootstrap block failed: %v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	p, _, err := d.Auth.Authenticate(context.Background(), "Bearer "+lines[len(lines)-1])
+	if err != nil || !p.Has(auth.ScopeTokens) || !strings.Contains(stdout.String(), "Acme") {
+		t.Fatalf("exported token %q: %+v %v\n%s", lines[len(lines)-1], p, err, stdout.String())
+	}
+}

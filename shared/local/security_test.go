@@ -1,0 +1,408 @@
+package local_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/uuid"
+
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/local"
+	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/testenv"
+)
+
+// fixture names what a route's request refers to.
+type fixture struct {
+	file, version, session, entity, batch, token string
+	fileID, code                                 int64
+}
+
+func randomFixture() fixture {
+	return fixture{file: uuid.NewString(), version: uuid.NewString(), session: uuid.NewString(), entity: uuid.NewString(),
+		batch: uuid.NewString(), token: uuid.NewString(), fileID: 987654, code: 987654}
+}
+
+// matrixRequests builds a request for every authenticated route: the
+// security matrix fails when a route has none, so a new route cannot
+// escape it.
+var matrixRequests = map[string]func(x fixture) (path string, body any){
+	"POST /v1/sessions": func(fixture) (string, any) {
+		return "/v1/sessions", map[string]any{"file_name": "m.txt", "file_size": 1}
+	},
+	"POST /v1/upload-tickets": func(fixture) (string, any) { return "/v1/upload-tickets", map[string]any{} },
+	"GET /v1/sessions/{id}":   func(x fixture) (string, any) { return "/v1/sessions/" + x.session, nil },
+	"POST /v1/sessions/{id}/parts": func(x fixture) (string, any) {
+		return "/v1/sessions/" + x.session + "/parts", map[string]any{"part_numbers": []int{1}}
+	},
+	"POST /v1/sessions/{id}/complete": func(x fixture) (string, any) { return "/v1/sessions/" + x.session + "/complete", map[string]any{} },
+	"DELETE /v1/sessions/{id}":        func(x fixture) (string, any) { return "/v1/sessions/" + x.session, nil },
+	"GET /v1/files":                   func(fixture) (string, any) { return "/v1/files", nil },
+	"GET /v1/files/{uuid}":            func(x fixture) (string, any) { return "/v1/files/" + x.file, nil },
+	"GET /v1/files/{uuid}/download":   func(x fixture) (string, any) { return "/v1/files/" + x.file + "/download", nil },
+	"GET /v1/files/{uuid}/versions":   func(x fixture) (string, any) { return "/v1/files/" + x.file + "/versions", nil },
+	"GET /v1/files/{uuid}/versions/{version_uuid}": func(x fixture) (string, any) {
+		return "/v1/files/" + x.file + "/versions/" + x.version, nil
+	},
+	"POST /v1/files/{uuid}/versions/{version_uuid}/promote": func(x fixture) (string, any) {
+		return "/v1/files/" + x.file + "/versions/" + x.version + "/promote", nil
+	},
+	"GET /v1/usage":          func(fixture) (string, any) { return "/v1/usage", nil },
+	"DELETE /v1/files":       func(x fixture) (string, any) { return "/v1/files", []map[string]any{{"uuid": x.file}} },
+	"POST /v1/files/restore": func(x fixture) (string, any) { return "/v1/files/restore", []map[string]any{{"uuid": x.file}} },
+	"POST /v1/files/purge":   func(x fixture) (string, any) { return "/v1/files/purge", []map[string]any{{"uuid": x.file}} },
+	"PUT /v1/entities/{entity_type}/{entity_id}": func(x fixture) (string, any) {
+		return "/v1/entities/lead/" + strconv.FormatInt(x.code, 10), map[string]any{"title": "matrix"}
+	},
+	"GET /v1/entities/{entity_type}/{entity_id}": func(x fixture) (string, any) { return "/v1/entities/lead/" + x.entity, nil },
+	"POST /v1/entities/{entity_type}/{entity_id}/files": func(x fixture) (string, any) {
+		return "/v1/entities/lead/" + uuid.NewString() + "/files", map[string]any{"file_uuids": []string{x.file}}
+	},
+	"DELETE /v1/entities/{entity_type}/{entity_id}/files": func(x fixture) (string, any) {
+		return "/v1/entities/lead/" + uuid.NewString() + "/files", map[string]any{"file_uuids": []string{x.file}}
+	},
+	"GET /v1/entities/{entity_type}/{entity_id}/files": func(x fixture) (string, any) { return "/v1/entities/lead/" + x.entity + "/files", nil },
+	"GET /v1/files/{uuid}/usages":                      func(x fixture) (string, any) { return "/v1/files/" + x.file + "/usages", nil },
+	"POST /api/2.0/crm/{entityType}/{entityid}/files": func(x fixture) (string, any) {
+		return "/api/2.0/crm/contact/" + strconv.FormatInt(x.code, 10) + "/files", map[string]any{"fileids": []int64{x.fileID}}
+	},
+	"POST /integrations/external/files/batches": func(fixture) (string, any) { return "/integrations/external/files/batches", map[string]any{} },
+	"GET /integrations/external/files/batches/{id}": func(x fixture) (string, any) {
+		return "/integrations/external/files/batches/" + x.batch, nil
+	},
+	"GET /v1/tokens": func(fixture) (string, any) { return "/v1/tokens", nil },
+	"POST /v1/tokens": func(fixture) (string, any) {
+		return "/v1/tokens", map[string]any{"name": "m", "scopes": []string{"files:read"}}
+	},
+	"GET /v1/tokens/{id}":         func(x fixture) (string, any) { return "/v1/tokens/" + x.token, nil },
+	"DELETE /v1/tokens/{id}":      func(x fixture) (string, any) { return "/v1/tokens/" + x.token, nil },
+	"POST /v1/tokens/{id}/rotate": func(x fixture) (string, any) { return "/v1/tokens/" + x.token + "/rotate", map[string]any{} },
+}
+
+// problemCode reads a problem's code, in either error shape.
+func problemCode(r response) (code, required string) {
+	m := r.JSON()
+	if e, ok := m["error"].(map[string]any); ok { // ONLYOFFICE's envelope
+		code, _ = e["type"].(string)
+		return code, ""
+	}
+	code, _ = m["code"].(string)
+	required, _ = m["required_scope"].(string)
+	return code, required
+}
+
+// TestSecurityMatrix sends every authenticated route the credentials an
+// attacker or a misconfigured integration would: none, malformed, unknown,
+// expired, revoked, each scope alone, the wrong origin scheme or port, and
+// another account's ids; no route function runs for a refused token.
+func TestSecurityMatrix(t *testing.T) {
+	var invocations atomic.Int64
+	e := start(t, testenv.Embedded(t), func(o *local.Options) {
+		next := o.Observe
+		o.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {
+			invocations.Add(1)
+			next(r, resp)
+		}
+	})
+	ctx := context.Background()
+	a := e.account(0, "")
+	newToken := func(name string, in auth.NewToken) (*client, auth.Token) {
+		in.Name = name
+		if in.Scopes == nil {
+			in.Scopes = auth.AllScopes
+		}
+		secret, tok, err := e.srv.Deps.Auth.CreateToken(ctx, a.account, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &client{t: t, base: a.base, token: secret}, tok
+	}
+
+	// the account's things, for the foreign-account checks
+	f := a.upload("secret-name.txt", []byte("private"), nil)
+	s := a.open("open.bin", 10, nil)
+	ent := a.expect(201, "PUT", "/v1/entities/lead/4521", map[string]any{"title": "Lead"})
+	ct, body := multipartBody(t, [][2]string{{"lead_code", "4521"}}, []formFile{{"files", "b.txt", "text/plain", []byte("b")}})
+	batch := a.post("/integrations/external/files/batches", ct, body)
+	if batch.Status != 201 {
+		t.Fatal(batch)
+	}
+	_, reader := newToken("reader", auth.NewToken{Scopes: []auth.Scope{auth.ScopeRead}})
+	mine := fixture{file: f["uuid"].(string), version: f["version_uuid"].(string), session: s["id"].(string),
+		entity: ent["uuid"].(string), batch: batch.JSON()["id"].(string), token: reader.ID, fileID: int64(f["id"].(float64)), code: 4521}
+	leaks := []string{mine.file, mine.version, mine.session, mine.batch, mine.token, "secret-name"}
+
+	for key := range matrixRequests {
+		if _, ok := routes.Find(key); !ok {
+			t.Errorf("matrix request for %s, which is no route", key)
+		}
+	}
+	var authenticated []routes.Route
+	for _, r := range routes.All {
+		if r.Public {
+			continue
+		}
+		if matrixRequests[r.Key()] == nil {
+			t.Fatalf("route %s has no request in the security matrix", r.Key())
+		}
+		authenticated = append(authenticated, r)
+	}
+	send := func(c *client, r routes.Route, x fixture) response {
+		path, body := matrixRequests[r.Key()](x)
+		return c.do(r.Method, path, body)
+	}
+
+	t.Run("refused tokens reach no function", func(t *testing.T) {
+		expired, _ := newToken("expired", auth.NewToken{TTL: time.Minute})
+		revoked, rt := newToken("revoked", auth.NewToken{})
+		rotated, ot := newToken("rotated", auth.NewToken{})
+		admin := &client{t: t, base: a.base, token: a.token}
+		admin.expect(200, "DELETE", "/v1/tokens/"+rt.ID, nil)
+		admin.expect(200, "POST", "/v1/tokens/"+ot.ID+"/rotate", map[string]any{"grace_seconds": 0})
+		e.clock.Advance(time.Minute)
+		defer e.clock.Advance(-time.Minute)
+		gw := map[string]*client{
+			"malformed": {t: t, base: a.base, token: "garbage"}, "short": {t: t, base: a.base, token: "anx_short"},
+			"unknown": {t: t, base: a.base, token: "anx_" + strings.Repeat("A", 43)}, "basic": {t: t, base: a.base, token: "Basic abc"},
+			"expired": expired, "revoked": revoked, "rotated out": rotated,
+		}
+		before := invocations.Load()
+		x := randomFixture()
+		for _, r := range authenticated {
+			if got := send(&client{t: t, base: a.base}, r, x); got.Status != 401 || string(got.Body) != `{"message":"Unauthorized"}`+"\n" {
+				t.Errorf("%s without a token: %s", r.Key(), got)
+			}
+			for name, c := range gw {
+				if got := send(c, r, x); got.Status != 403 || string(got.Body) != `{"message":"Forbidden"}`+"\n" {
+					t.Errorf("%s with a %s token: %s", r.Key(), name, got)
+				}
+			}
+		}
+		if n := invocations.Load() - before; n != 0 {
+			t.Fatalf("%d route functions ran for refused tokens", n)
+		}
+	})
+
+	t.Run("each scope alone", func(t *testing.T) {
+		x := randomFixture()
+		for _, sc := range auth.AllScopes {
+			c, _ := newToken("only "+string(sc), auth.NewToken{Scopes: []auth.Scope{sc}})
+			for _, r := range authenticated {
+				got := send(c, r, x)
+				code, required := problemCode(got)
+				if r.Scope == sc {
+					if got.Status == 401 || got.Status == 403 || got.Status >= 500 {
+						t.Errorf("%s with %s (its scope): %s", r.Key(), sc, got)
+					}
+				} else if got.Status != 403 || code != "insufficient_scope" || required != "" && required != string(r.Scope) {
+					t.Errorf("%s with %s alone: %s, want 403 insufficient_scope (%s)", r.Key(), sc, got, r.Scope)
+				}
+			}
+		}
+	})
+
+	t.Run("origin scheme and port", func(t *testing.T) {
+		c, _ := newToken("web", auth.NewToken{AllowedDomain: "https://app.example.com"})
+		x := randomFixture()
+		for _, r := range authenticated {
+			for _, o := range []string{"http://app.example.com", "https://app.example.com:8443", "ws://app.example.com", "https://evil.example.com"} {
+				c.origin = o
+				if got := send(c, r, x); got.Status != 403 {
+					t.Errorf("%s from %s: %s", r.Key(), o, got)
+				} else if code, _ := problemCode(got); code != "origin_not_allowed" {
+					t.Errorf("%s from %s: %s", r.Key(), o, got)
+				}
+			}
+			c.origin = "https://app.example.com"
+			if got := send(c, r, x); got.Status == 401 || got.Status == 403 || got.Status >= 500 {
+				t.Errorf("%s from its origin: %s", r.Key(), got)
+			}
+		}
+	})
+
+	t.Run("another account's ids", func(t *testing.T) {
+		b := e.account(0, "")
+		for _, r := range authenticated {
+			got := send(b, r, mine)
+			if err := foreignOK(got, leaks); err != nil {
+				t.Errorf("%s with another account's ids: %v: %s", r.Key(), err, got)
+			}
+		}
+		// and the account's own requests still see all of it
+		if st := a.expect(200, "GET", "/v1/sessions/"+mine.session, nil); st["session"].(map[string]any)["status"] != "open" {
+			t.Fatal("another account changed the session")
+		}
+		a.expect(200, "GET", "/v1/files/"+mine.file, nil)
+		a.expect(200, "GET", "/v1/tokens/"+mine.token, nil)
+		// ONLYOFFICE sends the bare token, without "Bearer"
+		req, _ := http.NewRequest("GET", a.base+"/v1/files/"+mine.file, nil)
+		req.Header.Set("Authorization", a.token)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("a bare token: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+	})
+}
+
+// foreignOK accepts what another account may get for this account's ids:
+// 404, a 207 whose every item failed with 404, or an answer (or a 400)
+// that mentions none of them.
+func foreignOK(r response, leaks []string) error {
+	switch {
+	case r.Status == 404:
+		return nil
+	case r.Status >= 300 && r.Status != 207 && r.Status != 400: // 400: refused before any lookup
+		return fmt.Errorf("status %d", r.Status)
+	}
+	var items []map[string]any
+	m := r.JSON()
+	if emb, ok := m["_embedded"].(map[string]any); ok && r.Status == 207 {
+		for _, v := range emb {
+			list, _ := v.([]any)
+			for _, it := range list {
+				items = append(items, it.(map[string]any))
+			}
+		}
+	} else if r.Status == 207 {
+		var list []map[string]any
+		_ = json.Unmarshal(r.Body, &list)
+		items = list
+	}
+	if r.Status == 207 {
+		for _, it := range items {
+			e, _ := it["error"].(map[string]any)
+			if e == nil || e["status"] != float64(404) {
+				return fmt.Errorf("an item did not fail with 404: %v", it)
+			}
+		}
+		return nil
+	}
+	for _, l := range leaks {
+		if strings.Contains(string(r.Body), l) {
+			return fmt.Errorf("the answer mentions %s", l)
+		}
+	}
+	return nil
+}
+
+// TestTokenLifecycle runs the token routes end to end: minting (and its
+// validation), last use, rotation with a grace period, revocation, and
+// upload tickets, which never outlive the token that minted them.
+func TestTokenLifecycle(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	a := e.account(0, "")
+	// validation names the field
+	for field, body := range map[string]map[string]any{
+		"name":           {"scopes": []string{"files:read"}},
+		"scopes":         {"name": "x", "scopes": []string{}},
+		"scopes[1]":      {"name": "x", "scopes": []string{"files:read", "files:admin"}},
+		"allowed_domain": {"name": "x", "scopes": []string{"files:read"}, "allowed_domain": "http://crm.example.com"},
+		"ttl_seconds":    {"name": "x", "scopes": []string{"files:read"}, "ttl_seconds": 1},
+	} {
+		problemField(t, a.do("POST", "/v1/tokens", body), 400, field)
+	}
+	problemField(t, a.do("POST", "/v1/tokens/"+uuid.NewString()+"/rotate", map[string]any{"grace_seconds": 700000}), 400, "grace_seconds")
+	problemField(t, a.do("GET", "/v1/tokens/not-a-uuid", nil), 400, "id")
+
+	// a writer that expires in 10 minutes: its tickets end with it
+	web := a.expect(201, "POST", "/v1/tokens", map[string]any{"name": "web", "scopes": []string{"files:read"},
+		"allowed_domain": "HTTPS://CRM.example.com:443/"})["token"].(map[string]any)
+	if web["allowed_domain"] != "https://crm.example.com" {
+		t.Fatalf("origin not normalized: %v", web)
+	}
+	m := a.expect(201, "POST", "/v1/tokens", map[string]any{"name": "uploader", "scopes": []string{"files:write"}, "ttl_seconds": 600})
+	tok := m["token"].(map[string]any)
+	id := tok["id"].(string)
+	if tok["status"] != "active" || tok["last_used_at"] != nil || tok["created_by"] == nil {
+		t.Fatalf("minted: %v", tok)
+	}
+	w := &client{t: t, base: a.base, token: m["secret"].(string)}
+	tm := w.expect(201, "POST", "/v1/upload-tickets", map[string]any{"ttl_seconds": 3600})
+	exp, _ := time.Parse(time.RFC3339, tm["expires_at"].(string))
+	if until := time.Until(exp); until > 11*time.Minute {
+		t.Fatalf("a ticket outlives its token: expires in %v", until)
+	}
+	u := w.ticket(0)
+	create := map[string]any{"filename": "a.bin", "metadata": map[string]any{"size": 1}}
+	u.json(200, "POST", "/multipart", create, nil)
+	got := a.expect(200, "GET", "/v1/tokens/"+id, nil)
+	if got["last_used_at"] == nil {
+		t.Fatalf("no last use recorded: %v", got)
+	}
+	// rotation: the old secret works through its grace, tickets keep working
+	r := a.expect(200, "POST", "/v1/tokens/"+id+"/rotate", map[string]any{"grace_seconds": 60})
+	prev := r["token"].(map[string]any)["previous_secrets"].([]any)
+	if len(prev) != 1 || r["secret"] == m["secret"] {
+		t.Fatalf("rotated: %v", r)
+	}
+	w.expect(201, "POST", "/v1/upload-tickets", map[string]any{})
+	u.json(200, "POST", "/multipart", create, nil)
+	e.clock.Advance(61 * time.Second)
+	if r := w.do("POST", "/v1/upload-tickets", map[string]any{}); r.Status != 403 {
+		t.Fatalf("a secret past its grace: %s", r)
+	}
+	e.clock.Advance(-61 * time.Second)
+	// revocation ends the ticket minted before it, at once
+	a.expect(200, "DELETE", "/v1/tokens/"+id, nil)
+	status, body := u.call("POST", "/multipart", create)
+	if status != 401 || !strings.Contains(string(body), "revoked or expired") {
+		t.Fatalf("a ticket of a revoked token: %d %s", status, body)
+	}
+	if again := a.expect(200, "DELETE", "/v1/tokens/"+id, nil); again["status"] != "revoked" {
+		t.Fatalf("revoking twice: %v", again)
+	}
+	if r := a.do("POST", "/v1/tokens/"+id+"/rotate", map[string]any{}); r.Status != 409 {
+		t.Fatalf("rotating a revoked token: %s", r)
+	}
+	// an expired token's tickets stop too
+	m = a.expect(201, "POST", "/v1/tokens", map[string]any{"name": "short", "scopes": []string{"files:write"}, "ttl_seconds": 120})
+	u = (&client{t: t, base: a.base, token: m["secret"].(string)}).ticket(0)
+	e.clock.Advance(3 * time.Minute)
+	defer e.clock.Advance(-3 * time.Minute)
+	if status, _ := u.call("POST", "/multipart", create); status != 401 {
+		t.Fatalf("a ticket of an expired token: %d", status)
+	}
+	list := a.expect(200, "GET", "/v1/tokens", nil)["tokens"].([]any)
+	seen := map[string]string{}
+	for _, x := range list {
+		v := x.(map[string]any)
+		seen[v["name"].(string)] = v["status"].(string)
+	}
+	if seen["uploader"] != "revoked" || seen["short"] != "expired" || seen["web"] != "active" || list[0].(map[string]any)["status"] != "active" {
+		t.Fatalf("listed: %v", seen)
+	}
+}
+
+// TestDownloadsNeverRenderActiveContent: whatever type the uploader
+// declared, HTML, SVG and unknown types come as attachments of type
+// application/octet-stream; safe types inline when asked.
+func TestDownloadsNeverRenderActiveContent(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	for _, tc := range []struct{ name, ctype, disp, served string }{
+		{"page.html", "text/html", "attachment", "application/octet-stream"},
+		{"logo.svg", "image/svg+xml", "attachment", "application/octet-stream"},
+		{"x.xhtml", "application/xhtml+xml", "attachment", "application/octet-stream"},
+		{"doc.pdf", "application/pdf", "inline", "application/pdf"},
+		{"pic.png", "image/png", "inline", "image/png"},
+	} {
+		f := c.upload(tc.name, []byte("<svg onload=alert(1)>"), map[string]any{"content_type": tc.ctype})
+		_, h := c.download(f["uuid"].(string), "?disposition=inline")
+		if !strings.HasPrefix(h.Get("Content-Disposition"), tc.disp+";") || h.Get("Content-Type") != tc.served {
+			t.Errorf("%s (%s) inline: %q %q", tc.name, tc.ctype, h.Get("Content-Disposition"), h.Get("Content-Type"))
+		}
+		r := c.do("GET", "/v1/files/"+f["uuid"].(string), nil)
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("API answers: %v", r.Header)
+		}
+	}
+}
