@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,7 +37,14 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	srv, err := local.Start(ctx, local.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: app.FromEnv(), SweepEvery: time.Minute})
+	var origins []string // pages besides the upload page that may upload to the embedded S3
+	for _, o := range strings.Split(os.Getenv("ANEXO_CORS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			origins = append(origins, o)
+		}
+	}
+	srv, err := local.Start(ctx, local.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: app.FromEnv(), SweepEvery: time.Minute,
+		CORSOrigins: origins})
 	if err != nil {
 		fail(err)
 	}

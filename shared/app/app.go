@@ -41,11 +41,12 @@ import (
 	"github.com/anexo/anexo/shared/upload"
 )
 
-// Credentials of the embedded S3's root user, also used for any emulator
-// endpoint when no AWS credentials are set (loopback only).
+// Placeholder credentials for emulator endpoints when none are set (moto
+// and minidyn accept any signature). The embedded S3 does not accept them:
+// it has keys of its own, generated per run (local.S3Credentials).
 const (
-	LocalAccessKey = "anexo-local"
-	LocalSecretKey = "anexo-local-secret-key"
+	EmulatorAccessKey = "anexo-emulator"
+	EmulatorSecretKey = "anexo-emulator-secret-key"
 )
 
 // Config is read from the environment (see README "Configuration").
@@ -122,7 +123,7 @@ func JSONLogger() *slog.Logger {
 // Connect builds clients, adapters and services.
 func Connect(ctx context.Context, c Config) (*Deps, error) {
 	if c.AccessKey == "" && (c.DynamoEndpoint != "" || c.S3Endpoint != "") && os.Getenv("AWS_ACCESS_KEY_ID") == "" {
-		c.AccessKey, c.SecretKey = LocalAccessKey, LocalSecretKey
+		c.AccessKey, c.SecretKey = EmulatorAccessKey, EmulatorSecretKey
 	}
 	opts := []func(*config.LoadOptions) error{config.WithRegion(c.Region)}
 	if c.AccessKey != "" {
@@ -296,11 +297,12 @@ func (d *Deps) Handler(fn string) api.Handler {
 	return api.Serve(d.Log.With("function", fn), r, envelopes)
 }
 
-// Provision creates the table and the versioned bucket (local and tests; the
-// CDK stack owns them in AWS).
-func (d *Deps) Provision(ctx context.Context) error {
+// Provision creates the table and the versioned bucket, whose CORS
+// configuration admits browser uploads from corsOrigins (local and tests;
+// the CDK stack owns them in AWS).
+func (d *Deps) Provision(ctx context.Context, corsOrigins ...string) error {
 	if err := dynamo.EnsureTable(ctx, d.Dynamo, d.Cfg.Table); err != nil {
 		return err
 	}
-	return s3store.EnsureBucket(ctx, d.S3, d.Cfg.Bucket)
+	return s3store.EnsureBucket(ctx, d.S3, d.Cfg.Bucket, corsOrigins)
 }

@@ -6,6 +6,7 @@ package local
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/anexo/anexo/shared/app"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	minidyn "github.com/truora/minidyn/server"
 	"github.com/versity/versitygw/backend/meta"
@@ -27,11 +27,27 @@ import (
 	"github.com/versity/versitygw/embedgw"
 )
 
-// Credentials of the embedded S3 root user (loopback only).
-const (
-	S3AccessKey = app.LocalAccessKey
-	S3SecretKey = app.LocalSecretKey
-)
+// S3Credentials are the embedded S3 root user's, generated at random when
+// it starts (once per process): nothing outside this process can sign a
+// request to it. Empty before StartS3.
+func S3Credentials() (accessKey, secretKey string) {
+	if c := s3Creds.Load(); c != nil {
+		return c[0], c[1]
+	}
+	return "", ""
+}
+
+var s3Creds atomic.Pointer[[2]string]
+
+func randomKey(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
 
 // StartDynamo serves an in-memory DynamoDB on 127.0.0.1 and returns its URL.
 func StartDynamo(ctx context.Context) (string, error) {
@@ -90,10 +106,13 @@ func startS3(dir string) (string, error) {
 		return "", err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	// Browsers upload straight to it: CORS for any origin (loopback only).
-	cfg := &embedgw.Config{RootUserAccess: S3AccessKey, RootUserSecret: S3SecretKey, Region: "us-east-1",
-		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true,
-		CORSAllowOrigin: "*"}
+	creds := [2]string{"ANX" + randomKey(17), randomKey(40)}
+	s3Creds.Store(&creds)
+	// Browsers upload straight to it; which pages may is each bucket's CORS
+	// configuration (Provision sets the local server's origin), as on AWS:
+	// no default origin.
+	cfg := &embedgw.Config{RootUserAccess: creds[0], RootUserSecret: creds[1], Region: "us-east-1",
+		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true}
 	errc := make(chan error, 1)
 	go func() {
 		// The banner goes to stdout; keep it out of `make run` output.

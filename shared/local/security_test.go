@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/auth"
@@ -404,5 +405,49 @@ func TestDownloadsNeverRenderActiveContent(t *testing.T) {
 		if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("API answers: %v", r.Header)
 		}
+	}
+}
+
+// TestLocalS3RefusesStrangers: the embedded S3 takes only this process's
+// random credentials (not the fixed keys earlier versions used), and its
+// CORS admits the upload page's origin only.
+func TestLocalS3RefusesStrangers(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	s := c.open("cors.bin", 5, nil)
+	partURL := partsOf(s)[0].URL
+	preflight := func(origin string) http.Header {
+		req, _ := http.NewRequest("OPTIONS", partURL, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "PUT")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header
+	}
+	for _, origin := range []string{c.base, strings.Replace(c.base, "127.0.0.1", "localhost", 1)} {
+		if got := preflight(origin).Get("Access-Control-Allow-Origin"); got != origin && got != "*" {
+			t.Errorf("the page's origin %s: Access-Control-Allow-Origin %q", origin, got)
+		}
+	}
+	for _, origin := range []string{"http://evil.example", "http://127.0.0.1:1", "null"} {
+		if got := preflight(origin).Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("foreign origin %s admitted: %q", origin, got)
+		}
+	}
+	ak, _ := local.S3Credentials()
+	if ak == "" || ak == "anexo-local" {
+		t.Fatalf("embedded S3 access key %q", ak)
+	}
+	// a client with the fixed keys of old is refused
+	cfg := testenv.Config(testenv.Backend{Dynamo: e.srv.Deps.Cfg.DynamoEndpoint, S3: e.srv.Deps.Cfg.S3Endpoint,
+		AccessKey: "anexo-local", SecretKey: "anexo-local-secret-key"})
+	stranger := testenv.ConnectDynamo(t, cfg).S3
+	_, err := stranger.ListBuckets(context.Background(), &s3.ListBucketsInput{})
+	if err == nil { // versitygw answers XAdminUserNotFound
+		t.Fatal("the fixed credentials of old listed the buckets")
 	}
 }

@@ -40,6 +40,9 @@ type Options struct {
 	// AuthorizerCache caches authorizer answers per token like API
 	// Gateway (benchmarks set the stack's 60 s; 0: every request).
 	AuthorizerCache time.Duration
+	// CORSOrigins are web origins besides the server's own whose pages may
+	// upload straight to the bucket (ANEXO_CORS_ORIGINS in make run).
+	CORSOrigins []string
 }
 
 // Server is a running local Anexo.
@@ -91,7 +94,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			if err != nil {
 				return nil, fmt.Errorf("embedded s3: %w", err)
 			}
-			c.S3Endpoint, c.AccessKey, c.SecretKey = u, S3AccessKey, S3SecretKey
+			c.S3Endpoint = u
+			c.AccessKey, c.SecretKey = S3Credentials()
 		}
 		if c.AccessKey == "" {
 			c.AccessKey, c.SecretKey = "test", "test"
@@ -111,12 +115,31 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	addr := o.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	served := false
+	defer func() {
+		if !served {
+			_ = ln.Close()
+		}
+	}()
+	s := &Server{URL: "http://" + ln.Addr().String()}
 	if !o.UseAWS {
-		if err := d.Provision(ctx); err != nil {
+		// the bucket's CORS admits the upload page's origin (by either
+		// loopback name) and the configured ones, nothing else
+		port := ln.Addr().(*net.TCPAddr).Port
+		origins := append([]string{s.URL, fmt.Sprintf("http://localhost:%d", port)}, o.CORSOrigins...)
+		if err := d.Provision(ctx, origins...); err != nil {
 			return nil, err
 		}
 	}
-	s := &Server{Deps: d, fns: map[string]*app.Deps{}}
+	s.Deps, s.fns = d, map[string]*app.Deps{}
 	for _, fn := range append(routes.Functions(), routes.Background...) {
 		fc := c
 		fc.Function, fc.EnforcePolicy = fn, true
@@ -144,16 +167,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if watchPosts {
 		go posts.run(ctx)
 	}
-	addr := o.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	s.URL = "http://" + ln.Addr().String()
 	s.srv = &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
+	served = true
 	go func() { _ = s.srv.Serve(ln) }()
 	context.AfterFunc(ctx, func() { _ = s.srv.Close() })
 	go s.sweep(ctx, o.SweepEvery)

@@ -277,11 +277,12 @@ func (s *Store) PresignGet(ctx context.Context, key, versionID, disposition, con
 type Admin interface {
 	CreateBucket(ctx context.Context, in *s3.CreateBucketInput, opts ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
 	PutBucketVersioning(ctx context.Context, in *s3.PutBucketVersioningInput, opts ...func(*s3.Options)) (*s3.PutBucketVersioningOutput, error)
+	PutBucketCors(ctx context.Context, in *s3.PutBucketCorsInput, opts ...func(*s3.Options)) (*s3.PutBucketCorsOutput, error)
 }
 
 // EnsureBucket creates a versioned bucket for local and test use (the CDK
 // stack owns the real one).
-func EnsureBucket(ctx context.Context, api Admin, bucket string) error {
+func EnsureBucket(ctx context.Context, api Admin, bucket string, corsOrigins []string) error {
 	_, err := api.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket})
 	var owned *types.BucketAlreadyOwnedByYou
 	var exists *types.BucketAlreadyExists
@@ -292,6 +293,17 @@ func EnsureBucket(ctx context.Context, api Admin, bucket string) error {
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
 	if err != nil {
 		return fmt.Errorf("enable versioning on %s: %w", bucket, err)
+	}
+	if len(corsOrigins) == 0 {
+		return nil
+	}
+	// the stack's rule (infra/stack): browsers PUT parts, POST forms, GET
+	// downloads, and read the ETag
+	_, err = api.PutBucketCors(ctx, &s3.PutBucketCorsInput{Bucket: &bucket, CORSConfiguration: &types.CORSConfiguration{
+		CORSRules: []types.CORSRule{{AllowedMethods: []string{"GET", "HEAD", "PUT", "POST"}, AllowedOrigins: corsOrigins,
+			AllowedHeaders: []string{"*"}, ExposeHeaders: []string{"ETag"}, MaxAgeSeconds: aws.Int32(3000)}}}})
+	if err != nil {
+		return fmt.Errorf("set CORS on %s: %w", bucket, err)
 	}
 	return nil
 }

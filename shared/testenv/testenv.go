@@ -199,7 +199,9 @@ type Backend struct {
 
 // Embedded is minidyn + versitygw.
 func Embedded(t testing.TB) Backend {
-	return Backend{Name: "embedded", Dynamo: Dynamo(t), S3: S3(t), AccessKey: local.S3AccessKey, SecretKey: local.S3SecretKey}
+	u := S3(t)
+	ak, sk := local.S3Credentials()
+	return Backend{Name: "embedded", Dynamo: Dynamo(t), S3: u, AccessKey: ak, SecretKey: sk}
 }
 
 // MotoBackend is moto_server for both services.
