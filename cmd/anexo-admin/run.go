@@ -27,11 +27,17 @@ const usage = `usage: anexo-admin <command> [flags]
   account show ID [--json]   the account, its usage and its tokens
   token create --account ID --name NAME [--scopes files:read,files:write]
                [--allowed-domain ORIGIN] [--ttl DURATION]   (a lost admin token: mint another)
-  provision      create the table and the versioned bucket (emulators only)
+  keys list      the signing keys of cursors and tickets: ids, ages, until when they verify
+  keys rotate [--purpose cursor|ticket] [--retire]
+                 a new key signs from now (warm functions pick it up within 5 minutes);
+                 --retire also ends the earlier keys at once, and with them every cursor
+                 and upload ticket they signed (a leaked key)
+  provision      create the tables and the versioned bucket (emulators only)
 
 anexo-admin works on the table directly with AWS credentials. It reads TABLE_NAME,
-BUCKET_NAME, AWS_REGION, DYNAMODB_ENDPOINT and S3_ENDPOINT (empty endpoints mean AWS),
-overridable with --table, --bucket, --region, --dynamodb-endpoint, --s3-endpoint.
+KEYS_TABLE_NAME, BUCKET_NAME, AWS_REGION, DYNAMODB_ENDPOINT and S3_ENDPOINT (empty endpoints
+mean AWS), overridable with --table, --keys-table, --bucket, --region, --dynamodb-endpoint,
+--s3-endpoint.
 `
 
 const (
@@ -42,9 +48,10 @@ const (
 
 type flags struct {
 	name, account, scopes, origin string
+	purpose                       string
 	quota                         int64
 	ttl                           time.Duration
-	json                          bool
+	json, retire                  bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -53,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cmd := args[0]
-	if len(args) > 1 && (cmd == "account" || cmd == "token") {
+	if len(args) > 1 && (cmd == "account" || cmd == "token" || cmd == "keys") {
 		cmd += " " + args[1]
 		args = args[1:]
 	}
@@ -61,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Table, "table", cfg.Table, "DynamoDB table")
+	fs.StringVar(&cfg.KeysTable, "keys-table", "", "signing keys' table (default: the table's name with -keys)")
 	fs.StringVar(&cfg.Bucket, "bucket", cfg.Bucket, "S3 bucket")
 	fs.StringVar(&cfg.Region, "region", cfg.Region, "AWS region")
 	fs.StringVar(&cfg.DynamoEndpoint, "dynamodb-endpoint", cfg.DynamoEndpoint, "DynamoDB endpoint URL (empty: AWS)")
@@ -73,12 +81,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.origin, "allowed-domain", "", "web origin the token is restricted to (https://crm.example.com, https://*.example.com)")
 	fs.DurationVar(&f.ttl, "ttl", 0, "token lifetime (0: no expiry)")
 	fs.BoolVar(&f.json, "json", false, "print JSON")
+	fs.StringVar(&f.purpose, "purpose", "", "keys: cursor or ticket (default: both)")
+	fs.BoolVar(&f.retire, "retire", false, "keys rotate: end the earlier keys at once")
 	if err := cmdline.ParseAnywhere(fs, args[1:]); err != nil {
 		return exitUsage
 	}
 	commands := map[string]func(context.Context, *app.Deps, flags, []string, io.Writer, io.Writer) error{
 		"account create": accountCreate, "account list": accountList, "account show": accountShow,
-		"token create": tokenCreate, "provision": provision,
+		"token create": tokenCreate, "provision": provision, "keys list": keysList, "keys rotate": keysRotate,
 	}
 	do, ok := commands[cmd]
 	if !ok || (cmd == "account show") != (fs.NArg() == 1) || cmd != "account show" && fs.NArg() != 0 {
@@ -207,5 +217,50 @@ func provision(ctx context.Context, d *app.Deps, _ flags, _ []string, stdout, _ 
 		return err
 	}
 	fmt.Fprintf(stdout, "table %s and bucket %s ready\n", d.Cfg.Table, d.Cfg.Bucket)
+	return nil
+}
+
+// purposes are the keyrings keys commands act on.
+func purposes(f flags) ([]string, error) {
+	switch f.purpose {
+	case "":
+		return []string{app.CursorKeys, app.TicketKeys}, nil
+	case app.CursorKeys, app.TicketKeys:
+		return []string{f.purpose}, nil
+	}
+	return nil, apperr.Invalid("purpose", "must be cursor or ticket")
+}
+
+func keysList(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, _ io.Writer) error {
+	ps, err := purposes(f)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PURPOSE\tKEY\tCREATED\tVERIFIES UNTIL")
+	for _, p := range ps {
+		ks, err := d.Keys.Keys(ctx, p)
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p, k.ID, k.CreatedAt.Format(time.RFC3339), k.VerifyUntil.Format(time.RFC3339))
+		}
+	}
+	return tw.Flush()
+}
+
+func keysRotate(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, _ io.Writer) error {
+	ps, err := purposes(f)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		k, err := d.Ring(p).Rotate(ctx, f.retire)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\t%s\tsigns from now; earlier keys %s\n", p, k.ID, map[bool]string{true: "retired", false: "verify until they expire"}[f.retire])
+	}
 	return nil
 }

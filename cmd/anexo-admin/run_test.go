@@ -73,6 +73,24 @@ func TestAdminCommands(t *testing.T) {
 			t.Fatalf("%v: exit %d, stderr %q", bad, code, errs)
 		}
 	}
+	// signing keys: a rotation with --retire ends the cursors and tickets the earlier keys signed
+	ctx2 := context.Background()
+	old, err := d.Ring("ticket").Seal(ctx2, "x", []byte("p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := admin("keys", "rotate", "--purpose", "ticket", "--retire"); code != 0 || !strings.Contains(out, "retired") {
+		t.Fatalf("keys rotate: %d %s %s", code, out, errs)
+	}
+	if _, err := d.Ring("ticket").Open(ctx2, "x", old); err == nil {
+		t.Fatal("a token sealed with a retired key still opens")
+	}
+	if code, out, _ := admin("keys", "list"); code != 0 || strings.Count(out, "ticket") != 2 || strings.Contains(out, "secret") {
+		t.Fatalf("keys list: %d %s", code, out)
+	}
+	if code, _, _ := admin("keys", "rotate", "--purpose", "nope"); code != 1 {
+		t.Fatal("an unknown purpose was rotated")
+	}
 	for _, usage := range [][]string{{"frobnicate"}, {}, {"account", "show"}, {"account", "list", "extra"}} {
 		var out, errb bytes.Buffer
 		if code := run(ctx, usage, &out, &errb); code != 2 {

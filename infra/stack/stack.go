@@ -113,6 +113,7 @@ var Specs = map[string]Spec{
 type Stack struct {
 	awscdk.Stack
 	Table     awsdynamodb.Table
+	Keys      awsdynamodb.Table // signing keys: only the functions that sign or verify may read it
 	Bucket    awss3.Bucket
 	Functions map[string]awslambda.Function
 	API       awsapigatewayv2.HttpApi
@@ -127,6 +128,15 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s := &Stack{Stack: st, Functions: map[string]awslambda.Function{}}
 
 	s.Table = awsdynamodb.NewTable(st, jsii.String("Metadata"), &awsdynamodb.TableProps{
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrPK), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrSK), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute:              jsii.String(dynamo.AttrTTL),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+		RemovalPolicy:                    awscdk.RemovalPolicy_RETAIN,
+		DeletionProtection:               jsii.Bool(true),
+	})
+	s.Keys = awsdynamodb.NewTable(st, jsii.String("SigningKeys"), &awsdynamodb.TableProps{
 		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrPK), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrSK), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
@@ -233,15 +243,16 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			LogGroup:      logs,
 			Description:   jsii.String("Anexo " + name),
 			Environment: &map[string]*string{
-				"ANEXO_FUNCTION": jsii.String(name),
-				"TABLE_NAME":     s.Table.TableName(),
-				"BUCKET_NAME":    s.Bucket.BucketName(),
+				"ANEXO_FUNCTION":  jsii.String(name),
+				"TABLE_NAME":      s.Table.TableName(),
+				"KEYS_TABLE_NAME": s.Keys.TableName(),
+				"BUCKET_NAME":     s.Bucket.BucketName(),
 			},
 		})
 		for _, st := range iam.Policies[name] {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions:   jsii.Strings(st.Actions...),
-				Resources: jsii.Strings(st.Resource.ARN(*s.Table.TableArn(), *s.Bucket.BucketArn())),
+				Resources: jsii.Strings(st.Resource.ARN(iam.ARNs{Table: *s.Table.TableArn(), Keys: *s.Keys.TableArn(), Bucket: *s.Bucket.BucketArn()})),
 			}))
 		}
 		alarm(cid+"Errors", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" returned errors")

@@ -3,6 +3,7 @@ package stack_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -170,6 +171,40 @@ func TestTable(t *testing.T) {
 			}},
 		})),
 	}))
+}
+
+// TestKeysTable: the signing keys have a table of their own (no index), as
+// protected as the metadata, which only the functions that sign or verify
+// cursors and tickets may read (TestIAM checks each policy).
+func TestKeysTable(t *testing.T) {
+	s := defaults(t)
+	in := dynamo.KeysTableInput("x")
+	s.tpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(2))
+	s.tpl.HasResource(jsii.String("AWS::DynamoDB::Table"), obj(map[string]any{
+		"DeletionPolicy": "Retain",
+		"Properties": assertions.Match_ObjectLike(obj(map[string]any{
+			"DeletionProtectionEnabled":        true,
+			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+			"TimeToLiveSpecification":          map[string]any{"AttributeName": dynamo.AttrTTL, "Enabled": true},
+			"KeySchema": []any{
+				map[string]any{"AttributeName": *in.KeySchema[0].AttributeName, "KeyType": "HASH"},
+				map[string]any{"AttributeName": *in.KeySchema[1].AttributeName, "KeyType": "RANGE"},
+			},
+			"GlobalSecondaryIndexes": assertions.Match_Absent(),
+		})),
+	}))
+	readers := map[string]bool{}
+	for fn, p := range iam.Policies {
+		for _, st := range p {
+			if st.Resource.Kind == iam.KindKeys {
+				readers[fn] = true
+			}
+		}
+	}
+	want := map[string]bool{routes.FnSessionsOpen: true, routes.FnCompanion: true, routes.FnFiles: true, routes.FnAttachments: true}
+	if !maps.Equal(readers, want) {
+		t.Fatalf("functions with access to the signing keys: %v, want %v", readers, want)
+	}
 }
 
 func TestBucket(t *testing.T) {
@@ -421,6 +456,8 @@ func resourceKind(t *testing.T, res string) string {
 		t.Fatalf("a statement on every index: %s", res)
 	case strings.Contains(res, "Metadata"):
 		return "table"
+	case strings.Contains(res, "SigningKeys"):
+		return "keys table"
 	case strings.Contains(res, "Files") && strings.Contains(res, `/*"`):
 		return "bucket/*"
 	case strings.Contains(res, "Files"):

@@ -34,6 +34,7 @@ import (
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/filesapi"
 	"github.com/anexo/anexo/shared/iam"
+	"github.com/anexo/anexo/shared/keyring"
 	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/s3store"
 	"github.com/anexo/anexo/shared/sessionapi"
@@ -52,6 +53,7 @@ const (
 // Config is read from the environment (see README "Configuration").
 type Config struct {
 	Table          string // TABLE_NAME
+	KeysTable      string // KEYS_TABLE_NAME: the signing keys (default TABLE_NAME-keys)
 	Bucket         string // BUCKET_NAME
 	Region         string // AWS_REGION
 	DynamoEndpoint string // DYNAMODB_ENDPOINT: emulator URL, empty for AWS
@@ -78,11 +80,21 @@ func FromEnv() Config {
 		Region: getenv("AWS_REGION", "us-east-1"), DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint: os.Getenv("S3_ENDPOINT"), Function: os.Getenv("ANEXO_FUNCTION"),
 		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1"}
+	c.KeysTable = getenv("KEYS_TABLE_NAME", c.Table+"-keys")
 	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
 	c.Limits.MaxFileSize = envInt("MAX_FILE_SIZE")
 	c.Limits.SessionTTL = time.Duration(envInt("SESSION_TTL_SECONDS")) * time.Second
 	c.Limits.PartURLTTL = time.Duration(envInt("PART_URL_TTL_SECONDS")) * time.Second
 	return c
+}
+
+// KeysTableName is the signing keys' table: KeysTable, or the table's name
+// with "-keys".
+func (c Config) KeysTableName() string {
+	if c.KeysTable != "" {
+		return c.KeysTable
+	}
+	return c.Table + "-keys"
 }
 
 func getenv(k, def string) string {
@@ -103,6 +115,7 @@ type Deps struct {
 	Dynamo    *dynamodb.Client
 	S3        *s3.Client
 	Store     *dynamo.Store
+	Keys      *dynamo.KeyStore
 	Blobs     *s3store.Store
 	Auth      *auth.Service
 	Uploads   *upload.Service
@@ -144,7 +157,7 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 	}
 	d := &Deps{Cfg: c, Log: c.Log}
 	if c.EnforcePolicy {
-		if d.Enforcer, err = iam.NewEnforcer(c.Function, c.Table, c.Bucket, c.Log); err != nil {
+		if d.Enforcer, err = iam.NewEnforcer(c.Function, c.Table, c.KeysTableName(), c.Bucket, c.Log); err != nil {
 			return nil, err
 		}
 		d.Enforcer.Install(&awsCfg)
@@ -164,17 +177,31 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 		}
 	})
 	d.Store = dynamo.New(d.Dynamo, c.Table)
+	d.Keys = dynamo.NewKeyStore(d.Dynamo, c.KeysTableName())
 	d.Blobs = s3store.New(d.S3, s3.NewPresignClient(d.S3), c.Bucket)
 	d.Auth = &auth.Service{Store: d.Store, Now: c.Now}
 	d.Entities = &entities.Service{Store: d.Store, Now: c.Now}
 	d.Uploads = upload.NewService(d.Store, d.Blobs, c.Limits, c.Now, c.Log)
 	d.Uploads.Entities = d.Entities
 	d.Batches = &batches.Service{Store: d.Store, Blobs: d.Blobs, Entities: d.Entities, Now: c.Now}
-	d.Companion = &companion.API{Svc: d.Uploads, Now: c.Now, Live: d.Auth.CheckLive,
-		Keys: func(ctx context.Context) ([]byte, error) { return d.Store.Secret(ctx, "ticket") }}
+	d.Companion = &companion.API{Svc: d.Uploads, Now: c.Now, Live: d.Auth.CheckLive, Tickets: d.Ring(TicketKeys)}
 	d.Catalog = &catalog.Catalog{Service: &catalog.Service{Store: d.Store, Blobs: d.Blobs, Clock: c.Now}, Lister: d.Store, Trasher: d.Store,
-		Hider: d.Blobs, Now: c.Now, Entities: d.Entities}
+		Hider: d.Blobs, Now: c.Now, Entities: d.Entities,
+		Cursors: d.Ring(CursorKeys)}
 	return d, nil
+}
+
+// The keyrings: listing cursors and upload tickets.
+const (
+	CursorKeys = "cursor"
+	TicketKeys = "ticket"
+)
+
+// Ring returns a keyring over the process's key store; each verifies for
+// the longest life of what it signs.
+func (d *Deps) Ring(purpose string) *keyring.Ring {
+	lifetime := map[string]time.Duration{CursorKeys: catalog.CursorTTL, TicketKeys: auth.MaxTicketTTL}[purpose]
+	return &keyring.Ring{Store: d.Keys, Purpose: purpose, Lifetime: lifetime, Now: d.Cfg.Now}
 }
 
 // MustConnect is Connect for main packages: a cold start that cannot build
@@ -302,6 +329,9 @@ func (d *Deps) Handler(fn string) api.Handler {
 // the CDK stack owns them in AWS).
 func (d *Deps) Provision(ctx context.Context, corsOrigins ...string) error {
 	if err := dynamo.EnsureTable(ctx, d.Dynamo, d.Cfg.Table); err != nil {
+		return err
+	}
+	if err := dynamo.EnsureKeysTable(ctx, d.Dynamo, d.Cfg.KeysTableName()); err != nil {
 		return err
 	}
 	return s3store.EnsureBucket(ctx, d.S3, d.Cfg.Bucket, corsOrigins)

@@ -1,25 +1,26 @@
 package auth
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
+	"context"
 	"encoding/json"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/keyring"
 )
 
 // Upload tickets let a browser upload without holding the integration's
 // long-lived token: a ticket is minted with a token, names its account,
 // is good for uploads only, and expires soon — never after its token. It
-// is an HMAC-SHA256 over its claims with a per-deployment key; each use
-// also checks that the minting token is still active (Service.CheckLive),
-// so revoking the token ends its tickets at once.
+// is sealed with the deployment's ticket keyring (HMAC-SHA256, rotated);
+// each use also checks that the minting token is still active
+// (Service.CheckLive), so revoking the token ends its tickets at once.
 
 // MaxTicketTTL bounds a ticket's lifetime.
 const MaxTicketTTL = 12 * time.Hour
+
+const ticketLabel = "anexo-ticket"
 
 type ticketClaims struct {
 	Account string `json:"a"`
@@ -30,7 +31,7 @@ type ticketClaims struct {
 }
 
 // MintTicket issues a ticket for p (which must hold files:write).
-func MintTicket(key []byte, p Principal, now time.Time, ttl time.Duration) (string, time.Time, error) {
+func MintTicket(ctx context.Context, keys *keyring.Ring, p Principal, now time.Time, ttl time.Duration) (string, time.Time, error) {
 	if err := p.Require(ScopeWrite); err != nil {
 		return "", time.Time{}, err
 	}
@@ -39,27 +40,20 @@ func MintTicket(key []byte, p Principal, now time.Time, ttl time.Duration) (stri
 		exp = p.ExpiresAt.Truncate(time.Second) // never outlives its token
 	}
 	b, _ := json.Marshal(ticketClaims{Account: p.AccountID, Token: p.TokenID, Name: p.Name, Expires: exp.Unix(), Domain: p.AllowedDomain})
-	body := base64.RawURLEncoding.EncodeToString(b)
-	return body + "." + sign(key, body), exp, nil
-}
-
-func sign(key []byte, body string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("anexo-ticket\x00" + body))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	t, err := keys.Seal(ctx, ticketLabel, b)
+	return t, exp, err
 }
 
 // ParseTicket verifies a ticket and returns the principal it stands for:
 // the minting token's account and name, with files:write only.
-func ParseTicket(key []byte, ticket string, now time.Time) (Principal, error) {
+func ParseTicket(ctx context.Context, keys *keyring.Ring, ticket string, now time.Time) (Principal, error) {
 	bad := apperr.New(apperr.KindUnauthorized, "invalid_ticket", "the upload ticket is not valid; mint a new one with POST /v1/upload-tickets").With("field", "ticket")
-	body, mac, ok := strings.Cut(ticket, ".")
-	if !ok || len(ticket) > 2048 || !hmac.Equal([]byte(mac), []byte(sign(key, body))) {
+	raw, err := keys.Open(ctx, ticketLabel, ticket)
+	if errors.Is(err, keyring.ErrBadSeal) {
 		return Principal{}, bad
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(body)
 	if err != nil {
-		return Principal{}, bad
+		return Principal{}, err
 	}
 	var c ticketClaims
 	if json.Unmarshal(raw, &c) != nil || c.Account == "" {

@@ -1,14 +1,15 @@
 package catalog
 
 import (
-	"crypto/hmac"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/keyring"
 )
 
 // Position is where a page ended, in the store's own sort keys (opaque to
@@ -34,17 +35,13 @@ func queryHash(canonical string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:12])
 }
 
-func sign(key []byte, payload string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
+// cursorLabel keeps a cursor from passing for anything else the ring signs.
+const cursorLabel = "anexo-cursor"
 
 // EncodeCursor signs a position for one account and query.
-func EncodeCursor(key []byte, account, canonical string, p Position, now time.Time) string {
+func EncodeCursor(ctx context.Context, keys *keyring.Ring, account, canonical string, p Position, now time.Time) (string, error) {
 	b, _ := json.Marshal(cursorBody{V: 1, A: account, Q: queryHash(canonical), P: p, E: now.Add(CursorTTL).Unix()})
-	payload := base64.RawURLEncoding.EncodeToString(b)
-	return payload + "." + sign(key, payload)
+	return keys.Seal(ctx, cursorLabel, b)
 }
 
 func badCursor(code, detail string) error {
@@ -55,14 +52,16 @@ func badCursor(code, detail string) error {
 
 // DecodeCursor verifies a cursor: authentic, of this account, of this
 // query, not expired.
-func DecodeCursor(key []byte, cursor, account, canonical string, now time.Time) (Position, error) {
-	payload, mac, ok := strings.Cut(cursor, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(sign(key, payload))) {
-		return Position{}, badCursor("invalid_cursor", "the cursor is malformed or was altered; use the one a previous page returned")
+func DecodeCursor(ctx context.Context, keys *keyring.Ring, cursor, account, canonical string, now time.Time) (Position, error) {
+	raw, err := keys.Open(ctx, cursorLabel, cursor)
+	if errors.Is(err, keyring.ErrBadSeal) {
+		return Position{}, badCursor("invalid_cursor", "the cursor is malformed, was altered or its signing key was retired; use the one a previous page returned")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return Position{}, err
+	}
 	var c cursorBody
-	if err != nil || json.Unmarshal(raw, &c) != nil || c.V != 1 {
+	if json.Unmarshal(raw, &c) != nil || c.V != 1 {
 		return Position{}, badCursor("invalid_cursor", "the cursor is malformed")
 	}
 	switch {

@@ -1,10 +1,12 @@
 package catalog
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/keyring"
 )
 
 // FuzzParseQuery: any query string either parses into a query whose
@@ -41,30 +43,37 @@ func FuzzParseQuery(f *testing.F) {
 			t.Fatalf("%q: canonical form is not stable", raw)
 		}
 		// a cursor for this query decodes for it, and for no other account
-		key := []byte("k")
-		c := EncodeCursor(key, "a", q.Canonical(), Position{SortKey: "s", ItemKey: "i"}, now)
-		if p, err := DecodeCursor(key, c, "a", q.Canonical(), now); err != nil || p.SortKey != "s" {
+		ctx, keys := context.Background(), testRing(now)
+		c, _ := EncodeCursor(ctx, keys, "a", q.Canonical(), Position{SortKey: "s", ItemKey: "i"}, now)
+		if p, err := DecodeCursor(ctx, keys, c, "a", q.Canonical(), now); err != nil || p.SortKey != "s" {
 			t.Fatalf("%q: own cursor: %v", raw, err)
 		}
-		if _, err := DecodeCursor(key, c, "b", q.Canonical(), now); err == nil {
+		if _, err := DecodeCursor(ctx, keys, c, "b", q.Canonical(), now); err == nil {
 			t.Fatalf("%q: cursor accepted for another account", raw)
 		}
 	})
 }
 
+// testRing is a cursor ring in memory.
+func testRing(now time.Time) *keyring.Ring {
+	return &keyring.Ring{Store: &keyring.Memory{}, Purpose: "cursor", Lifetime: CursorTTL, Now: func() time.Time { return now }}
+}
+
 // FuzzDecodeCursor: arbitrary cursors are refused cleanly.
 func FuzzDecodeCursor(f *testing.F) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	key := []byte("k")
-	f.Add(EncodeCursor(key, "a", "q", Position{SortKey: "s", ItemKey: "i"}, now))
+	ctx, keys := context.Background(), testRing(now)
+	seed, _ := EncodeCursor(ctx, keys, "a", "q", Position{SortKey: "s", ItemKey: "i"}, now)
+	f.Add(seed)
 	f.Add("")
 	f.Add("eyJ9.x")
 	f.Fuzz(func(t *testing.T, c string) {
-		p, err := DecodeCursor(key, c, "a", "q", now)
+		p, err := DecodeCursor(ctx, keys, c, "a", "q", now)
 		if err == nil {
 			// only a cursor signed with the key decodes: re-signing its
 			// position must give a cursor that decodes to the same place
-			if q, err := DecodeCursor(key, EncodeCursor(key, "a", "q", p, now), "a", "q", now); err != nil || q != p {
+			again, _ := EncodeCursor(ctx, keys, "a", "q", p, now)
+			if q, err := DecodeCursor(ctx, keys, again, "a", "q", now); err != nil || q != p {
 				t.Fatalf("%q decoded to %+v", c, p)
 			}
 			return

@@ -3,17 +3,16 @@ package catalog
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/keyring"
 	"github.com/anexo/anexo/shared/upload"
 )
 
@@ -83,7 +82,6 @@ type Lister interface {
 	ListVersions(ctx context.Context, accountID, fileUUID string, start *Position, limit int) ([]files.Version, *Position, error)
 	PromoteVersion(ctx context.Context, f files.File) error
 	Usage(ctx context.Context, accountID string) (upload.Usage, error)
-	Secret(ctx context.Context, name string) ([]byte, error)
 }
 
 // Page is a listing answer.
@@ -108,9 +106,8 @@ type Catalog struct {
 	// Budget and PerCall override PageBudget and DefaultPerCall (tests use
 	// small values to exercise multi-request and budget-limited pages).
 	Budget, PerCall int
-
-	keyMu sync.Mutex
-	key   []byte
+	// Cursors signs and verifies listing cursors.
+	Cursors *keyring.Ring
 }
 
 func (c *Catalog) now() time.Time {
@@ -118,19 +115,6 @@ func (c *Catalog) now() time.Time {
 		return c.Now().UTC()
 	}
 	return time.Now().UTC()
-}
-
-func (c *Catalog) cursorKey(ctx context.Context) ([]byte, error) {
-	c.keyMu.Lock()
-	defer c.keyMu.Unlock()
-	if c.key == nil {
-		k, err := c.Lister.Secret(ctx, "cursor")
-		if err != nil {
-			return nil, fmt.Errorf("cursor key: %w", err)
-		}
-		c.key = k
-	}
-	return c.key, nil
 }
 
 // List answers GET /v1/files.
@@ -210,14 +194,10 @@ func (c *Catalog) list(ctx context.Context, p auth.Principal, q Query) (Query, P
 		})
 		return q, Page{Files: out, Result: ListResult{Evaluated: len(fs)}}, nil
 	}
-	key, err := c.cursorKey(ctx)
-	if err != nil {
-		return q, Page{}, err
-	}
 	canon := q.Canonical()
 	var start *Position
 	if q.Cursor != "" {
-		pos, err := DecodeCursor(key, q.Cursor, p.AccountID, canon, now)
+		pos, err := DecodeCursor(ctx, c.Cursors, q.Cursor, p.AccountID, canon, now)
 		if err != nil {
 			return q, Page{}, err
 		}
@@ -255,7 +235,9 @@ func (c *Catalog) list(ctx context.Context, p auth.Principal, q Query) (Query, P
 	}
 	page := Page{Files: res.Files, Result: res}
 	if res.Next != nil {
-		page.Cursor = EncodeCursor(key, p.AccountID, canon, *res.Next, now)
+		if page.Cursor, err = EncodeCursor(ctx, c.Cursors, p.AccountID, canon, *res.Next, now); err != nil {
+			return q, Page{}, err
+		}
 	}
 	return q, page, nil
 }
@@ -266,14 +248,10 @@ func (c *Catalog) Versions(ctx context.Context, p auth.Principal, fileUUID strin
 	if err != nil {
 		return files.File{}, nil, "", err
 	}
-	key, err := c.cursorKey(ctx)
-	if err != nil {
-		return files.File{}, nil, "", err
-	}
 	canon := "versions:" + fileUUID
 	var start *Position
 	if cursor != "" {
-		pos, err := DecodeCursor(key, cursor, p.AccountID, canon, c.now())
+		pos, err := DecodeCursor(ctx, c.Cursors, cursor, p.AccountID, canon, c.now())
 		if err != nil {
 			return files.File{}, nil, "", err
 		}
@@ -285,7 +263,9 @@ func (c *Catalog) Versions(ctx context.Context, p auth.Principal, fileUUID strin
 	}
 	var nextCursor string
 	if next != nil {
-		nextCursor = EncodeCursor(key, p.AccountID, canon, *next, c.now())
+		if nextCursor, err = EncodeCursor(ctx, c.Cursors, p.AccountID, canon, *next, c.now()); err != nil {
+			return files.File{}, nil, "", err
+		}
 	}
 	return f, vs, nextCursor, nil
 }

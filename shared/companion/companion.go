@@ -6,37 +6,32 @@ package companion
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/anexo/anexo/shared/api"
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/keyring"
 	"github.com/anexo/anexo/shared/upload"
 )
 
 // Prefix is where the companion routes live; {ticket} is an upload ticket.
 const Prefix = "/v1/uppy/{ticket}/s3"
 
-// KeySource returns the ticket-signing key.
-type KeySource func(ctx context.Context) ([]byte, error)
-
 // LiveCheck fails unless the token that minted a ticket is still active.
 type LiveCheck func(ctx context.Context, accountID, tokenID string) error
 
 // API serves the companion routes and mints tickets.
 type API struct {
-	Svc  *upload.Service
-	Keys KeySource
-	Live LiveCheck
-	Now  func() time.Time
-
-	mu  sync.Mutex
-	key []byte
+	Svc     *upload.Service
+	Tickets *keyring.Ring // seals and opens upload tickets
+	Live    LiveCheck
+	Now     func() time.Time
 }
 
 func (a *API) now() time.Time {
@@ -44,19 +39,6 @@ func (a *API) now() time.Time {
 		return a.Now()
 	}
 	return time.Now()
-}
-
-func (a *API) ticketKey(ctx context.Context) ([]byte, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.key == nil {
-		k, err := a.Keys(ctx)
-		if err != nil {
-			return nil, err
-		}
-		a.key = k
-	}
-	return a.key, nil
 }
 
 // Routes are the companion routes (public in API Gateway: the ticket is
@@ -96,11 +78,7 @@ func (a *API) mint(ctx context.Context, req api.Request, p auth.Principal) (api.
 		}
 		ttl = time.Duration(*b.TTLSeconds) * time.Second
 	}
-	key, err := a.ticketKey(ctx)
-	if err != nil {
-		return api.Response{}, err
-	}
-	t, exp, err := auth.MintTicket(key, p, a.now(), ttl)
+	t, exp, err := auth.MintTicket(ctx, a.Tickets, p, a.now(), ttl)
 	if err != nil {
 		return api.Response{}, err
 	}
@@ -115,11 +93,7 @@ type handler func(ctx context.Context, req api.Request, p auth.Principal) (api.R
 // allowed_domain, when the minting token had one).
 func (a *API) withTicket(h handler) api.Endpoint {
 	return func(ctx context.Context, req api.Request, _ auth.Principal) (api.Response, error) {
-		key, err := a.ticketKey(ctx)
-		if err != nil {
-			return api.Response{}, err
-		}
-		p, err := auth.ParseTicket(key, api.PathParam(req, "ticket"), a.now())
+		p, err := auth.ParseTicket(ctx, a.Tickets, api.PathParam(req, "ticket"), a.now())
 		if err != nil {
 			return api.Response{}, err
 		}
@@ -140,7 +114,7 @@ func size(field, v string) (int64, error) {
 		return 0, apperr.Invalid(field, "is required: add the file's size to Uppy's metadata (uppy.setFileMeta(id, {size: file.size}))")
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || strings.TrimLeft(v, "0123456789") != "" {
 		return 0, apperr.Invalid(field, "must be the file size in bytes")
 	}
 	return n, nil
@@ -176,8 +150,11 @@ func (a *API) create(ctx context.Context, req api.Request, p auth.Principal) (ap
 	switch v := b.Metadata["size"].(type) {
 	case string:
 		raw = v
-	case float64:
-		raw = strconv.FormatInt(int64(v), 10)
+	case float64: // JSON has no integers: only a whole number in range is a size
+		raw = strconv.FormatFloat(v, 'f', -1, 64)
+		if v == math.Trunc(v) && v >= 0 && v <= 1<<53 {
+			raw = strconv.FormatInt(int64(v), 10)
+		}
 	}
 	n, err := size("metadata.size", raw)
 	if err != nil {

@@ -2,12 +2,8 @@ package dynamo
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -257,27 +253,4 @@ func (s *Store) PromoteVersion(ctx context.Context, f files.File) error {
 		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
 	}
 	return err
-}
-
-// Secret returns a named 256-bit key, created on first use and shared by
-// every function (e.g. the cursor signing key). One GetItem per cold start.
-func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
-	var it struct {
-		Value string `dynamodbav:"value"`
-	}
-	err := s.get(ctx, "CONFIG", "SECRET#"+name, &it)
-	if errors.Is(err, apperr.ErrNotFound) {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		err = s.putNew(ctx, map[string]any{AttrPK: "CONFIG", AttrSK: "SECRET#" + name,
-			"value": base64.StdEncoding.EncodeToString(b), "created_at": ts(time.Now())})
-		if err != nil && !errors.Is(err, apperr.ErrConflict) {
-			return nil, err
-		}
-		err = s.get(ctx, "CONFIG", "SECRET#"+name, &it) // a concurrent creator may have won
-	}
-	if err != nil {
-		return nil, err
-	}
-	return base64.StdEncoding.DecodeString(it.Value)
 }

@@ -84,7 +84,24 @@ func TableInput(name string) *dynamodb.CreateTableInput {
 // EnsureTable creates the table when missing and waits until it is active.
 // TTL is switched on where the backend supports it (minidyn does not).
 func EnsureTable(ctx context.Context, api Admin, name string) error {
-	_, err := api.CreateTable(ctx, TableInput(name))
+	return ensure(ctx, api, TableInput(name))
+}
+
+// KeysTableInput is the signing keys' table: pk = purpose, sk = key id.
+func KeysTableInput(name string) *dynamodb.CreateTableInput {
+	in := TableInput(name)
+	in.AttributeDefinitions, in.GlobalSecondaryIndexes = in.AttributeDefinitions[:2], nil
+	return in
+}
+
+// EnsureKeysTable creates the signing keys' table when missing.
+func EnsureKeysTable(ctx context.Context, api Admin, name string) error {
+	return ensure(ctx, api, KeysTableInput(name))
+}
+
+func ensure(ctx context.Context, api Admin, in *dynamodb.CreateTableInput) error {
+	name := aws.ToString(in.TableName)
+	_, err := api.CreateTable(ctx, in)
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create table %s: %w", name, err)

@@ -31,7 +31,7 @@ func (c call) bucketARN(bucket string) string { return "arn:aws:s3:::" + bucket 
 // action of every item, a query on an index needs the index's ARN, a read
 // or delete of a version needs the *Version action. An operation without a
 // mapping is refused, so a new call cannot slip past the policy.
-func required(params any, table, bucket string) (call, error) {
+func required(params any, table, keys, bucket string) (call, error) {
 	t := reflect.TypeOf(params)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -47,7 +47,13 @@ func required(params any, table, bucket string) (call, error) {
 		}
 		c.needs = append(c.needs, Access{Action: action, Resource: Resource{Kind: kind, Index: index}})
 	}
-	tbl := func(name *string, action string) { grant(KindTable, "", aws.ToString(name), table, action) }
+	tbl := func(name *string, action string) {
+		if aws.ToString(name) == keys && keys != "" {
+			grant(KindKeys, "", keys, keys, action)
+			return
+		}
+		grant(KindTable, "", aws.ToString(name), table, action)
+	}
 	idx := func(name, index *string, action string) {
 		if index == nil {
 			tbl(name, action)

@@ -23,6 +23,7 @@ type Enforcer struct {
 	Function string
 	Policy   Policy
 	Table    string // the table the policy's table resources mean
+	Keys     string // the signing keys' table
 	Bucket   string // the bucket the policy's bucket resources mean
 	Log      *slog.Logger
 
@@ -31,7 +32,7 @@ type Enforcer struct {
 }
 
 // NewEnforcer enforces the function's policy from Policies.
-func NewEnforcer(function, table, bucket string, log *slog.Logger) (*Enforcer, error) {
+func NewEnforcer(function, table, keys, bucket string, log *slog.Logger) (*Enforcer, error) {
 	p, ok := Policies[function]
 	if !ok {
 		return nil, fmt.Errorf("iam: no policy for function %q", function)
@@ -39,7 +40,7 @@ func NewEnforcer(function, table, bucket string, log *slog.Logger) (*Enforcer, e
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Enforcer{Function: function, Policy: p, Table: table, Bucket: bucket, Log: log}, nil
+	return &Enforcer{Function: function, Policy: p, Table: table, Keys: keys, Bucket: bucket, Log: log}, nil
 }
 
 // Install adds the enforcer to an AWS config's middleware stacks.
@@ -65,14 +66,14 @@ func (e *Enforcer) ResetDenied() {
 }
 
 func (e *Enforcer) handle(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-	call, err := required(in.Parameters, e.Table, e.Bucket)
+	call, err := required(in.Parameters, e.Table, e.Keys, e.Bucket)
 	if err != nil {
 		return e.deny(ctx, call.service, err.Error())
 	}
 	for _, a := range call.needs {
 		if !e.Policy.Allows(a) {
 			return e.deny(ctx, call.service, fmt.Sprintf("%s is not authorized to perform: %s on resource: %s (%s)",
-				e.Function, a.Action, a.Resource.ARN(call.tableARN(e.Table), call.bucketARN(e.Bucket)), call.op))
+				e.Function, a.Action, a.Resource.ARN(ARNs{Table: call.tableARN(e.Table), Keys: call.tableARN(e.Keys), Bucket: call.bucketARN(e.Bucket)}), call.op))
 		}
 	}
 	for _, a := range call.needs {

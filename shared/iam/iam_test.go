@@ -22,6 +22,8 @@ func TestRequired(t *testing.T) {
 		want string
 	}{
 		{&dynamodb.GetItemInput{TableName: tbl}, "dynamodb:GetItem on table"},
+		{&dynamodb.QueryInput{TableName: aws.String("k")}, "dynamodb:Query on keys table"},
+		{&dynamodb.PutItemInput{TableName: aws.String("k")}, "dynamodb:PutItem on keys table"},
 		{&dynamodb.QueryInput{TableName: tbl}, "dynamodb:Query on table"},
 		{&dynamodb.QueryInput{TableName: tbl, IndexName: aws.String("gsi2")}, "dynamodb:Query on table/index/gsi2"},
 		{&dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{"t": {}}}, "dynamodb:BatchGetItem on table"},
@@ -39,7 +41,7 @@ func TestRequired(t *testing.T) {
 		{&s3.DeleteObjectInput{Bucket: bkt, VersionId: aws.String("v")}, "s3:DeleteObjectVersion on bucket/*"},
 		{&s3.ListObjectVersionsInput{Bucket: bkt}, "s3:ListBucketVersions on bucket"},
 	} {
-		c, err := required(tc.in, "t", "b")
+		c, err := required(tc.in, "t", "k", "b")
 		if err != nil {
 			t.Fatalf("%T: %v", tc.in, err)
 		}
@@ -57,8 +59,21 @@ func TestRequired(t *testing.T) {
 	// another table or bucket, and unmapped operations, are refused
 	for _, in := range []any{&dynamodb.GetItemInput{TableName: aws.String("other")}, &s3.HeadObjectInput{Bucket: aws.String("other")},
 		&dynamodb.DeleteTableInput{TableName: tbl}, &s3.PutBucketPolicyInput{Bucket: bkt}} {
-		if _, err := required(in, "t", "b"); err == nil {
+		if _, err := required(in, "t", "k", "b"); err == nil {
 			t.Errorf("%T was mapped", in)
+		}
+	}
+}
+
+// TestKeysAreTheSignersOnly: the signing keys' table is readable by the
+// functions that sign or verify, and by no other (the authorizer, whose
+// table access is wider than it needs for anything else, included).
+func TestKeysAreTheSignersOnly(t *testing.T) {
+	read := Access{Action: query, Resource: Resource{Kind: KindKeys}}
+	for fn, p := range Policies {
+		signer := fn == routes.FnFiles || fn == routes.FnAttachments || fn == routes.FnSessionsOpen || fn == routes.FnCompanion
+		if p.Allows(read) != signer {
+			t.Errorf("%s may read the signing keys: %v", fn, p.Allows(read))
 		}
 	}
 }

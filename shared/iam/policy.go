@@ -19,12 +19,13 @@ import (
 type Kind int
 
 // Resource kinds: the table, one of its indexes, the bucket itself (list
-// operations), the bucket's objects.
+// operations), the bucket's objects, the signing keys' table.
 const (
 	KindTable Kind = iota + 1
 	KindIndex
 	KindBucket
 	KindObjects
+	KindKeys
 )
 
 // Resource is what a statement grants on. Index names one index.
@@ -43,22 +44,31 @@ func (r Resource) String() string {
 		return "bucket"
 	case KindObjects:
 		return "bucket/*"
+	case KindKeys:
+		return "keys table"
 	}
 	return fmt.Sprintf("resource(%d)", r.Kind)
 }
 
-// ARN renders the resource's ARN from the table's and the bucket's (the
-// stack passes its tokens, enforcement passes names).
-func (r Resource) ARN(tableARN, bucketARN string) string {
+// ARNs are the ARNs of a deployment's resources (the stack passes its
+// tokens, enforcement passes names).
+type ARNs struct {
+	Table, Keys, Bucket string
+}
+
+// ARN renders the resource's ARN.
+func (r Resource) ARN(a ARNs) string {
 	switch r.Kind {
 	case KindTable:
-		return tableARN
+		return a.Table
 	case KindIndex:
-		return tableARN + "/index/" + r.Index
+		return a.Table + "/index/" + r.Index
 	case KindBucket:
-		return bucketARN
+		return a.Bucket
 	case KindObjects:
-		return bucketARN + "/*"
+		return a.Bucket + "/*"
+	case KindKeys:
+		return a.Keys
 	}
 	panic("iam: unknown resource kind")
 }
@@ -133,6 +143,11 @@ func Bucket(actions ...string) Statement {
 	return Statement{Resource: Resource{Kind: KindBucket}, Actions: actions}
 }
 
+// Keys grants actions on the signing keys' table.
+func Keys(actions ...string) Statement {
+	return Statement{Resource: Resource{Kind: KindKeys}, Actions: actions}
+}
+
 // Objects grants actions on the bucket's objects.
 func Objects(actions ...string) Statement {
 	return Statement{Resource: Resource{Kind: KindObjects}, Actions: actions}
@@ -174,6 +189,9 @@ var Policies = map[string]Policy{
 	routes.FnSessionsOpen: {
 		Table(getItem, putItem, updateItem),
 		Objects(putObject, abortMultipart),
+		// upload tickets: the ticket keyring (read; a key a month, created
+		// by the first signer that finds it due)
+		Keys(query, putItem),
 	},
 	// Part URLs (PutObject signs UploadPart) and the session status, which
 	// lists parts, and records a form upload it finds posted (or discards
@@ -188,8 +206,10 @@ var Policies = map[string]Policy{
 		Objects(putObject, getObject, listParts, abortMultipart, deleteObjectVersion),
 		Bucket(listBucket),
 	},
-	// Uppy's companion routes open, sign, list, complete and abort sessions.
+	// Uppy's companion routes open, sign, list, complete and abort sessions
+	// under a ticket they verify (the ticket keyring, read only).
 	routes.FnCompanion: {
+		Keys(query),
 		Table(getItem, putItem, updateItem),
 		Objects(putObject, getObject, listParts, abortMultipart, deleteObjectVersion),
 		Bucket(listBucket),
@@ -203,6 +223,7 @@ var Policies = map[string]Policy{
 	routes.FnFiles: {
 		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
 		Index(dynamo.IndexGSI1, query),
+		Keys(query, putItem), // listing cursors
 		// downloads sign a GET of one version (of the key, when the version
 		// was recorded without an S3 version id); trash hides with a delete
 		// marker, restore and purge remove versions they list
@@ -212,6 +233,7 @@ var Policies = map[string]Policy{
 	routes.FnAttachments: {
 		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
 		Index(dynamo.IndexGSI1, query),
+		Keys(query, putItem), // listing cursors
 	},
 	routes.FnBatches: {
 		Table(getItem, putItem, updateItem, deleteItem),

@@ -207,6 +207,9 @@ func TestUppyCompanion(t *testing.T) {
 		// refusals
 		u.json(400, "GET", "/params?filename=a.txt&type=text/plain", nil, nil) // no size
 		u.json(400, "POST", "/multipart", map[string]any{"filename": "a.bin", "metadata": map[string]any{}}, nil)
+		for _, bad := range []any{1.5, 1e30, -1, "1e3", "NaN", "+5"} { // sizes are whole numbers of bytes
+			u.json(400, "POST", "/multipart", map[string]any{"filename": "a.bin", "metadata": map[string]any{"size": bad}}, nil)
+		}
 		u.json(400, "GET", "/multipart/"+created.UploadID+"?key=other", nil, nil)
 		u.json(400, "DELETE", "/multipart/"+created.UploadID+"?key=other", nil, nil)
 		bad := uppy{t: t, endpoint: strings.Replace(u.endpoint, "/v1/uppy/", "/v1/uppy/x", 1)}

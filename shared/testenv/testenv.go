@@ -252,5 +252,8 @@ func ConnectDynamo(t testing.TB, c app.Config) *app.Deps {
 	if err := dynamo.EnsureTable(context.Background(), d.Dynamo, c.Table); err != nil {
 		t.Fatal(err)
 	}
+	if err := dynamo.EnsureKeysTable(context.Background(), d.Dynamo, c.KeysTableName()); err != nil {
+		t.Fatal(err)
+	}
 	return d
 }
