@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/keyring"
 	"github.com/anexo/anexo/shared/local"
 	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/testenv"
@@ -449,5 +450,58 @@ func TestLocalS3RefusesStrangers(t *testing.T) {
 	_, err := stranger.ListBuckets(context.Background(), &s3.ListBucketsInput{})
 	if err == nil { // versitygw answers XAdminUserNotFound
 		t.Fatal("the fixed credentials of old listed the buckets")
+	}
+}
+
+// TestCursorKeysRotate: the first function to sign a cursor creates the
+// cursor key (here the attachments function), the other uses it; a period
+// later the next signer writes the next key, and a cursor signed before
+// the rotation still pages on. A retirement ends it.
+func TestCursorKeysRotate(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	a := c.upload("a.txt", []byte("a"), nil)
+	b := c.upload("b.txt", []byte("b"), nil)
+	lead := "/v1/entities/lead/" + uuid.NewString()
+	c.expect(200, "POST", lead+"/files", map[string]any{"file_uuids": []string{a["uuid"].(string), b["uuid"].(string)}})
+	page := c.expect(200, "GET", lead+"/files?limit=1", nil)
+	entityCursor := page["_page"].(map[string]any)["next_cursor"].(string)
+	page = c.expect(200, "GET", "/v1/files?limit=1", nil)
+	filesCursor := page["_page"].(map[string]any)["next_cursor"].(string)
+	if strings.SplitN(entityCursor, ".", 2)[0] != strings.SplitN(filesCursor, ".", 2)[0] {
+		t.Fatal("the two functions sign with different keys")
+	}
+	keyOf := func(cursor string) string { return strings.SplitN(cursor, ".", 2)[0] }
+	// an hour before the key's period ends: still the same key
+	e.clock.Advance(keyring.RotateEvery - time.Hour)
+	defer e.clock.Advance(-keyring.RotateEvery + time.Hour)
+	before := c.expect(200, "GET", "/v1/files?limit=1", nil)["_page"].(map[string]any)["next_cursor"].(string)
+	if keyOf(before) != keyOf(filesCursor) {
+		t.Fatal("a new key before the period ended")
+	}
+	// two hours later the next signer writes the next key; the cursor
+	// signed an hour before the rotation still pages on
+	e.clock.Advance(2 * time.Hour)
+	defer e.clock.Advance(-2 * time.Hour)
+	next := c.expect(200, "GET", "/v1/files?limit=1", nil)["_page"].(map[string]any)["next_cursor"].(string)
+	if keyOf(next) == keyOf(before) {
+		t.Fatal("no new key a period later")
+	}
+	c.expect(200, "GET", "/v1/files?limit=1&cursor="+before, nil)
+	c.expect(200, "GET", "/v1/files?limit=1&cursor="+next, nil)
+	if r := c.do("GET", lead+"/files?limit=1&cursor="+next, nil); r.JSON()["code"] != "cursor_query_mismatch" {
+		t.Fatalf("a cursor of another query (same key, so it verifies): %s", r) // the attachments function reads the new key too
+	}
+	// an operator's retirement ends every cursor at once (after the warm
+	// functions' refresh)
+	if _, err := e.srv.Deps.Ring("cursor").Rotate(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(keyring.Refresh)
+	defer e.clock.Advance(-keyring.Refresh)
+	for _, cur := range []string{before, next} {
+		if r := c.do("GET", "/v1/files?limit=1&cursor="+cur, nil); r.Status != 400 || r.JSON()["code"] != "invalid_cursor" {
+			t.Fatalf("a cursor of a retired key: %s", r)
+		}
 	}
 }
