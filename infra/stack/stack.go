@@ -242,8 +242,10 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			LoggingFormat: awslambda.LoggingFormat_JSON,
 			LogGroup:      logs,
 			Description:   jsii.String("Anexo " + name),
+			Tracing:       awslambda.Tracing_ACTIVE,
 			Environment: &map[string]*string{
 				"ANEXO_FUNCTION":  jsii.String(name),
+				"ANEXO_TRACING":   jsii.String("1"),
 				"TABLE_NAME":      s.Table.TableName(),
 				"KEYS_TABLE_NAME": s.Keys.TableName(),
 				"BUCKET_NAME":     s.Bucket.BucketName(),

@@ -39,6 +39,7 @@ import (
 	"github.com/anexo/anexo/shared/s3store"
 	"github.com/anexo/anexo/shared/sessionapi"
 	"github.com/anexo/anexo/shared/tokenapi"
+	"github.com/anexo/anexo/shared/tracing"
 	"github.com/anexo/anexo/shared/upload"
 )
 
@@ -68,6 +69,10 @@ type Config struct {
 	ConfigHooks []func(*aws.Config)
 	// Function is the function this process serves (ANEXO_FUNCTION).
 	Function string
+	// Tracing (ANEXO_TRACING=1, set by the stack with Lambda's active
+	// tracing) records every DynamoDB and S3 call as an X-Ray subsegment
+	// of the invocation's trace.
+	Tracing bool
 	// EnforcePolicy (ANEXO_ENFORCE_POLICY=1) checks every AWS call against
 	// the function's IAM policy and answers as AWS would on a refusal:
 	// local mode and tests, where the emulators accept every call.
@@ -79,7 +84,7 @@ func FromEnv() Config {
 	c := Config{Table: getenv("TABLE_NAME", "anexo"), Bucket: getenv("BUCKET_NAME", "anexo-files"),
 		Region: getenv("AWS_REGION", "us-east-1"), DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint: os.Getenv("S3_ENDPOINT"), Function: os.Getenv("ANEXO_FUNCTION"),
-		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1"}
+		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1", Tracing: os.Getenv("ANEXO_TRACING") == "1"}
 	c.KeysTable = getenv("KEYS_TABLE_NAME", c.Table+"-keys")
 	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
 	c.Limits.MaxFileSize = envInt("MAX_FILE_SIZE")
@@ -145,6 +150,9 @@ func Connect(ctx context.Context, c Config) (*Deps, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	if c.Tracing {
+		(&tracing.Recorder{}).Install(&awsCfg)
 	}
 	for _, o := range c.ConfigHooks {
 		o(&awsCfg)
