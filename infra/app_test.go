@@ -15,25 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anexo/anexo/infra/cfnlint"
 	"github.com/anexo/anexo/infra/lambdabuild"
 	"github.com/anexo/anexo/shared/iam"
 )
 
 // root is the repository root (tests run in infra/).
 const root = ".."
-
-// tool finds a command the test needs; CI must have it.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
 
 // cdkCLI is the pinned CDK CLI the Makefile runs (CDK ?= npx --yes aws-cdk@V).
 func cdkCLI(t *testing.T) []string {
@@ -105,8 +93,7 @@ type assetManifest struct {
 // the template passes cfn-lint.
 func TestCDKSynth(t *testing.T) {
 	cli := cdkCLI(t)
-	tool(t, cli[0])
-	lint := tool(t, "cfn-lint")
+	cfnlint.Tool(t, cli[0])
 	run(t, "/bin/sh", "-c", readmeSynth(t, cli))
 	out1, bin1 := filepath.Join(root, "cdk.out"), filepath.Join(root, "bin")
 	tmp := t.TempDir()
@@ -146,7 +133,7 @@ func TestCDKSynth(t *testing.T) {
 			t.Errorf("%s: an unchanged function was rebuilt", fn)
 		}
 	}
-	cfnLint(t, lint, filepath.Join(out1, "Anexo.template.json"))
+	cfnlint.File(t, filepath.Join(out1, "Anexo.template.json"))
 }
 
 // checkBootstrap: a static linux/arm64 binary that depends on its code
@@ -178,25 +165,6 @@ func checkBootstrap(t *testing.T, path string) {
 	}
 }
 
-func cfnLint(t *testing.T, lint, template string) {
-	t.Helper()
-	b, err := exec.Command(lint, "--format", "json", template).Output()
-	var findings []struct {
-		Level   string
-		Message string
-		Rule    struct{ Id string }
-	}
-	if jerr := json.Unmarshal(b, &findings); jerr != nil {
-		t.Fatalf("cfn-lint: %v %v: %s", err, jerr, b)
-	}
-	for _, f := range findings {
-		if f.Level == "Error" {
-			t.Errorf("cfn-lint %s: %s", f.Rule.Id, f.Message)
-		} else {
-			t.Logf("cfn-lint %s %s: %s", f.Level, f.Rule.Id, f.Message)
-		}
-	}
-}
 
 // TestAppNeedsGo: the app cdk.json runs says in one line what is missing
 // when Go is absent, too old or broken, and exits non-zero (no stack trace).

@@ -74,7 +74,9 @@ func ContextBool(scope constructs.Construct, key string, def bool) bool {
 
 // FromContext builds props from CDK context keys: stage, allowedOrigins,
 // assetDir, logRetentionDays, throttleRate, throttleBurst, authorizerTtl,
-// alarmEmail, terminationProtection (default true), and account + region
+// alarmEmail, terminationProtection (default true), domainName +
+// certificateArn, edge (+ edgeWebAclArn, edgeRatePerIp, edgeRatePerToken),
+// and account + region
 // (both or neither: a stage pinned to its account and region; without
 // them the stack is environment agnostic).
 func FromContext(scope constructs.Construct) Props {
@@ -96,5 +98,11 @@ func FromContext(scope constructs.Construct) Props {
 		ThrottleBurst:    contextNumber(scope, "throttleBurst"),
 		AuthorizerTTL:    int(contextNumber(scope, "authorizerTtl")),
 		AlarmEmail:       ContextString(scope, "alarmEmail", ""),
+		DomainName:       ContextString(scope, "domainName", ""),
+		CertificateARN:   ContextString(scope, "certificateArn", ""),
+		Edge:             ContextBool(scope, "edge", false),
+		EdgeWebACLArn:    ContextString(scope, "edgeWebAclArn", ""),
+		EdgeRatePerIP:    contextNumber(scope, "edgeRatePerIp"),
+		EdgeRatePerToken: contextNumber(scope, "edgeRatePerToken"),
 	}
 }

@@ -49,6 +49,12 @@ type Props struct {
 	ThrottleBurst    float64  // burst
 	AuthorizerTTL    int      // seconds API Gateway caches an authorizer answer per token
 	AlarmEmail       string   // optional: alarms notify this address through SNS
+	DomainName       string   // optional custom domain of the API, with CertificateARN (ACM, the stack's region)
+	CertificateARN   string
+	Edge             bool    // CloudFront + WAF in front of the API
+	EdgeWebACLArn    string  // an existing CloudFront web ACL (required outside us-east-1)
+	EdgeRatePerIP    float64 // WAF: requests per 5 minutes per client IP
+	EdgeRatePerToken float64 // WAF: requests per 5 minutes per Authorization value
 }
 
 // Defaults fills unset props.
@@ -73,6 +79,12 @@ func (p Props) Defaults() Props {
 	}
 	if p.AuthorizerTTL == 0 {
 		p.AuthorizerTTL = 60
+	}
+	if p.EdgeRatePerIP == 0 {
+		p.EdgeRatePerIP = defaultEdgeRatePerIP
+	}
+	if p.EdgeRatePerToken == 0 {
+		p.EdgeRatePerToken = defaultEdgeRatePerToken
 	}
 	return p
 }
@@ -335,6 +347,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		awscdk.NewCfnOutput(st, jsii.String(id), &awscdk.CfnOutputProps{Value: v, Description: jsii.String(what)})
 	}
 	out("ApiUrl", stage.Url(), "Base URL of the Anexo API")
+	s.addDomain(props, stage, out)
+	s.addEdge(props, out)
 	out("TableName", s.Table.TableName(), "DynamoDB metadata table")
 	out("BucketName", s.Bucket.BucketName(), "S3 bucket of file bytes")
 	return s
