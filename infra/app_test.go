@@ -165,7 +165,6 @@ func checkBootstrap(t *testing.T, path string) {
 	}
 }
 
-
 // TestAppNeedsGo: the app cdk.json runs says in one line what is missing
 // when Go is absent, too old or broken, and exits non-zero (no stack trace).
 func TestAppNeedsGo(t *testing.T) {

@@ -1,10 +1,13 @@
 package stack_test
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -48,7 +51,7 @@ type synth struct {
 func build(t *testing.T, p stack.Props) synth {
 	t.Helper()
 	p.AssetDir = assets(t)
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: featureFlags(t)})
 	s := stack.New(app, "Anexo", p)
 	tpl := assertions.Template_FromStack(s.Stack, nil)
 	raw, _ := json.Marshal(tpl.ToJSON())
@@ -60,6 +63,81 @@ func build(t *testing.T, p stack.Props) synth {
 }
 
 var defaultSynth *synth
+
+// featureFlags are cdk.json's feature flags: the tests synthesize what
+// cdk deploy does.
+func featureFlags(t *testing.T) *map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "cdk.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cdk struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(b, &cdk); err != nil {
+		t.Fatal(err)
+	}
+	flags := map[string]any{}
+	for k, v := range cdk.Context {
+		if strings.HasPrefix(k, "@aws-cdk") {
+			flags[k] = v
+		}
+	}
+	return &flags
+}
+
+// TestFeatureFlags: cdk.json sets every feature flag to the value the
+// pinned aws-cdk-lib recommends (what cdk init writes), so the stack is
+// built as current CDK intends; an upgrade that adds flags fails here
+// until cdk.json takes them.
+func TestFeatureFlags(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-cdk-go/awscdk/v2").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgz, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "jsii", "aws-cdk-lib-*.tgz"))
+	if len(tgz) != 1 {
+		t.Fatalf("aws-cdk-lib tarball: %v", tgz)
+	}
+	recommended := readTarJSON(t, tgz[0], "package/recommended-feature-flags.json")
+	got := *featureFlags(t)
+	for k, v := range recommended {
+		if g, ok := got[k]; !ok || fmt.Sprint(g) != fmt.Sprint(v) {
+			t.Errorf("cdk.json: %s = %v, recommended %v", k, g, v)
+		}
+	}
+	if len(got) != len(recommended) {
+		t.Errorf("cdk.json sets %d flags, aws-cdk-lib recommends %d", len(got), len(recommended))
+	}
+}
+
+func readTarJSON(t *testing.T, path, name string) map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s not in %s: %v", name, path, err)
+		}
+		if h.Name == name {
+			var m map[string]any
+			if err := json.NewDecoder(tr).Decode(&m); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+	}
+}
 
 func defaults(t *testing.T) synth {
 	if defaultSynth == nil {
@@ -418,21 +496,32 @@ func TestIAM(t *testing.T) {
 			if string(res) == `"*"` && slices.Equal(acts, []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}) {
 				continue // active tracing (CDK's grant; X-Ray has no resource-level permissions)
 			}
-			kind := resourceKind(t, string(res))
-			if kind == "queue" { // Lambda delivers failed async invocations with the role (CDK's grantSendMessages)
-				for _, r := range roles {
-					if fn := roleOf[ref(r)]; !slices.Contains(routes.Background, fn) || !slices.Equal(acts, []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}) {
-						t.Errorf("%s may %v on the async failures queue", fn, acts)
-					}
-				}
-				continue
+			// a statement may name several resources (CDK's minimizePolicies
+			// merges statements with the same actions): each is granted
+			var list []any
+			if l, ok := stm["Resource"].([]any); ok {
+				list = l
+			} else {
+				list = []any{stm["Resource"]}
 			}
-			for _, a := range acts {
-				if strings.Contains(a, "*") {
-					t.Errorf("policy %s grants wildcard action %s", id, a)
+			for _, one := range list {
+				res, _ := json.Marshal(one)
+				kind := resourceKind(t, string(res))
+				if kind == "queue" { // Lambda delivers failed async invocations with the role (CDK's grantSendMessages)
+					for _, r := range roles {
+						if fn := roleOf[ref(r)]; !slices.Contains(routes.Background, fn) || !slices.Equal(acts, []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}) {
+							t.Errorf("%s may %v on the async failures queue", fn, acts)
+						}
+					}
+					continue
 				}
-				for _, r := range roles {
-					granted[roleOf[ref(r)]] = append(granted[roleOf[ref(r)]], a+" on "+kind)
+				for _, a := range acts {
+					if strings.Contains(a, "*") {
+						t.Errorf("policy %s grants wildcard action %s", id, a)
+					}
+					for _, r := range roles {
+						granted[roleOf[ref(r)]] = append(granted[roleOf[ref(r)]], a+" on "+kind)
+					}
 				}
 			}
 		}
@@ -462,8 +551,6 @@ func resourceKind(t *testing.T, res string) string {
 	t.Helper()
 	index := regexp.MustCompile(`/index/([A-Za-z0-9_.-]+)"`)
 	switch {
-	case strings.HasPrefix(res, "["):
-		t.Fatalf("a statement with several resources: %s", res)
 	case strings.Contains(res, `"*"`):
 		t.Fatalf("a statement on resource *: %s", res)
 	case strings.Contains(res, "AsyncFailures"):
@@ -637,7 +724,7 @@ func TestOperations(t *testing.T) {
 	}
 
 	for ctx, want := range map[string]bool{"": true, "false": false} {
-		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: featureFlags(t)})
 		if ctx != "" {
 			app.Node().SetContext(jsii.String("terminationProtection"), ctx)
 		}
