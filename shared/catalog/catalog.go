@@ -4,6 +4,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
@@ -87,6 +88,9 @@ func (s *Service) DownloadURL(ctx context.Context, p auth.Principal, fileUUID, v
 	ttl := s.DownloadTTL
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
+	}
+	if v.S3Version == "" { // commit records none without one
+		return "", fmt.Errorf("version %s of file %s has no S3 version id", versionUUID, fileUUID)
 	}
 	kind, ctype := files.Delivery(v.MimeType, inline)
 	return s.Blobs.PresignGet(ctx, v.Key, v.S3Version, files.ContentDisposition(kind, v.Name), ctype, ttl)

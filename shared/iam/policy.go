@@ -224,10 +224,9 @@ var Policies = map[string]Policy{
 		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
 		Index(dynamo.IndexGSI1, query),
 		Keys(query, putItem), // listing cursors
-		// downloads sign a GET of one version (of the key, when the version
-		// was recorded without an S3 version id); trash hides with a delete
+		// downloads sign a GET of one version; trash hides with a delete
 		// marker, restore and purge remove versions they list
-		Objects(getObject, getObjectVersion, deleteObject, deleteObjectVersion),
+		Objects(getObjectVersion, deleteObject, deleteObjectVersion),
 		Bucket(listBucketVersions),
 	},
 	routes.FnAttachments: {
@@ -258,7 +257,4 @@ var Policies = map[string]Policy{
 // only some of the time, each with the reason; the coverage check accepts
 // them unused. Keep it short: each entry is a path worth a deterministic
 // test.
-var Occasional = map[string]map[Access]string{
-	routes.FnFiles: {{Action: getObject, Resource: Resource{Kind: KindObjects}}: "a download of a version recorded " +
-		"without an S3 version id signs a GET of the key (seen after concurrent completions on the embedded S3)"},
-}
+var Occasional = map[string]map[Access]string{}

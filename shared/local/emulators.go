@@ -20,11 +20,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	minidyn "github.com/truora/minidyn/server"
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
 	"github.com/versity/versitygw/embedgw"
+	"github.com/versity/versitygw/s3response"
 )
 
 // S3Credentials are the embedded S3 root user's, generated at random when
@@ -116,7 +118,7 @@ func startS3(dir string) (string, error) {
 	errc := make(chan error, 1)
 	go func() {
 		// The banner goes to stdout; keep it out of `make run` output.
-		errc <- embedgw.RunVersityGW(context.Background(), deleteFix{be}, cfg)
+		errc <- embedgw.RunVersityGW(context.Background(), newPosixFix(be), cfg)
 	}()
 	if err := waitListening(addr, errc); err != nil {
 		return "", fmt.Errorf("versitygw: %w", err)
@@ -124,19 +126,61 @@ func startS3(dir string) (string, error) {
 	return "http://" + addr, nil
 }
 
-// deleteFix answers a delete of a version that is already gone with
-// success, as S3 does. The posix backend checks that the version exists,
-// then removes its file: two deletes of one version at the same moment (a
-// discarded upload and the recorder's clean-up) make the second fail with
-// a 500 "no such file or directory".
-type deleteFix struct{ *posix.Posix }
+// posixFix makes versitygw's posix backend answer as S3 does where the
+// difference shows:
+//   - a delete of a version that is already gone succeeds (the backend checks
+//     that the version exists, then removes its file: two deletes of one
+//     version at the same moment — a discarded upload and the recorder's
+//     clean-up — made the second fail with a 500 "no such file");
+//   - completing a multipart upload is atomic: S3 shows an upload before or
+//     after its completion, never half-assembled. The backend assembles in
+//     place, so a concurrent ListParts listed some or none of the parts, and
+//     a second CompleteMultipartUpload answered success without a version
+//     id. Completion, ListParts and abort of one upload take turns here.
+type posixFix struct {
+	*posix.Posix
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // by upload id
+}
 
-func (f deleteFix) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput) (*s3.DeleteObjectOutput, error) {
+func newPosixFix(p *posix.Posix) *posixFix {
+	return &posixFix{Posix: p, locks: map[string]*sync.Mutex{}}
+}
+
+// upload locks one upload id and returns the unlock.
+func (f *posixFix) upload(id *string) func() {
+	f.mu.Lock()
+	l, ok := f.locks[aws.ToString(id)]
+	if !ok {
+		l = &sync.Mutex{}
+		f.locks[aws.ToString(id)] = l
+	}
+	f.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+func (f *posixFix) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput) (*s3.DeleteObjectOutput, error) {
 	out, err := f.Posix.DeleteObject(ctx, in)
 	if err != nil && in.VersionId != nil && errors.Is(err, fs.ErrNotExist) {
 		return &s3.DeleteObjectOutput{VersionId: in.VersionId}, nil
 	}
 	return out, err
+}
+
+func (f *posixFix) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput) (s3response.CompleteMultipartUploadResult, string, error) {
+	defer f.upload(in.UploadId)()
+	return f.Posix.CompleteMultipartUpload(ctx, in)
+}
+
+func (f *posixFix) ListParts(ctx context.Context, in *s3.ListPartsInput) (s3response.ListPartsResult, error) {
+	defer f.upload(in.UploadId)()
+	return f.Posix.ListParts(ctx, in)
+}
+
+func (f *posixFix) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput) error {
+	defer f.upload(in.UploadId)()
+	return f.Posix.AbortMultipartUpload(ctx, in)
 }
 
 // isEmbeddedS3 reports whether endpoint is this process's embedded S3.

@@ -874,7 +874,9 @@ func (s *Service) complete(ctx context.Context, sess Session, in CompleteInput, 
 				"S3 computed a different "+sess.Checksum.Algorithm+" for the assembled file than the session declared; re-upload the parts").With("field", "checksum.value")
 		case errors.Is(err, apperr.ErrInvalidPart):
 			return files.File{}, apperr.New(apperr.KindConflict, "parts_changed", "the parts changed while completing; check the session and retry")
-		case errors.Is(err, apperr.ErrNoSuchUpload): // a concurrent completion won the S3 step
+		case errors.Is(err, apperr.ErrNoSuchUpload), err == nil && s3Version == "":
+			// a concurrent completion won the S3 step (a retried completion
+			// may also succeed without naming the version): the object tells
 			if s3Version, err = s.alreadyStored(ctx, sess); err != nil {
 				return s.afterVanished(ctx, sess, err)
 			}
@@ -891,8 +893,11 @@ func (s *Service) complete(ctx context.Context, sess Session, in CompleteInput, 
 func (s *Service) alreadyStored(ctx context.Context, sess Session) (string, error) {
 	for attempt := 0; ; attempt++ {
 		obj, err := s.blobs.Head(ctx, sess.Key)
-		if err == nil && obj.Size == sess.Plan.Size {
+		if err == nil && obj.Size == sess.Plan.Size && obj.VersionID != "" {
 			return obj.VersionID, nil
+		}
+		if err == nil && obj.VersionID == "" {
+			err = apperr.ErrNotFound // not all there yet: no version named
 		}
 		if err != nil && !errors.Is(err, apperr.ErrNotFound) {
 			return "", fmt.Errorf("head object: %w", err)
@@ -939,6 +944,11 @@ func (s *Service) afterVanished(ctx context.Context, sess Session, err error) (f
 }
 
 func (s *Service) commit(ctx context.Context, sess Session, s3Version string, now time.Time) (files.File, error) {
+	if s3Version == "" {
+		// The bucket is versioned: S3 names every version it stores. Record
+		// nothing a download or a purge could not name; the caller retries.
+		return files.File{}, errCompletionInProgress()
+	}
 	var prev files.File
 	if !sess.NewFile {
 		var err error
