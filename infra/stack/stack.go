@@ -139,24 +139,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &Stack{Stack: st, Functions: map[string]awslambda.Function{}}
 
-	s.Table = awsdynamodb.NewTable(st, jsii.String("Metadata"), &awsdynamodb.TableProps{
-		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrPK), Type: awsdynamodb.AttributeType_STRING},
-		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrSK), Type: awsdynamodb.AttributeType_STRING},
-		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		TimeToLiveAttribute:              jsii.String(dynamo.AttrTTL),
-		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
-		RemovalPolicy:                    awscdk.RemovalPolicy_RETAIN,
-		DeletionProtection:               jsii.Bool(true),
-	})
-	s.Keys = awsdynamodb.NewTable(st, jsii.String("SigningKeys"), &awsdynamodb.TableProps{
-		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrPK), Type: awsdynamodb.AttributeType_STRING},
-		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrSK), Type: awsdynamodb.AttributeType_STRING},
-		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		TimeToLiveAttribute:              jsii.String(dynamo.AttrTTL),
-		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
-		RemovalPolicy:                    awscdk.RemovalPolicy_RETAIN,
-		DeletionProtection:               jsii.Bool(true),
-	})
+	s.Table = protectedTable(st, "Metadata")
+	s.Keys = protectedTable(st, "SigningKeys") // no index
 	for _, gsi := range [][3]string{{dynamo.IndexGSI1, dynamo.AttrGSI1PK, dynamo.AttrGSI1SK}, {dynamo.IndexGSI2, dynamo.AttrGSI2PK, dynamo.AttrGSI2SK}} {
 		s.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
 			IndexName:      jsii.String(gsi[0]),
@@ -352,6 +336,20 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	out("TableName", s.Table.TableName(), "DynamoDB metadata table")
 	out("BucketName", s.Bucket.BucketName(), "S3 bucket of file bytes")
 	return s
+}
+
+// protectedTable is an on-demand table keyed pk/sk with TTL, point-in-time
+// recovery and deletion protection, kept when the stack is deleted.
+func protectedTable(st awscdk.Stack, id string) awsdynamodb.Table {
+	return awsdynamodb.NewTable(st, jsii.String(id), &awsdynamodb.TableProps{
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrPK), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrSK), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute:              jsii.String(dynamo.AttrTTL),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+		RemovalPolicy:                    awscdk.RemovalPolicy_RETAIN,
+		DeletionProtection:               jsii.Bool(true),
+	})
 }
 
 // tableOperations are the DynamoDB operations the functions make (an alarm
