@@ -16,12 +16,11 @@ import (
 // KeyStore keeps the signing keys in their own table, which only the
 // functions that sign or verify may read (their IAM policies name it).
 type KeyStore struct {
-	api   API
-	table string
+	s *Store // on the keys' table
 }
 
 // NewKeyStore returns the key store on table.
-func NewKeyStore(api API, table string) *KeyStore { return &KeyStore{api: api, table: table} }
+func NewKeyStore(api API, table string) *KeyStore { return &KeyStore{s: New(api, table)} }
 
 type keyItem struct {
 	PK          string `dynamodbav:"pk"` // purpose
@@ -36,37 +35,25 @@ type keyItem struct {
 // and a day).
 func (s *KeyStore) Keys(ctx context.Context, purpose string) ([]keyring.Key, error) {
 	var out []keyring.Key
-	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{TableName: &s.table, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: aws.String("pk = :p"), ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(purpose)}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	err := s.s.queryPrefix(ctx, purpose, "", func(item map[string]types.AttributeValue) error {
+		var it keyItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return err
+		}
+		sec, err := base64.StdEncoding.DecodeString(it.Secret)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, item := range page.Items {
-			var it keyItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, err
-			}
-			sec, err := base64.StdEncoding.DecodeString(it.Secret)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, keyring.Key{ID: it.SK, Secret: sec, CreatedAt: parseTS(it.CreatedAt), VerifyUntil: parseTS(it.VerifyUntil)})
-		}
-	}
-	return out, nil
+		out = append(out, keyring.Key{ID: it.SK, Secret: sec, CreatedAt: parseTS(it.CreatedAt), VerifyUntil: parseTS(it.VerifyUntil)})
+		return nil
+	})
+	return out, err
 }
 
 // PutKey adds a key (ErrConflict when its id exists).
 func (s *KeyStore) PutKey(ctx context.Context, purpose string, k keyring.Key) error {
-	av, err := attributevalue.MarshalMap(keyItem{PK: purpose, SK: k.ID, Secret: base64.StdEncoding.EncodeToString(k.Secret),
+	return s.s.putNew(ctx, keyItem{PK: purpose, SK: k.ID, Secret: base64.StdEncoding.EncodeToString(k.Secret),
 		CreatedAt: ts(k.CreatedAt), VerifyUntil: ts(k.VerifyUntil), TTL: k.VerifyUntil.Add(24 * time.Hour).Unix()})
-	if err != nil {
-		return err
-	}
-	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: av, ConditionExpression: aws.String("attribute_not_exists(pk)")})
-	return mapErr(err)
 }
 
 // RetireKeys ends the verification of every key of the purpose but keep.
@@ -79,7 +66,7 @@ func (s *KeyStore) RetireKeys(ctx context.Context, purpose, keep string, now tim
 		if k.ID == keep || !now.Before(k.VerifyUntil) {
 			continue
 		}
-		_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: keyOf(purpose, k.ID),
+		_, err := s.s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.s.table, Key: keyOf(purpose, k.ID),
 			UpdateExpression:          aws.String("SET verify_until = :now"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":now": str(ts(now))}})
 		if err != nil {
