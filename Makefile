@@ -51,7 +51,7 @@ load:
 # deadline races busy workers (go.dev/issue/75804, fixed in Go 1.27).
 # Run longer with FUZZTIME=10m or FUZZTIME=5000000x.
 FUZZTIME ?= 1m
-FUZZ := shared/catalog:FuzzParseQuery shared/catalog:FuzzDecodeCursor shared/batchapi:FuzzParse shared/api:FuzzDecodeJSON
+FUZZ := shared/catalog:FuzzParseQuery shared/catalog:FuzzDecodeCursor shared/httpapi:FuzzParse shared/httpapi:FuzzDecodeJSON
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/testenv"
 )
 
@@ -29,15 +29,15 @@ func BenchmarkColdStart(b *testing.B) {
 	env := []string{"TABLE_NAME=" + cfg.Table, "BUCKET_NAME=" + cfg.Bucket, "AWS_REGION=us-east-1",
 		"DYNAMODB_ENDPOINT=" + be.Dynamo, "S3_ENDPOINT=" + be.S3, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}
 	samples := map[string]string{
-		routes.FnAuthorizer: "authorizer/unknown-token.json", routes.FnSessionsOpen: "sessions-open/open-invalid.json",
-		routes.FnSessionsParts: "sessions-parts/status.json", routes.FnSessionsComplete: "sessions-complete/complete.json",
-		routes.FnFiles: "files/usage.json", routes.FnAttachments: "attachments/usages.json", routes.FnBatches: "batches/get.json",
-		routes.FnCompanion: "companion/list.json", routes.FnRecorder: "recorder/s3-post.json", routes.FnSweeper: "sweeper/scheduled.json",
-		routes.FnTokens: "tokens/list.json",
+		lambdas.Authorizer: "authorizer/unknown-token.json", lambdas.SessionsOpen: "sessions-open/open-invalid.json",
+		lambdas.SessionsParts: "sessions-parts/status.json", lambdas.SessionsComplete: "sessions-complete/complete.json",
+		lambdas.Files: "files/usage.json", lambdas.Attachments: "attachments/usages.json", lambdas.Batches: "batches/get.json",
+		lambdas.Companion: "companion/list.json", lambdas.Recorder: "recorder/s3-post.json", lambdas.Sweeper: "sweeper/scheduled.json",
+		lambdas.Tokens: "tokens/list.json",
 	}
 	initMs := regexp.MustCompile(`INIT REPORT.*?durationMs: ?([0-9.]+)`)
 	dir := b.TempDir()
-	for _, fn := range append(routes.Functions(), routes.Background...) {
+	for _, fn := range lambdas.All() {
 		name, ok := samples[fn]
 		if !ok {
 			b.Fatalf("no sample event for %s", fn)

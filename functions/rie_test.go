@@ -160,10 +160,10 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 	d := testenv.Connect(t, cfg)
 	ctx := context.Background()
 	// The account and token the sample events carry.
-	if err := d.Store.PutAccount(ctx, auth.Account{ID: sampleAccount, Name: "sample", CreatedAt: time.Now()}); err != nil {
+	if err := d.Store().PutAccount(ctx, auth.Account{ID: sampleAccount, Name: "sample", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Store.PutToken(ctx, auth.Token{ID: "00000000-0000-4000-8000-000000000002", AccountID: sampleAccount, Name: "sample",
+	if err := d.Store().PutToken(ctx, auth.Token{ID: "00000000-0000-4000-8000-000000000002", AccountID: sampleAccount, Name: "sample",
 		Hash: auth.HashToken("anx_samplesamplesamplesamplesamplesamplesamples"), Scopes: auth.AllScopes, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,8 @@ import (
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/cmdline"
-	"github.com/anexo/anexo/shared/tokenapi"
+	"github.com/anexo/anexo/shared/connect"
+	"github.com/anexo/anexo/shared/httpapi"
 )
 
 const usage = `usage: anexo-admin <command> [flags]
@@ -96,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := app.Connect(ctx, cfg)
+	d, err := connect.App(ctx, cfg)
 	if err == nil {
 		err = do(ctx, d, f, fs.Args(), stdout, stderr)
 	}
@@ -118,11 +119,11 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func accountCreate(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, stderr io.Writer) error {
-	a, err := d.Auth.CreateAccount(ctx, f.name, f.quota)
+	a, err := d.Auth().CreateAccount(ctx, f.name, f.quota)
 	if err != nil {
 		return err
 	}
-	secret, t, err := d.Auth.CreateToken(ctx, a.ID, auth.NewToken{Name: "admin", Scopes: auth.AllScopes, CreatedBy: "anexo-admin"})
+	secret, t, err := d.Auth().CreateToken(ctx, a.ID, auth.NewToken{Name: "admin", Scopes: auth.AllScopes, CreatedBy: "anexo-admin"})
 	if err != nil {
 		return fmt.Errorf("account %s created, but its admin token was not: %w (mint one with token create)", a.ID, err)
 	}
@@ -136,7 +137,7 @@ func accountCreate(ctx context.Context, d *app.Deps, f flags, _ []string, stdout
 }
 
 func accountList(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, _ io.Writer) error {
-	as, err := d.Auth.ListAccounts(ctx)
+	as, err := d.Auth().ListAccounts(ctx)
 	if err != nil || f.json {
 		if err == nil {
 			err = printJSON(stdout, as)
@@ -152,27 +153,27 @@ func accountList(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, 
 }
 
 func accountShow(ctx context.Context, d *app.Deps, f flags, args []string, stdout, _ io.Writer) error {
-	a, err := d.Auth.Store.GetAccount(ctx, args[0])
+	a, err := d.Auth().Store.GetAccount(ctx, args[0])
 	if err != nil {
 		if errors.Is(err, apperr.ErrNotFound) {
 			return apperr.New(apperr.KindNotFound, "account_not_found", "no account "+args[0])
 		}
 		return err
 	}
-	u, err := d.Store.Usage(ctx, a.ID)
+	u, err := d.Store().Usage(ctx, a.ID)
 	if err != nil {
 		return err
 	}
 	// an operator sees what the account's admins see
-	ts, err := d.Auth.ListTokens(ctx, auth.Principal{AccountID: a.ID, Scopes: []auth.Scope{auth.ScopeTokens}})
+	ts, err := d.Auth().ListTokens(ctx, auth.Principal{AccountID: a.ID, Scopes: []auth.Scope{auth.ScopeTokens}})
 	if err != nil {
 		return err
 	}
 	now := time.Now()
 	if f.json {
-		views := make([]tokenapi.View, len(ts))
+		views := make([]httpapi.TokenView, len(ts))
 		for i, t := range ts {
-			views[i] = tokenapi.ViewToken(t, now)
+			views[i] = httpapi.ViewToken(t, now)
 		}
 		return printJSON(stdout, map[string]any{"account": a, "usage": u, "tokens": views})
 	}
@@ -199,7 +200,7 @@ func tokenCreate(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, 
 	if err != nil {
 		return err
 	}
-	secret, t, err := d.Auth.CreateToken(ctx, f.account, auth.NewToken{Name: f.name, Scopes: sc, AllowedDomain: f.origin, TTL: f.ttl, CreatedBy: "anexo-admin"})
+	secret, t, err := d.Auth().CreateToken(ctx, f.account, auth.NewToken{Name: f.name, Scopes: sc, AllowedDomain: f.origin, TTL: f.ttl, CreatedBy: "anexo-admin"})
 	if err != nil {
 		return err
 	}
@@ -239,7 +240,7 @@ func keysList(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, _ i
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PURPOSE\tKEY\tCREATED\tVERIFIES UNTIL")
 	for _, p := range ps {
-		ks, err := d.Keys.Keys(ctx, p)
+		ks, err := d.Keys().Keys(ctx, p)
 		if err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ func TestAdminCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("account create: %d %s", code, errs)
 	}
-	p, _, err := d.Auth.Authenticate(ctx, "Bearer "+strings.TrimSpace(out))
+	p, _, err := d.Auth().Authenticate(ctx, "Bearer "+strings.TrimSpace(out))
 	if err != nil || !p.Has(auth.ScopeTokens) || !p.Has(auth.ScopeDelete) {
 		t.Fatalf("the first token is not an admin token: %+v %v", p, err)
 	}
@@ -39,7 +39,7 @@ func TestAdminCommands(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("token create: %d %s", code, errs)
 	}
-	p, _, err = d.Auth.Authenticate(ctx, "Bearer "+strings.TrimSpace(out))
+	p, _, err = d.Auth().Authenticate(ctx, "Bearer "+strings.TrimSpace(out))
 	if err != nil || p.AccountID != acct || p.Name != "crm" || p.AllowedDomain != "https://*.acme.com" ||
 		p.Require(auth.ScopeDelete) != nil || p.Require(auth.ScopeWrite) == nil {
 		t.Fatalf("the minted token authenticates as %+v (%v)", p, err)
@@ -134,7 +134,7 @@ func TestReadmeAdminBlock(t *testing.T) {
 		t.Fatalf("the README's bootstrap block failed: %v\n%s%s", err, stdout.String(), stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-	p, _, err := d.Auth.Authenticate(context.Background(), "Bearer "+lines[len(lines)-1])
+	p, _, err := d.Auth().Authenticate(context.Background(), "Bearer "+lines[len(lines)-1])
 	if err != nil || !p.Has(auth.ScopeTokens) || !strings.Contains(stdout.String(), "Acme") {
 		t.Fatalf("exported token %q: %+v %v\n%s", lines[len(lines)-1], p, err, stdout.String())
 	}

@@ -1,15 +1,10 @@
-// Command attachments is the attachments Lambda (see shared/routes for its routes).
+// Command attachments is the attachments Lambda: its routes are declared in shared/httpapi.
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/anexo/anexo/shared/app"
-	"github.com/anexo/anexo/shared/routes"
 )
 
-func main() {
-	lambda.Start(app.MustConnect(context.Background(), app.FromEnv()).Handler(routes.FnAttachments))
-}
+func main() { lambda.Start(app.Attachments(app.Lambda())) }

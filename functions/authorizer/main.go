@@ -2,13 +2,9 @@
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/anexo/anexo/shared/app"
 )
 
-func main() {
-	lambda.Start(app.MustConnect(context.Background(), app.FromEnv()).Authorizer())
-}
+func main() { lambda.Start(app.Authorizer(app.Lambda())) }

@@ -1,15 +1,10 @@
-// Command batches is the Wegly batch-upload Lambda (see shared/routes for its routes).
+// Command batches is the Wegly batch-upload Lambda: its routes are declared in shared/httpapi.
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/anexo/anexo/shared/app"
-	"github.com/anexo/anexo/shared/routes"
 )
 
-func main() {
-	lambda.Start(app.MustConnect(context.Background(), app.FromEnv()).Handler(routes.FnBatches))
-}
+func main() { lambda.Start(app.Batches(app.Lambda())) }

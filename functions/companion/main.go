@@ -1,15 +1,10 @@
-// Command companion serves Uppy's companion routes under upload tickets (see shared/routes for its routes).
+// Command companion serves Uppy's companion routes under upload tickets: its routes are declared in shared/httpapi.
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/anexo/anexo/shared/app"
-	"github.com/anexo/anexo/shared/routes"
 )
 
-func main() {
-	lambda.Start(app.MustConnect(context.Background(), app.FromEnv()).Handler(routes.FnCompanion))
-}
+func main() { lambda.Start(app.Companion(app.Lambda())) }

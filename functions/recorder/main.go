@@ -3,13 +3,9 @@
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/anexo/anexo/shared/app"
 )
 
-func main() {
-	lambda.Start(app.MustConnect(context.Background(), app.FromEnv()).Recorder())
-}
+func main() { lambda.Start(app.Recorder(app.Lambda())) }

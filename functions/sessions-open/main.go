@@ -1,15 +1,10 @@
-// Command sessions-open is the sessions-open Lambda (see shared/routes for its routes).
+// Command sessions-open is the sessions-open Lambda: its routes are declared in shared/httpapi.
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/anexo/anexo/shared/app"
-	"github.com/anexo/anexo/shared/routes"
 )
 
-func main() {
-	lambda.Start(app.MustConnect(context.Background(), app.FromEnv()).Handler(routes.FnSessionsOpen))
-}
+func main() { lambda.Start(app.SessionsOpen(app.Lambda())) }

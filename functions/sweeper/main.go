@@ -1,15 +1,11 @@
-// Command sweeper is the scheduled Lambda that purges trashed files whose
-// 30-day window has passed.
+// Command sweeper is the scheduled Lambda: it purges trashed files past
+// their window, the bytes of crashed batch uploads, and settles sessions.
 package main
 
 import (
-	"context"
-
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/anexo/anexo/shared/app"
 )
 
-func main() {
-	lambda.Start(app.MustConnect(context.Background(), app.FromEnv()).Sweeper())
-}
+func main() { lambda.Start(app.Sweeper(app.Lambda())) }

@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/httpapi"
 )
 
 // addDashboard draws what an operator watches: requests and errors, latency
@@ -24,7 +24,7 @@ func (s *Stack) addDashboard(stage awsapigatewayv2.HttpStage, names []string) {
 	}
 	perRoute := func(stat string) []awscloudwatch.IMetric {
 		var out []awscloudwatch.IMetric
-		for _, r := range routes.All {
+		for _, r := range httpapi.All() {
 			out = append(out, awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("AWS/ApiGateway"),
 				MetricName: jsii.String("Latency"), Period: period, Statistic: jsii.String(stat), Label: jsii.String(r.Key()),
 				DimensionsMap: &map[string]*string{"ApiId": s.API.ApiId(), "Stage": stage.StageName(), "Route": jsii.String(r.Key())}}))

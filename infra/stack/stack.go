@@ -33,8 +33,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/httpapi"
 	"github.com/anexo/anexo/shared/iam"
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/upload"
 )
 
@@ -108,17 +109,17 @@ type Spec struct {
 // through Lambda): 512 MB for the bandwidth. The authorizer does one
 // GetItem: 128 MB, 5 s. The sweeper runs hourly with 5 minutes.
 var Specs = map[string]Spec{
-	routes.FnAuthorizer:       {MemoryMB: 128, TimeoutSec: 5},
-	routes.FnSessionsOpen:     {MemoryMB: 256, TimeoutSec: 10},
-	routes.FnCompanion:        {MemoryMB: 512, TimeoutSec: 29},
-	routes.FnRecorder:         {MemoryMB: 256, TimeoutSec: 29},
-	routes.FnSessionsParts:    {MemoryMB: 256, TimeoutSec: 29},
-	routes.FnSessionsComplete: {MemoryMB: 512, TimeoutSec: 29},
-	routes.FnSweeper:          {MemoryMB: 256, TimeoutSec: 300},
-	routes.FnFiles:            {MemoryMB: 256, TimeoutSec: 10},
-	routes.FnBatches:          {MemoryMB: 512, TimeoutSec: 29},
-	routes.FnAttachments:      {MemoryMB: 256, TimeoutSec: 10},
-	routes.FnTokens:           {MemoryMB: 128, TimeoutSec: 10},
+	lambdas.Authorizer:       {MemoryMB: 128, TimeoutSec: 5},
+	lambdas.SessionsOpen:     {MemoryMB: 256, TimeoutSec: 10},
+	lambdas.Companion:        {MemoryMB: 512, TimeoutSec: 29},
+	lambdas.Recorder:         {MemoryMB: 256, TimeoutSec: 29},
+	lambdas.SessionsParts:    {MemoryMB: 256, TimeoutSec: 29},
+	lambdas.SessionsComplete: {MemoryMB: 512, TimeoutSec: 29},
+	lambdas.Sweeper:          {MemoryMB: 256, TimeoutSec: 300},
+	lambdas.Files:            {MemoryMB: 256, TimeoutSec: 10},
+	lambdas.Batches:          {MemoryMB: 512, TimeoutSec: 29},
+	lambdas.Attachments:      {MemoryMB: 256, TimeoutSec: 10},
+	lambdas.Tokens:           {MemoryMB: 128, TimeoutSec: 10},
 }
 
 // Stack exposes what tests and callers need.
@@ -210,7 +211,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}),
 		"Anexo: an S3 event or a scheduled sweep failed after its retries (messages in the AsyncFailures queue)")
 
-	names := append(routes.Functions(), routes.Background...)
+	names := lambdas.All()
 	sort.Strings(names)
 	for _, name := range names {
 		spec, ok := Specs[name]
@@ -223,7 +224,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		})
 		var onFailure awslambda.IDestination
 		var retries *float64
-		if slices.Contains(routes.Background, name) {
+		if slices.Contains(lambdas.Background, name) {
 			onFailure, retries = awslambdadestinations.NewSqsDestination(s.AsyncFailures), jsii.Number(2)
 		}
 		fn := awslambda.NewFunction(st, jsii.String(cid), &awslambda.FunctionProps{
@@ -268,12 +269,12 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	awsevents.NewRule(st, jsii.String("SweeperSchedule"), &awsevents.RuleProps{
 		Description: jsii.String("Anexo: purge trashed files past their 30-day window"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
-		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(s.Functions[routes.FnSweeper],
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(s.Functions[lambdas.Sweeper],
 			&awseventstargets.LambdaFunctionProps{DeadLetterQueue: s.AsyncFailures, RetryAttempts: jsii.Number(2)})},
 	})
 
 	// Browser form uploads (Uppy's /s3/params) are recorded when S3 reports them.
-	s.Bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED_POST, awss3notifications.NewLambdaDestination(s.Functions[routes.FnRecorder]))
+	s.Bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED_POST, awss3notifications.NewLambdaDestination(s.Functions[lambdas.Recorder]))
 
 	s.API = awsapigatewayv2.NewHttpApi(st, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
 		Description:        jsii.String("Anexo file service"),
@@ -304,14 +305,14 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		DestinationArn: accessLogs.LogGroupArn(),
 		Format:         jsii.String(AccessLogFormat),
 	})
-	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("TokenAuthorizer"), s.Functions[routes.FnAuthorizer],
+	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("TokenAuthorizer"), s.Functions[lambdas.Authorizer],
 		&awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
 			ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
 			IdentitySource:  jsii.Strings("$request.header.Authorization"),
 			ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(float64(props.AuthorizerTTL))),
 		})
 	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
-	for _, r := range routes.All {
+	for _, r := range httpapi.All() {
 		in, ok := integrations[r.Function]
 		if !ok {
 			in = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(construct(r.Function)+"Integration"), s.Functions[r.Function], nil)

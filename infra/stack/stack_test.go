@@ -22,8 +22,9 @@ import (
 
 	"github.com/anexo/anexo/infra/stack"
 	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/httpapi"
 	"github.com/anexo/anexo/shared/iam"
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/upload"
 )
 
@@ -178,7 +179,7 @@ func (s synth) functionIDs(t *testing.T) map[string]string {
 
 func obj(m map[string]any) *map[string]any { return &m }
 
-func allFunctions() []string { return append(routes.Functions(), routes.Background...) }
+func allFunctions() []string { return lambdas.All() }
 
 func TestFunctions(t *testing.T) {
 	s := defaults(t)
@@ -197,7 +198,7 @@ func TestFunctions(t *testing.T) {
 				"BUCKET_NAME":    assertions.Match_AnyValue(),
 			}))},
 		})))
-		if spec.TimeoutSec >= 30 && !slices.Contains(routes.Background, name) {
+		if spec.TimeoutSec >= 30 && !slices.Contains(lambdas.Background, name) {
 			t.Errorf("%s: timeout %v s exceeds the HTTP API integration limit", name, spec.TimeoutSec)
 		}
 	}
@@ -207,14 +208,14 @@ func TestFunctions(t *testing.T) {
 	s.tpl.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), assertions.Match_ObjectLike(obj(map[string]any{
 		"NotificationConfiguration": map[string]any{"LambdaFunctionConfigurations": []any{map[string]any{
 			"Events":            []any{"s3:ObjectCreated:Post"},
-			"LambdaFunctionArn": map[string]any{"Fn::GetAtt": []any{s.functionIDs(t)[routes.FnRecorder], "Arn"}},
+			"LambdaFunctionArn": map[string]any{"Fn::GetAtt": []any{s.functionIDs(t)[lambdas.Recorder], "Arn"}},
 		}}},
 	})))
 	s.tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), assertions.Match_ObjectLike(obj(map[string]any{"RetentionInDays": 30})))
 	s.tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(allFunctions())+1))) // + API access logs
 	s.tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), assertions.Match_ObjectLike(obj(map[string]any{
 		"ScheduleExpression": "rate(1 hour)", "State": "ENABLED",
-		"Targets": []any{assertions.Match_ObjectLike(obj(map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{s.functionIDs(t)[routes.FnSweeper], "Arn"}}}))},
+		"Targets": []any{assertions.Match_ObjectLike(obj(map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{s.functionIDs(t)[lambdas.Sweeper], "Arn"}}}))},
 	})))
 }
 
@@ -294,7 +295,7 @@ func TestKeysTable(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]bool{routes.FnSessionsOpen: true, routes.FnCompanion: true, routes.FnFiles: true, routes.FnAttachments: true}
+	want := map[string]bool{lambdas.SessionsOpen: true, lambdas.Companion: true, lambdas.Files: true, lambdas.Attachments: true}
 	if !maps.Equal(readers, want) {
 		t.Fatalf("functions with access to the signing keys: %v, want %v", readers, want)
 	}
@@ -361,7 +362,7 @@ func ref(v any) string {
 	return ""
 }
 
-// TestRoutes: each route of shared/routes exists once, behind the
+// TestRoutes: each route of the route table (shared/httpapi) exists once, behind the
 // authorizer, and reaches its function through a payload-2.0 integration.
 func TestRoutes(t *testing.T) {
 	s := defaults(t)
@@ -382,7 +383,7 @@ func TestRoutes(t *testing.T) {
 		if _, dup := got[key]; dup {
 			t.Fatalf("route %s defined twice", key)
 		}
-		if route, _ := routes.Find(key); route.Public {
+		if route, _ := httpapi.Find(key); route.Public {
 			if p["AuthorizationType"] != "NONE" || p["AuthorizerId"] != nil {
 				t.Errorf("public %s: authorization %v %v", key, p["AuthorizationType"], p["AuthorizerId"])
 			}
@@ -399,10 +400,10 @@ func TestRoutes(t *testing.T) {
 		}
 		got[key] = ref(ip["IntegrationUri"])
 	}
-	if len(got) != len(routes.All) {
-		t.Errorf("template has %d routes, shared/routes %d", len(got), len(routes.All))
+	if len(got) != len(httpapi.All()) {
+		t.Errorf("template has %d routes, the route table %d", len(got), len(httpapi.All()))
 	}
-	for _, r := range routes.All {
+	for _, r := range httpapi.All() {
 		if got[r.Key()] != fnIDs[r.Function] {
 			t.Errorf("%s reaches %s, want %s (%s)", r.Key(), got[r.Key()], fnIDs[r.Function], r.Function)
 		}
@@ -418,7 +419,7 @@ func TestRoutes(t *testing.T) {
 		"AuthorizerUri":                  assertions.Match_AnyValue(),
 	}))
 	uri, _ := json.Marshal(props(authorizers[authzID])["AuthorizerUri"])
-	if !strings.Contains(string(uri), fnIDs[routes.FnAuthorizer]) {
+	if !strings.Contains(string(uri), fnIDs[lambdas.Authorizer]) {
 		t.Errorf("authorizer invokes %s", uri)
 	}
 }
@@ -509,7 +510,7 @@ func TestIAM(t *testing.T) {
 				kind := resourceKind(t, string(res))
 				if kind == "queue" { // Lambda delivers failed async invocations with the role (CDK's grantSendMessages)
 					for _, r := range roles {
-						if fn := roleOf[ref(r)]; !slices.Contains(routes.Background, fn) || !slices.Equal(acts, []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}) {
+						if fn := roleOf[ref(r)]; !slices.Contains(lambdas.Background, fn) || !slices.Equal(acts, []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}) {
 							t.Errorf("%s may %v on the async failures queue", fn, acts)
 						}
 					}
@@ -584,7 +585,7 @@ func TestStageThrottleAlarmsOutputs(t *testing.T) {
 	// errors and throttles per function, API 5xx, failed async invocations
 	// queued, AsyncEventsDropped per background function, duration near
 	// the timeout per function, DynamoDB throttling
-	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(3*n+3+len(routes.Background))))
+	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(3*n+3+len(lambdas.Background))))
 	for _, metric := range []string{"Errors", "Throttles"} {
 		found := 0
 		for _, a := range s.resources("AWS::CloudWatch::Alarm") {
@@ -623,7 +624,7 @@ func TestAsyncFailures(t *testing.T) {
 	}
 	fnIDs := s.functionIDs(t)
 	configs := s.resources("AWS::Lambda::EventInvokeConfig")
-	for _, fn := range routes.Background {
+	for _, fn := range lambdas.Background {
 		found := false
 		for _, c := range configs {
 			p := props(c)
@@ -639,8 +640,8 @@ func TestAsyncFailures(t *testing.T) {
 			"MetricName": "AsyncEventsDropped", "Namespace": "AWS/Lambda",
 			"Dimensions": []any{map[string]any{"Name": "FunctionName", "Value": map[string]any{"Ref": fnIDs[fn]}}}})))
 	}
-	if len(configs) != len(routes.Background) {
-		t.Errorf("%d event invoke configs, want %d", len(configs), len(routes.Background))
+	if len(configs) != len(lambdas.Background) {
+		t.Errorf("%d event invoke configs, want %d", len(configs), len(lambdas.Background))
 	}
 	s.tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), assertions.Match_ObjectLike(obj(map[string]any{
 		"Targets": []any{assertions.Match_ObjectLike(obj(map[string]any{

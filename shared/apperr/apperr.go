@@ -1,6 +1,6 @@
 // Package apperr holds the error vocabulary shared by the domain, the
 // adapters and the HTTP layer. The domain returns these; the API maps them to
-// problem+json in exactly one place (shared/api).
+// problem+json in exactly one place (shared/httpapi).
 package apperr
 
 import (

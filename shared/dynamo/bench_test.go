@@ -41,7 +41,7 @@ func BenchmarkListCost(b *testing.B) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	seeded := 0
 	for _, n := range sizes(b) {
-		seed(b, d.Dynamo, c.Table, p.AccountID, t0, seeded, n)
+		seed(b, d.DynamoDB(), c.Table, p.AccountID, t0, seeded, n)
 		seeded = n
 		mid := t0.Add(time.Duration(n/2) * time.Minute).Format(time.RFC3339)
 		for _, q := range []struct{ name, query string }{
@@ -53,12 +53,12 @@ func BenchmarkListCost(b *testing.B) {
 			b.Run(fmt.Sprintf("files=%d/%s", n, q.name), func(b *testing.B) {
 				var calls, evaluated, got int
 				var rru float64
-				if _, _, err := d.Catalog.List(ctx, p, q.query); err != nil { // the cursor key is read once per process
+				if _, _, err := d.Catalog().List(ctx, p, q.query); err != nil { // the cursor key is read once per process
 					b.Fatal(err)
 				}
 				for b.Loop() {
 					probe.Reset()
-					_, page, err := d.Catalog.List(ctx, p, q.query)
+					_, page, err := d.Catalog().List(ctx, p, q.query)
 					if err != nil {
 						b.Fatal(err)
 					}

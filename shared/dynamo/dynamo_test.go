@@ -13,7 +13,7 @@ func TestConformance(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) storetest.Store {
 			c := testenv.Config(be)
 			d := testenv.ConnectDynamo(t, c)
-			return d.Store
+			return d.Store()
 		})
 	})
 }

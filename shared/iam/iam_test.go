@@ -10,7 +10,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/lambdas"
 )
 
 // TestRequired: each operation needs the actions the Service Authorization
@@ -71,7 +71,7 @@ func TestRequired(t *testing.T) {
 func TestKeysAreTheSignersOnly(t *testing.T) {
 	read := Access{Action: query, Resource: Resource{Kind: KindKeys}}
 	for fn, p := range Policies {
-		signer := fn == routes.FnFiles || fn == routes.FnAttachments || fn == routes.FnSessionsOpen || fn == routes.FnCompanion
+		signer := fn == lambdas.Files || fn == lambdas.Attachments || fn == lambdas.SessionsOpen || fn == lambdas.Companion
 		if p.Allows(read) != signer {
 			t.Errorf("%s may read the signing keys: %v", fn, p.Allows(read))
 		}
@@ -91,12 +91,12 @@ func TestOccasionalAreGranted(t *testing.T) {
 
 // TestEveryFunctionHasAPolicy: the stack cannot deploy a function without one.
 func TestEveryFunctionHasAPolicy(t *testing.T) {
-	for _, fn := range append(routes.Functions(), routes.Background...) {
+	for _, fn := range lambdas.All() {
 		if len(Policies[fn]) == 0 {
 			t.Errorf("no policy for %s", fn)
 		}
 	}
-	if len(Policies) != len(routes.Functions())+len(routes.Background) {
+	if len(Policies) != len(lambdas.HTTP)+len(lambdas.Background) {
 		t.Errorf("policies for unknown functions: %d policies", len(Policies))
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"sort"
 
 	"github.com/anexo/anexo/shared/dynamo"
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/lambdas"
 )
 
 // Kind is the kind of resource a statement covers.
@@ -179,14 +179,14 @@ const (
 // fails the suite's coverage check (see Usage), so every line is needed.
 var Policies = map[string]Policy{
 	// The authorizer reads the secret's item and records its last use.
-	routes.FnAuthorizer: {Table(getItem, updateItem)},
+	lambdas.Authorizer: {Table(getItem, updateItem)},
 	// Tokens: list an account's (query) with their secrets' last use
 	// (batch get); mint, rotate and revoke write the token and its
 	// secrets' items in one transaction.
-	routes.FnTokens: {Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem)},
+	lambdas.Tokens: {Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem)},
 	// Open: the account (quota, file-id sequence), the session, the
 	// multipart upload; upload tickets are signed with a key it creates once.
-	routes.FnSessionsOpen: {
+	lambdas.SessionsOpen: {
 		Table(getItem, putItem, updateItem),
 		Objects(putObject, abortMultipart),
 		// upload tickets: the ticket keyring (read; a key a month, created
@@ -196,19 +196,19 @@ var Policies = map[string]Policy{
 	// Part URLs (PutObject signs UploadPart) and the session status, which
 	// lists parts, and records a form upload it finds posted (or discards
 	// it past the quota); a form upload not posted yet is a missing key.
-	routes.FnSessionsParts: {
+	lambdas.SessionsParts: {
 		Table(getItem, putItem, updateItem),
 		Objects(putObject, listParts, getObject, deleteObjectVersion),
 		Bucket(listBucket),
 	},
-	routes.FnSessionsComplete: {
+	lambdas.SessionsComplete: {
 		Table(getItem, putItem, updateItem),
 		Objects(putObject, getObject, listParts, abortMultipart, deleteObjectVersion),
 		Bucket(listBucket),
 	},
 	// Uppy's companion routes open, sign, list, complete and abort sessions
 	// under a ticket they verify (the ticket keyring, read only).
-	routes.FnCompanion: {
+	lambdas.Companion: {
 		Keys(query),
 		Table(getItem, putItem, updateItem),
 		Objects(putObject, getObject, listParts, abortMultipart, deleteObjectVersion),
@@ -216,11 +216,11 @@ var Policies = map[string]Policy{
 	},
 	// The recorder heads the posted object S3 reports and commits the
 	// session (or discards the object past the quota).
-	routes.FnRecorder: {
+	lambdas.Recorder: {
 		Table(getItem, putItem, updateItem),
 		Objects(getObject, deleteObjectVersion),
 	},
-	routes.FnFiles: {
+	lambdas.Files: {
 		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
 		Index(dynamo.IndexGSI1, query),
 		Keys(query, putItem), // listing cursors
@@ -229,12 +229,12 @@ var Policies = map[string]Policy{
 		Objects(getObjectVersion, deleteObject, deleteObjectVersion),
 		Bucket(listBucketVersions),
 	},
-	routes.FnAttachments: {
+	lambdas.Attachments: {
 		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
 		Index(dynamo.IndexGSI1, query),
 		Keys(query, putItem), // listing cursors
 	},
-	routes.FnBatches: {
+	lambdas.Batches: {
 		Table(getItem, putItem, updateItem, deleteItem),
 		Objects(putObject, deleteObjectVersion),
 		Bucket(listBucketVersions),
@@ -244,7 +244,7 @@ var Policies = map[string]Policy{
 	// attachments by gsi1) and settles each session as its status call
 	// does (lists parts, completes and records it, or heads a form
 	// upload's object, a missing key until it is posted).
-	routes.FnSweeper: {
+	lambdas.Sweeper: {
 		Table(getItem, putItem, query, deleteItem, updateItem),
 		Index(dynamo.IndexGSI1, query),
 		Index(dynamo.IndexGSI2, query),

@@ -21,7 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/batches"
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
 )
@@ -169,7 +169,7 @@ func TestWeglyBatch(t *testing.T) {
 			t.Fatal(m)
 		}
 		// numeric ids work with ONLYOFFICE-style clients too: every file got one
-		f, _ := e.srv.Deps.Store.GetFile(context.Background(), c.account, m["files"].([]any)[0].(map[string]any)["id"].(string))
+		f, _ := e.srv.Deps.Store().GetFile(context.Background(), c.account, m["files"].([]any)[0].(map[string]any)["id"].(string))
 		if f.ID < 4 || f.Source != batches.SourceWegly {
 			t.Fatalf("%+v", f)
 		}
@@ -305,7 +305,7 @@ func TestWeglyBatchValidation(t *testing.T) {
 // account's prefix.
 func (e *env) objects(t *testing.T, account string) []string {
 	t.Helper()
-	out, err := e.srv.Deps.S3.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{
+	out, err := e.srv.Deps.S3().ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{
 		Bucket: aws.String(e.srv.Deps.Cfg.Bucket), Prefix: aws.String(account + "/")})
 	if err != nil {
 		t.Fatal(err)
@@ -396,17 +396,17 @@ func TestWeglyBatchSweep(t *testing.T) {
 		t.Fatal("an uncommitted batch is listed")
 	}
 	ctx := context.Background()
-	if n, err := e.srv.Function(routes.FnSweeper).Batches.Sweep(ctx); err != nil || n != 0 {
+	if n, err := e.srv.Function(lambdas.Sweeper).Batches().Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("swept inside the window: %d %v", n, err)
 	}
 	e.clock.Advance(batches.Window + 2*time.Minute)
-	if n, err := e.srv.Function(routes.FnSweeper).Batches.Sweep(ctx); err != nil || n != 1 {
+	if n, err := e.srv.Function(lambdas.Sweeper).Batches().Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
 	if objs := e.objects(t, c.account); len(objs) != 0 {
 		t.Fatalf("bytes left: %v", objs)
 	}
-	if n, err := e.srv.Function(routes.FnSweeper).Batches.Sweep(ctx); err != nil || n != 0 {
+	if n, err := e.srv.Function(lambdas.Sweeper).Batches().Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("second sweep: %d %v", n, err)
 	}
 }
@@ -431,7 +431,7 @@ func TestWeglyBatchQuotaRace(t *testing.T) {
 		t.Fatalf("objects left: %v", objs)
 	}
 	e.clock.Advance(batches.Window + 2*time.Minute)
-	if n, err := e.srv.Function(routes.FnSweeper).Batches.Sweep(context.Background()); err != nil || n != 0 {
+	if n, err := e.srv.Function(lambdas.Sweeper).Batches().Sweep(context.Background()); err != nil || n != 0 {
 		t.Fatalf("the refused batch left a pending record for the sweeper: %d %v", n, err)
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/testenv"
 	"github.com/anexo/anexo/shared/upload"
 )
@@ -79,11 +79,11 @@ func seedWith(t *testing.T, e *env, account string, n int, rng *rand.Rand, base 
 				CreatedAt: created, ExpiresAt: created.Add(24 * time.Hour)}
 			// a fresh id conflicts only when the SDK retried a write that
 			// landed (moto under load answers 500s)
-			if err := e.srv.Deps.Store.PutSession(ctx, sess); err != nil && !errors.Is(err, apperr.ErrConflict) {
+			if err := e.srv.Deps.Store().PutSession(ctx, sess); err != nil && !errors.Is(err, apperr.ErrConflict) {
 				t.Error(err)
 				return
 			}
-			err := e.srv.Deps.Store.Commit(ctx, upload.Commit{Session: sess, File: f, NewFile: true, Attach: atts,
+			err := e.srv.Deps.Store().Commit(ctx, upload.Commit{Session: sess, File: f, NewFile: true, Attach: atts,
 				Version: files.Version{AccountID: account, FileUUID: f.UUID, UUID: f.VersionUUID, Size: f.Size, Name: name, CreatedAt: created,
 					Key: files.ObjectKey(account, f.UUID, f.VersionUUID)}})
 			if err != nil {
@@ -257,9 +257,9 @@ func TestListMatchesReference(t *testing.T) {
 		if be.Name != "moto" {
 			return
 		}
-		p, _, _ := e.srv.Deps.Auth.Authenticate(context.Background(), c.token)
+		p, _, _ := e.srv.Deps.Auth().Authenticate(context.Background(), c.token)
 		raw := "filter[name]=nothing-matches&limit=250"
-		_, page, err := e.srv.Function(routes.FnFiles).Catalog.List(context.Background(), p, raw)
+		_, page, err := e.srv.Function(lambdas.Files).Catalog().List(context.Background(), p, raw)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/local"
 	"github.com/anexo/anexo/shared/openapi/openapitest"
-	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
 )
@@ -80,8 +80,8 @@ func start(t testing.TB, be testenv.Backend, opts ...func(*local.Options)) *env 
 // budgets sets the catalogue's per-page and per-call read budgets of the
 // functions that list files.
 func (e *env) budgets(budget, perCall int) {
-	for _, fn := range []string{routes.FnFiles, routes.FnAttachments} {
-		e.srv.Function(fn).Catalog.Budget, e.srv.Function(fn).Catalog.PerCall = budget, perCall
+	for _, fn := range []string{lambdas.Files, lambdas.Attachments} {
+		e.srv.Function(fn).Catalog().Budget, e.srv.Function(fn).Catalog().PerCall = budget, perCall
 	}
 }
 

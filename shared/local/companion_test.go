@@ -272,7 +272,7 @@ func TestFormUploadStatusAndQuota(t *testing.T) {
 			}
 		}
 		settled := func(id string) bool {
-			s, err := e.srv.Deps.Store.GetSession(context.Background(), c.account, id)
+			s, err := e.srv.Deps.Store().GetSession(context.Background(), c.account, id)
 			return err == nil && s.Status != upload.StatusOpen
 		}
 		for _, f := range forms {
@@ -338,7 +338,7 @@ func TestFormUploadReplay(t *testing.T) {
 		}
 	}
 	status := func(f form) upload.Status {
-		s, err := e.srv.Deps.Store.GetSession(ctx, c.account, f.session)
+		s, err := e.srv.Deps.Store().GetSession(ctx, c.account, f.session)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -360,12 +360,12 @@ func TestFormUploadReplay(t *testing.T) {
 	eventually("every unrecorded version is deleted", func() bool {
 		return e.versions(t, recorded.key) == 1 && e.versions(t, refused.key) == 0 && e.versions(t, aborted.key) == 0
 	})
-	sess, _ := e.srv.Deps.Store.GetSession(ctx, c.account, recorded.session)
-	v, err := e.srv.Deps.Store.GetVersion(ctx, c.account, sess.FileUUID, sess.VersionUUID)
+	sess, _ := e.srv.Deps.Store().GetSession(ctx, c.account, recorded.session)
+	v, err := e.srv.Deps.Store().GetVersion(ctx, c.account, sess.FileUUID, sess.VersionUUID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if obj, err := e.srv.Deps.Blobs.Head(ctx, recorded.key); err != nil || obj.VersionID != v.S3Version {
+	if obj, err := e.srv.Deps.Blobs().Head(ctx, recorded.key); err != nil || obj.VersionID != v.S3Version {
 		t.Fatalf("current version %+v (%v), recorded %s: the recorded bytes are noncurrent", obj, err, v.S3Version)
 	}
 	if got, _ := c.download(sess.FileUUID, ""); !bytes.Equal(got, original) {

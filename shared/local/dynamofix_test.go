@@ -21,7 +21,7 @@ func TestEmbeddedQueryLimitWithFilter(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		ctx := context.Background()
 		c := testenv.Config(be)
-		db := testenv.ConnectDynamo(t, c).Dynamo
+		db := testenv.ConnectDynamo(t, c).DynamoDB()
 		s := func(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 		for _, acct := range []string{"a", "b"} { // b's index partition sorts after a's
 			for i := range 10 {

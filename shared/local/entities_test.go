@@ -234,7 +234,7 @@ func TestAttachDetachList(t *testing.T) {
 		// purging a file removes its attachments
 		c.expect(200, "DELETE", "/v1/files", batchBody(u2))
 		c.expect(200, "POST", "/v1/files/purge", batchBody(u2))
-		if us, err := e.srv.Deps.Store.Usages(context.Background(), c.account, u2); err != nil || len(us) != 0 {
+		if us, err := e.srv.Deps.Store().Usages(context.Background(), c.account, u2); err != nil || len(us) != 0 {
 			t.Fatalf("attachments outlived the purge: %v %v", us, err)
 		}
 		problemField(t, c.do("GET", "/v1/files/"+u2+"/usages", nil), 404, "")

@@ -12,8 +12,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/anexo/anexo/shared/app"
+	"github.com/anexo/anexo/shared/httpapi"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/openapi/openapitest"
-	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/testenv"
 )
 
@@ -28,14 +30,14 @@ func TestEventSamples(t *testing.T) {
 	dir := eventsDir() // resolved before the embedded S3 changes directory
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
-	p, _, err := e.srv.Deps.Auth.Authenticate(context.Background(), c.token)
+	p, _, err := e.srv.Deps.Auth().Authenticate(context.Background(), c.token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	covered := map[string]bool{}
 	check := openapitest.New(t)
-	for _, fn := range routes.Functions() {
-		if fn == routes.FnAuthorizer {
+	for _, fn := range lambdas.HTTP {
+		if fn == lambdas.Authorizer {
 			continue
 		}
 		paths, _ := filepath.Glob(filepath.Join(dir, fn, "*.json"))
@@ -55,20 +57,20 @@ func TestEventSamples(t *testing.T) {
 				t.Fatalf("%s: inconsistent event", path)
 			}
 			covered[ev.RouteKey] = true
-			if r, _ := routes.Find(ev.RouteKey); r.Public != (ev.RequestContext.Authorizer == nil) {
+			if r, _ := httpapi.Find(ev.RouteKey); r.Public != (ev.RequestContext.Authorizer == nil) {
 				t.Fatalf("%s: public routes carry no authorizer context, others do", path)
 			}
 			if ev.RequestContext.Authorizer != nil {
 				ev.RequestContext.Authorizer.Lambda = p.ToContext()
 			}
-			resp, err := e.srv.Deps.Handler(fn)(context.Background(), ev)
+			resp, err := app.Handler(e.srv.Deps, fn)(context.Background(), ev)
 			if err != nil || resp.StatusCode >= 500 || resp.StatusCode == 0 {
 				t.Fatalf("%s: %d %s %v", path, resp.StatusCode, resp.Body, err)
 			}
 			check.Observe(httptest.NewRequest(ev.RequestContext.HTTP.Method, ev.RawPath, nil), resp)
 		}
 	}
-	for _, r := range routes.All {
+	for _, r := range httpapi.All() {
 		if !covered[r.Key()] {
 			t.Errorf("route %s has no sample event", r.Key())
 		}
@@ -82,7 +84,7 @@ func TestEventSamples(t *testing.T) {
 		if err := json.Unmarshal(b, &ev); err != nil {
 			t.Fatal(err)
 		}
-		res, err := e.srv.Deps.Authorizer()(context.Background(), ev)
+		res, err := app.Authorizer(e.srv.Deps)(context.Background(), ev)
 		if err != nil || res.IsAuthorized || res.Context != nil { // neither token is in this table
 			t.Fatalf("%s: %+v %v", name, res, err)
 		}

@@ -29,7 +29,7 @@ func faultPoints(calls []string) []sdkprobe.Fault {
 
 func (e *env) versions(t *testing.T, key string) int {
 	t.Helper()
-	out, err := e.srv.Deps.S3.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{
+	out, err := e.srv.Deps.S3().ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{
 		Bucket: aws.String(e.srv.Deps.Cfg.Bucket), Prefix: aws.String(key)})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func TestOpenAndAbortCrashSafety(t *testing.T) {
 				t.Fatalf("after retried abort: %v", st)
 			}
 			key := files.ObjectKey(c.account, s["file_uuid"].(string), s["version_uuid"].(string))
-			out, err := e.srv.Deps.S3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{
+			out, err := e.srv.Deps.S3().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{
 				Bucket: aws.String(e.srv.Deps.Cfg.Bucket), Prefix: aws.String(key)})
 			if err != nil || len(out.Uploads) != 0 {
 				t.Fatalf("multipart upload left after abort: %v %v", out.Uploads, err)

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/anexo/anexo/shared/iam"
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/testenv"
 )
 
@@ -30,7 +30,7 @@ func TestPolicyEnforced(t *testing.T) {
 	f := c.upload("a.txt", []byte("abc"), nil)
 	trash := []map[string]any{{"uuid": f["uuid"]}}
 
-	denied := e.withoutGrant(routes.FnFiles, iam.Access{Action: "s3:DeleteObject", Resource: iam.Resource{Kind: iam.KindObjects}}, func() {
+	denied := e.withoutGrant(lambdas.Files, iam.Access{Action: "s3:DeleteObject", Resource: iam.Resource{Kind: iam.KindObjects}}, func() {
 		if r := c.do("DELETE", "/v1/files", trash); r.Status == 200 {
 			t.Fatalf("trash without s3:DeleteObject: %s", r)
 		}
@@ -46,7 +46,7 @@ func TestPolicyEnforced(t *testing.T) {
 	// a form upload not posted yet is a missing key
 	_, fields := c.ticket(0).params("later.bin", 10)
 	session := "/v1/sessions/" + strings.Split(fields["key"], "/")[2]
-	denied = e.withoutGrant(routes.FnSessionsParts, iam.Access{Action: "s3:ListBucket", Resource: iam.Resource{Kind: iam.KindBucket}}, func() {
+	denied = e.withoutGrant(lambdas.SessionsParts, iam.Access{Action: "s3:ListBucket", Resource: iam.Resource{Kind: iam.KindBucket}}, func() {
 		if r := c.do("GET", session, nil); r.Status != 500 {
 			t.Fatalf("status without s3:ListBucket: %s, want 500 (S3 answers 403)", r)
 		}

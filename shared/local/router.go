@@ -18,22 +18,21 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/anexo/anexo/shared/api"
 	"github.com/anexo/anexo/shared/authorizer"
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/httpapi"
 )
 
 // MaxPayload is Lambda's synchronous invocation limit; API Gateway refuses
 // larger requests before they reach a function.
 const MaxPayload = 6 << 20
 
-// Router serves the routes of shared/routes like API Gateway HTTP API
+// Router serves the route table (shared/httpapi) like API Gateway HTTP API
 // (payload 2.0): it matches the route, runs the Lambda authorizer (identity
 // source $request.header.Authorization, simple responses), passes the
 // authorizer's context on, and invokes the route's function handler.
 type Router struct {
-	Routes     []routes.Route
-	Functions  map[string]api.Handler
+	Routes     []httpapi.Route
+	Functions  map[string]httpapi.Handler
 	Authorizer authorizer.Handler
 	Log        *slog.Logger
 	Now        func() time.Time
@@ -145,7 +144,7 @@ func roundTrip(m map[string]any) map[string]any {
 	return out
 }
 
-func (rt *Router) match(method, path string) (routes.Route, map[string]string, bool) {
+func (rt *Router) match(method, path string) (httpapi.Route, map[string]string, bool) {
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	for _, r := range rt.Routes {
 		if r.Method != method {
@@ -174,7 +173,7 @@ func (rt *Router) match(method, path string) (routes.Route, map[string]string, b
 			return r, params, true
 		}
 	}
-	return routes.Route{}, nil, false
+	return httpapi.Route{}, nil, false
 }
 
 func requestID() string {
@@ -191,7 +190,7 @@ func textual(ct string) bool {
 		mt == "application/javascript"
 }
 
-func (rt *Router) event(r *http.Request, route routes.Route, params map[string]string) (events.APIGatewayV2HTTPRequest, error) {
+func (rt *Router) event(r *http.Request, route httpapi.Route, params map[string]string) (events.APIGatewayV2HTTPRequest, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
 	if err != nil {
 		return events.APIGatewayV2HTTPRequest{}, err

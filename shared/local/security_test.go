@@ -16,9 +16,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/httpapi"
 	"github.com/anexo/anexo/shared/keyring"
 	"github.com/anexo/anexo/shared/local"
-	"github.com/anexo/anexo/shared/routes"
 	"github.com/anexo/anexo/shared/testenv"
 )
 
@@ -121,7 +121,7 @@ func TestSecurityMatrix(t *testing.T) {
 		if in.Scopes == nil {
 			in.Scopes = auth.AllScopes
 		}
-		secret, tok, err := e.srv.Deps.Auth.CreateToken(ctx, a.account, in)
+		secret, tok, err := e.srv.Deps.Auth().CreateToken(ctx, a.account, in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,12 +143,12 @@ func TestSecurityMatrix(t *testing.T) {
 	leaks := []string{mine.file, mine.version, mine.session, mine.batch, mine.token, "secret-name"}
 
 	for key := range matrixRequests {
-		if _, ok := routes.Find(key); !ok {
+		if _, ok := httpapi.Find(key); !ok {
 			t.Errorf("matrix request for %s, which is no route", key)
 		}
 	}
-	var authenticated []routes.Route
-	for _, r := range routes.All {
+	var authenticated []httpapi.Route
+	for _, r := range httpapi.All() {
 		if r.Public {
 			continue
 		}
@@ -157,7 +157,7 @@ func TestSecurityMatrix(t *testing.T) {
 		}
 		authenticated = append(authenticated, r)
 	}
-	send := func(c *client, r routes.Route, x fixture) response {
+	send := func(c *client, r httpapi.Route, x fixture) response {
 		path, body := matrixRequests[r.Key()](x)
 		return c.do(r.Method, path, body)
 	}
@@ -446,7 +446,7 @@ func TestLocalS3RefusesStrangers(t *testing.T) {
 	// a client with the fixed keys of old is refused
 	cfg := testenv.Config(testenv.Backend{Dynamo: e.srv.Deps.Cfg.DynamoEndpoint, S3: e.srv.Deps.Cfg.S3Endpoint,
 		AccessKey: "anexo-local", SecretKey: "anexo-local-secret-key"})
-	stranger := testenv.ConnectDynamo(t, cfg).S3
+	stranger := testenv.ConnectDynamo(t, cfg).S3()
 	_, err := stranger.ListBuckets(context.Background(), &s3.ListBucketsInput{})
 	if err == nil { // versitygw answers XAdminUserNotFound
 		t.Fatal("the fixed credentials of old listed the buckets")

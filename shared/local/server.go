@@ -15,10 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/anexo/anexo/shared/api"
 	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/auth"
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/connect"
+	"github.com/anexo/anexo/shared/httpapi"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/upload"
 	"github.com/anexo/anexo/shared/web"
 )
@@ -111,7 +112,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	// none, and its DynamoDB transactions are not atomic under concurrency:
 	// a recorder racing a status call there can lose a committed write).
 	watchPosts := !o.UseAWS && isEmbeddedS3(c.S3Endpoint)
-	d, err := app.Connect(ctx, c)
+	d, err := connect.App(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -140,22 +141,22 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 	}
 	s.Deps, s.fns = d, map[string]*app.Deps{}
-	for _, fn := range append(routes.Functions(), routes.Background...) {
+	for _, fn := range lambdas.All() {
 		fc := c
 		fc.Function, fc.EnforcePolicy = fn, true
-		if s.fns[fn], err = app.Connect(ctx, fc); err != nil {
+		if s.fns[fn], err = connect.App(ctx, fc); err != nil {
 			return nil, err
 		}
 	}
-	handlers := map[string]api.Handler{}
-	for _, fn := range routes.Functions() {
-		if fn != routes.FnAuthorizer {
-			handlers[fn] = s.fns[fn].Handler(fn)
+	handlers := map[string]httpapi.Handler{}
+	for _, fn := range lambdas.HTTP {
+		if fn != lambdas.Authorizer {
+			handlers[fn] = app.Handler(s.fns[fn], fn)
 		}
 	}
-	rt := &Router{Routes: routes.All, Functions: handlers, Authorizer: s.fns[routes.FnAuthorizer].Authorizer(), Log: d.Log, Now: d.Cfg.Now, AuthorizerCache: o.AuthorizerCache}
+	rt := &Router{Routes: httpapi.All(), Functions: handlers, Authorizer: app.Authorizer(s.fns[lambdas.Authorizer]), Log: d.Log, Now: d.Cfg.Now, AuthorizerCache: o.AuthorizerCache}
 	rt.Extra = web.Handler() // the upload page at /
-	posts := &postWatch{s3: d, recorder: s.fns[routes.FnRecorder], keys: map[string]*watched{}}
+	posts := &postWatch{s3: d, recorder: s.fns[lambdas.Recorder], keys: map[string]*watched{}}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {
 		if watchPosts {
 			posts.observe(resp)
@@ -187,7 +188,7 @@ func (s *Server) sweep(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.Function(routes.FnSweeper).Sweeper()(ctx, events.EventBridgeEvent{ID: "local-sweep"}); err != nil && ctx.Err() == nil {
+			if err := app.Sweeper(s.Function(lambdas.Sweeper))(ctx, events.EventBridgeEvent{ID: "local-sweep"}); err != nil && ctx.Err() == nil {
 				s.Deps.Log.Error("sweep failed", "err", err)
 			}
 		}
@@ -197,14 +198,14 @@ func (s *Server) sweep(ctx context.Context, every time.Duration) {
 // NewAccount creates an account and a token with the given scopes (all when
 // none), returning the account id and the token secret.
 func (s *Server) NewAccount(ctx context.Context, name string, quota int64, domain string, scopes ...auth.Scope) (string, string, error) {
-	a, err := s.Deps.Auth.CreateAccount(ctx, name, quota)
+	a, err := s.Deps.Auth().CreateAccount(ctx, name, quota)
 	if err != nil {
 		return "", "", err
 	}
 	if len(scopes) == 0 {
 		scopes = auth.AllScopes
 	}
-	secret, _, err := s.Deps.Auth.CreateToken(ctx, a.ID, auth.NewToken{Name: name, Scopes: scopes, AllowedDomain: domain, CreatedBy: "local"})
+	secret, _, err := s.Deps.Auth().CreateToken(ctx, a.ID, auth.NewToken{Name: name, Scopes: scopes, AllowedDomain: domain, CreatedBy: "local"})
 	return a.ID, secret, err
 }
 
@@ -245,7 +246,7 @@ func (w *postWatch) observe(resp events.APIGatewayV2HTTPResponse) {
 func (w *postWatch) run(ctx context.Context) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
-	record := w.recorder.Recorder()
+	record := app.Recorder(w.recorder)
 	for {
 		select {
 		case <-ctx.Done():
@@ -272,7 +273,7 @@ func (w *postWatch) run(ctx context.Context) {
 // report sends the recorder an event for each version of key not reported
 // yet, oldest first; after one, the key is looked at every second.
 func (w *postWatch) report(ctx context.Context, key string, record func(context.Context, events.S3Event) error) {
-	out, err := w.s3.S3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &w.s3.Cfg.Bucket, Prefix: &key})
+	out, err := w.s3.S3().ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &w.s3.Cfg.Bucket, Prefix: &key})
 	if err != nil {
 		return
 	}

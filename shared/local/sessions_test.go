@@ -13,8 +13,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/files"
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/testenv"
 	"github.com/anexo/anexo/shared/upload"
 )
@@ -109,7 +110,7 @@ func TestResume(t *testing.T) {
 
 func usage(t *testing.T, e *env, account string) (used, files, versions int64) {
 	t.Helper()
-	u, err := e.srv.Deps.Store.Usage(context.Background(), account)
+	u, err := e.srv.Deps.Store().Usage(context.Background(), account)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +382,7 @@ func TestSweeperSettlesSessions(t *testing.T) {
 	_, fields := c.ticket(0).params("form.bin", 10)
 	form := strings.Split(fields["key"], "/")[2]
 
-	sweep := e.srv.Function(routes.FnSweeper).Sweeper()
+	sweep := app.Sweeper(e.srv.Function(lambdas.Sweeper))
 	run := func() {
 		t.Helper()
 		if err := sweep(ctx, events.EventBridgeEvent{ID: "settle"}); err != nil {
@@ -392,7 +393,7 @@ func TestSweeperSettlesSessions(t *testing.T) {
 		t.Helper()
 		var out []string
 		for _, id := range []string{done["id"].(string), version["id"].(string), empty["id"].(string), partial["id"].(string), form} {
-			s, err := e.srv.Deps.Store.GetSession(ctx, c.account, id)
+			s, err := e.srv.Deps.Store().GetSession(ctx, c.account, id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -402,7 +403,7 @@ func TestSweeperSettlesSessions(t *testing.T) {
 	}
 	due := func(at time.Time) int {
 		t.Helper()
-		ss, err := e.srv.Deps.Store.DueSessions(ctx, at, 100)
+		ss, err := e.srv.Deps.Store().DueSessions(ctx, at, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -448,13 +449,13 @@ func TestSweeperAuditsFormUploads(t *testing.T) {
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	ctx := context.Background()
-	p, _, err := e.srv.Deps.Auth.Authenticate(ctx, "Bearer "+c.token)
+	p, _, err := e.srv.Deps.Auth().Authenticate(ctx, "Bearer "+c.token)
 	if err != nil {
 		t.Fatal(err)
 	}
 	open := func() upload.Session { // signed here, so local mode's S3 events never report it
 		t.Helper()
-		o, err := e.srv.Deps.Uploads.Open(ctx, p, upload.OpenInput{FileName: "lost.txt", FileSize: 5, Post: true})
+		o, err := e.srv.Deps.Uploads().Open(ctx, p, upload.OpenInput{FileName: "lost.txt", FileSize: 5, Post: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -462,7 +463,7 @@ func TestSweeperAuditsFormUploads(t *testing.T) {
 	}
 	post := func(key, body string) { // as S3 stores a POST
 		t.Helper()
-		if _, err := e.srv.Deps.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &e.srv.Deps.Cfg.Bucket, Key: &key, Body: strings.NewReader(body)}); err != nil {
+		if _, err := e.srv.Deps.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: &e.srv.Deps.Cfg.Bucket, Key: &key, Body: strings.NewReader(body)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -473,7 +474,7 @@ func TestSweeperAuditsFormUploads(t *testing.T) {
 	post(aborted.Key, "stray")
 
 	e.clock.Advance(upload.SettleAfter)
-	if err := e.srv.Function(routes.FnSweeper).Sweeper()(ctx, events.EventBridgeEvent{ID: "audit"}); err != nil {
+	if err := app.Sweeper(e.srv.Function(lambdas.Sweeper))(ctx, events.EventBridgeEvent{ID: "audit"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.versions(t, posted.Key); n != 1 {
@@ -488,7 +489,7 @@ func TestSweeperAuditsFormUploads(t *testing.T) {
 	if used, nfiles, _ := usage(t, e, c.account); used != 5 || nfiles != 1 {
 		t.Fatalf("usage %d bytes %d files", used, nfiles)
 	}
-	if due, err := e.srv.Deps.Store.DueSessions(ctx, e.clock.Now().Add(1000*time.Hour), 10); err != nil || len(due) != 0 {
+	if due, err := e.srv.Deps.Store().DueSessions(ctx, e.clock.Now().Add(1000*time.Hour), 10); err != nil || len(due) != 0 {
 		t.Fatalf("%d sessions left in the index (%v)", len(due), err)
 	}
 }

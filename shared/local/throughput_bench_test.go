@@ -43,7 +43,7 @@ func BenchmarkUploadThroughput(b *testing.B) {
 			}
 			hc := &http.Client{Transport: shaped{rtt: link.rtt, bps: link.bps, next: http.DefaultTransport}}
 			cli := &apiclient.Client{Endpoint: c.base, Token: c.token, HTTP: hc}
-			presign := s3.NewPresignClient(e.srv.Deps.S3)
+			presign := s3.NewPresignClient(e.srv.Deps.S3())
 			var cliT, seqT time.Duration
 			for b.Loop() {
 				t0 := time.Now()

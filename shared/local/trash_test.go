@@ -18,7 +18,7 @@ import (
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
-	"github.com/anexo/anexo/shared/routes"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/testenv"
 )
 
@@ -43,13 +43,13 @@ func items(t *testing.T, m map[string]any) []map[string]any {
 // visible reports whether a version's bytes are current in S3 (no delete marker).
 func (e *env) visible(t *testing.T, account string, f map[string]any, versionUUID string) bool {
 	t.Helper()
-	_, err := e.srv.Deps.Blobs.Head(context.Background(), files.ObjectKey(account, f["uuid"].(string), versionUUID))
+	_, err := e.srv.Deps.Blobs().Head(context.Background(), files.ObjectKey(account, f["uuid"].(string), versionUUID))
 	return err == nil
 }
 
 func (e *env) counters(t *testing.T, account string) (used, trashed, nfiles, versions int64) {
 	t.Helper()
-	u, err := e.srv.Deps.Store.Usage(context.Background(), account)
+	u, err := e.srv.Deps.Store().Usage(context.Background(), account)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,19 +300,19 @@ func TestSweeper(t *testing.T) {
 		keep := c.upload("keep.bin", random(60), nil)
 		c.expect(200, "DELETE", "/v1/files", batchBody(old["uuid"].(string), back["uuid"].(string)))
 		c.expect(200, "POST", "/v1/files/restore", batchBody(back["uuid"].(string)))
-		if n, err := e.srv.Function(routes.FnSweeper).Catalog.Sweep(context.Background()); err != nil || n != 0 {
+		if n, err := e.srv.Function(lambdas.Sweeper).Catalog().Sweep(context.Background()); err != nil || n != 0 {
 			t.Fatalf("early sweep purged %d (%v)", n, err)
 		}
 		e.clock.Advance(catalog.TrashWindow + time.Minute)
 		fresh := c.upload("fresh.bin", random(70), nil)
 		c.expect(200, "DELETE", "/v1/files", batchBody(fresh["uuid"].(string)))
-		if n, err := e.srv.Function(routes.FnSweeper).Catalog.Sweep(context.Background()); err != nil || n != 1 {
+		if n, err := e.srv.Function(lambdas.Sweeper).Catalog().Sweep(context.Background()); err != nil || n != 1 {
 			t.Fatalf("sweep purged %d (%v), want 1", n, err)
 		}
-		if n, _ := e.srv.Function(routes.FnSweeper).Catalog.Sweep(context.Background()); n != 0 {
+		if n, _ := e.srv.Function(lambdas.Sweeper).Catalog().Sweep(context.Background()); n != 0 {
 			t.Fatalf("second sweep purged %d", n)
 		}
-		if _, err := e.srv.Deps.Store.GetFile(context.Background(), c.account, old["uuid"].(string)); err == nil {
+		if _, err := e.srv.Deps.Store().GetFile(context.Background(), c.account, old["uuid"].(string)); err == nil {
 			t.Fatal("the swept file's record remains")
 		}
 		if n := e.versions(t, files.ObjectKey(c.account, old["uuid"].(string), old["version_uuid"].(string))); n != 0 {
@@ -346,20 +346,20 @@ func TestSweeperDrainsBacklog(t *testing.T) {
 		active := func(f *files.File) []entities.Attachment { f.IsTrashed = false; return nil }
 		now := e.clock.Now()
 		for _, f := range seedWith(t, e, c.account, n, rand.New(rand.NewPCG(3, seed)), now, active) {
-			if err := e.srv.Deps.Store.TrashFile(ctx, f, now, now, "test"); err != nil {
+			if err := e.srv.Deps.Store().TrashFile(ctx, f, now, now, "test"); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	due := func() int {
 		t.Helper()
-		fs, err := e.srv.Deps.Store.DuePurges(ctx, e.clock.Now(), 5000)
+		fs, err := e.srv.Deps.Store().DuePurges(ctx, e.clock.Now(), 5000)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return len(fs)
 	}
-	sweep := e.srv.Function(routes.FnSweeper).Sweeper()
+	sweep := app.Sweeper(e.srv.Function(lambdas.Sweeper))
 	trashed(300, 1)
 	if n := due(); n != 300 {
 		t.Fatalf("%d files due, want 300", n)

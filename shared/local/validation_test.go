@@ -93,7 +93,7 @@ func TestBadInput(t *testing.T) {
 	if used, files, _ := usage(t, e, c.account); used != 0 || files != 0 {
 		t.Fatalf("bad input changed usage: %d %d", used, files)
 	}
-	id2, _, _ := e.srv.Deps.Store.ReserveFileID(context.Background(), c.account)
+	id2, _, _ := e.srv.Deps.Store().ReserveFileID(context.Background(), c.account)
 	if id2 != 2 { // only the one good open reserved an id
 		t.Fatalf("bad requests reserved file ids: next id %d", id2)
 	}
@@ -148,11 +148,11 @@ func TestQuota(t *testing.T) {
 		t.Fatalf("usage = %d bytes %d files", used, files)
 	}
 	key := files.ObjectKey(c.account, s2["file_uuid"].(string), s2["version_uuid"].(string))
-	if _, err := e.srv.Deps.Blobs.Head(context.Background(), key); !errors.Is(err, apperr.ErrNotFound) {
+	if _, err := e.srv.Deps.Blobs().Head(context.Background(), key); !errors.Is(err, apperr.ErrNotFound) {
 		t.Fatalf("the refused upload's object is still stored: %v", err)
 	}
 	key1 := files.ObjectKey(c.account, s1["file_uuid"].(string), s1["version_uuid"].(string))
-	if _, err := e.srv.Deps.Blobs.Head(context.Background(), key1); err != nil {
+	if _, err := e.srv.Deps.Blobs().Head(context.Background(), key1); err != nil {
 		t.Fatalf("the accepted upload's object: %v", err)
 	}
 }

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func TestConformance(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		blobtest.Run(t, func(t *testing.T) blobtest.Blobs {
-			return testenv.Connect(t, testenv.Config(be)).Blobs
+			return testenv.Connect(t, testenv.Config(be)).Blobs()
 		})
 	})
 }
@@ -36,7 +36,7 @@ func crc(b []byte) string {
 // Signatures and checksums are only verified by versitygw (moto accepts
 // anything), so these run on the embedded S3.
 func TestSignedContentLengthIsEnforced(t *testing.T) {
-	b := testenv.Connect(t, testenv.Config(testenv.Embedded(t))).Blobs
+	b := testenv.Connect(t, testenv.Config(testenv.Embedded(t))).Blobs()
 	ctx := context.Background()
 	id, err := b.CreateUpload(ctx, "a/f/v", "text/plain", "")
 	if err != nil {
@@ -66,7 +66,7 @@ func TestSignedContentLengthIsEnforced(t *testing.T) {
 }
 
 func TestFullObjectChecksum(t *testing.T) {
-	b := testenv.Connect(t, testenv.Config(testenv.Embedded(t))).Blobs
+	b := testenv.Connect(t, testenv.Config(testenv.Embedded(t))).Blobs()
 	ctx := context.Background()
 	data := []byte(strings.Repeat("checksummed ", 1000))
 	for _, tc := range []struct {
@@ -116,7 +116,7 @@ func TestFullObjectChecksum(t *testing.T) {
 }
 
 func TestDownloadDisposition(t *testing.T) {
-	b := testenv.Connect(t, testenv.Config(testenv.Embedded(t))).Blobs
+	b := testenv.Connect(t, testenv.Config(testenv.Embedded(t))).Blobs()
 	ctx := context.Background()
 	id, _ := b.CreateUpload(ctx, "a/d/v", "text/plain", "")
 	req, _ := b.PresignPart(ctx, "a/d/v", id, 1, 2, "", "", time.Minute)

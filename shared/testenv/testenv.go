@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/app"
+	"github.com/anexo/anexo/shared/connect"
 	"github.com/anexo/anexo/shared/dynamo"
 	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/local"
@@ -232,7 +233,7 @@ func Config(be Backend) app.Config {
 // Connect builds provisioned dependencies for c.
 func Connect(t testing.TB, c app.Config) *app.Deps {
 	t.Helper()
-	d, err := app.Connect(context.Background(), c)
+	d, err := connect.App(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,14 +246,14 @@ func Connect(t testing.TB, c app.Config) *app.Deps {
 // ConnectDynamo builds dependencies and provisions only the table.
 func ConnectDynamo(t testing.TB, c app.Config) *app.Deps {
 	t.Helper()
-	d, err := app.Connect(context.Background(), c)
+	d, err := connect.App(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dynamo.EnsureTable(context.Background(), d.Dynamo, c.Table); err != nil {
+	if err := dynamo.EnsureTable(context.Background(), d.DynamoDB(), c.Table); err != nil {
 		t.Fatal(err)
 	}
-	if err := dynamo.EnsureKeysTable(context.Background(), d.Dynamo, c.KeysTableName()); err != nil {
+	if err := dynamo.EnsureKeysTable(context.Background(), d.DynamoDB(), c.KeysTableName()); err != nil {
 		t.Fatal(err)
 	}
 	return d

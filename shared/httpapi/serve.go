@@ -1,7 +1,10 @@
-// Package api translates API Gateway v2 (payload 2.0) events to domain calls
-// and back: strict JSON decoding, the principal from the authorizer context,
-// and the one mapping from errors to problem+json responses.
-package api
+// Package httpapi is the HTTP API: the route table (each route declared
+// once, with its method, path, scope, function and handler, in the file of
+// its feature: sessions, uppy, files, entities, onlyoffice, wegly, tokens)
+// and the translation of API Gateway v2 (payload 2.0) events to domain calls
+// and back — strict JSON decoding, the principal from the authorizer's
+// context, and the one mapping from errors to problem+json responses.
+package httpapi
 
 import (
 	"bytes"
@@ -23,7 +26,6 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
-	routetable "github.com/anexo/anexo/shared/routes"
 )
 
 // Request is an API Gateway v2 HTTP request.
@@ -42,23 +44,30 @@ type Endpoint func(ctx context.Context, req Request, p auth.Principal) (Response
 // MaxJSONBody bounds JSON request bodies.
 const MaxJSONBody = 1 << 20
 
-// Routes dispatches by route key ("POST /v1/sessions").
-type Routes map[string]Endpoint
-
 // Envelope renders the problem document of an error for routes whose
 // clients read another error shape (ONLYOFFICE's result envelope).
 type Envelope func(status int, problem map[string]any) Response
 
-// Serve builds a Lambda handler for a set of routes: authentication (the
-// authorizer's context and allowed_domain), request-id logging, panic
-// recovery and the error mapping live here and nowhere else. envelopes
-// (by route key) re-wrap the problem document for compatibility routes.
-func Serve(log *slog.Logger, routes Routes, envelopes ...map[string]Envelope) Handler {
-	problem := func(err error, rid string, routeKey string) Response {
-		for _, m := range envelopes {
-			if env, ok := m[routeKey]; ok {
-				return env(Status(err), ProblemDoc(err, rid))
+// Serve builds the Lambda handler of function fn from the features it
+// serves: of their routes, those of fn. Authentication (the authorizer's
+// context, the route's scope, allowed_domain), request-id logging, panic
+// recovery and the error mapping live here and nowhere else.
+func Serve(log *slog.Logger, fn string, features ...Feature) Handler {
+	routes := map[string]Route{}
+	for _, f := range features {
+		for _, r := range f.Routes() {
+			if r.Function == fn {
+				routes[r.Key()] = r
 			}
+		}
+	}
+	if len(routes) == 0 {
+		panic("httpapi: no route of function " + fn + " among its features")
+	}
+	log = log.With("function", fn)
+	problem := func(err error, rid string, route Route) Response {
+		if route.Envelope != nil {
+			return route.Envelope(Status(err), ProblemDoc(err, rid))
 		}
 		return problemJSON(err, rid)
 	}
@@ -66,28 +75,27 @@ func Serve(log *slog.Logger, routes Routes, envelopes ...map[string]Envelope) Ha
 		defer func() { resp = secured(resp) }()
 		rid := req.RequestContext.RequestID
 		l := log.With("request_id", rid, "route", req.RouteKey)
+		route, ok := routes[req.RouteKey]
 		defer func() {
 			if r := recover(); r != nil {
 				l.ErrorContext(ctx, "panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				resp, err = problem(apperr.New(apperr.KindInternal, "internal", "internal error"), rid, req.RouteKey), nil
+				resp, err = problem(apperr.New(apperr.KindInternal, "internal", "internal error"), rid, route), nil
 			}
 		}()
-		ep, ok := routes[req.RouteKey]
 		if !ok {
-			return problem(apperr.New(apperr.KindNotFound, "route_not_found", "no route "+req.RouteKey), rid, req.RouteKey), nil
+			return problem(apperr.New(apperr.KindNotFound, "route_not_found", "no route "+req.RouteKey), rid, route), nil
 		}
 		var p auth.Principal
-		if route, _ := routetable.Find(req.RouteKey); !route.Public {
-			// the route table's scope, checked here for every route
+		if !route.Public {
 			if p, err = Principal(req); err == nil {
 				err = p.Require(route.Scope)
 			}
 		}
 		if err == nil {
-			resp, err = ep(ctx, req, p)
+			resp, err = route.Handle(ctx, req, p)
 		}
 		if err != nil {
-			resp = problem(err, rid, req.RouteKey)
+			resp = problem(err, rid, route)
 			if resp.StatusCode >= 500 {
 				l.ErrorContext(ctx, "request failed", "status", resp.StatusCode, "err", err)
 			} else {

@@ -1,6 +1,4 @@
-// Package sessionapi is the HTTP face of upload sessions, split into the
-// three Lambdas of the design: open, parts (+ status), complete (+ abort).
-package sessionapi
+package httpapi
 
 import (
 	"context"
@@ -8,28 +6,27 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/anexo/anexo/shared/api"
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/upload"
 )
 
-// API serves session routes.
-type API struct {
+// Sessions serves upload sessions, split into the three functions of the
+// design: open, parts (+ status), complete (+ abort).
+type Sessions struct {
 	Svc *upload.Service
 }
 
-// OpenRoutes are served by the sessions-open function.
-func (a API) OpenRoutes() api.Routes { return api.Routes{"POST /v1/sessions": a.open} }
-
-// PartsRoutes are served by the sessions-parts function.
-func (a API) PartsRoutes() api.Routes {
-	return api.Routes{"POST /v1/sessions/{id}/parts": a.parts, "GET /v1/sessions/{id}": a.status}
-}
-
-// CompleteRoutes are served by the sessions-complete function.
-func (a API) CompleteRoutes() api.Routes {
-	return api.Routes{"POST /v1/sessions/{id}/complete": a.complete, "DELETE /v1/sessions/{id}": a.abort}
+// Routes implements Feature.
+func (a *Sessions) Routes() []Route {
+	return []Route{
+		{Method: "POST", Path: "/v1/sessions", Function: lambdas.SessionsOpen, Scope: auth.ScopeWrite, Handle: a.open},
+		{Method: "GET", Path: "/v1/sessions/{id}", Function: lambdas.SessionsParts, Scope: auth.ScopeWrite, Handle: a.status},
+		{Method: "POST", Path: "/v1/sessions/{id}/parts", Function: lambdas.SessionsParts, Scope: auth.ScopeWrite, Handle: a.parts},
+		{Method: "POST", Path: "/v1/sessions/{id}/complete", Function: lambdas.SessionsComplete, Scope: auth.ScopeWrite, Handle: a.complete},
+		{Method: "DELETE", Path: "/v1/sessions/{id}", Function: lambdas.SessionsComplete, Scope: auth.ScopeWrite, Handle: a.abort},
+	}
 }
 
 type openBody struct {
@@ -51,24 +48,24 @@ type partView struct {
 }
 
 type sessionView struct {
-	ID          string              `json:"id"`
-	Status      upload.Status       `json:"status"`
-	FileUUID    string              `json:"file_uuid"`
-	VersionUUID string              `json:"version_uuid"`
-	NewFile     bool                `json:"new_file"`
-	FileName    string              `json:"file_name"`
-	FileSize    int64               `json:"file_size"`
-	ContentType string              `json:"content_type"`
-	PartSize    int64               `json:"part_size"`
-	PartCount   int                 `json:"part_count"`
-	MaxPartSize int64               `json:"max_part_size"`
-	MaxFileSize int64               `json:"max_file_size"`
-	Checksum    *upload.Checksum    `json:"checksum,omitempty"`
-	Attach      []attachView        `json:"attach,omitempty"`
-	CreatedAt   time.Time           `json:"created_at"`
-	ExpiresAt   time.Time           `json:"expires_at"`
-	Parts       []partView          `json:"parts,omitempty"`
-	Links       map[string]api.Link `json:"_links"`
+	ID          string           `json:"id"`
+	Status      upload.Status    `json:"status"`
+	FileUUID    string           `json:"file_uuid"`
+	VersionUUID string           `json:"version_uuid"`
+	NewFile     bool             `json:"new_file"`
+	FileName    string           `json:"file_name"`
+	FileSize    int64            `json:"file_size"`
+	ContentType string           `json:"content_type"`
+	PartSize    int64            `json:"part_size"`
+	PartCount   int              `json:"part_count"`
+	MaxPartSize int64            `json:"max_part_size"`
+	MaxFileSize int64            `json:"max_file_size"`
+	Checksum    *upload.Checksum `json:"checksum,omitempty"`
+	Attach      []attachView     `json:"attach,omitempty"`
+	CreatedAt   time.Time        `json:"created_at"`
+	ExpiresAt   time.Time        `json:"expires_at"`
+	Parts       []partView       `json:"parts,omitempty"`
+	Links       map[string]Link  `json:"_links"`
 }
 
 type attachView struct {
@@ -79,13 +76,13 @@ type attachView struct {
 	FieldID    string `json:"field_id,omitempty"`
 }
 
-func (a API) view(s upload.Session, status upload.Status, parts []upload.PartURL) sessionView {
+func (a *Sessions) view(s upload.Session, status upload.Status, parts []upload.PartURL) sessionView {
 	self := "/v1/sessions/" + s.ID
 	v := sessionView{ID: s.ID, Status: status, FileUUID: s.FileUUID, VersionUUID: s.VersionUUID, NewFile: s.NewFile,
 		FileName: s.FileName, FileSize: s.Plan.Size, ContentType: s.MimeType, PartSize: s.Plan.PartSize,
 		PartCount: s.Plan.PartCount, MaxPartSize: s.Plan.PartSize, MaxFileSize: a.Svc.Limits().MaxFileSize,
 		Checksum: s.Checksum, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
-		Links: map[string]api.Link{"self": {Href: self}, "parts": {Href: self + "/parts"}, "complete": {Href: self + "/complete"}}}
+		Links: map[string]Link{"self": {Href: self}, "parts": {Href: self + "/parts"}, "complete": {Href: self + "/complete"}}}
 	for _, at := range s.Attach {
 		av := attachView{EntityType: string(at.Entity.Type), EntityUUID: at.Entity.UUID, Kind: string(at.Kind)}
 		if at.Kind == "note" {
@@ -102,20 +99,20 @@ func (a API) view(s upload.Session, status upload.Status, parts []upload.PartURL
 	return v
 }
 
-func (a API) open(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+func (a *Sessions) open(ctx context.Context, req Request, p auth.Principal) (Response, error) {
 	var b openBody
-	if err := api.DecodeJSON(req, &b); err != nil {
-		return api.Response{}, err
+	if err := DecodeJSON(req, &b); err != nil {
+		return Response{}, err
 	}
 	if b.FileSize == nil {
-		return api.Response{}, apperr.Invalid("file_size", "is required (bytes)")
+		return Response{}, apperr.Invalid("file_size", "is required (bytes)")
 	}
 	out, err := a.Svc.Open(ctx, p, upload.OpenInput{FileName: b.FileName, FileSize: *b.FileSize, ContentType: b.ContentType,
 		FileUUID: b.FileUUID, Checksum: b.Checksum, Attach: b.Attach})
 	if err != nil {
-		return api.Response{}, err
+		return Response{}, err
 	}
-	resp, err := api.JSON(http.StatusCreated, a.view(out.Session, upload.StatusOpen, out.Parts))
+	resp, err := JSON(http.StatusCreated, a.view(out.Session, upload.StatusOpen, out.Parts))
 	resp.Headers["Location"] = "/v1/sessions/" + out.Session.ID
 	return resp, err
 }
@@ -125,17 +122,17 @@ type partsBody struct {
 	Checksums   map[string]string `json:"checksums"`
 }
 
-func (a API) parts(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+func (a *Sessions) parts(ctx context.Context, req Request, p auth.Principal) (Response, error) {
 	var b partsBody
-	if err := api.DecodeJSON(req, &b); err != nil {
-		return api.Response{}, err
+	if err := DecodeJSON(req, &b); err != nil {
+		return Response{}, err
 	}
-	sess, urls, err := a.Svc.Parts(ctx, p, api.PathParam(req, "id"), upload.PartsInput{PartNumbers: b.PartNumbers, Checksums: b.Checksums})
+	sess, urls, err := a.Svc.Parts(ctx, p, PathParam(req, "id"), upload.PartsInput{PartNumbers: b.PartNumbers, Checksums: b.Checksums})
 	if err != nil {
-		return api.Response{}, err
+		return Response{}, err
 	}
 	v := a.view(sess, upload.StatusOpen, urls)
-	return api.JSON(http.StatusOK, map[string]any{"id": sess.ID, "parts": v.Parts})
+	return JSON(http.StatusOK, map[string]any{"id": sess.ID, "parts": v.Parts})
 }
 
 type uploadedPart struct {
@@ -144,10 +141,10 @@ type uploadedPart struct {
 	ETag       string `json:"etag"`
 }
 
-func (a API) status(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
-	st, err := a.Svc.Status(ctx, p, api.PathParam(req, "id"))
+func (a *Sessions) status(ctx context.Context, req Request, p auth.Principal) (Response, error) {
+	st, err := a.Svc.Status(ctx, p, PathParam(req, "id"))
 	if err != nil {
-		return api.Response{}, err
+		return Response{}, err
 	}
 	uploaded := make([]uploadedPart, 0, len(st.Parts))
 	have := map[int32]bool{}
@@ -168,12 +165,12 @@ func (a API) status(ctx context.Context, req api.Request, p auth.Principal) (api
 	out := map[string]any{"session": a.view(st.Session, st.Status, nil), "uploaded_parts": uploaded,
 		"missing_parts": missing, "bytes_uploaded": bytes}
 	if st.File != nil {
-		out["file"] = api.ViewFile(*st.File)
+		out["file"] = ViewFile(*st.File)
 	}
 	if st.CompletionError != nil {
-		out["completion_error"] = api.ProblemDoc(st.CompletionError, req.RequestContext.RequestID)
+		out["completion_error"] = ProblemDoc(st.CompletionError, req.RequestContext.RequestID)
 	}
-	return api.JSON(http.StatusOK, out)
+	return JSON(http.StatusOK, out)
 }
 
 type completeBody struct {
@@ -183,30 +180,30 @@ type completeBody struct {
 	} `json:"parts"`
 }
 
-func (a API) complete(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+func (a *Sessions) complete(ctx context.Context, req Request, p auth.Principal) (Response, error) {
 	var b completeBody
 	if req.Body != "" {
-		if err := api.DecodeJSON(req, &b); err != nil {
-			return api.Response{}, err
+		if err := DecodeJSON(req, &b); err != nil {
+			return Response{}, err
 		}
 	}
 	in := upload.CompleteInput{}
 	for i, pt := range b.Parts {
 		if pt.PartNumber == 0 {
-			return api.Response{}, apperr.Invalid("parts["+strconv.Itoa(i)+"].part_number", "is required")
+			return Response{}, apperr.Invalid("parts["+strconv.Itoa(i)+"].part_number", "is required")
 		}
 		in.Parts = append(in.Parts, upload.Part{Number: pt.PartNumber, ETag: pt.ETag})
 	}
-	f, err := a.Svc.Complete(ctx, p, api.PathParam(req, "id"), in)
+	f, err := a.Svc.Complete(ctx, p, PathParam(req, "id"), in)
 	if err != nil {
-		return api.Response{}, err
+		return Response{}, err
 	}
-	return api.JSON(http.StatusOK, api.ViewFile(f))
+	return JSON(http.StatusOK, ViewFile(f))
 }
 
-func (a API) abort(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
-	if err := a.Svc.Abort(ctx, p, api.PathParam(req, "id")); err != nil {
-		return api.Response{}, err
+func (a *Sessions) abort(ctx context.Context, req Request, p auth.Principal) (Response, error) {
+	if err := a.Svc.Abort(ctx, p, PathParam(req, "id")); err != nil {
+		return Response{}, err
 	}
-	return api.NoContent()
+	return NoContent()
 }

@@ -1,4 +1,4 @@
-package batchapi
+package httpapi
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"mime/multipart"
 	"testing"
 
-	"github.com/anexo/anexo/shared/api"
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/batches"
 )
@@ -39,7 +38,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(b, false)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, encoded bool) {
-		req := api.Request{Headers: map[string]string{"content-type": "multipart/form-data; boundary=fuzzboundary"}, Body: string(raw)}
+		req := Request{Headers: map[string]string{"content-type": "multipart/form-data; boundary=fuzzboundary"}, Body: string(raw)}
 		if encoded {
 			req.Body, req.IsBase64Encoded = base64.StdEncoding.EncodeToString(raw), true
 		}

@@ -1,4 +1,4 @@
-package attachapi
+package httpapi
 
 import (
 	"context"
@@ -8,14 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/anexo/anexo/shared/api"
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/entities"
 )
-
-// OnlyofficeRoute is ONLYOFFICE CRM's "attach files to the entity".
-const OnlyofficeRoute = "POST /api/2.0/crm/{entityType}/{entityid}/files"
 
 // onlyofficeBody is the seed's body: fileids, and optionally the path's
 // entityType and entityid repeated (the seed lists them as body fields).
@@ -95,28 +91,29 @@ func user(p auth.Principal) ooUser {
 	return ooUser{ID: p.TokenID, DisplayName: p.Name, Title: "", AvatarSmall: "", ProfileURL: ""}
 }
 
-func (a API) onlyoffice(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
-	typ := entities.Type(strings.ToLower(api.PathParam(req, "entityType")))
+// onlyoffice is ONLYOFFICE CRM's "attach files to the entity".
+func (a *Entities) onlyoffice(ctx context.Context, req Request, p auth.Principal) (Response, error) {
+	typ := entities.Type(strings.ToLower(PathParam(req, "entityType")))
 	if !slices.Contains(entities.OnlyofficeTypes, typ) {
-		return api.Response{}, apperr.Invalid("entityType", "must be contact, opportunity or case")
+		return Response{}, apperr.Invalid("entityType", "must be contact, opportunity or case")
 	}
-	code, err := entities.ParseCode("entityid", api.PathParam(req, "entityid"))
+	code, err := entities.ParseCode("entityid", PathParam(req, "entityid"))
 	if err != nil {
-		return api.Response{}, err
+		return Response{}, err
 	}
 	var b onlyofficeBody
-	if err := api.DecodeJSON(req, &b); err != nil {
-		return api.Response{}, err
+	if err := DecodeJSON(req, &b); err != nil {
+		return Response{}, err
 	}
 	if b.EntityType != nil && !strings.EqualFold(*b.EntityType, string(typ)) {
-		return api.Response{}, apperr.Invalid("entityType", "differs from the entity type in the path")
+		return Response{}, apperr.Invalid("entityType", "differs from the entity type in the path")
 	}
-	if b.EntityID != nil && strings.Trim(string(*b.EntityID), `"`) != api.PathParam(req, "entityid") {
-		return api.Response{}, apperr.Invalid("entityid", "differs from the entity id in the path")
+	if b.EntityID != nil && strings.Trim(string(*b.EntityID), `"`) != PathParam(req, "entityid") {
+		return Response{}, apperr.Invalid("entityid", "differs from the entity id in the path")
 	}
 	ev, err := a.Entities.AttachByIDs(ctx, p, typ, code, b.FileIDs)
 	if err != nil {
-		return api.Response{}, err
+		return Response{}, err
 	}
 	out := ooEvent{CreateBy: user(p), Created: ooTime(ev.Created), Content: "", Category: filesUploadCategory,
 		Entity:  ooEntity{EntityType: string(typ), EntityID: ev.Entity.Code, EntityTitle: ev.Entity.Title},
@@ -131,12 +128,12 @@ func (a API) onlyoffice(ctx context.Context, req api.Request, p auth.Principal) 
 		}
 		out.Files = append(out.Files, of)
 	}
-	return api.JSON(http.StatusOK, map[string]any{"count": 1, "response": out, "status": 0, "statusCode": http.StatusOK})
+	return JSON(http.StatusOK, map[string]any{"count": 1, "response": out, "status": 0, "statusCode": http.StatusOK})
 }
 
 // onlyofficeError wraps a problem in ONLYOFFICE's result envelope.
-func onlyofficeError(status int, problem map[string]any) api.Response {
-	resp, _ := api.JSON(status, map[string]any{"count": 0, "response": nil, "status": 1, "statusCode": status,
+func onlyofficeError(status int, problem map[string]any) Response {
+	resp, _ := JSON(status, map[string]any{"count": 0, "response": nil, "status": 1, "statusCode": status,
 		"error": map[string]any{"message": problem["detail"], "type": problem["code"], "field": problem["field"], "request_id": problem["request_id"]}})
 	return resp
 }

@@ -1,4 +1,4 @@
-package routes
+package httpapi
 
 import (
 	"os"
@@ -21,7 +21,7 @@ func TestReadmeScopeTable(t *testing.T) {
 	param := regexp.MustCompile(`\{[^}]*\}`)
 	shape := func(method, path string) string { return method + " " + param.ReplaceAllString(path, "{}") }
 	want := map[string]string{}
-	for _, r := range All {
+	for _, r := range All() {
 		if !r.Public {
 			want[shape(r.Method, r.Path)] = string(r.Scope)
 		}

@@ -1,9 +1,10 @@
-package api
+package httpapi
 
 import (
 	"net/http"
 	"net/url"
 
+	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -47,4 +48,40 @@ func ListPage[T any](path, rawQuery string, limit int, cursor, name string, item
 		"_links":    links,
 		"_embedded": map[string]any{name: items},
 	})
+}
+
+// multiStatus collects the per-item results of a batch operation (trash,
+// restore, purge, attach, detach): 200 when every item succeeded, 207
+// otherwise.
+type multiStatus struct {
+	items  []map[string]any
+	failed bool
+}
+
+// add appends one item with its file (for callers with files:read) and
+// its error as a problem document.
+func (m *multiStatus) add(req Request, p auth.Principal, item map[string]any, f *files.File, err error) {
+	if f != nil && p.Has(auth.ScopeRead) { // file metadata needs files:read
+		item["file"] = ViewFile(*f)
+	}
+	if err != nil {
+		item["error"] = ProblemDoc(err, req.RequestContext.RequestID)
+		m.failed = true
+	}
+	m.items = append(m.items, item)
+}
+
+// list is the items, [] when there are none.
+func (m *multiStatus) list() []map[string]any {
+	if m.items == nil {
+		return []map[string]any{}
+	}
+	return m.items
+}
+
+func (m *multiStatus) status() int {
+	if m.failed {
+		return http.StatusMultiStatus
+	}
+	return http.StatusOK
 }

@@ -1,7 +1,4 @@
-// Package batchapi is the HTTP face of Wegly-compatible batch uploads (the
-// batches Lambda): POST /integrations/external/files/batches with exactly
-// the seed's multipart fields, and GET of a batch.
-package batchapi
+package httpapi
 
 import (
 	"bytes"
@@ -15,23 +12,25 @@ import (
 	"strings"
 	"time"
 
-	"github.com/anexo/anexo/shared/api"
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/lambdas"
 )
 
-// API serves the batch routes.
-type API struct {
+// Wegly serves Wegly-compatible batch uploads (the batches function): POST
+// /integrations/external/files/batches with exactly the seed's multipart
+// fields, and GET of a batch.
+type Wegly struct {
 	Batches *batches.Service
 }
 
-// Routes are served by the batches function.
-func (a API) Routes() api.Routes {
-	return api.Routes{
-		"POST /integrations/external/files/batches":     a.create,
-		"GET /integrations/external/files/batches/{id}": a.get,
+// Routes implements Feature.
+func (a *Wegly) Routes() []Route {
+	return []Route{
+		{Method: "POST", Path: "/integrations/external/files/batches", Function: lambdas.Batches, Scope: auth.ScopeWrite, Handle: a.create},
+		{Method: "GET", Path: "/integrations/external/files/batches/{id}", Function: lambdas.Batches, Scope: auth.ScopeRead, Handle: a.get},
 	}
 }
 
@@ -57,14 +56,14 @@ func tooLarge() error {
 // parse reads the multipart body strictly: unknown fields, repeated text
 // fields, text where a file belongs and malformed bodies are errors naming
 // the field.
-func parse(req api.Request) (batches.Input, error) {
-	ct := api.Header(req, "Content-Type")
+func parse(req Request) (batches.Input, error) {
+	ct := Header(req, "Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return batches.Input{}, apperr.New(apperr.KindInvalid, "unsupported_media_type",
 			"send the batch as multipart/form-data (with a boundary)").With("field", "Content-Type")
 	}
-	body, err := api.Body(req)
+	body, err := Body(req)
 	if err != nil {
 		return batches.Input{}, err
 	}
@@ -157,7 +156,7 @@ func parse(req api.Request) (batches.Input, error) {
 	if n, ok := text["note"]; ok {
 		in.Note = &n
 	}
-	in.IdempotencyKey = api.Header(req, "Idempotency-Key")
+	in.IdempotencyKey = Header(req, "Idempotency-Key")
 	return in, nil
 }
 
@@ -166,28 +165,28 @@ func isUUID(s string) bool {
 	return err == nil && r.UUID != ""
 }
 
-func (a API) create(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
+func (a *Wegly) create(ctx context.Context, req Request, p auth.Principal) (Response, error) {
 	in, err := parse(req)
 	if err != nil {
-		return api.Response{}, err
+		return Response{}, err
 	}
 	b, _, err := a.Batches.Create(ctx, p, in)
 	if err != nil {
-		return api.Response{}, err
+		return Response{}, err
 	}
-	resp, err := api.JSON(http.StatusCreated, view(req, b))
+	resp, err := JSON(http.StatusCreated, view(req, b))
 	if err == nil {
 		resp.Headers["Location"] = "/integrations/external/files/batches/" + b.ID
 	}
 	return resp, err
 }
 
-func (a API) get(ctx context.Context, req api.Request, p auth.Principal) (api.Response, error) {
-	b, err := a.Batches.Get(ctx, p, api.PathParam(req, "id"))
+func (a *Wegly) get(ctx context.Context, req Request, p auth.Principal) (Response, error) {
+	b, err := a.Batches.Get(ctx, p, PathParam(req, "id"))
 	if err != nil {
-		return api.Response{}, err
+		return Response{}, err
 	}
-	return api.JSON(http.StatusOK, view(req, b))
+	return JSON(http.StatusOK, view(req, b))
 }
 
 // The seed's response shape.
@@ -197,7 +196,7 @@ type person struct {
 	Avatar string `json:"avatar"`
 }
 
-type ref struct {
+type weglyRef struct {
 	ID    string `json:"id"`
 	Title string `json:"title"`
 }
@@ -220,25 +219,25 @@ type batchView struct {
 	FilesCount  int        `json:"files_count"`
 	TotalSize   int64      `json:"total_size"`
 	CreatedBy   person     `json:"created_by"`
-	CRMLead     *ref       `json:"crm_lead"`
-	CRMDeal     *ref       `json:"crm_deal"`
+	CRMLead     *weglyRef  `json:"crm_lead"`
+	CRMDeal     *weglyRef  `json:"crm_deal"`
 	CRMDelivery any        `json:"crm_delivery"`
 	Files       []fileView `json:"files"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
-func view(req api.Request, b batches.Batch) batchView {
+func view(req Request, b batches.Batch) batchView {
 	by := person{ID: b.CreatedByID, Name: b.CreatedBy, Avatar: ""}
 	v := batchView{ID: b.ID, Source: 1, Title: b.Title, Note: b.Note, FilesCount: len(b.Items), TotalSize: b.TotalSize,
 		CreatedBy: by, Files: []fileView{}, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt}
-	target := &ref{ID: b.Target.UUID, Title: b.Target.Title}
+	target := &weglyRef{ID: b.Target.UUID, Title: b.Target.Title}
 	if b.Target.Type == entities.Deal {
 		v.CRMDeal = target
 	} else {
 		v.CRMLead = target
 	}
-	base := api.BaseURL(req)
+	base := BaseURL(req)
 	for _, it := range b.Items {
 		v.Files = append(v.Files, fileView{ID: it.File.UUID, CreatedBy: by, FileURL: base + "/v1/files/" + it.File.UUID + "/download",
 			FileName: it.File.Name, MimeType: it.File.MimeType, Size: it.File.Size, CreatedAt: it.File.CreatedAt})

@@ -1,0 +1,156 @@
+package app
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/anexo/anexo/shared/authorizer"
+	"github.com/anexo/anexo/shared/batches"
+	"github.com/anexo/anexo/shared/catalog"
+	"github.com/anexo/anexo/shared/httpapi"
+	"github.com/anexo/anexo/shared/lambdas"
+	"github.com/anexo/anexo/shared/upload"
+)
+
+// One builder per function: a function's main calls its own, so its
+// binary links only the features and clients that function serves.
+
+// Authorizer is the authorizer function's handler.
+func Authorizer(d *Deps) authorizer.Handler { return authorizer.New(d.Auth(), d.Log) }
+
+// SessionsOpen opens upload sessions and mints upload tickets.
+func SessionsOpen(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.SessionsOpen, sessions(d), uppy(d))
+}
+
+// SessionsParts signs part URLs and reports a session's status.
+func SessionsParts(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.SessionsParts, sessions(d))
+}
+
+// SessionsComplete completes and aborts sessions.
+func SessionsComplete(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.SessionsComplete, sessions(d))
+}
+
+// Companion serves Uppy's companion routes under upload tickets.
+func Companion(d *Deps) httpapi.Handler { return httpapi.Serve(d.Log, lambdas.Companion, uppy(d)) }
+
+// Files serves the file catalogue.
+func Files(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Files, &httpapi.Files{Catalog: d.Catalog()})
+}
+
+// Attachments serves the entity directory and attachments.
+func Attachments(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Attachments, &httpapi.Entities{Entities: d.Entities(), Catalog: d.Catalog()})
+}
+
+// Batches serves Wegly batch uploads.
+func Batches(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Batches, &httpapi.Wegly{Batches: d.Batches()})
+}
+
+// Tokens serves the account's tokens.
+func Tokens(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Tokens, &httpapi.Tokens{Auth: d.Auth()})
+}
+
+func sessions(d *Deps) *httpapi.Sessions { return &httpapi.Sessions{Svc: d.Uploads()} }
+
+func uppy(d *Deps) *httpapi.Uppy {
+	return &httpapi.Uppy{Svc: d.Uploads(), Now: d.Cfg.Now, Live: d.Auth().CheckLive, Tickets: d.Ring(TicketKeys)}
+}
+
+// Handler is the handler of HTTP function fn (the local server serves them
+// all; a Lambda's main calls its own builder).
+func Handler(d *Deps, fn string) httpapi.Handler {
+	build := map[string]func(*Deps) httpapi.Handler{
+		lambdas.SessionsOpen: SessionsOpen, lambdas.SessionsParts: SessionsParts, lambdas.SessionsComplete: SessionsComplete,
+		lambdas.Companion: Companion, lambdas.Files: Files, lambdas.Attachments: Attachments, lambdas.Batches: Batches,
+		lambdas.Tokens: Tokens,
+	}[fn]
+	if build == nil {
+		panic("app: no HTTP function " + fn)
+	}
+	return build(d)
+}
+
+// SweepReserve is the time a sweep keeps before its invocation's deadline:
+// it starts another batch only with more than this left (one batch of 100
+// purges takes a few seconds).
+const SweepReserve = 30 * time.Second
+
+// Sweeper is the scheduled purge of trashed files past their window, of
+// the bytes of batch uploads a crash left uncommitted, and the pass that
+// completes upload sessions whose parts are all in but which nobody
+// completed (upload.Service.Settle). It works batch after batch until
+// nothing is due or its time is spent, so a backlog drains at the
+// function's full speed rather than one batch per run.
+func Sweeper(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) error {
+	return func(ctx context.Context, ev events.EventBridgeEvent) error {
+		n, err := drain(ctx, d.Catalog().Sweep, catalog.SweepBatch)
+		var b, s int
+		if err == nil {
+			b, err = drain(ctx, d.Batches().Sweep, batches.SweepBatch)
+		}
+		if err == nil {
+			s, err = drain(ctx, d.Uploads().Settle, upload.SettleBatch)
+		}
+		if err != nil {
+			d.Log.ErrorContext(ctx, "sweep failed", "function", lambdas.Sweeper, "request_id", ev.ID, "purged", n, "stale_batches", b, "sessions", s, "err", err)
+			return err
+		}
+		d.Log.InfoContext(ctx, "sweep", "function", lambdas.Sweeper, "request_id", ev.ID, "purged", n, "stale_batches", b, "sessions", s)
+		return nil
+	}
+}
+
+// drain repeats a sweep step while it comes back with a full batch (more
+// are due) and the invocation has time for another.
+func drain(ctx context.Context, step func(context.Context) (int, error), batch int) (int, error) {
+	total := 0
+	for {
+		n, err := step(ctx)
+		total += n
+		if err != nil || n < batch || ctx.Err() != nil {
+			return total, err
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= SweepReserve {
+			return total, nil
+		}
+	}
+}
+
+// Recorder records browser form uploads S3 reports (ObjectCreated events);
+// other keys are ignored, and a repeated event changes nothing.
+func Recorder(d *Deps) func(ctx context.Context, ev events.S3Event) error {
+	return func(ctx context.Context, ev events.S3Event) error {
+		rid := ""
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			rid = lc.AwsRequestID
+		}
+		log := d.Log.With("function", lambdas.Recorder, "request_id", rid)
+		defer log.InfoContext(ctx, "s3 event", "records", len(ev.Records))
+		for _, r := range ev.Records {
+			if !strings.Contains(r.EventName, "ObjectCreated") {
+				continue
+			}
+			key := r.S3.Object.URLDecodedKey
+			if key == "" {
+				key, _ = url.QueryUnescape(r.S3.Object.Key)
+			}
+			if err := d.Uploads().RecordObject(ctx, key, r.S3.Object.VersionID); err != nil {
+				log.ErrorContext(ctx, "record upload failed", "key", key, "err", err)
+				return err // S3 retries the event
+			}
+			log.InfoContext(ctx, "object reported", "key", key, "event", r.EventName)
+		}
+		return nil
+	}
+}

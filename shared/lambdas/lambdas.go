@@ -1,0 +1,29 @@
+// Package lambdas names the deployed Lambda functions (the folders under
+// functions/): the HTTP route table assigns its routes to them, the IAM
+// policies and the CDK stack are keyed by them.
+package lambdas
+
+// The functions.
+const (
+	Authorizer       = "authorizer"
+	SessionsOpen     = "sessions-open"
+	SessionsParts    = "sessions-parts"
+	SessionsComplete = "sessions-complete"
+	Files            = "files"
+	Attachments      = "attachments"
+	Batches          = "batches"   // Wegly batch uploads: bytes pass through Lambda
+	Tokens           = "tokens"    // the account's tokens (tokens:admin)
+	Companion        = "companion" // Uppy's companion routes under upload tickets
+	Sweeper          = "sweeper"   // scheduled: purges trashed files past their window
+	Recorder         = "recorder"  // S3 ObjectCreated:Post: records browser form uploads
+)
+
+// HTTP lists the functions API Gateway invokes, the authorizer first.
+var HTTP = []string{Authorizer, SessionsOpen, Companion, SessionsParts, SessionsComplete, Files, Attachments, Batches, Tokens}
+
+// Background lists the functions run by a schedule or an event rather
+// than by routes.
+var Background = []string{Sweeper, Recorder}
+
+// All lists every function.
+func All() []string { return append(append([]string{}, HTTP...), Background...) }
