@@ -2,7 +2,7 @@
 GO        ?= go
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: run test test-short vet build clean deploy synth diff destroy invoke fuzz bench load
+.PHONY: run test test-short check deadcode vet build clean deploy synth diff destroy invoke fuzz bench load
 
 ## run: the whole API on localhost with embedded DynamoDB and S3; prints a dev token
 run:
@@ -20,7 +20,7 @@ BROWSERTEST := shared/web/browsertest
 # TestPoliciesMatchTheCode fails on any grant no call used.
 IAM_USAGE ?= $(CURDIR)/.cache/iam-usage
 
-test: vet $(RIE) $(BROWSERTEST)/node_modules
+test: vet deadcode $(RIE) $(BROWSERTEST)/node_modules
 	rm -rf $(IAM_USAGE) && mkdir -p $(IAM_USAGE)
 	ANEXO_IAM_USAGE=$(IAM_USAGE) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
 	ANEXO_IAM_USAGE=$(IAM_USAGE) ANEXO_IAM_COVERAGE=1 $(GO) test -count=1 -run '^TestPoliciesMatchTheCode$$' ./shared/iam
@@ -66,8 +66,18 @@ $(BROWSERTEST)/node_modules: $(BROWSERTEST)/package-lock.json
 $(RIE):
 	$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
+## check: the everyday loop (about a minute with warm caches): vet, gofmt, and every test that
+## needs no emulator, CDK synthesis or built binary (go test -short)
+check: vet test-short
+
 test-short:
-	$(GO) test -count=1 ./...
+	$(GO) test -short -count=1 ./...
+
+## deadcode: no function is unreachable from a main or a test (golang.org/x/tools' deadcode)
+DEADCODE_VERSION := v0.52.0
+deadcode:
+	@out="$$($(GO) run golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION) -test ./...)" || exit 1; \
+	  if [ -n "$$out" ]; then echo "unreachable code:"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...

@@ -26,6 +26,9 @@ const root = ".."
 // cdkCLI is the pinned CDK CLI the Makefile runs (CDK ?= npx --yes aws-cdk@V).
 func cdkCLI(t *testing.T) []string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the CDK CLI: not under -short")
+	}
 	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
 	if err != nil {
 		t.Fatal(err)

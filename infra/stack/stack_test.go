@@ -31,7 +31,11 @@ import (
 func init() { _ = os.Setenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1") }
 
 // assets makes a directory with a placeholder bootstrap per function.
+// Every synthesizing test starts here; -short leaves them out.
 func assets(t *testing.T) string {
+	if testing.Short() {
+		t.Skip("synthesizes the stack: not under -short")
+	}
 	dir := t.TempDir()
 	for _, fn := range allFunctions() {
 		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {

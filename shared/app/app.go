@@ -214,12 +214,12 @@ func (d *Deps) Blobs() *s3store.Store {
 
 // Auth is accounts, tokens and tickets.
 func (d *Deps) Auth() *auth.Service {
-	return d.auth.get(func() *auth.Service { return &auth.Service{Store: d.Store(), Now: d.Cfg.Now} })
+	return d.auth.get(func() *auth.Service { return &auth.Service{Store: d.Store(), Clock: d.Cfg.Now} })
 }
 
 // Entities is the entity directory and attachments.
 func (d *Deps) Entities() *entities.Service {
-	return d.entities.get(func() *entities.Service { return &entities.Service{Store: d.Store(), Now: d.Cfg.Now} })
+	return d.entities.get(func() *entities.Service { return &entities.Service{Store: d.Store(), Clock: d.Cfg.Now} })
 }
 
 // Uploads is upload sessions.
@@ -234,16 +234,14 @@ func (d *Deps) Uploads() *upload.Service {
 // Batches is Wegly batch uploads.
 func (d *Deps) Batches() *batches.Service {
 	return d.batches.get(func() *batches.Service {
-		return &batches.Service{Store: d.Store(), Blobs: d.Blobs(), Entities: d.Entities(), Now: d.Cfg.Now}
+		return &batches.Service{Store: d.Store(), Blobs: d.Blobs(), Entities: d.Entities(), Clock: d.Cfg.Now}
 	})
 }
 
 // Catalog is the file catalogue.
 func (d *Deps) Catalog() *catalog.Catalog {
 	return d.catalog.get(func() *catalog.Catalog {
-		return &catalog.Catalog{Service: &catalog.Service{Store: d.Store(), Blobs: d.Blobs(), Clock: d.Cfg.Now},
-			Lister: d.Store(), Trasher: d.Store(), Hider: d.Blobs(), Now: d.Cfg.Now, Entities: d.Entities(),
-			Cursors: d.Ring(CursorKeys)}
+		return &catalog.Catalog{Store: d.Store(), Blobs: d.Blobs(), Entities: d.Entities(), Cursors: d.Ring(CursorKeys), Clock: d.Cfg.Now}
 	})
 }
 
@@ -257,7 +255,7 @@ const (
 // the longest life of what it signs.
 func (d *Deps) Ring(purpose string) *keyring.Ring {
 	lifetime := map[string]time.Duration{CursorKeys: catalog.CursorTTL, TicketKeys: auth.MaxTicketTTL}[purpose]
-	return &keyring.Ring{Store: d.Keys(), Purpose: purpose, Lifetime: lifetime, Now: d.Cfg.Now}
+	return &keyring.Ring{Store: d.Keys(), Purpose: purpose, Lifetime: lifetime, Clock: d.Cfg.Now}
 }
 
 // Provision creates the table and the versioned bucket, whose CORS

@@ -64,7 +64,7 @@ func Tokens(d *Deps) httpapi.Handler {
 func sessions(d *Deps) *httpapi.Sessions { return &httpapi.Sessions{Svc: d.Uploads()} }
 
 func uppy(d *Deps) *httpapi.Uppy {
-	return &httpapi.Uppy{Svc: d.Uploads(), Now: d.Cfg.Now, Live: d.Auth().CheckLive, Tickets: d.Ring(TicketKeys)}
+	return &httpapi.Uppy{Svc: d.Uploads(), Clock: d.Cfg.Now, Live: d.Auth().CheckLive, Tickets: d.Ring(TicketKeys)}
 }
 
 // Handler is the handler of HTTP function fn (the local server serves them

@@ -40,7 +40,6 @@ type Error struct {
 	Detail string // human sentence
 	Fields []FieldError
 	Extra  map[string]any // extension members of the problem document
-	cause  error
 }
 
 func (e *Error) Error() string {
@@ -53,23 +52,12 @@ func (e *Error) Error() string {
 	for _, f := range e.Fields {
 		fmt.Fprintf(&b, " [%s: %s]", f.Field, f.Detail)
 	}
-	if e.cause != nil {
-		b.WriteString(": ")
-		b.WriteString(e.cause.Error())
-	}
 	return b.String()
 }
-
-func (e *Error) Unwrap() error { return e.cause }
 
 // New builds a classified error.
 func New(kind Kind, code, detail string) *Error {
 	return &Error{Kind: kind, Code: code, Detail: detail}
-}
-
-// Wrap builds a classified error keeping its cause for logs.
-func Wrap(kind Kind, code, detail string, cause error) *Error {
-	return &Error{Kind: kind, Code: code, Detail: detail, cause: cause}
 }
 
 // With adds an extension member and returns e.

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/clock"
 	"github.com/google/uuid"
 )
 
@@ -122,7 +123,7 @@ type Store interface {
 // Service creates accounts and tokens and authenticates callers.
 type Service struct {
 	Store Store
-	Now   func() time.Time
+	Clock clock.Func
 }
 
 // HashToken is the only form in which a secret is stored. Secrets carry 256
@@ -173,7 +174,7 @@ func (s *Service) CreateAccount(ctx context.Context, name string, quota int64) (
 	if quota < 0 {
 		return Account{}, apperr.Invalid("quota", "must be zero (unlimited) or a positive number of bytes")
 	}
-	a := Account{ID: uuid.NewString(), Name: name, QuotaBytes: quota, CreatedAt: s.Now().UTC()}
+	a := Account{ID: uuid.NewString(), Name: name, QuotaBytes: quota, CreatedAt: s.Clock.Now().UTC()}
 	return a, s.Store.PutAccount(ctx, a)
 }
 
@@ -214,7 +215,7 @@ func (s *Service) CreateToken(ctx context.Context, accountID string, in NewToken
 	}
 	secret := newSecret()
 	t := Token{ID: uuid.NewString(), AccountID: accountID, Name: in.Name, Hash: HashToken(secret),
-		Scopes: in.Scopes, AllowedDomain: dom, CreatedAt: s.Now().UTC().Truncate(time.Microsecond), CreatedBy: in.CreatedBy}
+		Scopes: in.Scopes, AllowedDomain: dom, CreatedAt: s.Clock.Now().UTC().Truncate(time.Microsecond), CreatedBy: in.CreatedBy}
 	if in.TTL > 0 {
 		t.ExpiresAt = t.CreatedAt.Add(in.TTL).Truncate(time.Second)
 	}
@@ -249,7 +250,7 @@ func (s *Service) Authenticate(ctx context.Context, authorization string) (Princ
 	if err != nil {
 		return Principal{}, Token{}, err
 	}
-	if !t.Active(s.Now()) {
+	if !t.Active(s.Clock.Now()) {
 		return Principal{}, Token{}, errBadToken
 	}
 	return t.principal(), t, nil

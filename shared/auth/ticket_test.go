@@ -15,7 +15,7 @@ func TestTickets(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_800_000_000, 0)
 	ring := func() *keyring.Ring {
-		return &keyring.Ring{Store: &keyring.Memory{}, Purpose: "ticket", Lifetime: MaxTicketTTL, Now: func() time.Time { return now }}
+		return &keyring.Ring{Store: &keyring.Memory{}, Purpose: "ticket", Lifetime: MaxTicketTTL, Clock: func() time.Time { return now }}
 	}
 	keys := ring()
 	p := Principal{AccountID: "acct", TokenID: "tok", Name: "CRM", Scopes: AllScopes, AllowedDomain: "https://crm.example.com"}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/ids"
 )
 
 // Token lifecycle: the account's owners (tokens:admin) list, mint, rotate
@@ -45,7 +46,7 @@ func (s *Service) ListTokens(ctx context.Context, p Principal) ([]Token, error) 
 	if err != nil {
 		return nil, err
 	}
-	now := s.Now()
+	now := s.Clock.Now()
 	sort.SliceStable(ts, func(i, j int) bool {
 		if a, b := ts[i].Active(now), ts[j].Active(now); a != b {
 			return a
@@ -72,7 +73,7 @@ func (s *Service) GetToken(ctx context.Context, p Principal, id string) (Token, 
 }
 
 func (s *Service) token(ctx context.Context, accountID, id string) (Token, error) {
-	if !validID(id) {
+	if !ids.Valid(id) {
 		return Token{}, apperr.Invalid("id", "must be a token id (a UUID)")
 	}
 	t, err := s.Store.GetToken(ctx, accountID, id)
@@ -104,7 +105,7 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) (Toke
 		if err != nil || !t.RevokedAt.IsZero() {
 			return t, err
 		}
-		at := s.Now().UTC().Truncate(time.Microsecond)
+		at := s.Clock.Now().UTC().Truncate(time.Microsecond)
 		err = s.Store.RevokeToken(ctx, t, at)
 		if errors.Is(err, apperr.ErrConflict) && attempt < 3 {
 			continue // rotated or revoked meanwhile: read it again
@@ -132,7 +133,7 @@ func (s *Service) RotateToken(ctx context.Context, p Principal, id string, grace
 	if err != nil {
 		return "", Token{}, err
 	}
-	now := s.Now().UTC().Truncate(time.Microsecond)
+	now := s.Clock.Now().UTC().Truncate(time.Microsecond)
 	if !t.Active(now) {
 		return "", Token{}, apperr.New(apperr.KindConflict, "token_inactive", "token "+id+" is revoked or expired; mint a new one")
 	}
@@ -174,7 +175,7 @@ func (s *Service) RotateToken(ctx context.Context, p Principal, id string, grace
 // per TouchEvery (the authorizer calls it; a failure only loses a
 // timestamp).
 func (s *Service) Touch(ctx context.Context, t Token, hash string) error {
-	now := s.Now().UTC().Truncate(time.Microsecond)
+	now := s.Clock.Now().UTC().Truncate(time.Microsecond)
 	if !t.LastUsedAt.IsZero() && now.Sub(t.LastUsedAt) < TouchEvery {
 		return nil
 	}
@@ -190,7 +191,7 @@ func (s *Service) Touch(ctx context.Context, t Token, hash string) error {
 // expired.
 func (s *Service) CheckLive(ctx context.Context, accountID, tokenID string) error {
 	t, err := s.Store.GetToken(ctx, accountID, tokenID)
-	if errors.Is(err, apperr.ErrNotFound) || err == nil && !t.Active(s.Now()) {
+	if errors.Is(err, apperr.ErrNotFound) || err == nil && !t.Active(s.Clock.Now()) {
 		return apperr.New(apperr.KindUnauthorized, "invalid_ticket", "the token that minted this upload ticket was revoked or expired").With("field", "ticket")
 	}
 	return err
@@ -201,21 +202,4 @@ func (s *Service) ListAccounts(ctx context.Context) ([]Account, error) {
 	as, err := s.Store.ListAccounts(ctx)
 	slices.SortFunc(as, func(a, b Account) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return as, err
-}
-
-func validID(id string) bool {
-	if len(id) != 36 {
-		return false
-	}
-	for i, c := range id {
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f'):
-			return false
-		}
-	}
-	return true
 }

@@ -19,9 +19,10 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/clock"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
-	"github.com/anexo/anexo/shared/upload"
+	"github.com/anexo/anexo/shared/ids"
 )
 
 // Limits of one batch. MaxBody keeps the base64-encoded request (API
@@ -94,14 +95,13 @@ type Batch struct {
 // Errors a Store reports from CommitBatch.
 var (
 	ErrNotPending = errors.New("batch is no longer pending")
-	ErrQuota      = errors.New("quota exceeded")
 )
 
 // Store is the metadata side.
 type Store interface {
 	// ReserveFileIDs allocates n consecutive numeric file ids (returning
 	// the first) and the account's usage.
-	ReserveFileIDs(ctx context.Context, accountID string, n int) (int64, upload.Usage, error)
+	ReserveFileIDs(ctx context.Context, accountID string, n int) (int64, files.Usage, error)
 	GetBatch(ctx context.Context, accountID, id string) (Batch, error)
 	// PutPending records a batch about to be written (fails with
 	// apperr.ErrConflict when the id exists).
@@ -135,14 +135,7 @@ type Service struct {
 	Store    Store
 	Blobs    Blobs
 	Entities EntityResolver
-	Now      func() time.Time
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
+	Clock    clock.Func
 }
 
 // Validate checks an input's fields (no side effects).
@@ -247,7 +240,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in Input) (Batch
 			b.ID = id
 		}
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	if b.Status == "" {
 		if b, err = s.plan(ctx, p, in, target, b.ID, fp, now); err != nil {
 			return Batch{}, false, err
@@ -264,7 +257,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in Input) (Batch
 	if err := s.putObjects(ctx, &b, in.Files); err != nil {
 		return Batch{}, false, err
 	}
-	err = s.Store.CommitBatch(ctx, b, s.now())
+	err = s.Store.CommitBatch(ctx, b, s.Clock.Now())
 	switch {
 	case err == nil:
 		b.Status = StatusCompleted
@@ -275,7 +268,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in Input) (Batch
 			return cur, false, nil // a concurrent retry committed it
 		}
 		return Batch{}, false, apperr.New(apperr.KindConflict, "batch_expired", "the batch took longer than its window; send it again")
-	case errors.Is(err, ErrQuota):
+	case errors.Is(err, apperr.ErrQuota):
 		s.discard(context.WithoutCancel(ctx), b)
 		return Batch{}, false, apperr.New(apperr.KindQuota, "quota_exceeded", fmt.Sprintf("this batch of %d bytes would exceed the account quota", b.TotalSize))
 	}
@@ -353,7 +346,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Batch, 
 	if err := p.Require(auth.ScopeRead); err != nil {
 		return Batch{}, err
 	}
-	if err := upload.ValidUUID("id", id); err != nil {
+	if err := ids.Check("id", id); err != nil {
 		return Batch{}, err
 	}
 	b, err := s.Store.GetBatch(ctx, p.AccountID, id)
@@ -369,7 +362,7 @@ const SweepBatch = 50
 // Sweep erases the bytes of batches left pending past their window (a
 // crash between the pending record and the commit) and drops the records.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
-	due, err := s.Store.DuePending(ctx, s.now().Add(-time.Minute), SweepBatch)
+	due, err := s.Store.DuePending(ctx, s.Clock.Now().Add(-time.Minute), SweepBatch)
 	if err != nil {
 		return 0, err
 	}

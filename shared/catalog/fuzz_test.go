@@ -56,7 +56,7 @@ func FuzzParseQuery(f *testing.F) {
 
 // testRing is a cursor ring in memory.
 func testRing(now time.Time) *keyring.Ring {
-	return &keyring.Ring{Store: &keyring.Memory{}, Purpose: "cursor", Lifetime: CursorTTL, Now: func() time.Time { return now }}
+	return &keyring.Ring{Store: &keyring.Memory{}, Purpose: "cursor", Lifetime: CursorTTL, Clock: func() time.Time { return now }}
 }
 
 // FuzzDecodeCursor: arbitrary cursors are refused cleanly.

@@ -12,8 +12,7 @@ import (
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
-	"github.com/anexo/anexo/shared/keyring"
-	"github.com/anexo/anexo/shared/upload"
+	"github.com/anexo/anexo/shared/ids"
 )
 
 // PageBudget bounds the items one page may evaluate, so a page's read cost
@@ -81,7 +80,7 @@ type Lister interface {
 	GetFiles(ctx context.Context, accountID string, uuids []string) ([]files.File, error)
 	ListVersions(ctx context.Context, accountID, fileUUID string, start *Position, limit int) ([]files.Version, *Position, error)
 	PromoteVersion(ctx context.Context, f files.File) error
-	Usage(ctx context.Context, accountID string) (upload.Usage, error)
+	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 
 // Page is a listing answer.
@@ -94,35 +93,12 @@ type Page struct {
 // DefaultPerCall is how many items one Query may evaluate.
 const DefaultPerCall = 500
 
-// Catalog lists, versions and promotes files.
-type Catalog struct {
-	*Service
-	Lister  Lister
-	Trasher TrashStore
-	Hider   TrashBlobs
-	Now     func() time.Time
-	// Entities resolves entity filters (nil: entity filters are refused).
-	Entities EntityResolver
-	// Budget and PerCall override PageBudget and DefaultPerCall (tests use
-	// small values to exercise multi-request and budget-limited pages).
-	Budget, PerCall int
-	// Cursors signs and verifies listing cursors.
-	Cursors *keyring.Ring
-}
-
-func (c *Catalog) now() time.Time {
-	if c.Now != nil {
-		return c.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
 // List answers GET /v1/files.
 func (c *Catalog) List(ctx context.Context, p auth.Principal, rawQuery string) (Query, Page, error) {
 	if err := p.Require(auth.ScopeRead); err != nil {
 		return Query{}, Page{}, err
 	}
-	now := c.now()
+	now := c.Clock.Now()
 	q, err := ParseQuery(rawQuery, now)
 	if err != nil {
 		return Query{}, Page{}, err
@@ -157,7 +133,7 @@ func (c *Catalog) ListEntity(ctx context.Context, p auth.Principal, ref entities
 	}
 	v.Set("filter[entity][type]", string(ref.Type))
 	v.Set("filter[entity][id]", id)
-	q, err := ParseQuery(v.Encode(), c.now())
+	q, err := ParseQuery(v.Encode(), c.Clock.Now())
 	if err != nil {
 		return Query{}, Page{}, err
 	}
@@ -176,7 +152,7 @@ func (c *Catalog) list(ctx context.Context, p auth.Principal, q Query) (Query, P
 		if len(q.UUIDs) > q.Limit {
 			return q, Page{}, apperr.Invalid("limit", "must be at least the number of uuids in filter[uuid]")
 		}
-		fs, err := c.Lister.GetFiles(ctx, p.AccountID, q.UUIDs)
+		fs, err := c.Store.GetFiles(ctx, p.AccountID, q.UUIDs)
 		if err != nil {
 			return q, Page{}, err
 		}
@@ -211,7 +187,7 @@ func (c *Catalog) list(ctx context.Context, p auth.Principal, q Query) (Query, P
 		perCall = c.PerCall
 	}
 	req := ListRequest{AccountID: p.AccountID, Query: q, Start: start, Need: q.Limit, Budget: budget, PerCall: perCall}
-	list := c.Lister.ListFiles
+	list := c.Store.ListFiles
 	if q.Entity != nil {
 		if c.Entities == nil {
 			return q, Page{}, apperr.Invalid("filter[entity][type]", "entity filters are not served here")
@@ -227,7 +203,7 @@ func (c *Catalog) list(ctx context.Context, p auth.Principal, q Query) (Query, P
 		}
 		req.Query = q
 		req.Budget = min(budget, EntityPageBudget)
-		list = c.Lister.ListEntityFiles
+		list = c.Store.ListEntityFiles
 	}
 	res, err := list(ctx, req)
 	if err != nil {
@@ -251,19 +227,19 @@ func (c *Catalog) Versions(ctx context.Context, p auth.Principal, fileUUID strin
 	canon := "versions:" + fileUUID
 	var start *Position
 	if cursor != "" {
-		pos, err := DecodeCursor(ctx, c.Cursors, cursor, p.AccountID, canon, c.now())
+		pos, err := DecodeCursor(ctx, c.Cursors, cursor, p.AccountID, canon, c.Clock.Now())
 		if err != nil {
 			return files.File{}, nil, "", err
 		}
 		start = &pos
 	}
-	vs, next, err := c.Lister.ListVersions(ctx, p.AccountID, fileUUID, start, limit)
+	vs, next, err := c.Store.ListVersions(ctx, p.AccountID, fileUUID, start, limit)
 	if err != nil {
 		return files.File{}, nil, "", err
 	}
 	var nextCursor string
 	if next != nil {
-		if nextCursor, err = EncodeCursor(ctx, c.Cursors, p.AccountID, canon, *next, c.now()); err != nil {
+		if nextCursor, err = EncodeCursor(ctx, c.Cursors, p.AccountID, canon, *next, c.Clock.Now()); err != nil {
 			return files.File{}, nil, "", err
 		}
 	}
@@ -281,7 +257,7 @@ func (c *Catalog) Version(ctx context.Context, p auth.Principal, fileUUID, versi
 }
 
 func (c *Catalog) version(ctx context.Context, p auth.Principal, fileUUID, versionUUID string) (files.Version, error) {
-	if err := upload.ValidUUID("version_uuid", versionUUID); err != nil {
+	if err := ids.Check("version_uuid", versionUUID); err != nil {
 		return files.Version{}, err
 	}
 	v, err := c.Store.GetVersion(ctx, p.AccountID, fileUUID, versionUUID)
@@ -313,8 +289,8 @@ func (c *Catalog) Promote(ctx context.Context, p auth.Principal, fileUUID, versi
 	ext := files.Extension(v.Name)
 	f.VersionUUID, f.Name, f.SanitizedName, f.Extension = v.UUID, v.Name, files.Sanitize(v.Name), ext
 	f.MimeType, f.Type, f.Size = v.MimeType, files.Kind(v.MimeType, ext), v.Size
-	f.UpdatedAt, f.UpdatedBy = c.now().Truncate(time.Microsecond), p.Name
-	err = c.Lister.PromoteVersion(ctx, f)
+	f.UpdatedAt, f.UpdatedBy = c.Clock.Now().Truncate(time.Microsecond), p.Name
+	err = c.Store.PromoteVersion(ctx, f)
 	if errors.Is(err, apperr.ErrConflict) {
 		return files.File{}, apperr.New(apperr.KindConflict, "file_changed", "the file was trashed or its version removed meanwhile; read it again")
 	}
@@ -322,9 +298,9 @@ func (c *Catalog) Promote(ctx context.Context, p auth.Principal, fileUUID, versi
 }
 
 // Usage reports an account's storage.
-func (c *Catalog) Usage(ctx context.Context, p auth.Principal) (upload.Usage, error) {
+func (c *Catalog) Usage(ctx context.Context, p auth.Principal) (files.Usage, error) {
 	if err := p.Require(auth.ScopeRead); err != nil {
-		return upload.Usage{}, err
+		return files.Usage{}, err
 	}
-	return c.Lister.Usage(ctx, p.AccountID)
+	return c.Store.Usage(ctx, p.AccountID)
 }

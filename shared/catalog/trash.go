@@ -9,7 +9,7 @@ import (
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/files"
-	"github.com/anexo/anexo/shared/upload"
+	"github.com/anexo/anexo/shared/ids"
 )
 
 // TrashWindow is how long a trashed file can be restored.
@@ -49,7 +49,7 @@ func ValidateBatch(uuids []string) error {
 	seen := map[string]bool{}
 	for i, u := range uuids {
 		f := fmt.Sprintf("[%d].uuid", i)
-		if err := upload.ValidUUID(f, u); err != nil {
+		if err := ids.Check(f, u); err != nil {
 			errs.Add(f, "must be a UUID")
 		} else if seen[u] {
 			errs.Add(f, "duplicate uuid")
@@ -68,7 +68,7 @@ func (c *Catalog) batch(ctx context.Context, p auth.Principal, uuids []string, s
 	}
 	out := make([]Result, 0, len(uuids))
 	for _, u := range uuids {
-		now := c.now().Truncate(time.Microsecond)
+		now := c.Clock.Now().Truncate(time.Microsecond)
 		f, err := c.Store.GetFile(ctx, p.AccountID, u)
 		switch {
 		case errors.Is(err, apperr.ErrNotFound):
@@ -99,7 +99,7 @@ func (c *Catalog) allVersions(ctx context.Context, f files.File) ([]files.Versio
 	var all []files.Version
 	var start *Position
 	for {
-		vs, next, err := c.Lister.ListVersions(ctx, f.AccountID, f.UUID, start, MaxLimit)
+		vs, next, err := c.Store.ListVersions(ctx, f.AccountID, f.UUID, start, MaxLimit)
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +133,7 @@ func (c *Catalog) Trash(ctx context.Context, p auth.Principal, uuids []string) (
 	return c.batch(ctx, p, uuids, "trashed", func(f files.File, now time.Time) (files.File, error) {
 		if !f.IsTrashed {
 			purge := now.Add(TrashWindow)
-			err := c.Trasher.TrashFile(ctx, f, now, purge, p.Name)
+			err := c.Store.TrashFile(ctx, f, now, purge, p.Name)
 			if errors.Is(err, apperr.ErrConflict) {
 				return c.finishTrash(ctx, p, f.UUID) // trashed concurrently: finish its markers
 			}
@@ -169,10 +169,10 @@ func (c *Catalog) Restore(ctx context.Context, p auth.Principal, uuids []string)
 		if !f.IsTrashed {
 			return c.settle(ctx, p, f)
 		}
-		if _, err := c.forEachKey(ctx, f, c.Hider.Unhide); err != nil {
+		if _, err := c.forEachKey(ctx, f, c.Blobs.Unhide); err != nil {
 			return files.File{}, err
 		}
-		err := c.Trasher.RestoreFile(ctx, f, now)
+		err := c.Store.RestoreFile(ctx, f, now)
 		switch {
 		case errors.Is(err, apperr.ErrQuota):
 			if _, herr := c.settle(ctx, p, f); herr != nil { // hidden again
@@ -205,9 +205,9 @@ const settleRounds = 8
 // one, so the objects end up matching whichever request committed last.
 func (c *Catalog) settle(ctx context.Context, p auth.Principal, f files.File) (files.File, error) {
 	for range settleRounds {
-		op := c.Hider.Unhide
+		op := c.Blobs.Unhide
 		if f.IsTrashed {
-			op = c.Hider.Hide
+			op = c.Blobs.Hide
 		}
 		if _, err := c.forEachKey(ctx, f, op); err != nil {
 			return files.File{}, err
@@ -240,11 +240,11 @@ func (c *Catalog) Purge(ctx context.Context, p auth.Principal, uuids []string) (
 }
 
 func (c *Catalog) purge(ctx context.Context, f files.File) error {
-	vs, err := c.forEachKey(ctx, f, c.Hider.Erase)
+	vs, err := c.forEachKey(ctx, f, c.Blobs.Erase)
 	if err != nil {
 		return err
 	}
-	err = c.Trasher.PurgeFile(ctx, f, vs)
+	err = c.Store.PurgeFile(ctx, f, vs)
 	if errors.Is(err, apperr.ErrConflict) {
 		return apperr.New(apperr.KindConflict, "file_changed", "the file was restored meanwhile")
 	}
@@ -258,7 +258,7 @@ const SweepBatch = 100
 // the same steps as deleting forever, so counters stay exact. It returns how
 // many files it purged; a file restored meanwhile is skipped.
 func (c *Catalog) Sweep(ctx context.Context) (int, error) {
-	due, err := c.Trasher.DuePurges(ctx, c.now(), SweepBatch)
+	due, err := c.Store.DuePurges(ctx, c.Clock.Now(), SweepBatch)
 	if err != nil {
 		return 0, err
 	}

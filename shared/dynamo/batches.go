@@ -15,7 +15,6 @@ import (
 	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
-	"github.com/anexo/anexo/shared/upload"
 )
 
 func batchSK(id string) string { return "B#" + id }
@@ -93,7 +92,7 @@ func (it batchItem) batch(accountID string) batches.Batch {
 }
 
 // ReserveFileIDs allocates n consecutive numeric file ids.
-func (s *Store) ReserveFileIDs(ctx context.Context, accountID string, n int) (int64, upload.Usage, error) {
+func (s *Store) ReserveFileIDs(ctx context.Context, accountID string, n int) (int64, files.Usage, error) {
 	last, u, err := s.reserveIDs(ctx, accountID, int64(n))
 	return last - int64(n) + 1, u, err
 }
@@ -178,7 +177,7 @@ func (s *Store) CommitBatch(ctx context.Context, b batches.Batch, now time.Time)
 		case failed[0]:
 			return batches.ErrNotPending
 		case failed[1]:
-			return batches.ErrQuota
+			return apperr.ErrQuota
 		}
 		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
 	}

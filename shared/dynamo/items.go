@@ -26,8 +26,8 @@ type accountItem struct {
 	CreatedAt    string `dynamodbav:"created_at"`
 }
 
-func (a accountItem) usage() upload.Usage {
-	return upload.Usage{UsedBytes: a.UsedBytes, TrashedBytes: a.TrashedBytes, QuotaBytes: a.QuotaBytes, FileCount: a.FileCount, VersionCount: a.VersionCount}
+func (a accountItem) usage() files.Usage {
+	return files.Usage{UsedBytes: a.UsedBytes, TrashedBytes: a.TrashedBytes, QuotaBytes: a.QuotaBytes, FileCount: a.FileCount, VersionCount: a.VersionCount}
 }
 
 type sessionItem struct {

@@ -53,21 +53,21 @@ func (s *Store) GetAccount(ctx context.Context, id string) (auth.Account, error)
 }
 
 // Usage reads an account's counters.
-func (s *Store) Usage(ctx context.Context, accountID string) (upload.Usage, error) {
+func (s *Store) Usage(ctx context.Context, accountID string) (files.Usage, error) {
 	var it accountItem
 	if err := s.get(ctx, accountPK(accountID), accountSK, &it); err != nil {
-		return upload.Usage{}, err
+		return files.Usage{}, err
 	}
 	return it.usage(), nil
 }
 
 // ReserveFileID increments the account's file id counter.
-func (s *Store) ReserveFileID(ctx context.Context, accountID string) (int64, upload.Usage, error) {
+func (s *Store) ReserveFileID(ctx context.Context, accountID string) (int64, files.Usage, error) {
 	return s.reserveIDs(ctx, accountID, 1)
 }
 
 // reserveIDs adds n to the file id counter and returns its new value.
-func (s *Store) reserveIDs(ctx context.Context, accountID string, n int64) (int64, upload.Usage, error) {
+func (s *Store) reserveIDs(ctx context.Context, accountID string, n int64) (int64, files.Usage, error) {
 	out, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: keyOf(accountPK(accountID), accountSK),
 		UpdateExpression:          aws.String("ADD next_file_id :n"),
@@ -77,36 +77,36 @@ func (s *Store) reserveIDs(ctx context.Context, accountID string, n int64) (int6
 	})
 	if err != nil {
 		if errors.Is(mapErr(err), apperr.ErrConflict) {
-			return 0, upload.Usage{}, fmt.Errorf("account %s: %w", accountID, apperr.ErrNotFound)
+			return 0, files.Usage{}, fmt.Errorf("account %s: %w", accountID, apperr.ErrNotFound)
 		}
-		return 0, upload.Usage{}, err
+		return 0, files.Usage{}, err
 	}
 	var it accountItem
 	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return 0, upload.Usage{}, err
+		return 0, files.Usage{}, err
 	}
 	return it.NextFileID, it.usage(), nil
 }
 
 // FileWithUsage reads a file and its account in one consistent request.
-func (s *Store) FileWithUsage(ctx context.Context, accountID, fileUUID string) (files.File, upload.Usage, error) {
+func (s *Store) FileWithUsage(ctx context.Context, accountID, fileUUID string) (files.File, files.Usage, error) {
 	out, err := s.api.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{
 		{Get: &types.Get{TableName: &s.table, Key: keyOf(accountPK(accountID), fileSK(fileUUID))}},
 		{Get: &types.Get{TableName: &s.table, Key: keyOf(accountPK(accountID), accountSK)}},
 	}})
 	if err != nil {
-		return files.File{}, upload.Usage{}, err
+		return files.File{}, files.Usage{}, err
 	}
 	if len(out.Responses) != 2 || out.Responses[0].Item == nil {
-		return files.File{}, upload.Usage{}, apperr.ErrNotFound
+		return files.File{}, files.Usage{}, apperr.ErrNotFound
 	}
 	var fi fileItem
 	var ai accountItem
 	if err := attributevalue.UnmarshalMap(out.Responses[0].Item, &fi); err != nil {
-		return files.File{}, upload.Usage{}, err
+		return files.File{}, files.Usage{}, err
 	}
 	if err := attributevalue.UnmarshalMap(out.Responses[1].Item, &ai); err != nil {
-		return files.File{}, upload.Usage{}, err
+		return files.File{}, files.Usage{}, err
 	}
 	return fi.file(accountID), ai.usage(), nil
 }
@@ -279,7 +279,7 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 		case len(failed) > 1 && failed[1]:
 			return upload.ErrFileGone
 		case len(failed) > 3 && failed[3]:
-			return upload.ErrQuota
+			return apperr.ErrQuota
 		}
 		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
 	}

@@ -1,6 +1,8 @@
-// Package dynamo stores Anexo's metadata in one DynamoDB table. It implements
-// the stores the domain packages define (auth.Store, upload.Store) and maps
-// SDK errors to apperr sentinels. See docs/data-model.md for the key design.
+// Package dynamo stores Anexo's metadata in one DynamoDB table, and the
+// signing keys in a second one (KeyStore). Store implements every store port
+// the domain packages define (auth, upload, catalog, entities, batches) and
+// maps SDK errors to apperr sentinels. See docs/data-model.md for the keys,
+// items and access patterns.
 package dynamo
 
 import (

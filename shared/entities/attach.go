@@ -64,7 +64,7 @@ func (s *Service) Attach(ctx context.Context, p auth.Principal, r Ref, specs []S
 	for i, sp := range specs {
 		res := Result{Spec: sp, Status: "attached"}
 		f, ok := byUUID[sp.FileUUID]
-		now := s.now()
+		now := s.Clock.Now()
 		switch {
 		case !ok || f.Gone(now):
 			res.Err = fileNotFound(sp.FileUUID)
@@ -185,7 +185,7 @@ func (s *Service) Usages(ctx context.Context, p auth.Principal, fileUUID string)
 	if err != nil {
 		return files.File{}, nil, err
 	}
-	if len(fs) == 0 || fs[0].Gone(s.now()) {
+	if len(fs) == 0 || fs[0].Gone(s.Clock.Now()) {
 		return files.File{}, nil, fileNotFound(fileUUID)
 	}
 	as, err := s.Store.Usages(ctx, p.AccountID, fileUUID)

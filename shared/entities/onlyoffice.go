@@ -73,7 +73,7 @@ func (s *Service) AttachByIDs(ctx context.Context, p auth.Principal, t Type, cod
 	for _, f := range fs {
 		byUUID[f.UUID] = f
 	}
-	now := s.now()
+	now := s.Clock.Now()
 	ev := Event{Created: now, Entity: e, By: p}
 	for i, id := range ids {
 		f, ok := byUUID[uuids[id]]

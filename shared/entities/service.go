@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/clock"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -52,14 +52,7 @@ type Store interface {
 // Service runs the entity directory and attachments.
 type Service struct {
 	Store Store
-	Now   func() time.Time
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
+	Clock clock.Func
 }
 
 // NotFound is the error for an unknown entity.
@@ -165,7 +158,7 @@ func (s *Service) Upsert(ctx context.Context, p auth.Principal, r Ref, in Upsert
 		if next == cur {
 			return cur, false, nil
 		}
-		next.UpdatedAt, next.UpdatedBy = s.now(), p.Name
+		next.UpdatedAt, next.UpdatedBy = s.Clock.Now(), p.Name
 		err = s.Store.PutEntity(ctx, next, &cur)
 		switch {
 		case errors.Is(err, ErrCodeTaken):
@@ -189,7 +182,7 @@ func codeTaken(e Entity) error {
 // of the same UUID (or, byCode, of the same code) asks the caller to read
 // the winner's entry again (errRetry) when this request would change it.
 func (s *Service) create(ctx context.Context, p auth.Principal, t Type, id string, code int64, title string, byCode bool) (Entity, bool, error) {
-	now := s.now()
+	now := s.Clock.Now()
 	e := Entity{AccountID: p.AccountID, Type: t, UUID: id, Code: code, Title: title, CreatedAt: now, UpdatedAt: now, CreatedBy: p.Name, UpdatedBy: p.Name}
 	for tries := 0; ; tries++ {
 		if code == 0 {

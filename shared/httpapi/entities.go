@@ -8,8 +8,8 @@ import (
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/ids"
 	"github.com/anexo/anexo/shared/lambdas"
-	"github.com/anexo/anexo/shared/upload"
 )
 
 // Entities serves the entity directory and attachments (the attachments
@@ -207,7 +207,7 @@ type fileUsageView struct {
 
 func (a *Entities) usages(ctx context.Context, req Request, p auth.Principal) (Response, error) {
 	u := PathParam(req, "uuid")
-	if err := upload.ValidUUID("uuid", u); err != nil {
+	if err := ids.Check("uuid", u); err != nil {
 		return Response{}, err
 	}
 	f, us, err := a.Entities.Usages(ctx, p, u)

@@ -86,8 +86,6 @@ func ViewToken(t auth.Token, now time.Time) TokenView {
 	return v
 }
 
-func (a *Tokens) now() time.Time { return a.Auth.Now() }
-
 func (a *Tokens) list(ctx context.Context, _ Request, p auth.Principal) (Response, error) {
 	ts, err := a.Auth.ListTokens(ctx, p)
 	if err != nil {
@@ -95,7 +93,7 @@ func (a *Tokens) list(ctx context.Context, _ Request, p auth.Principal) (Respons
 	}
 	views := make([]TokenView, len(ts))
 	for i, t := range ts {
-		views[i] = ViewToken(t, a.now())
+		views[i] = ViewToken(t, a.Auth.Clock.Now())
 	}
 	return JSON(http.StatusOK, map[string]any{"tokens": views})
 }
@@ -105,7 +103,7 @@ func (a *Tokens) get(ctx context.Context, req Request, p auth.Principal) (Respon
 	if err != nil {
 		return Response{}, err
 	}
-	return JSON(http.StatusOK, ViewToken(t, a.now()))
+	return JSON(http.StatusOK, ViewToken(t, a.Auth.Clock.Now()))
 }
 
 type createBody struct {
@@ -147,7 +145,7 @@ func (a *Tokens) create(ctx context.Context, req Request, p auth.Principal) (Res
 	if err != nil {
 		return Response{}, err
 	}
-	return JSON(http.StatusCreated, map[string]any{"token": ViewToken(t, a.now()), "secret": secret})
+	return JSON(http.StatusCreated, map[string]any{"token": ViewToken(t, a.Auth.Clock.Now()), "secret": secret})
 }
 
 func (a *Tokens) revoke(ctx context.Context, req Request, p auth.Principal) (Response, error) {
@@ -155,7 +153,7 @@ func (a *Tokens) revoke(ctx context.Context, req Request, p auth.Principal) (Res
 	if err != nil {
 		return Response{}, err
 	}
-	return JSON(http.StatusOK, ViewToken(t, a.now()))
+	return JSON(http.StatusOK, ViewToken(t, a.Auth.Clock.Now()))
 }
 
 func (a *Tokens) rotate(ctx context.Context, req Request, p auth.Principal) (Response, error) {
@@ -178,5 +176,5 @@ func (a *Tokens) rotate(ctx context.Context, req Request, p auth.Principal) (Res
 	if err != nil {
 		return Response{}, err
 	}
-	return JSON(http.StatusOK, map[string]any{"token": ViewToken(t, a.now()), "secret": secret})
+	return JSON(http.StatusOK, map[string]any{"token": ViewToken(t, a.Auth.Clock.Now()), "secret": secret})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/clock"
 	"github.com/anexo/anexo/shared/keyring"
 	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/upload"
@@ -33,14 +34,7 @@ type Uppy struct {
 	Svc     *upload.Service
 	Tickets *keyring.Ring // seals and opens upload tickets
 	Live    LiveCheck
-	Now     func() time.Time
-}
-
-func (a *Uppy) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
+	Clock   clock.Func
 }
 
 // Routes implements Feature: minting a ticket needs a token; the
@@ -80,7 +74,7 @@ func (a *Uppy) mint(ctx context.Context, req Request, p auth.Principal) (Respons
 		}
 		ttl = time.Duration(*b.TTLSeconds) * time.Second
 	}
-	t, exp, err := auth.MintTicket(ctx, a.Tickets, p, a.now(), ttl)
+	t, exp, err := auth.MintTicket(ctx, a.Tickets, p, a.Clock.Now(), ttl)
 	if err != nil {
 		return Response{}, err
 	}
@@ -95,7 +89,7 @@ type handler func(ctx context.Context, req Request, p auth.Principal) (Response,
 // allowed_domain, when the minting token had one).
 func (a *Uppy) withTicket(h handler) Endpoint {
 	return func(ctx context.Context, req Request, _ auth.Principal) (Response, error) {
-		p, err := auth.ParseTicket(ctx, a.Tickets, PathParam(req, "ticket"), a.now())
+		p, err := auth.ParseTicket(ctx, a.Tickets, PathParam(req, "ticket"), a.Clock.Now())
 		if err != nil {
 			return Response{}, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/ids"
 	"github.com/anexo/anexo/shared/lambdas"
 )
 
@@ -138,10 +139,9 @@ func parse(req Request) (batches.Input, error) {
 		typ = entities.Deal
 	}
 	if strings.HasSuffix(in.TargetField, "_id") {
-		if !isUUID(v) {
-			return batches.Input{}, apperr.Invalid(in.TargetField, "must be a UUID like 3c90c3cc-0d44-4b50-8888-8dd25736052a")
+		if err = ids.Check(in.TargetField, v); err == nil {
+			in.Target = entities.Ref{Type: typ, UUID: strings.ToLower(v)}
 		}
-		in.Target, err = entities.ParseRef(typ, in.TargetField, v)
 	} else {
 		var code int64
 		code, err = entities.ParseCode(in.TargetField, v)
@@ -158,11 +158,6 @@ func parse(req Request) (batches.Input, error) {
 	}
 	in.IdempotencyKey = Header(req, "Idempotency-Key")
 	return in, nil
-}
-
-func isUUID(s string) bool {
-	r, err := entities.ParseRef(entities.Lead, "id", s)
-	return err == nil && r.UUID != ""
 }
 
 func (a *Wegly) create(ctx context.Context, req Request, p auth.Principal) (Response, error) {

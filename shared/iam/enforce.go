@@ -118,12 +118,6 @@ func accessDenied(service, msg string) error {
 	}}
 }
 
-// IsDenied reports whether err is an access refusal (AWS's or ours).
-func IsDenied(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDenied" || ae.ErrorCode() == "AccessDeniedException")
-}
-
 func notFound(err error) bool {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/clock"
 )
 
 // Key is one signing key.
@@ -54,18 +55,11 @@ type Ring struct {
 	// Lifetime is the longest life of what the ring signs: a key verifies
 	// for RotateEvery + Lifetime after it was created.
 	Lifetime time.Duration
-	Now      func() time.Time
+	Clock    clock.Func
 
 	mu       sync.Mutex
 	keys     []Key
 	loadedAt time.Time
-}
-
-func (r *Ring) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
 }
 
 func (r *Ring) load(ctx context.Context, now time.Time) error {
@@ -83,7 +77,7 @@ func (r *Ring) load(ctx context.Context, now time.Time) error {
 func (r *Ring) Signing(ctx context.Context) (Key, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.now()
+	now := r.Clock.Now()
 	for attempt := 0; ; attempt++ {
 		if r.keys == nil || now.Sub(r.loadedAt) >= Refresh || attempt > 0 {
 			if err := r.load(ctx, now); err != nil {
@@ -121,7 +115,7 @@ func (r *Ring) newKey(id string, now time.Time) Key {
 func (r *Ring) Lookup(ctx context.Context, id string) ([]byte, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.now()
+	now := r.Clock.Now()
 	if r.keys == nil || now.Sub(r.loadedAt) >= Refresh {
 		if err := r.load(ctx, now); err != nil {
 			return nil, false, err
@@ -150,7 +144,7 @@ func (r *Ring) Lookup(ctx context.Context, id string) ([]byte, bool, error) {
 func (r *Ring) Rotate(ctx context.Context, retire bool) (Key, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.now()
+	now := r.Clock.Now()
 	k := r.newKey(IDAt(now), now)
 	if err := r.Store.PutKey(ctx, r.Purpose, k); err != nil {
 		return Key{}, err

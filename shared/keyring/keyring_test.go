@@ -14,8 +14,8 @@ func TestRotation(t *testing.T) {
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	st := &Memory{}
-	a := &Ring{Store: st, Purpose: "cursor", Lifetime: 24 * time.Hour, Now: clock}
-	b := &Ring{Store: st, Purpose: "cursor", Lifetime: 24 * time.Hour, Now: clock} // another process
+	a := &Ring{Store: st, Purpose: "cursor", Lifetime: 24 * time.Hour, Clock: clock}
+	b := &Ring{Store: st, Purpose: "cursor", Lifetime: 24 * time.Hour, Clock: clock} // another process
 	k1, err := a.Signing(ctx)
 	if err != nil || len(k1.Secret) != 32 {
 		t.Fatal(k1, err)

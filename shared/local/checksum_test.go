@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/anexo/anexo/shared/presigned"
 	"github.com/anexo/anexo/shared/testenv"
 )
 
@@ -78,7 +79,7 @@ func TestWholeFileChecksum(t *testing.T) {
 		s := c.open("t.bin", 10, map[string]any{"checksum": map[string]any{"algorithm": "CRC32", "value": crcOf("CRC32", []byte("0123456789"))}})
 		ps := partsOf(c.expect(200, "POST", "/v1/sessions/"+s["id"].(string)+"/parts",
 			map[string]any{"part_numbers": []int{1}, "checksums": map[string]string{"1": crcOf("CRC32", []byte("0123456789"))}}))
-		status, _, err := testenv.Put(t.Context(), ps[0].URL, ps[0].Headers, []byte("9876543210"))
+		status, _, err := presigned.Put(t.Context(), ps[0].URL, ps[0].Headers, []byte("9876543210"))
 		if err != nil || status < 400 {
 			t.Fatalf("PUT of other bytes with the signed CRC: %d %v", status, err)
 		}

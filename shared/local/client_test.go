@@ -18,6 +18,7 @@ import (
 	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/local"
 	"github.com/anexo/anexo/shared/openapi/openapitest"
+	"github.com/anexo/anexo/shared/presigned"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
 )
@@ -208,7 +209,7 @@ func (c *client) putParts(data []byte, partSize int64, parts []part) {
 		go func() {
 			defer wg.Done()
 			off := int64(p.Number-1) * partSize
-			status, _, err := testenv.Put(context.Background(), p.URL, p.Headers, data[off:off+p.Size])
+			status, _, err := presigned.Put(context.Background(), p.URL, p.Headers, data[off:off+p.Size])
 			if err == nil && status != 200 {
 				err = fmt.Errorf("part %d: status %d", p.Number, status)
 			}
@@ -246,7 +247,7 @@ func (c *client) download(uuid, query string) ([]byte, http.Header) {
 	if r.Status != http.StatusFound {
 		c.t.Fatalf("download: %s", r)
 	}
-	status, h, body, err := testenv.Get(context.Background(), r.Header.Get("Location"))
+	status, h, body, err := presigned.Get(context.Background(), r.Header.Get("Location"))
 	if err != nil || status != 200 {
 		c.t.Fatalf("GET presigned: %d %v", status, err)
 	}

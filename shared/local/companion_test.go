@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anexo/anexo/shared/presigned"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
 	"github.com/anexo/anexo/shared/upload"
@@ -171,7 +172,7 @@ func TestUppyCompanion(t *testing.T) {
 			end := min(off+chunk, int64(len(big)))
 			var signed struct{ URL string }
 			u.json(200, "GET", fmt.Sprintf("/multipart/%s/%d%s", created.UploadID, n, q), nil, &signed)
-			status, etag, err := testenv.Put(context.Background(), signed.URL, nil, big[off:end])
+			status, etag, err := presigned.Put(context.Background(), signed.URL, nil, big[off:end])
 			if err != nil || status != 200 {
 				t.Fatalf("part %d: %d %v", n, status, err)
 			}
@@ -388,7 +389,7 @@ func (u uppy) multipart(name string, data []byte) (string, string, []map[string]
 	for n, off := 1, int64(0); off < int64(len(data)); n, off = n+1, off+chunk {
 		var signed struct{ URL string }
 		u.json(200, "GET", fmt.Sprintf("/multipart/%s/%d%s", created.UploadID, n, q), nil, &signed)
-		status, etag, err := testenv.Put(context.Background(), signed.URL, nil, data[off:min(off+chunk, int64(len(data)))])
+		status, etag, err := presigned.Put(context.Background(), signed.URL, nil, data[off:min(off+chunk, int64(len(data)))])
 		if err != nil || status != 200 {
 			u.t.Fatalf("part %d: %d %v", n, status, err)
 		}

@@ -34,7 +34,7 @@ func TestEventSamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	covered := map[string]bool{}
+	covered, sent := map[string]bool{}, 0
 	check := openapitest.New(t)
 	for _, fn := range lambdas.HTTP {
 		if fn == lambdas.Authorizer {
@@ -68,7 +68,11 @@ func TestEventSamples(t *testing.T) {
 				t.Fatalf("%s: %d %s %v", path, resp.StatusCode, resp.Body, err)
 			}
 			check.Observe(httptest.NewRequest(ev.RequestContext.HTTP.Method, ev.RawPath, nil), resp)
+			sent++
 		}
+	}
+	if n := check.Checked(); n != sent {
+		t.Errorf("the OpenAPI check validated %d answers of %d", n, sent)
 	}
 	for _, r := range httpapi.All() {
 		if !covered[r.Key()] {

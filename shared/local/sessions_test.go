@@ -16,6 +16,7 @@ import (
 	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/lambdas"
+	"github.com/anexo/anexo/shared/presigned"
 	"github.com/anexo/anexo/shared/testenv"
 	"github.com/anexo/anexo/shared/upload"
 )
@@ -259,7 +260,7 @@ func TestWrongPartLength(t *testing.T) {
 	if p.Headers["Content-Length"] != "100" {
 		t.Fatalf("part headers = %v", p.Headers)
 	}
-	status, _, err := testenv.Put(context.Background(), p.URL, p.Headers, random(99))
+	status, _, err := presigned.Put(context.Background(), p.URL, p.Headers, random(99))
 	if err != nil || status != http.StatusForbidden {
 		t.Fatalf("short PUT: %d %v, want 403", status, err)
 	}
@@ -340,7 +341,7 @@ func TestPartURLsFromCache(t *testing.T) {
 	// it: S3 refuses what this one still signs from its cache
 	c.expect(204, "DELETE", "/v1/sessions/"+id, nil)
 	p := c.partURLs(id, 1)[0]
-	status, body, err := testenv.Put(ctx, p.URL, p.Headers, random(int(p.Size)))
+	status, body, err := presigned.Put(ctx, p.URL, p.Headers, random(int(p.Size)))
 	if err != nil || status != http.StatusNotFound { // NoSuchUpload
 		t.Fatalf("PUT to an aborted upload: %d %s %v, want 404 NoSuchUpload", status, body, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/presigned"
 	"github.com/anexo/anexo/shared/testenv"
 	"github.com/anexo/anexo/shared/upload"
 	"github.com/anexo/anexo/shared/upload/blobtest"
@@ -50,12 +51,12 @@ func TestSignedContentLengthIsEnforced(t *testing.T) {
 		t.Fatalf("content-length is not among the signed headers: %s", req.URL)
 	}
 	for _, body := range []string{"short", "this body is longer than ten"} {
-		status, _, err := testenv.Put(ctx, req.URL, req.Headers, []byte(body))
+		status, _, err := presigned.Put(ctx, req.URL, req.Headers, []byte(body))
 		if err != nil || status != http.StatusForbidden {
 			t.Fatalf("PUT %d bytes to a URL signed for 10: status %d err %v, want 403", len(body), status, err)
 		}
 	}
-	status, _, err := testenv.Put(ctx, req.URL, req.Headers, []byte("0123456789"))
+	status, _, err := presigned.Put(ctx, req.URL, req.Headers, []byte("0123456789"))
 	if err != nil || status != 200 {
 		t.Fatalf("PUT of the signed length: %d %v", status, err)
 	}
@@ -93,7 +94,7 @@ func TestFullObjectChecksum(t *testing.T) {
 			if req.Headers["X-Amz-Checksum-Crc32"] != tc.partSum {
 				t.Fatalf("part checksum header not signed: %v", req.Headers)
 			}
-			status, _, err := testenv.Put(ctx, req.URL, req.Headers, data)
+			status, _, err := presigned.Put(ctx, req.URL, req.Headers, data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +121,7 @@ func TestDownloadDisposition(t *testing.T) {
 	ctx := context.Background()
 	id, _ := b.CreateUpload(ctx, "a/d/v", "text/plain", "")
 	req, _ := b.PresignPart(ctx, "a/d/v", id, 1, 2, "", "", time.Minute)
-	if s, _, err := testenv.Put(ctx, req.URL, req.Headers, []byte("hi")); err != nil || s != 200 {
+	if s, _, err := presigned.Put(ctx, req.URL, req.Headers, []byte("hi")); err != nil || s != 200 {
 		t.Fatal(s, err)
 	}
 	parts, _ := b.ListParts(ctx, "a/d/v", id)
@@ -130,7 +131,7 @@ func TestDownloadDisposition(t *testing.T) {
 	}
 	want := `attachment; filename="_a_.txt"; filename*=UTF-8''%22a%22.txt`
 	url, _ := b.PresignGet(ctx, "a/d/v", ver, want, "application/octet-stream", time.Minute)
-	status, h, body, err := testenv.Get(ctx, url)
+	status, h, body, err := presigned.Get(ctx, url)
 	if err != nil || status != 200 || string(body) != "hi" || h.Get("Content-Disposition") != want || h.Get("Content-Type") != "application/octet-stream" {
 		t.Fatalf("GET: %d %q %q %v", status, body, h.Get("Content-Disposition"), err)
 	}

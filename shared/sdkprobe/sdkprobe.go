@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,23 +32,17 @@ type Fault struct {
 
 // Probe records calls and injects armed faults.
 type Probe struct {
-	// MeasureCapacity asks DynamoDB for the capacity every call consumes
-	// (ReturnConsumedCapacity TOTAL) and adds it up (benchmarks).
+	// MeasureCapacity estimates the request units every DynamoDB call is
+	// billed (see Billed; benchmarks).
 	MeasureCapacity bool
 
-	mu       sync.Mutex
-	calls    []string
-	faults   []Fault
-	capacity Capacity
-	billed   Billed
+	mu     sync.Mutex
+	calls  []string
+	faults []Fault
+	billed Billed
 	// items returned by queries and their bytes, for the mean size of
 	// items a filter dropped
 	seenItems, seenBytes int
-}
-
-// Capacity is DynamoDB capacity consumed.
-type Capacity struct {
-	Read, Write, Total float64
 }
 
 // Install adds the probe to an AWS config's middleware stacks.
@@ -62,16 +55,10 @@ func (p *Probe) Install(cfg *aws.Config) {
 	})
 }
 
-// measure sets ReturnConsumedCapacity on DynamoDB inputs that have it and
-// adds up the ConsumedCapacity of their outputs.
+// measure adds up the estimated billed units of DynamoDB calls.
 func (p *Probe) measure(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 	if !p.MeasureCapacity {
 		return next.HandleInitialize(ctx, in)
-	}
-	if v := reflect.ValueOf(in.Parameters); v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
-		if f := v.Elem().FieldByName("ReturnConsumedCapacity"); f.IsValid() && f.CanSet() && f.Kind() == reflect.String && f.String() == "" {
-			f.SetString("TOTAL")
-		}
 	}
 	out, md, err := next.HandleInitialize(ctx, in)
 	if err == nil {
@@ -80,60 +67,18 @@ func (p *Probe) measure(ctx context.Context, in middleware.InitializeInput, next
 		if p.seenItems > 0 {
 			mean = p.seenBytes / p.seenItems
 		}
-		c, b := capacityOf(out.Result), estimate(in.Parameters, out.Result, mean)
+		b := estimate(in.Parameters, out.Result, mean)
 		if q, ok := out.Result.(*dynamodb.QueryOutput); ok {
 			for _, it := range q.Items {
 				p.seenItems++
 				p.seenBytes += ItemSize(it)
 			}
 		}
-		p.capacity.Read += c.Read
-		p.capacity.Write += c.Write
-		p.capacity.Total += c.Total
 		p.billed.RRU += b.RRU
 		p.billed.WRU += b.WRU
 		p.mu.Unlock()
 	}
 	return out, md, err
-}
-
-// capacityOf reads ConsumedCapacity (one, or one per table) from an output.
-func capacityOf(result any) Capacity {
-	v := reflect.ValueOf(result)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return Capacity{}
-	}
-	f := v.Elem().FieldByName("ConsumedCapacity")
-	if !f.IsValid() {
-		return Capacity{}
-	}
-	var out Capacity
-	add := func(c reflect.Value) {
-		if c.Kind() == reflect.Pointer {
-			if c.IsNil() {
-				return
-			}
-			c = c.Elem()
-		}
-		num := func(name string) float64 {
-			x := c.FieldByName(name)
-			if x.IsValid() && x.Kind() == reflect.Pointer && !x.IsNil() {
-				return x.Elem().Float()
-			}
-			return 0
-		}
-		out.Total += num("CapacityUnits")
-		out.Read += num("ReadCapacityUnits")
-		out.Write += num("WriteCapacityUnits")
-	}
-	if f.Kind() == reflect.Slice {
-		for i := range f.Len() {
-			add(f.Index(i))
-		}
-	} else {
-		add(f)
-	}
-	return out
 }
 
 // Billed returns the request units AWS would bill for the DynamoDB calls
@@ -142,13 +87,6 @@ func (p *Probe) Billed() Billed {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.billed
-}
-
-// Consumed returns the capacity measured since the last Reset.
-func (p *Probe) Consumed() Capacity {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.capacity
 }
 
 func (p *Probe) handle(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
@@ -205,7 +143,6 @@ func (p *Probe) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = nil
-	p.capacity = Capacity{}
 	p.billed = Billed{}
 }
 

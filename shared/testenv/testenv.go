@@ -50,8 +50,17 @@ func Unique(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), seq.Add(1))
 }
 
+// skipShort skips a test that needs an emulator under -short (make check).
+func skipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs the emulators: not under -short")
+	}
+}
+
 // Dynamo starts an embedded DynamoDB for the test.
 func Dynamo(t testing.TB) string {
+	skipShort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	u, err := local.StartDynamo(ctx)
@@ -65,6 +74,7 @@ var s3Mu sync.Mutex
 
 // S3 returns the process's embedded versitygw.
 func S3(t testing.TB) string {
+	skipShort(t)
 	s3Mu.Lock()
 	defer s3Mu.Unlock()
 	if dataDir == "" {
@@ -81,9 +91,6 @@ func S3(t testing.TB) string {
 	return u
 }
 
-// DataDir is the embedded S3's data directory (after S3 was called).
-func DataDir() string { return dataDir }
-
 var (
 	motoOnce sync.Once
 	motoURL  string
@@ -93,6 +100,7 @@ var (
 // Moto returns the URL of a moto_server serving DynamoDB and S3. Without
 // moto_server the test is skipped, except under CI=true where it fails.
 func Moto(t testing.TB) string {
+	skipShort(t)
 	motoOnce.Do(func() { motoURL, motoErr = startMoto() })
 	if motoErr != nil {
 		if os.Getenv("CI") == "true" {
@@ -146,47 +154,6 @@ func startMoto() (string, error) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return "", fmt.Errorf("moto_server did not start on port %d", port)
-}
-
-// Put sends body to a presigned request with its signed headers, returning
-// the status and ETag.
-func Put(ctx context.Context, url string, headers map[string]string, body []byte) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, strings.NewReader(string(body)))
-	if err != nil {
-		return 0, "", err
-	}
-	for k, v := range headers {
-		if strings.EqualFold(k, "Content-Length") {
-			continue
-		}
-		req.Header.Set(k, v)
-	}
-	req.ContentLength = int64(len(body))
-	if len(body) == 0 {
-		req.Body = http.NoBody
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, resp.Header.Get("ETag"), nil
-}
-
-// Get downloads a URL.
-func Get(ctx context.Context, url string) (int, http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, b, err
 }
 
 // Backend is a pair of DynamoDB and S3 endpoints with their credentials.

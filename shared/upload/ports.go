@@ -9,15 +9,6 @@ import (
 	"github.com/anexo/anexo/shared/files"
 )
 
-// Usage is an account's storage counters and quota.
-type Usage struct {
-	UsedBytes    int64
-	TrashedBytes int64
-	QuotaBytes   int64 // 0: unlimited
-	FileCount    int64
-	VersionCount int64
-}
-
 // Commit is everything completion writes atomically.
 type Commit struct {
 	Session Session
@@ -31,16 +22,15 @@ type Commit struct {
 var (
 	ErrSessionNotOpen = errors.New("session is not open")
 	ErrFileGone       = errors.New("file no longer accepts versions")
-	ErrQuota          = errors.New("quota exceeded")
 )
 
 // Store is the metadata this package needs.
 type Store interface {
 	// ReserveFileID allocates the next per-account numeric file id and
 	// returns the account's usage as of that moment.
-	ReserveFileID(ctx context.Context, accountID string) (int64, Usage, error)
+	ReserveFileID(ctx context.Context, accountID string) (int64, files.Usage, error)
 	// FileWithUsage reads a file and the account's usage together.
-	FileWithUsage(ctx context.Context, accountID, fileUUID string) (files.File, Usage, error)
+	FileWithUsage(ctx context.Context, accountID, fileUUID string) (files.File, files.Usage, error)
 	PutSession(ctx context.Context, s Session) error
 	GetSession(ctx context.Context, accountID, id string) (Session, error)
 	// SetSessionStatus moves a session from one status to another; it fails

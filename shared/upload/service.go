@@ -12,8 +12,10 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/clock"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
+	"github.com/anexo/anexo/shared/ids"
 	"github.com/google/uuid"
 )
 
@@ -69,21 +71,18 @@ type Service struct {
 	store  Store
 	blobs  Blobs
 	limits Limits
-	now    func() time.Time
+	clock  clock.Func
 	log    *slog.Logger
 	cache  *sessionCache
 }
 
 // NewService wires a service; now may be nil (time.Now).
-func NewService(store Store, blobs Blobs, limits Limits, now func() time.Time, log *slog.Logger) *Service {
-	if now == nil {
-		now = time.Now
-	}
+func NewService(store Store, blobs Blobs, limits Limits, now clock.Func, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
 	l := limits.withDefaults()
-	return &Service{store: store, blobs: blobs, limits: l, now: now, log: log,
+	return &Service{store: store, blobs: blobs, limits: l, clock: now, log: log,
 		cache: newSessionCache(l.SessionCache, DefaultSessionCacheEntries)}
 }
 
@@ -150,14 +149,6 @@ const PostPolicyTTL = 5 * time.Minute
 // switches to multipart at 100 MB by default).
 const MaxPostSize = 5 * GiB
 
-// ValidUUID checks a path or body UUID.
-func ValidUUID(field, v string) error {
-	if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
-		return apperr.Invalid(field, "must be a UUID like 3c90c3cc-0d44-4b50-8888-8dd25736052a")
-	}
-	return nil
-}
-
 func (s *Service) validateOpen(in OpenInput) (string, error) {
 	var errs apperr.Fields
 	if err := files.ValidateName("file_name", in.FileName); err != nil {
@@ -175,7 +166,7 @@ func (s *Service) validateOpen(in OpenInput) (string, error) {
 		errs.Add("content_type", "must be a media type such as application/pdf")
 	}
 	if in.FileUUID != "" {
-		if err := ValidUUID("file_uuid", in.FileUUID); err != nil {
+		if err := ids.Check("file_uuid", in.FileUUID); err != nil {
 			errs.Add("file_uuid", "must be a UUID")
 		}
 	}
@@ -266,11 +257,11 @@ func (s *Service) Open(ctx context.Context, p auth.Principal, in OpenInput) (Ope
 	if err != nil {
 		return Opened{}, err
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.clock.Now()
 	sess := Session{AccountID: p.AccountID, ID: uuid.NewString(), VersionUUID: mustV7(), FileName: in.FileName,
 		MimeType: mimeType, Plan: plan, Checksum: in.Checksum, Status: StatusOpen, CreatedAt: now,
 		ExpiresAt: now.Add(s.limits.SessionTTL), CreatedBy: p.Name, TokenID: p.TokenID, Attach: attach}
-	var usage Usage
+	var usage files.Usage
 	if in.FileUUID != "" {
 		f, u, err := s.store.FileWithUsage(ctx, p.AccountID, in.FileUUID)
 		if errors.Is(err, apperr.ErrNotFound) {
@@ -400,7 +391,7 @@ func (s *Service) RecordObject(ctx context.Context, key, versionID string) error
 		return err
 	}
 	if sess.Status == StatusOpen {
-		_, err = s.recordPost(ctx, sess, s.now().UTC().Truncate(time.Microsecond))
+		_, err = s.recordPost(ctx, sess, s.clock.Now())
 		if k := apperr.KindOf(err); err != nil && k != apperr.KindConflict && k != apperr.KindQuota {
 			return err
 		}
@@ -473,7 +464,7 @@ func (s *Service) recordPost(ctx context.Context, sess Session, now time.Time) (
 	return s.commit(ctx, sess, obj.VersionID, now)
 }
 
-func quotaError(u Usage, size int64) error {
+func quotaError(u files.Usage, size int64) error {
 	return apperr.New(apperr.KindQuota, "quota_exceeded",
 		fmt.Sprintf("this upload of %d bytes would exceed the account quota (%d of %d bytes used)", size, u.UsedBytes, u.QuotaBytes)).
 		With("used_bytes", u.UsedBytes).With("quota_bytes", u.QuotaBytes)
@@ -498,7 +489,7 @@ func (s *Service) Session(ctx context.Context, p auth.Principal, id string) (Ses
 // session loads a session of the principal's account; other accounts' ids
 // are simply not found.
 func (s *Service) session(ctx context.Context, p auth.Principal, id string) (Session, error) {
-	if err := ValidUUID("id", id); err != nil {
+	if err := ids.Check("id", id); err != nil {
 		return Session{}, err
 	}
 	sess, err := s.store.GetSession(ctx, p.AccountID, id)
@@ -540,7 +531,7 @@ func (s *Service) Parts(ctx context.Context, p auth.Principal, id string, in Par
 	if len(in.PartNumbers) > s.limits.MaxBatch {
 		return Session{}, nil, apperr.Invalid("part_numbers", fmt.Sprintf("at most %d part numbers per request", s.limits.MaxBatch))
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.clock.Now()
 	sess, cached := s.cache.get(p.AccountID, id, now)
 	if !cached {
 		var err error
@@ -638,7 +629,7 @@ func (s *Service) Status(ctx context.Context, p auth.Principal, id string) (Stat
 	if err != nil {
 		return State{}, err
 	}
-	return s.settle(ctx, sess, s.now().UTC().Truncate(time.Microsecond))
+	return s.settle(ctx, sess, s.clock.Now())
 }
 
 // settle reports a session as it is at now, completing it if it needs
@@ -708,7 +699,7 @@ const (
 // for a form upload's audit, and one UpdateItem. Returns how many sessions
 // it looked at.
 func (s *Service) Settle(ctx context.Context) (int, error) {
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.clock.Now()
 	due, err := s.store.DueSessions(ctx, now, SettleBatch)
 	if err != nil {
 		return 0, err
@@ -819,7 +810,7 @@ func (s *Service) Complete(ctx context.Context, p auth.Principal, id string, in 
 	if err != nil {
 		return files.File{}, err
 	}
-	return s.complete(ctx, sess, in, s.now().UTC().Truncate(time.Microsecond))
+	return s.complete(ctx, sess, in, s.clock.Now())
 }
 
 func (s *Service) complete(ctx context.Context, sess Session, in CompleteInput, now time.Time) (files.File, error) {
@@ -970,7 +961,7 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 			return s.completedFile(ctx, cur) // a concurrent completion recorded it
 		}
 		return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindConflict, "session_aborted", "the session was aborted while completing"))
-	case errors.Is(err, ErrQuota):
+	case errors.Is(err, apperr.ErrQuota):
 		return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindQuota, "quota_exceeded", "completing this upload would exceed the account quota; free space and upload again"))
 	case errors.Is(err, ErrFileGone) && sess.NewFile:
 		// A new file's uuid belongs to this session alone: it exists
@@ -1006,7 +997,7 @@ func (s *Service) awaitCompleted(ctx context.Context, sess Session) (files.File,
 // closes the session so that retries answer the same error.
 func (s *Service) discard(ctx context.Context, sess Session, s3Version string, cause *apperr.Error) (files.File, error) {
 	ctx = context.WithoutCancel(ctx)
-	if err := s.store.SetSessionStatus(ctx, sess.AccountID, sess.ID, StatusOpen, StatusAborted, s.now().UTC()); err != nil && !errors.Is(err, apperr.ErrConflict) {
+	if err := s.store.SetSessionStatus(ctx, sess.AccountID, sess.ID, StatusOpen, StatusAborted, s.clock.Now()); err != nil && !errors.Is(err, apperr.ErrConflict) {
 		return files.File{}, err
 	}
 	if err := s.blobs.DeleteVersion(ctx, sess.Key, s3Version); err != nil && !errors.Is(err, apperr.ErrNotFound) {
@@ -1104,7 +1095,7 @@ func (s *Service) Abort(ctx context.Context, p auth.Principal, id string) error 
 	case StatusCompleted:
 		return apperr.New(apperr.KindConflict, "session_completed", "the session is completed; trash the file instead")
 	case StatusOpen:
-		err := s.store.SetSessionStatus(ctx, p.AccountID, id, StatusOpen, StatusAborted, s.now().UTC())
+		err := s.store.SetSessionStatus(ctx, p.AccountID, id, StatusOpen, StatusAborted, s.clock.Now())
 		if errors.Is(err, apperr.ErrConflict) {
 			return s.Abort(ctx, p, id) // raced with complete or abort: answer as of now
 		}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
-	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/presigned"
 	"github.com/anexo/anexo/shared/upload"
 )
 
@@ -51,7 +51,7 @@ func put(t *testing.T, b Blobs, key, id string, n int32, body []byte) {
 	if req.Method != http.MethodPut || len(body) > 0 && req.Headers["Content-Length"] != fmt.Sprint(len(body)) {
 		t.Fatalf("presigned part: method %s headers %v; want PUT with Content-Length %d signed", req.Method, req.Headers, len(body))
 	}
-	status, etag, err := testenv.Put(context.Background(), req.URL, req.Headers, body)
+	status, etag, err := presigned.Put(context.Background(), req.URL, req.Headers, body)
 	if err != nil || status != http.StatusOK || etag == "" {
 		t.Fatalf("PUT part %d: status %d etag %q err %v", n, status, etag, err)
 	}
@@ -96,7 +96,7 @@ func testRoundTrip(t *testing.T, b Blobs) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, _, got, err := testenv.Get(ctx, url)
+	status, _, got, err := presigned.Get(ctx, url)
 	if err != nil || status != 200 || !bytes.Equal(got, data) {
 		t.Fatalf("download: status %d, %d bytes, equal=%v, err %v", status, len(got), bytes.Equal(got, data), err)
 	}
@@ -143,7 +143,7 @@ func testListPages(t *testing.T, b Blobs) {
 			req, err := b.PresignPart(ctx, key, id, i, 1, "", "", time.Minute)
 			if err == nil {
 				var status int
-				status, _, err = testenv.Put(ctx, req.URL, req.Headers, []byte{byte(i)})
+				status, _, err = presigned.Put(ctx, req.URL, req.Headers, []byte{byte(i)})
 				if err == nil && status != 200 {
 					err = fmt.Errorf("part %d: status %d", i, status)
 				}

@@ -21,7 +21,7 @@ type Store interface {
 	upload.Store
 	auth.Store
 	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
-	Usage(ctx context.Context, accountID string) (upload.Usage, error)
+	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 
 // Run runs the suite; newStore returns a store on an empty table.
@@ -311,7 +311,7 @@ func testQuota(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	big.FileID = 2
-	if err := s.Commit(ctx, commitOf(big, files.File{})); !errors.Is(err, upload.ErrQuota) {
+	if err := s.Commit(ctx, commitOf(big, files.File{})); !errors.Is(err, apperr.ErrQuota) {
 		t.Fatalf("over quota: %v, want ErrQuota", err)
 	}
 	if _, err := s.GetFile(ctx, a, big.FileUUID); !errors.Is(err, apperr.ErrNotFound) {

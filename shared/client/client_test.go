@@ -1,0 +1,101 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// fake answers one request the way Anexo (or API Gateway) would, after
+// recording it.
+type fake struct {
+	method, path, auth, body string
+	status                   int
+	answer                   string
+}
+
+func (f *fake) serve(t *testing.T) *Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.method, f.path, f.auth, f.body = r.Method, r.URL.EscapedPath(), r.Header.Get("Authorization"), string(b)
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(f.status)
+		_, _ = io.WriteString(w, f.answer)
+	}))
+	t.Cleanup(srv.Close)
+	return &Client{Endpoint: srv.URL + "/", Token: "anx_t"}
+}
+
+// TestRequests: each call sends its method and escaped path with the
+// token, and reads the answer.
+func TestRequests(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, method, path string
+		call               func(c *Client) error
+	}{ // each answer is {"id":"s1"}, a session's shape
+		{"abort", "DELETE", "/v1/sessions/a%2Fb", func(c *Client) error { return c.Abort(ctx, "a/b") }},
+		{"state", "GET", "/v1/sessions/s1", func(c *Client) error { _, err := c.State(ctx, "s1"); return err }},
+		{"open", "POST", "/v1/sessions", func(c *Client) error {
+			s, err := c.Open(ctx, OpenInput{FileName: "a.txt", FileSize: 3})
+			if err == nil && s.ID != "s1" {
+				err = errors.New("session id not read: " + s.ID)
+			}
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fake{status: http.StatusOK, answer: `{"id":"s1"}`}
+			if err := tc.call(f.serve(t)); err != nil {
+				t.Fatal(err)
+			}
+			if f.method != tc.method || f.path != tc.path || f.auth != "Bearer anx_t" {
+				t.Errorf("sent %s %s (%s), want %s %s with the token", f.method, f.path, f.auth, tc.method, tc.path)
+			}
+		})
+	}
+	f := &fake{status: http.StatusOK}
+	if _, err := f.serve(t).Open(ctx, OpenInput{FileName: "a.txt", FileSize: 0}); err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(f.body), &body); err != nil || body["file_size"] != 0.0 || body["file_name"] != "a.txt" {
+		t.Errorf("open body %s: a 0-byte file must send file_size 0", f.body)
+	}
+}
+
+// TestProblems: problem+json answers become *Problem with status, code
+// and field; API Gateway's own 401 and 403 get a sentence that says what
+// happened.
+func TestProblems(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		status             int
+		answer             string
+		code, field, trait string
+	}{
+		{409, `{"code":"session_not_open","detail":"session s1 is aborted","field":"id"}`, "session_not_open", "id", "aborted"},
+		{403, `{"message":"Forbidden"}`, "forbidden", "", "refused the token"},
+		{401, `{"message":"Unauthorized"}`, "unauthorized", "", "no token sent"},
+		{502, `Bad Gateway`, "bad_gateway", "", "Bad Gateway"},
+	} {
+		f := &fake{status: tc.status, answer: tc.answer}
+		err := f.serve(t).Abort(context.Background(), "s1")
+		var p *Problem
+		if !errors.As(err, &p) || p.Status != tc.status || p.Code != tc.code || p.Field != tc.field || !IsStatus(err, tc.status) {
+			t.Errorf("%d %s: got %#v", tc.status, tc.answer, err)
+			continue
+		}
+		if !strings.Contains(p.Error(), tc.trait) {
+			t.Errorf("%d: %q does not say %q", tc.status, p.Error(), tc.trait)
+		}
+	}
+}
