@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,9 +19,22 @@ import (
 	"github.com/anexo/anexo/shared/testenv"
 )
 
+// soakOps is SOAK_OPS, 1,000 by default: every operation of the mix runs
+// dozens of times (SOAK_OPS=2500 or more for a longer soak).
+func soakOps(t *testing.T) int {
+	n := 1000
+	if v := os.Getenv("SOAK_OPS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 100 {
+			t.Fatalf("SOAK_OPS=%q: a whole number of operations, at least 100", v)
+		}
+	}
+	return n
+}
+
 // TestSoak builds what `make run` runs, starts it on the embedded
-// emulators, takes the dev token it prints, and drives it with thousands of
-// mixed operations (shared/load: uploads through sessions, versions,
+// emulators, takes the dev token it prints, and drives it with a thousand
+// mixed operations (SOAK_OPS to change; shared/load: uploads through sessions, versions,
 // listings with cursors, reads, downloads compared byte for byte, trash,
 // restore, attach, usage) from 8 concurrent workers. It asserts zero failed
 // requests (no 5xx, no unexpected 4xx), usage counters equal to the files'
@@ -55,7 +69,7 @@ func TestSoak(t *testing.T) {
 
 	rep, err := load.Run(context.Background(), load.Config{
 		Client: &client.Client{Endpoint: endpoint, Token: token},
-		Ops:    2500, Concurrency: 8, MaxFileSize: 32 << 10, Seed: 7, Dir: t.TempDir(),
+		Ops:    soakOps(t), Concurrency: 8, MaxFileSize: 32 << 10, Seed: 7, Dir: t.TempDir(),
 	})
 	var out strings.Builder
 	rep.Write(&out)

@@ -1,7 +1,9 @@
-// Package local runs Anexo on one machine: embedded DynamoDB (minidyn) and
-// S3 (versitygw) on loopback, a moto_server launcher for tests, and a router
-// that turns HTTP requests into API Gateway v2 events exactly as API Gateway
-// does, authorizer included.
+// Package local runs Anexo on one machine (make run, and the end-to-end
+// suite in shared/e2e): embedded DynamoDB (minidyn) and S3 (versitygw) on
+// loopback, every function's handler with its IAM policy enforced, the S3
+// events the recorder needs, the sweeper on a timer, and a router that turns
+// HTTP requests into API Gateway v2 events exactly as API Gateway does,
+// authorizer included.
 package local
 
 import (

@@ -1,4 +1,4 @@
-package local_test
+package e2e_test
 
 import (
 	"encoding/json"
