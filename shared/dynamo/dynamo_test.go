@@ -3,8 +3,10 @@ package dynamo_test
 import (
 	"testing"
 
+	"github.com/anexo/anexo/shared/keyring"
+	"github.com/anexo/anexo/shared/keyring/keytest"
 	"github.com/anexo/anexo/shared/testenv"
-	"github.com/anexo/anexo/shared/upload/storetest"
+	"github.com/anexo/anexo/shared/storetest"
 )
 
 func TestConformance(t *testing.T) {
@@ -14,6 +16,15 @@ func TestConformance(t *testing.T) {
 			c := testenv.Config(be)
 			d := testenv.ConnectDynamo(t, c)
 			return d.Store()
+		})
+	})
+}
+
+func TestKeyStoreConformance(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+		be.S3 = "" // metadata only
+		keytest.Run(t, func(t *testing.T) keyring.Store {
+			return testenv.ConnectDynamo(t, testenv.Config(be)).Keys()
 		})
 	})
 }

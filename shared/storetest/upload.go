@@ -1,5 +1,3 @@
-// Package storetest is the conformance suite for metadata stores
-// (upload.Store and auth.Store): run it against every DynamoDB backend.
 package storetest
 
 import (
@@ -15,36 +13,6 @@ import (
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/upload"
 )
-
-// Store is what the suite exercises.
-type Store interface {
-	upload.Store
-	auth.Store
-	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
-	Usage(ctx context.Context, accountID string) (files.Usage, error)
-}
-
-// Run runs the suite; newStore returns a store on an empty table.
-func Run(t *testing.T, newStore func(t *testing.T) Store) {
-	t.Run("AccountsAndTokens", func(t *testing.T) { testAccounts(t, newStore(t)) })
-	t.Run("TokenLifecycle", func(t *testing.T) { testTokenLifecycle(t, newStore(t)) })
-	t.Run("FileIDs", func(t *testing.T) { testFileIDs(t, newStore(t)) })
-	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore(t)) })
-	t.Run("CommitNewFile", func(t *testing.T) { testCommitNew(t, newStore(t)) })
-	t.Run("CommitVersion", func(t *testing.T) { testCommitVersion(t, newStore(t)) })
-	t.Run("Quota", func(t *testing.T) { testQuota(t, newStore(t)) })
-}
-
-var now = time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC)
-
-func account(t *testing.T, s Store, quota int64) string {
-	t.Helper()
-	a := auth.Account{ID: uuid.NewString(), Name: "acme", QuotaBytes: quota, CreatedAt: now}
-	if err := s.PutAccount(context.Background(), a); err != nil {
-		t.Fatal(err)
-	}
-	return a.ID
-}
 
 func testAccounts(t *testing.T, s Store) {
 	ctx := context.Background()
