@@ -121,6 +121,10 @@ type Blobs interface {
 	// PutObject stores a whole object (with a checksum S3 verifies) and
 	// returns its version id.
 	PutObject(ctx context.Context, key, contentType string, body []byte) (string, error)
+	// Versions lists the version ids a key has.
+	Versions(ctx context.Context, key string) ([]string, error)
+	// DeleteVersion removes one version for good.
+	DeleteVersion(ctx context.Context, key, versionID string) error
 	// Erase removes every version of a key.
 	Erase(ctx context.Context, key string) error
 }
@@ -201,7 +205,8 @@ var idNamespace = uuid.MustParse("6f0e7a9c-5b8d-4c2e-9a31-0d4b7c2e8f15")
 // them does:
 //  1. the pending record (plan: ids, keys, names) — with an idempotency
 //     key, a retry finds it and goes on with the same plan;
-//  2. the objects (PutObject each; a retry overwrites the same keys);
+//  2. the objects (PutObject each; a retry keeps what an earlier attempt
+//     stored — the same request, so the same bytes — and stores the rest);
 //  3. one transaction: files, versions, ids, attachments, counters and the
 //     completed batch, conditional on the batch still pending.
 //
@@ -241,7 +246,8 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in Input) (Batch
 		}
 	}
 	now := s.Clock.Now()
-	if b.Status == "" {
+	resumed := b.Status != ""
+	if !resumed {
 		if b, err = s.plan(ctx, p, in, target, b.ID, fp, now); err != nil {
 			return Batch{}, false, err
 		}
@@ -254,7 +260,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in Input) (Batch
 	} else if !now.Before(b.StaleAt) {
 		return Batch{}, false, apperr.New(apperr.KindConflict, "batch_expired", "an earlier attempt with this Idempotency-Key expired; retry with a new key")
 	}
-	if err := s.putObjects(ctx, &b, in.Files); err != nil {
+	if err := s.putObjects(ctx, &b, in.Files, resumed); err != nil {
 		return Batch{}, false, err
 	}
 	err = s.Store.CommitBatch(ctx, b, s.Clock.Now())
@@ -310,8 +316,11 @@ func (s *Service) plan(ctx context.Context, p auth.Principal, in Input, target e
 	return b, nil
 }
 
-// putObjects stores the bytes, four at a time, recording version ids.
-func (s *Service) putObjects(ctx context.Context, b *Batch, ups []Upload) error {
+// putObjects stores the bytes, four at a time, recording version ids. A
+// resumed batch keeps the objects an earlier attempt stored (one version
+// each: retries that raced leave more, and the extra ones go), so a retry
+// leaves no orphan version behind.
+func (s *Service) putObjects(ctx context.Context, b *Batch, ups []Upload, resumed bool) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
 	errs := make([]error, len(b.Items))
@@ -321,6 +330,13 @@ func (s *Service) putObjects(ctx context.Context, b *Batch, ups []Upload) error 
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			v := &b.Items[i].Version
+			if resumed {
+				var stored []string
+				if stored, errs[i] = s.Blobs.Versions(ctx, v.Key); errs[i] != nil || len(stored) > 0 {
+					v.S3Version, errs[i] = keepOne(ctx, s.Blobs, v.Key, stored, errs[i])
+					return
+				}
+			}
 			v.S3Version, errs[i] = s.Blobs.PutObject(ctx, v.Key, v.MimeType, ups[i].Data)
 		}()
 	}
@@ -331,6 +347,20 @@ func (s *Service) putObjects(ctx context.Context, b *Batch, ups []Upload) error 
 		}
 	}
 	return nil
+}
+
+// keepOne keeps the first of a key's stored versions and deletes the
+// others.
+func keepOne(ctx context.Context, blobs Blobs, key string, stored []string, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	for _, extra := range stored[1:] {
+		if err := blobs.DeleteVersion(ctx, key, extra); err != nil {
+			return "", err
+		}
+	}
+	return stored[0], nil
 }
 
 // discard erases a batch's bytes and its pending record.

@@ -358,6 +358,9 @@ func TestWeglyBatchCrashSafety(t *testing.T) {
 					if nfiles != 2*batchesMade || versions != nfiles || used != batchesMade*int64(len(d1)+len(d2)) {
 						t.Fatalf("usage = %d bytes %d files %d versions after %d batches", used, nfiles, versions, batchesMade)
 					}
+					if objs := e.objects(t, c.account); int64(len(objs)) != nfiles {
+						t.Fatalf("%d object versions for %d files: a retry left orphans", len(objs), nfiles)
+					}
 					fs := first.JSON()["files"].([]any)
 					for i, want := range [][]byte{d1, d2} {
 						got, _ := c.download(fs[i].(map[string]any)["id"].(string), "")

@@ -548,3 +548,26 @@ var (
 	_ entities.Store = (*Store)(nil)
 	_ batches.Store  = (*Store)(nil)
 )
+
+// AddFile records a file and its main version as a completion would
+// (numeric id, counters), without a session: tests seed stores with it.
+func (s *Store) AddFile(f files.File, v files.Version) error {
+	return s.do(func() error {
+		a, err := s.account(f.AccountID)
+		if err != nil {
+			return err
+		}
+		if _, ok := a.files[f.UUID]; ok {
+			return apperr.ErrConflict
+		}
+		a.files[f.UUID], a.ids[f.ID] = f, f.UUID
+		a.versions[f.UUID] = map[string]files.Version{v.UUID: v}
+		if a.nextID < f.ID {
+			a.nextID = f.ID
+		}
+		a.usage.UsedBytes += f.TotalBytes
+		a.usage.FileCount++
+		a.usage.VersionCount += f.VersionCount
+		return nil
+	})
+}
