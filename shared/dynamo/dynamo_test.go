@@ -5,8 +5,8 @@ import (
 
 	"github.com/anexo/anexo/shared/keyring"
 	"github.com/anexo/anexo/shared/keyring/keytest"
-	"github.com/anexo/anexo/shared/testenv"
 	"github.com/anexo/anexo/shared/storetest"
+	"github.com/anexo/anexo/shared/testenv"
 )
 
 func TestConformance(t *testing.T) {

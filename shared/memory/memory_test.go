@@ -11,9 +11,9 @@ import (
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/memory"
 	"github.com/anexo/anexo/shared/presigned"
+	"github.com/anexo/anexo/shared/storetest"
 	"github.com/anexo/anexo/shared/upload"
 	"github.com/anexo/anexo/shared/upload/blobtest"
-	"github.com/anexo/anexo/shared/storetest"
 )
 
 // TestStore runs the metadata conformance suite on the memory store, as

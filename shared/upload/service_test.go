@@ -227,4 +227,3 @@ func TestCompleteAfterACrash(t *testing.T) {
 		t.Fatalf("usage = %+v", u)
 	}
 }
-
