@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -61,21 +60,11 @@ func (u uppy) json(want int, method, path string, body, out any) {
 // postForm uploads as Uppy's putObject does: the fields, then "file".
 func postForm(t *testing.T, action string, fields map[string]string, name string, data []byte) (int, string) {
 	t.Helper()
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	for k, v := range fields {
-		_ = w.WriteField(k, v)
-	}
-	fw, _ := w.CreateFormFile("file", name)
-	_, _ = fw.Write(data)
-	_ = w.Close()
-	resp, err := http.Post(action, w.FormDataContentType(), &buf)
+	status, body, err := presigned.PostForm(context.Background(), action, fields, name, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return status, body
 }
 
 func (c *client) ticket(ttl int) uppy {

@@ -37,6 +37,7 @@ func newBlobs(t *testing.T) *memory.Blobs {
 func TestBlobs(t *testing.T) {
 	t.Parallel()
 	blobtest.Run(t, func(t *testing.T) blobtest.Blobs { return newBlobs(t) })
+	blobtest.RunEnforcement(t, func(t *testing.T) blobtest.Blobs { return newBlobs(t) })
 }
 
 // TestBlobsEnforceWhatS3Does: a part URL takes only its signed length and

@@ -4,8 +4,10 @@
 package presigned
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 )
@@ -49,4 +51,38 @@ func Get(ctx context.Context, url string) (int, http.Header, []byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b, err
+}
+
+// PostForm uploads as a browser form does (Uppy's putObject): the fields
+// of a presigned POST, then the file; it returns the status and body.
+func PostForm(ctx context.Context, action string, fields map[string]string, name string, data []byte) (int, string, error) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, v := range fields {
+		if err := w.WriteField(k, v); err != nil {
+			return 0, "", err
+		}
+	}
+	fw, err := w.CreateFormFile("file", name)
+	if err == nil {
+		_, err = fw.Write(data)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, action, &buf)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }

@@ -28,6 +28,14 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestEnforcement runs what moto does not enforce on the embedded S3.
+func TestEnforcement(t *testing.T) {
+	be := testenv.Embedded(t)
+	blobtest.RunEnforcement(t, func(t *testing.T) blobtest.Blobs {
+		return testenv.Connect(t, testenv.Config(be)).Blobs()
+	})
+}
+
 func crc(b []byte) string {
 	var out [4]byte
 	binary.BigEndian.PutUint32(out[:], crc32.ChecksumIEEE(b))

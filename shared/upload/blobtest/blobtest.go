@@ -1,5 +1,6 @@
-// Package blobtest is the conformance suite every upload.Blobs backend must
-// pass (go-cloud style): run it against each S3 implementation.
+// Package blobtest is the conformance suite of the blob ports
+// (upload.Blobs, catalog.Blobs, batches.Blobs; go-cloud style): run it
+// against each implementation — memory, the embedded S3, moto_server.
 package blobtest
 
 import (
@@ -18,10 +19,14 @@ import (
 	"github.com/anexo/anexo/shared/upload"
 )
 
-// Blobs is what the suite exercises.
+// Blobs is what the suite exercises: every blob port.
 type Blobs interface {
 	upload.Blobs
 	PresignGet(ctx context.Context, key, versionID, disposition, contentType string, ttl time.Duration) (string, error)
+	Hide(ctx context.Context, key string) error
+	Unhide(ctx context.Context, key string) error
+	Erase(ctx context.Context, key string) error
+	PutObject(ctx context.Context, key, contentType string, body []byte) (string, error)
 }
 
 // Run runs the suite; newBlobs returns a store on an empty versioned bucket.
@@ -31,6 +36,52 @@ func Run(t *testing.T, newBlobs func(t *testing.T) Blobs) {
 	t.Run("ListPartsAllPages", func(t *testing.T) { testListPages(t, newBlobs(t)) })
 	t.Run("AbortAndMissing", func(t *testing.T) { testAbort(t, newBlobs(t)) })
 	t.Run("CompleteTwice", func(t *testing.T) { testCompleteTwice(t, newBlobs(t)) })
+	t.Run("TrashMarkers", func(t *testing.T) { testTrash(t, newBlobs(t)) })
+	t.Run("WholeObjects", func(t *testing.T) { testWhole(t, newBlobs(t)) })
+	t.Run("FormUpload", func(t *testing.T) { testForm(t, newBlobs(t)) })
+}
+
+// RunEnforcement runs what S3 enforces and moto_server does not: the
+// signed response headers of a download and a form's size condition.
+// Run it on the embedded S3 and on memory.
+func RunEnforcement(t *testing.T, newBlobs func(t *testing.T) Blobs) {
+	t.Run("SignedResponseHeaders", func(t *testing.T) { testResponseHeaders(t, newBlobs(t)) })
+	t.Run("FormSize", func(t *testing.T) { testFormSize(t, newBlobs(t)) })
+}
+
+func testResponseHeaders(t *testing.T, b Blobs) {
+	ctx := context.Background()
+	ver, err := b.PutObject(ctx, "acct/page/v1", "text/html", []byte("<script>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := b.PresignGet(ctx, "acct/page/v1", ver, `attachment; filename="page.html"`, "application/octet-stream", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, h, _, err := presigned.Get(ctx, url)
+	if err != nil || status != 200 || h.Get("Content-Disposition") != `attachment; filename="page.html"` || h.Get("Content-Type") != "application/octet-stream" {
+		t.Fatalf("GET = %d %v %v, want the signed disposition and type", status, h, err)
+	}
+	if status, _, _, _ := presigned.Get(ctx, strings.Replace(url, "attachment", "inline", 1)); status != http.StatusForbidden {
+		t.Fatalf("a GET whose disposition was changed: %d, want 403", status)
+	}
+}
+
+func testFormSize(t *testing.T, b Blobs) {
+	ctx := context.Background()
+	form, err := b.PresignPost(ctx, "acct/form/v1", "text/plain", 5, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"toolong", "four"} {
+		if status, _, err := presigned.PostForm(ctx, form.URL, form.Fields, "a.txt", []byte(body)); err != nil || status < 400 {
+			t.Fatalf("a POST of %d bytes to a form for 5: %d %v", len(body), status, err)
+		}
+	}
+	if _, err := b.Head(ctx, "acct/form/v1"); !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("a refused form stored an object: %v", err)
+	}
 }
 
 const part = 5 << 20
@@ -214,5 +265,98 @@ func testCompleteTwice(t *testing.T, b Blobs) {
 	head, err := b.Head(ctx, key)
 	if err != nil || head.VersionID != ver || head.Size != 10 {
 		t.Fatalf("Head = %+v %v", head, err)
+	}
+}
+
+// testTrash: a delete marker hides a key's bytes (once, however often
+// asked), removing the markers shows them again, and erasing removes
+// every version.
+func testTrash(t *testing.T, b Blobs) {
+	ctx := context.Background()
+	key := "acct/trash/v1"
+	ver, err := b.PutObject(ctx, key, "text/plain", []byte("kept"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := b.Hide(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Head(ctx, key); !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("Head of a hidden key: %v, want ErrNotFound", err)
+	}
+	if vs, err := b.Versions(ctx, key); err != nil || len(vs) != 1 || vs[0] != ver {
+		t.Fatalf("a hidden key's versions = %v %v, want the one version", vs, err)
+	}
+	for range 2 {
+		if err := b.Unhide(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if head, err := b.Head(ctx, key); err != nil || head.VersionID != ver {
+		t.Fatalf("Head after Unhide = %+v %v", head, err)
+	}
+	if err := b.Hide(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Erase(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if vs, err := b.Versions(ctx, key); err != nil || len(vs) != 0 {
+		t.Fatalf("versions after Erase = %v %v", vs, err)
+	}
+	if err := b.Erase(ctx, key); err != nil {
+		t.Fatalf("erasing an erased key: %v", err)
+	}
+}
+
+// testWhole: whole objects (batch uploads) become versions of their key,
+// listed and deleted one by one.
+func testWhole(t *testing.T, b Blobs) {
+	ctx := context.Background()
+	key := "acct/whole/v1"
+	v1, err := b.PutObject(ctx, key, "text/plain", []byte("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := b.PutObject(ctx, key, "text/plain", []byte("second"))
+	if err != nil || v2 == v1 {
+		t.Fatalf("a second PutObject = %q %v", v2, err)
+	}
+	if vs, _ := b.Versions(ctx, key); len(vs) != 2 {
+		t.Fatalf("versions = %v", vs)
+	}
+	if head, _ := b.Head(ctx, key); head.VersionID != v2 || head.Size != 6 {
+		t.Fatalf("Head = %+v, want the second version", head)
+	}
+	if err := b.DeleteVersion(ctx, key, v2); err != nil {
+		t.Fatal(err)
+	}
+	if head, _ := b.Head(ctx, key); head.VersionID != v1 || head.Size != 3 {
+		t.Fatalf("Head after deleting the second = %+v", head)
+	}
+	url, err := b.PresignGet(ctx, key, v1, "inline", "text/plain", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body, err := presigned.Get(ctx, url); err != nil || status != 200 || string(body) != "one" {
+		t.Fatalf("GET = %d %q %v", status, body, err)
+	}
+}
+
+// testForm: a presigned POST form stores exactly its size at its key.
+func testForm(t *testing.T, b Blobs) {
+	ctx := context.Background()
+	key := "acct/form/v1"
+	form, err := b.PresignPost(ctx, key, "text/plain", 5, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body, err := presigned.PostForm(ctx, form.URL, form.Fields, "a.txt", []byte("hello")); err != nil || status >= 300 {
+		t.Fatalf("POST: %d %s %v", status, body, err)
+	}
+	if head, err := b.Head(ctx, key); err != nil || head.Size != 5 {
+		t.Fatalf("Head after the form = %+v %v", head, err)
 	}
 }
