@@ -26,19 +26,7 @@ func copyBatch(b batches.Batch) batches.Batch {
 
 // GetBatch implements batches.Store.
 func (s *Store) GetBatch(_ context.Context, accountID, id string) (batches.Batch, error) {
-	var out batches.Batch
-	return out, s.do(func() error {
-		a, ok := s.accounts[accountID]
-		if !ok {
-			return apperr.ErrNotFound
-		}
-		b, ok := a.batches[id]
-		if !ok {
-			return apperr.ErrNotFound
-		}
-		out = copyBatch(b)
-		return nil
-	})
+	return read(s, accountID, func(a *account) (batches.Batch, bool) { b, ok := a.batches[id]; return copyBatch(b), ok })
 }
 
 // PutPending implements batches.Store.

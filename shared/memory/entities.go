@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/entities"
 )
 
@@ -20,35 +19,14 @@ func codeKey(t entities.Type, code int64) string {
 
 // GetEntity implements entities.Store.
 func (s *Store) GetEntity(_ context.Context, accountID string, t entities.Type, uuid string) (entities.Entity, error) {
-	var out entities.Entity
-	return out, s.do(func() error {
-		a, ok := s.accounts[accountID]
-		if !ok {
-			return apperr.ErrNotFound
-		}
-		var found bool
-		if out, found = a.entities[entityKey(t, uuid)]; !found {
-			return apperr.ErrNotFound
-		}
-		return nil
-	})
+	return read(s, accountID, func(a *account) (entities.Entity, bool) { e, ok := a.entities[entityKey(t, uuid)]; return e, ok })
 }
 
 // EntityByCode implements entities.Store through the code's alias.
 func (s *Store) EntityByCode(_ context.Context, accountID string, t entities.Type, code int64) (entities.Entity, error) {
-	var out entities.Entity
-	return out, s.do(func() error {
-		a, ok := s.accounts[accountID]
-		if !ok {
-			return apperr.ErrNotFound
-		}
-		uuid, ok := a.codes[codeKey(t, code)]
-		e, found := a.entities[entityKey(t, uuid)]
-		if !ok || !found || e.Code != code {
-			return apperr.ErrNotFound
-		}
-		out = e
-		return nil
+	return read(s, accountID, func(a *account) (entities.Entity, bool) {
+		e, ok := a.entities[entityKey(t, a.codes[codeKey(t, code)])]
+		return e, ok && e.Code == code
 	})
 }
 

@@ -85,6 +85,21 @@ func (s *Store) account(id string) (*account, error) {
 	return a, nil
 }
 
+// read returns what pick finds in an account, or apperr.ErrNotFound.
+func read[T any](s *Store, accountID string, pick func(*account) (T, bool)) (T, error) {
+	var out T
+	return out, s.do(func() error {
+		a, ok := s.accounts[accountID]
+		if ok {
+			out, ok = pick(a)
+		}
+		if !ok {
+			return apperr.ErrNotFound
+		}
+		return nil
+	})
+}
+
 // PutAccount implements auth.Store.
 func (s *Store) PutAccount(_ context.Context, a auth.Account) error {
 	return s.do(func() error {
@@ -101,14 +116,7 @@ func (s *Store) PutAccount(_ context.Context, a auth.Account) error {
 
 // GetAccount implements auth.Store.
 func (s *Store) GetAccount(_ context.Context, id string) (auth.Account, error) {
-	var out auth.Account
-	return out, s.do(func() error {
-		a, err := s.account(id)
-		if err == nil {
-			out = a.Account
-		}
-		return err
-	})
+	return read(s, id, func(a *account) (auth.Account, bool) { return a.Account, true })
 }
 
 // ListAccounts implements auth.Store: the directory lists id, name and
@@ -126,14 +134,7 @@ func (s *Store) ListAccounts(context.Context) ([]auth.Account, error) {
 
 // Usage reads an account's counters.
 func (s *Store) Usage(_ context.Context, accountID string) (files.Usage, error) {
-	var out files.Usage
-	return out, s.do(func() error {
-		a, err := s.account(accountID)
-		if err == nil {
-			out = a.usage
-		}
-		return err
-	})
+	return read(s, accountID, func(a *account) (files.Usage, bool) { return a.usage, true })
 }
 
 // copyToken is t without aliasing the caller's slices.
@@ -180,18 +181,9 @@ func (s *Store) GetTokenByHash(_ context.Context, hash string) (auth.Token, erro
 
 // GetToken implements auth.Store.
 func (s *Store) GetToken(_ context.Context, accountID, id string) (auth.Token, error) {
-	var out auth.Token
-	return out, s.do(func() error {
-		a, ok := s.accounts[accountID]
-		if !ok {
-			return apperr.ErrNotFound
-		}
+	return read(s, accountID, func(a *account) (auth.Token, bool) {
 		t, ok := a.tokens[id]
-		if !ok {
-			return apperr.ErrNotFound
-		}
-		out = copyToken(t)
-		return nil
+		return copyToken(t), ok
 	})
 }
 
@@ -451,34 +443,12 @@ func (s *Store) RescheduleSession(_ context.Context, accountID, id string, at ti
 
 // GetFile reads a file of an account.
 func (s *Store) GetFile(_ context.Context, accountID, fileUUID string) (files.File, error) {
-	var out files.File
-	return out, s.do(func() error {
-		a, ok := s.accounts[accountID]
-		if !ok {
-			return apperr.ErrNotFound
-		}
-		var found bool
-		if out, found = a.files[fileUUID]; !found {
-			return apperr.ErrNotFound
-		}
-		return nil
-	})
+	return read(s, accountID, func(a *account) (files.File, bool) { f, ok := a.files[fileUUID]; return f, ok })
 }
 
 // GetVersion reads one version of a file.
 func (s *Store) GetVersion(_ context.Context, accountID, fileUUID, versionUUID string) (files.Version, error) {
-	var out files.Version
-	return out, s.do(func() error {
-		a, ok := s.accounts[accountID]
-		if !ok {
-			return apperr.ErrNotFound
-		}
-		var found bool
-		if out, found = a.versions[fileUUID][versionUUID]; !found {
-			return apperr.ErrNotFound
-		}
-		return nil
-	})
+	return read(s, accountID, func(a *account) (files.Version, bool) { v, ok := a.versions[fileUUID][versionUUID]; return v, ok })
 }
 
 // Commit implements upload.Store, all or nothing: the session must be
