@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"strconv"
@@ -28,14 +29,6 @@ import (
 	"github.com/anexo/anexo/shared/s3store"
 	"github.com/anexo/anexo/shared/tracing"
 	"github.com/anexo/anexo/shared/upload"
-)
-
-// Placeholder credentials for emulator endpoints when none are set (moto
-// and minidyn accept any signature). The embedded S3 does not accept them:
-// it has keys of its own, generated per run (local.S3Credentials).
-const (
-	EmulatorAccessKey = "anexo-emulator"
-	EmulatorSecretKey = "anexo-emulator-secret-key"
 )
 
 // Config is read from the environment (see README "Configuration").
@@ -166,9 +159,6 @@ func New(c Config, awsCfg aws.Config) (*Deps, error) {
 	return d, nil
 }
 
-// Emulated reports whether the configuration points at emulators.
-func (c Config) Emulated() bool { return c.DynamoEndpoint != "" || c.S3Endpoint != "" }
-
 // DynamoDB is the DynamoDB client.
 func (d *Deps) DynamoDB() *dynamodb.Client {
 	return d.dynamoDB.get(func() *dynamodb.Client {
@@ -274,20 +264,18 @@ func (d *Deps) Provision(ctx context.Context, corsOrigins ...string) error {
 // Lambda wires a function from its environment: the configuration, and the
 // region and credentials Lambda sets (the role's for the environment's
 // life). The SDK's config loader (profiles, SSO, IMDS) stays out of the
-// function binaries; emulator endpoints without credentials get the
-// emulator placeholders. A cold start that cannot wire fails loudly.
+// function binaries. A cold start that cannot wire — no credentials in
+// the environment, say (under aws-lambda-rie against emulators, any values
+// do) — fails loudly.
 func Lambda() *Deps {
 	c := FromEnv()
 	key, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if key == "" && c.Emulated() {
-		key, secret = EmulatorAccessKey, EmulatorSecretKey
+	if key == "" || secret == "" {
+		fail(errors.New("no AWS credentials in the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (any values for emulators)"))
 	}
-	awsCfg := aws.Config{Region: c.Region}
-	if key != "" {
-		awsCfg.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: key, SecretAccessKey: secret, SessionToken: os.Getenv("AWS_SESSION_TOKEN"), Source: "environment"}, nil
-		})
-	}
+	awsCfg := aws.Config{Region: c.Region, Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: key, SecretAccessKey: secret, SessionToken: os.Getenv("AWS_SESSION_TOKEN"), Source: "environment"}, nil
+	})}
 	d, err := New(c, awsCfg)
 	if err != nil {
 		fail(err)

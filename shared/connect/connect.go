@@ -15,11 +15,21 @@ import (
 	"github.com/anexo/anexo/shared/app"
 )
 
+// Placeholder credentials for emulator endpoints when none are set (moto
+// and minidyn accept any signature; the SDK's loader would otherwise look
+// for credentials elsewhere and fail). The embedded S3 does not accept
+// them: it has keys of its own, generated per run (local.S3Credentials).
+const (
+	EmulatorAccessKey = "anexo-emulator"
+	EmulatorSecretKey = "anexo-emulator-secret-key"
+)
+
 // App wires a process from c; emulator endpoints without credentials get
 // the emulator placeholders.
 func App(ctx context.Context, c app.Config) (*app.Deps, error) {
-	if c.AccessKey == "" && c.Emulated() && os.Getenv("AWS_ACCESS_KEY_ID") == "" {
-		c.AccessKey, c.SecretKey = app.EmulatorAccessKey, app.EmulatorSecretKey
+	emulated := c.DynamoEndpoint != "" || c.S3Endpoint != ""
+	if c.AccessKey == "" && emulated && os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+		c.AccessKey, c.SecretKey = EmulatorAccessKey, EmulatorSecretKey
 	}
 	opts := []func(*config.LoadOptions) error{config.WithRegion(c.Region)}
 	if c.AccessKey != "" {
