@@ -331,9 +331,7 @@ func (s *Service) putObjects(ctx context.Context, b *Batch, ups []Upload, resume
 			defer func() { <-sem; wg.Done() }()
 			v := &b.Items[i].Version
 			if resumed {
-				var stored []string
-				if stored, errs[i] = s.Blobs.Versions(ctx, v.Key); errs[i] != nil || len(stored) > 0 {
-					v.S3Version, errs[i] = keepOne(ctx, s.Blobs, v.Key, stored, errs[i])
+				if v.S3Version, errs[i] = s.keepStored(ctx, v.Key); errs[i] != nil || v.S3Version != "" {
 					return
 				}
 			}
@@ -349,14 +347,15 @@ func (s *Service) putObjects(ctx context.Context, b *Batch, ups []Upload, resume
 	return nil
 }
 
-// keepOne keeps the first of a key's stored versions and deletes the
-// others.
-func keepOne(ctx context.Context, blobs Blobs, key string, stored []string, err error) (string, error) {
-	if err != nil {
+// keepStored returns the version an earlier attempt stored at key (""
+// when none did), deleting any other version.
+func (s *Service) keepStored(ctx context.Context, key string) (string, error) {
+	stored, err := s.Blobs.Versions(ctx, key)
+	if err != nil || len(stored) == 0 {
 		return "", err
 	}
 	for _, extra := range stored[1:] {
-		if err := blobs.DeleteVersion(ctx, key, extra); err != nil {
+		if err := s.Blobs.DeleteVersion(ctx, key, extra); err != nil {
 			return "", err
 		}
 	}

@@ -85,7 +85,7 @@ func (s *Store) CommitBatch(_ context.Context, b batches.Batch, now time.Time) e
 		if cur, ok := a.batches[b.ID]; !ok || cur.Status != batches.StatusPending || !cur.StaleAt.After(now) {
 			return batches.ErrNotPending
 		}
-		if a.usage.QuotaBytes > 0 && a.usage.QuotaBytes-a.usage.UsedBytes < b.TotalSize {
+		if !a.fits(b.TotalSize) {
 			return apperr.ErrQuota
 		}
 		for _, x := range b.Items {

@@ -120,12 +120,13 @@ var crc64nvme = crc64.MakeTable(0x9a6c9329ac4bc9b5)
 // CreateUpload implements upload.Blobs.
 func (b *Blobs) CreateUpload(_ context.Context, key, contentType, checksumAlg string) (string, error) {
 	var id string
-	return id, b.do(func() error {
+	err := b.do(func() error {
 		id = b.id()
 		b.uploads[id] = &multipart{key: key, contentType: contentType, alg: checksumAlg,
 			parts: map[int32]upload.Part{}, data: map[int32][]byte{}}
 		return nil
 	})
+	return id, err
 }
 
 // sign signs a request's query (everything but the signature).
@@ -165,7 +166,7 @@ func (b *Blobs) PresignPart(_ context.Context, key, uploadID string, part int32,
 // ListParts implements upload.Blobs.
 func (b *Blobs) ListParts(_ context.Context, _, uploadID string) ([]upload.Part, error) {
 	var out []upload.Part
-	return out, b.do(func() error {
+	err := b.do(func() error {
 		u, ok := b.uploads[uploadID]
 		if !ok {
 			return apperr.ErrNoSuchUpload
@@ -176,6 +177,7 @@ func (b *Blobs) ListParts(_ context.Context, _, uploadID string) ([]upload.Part,
 		slices.SortFunc(out, func(x, y upload.Part) int { return int(x.Number - y.Number) })
 		return nil
 	})
+	return out, err
 }
 
 // CompleteUpload implements upload.Blobs: the parts must be the uploaded
@@ -183,7 +185,7 @@ func (b *Blobs) ListParts(_ context.Context, _, uploadID string) ([]upload.Part,
 // CRC must equal sum when given.
 func (b *Blobs) CompleteUpload(_ context.Context, key, uploadID string, parts []upload.Part, sum *upload.Checksum) (string, error) {
 	var version string
-	return version, b.do(func() error {
+	err := b.do(func() error {
 		u, ok := b.uploads[uploadID]
 		if !ok || u.key != key {
 			return apperr.ErrNoSuchUpload
@@ -208,6 +210,7 @@ func (b *Blobs) CompleteUpload(_ context.Context, key, uploadID string, parts []
 		version = b.put(key, u.contentType, data)
 		return nil
 	})
+	return version, err
 }
 
 // AbortUpload implements upload.Blobs.
@@ -225,7 +228,7 @@ func (b *Blobs) AbortUpload(_ context.Context, _, uploadID string) error {
 // aside, newest first.
 func (b *Blobs) Versions(_ context.Context, key string) ([]string, error) {
 	var out []string
-	return out, b.do(func() error {
+	err := b.do(func() error {
 		for _, v := range slices.Backward(b.objects[key]) {
 			if !v.marker {
 				out = append(out, v.version)
@@ -233,34 +236,37 @@ func (b *Blobs) Versions(_ context.Context, key string) ([]string, error) {
 		}
 		return nil
 	})
+	return out, err
 }
 
 // PutEmpty implements upload.Blobs: refused (apperr.ErrConflict) when key
 // has a current object.
 func (b *Blobs) PutEmpty(_ context.Context, key, contentType string) (string, error) {
 	var version string
-	return version, b.do(func() error {
+	err := b.do(func() error {
 		if _, ok := b.current(key); ok {
 			return apperr.ErrConflict
 		}
 		version = b.put(key, contentType, nil)
 		return nil
 	})
+	return version, err
 }
 
 // PutObject implements batches.Blobs.
 func (b *Blobs) PutObject(_ context.Context, key, contentType string, body []byte) (string, error) {
 	var version string
-	return version, b.do(func() error {
+	err := b.do(func() error {
 		version = b.put(key, contentType, slices.Clone(body))
 		return nil
 	})
+	return version, err
 }
 
 // Head implements upload.Blobs.
 func (b *Blobs) Head(_ context.Context, key string) (upload.Object, error) {
 	var out upload.Object
-	return out, b.do(func() error {
+	err := b.do(func() error {
 		v, ok := b.current(key)
 		if !ok {
 			return apperr.ErrNotFound
@@ -268,6 +274,7 @@ func (b *Blobs) Head(_ context.Context, key string) (upload.Object, error) {
 		out = upload.Object{Size: int64(len(v.data)), VersionID: v.version}
 		return nil
 	})
+	return out, err
 }
 
 // DeleteVersion implements upload.Blobs: one version goes for good (an

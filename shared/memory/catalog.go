@@ -44,7 +44,7 @@ func inOrder[T any](xs []T, key func(T) string, ascending bool) {
 // evaluated; a short page still has a next position when files remain.
 func (s *Store) ListFiles(_ context.Context, r catalog.ListRequest) (catalog.ListResult, error) {
 	var res catalog.ListResult
-	return res, s.do(func() error {
+	err := s.do(func() error {
 		a, ok := s.accounts[r.AccountID]
 		if !ok {
 			return nil
@@ -72,12 +72,13 @@ func (s *Store) ListFiles(_ context.Context, r catalog.ListRequest) (catalog.Lis
 		}
 		return nil
 	})
+	return res, err
 }
 
 // GetFiles implements catalog.Lister: the files that exist, once each.
 func (s *Store) GetFiles(_ context.Context, accountID string, uuids []string) ([]files.File, error) {
 	var out []files.File
-	return out, s.do(func() error {
+	err := s.do(func() error {
 		a, ok := s.accounts[accountID]
 		if !ok {
 			return nil
@@ -91,6 +92,7 @@ func (s *Store) GetFiles(_ context.Context, accountID string, uuids []string) ([
 		}
 		return nil
 	})
+	return out, err
 }
 
 // ListVersions implements catalog.Lister: newest first (version uuids are
@@ -98,7 +100,7 @@ func (s *Store) GetFiles(_ context.Context, accountID string, uuids []string) ([
 func (s *Store) ListVersions(_ context.Context, accountID, fileUUID string, start *catalog.Position, limit int) ([]files.Version, *catalog.Position, error) {
 	var out []files.Version
 	var next *catalog.Position
-	return out, next, s.do(func() error {
+	err := s.do(func() error {
 		a, ok := s.accounts[accountID]
 		if !ok {
 			return nil
@@ -117,6 +119,7 @@ func (s *Store) ListVersions(_ context.Context, accountID, fileUUID string, star
 		out = all
 		return nil
 	})
+	return out, next, err
 }
 
 // PromoteVersion implements catalog.Lister.
@@ -176,7 +179,7 @@ func (s *Store) TrashFile(_ context.Context, f files.File, at, purgeAt time.Time
 func (s *Store) RestoreFile(_ context.Context, f files.File, now time.Time) error {
 	return s.do(func() error {
 		a, cur, ok := s.unchanged(f)
-		if a != nil && a.usage.QuotaBytes > 0 && a.usage.QuotaBytes-a.usage.UsedBytes < f.TotalBytes {
+		if a != nil && !a.fits(f.TotalBytes) {
 			return apperr.ErrQuota
 		}
 		if !ok || !cur.IsTrashed || cur.PurgeAt == nil || !cur.PurgeAt.After(now) {
@@ -263,7 +266,7 @@ func (s *Store) DuePurges(_ context.Context, now time.Time, limit int) ([]files.
 // filtered; a page ends on a whole file.
 func (s *Store) ListEntityFiles(_ context.Context, r catalog.ListRequest) (catalog.ListResult, error) {
 	res := catalog.ListResult{Attachments: map[string][]entities.Attachment{}}
-	return res, s.do(func() error {
+	err := s.do(func() error {
 		a, ok := s.accounts[r.AccountID]
 		if !ok {
 			return nil
@@ -313,4 +316,5 @@ func (s *Store) ListEntityFiles(_ context.Context, r catalog.ListRequest) (catal
 		}
 		return nil
 	})
+	return res, err
 }

@@ -63,7 +63,7 @@ func (s *Store) PutEntity(_ context.Context, e entities.Entity, prev *entities.E
 // NextSeq implements entities.Store.
 func (s *Store) NextSeq(_ context.Context, accountID, name string) (int64, error) {
 	var n int64
-	return n, s.do(func() error {
+	err := s.do(func() error {
 		if s.seqs == nil {
 			s.seqs = map[string]int64{}
 		}
@@ -71,6 +71,7 @@ func (s *Store) NextSeq(_ context.Context, accountID, name string) (int64, error
 		n = s.seqs[accountID+"#"+name]
 		return nil
 	})
+	return n, err
 }
 
 // NextCode implements entities.Store from the type's sequence.
@@ -105,7 +106,7 @@ func (s *Store) Attach(_ context.Context, accountID string, at entities.Attachme
 // Detach implements entities.Store.
 func (s *Store) Detach(_ context.Context, accountID string, at entities.Attachment) (int, error) {
 	n := 0
-	return n, s.do(func() error {
+	err := s.do(func() error {
 		a, ok := s.accounts[accountID]
 		if !ok {
 			return nil
@@ -118,12 +119,13 @@ func (s *Store) Detach(_ context.Context, accountID string, at entities.Attachme
 		}
 		return nil
 	})
+	return n, err
 }
 
 // Usages implements entities.Store: by entity, kind and note or field.
 func (s *Store) Usages(_ context.Context, accountID, fileUUID string) ([]entities.Attachment, error) {
 	var out []entities.Attachment
-	return out, s.do(func() error {
+	err := s.do(func() error {
 		if a, ok := s.accounts[accountID]; ok {
 			for _, x := range a.attached {
 				if x.FileUUID == fileUUID {
@@ -134,12 +136,13 @@ func (s *Store) Usages(_ context.Context, accountID, fileUUID string) ([]entitie
 		slices.SortFunc(out, func(x, y entities.Attachment) int { return strings.Compare(attachKey(x), attachKey(y)) })
 		return nil
 	})
+	return out, err
 }
 
 // FileUUIDsByID implements entities.Store.
 func (s *Store) FileUUIDsByID(_ context.Context, accountID string, ids []int64) (map[int64]string, error) {
 	out := map[int64]string{}
-	return out, s.do(func() error {
+	err := s.do(func() error {
 		if a, ok := s.accounts[accountID]; ok {
 			for _, id := range ids {
 				if u, ok := a.ids[id]; ok {
@@ -149,4 +152,5 @@ func (s *Store) FileUUIDsByID(_ context.Context, accountID string, ids []int64) 
 		}
 		return nil
 	})
+	return out, err
 }

@@ -76,6 +76,11 @@ func (s *Store) do(fn func() error) error {
 	return fn()
 }
 
+// fits reports whether the account's quota holds size more bytes.
+func (a *account) fits(size int64) bool {
+	return a.usage.QuotaBytes == 0 || a.usage.QuotaBytes-a.usage.UsedBytes >= size
+}
+
 // account returns an account or apperr.ErrNotFound.
 func (s *Store) account(id string) (*account, error) {
 	a, ok := s.accounts[id]
@@ -88,7 +93,7 @@ func (s *Store) account(id string) (*account, error) {
 // read returns what pick finds in an account, or apperr.ErrNotFound.
 func read[T any](s *Store, accountID string, pick func(*account) (T, bool)) (T, error) {
 	var out T
-	return out, s.do(func() error {
+	err := s.do(func() error {
 		a, ok := s.accounts[accountID]
 		if ok {
 			out, ok = pick(a)
@@ -98,6 +103,7 @@ func read[T any](s *Store, accountID string, pick func(*account) (T, bool)) (T, 
 		}
 		return nil
 	})
+	return out, err
 }
 
 // PutAccount implements auth.Store.
@@ -123,13 +129,14 @@ func (s *Store) GetAccount(_ context.Context, id string) (auth.Account, error) {
 // creation time, by id.
 func (s *Store) ListAccounts(context.Context) ([]auth.Account, error) {
 	var out []auth.Account
-	return out, s.do(func() error {
+	err := s.do(func() error {
 		for _, a := range s.accounts {
 			out = append(out, auth.Account{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt})
 		}
 		slices.SortFunc(out, func(a, b auth.Account) int { return strings.Compare(a.ID, b.ID) })
 		return nil
 	})
+	return out, err
 }
 
 // Usage reads an account's counters.
@@ -167,7 +174,7 @@ func (s *Store) PutToken(_ context.Context, t auth.Token) error {
 // GetTokenByHash implements auth.Store.
 func (s *Store) GetTokenByHash(_ context.Context, hash string) (auth.Token, error) {
 	var out auth.Token
-	return out, s.do(func() error {
+	err := s.do(func() error {
 		sec, ok := s.secrets[hash]
 		if !ok {
 			return apperr.ErrNotFound
@@ -177,6 +184,7 @@ func (s *Store) GetTokenByHash(_ context.Context, hash string) (auth.Token, erro
 			AllowedDomain: t.AllowedDomain, CreatedAt: t.CreatedAt, ExpiresAt: sec.expires, LastUsedAt: sec.lastUsed}
 		return nil
 	})
+	return out, err
 }
 
 // GetToken implements auth.Store.
@@ -190,7 +198,7 @@ func (s *Store) GetToken(_ context.Context, accountID, id string) (auth.Token, e
 // ListTokens implements auth.Store: by id.
 func (s *Store) ListTokens(_ context.Context, accountID string) ([]auth.Token, error) {
 	var out []auth.Token
-	return out, s.do(func() error {
+	err := s.do(func() error {
 		if a, ok := s.accounts[accountID]; ok {
 			for _, t := range a.tokens {
 				out = append(out, copyToken(t))
@@ -199,6 +207,7 @@ func (s *Store) ListTokens(_ context.Context, accountID string) ([]auth.Token, e
 		slices.SortFunc(out, func(a, b auth.Token) int { return strings.Compare(a.ID, b.ID) })
 		return nil
 	})
+	return out, err
 }
 
 // LastUsed implements auth.Store: revoked tokens have no valid secret, so
@@ -325,7 +334,7 @@ func (s *Store) ReserveFileID(ctx context.Context, accountID string) (int64, fil
 func (s *Store) reserve(accountID string, n int64) (int64, files.Usage, error) {
 	var last int64
 	var u files.Usage
-	return last, u, s.do(func() error {
+	err := s.do(func() error {
 		a, err := s.account(accountID)
 		if err != nil {
 			return err
@@ -334,13 +343,14 @@ func (s *Store) reserve(accountID string, n int64) (int64, files.Usage, error) {
 		last, u = a.nextID, a.usage
 		return nil
 	})
+	return last, u, err
 }
 
 // FileWithUsage implements upload.Store.
 func (s *Store) FileWithUsage(_ context.Context, accountID, fileUUID string) (files.File, files.Usage, error) {
 	var f files.File
 	var u files.Usage
-	return f, u, s.do(func() error {
+	err := s.do(func() error {
 		a, ok := s.accounts[accountID]
 		if !ok {
 			return apperr.ErrNotFound
@@ -352,6 +362,7 @@ func (s *Store) FileWithUsage(_ context.Context, accountID, fileUUID string) (fi
 		u = a.usage
 		return nil
 	})
+	return f, u, err
 }
 
 func copySession(ss upload.Session) upload.Session {
@@ -382,13 +393,14 @@ func (s *Store) PutSession(_ context.Context, ss upload.Session) error {
 // GetSession implements upload.Store.
 func (s *Store) GetSession(_ context.Context, accountID, id string) (upload.Session, error) {
 	var out upload.Session
-	return out, s.do(func() error {
+	err := s.do(func() error {
 		it, err := s.session(accountID, id)
 		if err == nil {
 			out = copySession(it.Session)
 		}
 		return err
 	})
+	return out, err
 }
 
 func (s *Store) session(accountID, id string) (*session, error) {
@@ -471,7 +483,7 @@ func (s *Store) Commit(_ context.Context, c upload.Commit) error {
 			return upload.ErrFileGone
 		}
 		size := c.Version.Size
-		if a.usage.QuotaBytes > 0 && a.usage.QuotaBytes-a.usage.UsedBytes < size {
+		if !a.fits(size) {
 			return apperr.ErrQuota
 		}
 		if _, dup := a.versions[c.File.UUID][c.Version.UUID]; dup {
