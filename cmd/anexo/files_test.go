@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/client"
+	"github.com/anexo/anexo/shared/crc"
 	"github.com/anexo/anexo/shared/local"
 	"github.com/anexo/anexo/shared/openapi/openapitest"
 	"github.com/anexo/anexo/shared/testenv"
@@ -210,11 +212,14 @@ func tokenCommands(t *testing.T, admin cli) {
 	}
 }
 
-// counting counts the part PUTs that reach storage and can delay them.
+// counting counts the part PUTs that reach storage and can delay them; it
+// keeps the bodies of the opens and completions.
 type counting struct {
 	puts  atomic.Int64
 	delay time.Duration // sleep before the first PUT
 	once  sync.Once
+	mu    sync.Mutex
+	sent  []string // "POST /v1/sessions {...}"
 }
 
 func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -222,11 +227,25 @@ func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.puts.Add(1)
 		c.once.Do(func() { time.Sleep(c.delay) })
 	}
+	if r.Method == "POST" && (strings.HasSuffix(r.URL.Path, "/v1/sessions") || strings.HasSuffix(r.URL.Path, "/complete")) {
+		var b []byte
+		if r.Body != nil {
+			b, _ = io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		c.mu.Lock()
+		c.sent = append(c.sent, r.URL.Path+" "+string(b))
+		c.mu.Unlock()
+	}
 	return http.DefaultTransport.RoundTrip(r)
 }
 
 // TestUploadResumes interrupts an upload after two parts, then runs the
 // same upload again: only the missing parts are sent, and the file is whole.
+// The session is opened with the checksum's algorithm alone (no read of the
+// file before the first part); the resumed run combines the CRCs S3 kept
+// for the parts sent before with those it computes as it reads the rest,
+// and S3 verifies the whole file against that value.
 func TestUploadResumes(t *testing.T) {
 	url, token := server(t, 0)
 	dir := t.TempDir()
@@ -263,6 +282,21 @@ func TestUploadResumes(t *testing.T) {
 	}
 	if resumed.Load() < 2*8*mib || tr.puts.Load() > 6-2 || first+tr.puts.Load() > 7 {
 		t.Fatalf("resume started at %d bytes and sent %d parts (first run %d)", resumed.Load(), tr.puts.Load(), first)
+	}
+	whole := crc.Of(crc.CRC32C, data)
+	if len(tr.sent) != 2 || !strings.Contains(tr.sent[0], `"checksum":{"algorithm":"CRC32C"}`) ||
+		!strings.HasSuffix(tr.sent[1], `{"checksum":{"algorithm":"CRC32C","value":"`+whole+`"}}`) {
+		t.Fatalf("open and completion sent %q; want the algorithm at open and the value %s at completion", tr.sent, whole)
+	}
+	var vs struct {
+		Embedded struct {
+			Versions []struct {
+				Checksum string `json:"checksum"`
+			} `json:"versions"`
+		} `json:"_embedded"`
+	}
+	if _, err := c2.Do(context.Background(), "GET", "/v1/files/"+f.UUID+"/versions", nil, &vs); err != nil || len(vs.Embedded.Versions) != 1 || vs.Embedded.Versions[0].Checksum != whole {
+		t.Fatalf("recorded version: %+v %v", vs, err)
 	}
 	dst := filepath.Join(dir, "out")
 	cl.ok("download", "--quiet", "-o", dst, f.UUID)

@@ -33,7 +33,7 @@ func buildCLI(t *testing.T) string {
 
 // TestInterruptedUploadsConverge runs the CLI as a user does and
 // interrupts it (SIGINT and SIGKILL in turn) at moments spread over an
-// upload: while hashing, during the parts, during completion, after it.
+// upload: early, during the parts, during completion, after it.
 // Then it runs the same command line again. Every round ends with one
 // file, identical bytes and exact usage; a third run answers the same file
 // instead of uploading a second copy.
@@ -52,7 +52,7 @@ func TestInterruptedUploadsConverge(t *testing.T) {
 	var want int64
 	// Round 0 runs uninterrupted and measures an upload; the others are
 	// interrupted at fractions of that time, so the moments fall in
-	// hashing, parts, completion and after it on a fast or a slow machine.
+	// the open, the parts, completion and after it on a fast or a slow machine.
 	var upload time.Duration
 	for i := range 14 {
 		delay := time.Duration(float64(upload) * float64(i) / 12)

@@ -128,4 +128,8 @@ var (
 	ErrBadDigest    = errors.New("checksum mismatch")
 	ErrInvalidPart  = errors.New("invalid part")
 	ErrQuota        = errors.New("quota exceeded")
+	// ErrThrottled: the store refused the write for now (a key past its
+	// write rate, transactions on one item that kept conflicting); the
+	// request is safe to retry after a moment.
+	ErrThrottled = errors.New("throttled")
 )

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -75,41 +76,72 @@ func (c *Client) noRedirect() *http.Client {
 
 // Do sends a JSON request and decodes a JSON answer into out (nil: drop
 // it). It returns the status; 4xx and 5xx become *Problem errors. 207 is
-// not an error: the per-item results are in out.
+// not an error: the per-item results are in out. A 503 throttled answer
+// (storage refusing writes this fast) is retried after its Retry-After,
+// up to Throttled times: every Anexo write is safe to repeat.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int, error) {
-	var body io.Reader
+	var body []byte
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
 			return 0, err
 		}
-		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.Endpoint, "/")+path, body)
+	for attempt := 1; ; attempt++ {
+		status, b, wait, err := c.do(ctx, method, path, body, in != nil)
+		switch {
+		case err != nil:
+			return status, err
+		case status == http.StatusServiceUnavailable && wait >= 0 && attempt < Throttled:
+			select {
+			case <-ctx.Done():
+				return status, ctx.Err()
+			case <-time.After(wait):
+			}
+			continue
+		case status >= 400:
+			return status, decodeProblem(status, b)
+		}
+		if out != nil && len(b) > 0 {
+			if err := json.Unmarshal(b, out); err != nil {
+				return status, fmt.Errorf("decode %s %s: %w", method, path, err)
+			}
+		}
+		return status, nil
+	}
+}
+
+// Throttled bounds the tries of a request answered 503 throttled.
+const Throttled = 4
+
+// do sends one request: the status, the body, and the wait its Retry-After
+// asks for (-1: none).
+func (c *Client) do(ctx context.Context, method, path string, body []byte, isJSON bool) (int, []byte, time.Duration, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.Endpoint, "/")+path, r)
 	if err != nil {
-		return 0, err
+		return 0, nil, 0, err
 	}
-	if in != nil {
+	if isJSON {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.send(req, c.http())
 	if err != nil {
-		return 0, err
+		return 0, nil, 0, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return resp.StatusCode, err
+		return resp.StatusCode, nil, -1, err
 	}
-	if resp.StatusCode >= 400 {
-		return resp.StatusCode, decodeProblem(resp.StatusCode, b)
+	wait := time.Duration(-1)
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
+		wait = min(time.Duration(secs)*time.Second, 30*time.Second)
 	}
-	if out != nil && len(b) > 0 {
-		if err := json.Unmarshal(b, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decode %s %s: %w", method, path, err)
-		}
-	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, b, wait, nil
 }
 
 func (c *Client) send(req *http.Request, h *http.Client) (*http.Response, error) {
@@ -155,10 +187,11 @@ type Part struct {
 	ExpiresAt time.Time         `json:"expires_at"`
 }
 
-// Checksum is a whole-file checksum S3 verifies at completion.
+// Checksum is a whole-file checksum S3 verifies at completion. Opened
+// with the algorithm alone, a session takes the value at completion.
 type Checksum struct {
 	Algorithm string `json:"algorithm"`
-	Value     string `json:"value"`
+	Value     string `json:"value,omitempty"`
 }
 
 // Session is an upload session.
@@ -239,9 +272,10 @@ func (c *Client) SignParts(ctx context.Context, id string, numbers []int, checks
 
 // UploadedPart is a part S3 holds.
 type UploadedPart struct {
-	Number int    `json:"part_number"`
-	Size   int64  `json:"size"`
-	ETag   string `json:"etag"`
+	Number   int    `json:"part_number"`
+	Size     int64  `json:"size"`
+	ETag     string `json:"etag"`
+	Checksum string `json:"checksum"` // the part's CRC S3 verified
 }
 
 // SessionState is what a client needs to resume.
@@ -260,10 +294,16 @@ func (c *Client) State(ctx context.Context, id string) (SessionState, error) {
 	return st, err
 }
 
-// Complete completes a session.
-func (c *Client) Complete(ctx context.Context, id string) (File, error) {
+// Complete completes a session; sum is the whole file's checksum for a
+// session opened with its algorithm alone (nil: the server combines the
+// part checksums S3 verified).
+func (c *Client) Complete(ctx context.Context, id string, sum *Checksum) (File, error) {
 	var f File
-	_, err := c.Do(ctx, "POST", "/v1/sessions/"+url.PathEscape(id)+"/complete", nil, &f)
+	var body any
+	if sum != nil {
+		body = map[string]any{"checksum": sum}
+	}
+	_, err := c.Do(ctx, "POST", "/v1/sessions/"+url.PathEscape(id)+"/complete", body, &f)
 	return f, err
 }
 

@@ -99,3 +99,35 @@ func TestProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottledIsRetried: a 503 with Retry-After (storage throttling
+// writes) is tried again after the wait, with the same body; a 503
+// without it, or one that persists, is the caller's error.
+func TestThrottledIsRetried(t *testing.T) {
+	t.Parallel()
+	var bodies []string
+	refusals := 2
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		if r.URL.Path == "/v1/down" || refusals > 0 {
+			refusals--
+			w.Header().Set("Retry-After", "0")
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(503)
+			_, _ = io.WriteString(w, `{"code":"throttled","status":503,"retry_after_seconds":1}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"id":"s"}`)
+	}))
+	t.Cleanup(srv.Close)
+	c := &Client{Endpoint: srv.URL, Token: "anx_t"}
+	s, err := c.Open(context.Background(), OpenInput{FileName: "a", FileSize: 1})
+	if err != nil || s.ID != "s" || len(bodies) != 3 || bodies[0] != bodies[2] || !strings.Contains(bodies[2], `"file_name":"a"`) {
+		t.Fatalf("%v %v %q", s, err, bodies)
+	}
+	bodies = nil
+	if _, err := c.Do(context.Background(), "GET", "/v1/down", nil, nil); !IsStatus(err, 503) || len(bodies) != Throttled {
+		t.Fatalf("%v after %d tries", err, len(bodies))
+	}
+}

@@ -1,36 +1,31 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/anexo/anexo/shared/crc"
 )
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// crc32c is the base64 big-endian CRC32C S3 uses for checksums.
-func crc32c(sum uint32) string {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], sum)
-	return base64.StdEncoding.EncodeToString(b[:])
-}
+// wholeFileAlg is the whole-file checksum uploads ask S3 to verify.
+const wholeFileAlg = crc.CRC32C
 
 // Progress reports an upload or download.
 type Progress struct {
-	Phase string // hashing | uploading | completing | downloading
+	Phase string // uploading | completing | downloading
 	Done  int64
 	Total int64
 }
@@ -44,8 +39,9 @@ type UploadOptions struct {
 	Parallel    int    // parts in flight (default 4)
 	StateDir    string // where resumable state is kept (default: user cache dir)
 	Progress    func(Progress)
-	// NoChecksum skips the whole-file CRC32C S3 verifies (saves a read of
-	// the file before the upload).
+	// NoChecksum skips the CRC32C S3 verifies for each part and the whole
+	// file. With it, each part is hashed as it is read for sending and the
+	// part CRCs combine into the whole file's: the file is read once.
 	NoChecksum bool
 	// New uploads again a file this state directory remembers as
 	// uploaded (by default the same call answers the file it uploaded).
@@ -59,7 +55,6 @@ type state struct {
 	Path      string    `json:"path"`
 	Size      int64     `json:"size"`
 	ModTime   time.Time `json:"mod_time"`
-	Checksum  string    `json:"checksum,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	// Completed: the session completed; kept so the same call answers the
 	// file again rather than uploading a second copy.
@@ -99,7 +94,9 @@ var ErrFileChanged = errors.New("the file changed while it was being uploaded; u
 // Upload uploads a file through an upload session: parts go in parallel
 // straight to their presigned URLs, each part URL is signed just before
 // its part is sent (so URLs never expire in a long upload, and an expired
-// one is signed again), and the whole file's CRC32C is verified by S3.
+// one is signed again) with the CRC32C of the part, computed as the part
+// is read for sending; S3 verifies each part, and at completion the whole
+// file's CRC32C, combined from the parts' without reading the file again.
 // The session is kept in a local state file: after an interruption, the
 // same call resumes with the parts S3 does not hold yet (checked against
 // the server), and a completed upload is answered again.
@@ -133,7 +130,7 @@ func (c *Client) Upload(ctx context.Context, path string, o UploadOptions) (File
 	if o.New {
 		_ = os.Remove(sp)
 	}
-	st, sess, missing, done, err := c.resume(ctx, sp, fi)
+	st, sess, uploadedSums, missing, done, err := c.resume(ctx, sp, fi)
 	if err != nil {
 		return File{}, err
 	}
@@ -146,19 +143,12 @@ func (c *Client) Upload(ctx context.Context, path string, o UploadOptions) (File
 			in.FileName = filepath.Base(abs)
 		}
 		if !o.NoChecksum {
-			sum, err := hashFile(ctx, f, fi.Size(), func(n int64) { report(Progress{Phase: "hashing", Done: n, Total: fi.Size()}) })
-			if err != nil {
-				return File{}, err
-			}
-			in.Checksum = &Checksum{Algorithm: "CRC32C", Value: sum}
+			in.Checksum = &Checksum{Algorithm: wholeFileAlg} // the value comes with completion
 		}
 		if sess, err = c.Open(ctx, in); err != nil {
 			return File{}, err
 		}
 		st = state{Endpoint: c.Endpoint, SessionID: sess.ID, Path: abs, Size: fi.Size(), ModTime: fi.ModTime(), CreatedAt: time.Now().UTC()}
-		if in.Checksum != nil {
-			st.Checksum = in.Checksum.Value
-		}
 		if err := saveState(sp, st); err != nil {
 			return File{}, err
 		}
@@ -170,7 +160,12 @@ func (c *Client) Upload(ctx context.Context, path string, o UploadOptions) (File
 	var doneBytes atomic.Int64
 	doneBytes.Store(uploaded)
 	report(Progress{Phase: "uploading", Done: uploaded, Total: fi.Size()})
-	if err := c.uploadParts(ctx, f, sess, missing, o.Parallel, st.Checksum != "", &doneBytes, func() {
+	sums := &partSums{vals: map[int]string{}}
+	if sess.Checksum != nil {
+		sums.alg = sess.Checksum.Algorithm
+		maps.Copy(sums.vals, uploadedSums)
+	}
+	if err := c.uploadParts(ctx, f, sess, missing, o.Parallel, sums, &doneBytes, func() {
 		report(Progress{Phase: "uploading", Done: doneBytes.Load(), Total: fi.Size()})
 	}); err != nil {
 		return c.finished(ctx, sp, st, sess.ID, err)
@@ -179,7 +174,11 @@ func (c *Client) Upload(ctx context.Context, path string, o UploadOptions) (File
 		return File{}, ErrFileChanged
 	}
 	report(Progress{Phase: "completing", Done: fi.Size(), Total: fi.Size()})
-	file, err := c.Complete(ctx, sess.ID)
+	var whole *Checksum
+	if sess.Checksum != nil && sess.Checksum.Value == "" {
+		whole = sums.whole(sess)
+	}
+	file, err := c.Complete(ctx, sess.ID, whole)
 	if err != nil {
 		return c.finished(ctx, sp, st, sess.ID, err)
 	}
@@ -236,36 +235,70 @@ func partLen(s Session, n int) int64 {
 // resume checks local state against the server: an open session resumes
 // with its missing parts, a completed one answers its file; anything else
 // (expired, aborted, unknown, another file) starts afresh.
-func (c *Client) resume(ctx context.Context, path string, fi os.FileInfo) (state, Session, []int, *File, error) {
+// The part checksums of a resumed session's uploaded parts come from S3
+// (the session's state), so a resume reads only the missing parts.
+func (c *Client) resume(ctx context.Context, path string, fi os.FileInfo) (st state, sess Session, sums map[int]string, missing []int, done *File, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return state{}, Session{}, nil, nil, nil
+		return state{}, Session{}, nil, nil, nil, nil
 	}
-	var st state
 	if json.Unmarshal(b, &st) != nil || st.Size != fi.Size() || !st.ModTime.Equal(fi.ModTime()) || st.Endpoint != c.Endpoint {
 		_ = os.Remove(path)
-		return state{}, Session{}, nil, nil, nil
+		return state{}, Session{}, nil, nil, nil, nil
 	}
 	ss, err := c.State(ctx, st.SessionID)
 	switch {
 	case IsStatus(err, http.StatusNotFound, http.StatusGone):
 		_ = os.Remove(path)
-		return state{}, Session{}, nil, nil, nil
+		return state{}, Session{}, nil, nil, nil, nil
 	case err != nil:
-		return state{}, Session{}, nil, nil, err
+		return state{}, Session{}, nil, nil, nil, err
 	}
 	switch ss.Session.Status {
 	case "completed":
 		if ss.File != nil {
-			return st, ss.Session, nil, ss.File, nil
+			return st, ss.Session, nil, nil, ss.File, nil
 		}
 	case "open":
 		if ss.Session.FileSize == fi.Size() && time.Until(ss.Session.ExpiresAt) > time.Minute {
-			return st, ss.Session, ss.Missing, nil, nil
+			sums = map[int]string{}
+			for _, p := range ss.Uploaded {
+				sums[p.Number] = p.Checksum
+			}
+			return st, ss.Session, sums, ss.Missing, nil, nil
 		}
 	}
 	_ = os.Remove(path)
-	return state{}, Session{}, nil, nil, nil
+	return state{}, Session{}, nil, nil, nil, nil
+}
+
+// partSums are the CRCs of a session's parts, by number.
+type partSums struct {
+	alg  string // "": the session verifies none
+	mu   sync.Mutex
+	vals map[int]string
+}
+
+func (p *partSums) set(n int, v string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.vals[n] = v
+}
+
+// whole combines the parts' CRCs into the whole file's; nil if a part's
+// is unknown (the server then combines what S3 verified).
+func (p *partSums) whole(s Session) *Checksum {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pieces := make([]crc.Piece, s.PartCount)
+	for n := 1; n <= s.PartCount; n++ {
+		pieces[n-1] = crc.Piece{Value: p.vals[n], Size: partLen(s, n)}
+	}
+	v, err := crc.Combine(p.alg, pieces)
+	if err != nil {
+		return nil
+	}
+	return &Checksum{Algorithm: p.alg, Value: v}
 }
 
 func saveState(path string, st state) error {
@@ -280,32 +313,8 @@ func saveState(path string, st state) error {
 	return os.Rename(tmp, path)
 }
 
-// hashFile computes the whole file's CRC32C.
-func hashFile(ctx context.Context, f *os.File, size int64, progress func(int64)) (string, error) {
-	h := crc32.New(castagnoli)
-	buf := make([]byte, 1<<20)
-	var n int64
-	r := io.NewSectionReader(f, 0, size)
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		k, err := r.Read(buf)
-		h.Write(buf[:k])
-		n += int64(k)
-		progress(n)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-	}
-	return crc32c(h.Sum32()), nil
-}
-
 // uploadParts sends the missing parts with parallel workers.
-func (c *Client) uploadParts(ctx context.Context, f *os.File, s Session, missing []int, parallel int, checksums bool, done *atomic.Int64, tick func()) error {
+func (c *Client) uploadParts(ctx context.Context, f *os.File, s Session, missing []int, parallel int, sums *partSums, done *atomic.Int64, tick func()) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan int)
@@ -314,8 +323,9 @@ func (c *Client) uploadParts(ctx context.Context, f *os.File, s Session, missing
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte // this worker's part buffer
 			for n := range jobs {
-				if err := c.uploadPart(ctx, f, s, n, checksums, done, tick); err != nil {
+				if err := c.uploadPart(ctx, f, s, n, sums, &buf, done, tick); err != nil {
 					cancel(err)
 					return
 				}
@@ -341,16 +351,47 @@ feed:
 // PartAttempts bounds the tries of one part.
 const PartAttempts = 5
 
-func (c *Client) uploadPart(ctx context.Context, f *os.File, s Session, n int, checksums bool, done *atomic.Int64, tick func()) error {
+// BufferedPartSize bounds the parts read once into memory (per worker):
+// such a part is hashed as it is read and sent from memory. A larger part
+// (files past 640 GiB) is hashed, then read again for sending, most of it
+// from the page cache.
+const BufferedPartSize = 64 << 20
+
+// readPart opens part n for sending, with its CRC when the session
+// verifies one.
+func readPart(f *os.File, s Session, n int, alg string, buf *[]byte) (body func() io.Reader, sum string, err error) {
 	size := partLen(s, n)
-	off := int64(n-1) * s.PartSize
-	var sums map[int]string
-	if checksums {
-		h := crc32.New(castagnoli)
-		if _, err := io.Copy(h, io.NewSectionReader(f, off, size)); err != nil {
-			return err
+	section := io.NewSectionReader(f, int64(n-1)*s.PartSize, size)
+	if alg == "" || size > BufferedPartSize {
+		if alg != "" {
+			h := crc.New(alg)
+			if _, err := io.Copy(h, section); err != nil {
+				return nil, "", err
+			}
+			sum = crc.Encode(h)
 		}
-		sums = map[int]string{n: crc32c(h.Sum32())}
+		return func() io.Reader { return io.NewSectionReader(f, int64(n-1)*s.PartSize, size) }, sum, nil
+	}
+	if int64(cap(*buf)) < size {
+		*buf = make([]byte, size)
+	}
+	b := (*buf)[:size]
+	if _, err := io.ReadFull(section, b); err != nil {
+		return nil, "", err
+	}
+	h := crc.New(alg)
+	h.Write(b)
+	return func() io.Reader { return bytes.NewReader(b) }, crc.Encode(h), nil
+}
+
+func (c *Client) uploadPart(ctx context.Context, f *os.File, s Session, n int, sums *partSums, buf *[]byte, done *atomic.Int64, tick func()) error {
+	body, sum, err := readPart(f, s, n, sums.alg, buf)
+	if err != nil {
+		return err
+	}
+	var signed map[int]string
+	if sum != "" {
+		signed = map[int]string{n: sum}
 	}
 	var last error
 	for attempt := range PartAttempts {
@@ -362,7 +403,7 @@ func (c *Client) uploadPart(ctx context.Context, f *os.File, s Session, n int, c
 			}
 		}
 		// signed just before use: never stale, and re-signed on retry
-		parts, err := c.SignParts(ctx, s.ID, []int{n}, sums)
+		parts, err := c.SignParts(ctx, s.ID, []int{n}, signed)
 		if err != nil {
 			if IsStatus(err, 400, 401, 403, 404, 409, 410) {
 				return err
@@ -370,9 +411,12 @@ func (c *Client) uploadPart(ctx context.Context, f *os.File, s Session, n int, c
 			last = err
 			continue
 		}
-		sent := &countingReader{r: io.NewSectionReader(f, off, size), n: done, tick: tick}
+		sent := &countingReader{r: body(), n: done, tick: tick}
 		status, err := put(ctx, c.http(), parts[0], sent)
 		if err == nil && status == http.StatusOK {
+			if sum != "" {
+				sums.set(n, sum)
+			}
 			return nil
 		}
 		done.Add(-sent.read) // this attempt's bytes are sent again

@@ -67,7 +67,7 @@ func newBatchItem(b batches.Batch) batchItem {
 			MimeType: x.File.MimeType, Size: x.File.Size, Key: x.Version.Key, S3Version: x.Version.S3Version})
 	}
 	if b.Status == batches.StatusPending {
-		it.GSI2PK, it.GSI2SK = pendingGSI, ts(b.StaleAt)+"#"+b.AccountID+"#"+b.ID
+		it.GSI2PK, it.GSI2SK = dueEntry(pendingGSI, b.StaleAt, b.AccountID, b.ID)
 		it.TTL = b.StaleAt.Add(7 * 24 * time.Hour).Unix() // backstop: the sweeper cleans at stale_at
 	}
 	return it

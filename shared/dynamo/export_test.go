@@ -12,3 +12,6 @@ import (
 func FileItem(f files.File) (map[string]types.AttributeValue, error) {
 	return attributevalue.MarshalMap(newFileItem(f))
 }
+
+// DueEntry is the gsi2 key of a sweeper queue's entry.
+var DueEntry = dueEntry

@@ -125,7 +125,7 @@ func (s *Store) PutSession(ctx context.Context, ss upload.Session) error {
 		it.Attach = append(it.Attach, sessionAttach{Type: string(a.Entity.Type), UUID: a.Entity.UUID, Kind: string(a.Kind), RefID: a.RefID})
 	}
 	if ss.Status == upload.StatusOpen {
-		it.GSI2PK, it.GSI2SK = sessionsGSI, openSessionSK(ss.CreatedAt.Add(upload.SettleAfter), ss.AccountID, ss.ID)
+		it.GSI2PK, it.GSI2SK = dueEntry(sessionsGSI, ss.CreatedAt.Add(upload.SettleAfter), ss.AccountID, ss.ID)
 	}
 	return s.putNew(ctx, it)
 }
@@ -135,10 +135,6 @@ func (s *Store) PutSession(ctx context.Context, ss upload.Session) error {
 // enters it at open, and leaves it when the sweeper finds it completed,
 // aborted or expired (after auditing a form upload's object versions).
 const sessionsGSI = "SESSIONS"
-
-func openSessionSK(at time.Time, accountID, id string) string {
-	return ts(at) + "#" + accountID + "#" + id
-}
 
 // DueSessions lists sessions due for a look at before, oldest first.
 func (s *Store) DueSessions(ctx context.Context, before time.Time, limit int) ([]upload.Session, error) {
@@ -157,7 +153,7 @@ func (s *Store) RescheduleSession(ctx context.Context, accountID, id string, at 
 	if !at.IsZero() {
 		in.UpdateExpression, in.ConditionExpression = aws.String("SET gsi2sk = :sk"), aws.String("#st = :open")
 		in.ExpressionAttributeNames = map[string]string{"#st": "status"}
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":open": str(string(upload.StatusOpen)), ":sk": str(openSessionSK(at, accountID, id))}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":open": str(string(upload.StatusOpen)), ":sk": str(dueSK(at, accountID, id))}
 	}
 	_, err := s.api.UpdateItem(ctx, in)
 	if err = mapErr(err); errors.Is(err, apperr.ErrConflict) {

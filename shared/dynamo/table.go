@@ -144,28 +144,34 @@ func mapErr(err error) error {
 }
 
 // conflicted reports a transaction cancelled only because another
-// transaction was writing the same items (e.g. the account's counters);
-// such a transaction is safe to retry as is.
+// transaction was writing the same items (e.g. the account's counters), or
+// because an item's partition was past its write rate; such a transaction
+// is safe to retry as is.
 func conflicted(err error) bool {
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) {
 		return false
 	}
 	for _, r := range tce.CancellationReasons {
-		if aws.ToString(r.Code) == "TransactionConflict" {
+		if c := aws.ToString(r.Code); c == "TransactionConflict" || c == "ThrottlingError" {
 			return true
 		}
 	}
 	return false
 }
 
-// transact runs a write transaction, retrying transaction conflicts with
-// jittered exponential backoff (DynamoDB does not retry them itself).
+// transact runs a write transaction, retrying conflicts and throttling
+// with jittered exponential backoff (the SDK does not retry cancelled
+// transactions). One that still cannot land is apperr.ErrThrottled: the
+// client is told to retry later rather than that the server failed.
 func (s *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsInput) error {
 	for attempt := 0; ; attempt++ {
 		_, err := s.api.TransactWriteItems(ctx, in)
-		if err == nil || !conflicted(err) || attempt == 7 {
+		if err == nil || !conflicted(err) {
 			return err
+		}
+		if attempt == 7 {
+			return fmt.Errorf("%w: %w", apperr.ErrThrottled, err)
 		}
 		if err := sleep(ctx, backoff(attempt)); err != nil {
 			return err
@@ -222,8 +228,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 // cancelled returns, for a cancelled transaction, which items' conditions failed.
 func cancelled(err error) ([]bool, bool) {
 	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return nil, false
+	if !errors.As(err, &tce) || errors.Is(err, apperr.ErrThrottled) {
+		return nil, false // throttled: no condition failed
 	}
 	out := make([]bool, len(tce.CancellationReasons))
 	for i, r := range tce.CancellationReasons {

@@ -59,7 +59,7 @@ func (s *Store) TrashFile(ctx context.Context, f files.File, at, purgeAt time.Ti
 	t.IsTrashed, t.DeletedAt, t.PurgeAt, t.DeletedBy = true, &at, &purgeAt, &by
 	it := newFileItem(t)
 	it.TTL = purgeAt.Add(ttlGrace).Unix()
-	it.GSI2PK, it.GSI2SK = trashGSI, ts(purgeAt)+"#"+f.AccountID+"#"+f.UUID
+	it.GSI2PK, it.GSI2SK = dueEntry(trashGSI, purgeAt, f.AccountID, f.UUID)
 	put, err := putFile(s.table, f, it, "attribute_exists(pk) AND is_trashed = :false", map[string]types.AttributeValue{":false": falseV})
 	if err != nil {
 		return err
@@ -120,25 +120,4 @@ func (s *Store) PurgeFile(ctx context.Context, f files.File, versions []files.Ve
 // (index gsi2 holds only trashed files).
 func (s *Store) DuePurges(ctx context.Context, now time.Time, limit int) ([]files.File, error) {
 	return due(ctx, s, trashGSI, now, limit, func(fi fileItem) files.File { return fi.file(strings.TrimPrefix(fi.PK, "A#")) })
-}
-
-// due reads the items of one group of the sparse index gsi2 whose time
-// (the sort key's first part) is at most before, oldest first.
-func due[I any, T any](ctx context.Context, s *Store, group string, before time.Time, limit int, conv func(I) T) ([]T, error) {
-	out, err := s.api.Query(ctx, &dynamodb.QueryInput{TableName: &s.table, IndexName: aws.String(IndexGSI2),
-		KeyConditionExpression:    aws.String("gsi2pk = :g AND gsi2sk BETWEEN :lo AND :hi"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":g": str(group), ":lo": str("0"), ":hi": str(ts(before))},
-		Limit:                     aws.Int32(int32(limit))})
-	if err != nil {
-		return nil, err
-	}
-	res := make([]T, 0, len(out.Items))
-	for _, item := range out.Items {
-		var it I
-		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return nil, err
-		}
-		res = append(res, conv(it))
-	}
-	return res, nil
 }

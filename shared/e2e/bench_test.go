@@ -169,3 +169,47 @@ func BenchmarkUploadPath(b *testing.B) {
 	}
 	m.report()
 }
+
+// BenchmarkAccountWrites shows where one upload's DynamoDB writes land
+// (open, part, complete of a 64 KiB file, and of a new version of it): how
+// many write the account item (the file-id sequence and the usage
+// counters), the units billed to it, and the units billed to the rest of
+// the account's partition key and to other keys. The Scale section of the
+// README computes one account's ceiling from these counts.
+func BenchmarkAccountWrites(b *testing.B) {
+	for _, newVersion := range []bool{false, true} {
+		b.Run(map[bool]string{false: "new-file", true: "new-version"}[newVersion], func(b *testing.B) {
+			e, _ := measure(b)
+			c := e.account(0, "")
+			data := random(64 << 10)
+			first := c.upload("first.bin", data, nil)
+			var extra map[string]any
+			if newVersion {
+				extra = map[string]any{"file_uuid": first["uuid"]}
+			}
+			pk := "A#" + c.account
+			var itemWrites, itemWRU, partitionWRU, otherWRU float64
+			for b.Loop() {
+				e.probe.Reset()
+				c.upload("u.bin", data, extra)
+				for _, w := range e.probe.Writes() {
+					switch {
+					case w.PK == pk && w.SK == "ACCOUNT":
+						itemWrites++
+						itemWRU += w.WRU
+					case w.PK == pk:
+						partitionWRU += w.WRU
+					default:
+						otherWRU += w.WRU
+					}
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(itemWrites/n, "account-item-writes/upload")
+			b.ReportMetric(itemWRU/n, "account-item-wru/upload")
+			b.ReportMetric(partitionWRU/n, "other-account-items-wru/upload")
+			b.ReportMetric(otherWRU/n, "other-keys-wru/upload")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

@@ -138,7 +138,7 @@ var statusOf = map[apperr.Kind]int{
 
 // Status is the HTTP status for an error.
 func Status(err error) int {
-	if s, ok := statusOf[apperr.KindOf(err)]; ok {
+	if s, ok := statusOf[apperr.KindOf(throttled(err))]; ok {
 		return s
 	}
 	return http.StatusInternalServerError
@@ -146,6 +146,7 @@ func Status(err error) int {
 
 // ProblemDoc is the RFC 9457 problem document of an error.
 func ProblemDoc(err error, requestID string) map[string]any {
+	err = throttled(err)
 	status := Status(err)
 	doc := map[string]any{"status": status, "title": http.StatusText(status), "request_id": requestID}
 	if e, ok := apperr.As(err); ok && e.Kind != apperr.KindInternal {
@@ -167,10 +168,36 @@ func ProblemDoc(err error, requestID string) map[string]any {
 	return doc
 }
 
-// problemJSON renders an error as an application/problem+json response.
+// problemJSON renders an error as an application/problem+json response
+// (with Retry-After when the problem names a wait).
 func problemJSON(err error, requestID string) Response {
-	body, _ := json.Marshal(ProblemDoc(err, requestID))
-	return Response{StatusCode: Status(err), Headers: map[string]string{"Content-Type": "application/problem+json"}, Body: string(body)}
+	doc := ProblemDoc(err, requestID)
+	body, _ := json.Marshal(doc)
+	h := map[string]string{"Content-Type": "application/problem+json"}
+	if s, ok := doc["retry_after_seconds"].(int); ok {
+		h["Retry-After"] = strconv.Itoa(s)
+	}
+	return Response{StatusCode: Status(err), Headers: h, Body: string(body)}
+}
+
+// throttlingCodes are the AWS error codes of a request refused for its
+// rate: a DynamoDB key or table past its throughput, S3's SlowDown.
+var throttlingCodes = map[string]bool{"ThrottlingException": true, "ProvisionedThroughputExceededException": true,
+	"RequestLimitExceeded": true, "TransactionConflictException": true, "SlowDown": true}
+
+// throttled turns an unexplained failure that is the store refusing a rate
+// (after the SDK's own retries) into a 503 the client retries after a
+// moment, instead of a 500.
+func throttled(err error) error {
+	if apperr.KindOf(err) != apperr.KindInternal {
+		return err
+	}
+	var coded interface{ ErrorCode() string }
+	if errors.Is(err, apperr.ErrThrottled) || errors.As(err, &coded) && throttlingCodes[coded.ErrorCode()] {
+		return apperr.New(apperr.KindUnavailable, "throttled", "storage is refusing writes this fast right now; retry after a moment").
+			With("retry_after_seconds", 1)
+	}
+	return err
 }
 
 // JSON renders a JSON body.

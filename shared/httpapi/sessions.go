@@ -139,6 +139,7 @@ type uploadedPart struct {
 	PartNumber int32  `json:"part_number"`
 	Size       int64  `json:"size"`
 	ETag       string `json:"etag"`
+	Checksum   string `json:"checksum,omitempty"` // the part's CRC S3 verified
 }
 
 func (a *Sessions) status(ctx context.Context, req Request, p auth.Principal) (Response, error) {
@@ -150,7 +151,7 @@ func (a *Sessions) status(ctx context.Context, req Request, p auth.Principal) (R
 	have := map[int32]bool{}
 	var bytes int64
 	for _, pt := range st.Parts {
-		uploaded = append(uploaded, uploadedPart{PartNumber: pt.Number, Size: pt.Size, ETag: pt.ETag})
+		uploaded = append(uploaded, uploadedPart{PartNumber: pt.Number, Size: pt.Size, ETag: pt.ETag, Checksum: pt.Checksum})
 		have[pt.Number] = true
 		bytes += pt.Size
 	}
@@ -178,6 +179,7 @@ type completeBody struct {
 		PartNumber int32  `json:"part_number"`
 		ETag       string `json:"etag"`
 	} `json:"parts"`
+	Checksum *upload.Checksum `json:"checksum"`
 }
 
 func (a *Sessions) complete(ctx context.Context, req Request, p auth.Principal) (Response, error) {
@@ -187,7 +189,7 @@ func (a *Sessions) complete(ctx context.Context, req Request, p auth.Principal) 
 			return Response{}, err
 		}
 	}
-	in := upload.CompleteInput{}
+	in := upload.CompleteInput{Checksum: b.Checksum}
 	for i, pt := range b.Parts {
 		if pt.PartNumber == 0 {
 			return Response{}, apperr.Invalid("parts["+strconv.Itoa(i)+"].part_number", "is required")

@@ -10,9 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash"
-	"hash/crc32"
-	"hash/crc64"
 	"io"
 	"net/http"
 	"net/url"
@@ -23,6 +20,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/crc"
 	"github.com/anexo/anexo/shared/upload"
 )
 
@@ -50,7 +48,8 @@ type object struct {
 	version     string
 	data        []byte
 	contentType string
-	marker      bool // a delete marker
+	alg         string // the full-object checksum S3 keeps
+	marker      bool   // a delete marker
 }
 
 type multipart struct {
@@ -82,8 +81,8 @@ func (b *Blobs) id() string {
 }
 
 // put adds a version of key and returns its id.
-func (b *Blobs) put(key, contentType string, data []byte) string {
-	v := object{version: b.id(), data: data, contentType: contentType}
+func (b *Blobs) put(key, contentType, alg string, data []byte) string {
+	v := object{version: b.id(), data: data, contentType: contentType, alg: alg}
 	b.objects[key] = append(b.objects[key], v)
 	return v.version
 }
@@ -96,26 +95,6 @@ func (b *Blobs) current(key string) (object, bool) {
 	}
 	return vs[len(vs)-1], true
 }
-
-// Checksum is the base64 big-endian CRC of data with an S3 algorithm.
-func Checksum(alg string, data []byte) string {
-	var h hash.Hash
-	switch alg {
-	case "CRC32":
-		h = crc32.NewIEEE()
-	case "CRC32C":
-		h = crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	case "CRC64NVME":
-		h = crc64.New(crc64nvme)
-	default:
-		return ""
-	}
-	h.Write(data)
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
-}
-
-// crc64nvme is CRC-64/NVME (reflected polynomial 0x9a6c9329ac4bc9b5).
-var crc64nvme = crc64.MakeTable(0x9a6c9329ac4bc9b5)
 
 // CreateUpload implements upload.Blobs.
 func (b *Blobs) CreateUpload(_ context.Context, key, contentType, checksumAlg string) (string, error) {
@@ -203,11 +182,11 @@ func (b *Blobs) CompleteUpload(_ context.Context, key, uploadID string, parts []
 			}
 			data = append(data, u.data[p.Number]...)
 		}
-		if sum != nil && Checksum(sum.Algorithm, data) != sum.Value {
+		if sum != nil && sum.Value != "" && crc.Of(sum.Algorithm, data) != sum.Value {
 			return fmt.Errorf("%w: the object's %s is not %s", apperr.ErrBadDigest, sum.Algorithm, sum.Value)
 		}
 		delete(b.uploads, uploadID)
-		version = b.put(key, u.contentType, data)
+		version = b.put(key, u.contentType, u.alg, data)
 		return nil
 	})
 	return version, err
@@ -247,7 +226,7 @@ func (b *Blobs) PutEmpty(_ context.Context, key, contentType string) (string, er
 		if _, ok := b.current(key); ok {
 			return apperr.ErrConflict
 		}
-		version = b.put(key, contentType, nil)
+		version = b.put(key, contentType, "", nil)
 		return nil
 	})
 	return version, err
@@ -257,7 +236,7 @@ func (b *Blobs) PutEmpty(_ context.Context, key, contentType string) (string, er
 func (b *Blobs) PutObject(_ context.Context, key, contentType string, body []byte) (string, error) {
 	var version string
 	err := b.do(func() error {
-		version = b.put(key, contentType, slices.Clone(body))
+		version = b.put(key, contentType, crc.CRC32, slices.Clone(body))
 		return nil
 	})
 	return version, err
@@ -271,7 +250,7 @@ func (b *Blobs) Head(_ context.Context, key string) (upload.Object, error) {
 		if !ok {
 			return apperr.ErrNotFound
 		}
-		out = upload.Object{Size: int64(len(v.data)), VersionID: v.version}
+		out = upload.Object{Size: int64(len(v.data)), VersionID: v.version, ChecksumAlg: v.alg, Checksum: crc.Of(v.alg, v.data)}
 		return nil
 	})
 	return out, err
@@ -387,7 +366,7 @@ func (b *Blobs) servePart(w http.ResponseWriter, r *http.Request, q url.Values) 
 	case q.Get("checksum") != "" && r.Header.Get("X-Amz-Checksum-"+strings.ToLower(q.Get("alg"))) != q.Get("checksum"):
 		s3Error(w, http.StatusForbidden, "SignatureDoesNotMatch") // so is the checksum header
 		return
-	case q.Get("checksum") != "" && Checksum(q.Get("alg"), data) != q.Get("checksum"):
+	case q.Get("checksum") != "" && crc.Of(q.Get("alg"), data) != q.Get("checksum"):
 		s3Error(w, http.StatusBadRequest, "BadDigest")
 		return
 	}
@@ -401,7 +380,7 @@ func (b *Blobs) servePart(w http.ResponseWriter, r *http.Request, q url.Values) 
 		}
 		p := upload.Part{Number: int32(n), ETag: etag, Size: size}
 		if u.alg != "" {
-			p.Checksum = Checksum(u.alg, data)
+			p.Checksum = crc.Of(u.alg, data)
 		}
 		u.parts[int32(n)], u.data[int32(n)] = p, data
 		return nil
@@ -459,7 +438,7 @@ func (b *Blobs) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = b.do(func() error {
-		b.put(key, p.ContentType, data)
+		b.put(key, p.ContentType, "", data)
 		return nil
 	})
 	w.WriteHeader(http.StatusNoContent)

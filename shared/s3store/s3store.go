@@ -19,6 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/crc"
 	"github.com/anexo/anexo/shared/upload"
 )
 
@@ -153,7 +154,8 @@ func firstNonEmpty(vs ...*string) string {
 	return ""
 }
 
-// CompleteUpload assembles the parts; S3 checks the whole-file checksum.
+// CompleteUpload assembles the parts; S3 checks the whole-file checksum
+// (or, given its algorithm alone, computes it).
 func (s *Store) CompleteUpload(ctx context.Context, key, uploadID string, parts []upload.Part, sum *upload.Checksum) (string, error) {
 	cp := make([]types.CompletedPart, len(parts))
 	for i, p := range parts {
@@ -166,7 +168,9 @@ func (s *Store) CompleteUpload(ctx context.Context, key, uploadID string, parts 
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: cp}}
 	if sum != nil {
 		in.ChecksumType = types.ChecksumTypeFullObject
-		setChecksum(sum.Algorithm, sum.Value, &in.ChecksumCRC32, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
+		if sum.Value != "" {
+			setChecksum(sum.Algorithm, sum.Value, &in.ChecksumCRC32, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
+		}
 	}
 	out, err := s.api.CompleteMultipartUpload(ctx, in)
 	if err != nil {
@@ -240,11 +244,19 @@ func (s *Store) AbortUpload(ctx context.Context, key, uploadID string) error {
 
 // Head reads an object's size and version.
 func (s *Store) Head(ctx context.Context, key string) (upload.Object, error) {
-	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+	out, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
 	if err != nil {
 		return upload.Object{}, mapErr(err)
 	}
-	return upload.Object{Size: aws.ToInt64(out.ContentLength), VersionID: aws.ToString(out.VersionId)}, nil
+	obj := upload.Object{Size: aws.ToInt64(out.ContentLength), VersionID: aws.ToString(out.VersionId)}
+	if out.ChecksumType != types.ChecksumTypeComposite { // a composite value is not the object's CRC
+		for alg, v := range map[string]*string{crc.CRC32: out.ChecksumCRC32, crc.CRC32C: out.ChecksumCRC32C, crc.CRC64NVME: out.ChecksumCRC64NVME} {
+			if aws.ToString(v) != "" {
+				obj.ChecksumAlg, obj.Checksum = alg, *v
+			}
+		}
+	}
+	return obj, nil
 }
 
 // DeleteVersion permanently removes one version (or the object, when the

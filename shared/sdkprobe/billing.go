@@ -159,3 +159,63 @@ func valueSize(v types.AttributeValue) int {
 	}
 	return 0
 }
+
+// Write is one item a DynamoDB write request wrote (or deleted), with the
+// units it was billed: where the write load of an operation lands, item by
+// item and partition by partition. Condition checks write nothing and are
+// left out.
+type Write struct {
+	Table, PK, SK string
+	WRU           float64
+}
+
+// writes lists the items a DynamoDB write request writes.
+func writes(params any) []Write {
+	key := func(table *string, item map[string]types.AttributeValue, wru float64) Write {
+		w := Write{WRU: wru}
+		if table != nil {
+			w.Table = *table
+		}
+		if v, ok := item["pk"].(*types.AttributeValueMemberS); ok {
+			w.PK = v.Value
+		}
+		if v, ok := item["sk"].(*types.AttributeValueMemberS); ok {
+			w.SK = v.Value
+		}
+		return w
+	}
+	switch in := params.(type) {
+	case *dynamodb.PutItemInput:
+		return []Write{key(in.TableName, in.Item, units(ItemSize(in.Item), 1024))}
+	case *dynamodb.UpdateItemInput:
+		return []Write{key(in.TableName, in.Key, 1)}
+	case *dynamodb.DeleteItemInput:
+		return []Write{key(in.TableName, in.Key, 1)}
+	case *dynamodb.BatchWriteItemInput:
+		var out []Write
+		for table, reqs := range in.RequestItems {
+			for _, r := range reqs {
+				if r.PutRequest != nil {
+					out = append(out, key(&table, r.PutRequest.Item, units(ItemSize(r.PutRequest.Item), 1024)))
+				} else if r.DeleteRequest != nil {
+					out = append(out, key(&table, r.DeleteRequest.Key, 1))
+				}
+			}
+		}
+		return out
+	case *dynamodb.TransactWriteItemsInput:
+		var out []Write
+		for _, it := range in.TransactItems {
+			switch {
+			case it.Put != nil:
+				out = append(out, key(it.Put.TableName, it.Put.Item, 2*units(ItemSize(it.Put.Item), 1024)))
+			case it.Update != nil:
+				out = append(out, key(it.Update.TableName, it.Update.Key, 2))
+			case it.Delete != nil:
+				out = append(out, key(it.Delete.TableName, it.Delete.Key, 2))
+			}
+		}
+		return out
+	}
+	return nil
+}

@@ -40,6 +40,7 @@ type Probe struct {
 	calls  []string
 	faults []Fault
 	billed Billed
+	writes []Write
 	// items returned by queries and their bytes, for the mean size of
 	// items a filter dropped
 	seenItems, seenBytes int
@@ -76,6 +77,7 @@ func (p *Probe) measure(ctx context.Context, in middleware.InitializeInput, next
 		}
 		p.billed.RRU += b.RRU
 		p.billed.WRU += b.WRU
+		p.writes = append(p.writes, writes(in.Parameters)...)
 		p.mu.Unlock()
 	}
 	return out, md, err
@@ -144,6 +146,15 @@ func (p *Probe) Reset() {
 	defer p.mu.Unlock()
 	p.calls = nil
 	p.billed = Billed{}
+	p.writes = nil
+}
+
+// Writes returns the items DynamoDB writes since the last Reset wrote, in
+// order (with MeasureCapacity).
+func (p *Probe) Writes() []Write {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Write(nil), p.writes...)
 }
 
 // Calls returns the operations recorded since the last Reset, in order.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/crc"
 )
 
 // S3 multipart limits.
@@ -79,18 +80,20 @@ func (p Plan) PartLen(n int) int64 {
 
 // Checksum is a whole-file (or part) checksum as S3 spells it: base64 of
 // the big-endian CRC.
+//
+// At open, Value may be left out: the session then takes it at completion
+// (a client computes each part's CRC as it reads the part, and combines
+// them), and S3 verifies every part as it arrives either way.
 type Checksum struct {
 	Algorithm string `json:"algorithm"`
-	Value     string `json:"value"`
+	Value     string `json:"value,omitempty"`
 }
-
-var checksumLen = map[string]int{"CRC32": 4, "CRC32C": 4, "CRC64NVME": 8}
 
 // ValidateChecksumValue checks a base64 CRC of the algorithm's width.
 func ValidateChecksumValue(field, alg, value string) error {
 	b, err := base64.StdEncoding.DecodeString(value)
-	if err != nil || len(b) != checksumLen[alg] {
-		return apperr.Invalid(field, fmt.Sprintf("must be the base64 of a %d-byte %s value", checksumLen[alg], alg))
+	if err != nil || len(b) != crc.Size(alg) {
+		return apperr.Invalid(field, fmt.Sprintf("must be the base64 of a %d-byte %s value", crc.Size(alg), alg))
 	}
 	return nil
 }
@@ -99,8 +102,11 @@ func validateChecksum(c *Checksum) error {
 	if c == nil {
 		return nil
 	}
-	if _, ok := checksumLen[c.Algorithm]; !ok {
+	if crc.Size(c.Algorithm) == 0 {
 		return apperr.Invalid("checksum.algorithm", "must be one of CRC64NVME, CRC32C, CRC32 (S3 full-object checksums)")
+	}
+	if c.Value == "" {
+		return nil // given at completion
 	}
 	return ValidateChecksumValue("checksum.value", c.Algorithm, c.Value)
 }

@@ -58,6 +58,8 @@ type Part struct {
 type Object struct {
 	Size      int64
 	VersionID string
+	// the full-object checksum S3 keeps, if any (HeadObject's checksum mode)
+	ChecksumAlg, Checksum string
 }
 
 // SignedRequest is a presigned URL and the headers that were signed into it

@@ -2,7 +2,6 @@ package upload
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/clock"
+	"github.com/anexo/anexo/shared/crc"
 	"github.com/anexo/anexo/shared/entities"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/ids"
@@ -341,9 +341,11 @@ func (s *Service) openPost(ctx context.Context, sess Session) (Opened, error) {
 // multipart upload; completion stores the empty object.
 func (s *Service) openEmpty(ctx context.Context, sess Session) (Opened, error) {
 	if c := sess.Checksum; c != nil {
-		if want := base64.StdEncoding.EncodeToString(make([]byte, checksumLen[c.Algorithm])); c.Value != want {
+		want := crc.Empty(c.Algorithm)
+		if c.Value != "" && c.Value != want {
 			return Opened{}, apperr.Invalid("checksum.value", "the "+c.Algorithm+" of an empty file is "+want)
 		}
+		sess.Checksum = &Checksum{Algorithm: c.Algorithm, Value: want}
 	}
 	if err := s.store.PutSession(ctx, sess); err != nil {
 		return Opened{}, fmt.Errorf("put session: %w", err)
@@ -790,6 +792,10 @@ func (s *Service) closeItself(ctx context.Context, st State, now time.Time) (Sta
 // CompleteInput optionally lists the parts the client uploaded.
 type CompleteInput struct {
 	Parts []Part // Number and ETag
+	// Checksum is the whole file's, for a session that declared only its
+	// algorithm at open (optional: without it the part checksums S3
+	// verified are combined into the whole-file value S3 checks).
+	Checksum *Checksum
 }
 
 // Complete finishes the upload and records the file (or new version).
@@ -817,6 +823,9 @@ func (s *Service) complete(ctx context.Context, sess Session, in CompleteInput, 
 	if sess.Status == StatusCompleted {
 		return s.completedFile(ctx, sess)
 	}
+	if err := sess.checkCompletionChecksum(in.Checksum); err != nil {
+		return files.File{}, err
+	}
 	if sess.form() { // the object is there or not
 		if sess.Status != StatusOpen {
 			return files.File{}, checkOpen(sess, now)
@@ -833,81 +842,147 @@ func (s *Service) complete(ctx context.Context, sess Session, in CompleteInput, 
 		}
 		return s.commit(ctx, sess, v, now)
 	}
-	var s3Version string
 	parts, err := s.blobs.ListParts(ctx, sess.Key, sess.UploadID)
 	switch {
 	case errors.Is(err, apperr.ErrNoSuchUpload):
-		if s3Version, err = s.alreadyStored(ctx, sess); err != nil {
-			return s.afterVanished(ctx, sess, err)
-		}
+		return s.commitStored(ctx, sess, in, now)
 	case err != nil:
 		return files.File{}, fmt.Errorf("list parts: %w", err)
-	default:
-		if err := verifyParts(sess.Plan, parts, in.Parts); err != nil {
-			if len(parts) > 0 {
-				return files.File{}, err
-			}
-			// No parts at all: nothing was uploaded — or a concurrent
-			// completion has just assembled them (some stores list an
-			// upload being completed as empty). The object tells.
-			if obj, herr := s.blobs.Head(ctx, sess.Key); herr != nil || obj.Size != sess.Plan.Size {
-				return files.File{}, err
-			}
-			if s3Version, err = s.alreadyStored(ctx, sess); err != nil {
-				return s.afterVanished(ctx, sess, err)
-			}
-			return s.commit(ctx, sess, s3Version, now)
+	}
+	if err := verifyParts(sess.Plan, parts, in.Parts); err != nil {
+		// No parts at all: nothing was uploaded — or a concurrent
+		// completion has just assembled them (some stores list an upload
+		// being completed as empty). The object tells.
+		if len(parts) > 0 {
+			return files.File{}, err
 		}
-		s3Version, err = s.blobs.CompleteUpload(ctx, sess.Key, sess.UploadID, parts, sess.Checksum)
-		switch {
-		case errors.Is(err, apperr.ErrBadDigest):
-			return files.File{}, apperr.New(apperr.KindUnprocessable, "checksum_mismatch",
-				"S3 computed a different "+sess.Checksum.Algorithm+" for the assembled file than the session declared; re-upload the parts").With("field", "checksum.value")
-		case errors.Is(err, apperr.ErrInvalidPart):
-			return files.File{}, apperr.New(apperr.KindConflict, "parts_changed", "the parts changed while completing; check the session and retry")
-		case errors.Is(err, apperr.ErrNoSuchUpload), err == nil && s3Version == "":
-			// a concurrent completion won the S3 step (a retried completion
-			// may also succeed without naming the version): the object tells
-			if s3Version, err = s.alreadyStored(ctx, sess); err != nil {
-				return s.afterVanished(ctx, sess, err)
-			}
-		case err != nil:
-			return files.File{}, fmt.Errorf("complete multipart upload: %w", err)
+		if obj, herr := s.blobs.Head(ctx, sess.Key); herr != nil || obj.Size != sess.Plan.Size {
+			return files.File{}, err
 		}
+		return s.commitStored(ctx, sess, in, now)
+	}
+	sum := sess.wholeChecksum(in.Checksum, parts)
+	s3Version, err := s.blobs.CompleteUpload(ctx, sess.Key, sess.UploadID, parts, sum)
+	switch {
+	case errors.Is(err, apperr.ErrBadDigest):
+		return files.File{}, errChecksumMismatch(sum.Algorithm)
+	case errors.Is(err, apperr.ErrInvalidPart):
+		return files.File{}, apperr.New(apperr.KindConflict, "parts_changed", "the parts changed while completing; check the session and retry")
+	case errors.Is(err, apperr.ErrNoSuchUpload):
+		// a concurrent completion won the S3 step: the object tells
+		return s.commitStored(ctx, sess, in, now)
+	case err != nil:
+		return files.File{}, fmt.Errorf("complete multipart upload: %w", err)
+	}
+	sess.Checksum = sum // verified by S3
+	if s3Version == "" || sum != nil && sum.Value == "" {
+		// a retried completion may succeed without naming the version;
+		// the value S3 computed itself is read back
+		return s.commitStored(ctx, sess, in, now)
 	}
 	return s.commit(ctx, sess, s3Version, now)
+}
+
+func errChecksumMismatch(alg string) error {
+	return apperr.New(apperr.KindUnprocessable, "checksum_mismatch",
+		"S3 computed a different "+alg+" for the assembled file than the session declared; re-upload the parts").With("field", "checksum.value")
+}
+
+// checkCompletionChecksum validates the whole-file checksum a completion
+// names: the session's algorithm, and its value if it declared one at
+// open (a session that deferred its value takes it here).
+func (sess Session) checkCompletionChecksum(c *Checksum) error {
+	switch {
+	case c == nil:
+		return nil
+	case sess.Checksum == nil:
+		return apperr.Invalid("checksum", "this session was opened without a checksum; S3 cannot verify one now")
+	case c.Algorithm != sess.Checksum.Algorithm:
+		return apperr.Invalid("checksum.algorithm", "this session verifies a "+sess.Checksum.Algorithm)
+	case c.Value == "":
+		return apperr.Invalid("checksum.value", "is required (the base64 "+c.Algorithm+" of the whole file)")
+	}
+	if err := ValidateChecksumValue("checksum.value", c.Algorithm, c.Value); err != nil {
+		return err
+	}
+	if sess.Checksum.Value != "" && c.Value != sess.Checksum.Value {
+		return apperr.Invalid("checksum.value", "differs from the value this session declared at open")
+	}
+	return nil
+}
+
+// wholeChecksum is the whole-file checksum S3 verifies at completion: the
+// value declared at open, else the one the completion gives, else (a
+// session completing itself, or a client that left it to the server) the
+// combination of the part checksums S3 verified as each part arrived. A
+// store that lists no part checksums (S3 always does) gets the algorithm
+// alone and computes the value itself.
+func (sess Session) wholeChecksum(given *Checksum, parts []Part) *Checksum {
+	switch {
+	case sess.Checksum == nil:
+		return nil
+	case sess.Checksum.Value != "":
+		return sess.Checksum
+	case given != nil:
+		return given
+	}
+	pieces := make([]crc.Piece, len(parts))
+	for i, p := range parts {
+		pieces[i] = crc.Piece{Value: p.Checksum, Size: p.Size}
+	}
+	v, _ := crc.Combine(sess.Checksum.Algorithm, pieces)
+	return &Checksum{Algorithm: sess.Checksum.Algorithm, Value: v}
+}
+
+// commitStored records the object S3 already assembled for this session
+// (an earlier attempt completed S3 and crashed before the table, or a
+// concurrent one is doing so). A session that deferred its checksum
+// records the value S3 verified, which a completion's own value must
+// match.
+func (s *Service) commitStored(ctx context.Context, sess Session, in CompleteInput, now time.Time) (files.File, error) {
+	obj, err := s.alreadyStored(ctx, sess)
+	if err != nil {
+		return s.afterVanished(ctx, sess, err)
+	}
+	if c := sess.Checksum; c != nil && c.Value == "" && obj.ChecksumAlg == c.Algorithm {
+		if in.Checksum != nil && in.Checksum.Value != obj.Checksum {
+			return files.File{}, errChecksumMismatch(c.Algorithm)
+		}
+		sess.Checksum = &Checksum{Algorithm: c.Algorithm, Value: obj.Checksum}
+	}
+	return s.commit(ctx, sess, obj.VersionID, now)
 }
 
 // alreadyStored handles a vanished multipart upload: an earlier attempt
 // completed it (the object exists), a concurrent one is completing it right
 // now (wait for it briefly), or it was aborted.
-func (s *Service) alreadyStored(ctx context.Context, sess Session) (string, error) {
+func (s *Service) alreadyStored(ctx context.Context, sess Session) (Object, error) {
 	for attempt := 0; ; attempt++ {
 		obj, err := s.blobs.Head(ctx, sess.Key)
 		if err == nil && obj.Size == sess.Plan.Size && obj.VersionID != "" {
-			return obj.VersionID, nil
+			return obj, nil
 		}
 		if err == nil && obj.VersionID == "" {
 			err = apperr.ErrNotFound // not all there yet: no version named
 		}
 		if err != nil && !errors.Is(err, apperr.ErrNotFound) {
-			return "", fmt.Errorf("head object: %w", err)
+			return Object{}, fmt.Errorf("head object: %w", err)
 		}
 		cur, err := s.store.GetSession(ctx, sess.AccountID, sess.ID)
 		if err != nil {
-			return "", err
+			return Object{}, err
 		}
 		switch {
 		case cur.Status == StatusCompleted:
-			return "", errCompletedMeanwhile
+			return Object{}, errCompletedMeanwhile
 		case cur.Status == StatusAborted:
-			return "", apperr.New(apperr.KindConflict, "session_aborted", "the session was aborted")
+			return Object{}, apperr.New(apperr.KindConflict, "session_aborted", "the session was aborted")
 		case attempt >= completionPolls:
-			return "", errCompletionInProgress()
+			return Object{}, errCompletionInProgress()
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return Object{}, ctx.Err()
 		case <-time.After(completionPoll):
 		}
 	}

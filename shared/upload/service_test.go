@@ -12,6 +12,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/crc"
 	"github.com/anexo/anexo/shared/memory"
 	"github.com/anexo/anexo/shared/presigned"
 	"github.com/anexo/anexo/shared/upload"
@@ -61,7 +62,7 @@ func (e env) send(t *testing.T, sess upload.Session, urls []upload.PartURL, data
 		in := upload.PartsInput{Checksums: map[string]string{}}
 		for n := 1; n <= sess.Plan.PartCount; n++ {
 			in.PartNumbers = append(in.PartNumbers, n)
-			in.Checksums[strconv.Itoa(n)] = memory.Checksum("CRC32C", body(n))
+			in.Checksums[strconv.Itoa(n)] = crc.Of("CRC32C", body(n))
 		}
 		if sess.Checksum == nil {
 			in.Checksums = nil
@@ -111,7 +112,7 @@ func TestUploadsOnMemory(t *testing.T) {
 
 	v2 := random(100)
 	o2, err := e.svc.Open(ctx, e.p, upload.OpenInput{FileName: "report v2.pdf", FileSize: 100, FileUUID: f.UUID,
-		Checksum: &upload.Checksum{Algorithm: "CRC32C", Value: memory.Checksum("CRC32C", v2)}})
+		Checksum: &upload.Checksum{Algorithm: "CRC32C", Value: crc.Of("CRC32C", v2)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestUploadsOnMemory(t *testing.T) {
 	}
 
 	bad, err := e.svc.Open(ctx, e.p, upload.OpenInput{FileName: "bad.bin", FileSize: 100,
-		Checksum: &upload.Checksum{Algorithm: "CRC32C", Value: memory.Checksum("CRC32C", []byte("other bytes"))}})
+		Checksum: &upload.Checksum{Algorithm: "CRC32C", Value: crc.Of("CRC32C", []byte("other bytes"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
