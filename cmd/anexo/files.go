@@ -35,6 +35,7 @@ var apiCommands = map[string]func(ctx context.Context, c *client.Client, fs *fla
 	"detach":   cmdAttach,
 	"entity":   cmdEntity,
 	"token":    cmdToken,
+	"events":   cmdEvents,
 }
 
 // runAPI parses the common flags and runs an API command.

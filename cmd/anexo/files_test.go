@@ -32,6 +32,7 @@ func server(t *testing.T, partURLTTL time.Duration) (url, token string) {
 	t.Cleanup(cancel)
 	c := testenv.Config(testenv.Embedded(t))
 	c.Limits.PartURLTTL = partURLTTL
+	c.EventSettle = time.Millisecond // the feed serves events at once
 	srv, err := local.Start(ctx, local.Options{Config: c, Observe: openapitest.New(t).Observe})
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,11 @@ func TestReadmeCLI(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(work, "copia.pdf")); !bytes.Equal(got, v2) {
 		t.Fatalf("copia.pdf is not the file's main version (contrato-v2.pdf)\n%s", out)
 	}
+	// events tail: the two trashes and the purge, nothing else
+	if n := strings.Count(string(out), "\tfile.trashed\t"); n != 2 || strings.Count(string(out), "\tfile.purged\t") != 1 ||
+		strings.Contains(string(out), "\tfile.restored\t") || !strings.Contains(string(out), "resume with: anexo events tail --after ") {
+		t.Fatalf("events tail printed:\n%s", out)
+	}
 	// the token block of "Accounts and tokens", with the same admin token
 	_, section, _ := strings.Cut(string(readme), "\n### Accounts and tokens\n")
 	blocks := strings.Split(section, "```sh\n")

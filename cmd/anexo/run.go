@@ -23,6 +23,8 @@ commands (--endpoint/ANEXO_URL, --token/ANEXO_TOKEN):
   token create --name N [--scopes files:read,files:write] [--allowed-domain ORIGIN] [--ttl DURATION]
   token rotate ID       new secret; the current one stays valid [--grace 24h]
   token revoke ID       ends every secret of the token and its upload tickets
+  events tail           follow the account's events [--type T,T] [--since 1h|--from-start|--after C]
+                        [--once] [--json]
 
 flags may follow arguments; exit codes: 0 ok, 1 failed, 2 usage, 3 some items failed,
 4 authentication or scope, 130 interrupted

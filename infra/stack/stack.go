@@ -120,6 +120,7 @@ var Specs = map[string]Spec{
 	lambdas.Batches:          {MemoryMB: 512, TimeoutSec: 29},
 	lambdas.Attachments:      {MemoryMB: 256, TimeoutSec: 10},
 	lambdas.Tokens:           {MemoryMB: 128, TimeoutSec: 10},
+	lambdas.Events:           {MemoryMB: 256, TimeoutSec: 10},
 }
 
 // Stack exposes what tests and callers need.

@@ -24,6 +24,7 @@ import (
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/dynamo"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/keyring"
 	"github.com/anexo/anexo/shared/s3store"
@@ -42,8 +43,11 @@ type Config struct {
 	AccessKey      string // static credentials for emulators (optional)
 	SecretKey      string
 	Limits         upload.Limits
-	Now            func() time.Time
-	Log            *slog.Logger
+	// EventSettle is how old an event is when the feed serves it (0:
+	// events.Settle); tests on a real clock shorten it.
+	EventSettle time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
 	// ConfigHooks adjust the AWS config before clients are built (tests
 	// install request counting and fault injection here).
 	ConfigHooks []func(*aws.Config)
@@ -113,6 +117,7 @@ type Deps struct {
 	uploads  lazy[*upload.Service]
 	batches  lazy[*batches.Service]
 	catalog  lazy[*catalog.Catalog]
+	feed     lazy[*events.Feed]
 }
 
 // lazy is a value built once, by the first caller.
@@ -235,16 +240,24 @@ func (d *Deps) Catalog() *catalog.Catalog {
 	})
 }
 
-// The keyrings: listing cursors and upload tickets.
+// Feed is the event feed.
+func (d *Deps) Feed() *events.Feed {
+	return d.feed.get(func() *events.Feed {
+		return &events.Feed{Store: d.Store(), Cursors: d.Ring(EventKeys), Clock: d.Cfg.Now, Settle: d.Cfg.EventSettle}
+	})
+}
+
+// The keyrings: listing cursors, upload tickets, event feed cursors.
 const (
 	CursorKeys = "cursor"
 	TicketKeys = "ticket"
+	EventKeys  = "events"
 )
 
 // Ring returns a keyring over the process's key store; each verifies for
 // the longest life of what it signs.
 func (d *Deps) Ring(purpose string) *keyring.Ring {
-	lifetime := map[string]time.Duration{CursorKeys: catalog.CursorTTL, TicketKeys: auth.MaxTicketTTL}[purpose]
+	lifetime := map[string]time.Duration{CursorKeys: catalog.CursorTTL, TicketKeys: auth.MaxTicketTTL, EventKeys: events.Retention}[purpose]
 	return &keyring.Ring{Store: d.Keys(), Purpose: purpose, Lifetime: lifetime, Clock: d.Cfg.Now}
 }
 

@@ -61,6 +61,11 @@ func Tokens(d *Deps) httpapi.Handler {
 	return httpapi.Serve(d.Log, lambdas.Tokens, &httpapi.Tokens{Auth: d.Auth()})
 }
 
+// Events serves the event feed.
+func Events(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Events, &httpapi.Events{Feed: d.Feed()})
+}
+
 func sessions(d *Deps) *httpapi.Sessions { return &httpapi.Sessions{Svc: d.Uploads()} }
 
 func uppy(d *Deps) *httpapi.Uppy {
@@ -74,6 +79,7 @@ func Handler(d *Deps, fn string) httpapi.Handler {
 		lambdas.SessionsOpen: SessionsOpen, lambdas.SessionsParts: SessionsParts, lambdas.SessionsComplete: SessionsComplete,
 		lambdas.Companion: Companion, lambdas.Files: Files, lambdas.Attachments: Attachments, lambdas.Batches: Batches,
 		lambdas.Tokens: Tokens,
+		lambdas.Events: Events,
 	}[fn]
 	if build == nil {
 		panic("app: no HTTP function " + fn)

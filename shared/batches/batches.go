@@ -21,6 +21,7 @@ import (
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/clock"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/ids"
 )
@@ -74,6 +75,30 @@ type Item struct {
 	Version files.Version
 }
 
+// Attachment is how a batch attaches one of its files to its entity.
+func (b Batch) Attachment(x Item) entities.Attachment {
+	return entities.Attachment{Entity: entities.Ref{Type: b.Target.Type, UUID: b.Target.UUID}, FileUUID: x.File.UUID,
+		Kind: entities.KindMedia, FileCreated: x.File.CreatedAt, AttachedAt: b.CreatedAt, AttachedBy: b.CreatedBy}
+}
+
+// record is the events of a batch: the batch with its files, each new
+// file, and each attachment to the batch's entity.
+func (b Batch) record(at time.Time) *events.Record {
+	data := events.BatchData{ID: b.ID, Title: b.Title, Entity: events.Entity{Type: string(b.Target.Type), UUID: b.Target.UUID}}
+	for _, x := range b.Items {
+		data.Files = append(data.Files, x.File)
+	}
+	rec := events.NewRecord(b.AccountID, at).Add(events.BatchCreated, data)
+	for _, x := range b.Items {
+		rec.Add(events.FileCreated, events.FileData{File: x.File, Version: &x.Version, Source: "batch"})
+	}
+	for _, x := range b.Items {
+		f := x.File
+		rec.Add(events.FileAttached, b.Attachment(x).EventData(&f))
+	}
+	return rec
+}
+
 // Batch is a recorded batch.
 type Batch struct {
 	AccountID   string
@@ -109,7 +134,7 @@ type Store interface {
 	// CommitBatch records the files, versions, ids, attachments, counters
 	// and the completed batch in one transaction, conditional on the batch
 	// being pending and inside its window at now.
-	CommitBatch(ctx context.Context, b Batch, now time.Time) error
+	CommitBatch(ctx context.Context, b Batch, now time.Time, rec *events.Record) error
 	// DeletePending removes a pending batch record.
 	DeletePending(ctx context.Context, b Batch) error
 	// DuePending lists batches left pending past before.
@@ -263,7 +288,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in Input) (Batch
 	if err := s.putObjects(ctx, &b, in.Files, resumed); err != nil {
 		return Batch{}, false, err
 	}
-	err = s.Store.CommitBatch(ctx, b, s.Clock.Now())
+	err = s.Store.CommitBatch(ctx, b, s.Clock.Now(), b.record(s.Clock.Now()))
 	switch {
 	case err == nil:
 		b.Status = StatusCompleted

@@ -12,6 +12,7 @@ import (
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/memory"
 )
 
@@ -22,12 +23,12 @@ type crashOnce struct {
 	crashed bool
 }
 
-func (c *crashOnce) CommitBatch(ctx context.Context, b batches.Batch, now time.Time) error {
+func (c *crashOnce) CommitBatch(ctx context.Context, b batches.Batch, now time.Time, rec *events.Record) error {
 	if !c.crashed {
 		c.crashed = true
 		return errors.New("the process died")
 	}
-	return c.Store.CommitBatch(ctx, b, now)
+	return c.Store.CommitBatch(ctx, b, now, rec)
 }
 
 // TestBatchesOnMemory: a batch records its files attached to the target

@@ -11,6 +11,7 @@ import (
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/ids"
 )
@@ -79,7 +80,7 @@ type Lister interface {
 	ListEntityFiles(ctx context.Context, r ListRequest) (ListResult, error)
 	GetFiles(ctx context.Context, accountID string, uuids []string) ([]files.File, error)
 	ListVersions(ctx context.Context, accountID, fileUUID string, start *Position, limit int) ([]files.Version, *Position, error)
-	PromoteVersion(ctx context.Context, f files.File) error
+	PromoteVersion(ctx context.Context, f files.File, rec *events.Record) error
 	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 
@@ -290,7 +291,7 @@ func (c *Catalog) Promote(ctx context.Context, p auth.Principal, fileUUID, versi
 	f.VersionUUID, f.Name, f.SanitizedName, f.Extension = v.UUID, v.Name, files.Sanitize(v.Name), ext
 	f.MimeType, f.Type, f.Size = v.MimeType, files.Kind(v.MimeType, ext), v.Size
 	f.UpdatedAt, f.UpdatedBy = c.Clock.Now().Truncate(time.Microsecond), p.Name
-	err = c.Store.PromoteVersion(ctx, f)
+	err = c.Store.PromoteVersion(ctx, f, events.OfFile(events.FilePromoted, f, &v, "", c.Clock.Now()))
 	if errors.Is(err, apperr.ErrConflict) {
 		return files.File{}, apperr.New(apperr.KindConflict, "file_changed", "the file was trashed or its version removed meanwhile; read it again")
 	}

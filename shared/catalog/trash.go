@@ -8,6 +8,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/ids"
 )
@@ -20,9 +21,10 @@ const MaxBatch = 50
 
 // TrashStore is the metadata side of the trash.
 type TrashStore interface {
-	TrashFile(ctx context.Context, f files.File, at, purgeAt time.Time, by string) error
-	RestoreFile(ctx context.Context, f files.File, now time.Time) error
-	PurgeFile(ctx context.Context, f files.File, versions []files.Version) error
+	// Each writes the change's event record in the change's transaction.
+	TrashFile(ctx context.Context, f files.File, at, purgeAt time.Time, by string, rec *events.Record) error
+	RestoreFile(ctx context.Context, f files.File, now time.Time, rec *events.Record) error
+	PurgeFile(ctx context.Context, f files.File, versions []files.Version, rec *events.Record) error
 	DuePurges(ctx context.Context, now time.Time, limit int) ([]files.File, error)
 }
 
@@ -133,14 +135,16 @@ func (c *Catalog) Trash(ctx context.Context, p auth.Principal, uuids []string) (
 	return c.batch(ctx, p, uuids, "trashed", func(f files.File, now time.Time) (files.File, error) {
 		if !f.IsTrashed {
 			purge := now.Add(TrashWindow)
-			err := c.Store.TrashFile(ctx, f, now, purge, p.Name)
+			after := f
+			after.IsTrashed, after.DeletedAt, after.PurgeAt, after.DeletedBy = true, &now, &purge, &p.Name
+			err := c.Store.TrashFile(ctx, f, now, purge, p.Name, events.OfFile(events.FileTrashed, after, nil, "", c.Clock.Now()))
 			if errors.Is(err, apperr.ErrConflict) {
 				return c.finishTrash(ctx, p, f.UUID) // trashed concurrently: finish its markers
 			}
 			if err != nil {
 				return files.File{}, err
 			}
-			f.IsTrashed, f.DeletedAt, f.PurgeAt, f.DeletedBy = true, &now, &purge, &p.Name
+			f = after
 		}
 		return c.settle(ctx, p, f)
 	})
@@ -172,7 +176,9 @@ func (c *Catalog) Restore(ctx context.Context, p auth.Principal, uuids []string)
 		if _, err := c.forEachKey(ctx, f, c.Blobs.Unhide); err != nil {
 			return files.File{}, err
 		}
-		err := c.Store.RestoreFile(ctx, f, now)
+		after := f
+		after.IsTrashed, after.DeletedAt, after.PurgeAt, after.DeletedBy = false, nil, nil, nil
+		err := c.Store.RestoreFile(ctx, f, now, events.OfFile(events.FileRestored, after, nil, "", c.Clock.Now()))
 		switch {
 		case errors.Is(err, apperr.ErrQuota):
 			if _, herr := c.settle(ctx, p, f); herr != nil { // hidden again
@@ -188,8 +194,7 @@ func (c *Catalog) Restore(ctx context.Context, p auth.Principal, uuids []string)
 		case err != nil:
 			return files.File{}, err
 		}
-		f.IsTrashed, f.DeletedAt, f.PurgeAt, f.DeletedBy = false, nil, nil, nil
-		return c.settle(ctx, p, f)
+		return c.settle(ctx, p, after)
 	})
 }
 
@@ -235,16 +240,18 @@ func (c *Catalog) Purge(ctx context.Context, p auth.Principal, uuids []string) (
 		if !f.IsTrashed {
 			return files.File{}, apperr.New(apperr.KindConflict, "file_not_trashed", "only trashed files can be deleted forever; trash it first")
 		}
-		return f, c.purge(ctx, f)
+		return f, c.purge(ctx, f, "")
 	})
 }
 
-func (c *Catalog) purge(ctx context.Context, f files.File) error {
+// purge erases a file's objects, then its records with its file.purged
+// event (source: "sweeper" when its trash time ran out).
+func (c *Catalog) purge(ctx context.Context, f files.File, source string) error {
 	vs, err := c.forEachKey(ctx, f, c.Blobs.Erase)
 	if err != nil {
 		return err
 	}
-	err = c.Store.PurgeFile(ctx, f, vs)
+	err = c.Store.PurgeFile(ctx, f, vs, events.OfFile(events.FilePurged, f, nil, source, c.Clock.Now()))
 	if errors.Is(err, apperr.ErrConflict) {
 		return apperr.New(apperr.KindConflict, "file_changed", "the file was restored meanwhile")
 	}
@@ -264,7 +271,7 @@ func (c *Catalog) Sweep(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, f := range due {
-		if err := c.purge(ctx, f); err != nil {
+		if err := c.purge(ctx, f, "sweeper"); err != nil {
 			if apperr.KindOf(err) == apperr.KindConflict {
 				continue
 			}

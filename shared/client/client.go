@@ -436,3 +436,50 @@ func (c *Client) Attach(ctx context.Context, method, entityType, entityID string
 	}
 	return res, err
 }
+
+// Event is one event of the account's feed.
+type Event struct {
+	ID   string          `json:"id"`
+	Type string          `json:"type"`
+	Time time.Time       `json:"time"`
+	Data json.RawMessage `json:"data"`
+}
+
+// EventsQuery asks for a page of the feed.
+type EventsQuery struct {
+	After string    // a cursor from the previous page
+	Since time.Time // without After: events at or after this time
+	Types []string
+	Limit int
+}
+
+// Events reads a page of the account's events and the cursor to read on
+// from (files:read).
+func (c *Client) Events(ctx context.Context, q EventsQuery) ([]Event, string, error) {
+	v := url.Values{}
+	if q.After != "" {
+		v.Set("after", q.After)
+	} else if !q.Since.IsZero() {
+		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	for _, t := range q.Types {
+		v.Add("type[]", t)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out struct {
+		Page struct {
+			Next string `json:"next_cursor"`
+		} `json:"_page"`
+		Embedded struct {
+			Events []Event `json:"events"`
+		} `json:"_embedded"`
+	}
+	path := "/v1/events"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	_, err := c.Do(ctx, "GET", path, nil, &out)
+	return out.Embedded.Events, out.Page.Next, err
+}

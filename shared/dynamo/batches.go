@@ -14,6 +14,7 @@ import (
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -130,7 +131,7 @@ func (s *Store) DuePending(ctx context.Context, before time.Time, limit int) ([]
 //	0 the batch: pending → completed  (condition: pending, stale_at > now)
 //	1 account counters               (condition: no quota, or avail >= total)
 //	… per file: file, version, numeric id (each absent), attachment
-func (s *Store) CommitBatch(ctx context.Context, b batches.Batch, now time.Time) error {
+func (s *Store) CommitBatch(ctx context.Context, b batches.Batch, now time.Time, rec *events.Record) error {
 	pk := accountPK(b.AccountID)
 	done := b
 	done.Status = batches.StatusCompleted
@@ -159,8 +160,7 @@ func (s *Store) CommitBatch(ctx context.Context, b batches.Batch, now time.Time)
 		if err != nil {
 			return err
 		}
-		att, err := s.attachPut(b.AccountID, entities.Attachment{Entity: entities.Ref{Type: b.Target.Type, UUID: b.Target.UUID},
-			FileUUID: x.File.UUID, Kind: entities.KindMedia, FileCreated: x.File.CreatedAt, AttachedAt: b.CreatedAt, AttachedBy: b.CreatedBy})
+		att, err := s.attachPut(b.AccountID, b.Attachment(x))
 		if err != nil {
 			return err
 		}
@@ -170,6 +170,9 @@ func (s *Store) CommitBatch(ctx context.Context, b batches.Batch, now time.Time)
 			types.TransactWriteItem{Put: &types.Put{TableName: &s.table, ConditionExpression: absent,
 				Item: map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(fileIDSK(x.File.ID)), "file_uuid": str(x.File.UUID)}}},
 			att)
+	}
+	if items, err = s.withRecord(items, rec); err != nil {
+		return err
 	}
 	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if failed, ok := cancelled(err); ok {

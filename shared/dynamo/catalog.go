@@ -13,6 +13,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/catalog"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -237,9 +238,9 @@ func (s *Store) ListVersions(ctx context.Context, accountID, fileUUID string, st
 
 // PromoteVersion makes f.VersionUUID the main version, if that version
 // exists and the file is not trashed.
-func (s *Store) PromoteVersion(ctx context.Context, f files.File) error {
+func (s *Store) PromoteVersion(ctx context.Context, f files.File, rec *events.Record) error {
 	pk := accountPK(f.AccountID)
-	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	items, err := s.withRecord([]types.TransactWriteItem{
 		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: keyOf(pk, versionSK(f.UUID, f.VersionUUID)),
 			ConditionExpression: aws.String("attribute_exists(pk)")}},
 		{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
@@ -248,7 +249,11 @@ func (s *Store) PromoteVersion(ctx context.Context, f files.File) error {
 			ExpressionAttributeNames: mainVersionNames,
 			ExpressionAttributeValues: mainVersionValues(f, map[string]types.AttributeValue{
 				":false": falseV})}},
-	}})
+	}, rec)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if _, ok := cancelled(err); ok {
 		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 )
 
 // Entity directory and attachment keys (see docs/data-model.md).
@@ -192,7 +193,7 @@ func (s *Store) NextCode(ctx context.Context, accountID string, t entities.Type)
 // Attach records an attachment in one transaction: the file exists and is
 // not trashed, the pinned version exists, and the attachment is new (a
 // field value may move to another version).
-func (s *Store) Attach(ctx context.Context, accountID string, a entities.Attachment) error {
+func (s *Store) Attach(ctx context.Context, accountID string, a entities.Attachment, rec *events.Record) error {
 	pk := accountPK(accountID)
 	put, err := s.attachPut(accountID, a)
 	if err != nil {
@@ -213,6 +214,9 @@ func (s *Store) Attach(ctx context.Context, accountID string, a entities.Attachm
 		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.table,
 			Key: keyOf(pk, versionSK(a.FileUUID, a.VersionUUID)), ConditionExpression: aws.String("attribute_exists(pk)")}})
 	}
+	if items, err = s.withRecord(items, rec); err != nil {
+		return err
+	}
 	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if failed, ok := cancelled(err); ok {
 		switch {
@@ -230,41 +234,61 @@ func (s *Store) Attach(ctx context.Context, accountID string, a entities.Attachm
 
 // Detach deletes a file's attachments to an entity (one kind and ref, or
 // all of them when a.Kind is empty).
-func (s *Store) Detach(ctx context.Context, accountID string, a entities.Attachment) (int, error) {
-	pk := accountPK(accountID)
-	if a.Kind != "" {
-		out, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: keyOf(pk, attachSK(a)),
-			ReturnValues: types.ReturnValueAllOld})
+func (s *Store) Detach(ctx context.Context, accountID string, a entities.Attachment, record func([]entities.Attachment) *events.Record) (int, error) {
+	for attempt := 0; ; attempt++ {
+		found, err := s.attached(ctx, accountID, a)
+		if err != nil || len(found) == 0 {
+			return 0, err
+		}
+		// the attachments go with their event, each only if still there:
+		// a concurrent detach makes this one look again
+		pk := accountPK(accountID)
+		var items []types.TransactWriteItem
+		for _, x := range found {
+			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: keyOf(pk, attachSK(x)),
+				ConditionExpression: aws.String("attribute_exists(pk)")}})
+		}
+		if items, err = s.withRecord(items, record(found)); err != nil {
+			return 0, err
+		}
+		err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if _, ok := cancelled(err); ok && attempt < 3 {
+			continue
+		}
 		if err != nil {
 			return 0, err
 		}
-		if len(out.Attributes) == 0 {
-			return 0, nil
+		return len(found), nil
+	}
+}
+
+// attached lists the attachments a detach names: one (kind set) or every
+// kind of the file on the entity. A file has at most a few per entity
+// (MaxDetach bounds what one transaction removes).
+func (s *Store) attached(ctx context.Context, accountID string, a entities.Attachment) ([]entities.Attachment, error) {
+	pk := accountPK(accountID)
+	var out []entities.Attachment
+	add := func(item map[string]types.AttributeValue) error {
+		var it attachItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return err
 		}
-		return 1, nil
+		out = append(out, it.attachment())
+		return nil
+	}
+	if a.Kind != "" {
+		res, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: keyOf(pk, attachSK(a)), ConsistentRead: aws.Bool(true)})
+		if err != nil || len(res.Item) == 0 {
+			return nil, err
+		}
+		return out, add(res.Item)
 	}
 	prefix := attachPrefix(a.Entity.Type, a.Entity.UUID) + fileKey(a) + "#"
-	n := 0
-	var start map[string]types.AttributeValue
-	for {
-		out, err := s.api.Query(ctx, &dynamodb.QueryInput{TableName: &s.table, ConsistentRead: aws.Bool(true),
-			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":p": str(prefix)},
-			ProjectionExpression:      aws.String("pk, sk"), ExclusiveStartKey: start})
-		if err != nil {
-			return n, err
-		}
-		for _, item := range out.Items {
-			if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: map[string]types.AttributeValue{AttrPK: item[AttrPK], AttrSK: item[AttrSK]}}); err != nil {
-				return n, err
-			}
-			n++
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return n, nil
-		}
-		start = out.LastEvaluatedKey
+	err := s.queryPrefix(ctx, pk, prefix, add)
+	if len(out) > entities.MaxDetach {
+		out = out[:entities.MaxDetach]
 	}
+	return out, err
 }
 
 // Usages lists a file's attachments (index gsi1, eventually consistent).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/upload"
 )
@@ -146,7 +147,7 @@ func (s *Store) DueSessions(ctx context.Context, before time.Time, limit int) ([
 // RescheduleSession sets when the sweeper looks at an open session next
 // (left alone if it is no longer open: it is due as it was); a zero time
 // takes the session out of the index.
-func (s *Store) RescheduleSession(ctx context.Context, accountID, id string, at time.Time) error {
+func (s *Store) RescheduleSession(ctx context.Context, accountID, id string, at time.Time, rec *events.Record) error {
 	in := &dynamodb.UpdateItemInput{TableName: &s.table, Key: keyOf(accountPK(accountID), sessionSK(id)),
 		UpdateExpression:    aws.String("REMOVE gsi2pk, gsi2sk"),
 		ConditionExpression: aws.String("attribute_exists(pk)")}
@@ -154,6 +155,21 @@ func (s *Store) RescheduleSession(ctx context.Context, accountID, id string, at 
 		in.UpdateExpression, in.ConditionExpression = aws.String("SET gsi2sk = :sk"), aws.String("#st = :open")
 		in.ExpressionAttributeNames = map[string]string{"#st": "status"}
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":open": str(string(upload.StatusOpen)), ":sk": str(dueSK(at, accountID, id))}
+	}
+	if !rec.Empty() && at.IsZero() {
+		// an expired session leaves the index with its event, once, and
+		// only if nothing completed or aborted it meanwhile
+		items, err := s.withRecord([]types.TransactWriteItem{{Update: &types.Update{TableName: in.TableName, Key: in.Key,
+			UpdateExpression: in.UpdateExpression, ConditionExpression: aws.String("attribute_exists(gsi2pk) AND #st = :open"),
+			ExpressionAttributeNames:  map[string]string{"#st": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":open": str(string(upload.StatusOpen))}}}}, rec)
+		if err == nil {
+			err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		}
+		if _, ok := cancelled(err); !ok {
+			return err
+		}
+		// it left already, or it is not open: it leaves without an event
 	}
 	_, err := s.api.UpdateItem(ctx, in)
 	if err = mapErr(err); errors.Is(err, apperr.ErrConflict) {
@@ -266,6 +282,9 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 			return err
 		}
 		items = append(items, put)
+	}
+	if items, err = s.withRecord(items, c.Events); err != nil {
+		return err
 	}
 	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if failed, ok := cancelled(err); ok {

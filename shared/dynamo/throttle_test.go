@@ -44,7 +44,7 @@ func TestContendedTransactionIsThrottled(t *testing.T) {
 		s := dynamo.New(api, "anexo")
 		now := time.Now()
 		f := files.File{AccountID: "a", UUID: "f", VersionUUID: "v", VersionCount: 1, TotalBytes: 1}
-		err := s.TrashFile(context.Background(), f, now, now.Add(time.Hour), "me")
+		err := s.TrashFile(context.Background(), f, now, now.Add(time.Hour), "me", nil)
 		if !errors.Is(err, apperr.ErrThrottled) || errors.Is(err, apperr.ErrConflict) || api.calls != 8 {
 			t.Fatalf("%s: %v after %d attempts", reason, err, api.calls)
 		}

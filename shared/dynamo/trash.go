@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -24,8 +25,12 @@ const trashGSI = "TRASH"
 
 // conditional runs a transaction; a failed condition is apperr.ErrQuota
 // when it is item quotaItem's (-1: none), apperr.ErrConflict otherwise.
-func (s *Store) conditional(ctx context.Context, quotaItem int, items ...types.TransactWriteItem) error {
-	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+func (s *Store) conditional(ctx context.Context, quotaItem int, rec *events.Record, items ...types.TransactWriteItem) error {
+	items, err := s.withRecord(items, rec)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if failed, ok := cancelled(err); ok {
 		if quotaItem >= 0 && quotaItem < len(failed) && failed[quotaItem] {
 			return fmt.Errorf("%w: %v", apperr.ErrQuota, err)
@@ -54,7 +59,7 @@ func putFile(table string, f files.File, it fileItem, cond string, vals map[stri
 // in the account's counters, in one transaction conditional on the file
 // being active and unchanged since it was read. The item enters index gsi2
 // (due purges) and gets a TTL a week after purgeAt as a backstop.
-func (s *Store) TrashFile(ctx context.Context, f files.File, at, purgeAt time.Time, by string) error {
+func (s *Store) TrashFile(ctx context.Context, f files.File, at, purgeAt time.Time, by string, rec *events.Record) error {
 	t := f
 	t.IsTrashed, t.DeletedAt, t.PurgeAt, t.DeletedBy = true, &at, &purgeAt, &by
 	it := newFileItem(t)
@@ -64,7 +69,7 @@ func (s *Store) TrashFile(ctx context.Context, f files.File, at, purgeAt time.Ti
 	if err != nil {
 		return err
 	}
-	return s.conditional(ctx, -1, put,
+	return s.conditional(ctx, -1, rec, put,
 		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(f.AccountID), accountSK),
 			UpdateExpression: aws.String("ADD used_bytes :neg, avail :total, trashed_bytes :total, file_count :minus, version_count :nv"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":neg": num(-f.TotalBytes), ":total": num(f.TotalBytes),
@@ -74,7 +79,7 @@ func (s *Store) TrashFile(ctx context.Context, f files.File, at, purgeAt time.Ti
 
 // RestoreFile reverses TrashFile while the file is inside its window; the
 // account's quota must hold the bytes again (apperr.ErrQuota otherwise).
-func (s *Store) RestoreFile(ctx context.Context, f files.File, now time.Time) error {
+func (s *Store) RestoreFile(ctx context.Context, f files.File, now time.Time, rec *events.Record) error {
 	r := f
 	r.IsTrashed, r.DeletedAt, r.PurgeAt, r.DeletedBy = false, nil, nil, nil
 	put, err := putFile(s.table, f, newFileItem(r), "is_trashed = :true AND purge_at > :now",
@@ -82,7 +87,7 @@ func (s *Store) RestoreFile(ctx context.Context, f files.File, now time.Time) er
 	if err != nil {
 		return err
 	}
-	return s.conditional(ctx, 1, put,
+	return s.conditional(ctx, 1, rec, put,
 		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(f.AccountID), accountSK),
 			UpdateExpression:    aws.String("ADD used_bytes :total, avail :neg, trashed_bytes :neg, file_count :one, version_count :nv"),
 			ConditionExpression: aws.String("attribute_not_exists(quota_bytes) OR avail >= :total"),
@@ -95,7 +100,7 @@ func (s *Store) RestoreFile(ctx context.Context, f files.File, now time.Time) er
 // first (each
 // delete is idempotent), then the file, its numeric id and the trashed
 // bytes in one transaction conditional on the file still being trashed.
-func (s *Store) PurgeFile(ctx context.Context, f files.File, versions []files.Version) error {
+func (s *Store) PurgeFile(ctx context.Context, f files.File, versions []files.Version, rec *events.Record) error {
 	pk := accountPK(f.AccountID)
 	if err := s.deleteUsages(ctx, f.AccountID, f.UUID); err != nil {
 		return err
@@ -105,7 +110,7 @@ func (s *Store) PurgeFile(ctx context.Context, f files.File, versions []files.Ve
 			return err
 		}
 	}
-	return s.conditional(ctx, -1,
+	return s.conditional(ctx, -1, rec,
 		types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
 			ConditionExpression:       aws.String("is_trashed = :true"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":true": trueV}}},

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/batches"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
@@ -360,6 +361,9 @@ func TestWeglyBatchCrashSafety(t *testing.T) {
 					}
 					if objs := e.objects(t, c.account); int64(len(objs)) != nfiles {
 						t.Fatalf("%d object versions for %d files: a retry left orphans", len(objs), nfiles)
+					}
+					if n := e.outbox(t, c.account); int64(n[events.BatchCreated]) != batchesMade || int64(n[events.FileCreated]) != nfiles || int64(n[events.FileAttached]) != nfiles {
+						t.Fatalf("events %v after %d batches", n, batchesMade)
 					}
 					fs := first.JSON()["files"].([]any)
 					for i, want := range [][]byte{d1, d2} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/anexo/anexo/shared/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -102,6 +103,10 @@ func TestCompleteCrashSafety(t *testing.T) {
 					}
 					if n := e.versions(t, files.ObjectKey(c.account, s["file_uuid"].(string), s["version_uuid"].(string))); n != 1 {
 						t.Fatalf("%d S3 versions of the object, want 1", n)
+					}
+					// one event per file, whichever call failed: none lost, none twice
+					if n := e.outbox(t, c.account); n[events.FileCreated] != int(wantFiles) || len(n) != 1 {
+						t.Fatalf("events %v for %d files", n, wantFiles)
 					}
 					if got, _ := c.download(f["uuid"].(string), ""); !bytes.Equal(got, data) {
 						t.Fatal("bytes differ")

@@ -15,6 +15,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/google/uuid"
 
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/local"
 	"github.com/anexo/anexo/shared/testenv"
 )
@@ -36,6 +37,7 @@ func TestAttachCrashSafety(t *testing.T) {
 			t.Run(fmt.Sprintf("%s#%d/after=%v", fp.Op, fp.Skip, after), func(t *testing.T) {
 				lead := uuid.NewString()
 				path := "/v1/entities/lead/" + lead + "/files"
+				attached0 := e.outbox(t, c.account)[events.FileAttached]
 				body := map[string]any{"file_uuids": []string{f}, "files": []map[string]any{{"file_uuid": f, "kind": "note", "note_id": "n1"}}}
 				e.probe.Arm(fp)
 				r := c.do("POST", path, body)
@@ -52,6 +54,10 @@ func TestAttachCrashSafety(t *testing.T) {
 				ids, atts := c.mediaTab(path, "")
 				if len(ids) != 1 || len(atts[f]) != 2 {
 					t.Fatalf("after the retry: %v %v", ids, atts)
+				}
+				// an event per attachment made, whichever call failed
+				if n := e.outbox(t, c.account); n[events.FileAttached]-attached0 != 2 {
+					t.Fatalf("%d file.attached for 2 attachments", n[events.FileAttached]-attached0)
 				}
 				if m := c.expect(200, "GET", "/v1/entities/lead/"+lead, nil); m["uuid"] != lead {
 					t.Fatal(m)

@@ -58,6 +58,7 @@ var matrixRequests = map[string]func(x fixture) (path string, body any){
 		return "/v1/files/" + x.file + "/versions/" + x.version + "/promote", nil
 	},
 	"GET /v1/usage":          func(fixture) (string, any) { return "/v1/usage", nil },
+	"GET /v1/events":         func(fixture) (string, any) { return "/v1/events", nil },
 	"DELETE /v1/files":       func(x fixture) (string, any) { return "/v1/files", []map[string]any{{"uuid": x.file}} },
 	"POST /v1/files/restore": func(x fixture) (string, any) { return "/v1/files/restore", []map[string]any{{"uuid": x.file}} },
 	"POST /v1/files/purge":   func(x fixture) (string, any) { return "/v1/files/purge", []map[string]any{{"uuid": x.file}} },

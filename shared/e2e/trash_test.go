@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
+	"github.com/anexo/anexo/shared/events"
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/app"
@@ -262,6 +263,7 @@ func TestTrashCrashSafety(t *testing.T) {
 				fp.After = after
 				t.Run(fmt.Sprintf("%s/%s#%d/after=%v", op.name, fp.Op, fp.Skip, after), func(t *testing.T) {
 					used0, trashed0, n0, _ := e.counters(t, c.account)
+					ev0 := e.outbox(t, c.account)
 					fm := c.upload("crash.bin", data, nil)
 					u := fm["uuid"].(string)
 					op.before(u)
@@ -282,6 +284,16 @@ func TestTrashCrashSafety(t *testing.T) {
 					want := map[string][3]int64{"trash": {used0, trashed0 + 1234, n0}, "restore": {used0 + 1234, trashed0, n0 + 1}, "purge": {used0, trashed0, n0}}[op.name]
 					if used != want[0] || trashed != want[1] || n != want[2] {
 						t.Fatalf("counters used %d trashed %d files %d, want %v", used, trashed, n, want)
+					}
+					// each change's event once, whichever call failed
+					ev := e.outbox(t, c.account)
+					wantEv := map[string]map[events.Type]int{"trash": {events.FileTrashed: 1}, "restore": {events.FileTrashed: 1, events.FileRestored: 1},
+						"purge": {events.FileTrashed: 1, events.FilePurged: 1}}[op.name]
+					wantEv[events.FileCreated] = 1
+					for _, typ := range events.Types {
+						if ev[typ]-ev0[typ] != wantEv[typ] {
+							t.Fatalf("events %v, before %v: want %v more", ev, ev0, wantEv)
+						}
 					}
 				})
 			}
@@ -346,7 +358,7 @@ func TestSweeperDrainsBacklog(t *testing.T) {
 		active := func(f *files.File) []entities.Attachment { f.IsTrashed = false; return nil }
 		now := e.clock.Now()
 		for _, f := range seedWith(t, e, c.account, n, rand.New(rand.NewPCG(3, seed)), now, active) {
-			if err := e.srv.Deps.Store().TrashFile(ctx, f, now, now, "test"); err != nil {
+			if err := e.srv.Deps.Store().TrashFile(ctx, f, now, now, "test", nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -366,7 +378,7 @@ func TestSweeperDrainsBacklog(t *testing.T) {
 	}
 	run, cancel := context.WithTimeout(ctx, 5*time.Minute) // the function's timeout
 	defer cancel()
-	if err := sweep(run, events.EventBridgeEvent{ID: "backlog"}); err != nil {
+	if err := sweep(run, lambdaevents.EventBridgeEvent{ID: "backlog"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := due(); n != 0 {
@@ -381,7 +393,7 @@ func TestSweeperDrainsBacklog(t *testing.T) {
 	// stops (the deadline is only reported, so a slow machine cannot make
 	// the batch itself run out of time)
 	late := reportedDeadline{ctx, time.Now().Add(app.SweepReserve / 2)}
-	if err := sweep(late, events.EventBridgeEvent{ID: "late"}); err != nil {
+	if err := sweep(late, lambdaevents.EventBridgeEvent{ID: "late"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := due(); n != 150-catalog.SweepBatch {

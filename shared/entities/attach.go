@@ -7,11 +7,18 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 )
 
 // MaxBatch bounds the files of one attach or detach request.
 const MaxBatch = 50
+
+// MaxDetach bounds the attachments of one file to one entity that one
+// detach removes (a transaction holds 100 items, its event record one);
+// a file has a handful (media, a few notes and fields), and a second call
+// removes any rest.
+const MaxDetach = 99
 
 // Result is the outcome for one requested attachment.
 type Result struct {
@@ -76,7 +83,7 @@ func (s *Service) Attach(ctx context.Context, p auth.Principal, r Ref, specs []S
 			if a.Kind == KindField && a.VersionUUID == "" {
 				a.VersionUUID = f.VersionUUID // a field value pins the version it was set to
 			}
-			err := s.Store.Attach(ctx, p.AccountID, a)
+			err := s.Store.Attach(ctx, p.AccountID, a, a.record(p.AccountID, events.FileAttached, &f))
 			switch {
 			case err == nil:
 			case errors.Is(err, ErrAlreadyAttached):
@@ -156,7 +163,13 @@ func (s *Service) Detach(ctx context.Context, p auth.Principal, r Ref, specs []S
 		if !anyKind[i] {
 			a.Kind, a.RefID = sp.Kind, sp.RefID()
 		}
-		n, err := s.Store.Detach(ctx, p.AccountID, a)
+		n, err := s.Store.Detach(ctx, p.AccountID, a, func(found []Attachment) *events.Record {
+			rec := events.NewRecord(p.AccountID, s.Clock.Now())
+			for _, x := range found {
+				rec.Add(events.FileDetached, x.EventData(&f))
+			}
+			return rec
+		})
 		if err != nil {
 			return Entity{}, nil, err
 		}
@@ -168,6 +181,24 @@ func (s *Service) Detach(ctx context.Context, p auth.Principal, r Ref, specs []S
 		out[i] = res
 	}
 	return e, out, nil
+}
+
+// record is the event record of an attachment made or undone now.
+func (a Attachment) record(account string, t events.Type, f *files.File) *events.Record {
+	return events.NewRecord(account, a.AttachedAt).Add(t, a.EventData(f))
+}
+
+// EventData is an attachment as its events show it.
+func (a Attachment) EventData(f *files.File) events.AttachmentData {
+	d := events.AttachmentData{FileUUID: a.FileUUID, Entity: events.Entity{Type: string(a.Entity.Type), UUID: a.Entity.UUID},
+		Kind: string(a.Kind), VersionUUID: a.VersionUUID, File: f}
+	switch a.Kind {
+	case KindNote:
+		d.NoteID = a.RefID
+	case KindField:
+		d.FieldID = a.RefID
+	}
+	return d
 }
 
 // Usage is one place a file is attached, with its entity.

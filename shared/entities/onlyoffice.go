@@ -9,6 +9,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -87,7 +88,7 @@ func (s *Service) AttachByIDs(ctx context.Context, p auth.Principal, t Type, cod
 	}
 	for _, f := range ev.Files {
 		a := Attachment{Entity: Ref{Type: e.Type, UUID: e.UUID}, FileUUID: f.UUID, Kind: KindMedia, FileCreated: f.CreatedAt, AttachedAt: now, AttachedBy: p.Name}
-		switch err := s.Store.Attach(ctx, p.AccountID, a); {
+		switch err := s.Store.Attach(ctx, p.AccountID, a, a.record(p.AccountID, events.FileAttached, &f)); {
 		case err == nil, errors.Is(err, ErrAlreadyAttached):
 		case errors.Is(err, ErrFileGone):
 			return Event{}, apperr.New(apperr.KindConflict, "file_trashed", fmt.Sprintf("file %d was trashed meanwhile", f.ID))

@@ -10,6 +10,7 @@ import (
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/clock"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -33,13 +34,14 @@ type Store interface {
 	PutEntity(ctx context.Context, e Entity, prev *Entity) error
 	// NextCode allocates a numeric code for an entity created without one.
 	NextCode(ctx context.Context, accountID string, t Type) (int64, error)
-	// Attach records a, conditional on the file (and pinned version)
-	// existing untrashed. It fails with ErrAlreadyAttached, ErrFileGone or
-	// ErrVersionGone.
-	Attach(ctx context.Context, accountID string, a Attachment) error
+	// Attach records a with its event record, conditional on the file
+	// (and pinned version) existing untrashed. It fails with
+	// ErrAlreadyAttached, ErrFileGone or ErrVersionGone.
+	Attach(ctx context.Context, accountID string, a Attachment, rec *events.Record) error
 	// Detach removes the attachments of a file to an entity (of one kind
-	// and ref when kind is set) and reports how many there were.
-	Detach(ctx context.Context, accountID string, a Attachment) (int, error)
+	// and ref when kind is set), with the event record that record makes of
+	// what it found there, and reports how many it removed.
+	Detach(ctx context.Context, accountID string, a Attachment, record func([]Attachment) *events.Record) (int, error)
 	// Usages lists a file's attachments.
 	Usages(ctx context.Context, accountID, fileUUID string) ([]Attachment, error)
 	GetFiles(ctx context.Context, accountID string, uuids []string) ([]files.File, error)

@@ -38,7 +38,7 @@ func TestDirectoryAndAttachments(t *testing.T) {
 		return f
 	}
 	a, trashed := add(1), add(2)
-	if err := st.TrashFile(ctx, trashed, now, now.Add(time.Hour), "crm"); err != nil {
+	if err := st.TrashFile(ctx, trashed, now, now.Add(time.Hour), "crm", nil); err != nil {
 		t.Fatal(err)
 	}
 	title := "Acme"

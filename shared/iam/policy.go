@@ -234,6 +234,12 @@ var Policies = map[string]Policy{
 		Index(dynamo.IndexGSI1, query),
 		Keys(query, putItem), // listing cursors
 	},
+	// The event feed reads the account's outbox records and signs its
+	// cursors (a key a month, verifiable for the events' retention).
+	lambdas.Events: {
+		Table(query),
+		Keys(query, putItem),
+	},
 	lambdas.Batches: {
 		Table(getItem, putItem, updateItem, deleteItem),
 		Objects(putObject, deleteObjectVersion),

@@ -14,12 +14,13 @@ const (
 	Batches          = "batches"   // Wegly batch uploads: bytes pass through Lambda
 	Tokens           = "tokens"    // the account's tokens (tokens:admin)
 	Companion        = "companion" // Uppy's companion routes under upload tickets
+	Events           = "events"    // the event feed
 	Sweeper          = "sweeper"   // scheduled: purges trashed files past their window
 	Recorder         = "recorder"  // S3 ObjectCreated:Post: records browser form uploads
 )
 
 // HTTP lists the functions API Gateway invokes, the authorizer first.
-var HTTP = []string{Authorizer, SessionsOpen, Companion, SessionsParts, SessionsComplete, Files, Attachments, Batches, Tokens}
+var HTTP = []string{Authorizer, SessionsOpen, Companion, SessionsParts, SessionsComplete, Files, Attachments, Batches, Tokens, Events}
 
 // Background lists the functions run by a schedule or an event rather
 // than by routes.

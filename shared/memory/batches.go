@@ -8,7 +8,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/batches"
-	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -76,7 +76,7 @@ func (s *Store) DuePending(_ context.Context, before time.Time, limit int) ([]ba
 // CommitBatch implements batches.Store, all or nothing: the batch must be
 // pending and inside its window, the quota must hold its bytes, and its
 // files, versions and numeric ids must be new.
-func (s *Store) CommitBatch(_ context.Context, b batches.Batch, now time.Time) error {
+func (s *Store) CommitBatch(_ context.Context, b batches.Batch, now time.Time, rec *events.Record) error {
 	return s.do(func() error {
 		a, ok := s.accounts[b.AccountID]
 		if !ok {
@@ -103,14 +103,14 @@ func (s *Store) CommitBatch(_ context.Context, b batches.Batch, now time.Time) e
 			a.files[x.File.UUID] = x.File
 			a.versions[x.File.UUID] = map[string]files.Version{x.Version.UUID: x.Version}
 			a.ids[x.File.ID] = x.File.UUID
-			at := entities.Attachment{Entity: entities.Ref{Type: b.Target.Type, UUID: b.Target.UUID}, FileUUID: x.File.UUID,
-				Kind: entities.KindMedia, FileCreated: x.File.CreatedAt, AttachedAt: b.CreatedAt, AttachedBy: b.CreatedBy}
+			at := b.Attachment(x)
 			a.attached[attachKey(at)] = at
 		}
 		n := int64(len(b.Items))
 		a.usage.UsedBytes += b.TotalSize
 		a.usage.FileCount += n
 		a.usage.VersionCount += n
+		a.write(rec)
 		return nil
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -123,7 +124,7 @@ func (s *Store) ListVersions(_ context.Context, accountID, fileUUID string, star
 }
 
 // PromoteVersion implements catalog.Lister.
-func (s *Store) PromoteVersion(_ context.Context, f files.File) error {
+func (s *Store) PromoteVersion(_ context.Context, f files.File, rec *events.Record) error {
 	return s.do(func() error {
 		a, ok := s.accounts[f.AccountID]
 		if !ok {
@@ -134,6 +135,7 @@ func (s *Store) PromoteVersion(_ context.Context, f files.File) error {
 			return fmt.Errorf("%w: file %s cannot take version %s", apperr.ErrConflict, f.UUID, f.VersionUUID)
 		}
 		a.files[f.UUID] = mainVersion(cur, f)
+		a.write(rec)
 		return nil
 	})
 }
@@ -157,7 +159,7 @@ func (s *Store) unchanged(f files.File) (*account, files.File, bool) {
 }
 
 // TrashFile implements catalog.TrashStore.
-func (s *Store) TrashFile(_ context.Context, f files.File, at, purgeAt time.Time, by string) error {
+func (s *Store) TrashFile(_ context.Context, f files.File, at, purgeAt time.Time, by string, rec *events.Record) error {
 	return s.do(func() error {
 		a, cur, ok := s.unchanged(f)
 		if !ok || cur.IsTrashed {
@@ -170,13 +172,14 @@ func (s *Store) TrashFile(_ context.Context, f files.File, at, purgeAt time.Time
 		a.usage.TrashedBytes += f.TotalBytes
 		a.usage.FileCount--
 		a.usage.VersionCount -= f.VersionCount
+		a.write(rec)
 		return nil
 	})
 }
 
 // RestoreFile implements catalog.TrashStore; the quota's refusal comes
 // first, as in the table.
-func (s *Store) RestoreFile(_ context.Context, f files.File, now time.Time) error {
+func (s *Store) RestoreFile(_ context.Context, f files.File, now time.Time, rec *events.Record) error {
 	return s.do(func() error {
 		a, cur, ok := s.unchanged(f)
 		if a != nil && !a.fits(f.TotalBytes) {
@@ -192,6 +195,7 @@ func (s *Store) RestoreFile(_ context.Context, f files.File, now time.Time) erro
 		a.usage.TrashedBytes -= f.TotalBytes
 		a.usage.FileCount++
 		a.usage.VersionCount += f.VersionCount
+		a.write(rec)
 		return nil
 	})
 }
@@ -200,7 +204,7 @@ func (s *Store) RestoreFile(_ context.Context, f files.File, now time.Time) erro
 // file's attachments and the given versions go first (each idempotent),
 // then the file, its numeric id and its trashed bytes, conditional on the
 // file still being trashed.
-func (s *Store) PurgeFile(_ context.Context, f files.File, versions []files.Version) error {
+func (s *Store) PurgeFile(_ context.Context, f files.File, versions []files.Version, rec *events.Record) error {
 	return s.do(func() error {
 		a, ok := s.accounts[f.AccountID]
 		if !ok {
@@ -223,6 +227,7 @@ func (s *Store) PurgeFile(_ context.Context, f files.File, versions []files.Vers
 			delete(a.versions, f.UUID)
 		}
 		a.usage.TrashedBytes -= f.TotalBytes
+		a.write(rec)
 		return nil
 	})
 }

@@ -2,11 +2,13 @@ package memory
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 )
 
 // entityKey names an entity within its account.
@@ -82,7 +84,7 @@ func (s *Store) NextCode(ctx context.Context, accountID string, t entities.Type)
 // Attach implements entities.Store: the file exists untrashed, a pinned
 // version exists, and the attachment is new (a field value may move to
 // another version).
-func (s *Store) Attach(_ context.Context, accountID string, at entities.Attachment) error {
+func (s *Store) Attach(_ context.Context, accountID string, at entities.Attachment, rec *events.Record) error {
 	return s.do(func() error {
 		a, ok := s.accounts[accountID]
 		if !ok {
@@ -99,27 +101,34 @@ func (s *Store) Attach(_ context.Context, accountID string, at entities.Attachme
 			return entities.ErrAlreadyAttached
 		}
 		a.attached[attachKey(at)] = at
+		a.write(rec)
 		return nil
 	})
 }
 
 // Detach implements entities.Store.
-func (s *Store) Detach(_ context.Context, accountID string, at entities.Attachment) (int, error) {
-	n := 0
+func (s *Store) Detach(_ context.Context, accountID string, at entities.Attachment, record func([]entities.Attachment) *events.Record) (int, error) {
+	var found []entities.Attachment
 	err := s.do(func() error {
 		a, ok := s.accounts[accountID]
 		if !ok {
 			return nil
 		}
-		for k, x := range a.attached {
-			if x.Entity.Type == at.Entity.Type && x.Entity.UUID == at.Entity.UUID && x.FileUUID == at.FileUUID && (at.Kind == "" || x.Kind == at.Kind && x.RefID == at.RefID) {
+		keys := slices.Sorted(maps.Keys(a.attached)) // the table's order
+		for _, k := range keys {
+			x := a.attached[k]
+			if x.Entity.Type == at.Entity.Type && x.Entity.UUID == at.Entity.UUID && x.FileUUID == at.FileUUID && (at.Kind == "" || x.Kind == at.Kind && x.RefID == at.RefID) &&
+				len(found) < entities.MaxDetach {
 				delete(a.attached, k)
-				n++
+				found = append(found, x)
 			}
+		}
+		if len(found) > 0 {
+			a.write(record(found))
 		}
 		return nil
 	})
-	return n, err
+	return len(found), err
 }
 
 // Usages implements entities.Store: by entity, kind and note or field.

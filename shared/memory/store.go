@@ -19,6 +19,7 @@ import (
 	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/upload"
 )
@@ -46,6 +47,7 @@ type account struct {
 	entities map[string]entities.Entity          // by entityKey
 	codes    map[string]string                   // entity code alias (codeKey) → entity uuid
 	batches  map[string]batches.Batch
+	records  []events.Record // the outbox, in position order
 }
 
 // attachKey identifies an attachment as the table's sort key does: entity,
@@ -439,12 +441,15 @@ func (s *Store) DueSessions(_ context.Context, before time.Time, limit int) ([]u
 
 // RescheduleSession implements upload.Store: an open session's next look
 // moves to at; a zero at takes any session out of the index.
-func (s *Store) RescheduleSession(_ context.Context, accountID, id string, at time.Time) error {
+func (s *Store) RescheduleSession(_ context.Context, accountID, id string, at time.Time, rec *events.Record) error {
 	return s.do(func() error {
 		it, err := s.session(accountID, id)
 		switch {
 		case err != nil:
 		case at.IsZero():
+			if !it.due.IsZero() && it.Status == upload.StatusOpen {
+				s.accounts[accountID].write(rec) // an expired session leaves with its event, once
+			}
 			it.due = time.Time{}
 		case it.Status == upload.StatusOpen:
 			it.due = at
@@ -518,6 +523,7 @@ func (s *Store) Commit(_ context.Context, c upload.Commit) error {
 		for _, at := range c.Attach { // unconditional: the session's condition makes them once
 			a.attached[attachKey(at)] = at
 		}
+		a.write(c.Events)
 		return nil
 	})
 }

@@ -63,13 +63,13 @@ func testBatches(t *testing.T, s Store) {
 	if due, err := s.DuePending(ctx, now.Add(2*time.Hour), 10); err != nil || len(due) != 1 || due[0].ID != b.ID {
 		t.Fatalf("DuePending = %+v %v", due, err)
 	}
-	if err := s.CommitBatch(ctx, b, b.StaleAt); !errors.Is(err, batches.ErrNotPending) {
+	if err := s.CommitBatch(ctx, b, b.StaleAt, nil); !errors.Is(err, batches.ErrNotPending) {
 		t.Fatalf("committing at the end of the window: %v, want ErrNotPending", err)
 	}
-	if err := s.CommitBatch(ctx, b, now); err != nil {
+	if err := s.CommitBatch(ctx, b, now, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitBatch(ctx, b, now); !errors.Is(err, batches.ErrNotPending) {
+	if err := s.CommitBatch(ctx, b, now, nil); !errors.Is(err, batches.ErrNotPending) {
 		t.Fatalf("committing twice: %v, want ErrNotPending", err)
 	}
 	if got, _ := s.GetBatch(ctx, acct, b.ID); got.Status != batches.StatusCompleted {
@@ -98,7 +98,7 @@ func testBatches(t *testing.T, s Store) {
 	if err := s.PutPending(ctx, big); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitBatch(ctx, big, now); !errors.Is(err, apperr.ErrQuota) {
+	if err := s.CommitBatch(ctx, big, now, nil); !errors.Is(err, apperr.ErrQuota) {
 		t.Fatalf("a batch past the quota: %v, want ErrQuota", err)
 	}
 	if _, err := s.GetFile(ctx, acct, big.Items[0].File.UUID); !errors.Is(err, apperr.ErrNotFound) {

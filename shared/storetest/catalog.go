@@ -132,14 +132,14 @@ func testVersions(t *testing.T, s Store) {
 	}
 	back := f2
 	back.VersionUUID, back.Name, back.Size, back.UpdatedAt = f1.VersionUUID, "v1.pdf", 10, now.Add(time.Minute)
-	if err := s.PromoteVersion(ctx, back); err != nil {
+	if err := s.PromoteVersion(ctx, back, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.GetFile(ctx, acct, f1.UUID); got.VersionUUID != f1.VersionUUID || got.Name != "v1.pdf" || got.Size != 10 || got.VersionCount != 2 || got.TotalBytes != 30 {
 		t.Fatalf("after promotion = %+v", got)
 	}
 	back.VersionUUID = uuid.NewString()
-	if err := s.PromoteVersion(ctx, back); !errors.Is(err, apperr.ErrConflict) {
+	if err := s.PromoteVersion(ctx, back, nil); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("promoting an unknown version: %v, want ErrConflict", err)
 	}
 }
@@ -155,13 +155,13 @@ func testTrash(t *testing.T, s Store) {
 	purgeAt, by := now.Add(30*24*time.Hour), "crm"
 	stale := a
 	stale.VersionCount++
-	if err := s.TrashFile(ctx, stale, now, purgeAt, by); !errors.Is(err, apperr.ErrConflict) {
+	if err := s.TrashFile(ctx, stale, now, purgeAt, by, nil); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("trashing a file that changed since it was read: %v, want ErrConflict", err)
 	}
-	if err := s.TrashFile(ctx, a, now, purgeAt, by); err != nil {
+	if err := s.TrashFile(ctx, a, now, purgeAt, by, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TrashFile(ctx, a, now, purgeAt, by); !errors.Is(err, apperr.ErrConflict) {
+	if err := s.TrashFile(ctx, a, now, purgeAt, by, nil); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("trashing twice: %v, want ErrConflict", err)
 	}
 	ta, _ := s.GetFile(ctx, acct, a.UUID)
@@ -178,16 +178,16 @@ func testTrash(t *testing.T, s Store) {
 		t.Fatalf("the trash = %v", got)
 	}
 	c := put(t, s, acct, "c.pdf", 60, now) // used 90 of 100
-	if err := s.RestoreFile(ctx, ta, now); !errors.Is(err, apperr.ErrQuota) {
+	if err := s.RestoreFile(ctx, ta, now, nil); !errors.Is(err, apperr.ErrQuota) {
 		t.Fatalf("restoring past the quota: %v, want ErrQuota", err)
 	}
-	if err := s.TrashFile(ctx, c, now, purgeAt, by); err != nil {
+	if err := s.TrashFile(ctx, c, now, purgeAt, by, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RestoreFile(ctx, ta, purgeAt); !errors.Is(err, apperr.ErrConflict) {
+	if err := s.RestoreFile(ctx, ta, purgeAt, nil); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("restoring at the end of the window: %v, want ErrConflict", err)
 	}
-	if err := s.RestoreFile(ctx, ta, now); err != nil {
+	if err := s.RestoreFile(ctx, ta, now, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.GetFile(ctx, acct, a.UUID); got.IsTrashed || got.PurgeAt != nil || got.DeletedBy != nil {
@@ -204,10 +204,10 @@ func testTrash(t *testing.T, s Store) {
 		t.Fatalf("due purges = %+v %v", due, err)
 	}
 	tc := due[0]
-	if err := s.PurgeFile(ctx, b, nil); !errors.Is(err, apperr.ErrConflict) {
+	if err := s.PurgeFile(ctx, b, nil, nil); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("purging an active file: %v, want ErrConflict", err)
 	}
-	if err := s.PurgeFile(ctx, tc, []files.Version{{AccountID: acct, FileUUID: c.UUID, UUID: c.VersionUUID}}); err != nil {
+	if err := s.PurgeFile(ctx, tc, []files.Version{{AccountID: acct, FileUUID: c.UUID, UUID: c.VersionUUID}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.GetFile(ctx, acct, c.UUID); !errors.Is(err, apperr.ErrNotFound) {
@@ -219,7 +219,7 @@ func testTrash(t *testing.T, s Store) {
 	if ids, _ := s.FileUUIDsByID(ctx, acct, []int64{c.ID, a.ID}); len(ids) != 1 || ids[a.ID] != a.UUID {
 		t.Fatalf("numeric ids after purge = %v", ids)
 	}
-	if err := s.PurgeFile(ctx, tc, nil); !errors.Is(err, apperr.ErrConflict) {
+	if err := s.PurgeFile(ctx, tc, nil, nil); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("purging twice: %v, want ErrConflict", err)
 	}
 	if u, _ := s.Usage(ctx, acct); u.UsedBytes != 70 || u.TrashedBytes != 0 || u.FileCount != 2 {

@@ -12,6 +12,7 @@ import (
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 )
 
 // testEntities: directory entries with a per-type code alias that moves
@@ -80,7 +81,7 @@ func testAttachments(t *testing.T, s Store) {
 	a := addVersion(t, s, a1, "a2.pdf", 10)
 	b := put(t, s, acct, "b.pdf", 10, now.Add(time.Second))
 	gone := put(t, s, acct, "gone.pdf", 10, now)
-	if err := s.TrashFile(ctx, gone, now, now.Add(time.Hour), "crm"); err != nil {
+	if err := s.TrashFile(ctx, gone, now, now.Add(time.Hour), "crm", nil); err != nil {
 		t.Fatal(err)
 	}
 	lead := entities.Ref{Type: entities.Lead, UUID: uuid.NewString()}
@@ -103,7 +104,7 @@ func testAttachments(t *testing.T, s Store) {
 		{att(uuid.NewString(), now, entities.KindMedia, "", ""), entities.ErrFileGone},
 		{att(b.UUID, b.CreatedAt, entities.KindMedia, "", ""), nil},
 	} {
-		if err := s.Attach(ctx, acct, tc.at); !errors.Is(err, tc.want) && (tc.want != nil || err != nil) {
+		if err := s.Attach(ctx, acct, tc.at, nil); !errors.Is(err, tc.want) && (tc.want != nil || err != nil) {
 			t.Fatalf("Attach %s %s %s: %v, want %v", tc.at.FileUUID, tc.at.Kind, tc.at.VersionUUID, err, tc.want)
 		}
 	}
@@ -133,23 +134,23 @@ func testAttachments(t *testing.T, s Store) {
 	if notes := list(nil, entities.KindNote); len(notes.Files) != 1 || notes.Files[0].UUID != a.UUID || len(notes.Attachments[a.UUID]) != 1 {
 		t.Fatalf("notes only = %+v", notes)
 	}
-	if n, err := s.Detach(ctx, acct, att(a.UUID, a.CreatedAt, entities.KindNote, "n1", "")); err != nil || n != 1 {
+	if n, err := s.Detach(ctx, acct, att(a.UUID, a.CreatedAt, entities.KindNote, "n1", ""), noRecord); err != nil || n != 1 {
 		t.Fatalf("Detach note = %d %v", n, err)
 	}
-	if n, _ := s.Detach(ctx, acct, att(a.UUID, a.CreatedAt, entities.KindNote, "n1", "")); n != 0 {
+	if n, _ := s.Detach(ctx, acct, att(a.UUID, a.CreatedAt, entities.KindNote, "n1", ""), noRecord); n != 0 {
 		t.Fatalf("detaching twice = %d", n)
 	}
-	if n, err := s.Detach(ctx, acct, att(a.UUID, a.CreatedAt, "", "", "")); err != nil || n != 2 {
+	if n, err := s.Detach(ctx, acct, att(a.UUID, a.CreatedAt, "", "", ""), noRecord); err != nil || n != 2 {
 		t.Fatalf("Detach every kind = %d %v", n, err)
 	}
 	if us, _ := s.Usages(ctx, acct, a.UUID); len(us) != 0 {
 		t.Fatalf("usages after detach = %+v", us)
 	}
-	if err := s.TrashFile(ctx, b, now, now.Add(time.Hour), "crm"); err != nil {
+	if err := s.TrashFile(ctx, b, now, now.Add(time.Hour), "crm", nil); err != nil {
 		t.Fatal(err)
 	}
 	tb, _ := s.GetFile(ctx, acct, b.UUID)
-	if err := s.PurgeFile(ctx, tb, nil); err != nil {
+	if err := s.PurgeFile(ctx, tb, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if us, _ := s.Usages(ctx, acct, b.UUID); len(us) != 0 {
@@ -159,3 +160,6 @@ func testAttachments(t *testing.T, s Store) {
 		t.Fatalf("FileUUIDsByID = %v", ids)
 	}
 }
+
+// noRecord makes no event record of a detach.
+func noRecord([]entities.Attachment) *events.Record { return nil }

@@ -1,6 +1,7 @@
 // Package storetest is the conformance suite of the metadata store: one
 // group of tests per port the domain packages define (auth.Store,
-// upload.Store, catalog.Store, entities.Store, batches.Store). Run it
+// upload.Store, catalog.Store, entities.Store, batches.Store,
+// events.Outbox). Run it
 // against every implementation: memory, the embedded emulators and
 // moto_server.
 package storetest
@@ -16,6 +17,7 @@ import (
 	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/catalog"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/upload"
 )
@@ -27,6 +29,7 @@ type Store interface {
 	catalog.Store
 	entities.Store
 	batches.Store
+	events.Outbox
 	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 
@@ -53,6 +56,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	run("Attachments", testAttachments)
 	// batches.Store
 	run("Batches", testBatches)
+	// events.Outbox: every change above writes its events with it
+	run("Outbox", testOutbox)
+	run("Records", testRecords)
 }
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 )
 
@@ -16,6 +17,7 @@ type Commit struct {
 	Version files.Version
 	NewFile bool
 	Attach  []entities.Attachment // recorded in the same transaction
+	Events  *events.Record        // the change's events, in the same transaction
 }
 
 // Errors a Store reports from Commit.
@@ -43,7 +45,8 @@ type Store interface {
 	DueSessions(ctx context.Context, before time.Time, limit int) ([]Session, error)
 	// RescheduleSession sets the next look at an open session (zero: the
 	// session leaves the index).
-	RescheduleSession(ctx context.Context, accountID, id string, at time.Time) error
+	// rec, when set, is written with the session leaving the index, once.
+	RescheduleSession(ctx context.Context, accountID, id string, at time.Time, rec *events.Record) error
 }
 
 // Part is one uploaded part as S3 reports it.

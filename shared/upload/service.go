@@ -14,6 +14,7 @@ import (
 	"github.com/anexo/anexo/shared/clock"
 	"github.com/anexo/anexo/shared/crc"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/ids"
 	"github.com/google/uuid"
@@ -727,7 +728,13 @@ func (s *Service) Settle(ctx context.Context) (int, error) {
 				next = now.Add(SettleEvery)
 			}
 		}
-		if err := s.store.RescheduleSession(ctx, sess.AccountID, sess.ID, next); err != nil {
+		var rec *events.Record
+		if next.IsZero() && sess.StatusAt(now) == StatusExpired {
+			rec = events.NewRecord(sess.AccountID, s.clock.Now()).Add(events.SessionExpired, events.SessionData{ID: sess.ID,
+				FileUUID: sess.FileUUID, VersionUUID: sess.VersionUUID, NewFile: sess.NewFile, FileName: sess.FileName,
+				FileSize: sess.Plan.Size, ExpiresAt: sess.ExpiresAt})
+		}
+		if err := s.store.RescheduleSession(ctx, sess.AccountID, sess.ID, next, rec); err != nil {
 			return i, err
 		}
 	}
@@ -1025,8 +1032,10 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 		}
 	}
 	f := sess.file(prev, now)
-	err := s.store.Commit(ctx, Commit{Session: sess, File: f, Version: sess.version(s3Version, now), NewFile: sess.NewFile,
-		Attach: sess.attachments(f, now)})
+	v := sess.version(s3Version, now)
+	attach := sess.attachments(f, now)
+	err := s.store.Commit(ctx, Commit{Session: sess, File: f, Version: v, NewFile: sess.NewFile,
+		Attach: attach, Events: completionRecord(sess, f, v, attach, s.clock.Now())})
 	switch {
 	case err == nil:
 		return f, nil
@@ -1047,6 +1056,24 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 		return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindConflict, "file_gone", "the file was trashed or deleted while uploading its new version"))
 	}
 	return files.File{}, fmt.Errorf("commit: %w", err)
+}
+
+// completionRecord is the events of a completed upload: the new file or
+// version, and the attachments its session asked for.
+func completionRecord(sess Session, f files.File, v files.Version, attach []entities.Attachment, at time.Time) *events.Record {
+	source := "session"
+	if sess.form() {
+		source = "form"
+	}
+	t := events.FileVersionCreated
+	if sess.NewFile {
+		t = events.FileCreated
+	}
+	rec := events.OfFile(t, f, &v, source, at)
+	for _, a := range attach {
+		rec.Add(events.FileAttached, a.EventData(&f))
+	}
+	return rec
 }
 
 // awaitCompleted waits briefly for a concurrent completion to be recorded.
