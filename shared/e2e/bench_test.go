@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/local"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
@@ -212,4 +213,33 @@ func BenchmarkAccountWrites(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// BenchmarkEventsPage reads a page of the event feed from an account with
+// 300 changes (uploads, each a record of one event, and trash/restore
+// pairs): unfiltered pages of 100, and a filter that matches one record
+// in 60. What a page costs stays bounded by the page and the budget, not
+// by the account's history.
+func BenchmarkEventsPage(b *testing.B) {
+	e, m := measure(b)
+	c := e.account(0, "")
+	f := c.upload("f.bin", random(10), nil)
+	for i := range 150 {
+		c.expect(200, "DELETE", "/v1/files", batchBody(f["uuid"].(string)))
+		if i%30 == 0 {
+			c.upload(fmt.Sprintf("u%d.bin", i), random(10), nil) // 5 file.created among 300 trash/restore
+		}
+		c.expect(200, "POST", "/v1/files/restore", batchBody(f["uuid"].(string)))
+	}
+	e.clock.Advance(events.Settle)
+	for _, tc := range []struct{ name, query string }{{"all", "limit=100"}, {"selective", "limit=100&type[]=file.created"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			m := &measured{b: b, e: e}
+			for b.Loop() {
+				m.op(func() { c.expect(200, "GET", "/v1/events?"+tc.query, nil) })
+			}
+			m.report()
+		})
+	}
+	_ = m
 }
