@@ -1,0 +1,107 @@
+package events_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/events"
+	"github.com/anexo/anexo/shared/keyring"
+)
+
+// outbox is an account's records in order, read as the adapters do.
+type outbox []events.Record
+
+func (o outbox) Records(_ context.Context, s events.Scan) ([]events.Record, string, error) {
+	var out []events.Record
+	for _, r := range o {
+		if r.AccountID != s.AccountID || r.Position <= s.After || r.At.After(s.Until) || r.At.Before(s.Since) {
+			continue
+		}
+		if len(s.Types) > 0 && !slices.ContainsFunc(r.Types(), func(t events.Type) bool { return slices.Contains(s.Types, t) }) {
+			continue
+		}
+		out = append(out, r)
+		if len(out) == s.Limit {
+			return out, r.Position, nil
+		}
+	}
+	return out, "", nil
+}
+
+// TestFeedPages: events come once each, in order, a page at a time — a
+// record split across pages resumes where the page ended — and only once
+// Settle old; filters keep to their types and their cursors; cursors are
+// the account's own.
+func TestFeedPages(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	now := t0
+	clock := func() time.Time { return now }
+	p := auth.Principal{AccountID: "a", Scopes: auth.AllScopes}
+	var o outbox
+	for i, types := range [][]events.Type{{events.FileCreated}, {events.FileTrashed}, {events.BatchCreated, events.FileCreated, events.FileAttached},
+		{events.FileRestored}, {events.FileCreated}} {
+		r := events.NewRecord("a", t0.Add(time.Duration(i)*time.Second))
+		for _, ty := range types {
+			r.Add(ty, map[string]int{"record": i})
+		}
+		r.Position = "EV#" + r.At.Format(time.RFC3339) + "#" + r.ID
+		o = append(o, *r)
+	}
+	f := &events.Feed{Store: o, Clock: clock, Cursors: &keyring.Ring{Store: &keyring.Memory{}, Purpose: "events", Lifetime: events.Retention, Clock: clock}}
+	ctx := context.Background()
+	read := func(q events.Query) ([]events.Type, string) {
+		t.Helper()
+		page, err := f.List(ctx, p, q)
+		if err != nil || page.Cursor == "" {
+			t.Fatalf("List = %v, %v", page, err)
+		}
+		var out []events.Type
+		for _, e := range page.Events {
+			out = append(out, e.Type)
+		}
+		return out, page.Cursor
+	}
+	if got, _ := read(events.Query{}); len(got) != 0 {
+		t.Fatalf("served before Settle: %v", got)
+	}
+	now = t0.Add(3*time.Second + events.Settle) // records 0–3 settled, 4 not
+	var all []events.Type
+	cursor := ""
+	for range 4 {
+		got, next := read(events.Query{Cursor: cursor, Limit: 2})
+		all, cursor = append(all, got...), next
+	}
+	want := []events.Type{events.FileCreated, events.FileTrashed, events.BatchCreated, events.FileCreated, events.FileAttached, events.FileRestored}
+	if !slices.Equal(all, want) {
+		t.Fatalf("pages of 2 = %v, want %v", all, want)
+	}
+	now = now.Add(time.Second)
+	if got, _ := read(events.Query{Cursor: cursor, Limit: 2}); !slices.Equal(got, []events.Type{events.FileCreated}) {
+		t.Fatalf("once settled = %v", got)
+	}
+	created, fc := read(events.Query{Types: []events.Type{events.FileCreated}, Limit: 10})
+	if !slices.Equal(created, []events.Type{events.FileCreated, events.FileCreated, events.FileCreated}) {
+		t.Fatalf("file.created = %v", created)
+	}
+	_, err := f.List(ctx, p, events.Query{Cursor: fc})
+	if apperr.KindOf(err) != apperr.KindInvalid || !strings.Contains(err.Error(), "type[]") {
+		t.Fatalf("a filtered cursor without its filter: %v", err)
+	}
+	if _, err := f.List(ctx, auth.Principal{AccountID: "b", Scopes: auth.AllScopes}, events.Query{Cursor: cursor}); apperr.KindOf(err) != apperr.KindInvalid {
+		t.Fatalf("another account's cursor: %v", err)
+	}
+	for _, q := range []events.Query{{Limit: 501}, {Limit: -1}, {Types: []events.Type{"file.renamed"}}, {Cursor: "not-a-cursor"}} {
+		if _, err := f.List(ctx, p, q); apperr.KindOf(err) != apperr.KindInvalid {
+			t.Fatalf("%+v: %v", q, err)
+		}
+	}
+	if _, err := f.List(ctx, auth.Principal{AccountID: "a", Scopes: []auth.Scope{auth.ScopeWrite}}, events.Query{}); apperr.KindOf(err) != apperr.KindForbidden {
+		t.Fatalf("without files:read: %v", err)
+	}
+}
