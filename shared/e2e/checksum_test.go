@@ -11,13 +11,11 @@ import (
 	"github.com/anexo/anexo/shared/testenv"
 )
 
-func crcOf(alg string, b []byte) string { return crc.Of(alg, b) }
-
 // partSums are the CRCs of data's parts, keyed as the parts call takes them.
 func partSums(alg string, data []byte, partSize int) map[string]string {
 	sums := map[string]string{}
 	for n, off := 1, 0; off < len(data); n, off = n+1, off+partSize {
-		sums[strconv.Itoa(n)] = crcOf(alg, data[off:min(off+partSize, len(data))])
+		sums[strconv.Itoa(n)] = crc.Of(alg, data[off:min(off+partSize, len(data))])
 	}
 	return sums
 }
@@ -47,8 +45,8 @@ func TestWholeFileChecksum(t *testing.T) {
 			whole string
 			want  int
 		}{
-			{"right", crcOf(alg, data), 200},
-			{"wrong", crcOf(alg, data[1:]), 422},
+			{"right", crc.Of(alg, data), 200},
+			{"wrong", crc.Of(alg, data[1:]), 422},
 		} {
 			t.Run(alg+"/"+tc.name, func(t *testing.T) {
 				s := c.open("sum.bin", len(data), map[string]any{"checksum": map[string]any{"algorithm": alg, "value": tc.whole}})
@@ -82,9 +80,9 @@ func TestWholeFileChecksum(t *testing.T) {
 		}
 	}
 	t.Run("tampered part", func(t *testing.T) {
-		s := c.open("t.bin", 10, map[string]any{"checksum": map[string]any{"algorithm": "CRC32", "value": crcOf("CRC32", []byte("0123456789"))}})
+		s := c.open("t.bin", 10, map[string]any{"checksum": map[string]any{"algorithm": "CRC32", "value": crc.Of("CRC32", []byte("0123456789"))}})
 		ps := partsOf(c.expect(200, "POST", "/v1/sessions/"+s["id"].(string)+"/parts",
-			map[string]any{"part_numbers": []int{1}, "checksums": map[string]string{"1": crcOf("CRC32", []byte("0123456789"))}}))
+			map[string]any{"part_numbers": []int{1}, "checksums": map[string]string{"1": crc.Of("CRC32", []byte("0123456789"))}}))
 		status, _, err := presigned.Put(t.Context(), ps[0].URL, ps[0].Headers, []byte("9876543210"))
 		if err != nil || status < 400 {
 			t.Fatalf("PUT of other bytes with the signed CRC: %d %v", status, err)
@@ -117,16 +115,16 @@ func TestOnePassChecksum(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			id := upload(t, alg)
 			// a wrong whole-file value: S3 refuses the assembly, the session stays open
-			wrong := map[string]any{"checksum": map[string]any{"algorithm": alg, "value": crcOf(alg, data[1:])}}
+			wrong := map[string]any{"checksum": map[string]any{"algorithm": alg, "value": crc.Of(alg, data[1:])}}
 			if r := complete(id, wrong); r.Status != 422 || r.JSON()["code"] != "checksum_mismatch" || r.JSON()["field"] != "checksum.value" {
 				t.Fatalf("wrong value: %s", r)
 			}
-			right := map[string]any{"checksum": map[string]any{"algorithm": alg, "value": crcOf(alg, data)}}
+			right := map[string]any{"checksum": map[string]any{"algorithm": alg, "value": crc.Of(alg, data)}}
 			f := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", right)
 			if got, _ := c.download(f["uuid"].(string), ""); !bytes.Equal(got, data) {
 				t.Fatal("bytes differ")
 			}
-			if a, v := c.recordedChecksum(t, f["uuid"].(string)); a != alg || v != crcOf(alg, data) {
+			if a, v := c.recordedChecksum(t, f["uuid"].(string)); a != alg || v != crc.Of(alg, data) {
 				t.Fatalf("recorded %s %s", a, v)
 			}
 			if again := c.expect(200, "POST", "/v1/sessions/"+id+"/complete", right); again["version_uuid"] != f["version_uuid"] {
@@ -148,14 +146,14 @@ func TestOnePassChecksum(t *testing.T) {
 		if st["file"] == nil {
 			t.Fatalf("every part in, the status call did not complete the session: %v", st)
 		}
-		if a, v := c.recordedChecksum(t, st["file"].(map[string]any)["uuid"].(string)); a != "CRC64NVME" || v != crcOf("CRC64NVME", data) {
+		if a, v := c.recordedChecksum(t, st["file"].(map[string]any)["uuid"].(string)); a != "CRC64NVME" || v != crc.Of("CRC64NVME", data) {
 			t.Fatalf("recorded %s %s", a, v)
 		}
 	})
 	t.Run("wrong part CRC", func(t *testing.T) {
 		s := c.open("t.bin", 10, map[string]any{"checksum": map[string]any{"algorithm": "CRC32C"}})
 		ps := partsOf(c.expect(200, "POST", "/v1/sessions/"+s["id"].(string)+"/parts",
-			map[string]any{"part_numbers": []int{1}, "checksums": map[string]string{"1": crcOf("CRC32C", []byte("0123456789"))}}))
+			map[string]any{"part_numbers": []int{1}, "checksums": map[string]string{"1": crc.Of("CRC32C", []byte("0123456789"))}}))
 		status, _, err := presigned.Put(t.Context(), ps[0].URL, ps[0].Headers, []byte("9876543210"))
 		if err != nil || status < 400 {
 			t.Fatalf("PUT of other bytes with the signed CRC: %d %v", status, err)
@@ -167,7 +165,7 @@ func TestOnePassChecksum(t *testing.T) {
 			body  any
 			field string
 		}{
-			{map[string]any{"checksum": map[string]any{"algorithm": "CRC32", "value": crcOf("CRC32", data)}}, "checksum.algorithm"},
+			{map[string]any{"checksum": map[string]any{"algorithm": "CRC32", "value": crc.Of("CRC32", data)}}, "checksum.algorithm"},
 			{map[string]any{"checksum": map[string]any{"algorithm": "CRC32C"}}, "checksum.value"},
 			{map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": "AAAA"}}, "checksum.value"},
 		} {
@@ -175,15 +173,15 @@ func TestOnePassChecksum(t *testing.T) {
 				t.Fatalf("%v: %s", tc.body, r)
 			}
 		}
-		declared := c.open("d.bin", 10, map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": crcOf("CRC32C", []byte("0123456789"))}})
-		if r := complete(declared["id"].(string), map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": crcOf("CRC32C", []byte("x"))}}); r.Status != 400 || r.JSON()["field"] != "checksum.value" {
+		declared := c.open("d.bin", 10, map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": crc.Of("CRC32C", []byte("0123456789"))}})
+		if r := complete(declared["id"].(string), map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": crc.Of("CRC32C", []byte("x"))}}); r.Status != 400 || r.JSON()["field"] != "checksum.value" {
 			t.Fatalf("a value other than the one declared at open: %s", r)
 		}
 		none := c.open("n.bin", 10, nil)
-		if r := complete(none["id"].(string), map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": crcOf("CRC32C", []byte("x"))}}); r.Status != 400 || r.JSON()["field"] != "checksum" {
+		if r := complete(none["id"].(string), map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": crc.Of("CRC32C", []byte("x"))}}); r.Status != 400 || r.JSON()["field"] != "checksum" {
 			t.Fatalf("a checksum for a session opened without one: %s", r)
 		}
-		c.expect(200, "POST", "/v1/sessions/"+id+"/complete", map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": crcOf("CRC32C", data)}})
+		c.expect(200, "POST", "/v1/sessions/"+id+"/complete", map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": crc.Of("CRC32C", data)}})
 	})
 	t.Run("empty file", func(t *testing.T) {
 		s := c.open("empty.txt", 0, map[string]any{"checksum": map[string]any{"algorithm": "CRC32C"}})

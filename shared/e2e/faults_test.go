@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/anexo/anexo/shared/crc"
 	"github.com/anexo/anexo/shared/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -62,7 +63,7 @@ func TestCompleteCrashSafety(t *testing.T) {
 			s := c.open("crash.bin", len(data), map[string]any{"checksum": map[string]any{"algorithm": "CRC32C"}})
 			c.putParts(data, 8*MiB, partsOf(c.expect(200, "POST", "/v1/sessions/"+s["id"].(string)+"/parts",
 				map[string]any{"part_numbers": []int{1, 2}, "checksums": partSums("CRC32C", data, 8*MiB)})))
-			body = map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": crcOf("CRC32C", data)}}
+			body = map[string]any{"checksum": map[string]any{"algorithm": "CRC32C", "value": crc.Of("CRC32C", data)}}
 			return s
 		}
 		// Record the calls of a clean completion.
@@ -113,8 +114,8 @@ func TestCompleteCrashSafety(t *testing.T) {
 					}
 					// moto lists no part checksums and computes its own
 					// whole-object value; S3 and versitygw list them
-					if alg, v := c.recordedChecksum(t, f["uuid"].(string)); after && be.Name == "embedded" && (alg != "CRC32C" || v != crcOf("CRC32C", data)) {
-						t.Fatalf("recorded checksum %s %q, want %s", alg, v, crcOf("CRC32C", data))
+					if alg, v := c.recordedChecksum(t, f["uuid"].(string)); after && be.Name == "embedded" && (alg != "CRC32C" || v != crc.Of("CRC32C", data)) {
+						t.Fatalf("recorded checksum %s %q, want %s", alg, v, crc.Of("CRC32C", data))
 					}
 				})
 			}
