@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
@@ -32,11 +33,13 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/anexo/anexo/shared/dispatch"
 	"github.com/anexo/anexo/shared/dynamo"
 	"github.com/anexo/anexo/shared/httpapi"
 	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/upload"
+	"github.com/anexo/anexo/shared/webhooks"
 )
 
 // Props configure the stack; every field has a default (see Defaults).
@@ -121,6 +124,14 @@ var Specs = map[string]Spec{
 	lambdas.Attachments:      {MemoryMB: 256, TimeoutSec: 10},
 	lambdas.Tokens:           {MemoryMB: 128, TimeoutSec: 10},
 	lambdas.Events:           {MemoryMB: 256, TimeoutSec: 10},
+	// a test or a retry posts to the endpoint while the caller waits
+	// (an attempt takes at most 10 s)
+	lambdas.Webhooks: {MemoryMB: 256, TimeoutSec: 15},
+	// a batch of up to 100 records: a Query per account, PutEvents and
+	// SendMessageBatch calls of ten
+	lambdas.Dispatcher: {MemoryMB: 256, TimeoutSec: 60},
+	// ten deliveries in parallel, each at most 10 s
+	lambdas.Deliveries: {MemoryMB: 256, TimeoutSec: 30},
 }
 
 // Stack exposes what tests and callers need.
@@ -131,8 +142,14 @@ type Stack struct {
 	Bucket    awss3.Bucket
 	Functions map[string]awslambda.Function
 	API       awsapigatewayv2.HttpApi
-	// AsyncFailures holds the asynchronous invocations that failed.
+	// AsyncFailures holds the asynchronous invocations that failed (and
+	// the stream batches the dispatcher could not route).
 	AsyncFailures awssqs.Queue
+	// Bus gets every event; Deliveries queues webhook deliveries, and
+	// DeliveriesDLQ keeps those given up.
+	Bus           awsevents.EventBus
+	Deliveries    awssqs.Queue
+	DeliveriesDLQ awssqs.Queue
 }
 
 // New builds the stack.
@@ -141,8 +158,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &Stack{Stack: st, Functions: map[string]awslambda.Function{}}
 
-	s.Table = protectedTable(st, "Metadata")
-	s.Keys = protectedTable(st, "SigningKeys") // no index
+	s.Table = protectedTable(st, "Metadata", awsdynamodb.StreamViewType_NEW_IMAGE) // the stream feeds the dispatcher
+	s.Keys = protectedTable(st, "SigningKeys", "")                                 // no index
 	for _, gsi := range [][3]string{{dynamo.IndexGSI1, dynamo.AttrGSI1PK, dynamo.AttrGSI1SK}, {dynamo.IndexGSI2, dynamo.AttrGSI2PK, dynamo.AttrGSI2SK}} {
 		s.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
 			IndexName:      jsii.String(gsi[0]),
@@ -212,6 +229,26 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}),
 		"Anexo: an S3 event or a scheduled sweep failed after its retries (messages in the AsyncFailures queue)")
 
+	// Events: every event to the bus; webhook deliveries through a queue
+	// whose messages go to the dead-letter queue after their last attempt
+	// (a message's receive count is its attempt number).
+	s.Bus = awsevents.NewEventBus(st, jsii.String("Events"), &awsevents.EventBusProps{Description: jsii.String("Anexo: every event (source anexo, detail-type its type)")})
+	s.DeliveriesDLQ = awssqs.NewQueue(st, jsii.String("DeliveriesDLQ"), &awssqs.QueueProps{
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+	})
+	s.Deliveries = awssqs.NewQueue(st, jsii.String("Deliveries"), &awssqs.QueueProps{
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(webhooks.QueueVisibility.Seconds())),
+		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(4)), // the schedule takes about 28 hours
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: s.DeliveriesDLQ, MaxReceiveCount: jsii.Number(float64(webhooks.MaxAttempts))},
+	})
+	alarm("WebhookDeliveriesGivenUp", s.DeliveriesDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+		Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
+		"Anexo: webhook deliveries given up after their retries (messages in the DeliveriesDLQ queue; redrive them when the endpoints are back)")
+
 	names := lambdas.All()
 	sort.Strings(names)
 	for _, name := range names {
@@ -242,17 +279,20 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			Description:   jsii.String("Anexo " + name),
 			Tracing:       awslambda.Tracing_ACTIVE,
 			Environment: &map[string]*string{
-				"ANEXO_FUNCTION":  jsii.String(name),
-				"ANEXO_TRACING":   jsii.String("1"),
-				"TABLE_NAME":      s.Table.TableName(),
-				"KEYS_TABLE_NAME": s.Keys.TableName(),
-				"BUCKET_NAME":     s.Bucket.BucketName(),
+				"ANEXO_FUNCTION":     jsii.String(name),
+				"ANEXO_TRACING":      jsii.String("1"),
+				"TABLE_NAME":         s.Table.TableName(),
+				"KEYS_TABLE_NAME":    s.Keys.TableName(),
+				"BUCKET_NAME":        s.Bucket.BucketName(),
+				"EVENT_BUS_NAME":     s.Bus.EventBusName(),
+				"DELIVERY_QUEUE_URL": s.Deliveries.QueueUrl(),
 			},
 		})
 		for _, st := range iam.Policies[name] {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions:   jsii.Strings(st.Actions...),
-				Resources: jsii.Strings(st.Resource.ARN(iam.ARNs{Table: *s.Table.TableArn(), Keys: *s.Keys.TableArn(), Bucket: *s.Bucket.BucketArn()})),
+				Actions: jsii.Strings(st.Actions...),
+				Resources: jsii.Strings(st.Resource.ARN(iam.ARNs{Table: *s.Table.TableArn(), Keys: *s.Keys.TableArn(), Bucket: *s.Bucket.BucketArn(),
+					Queue: *s.Deliveries.QueueArn(), Bus: *s.Bus.EventBusArn()})),
 			}))
 		}
 		alarm(cid+"Errors", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" returned errors")
@@ -274,6 +314,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			&awseventstargets.LambdaFunctionProps{DeadLetterQueue: s.AsyncFailures, RetryAttempts: jsii.Number(2)})},
 	})
 
+	s.addEventSources()
+
 	// Browser form uploads (Uppy's /s3/params) are recorded when S3 reports them.
 	s.Bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED_POST, awss3notifications.NewLambdaDestination(s.Functions[lambdas.Recorder]))
 
@@ -284,7 +326,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			AllowOrigins: jsii.Strings(props.AllowedOrigins...),
 			AllowHeaders: jsii.Strings("Authorization", "Content-Type", "Idempotency-Key"),
 			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_POST,
-				awsapigatewayv2.CorsHttpMethod_PUT, awsapigatewayv2.CorsHttpMethod_DELETE, awsapigatewayv2.CorsHttpMethod_OPTIONS},
+				awsapigatewayv2.CorsHttpMethod_PUT, awsapigatewayv2.CorsHttpMethod_PATCH, awsapigatewayv2.CorsHttpMethod_DELETE, awsapigatewayv2.CorsHttpMethod_OPTIONS},
 			ExposeHeaders: jsii.Strings("Location", "Apigw-Requestid"),
 			MaxAge:        awscdk.Duration_Hours(jsii.Number(1)),
 		},
@@ -336,14 +378,16 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s.addDomain(props, stage, out)
 	s.addEdge(props, out)
 	out("TableName", s.Table.TableName(), "DynamoDB metadata table")
+	out("EventBusName", s.Bus.EventBusName(), "EventBridge bus every event is published to (add your rules here)")
 	out("BucketName", s.Bucket.BucketName(), "S3 bucket of file bytes")
 	return s
 }
 
 // protectedTable is an on-demand table keyed pk/sk with TTL, point-in-time
 // recovery and deletion protection, kept when the stack is deleted.
-func protectedTable(st awscdk.Stack, id string) awsdynamodb.Table {
+func protectedTable(st awscdk.Stack, id string, stream awsdynamodb.StreamViewType) awsdynamodb.Table {
 	return awsdynamodb.NewTable(st, jsii.String(id), &awsdynamodb.TableProps{
+		Stream:                           stream,
 		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrPK), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrSK), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
@@ -394,4 +438,36 @@ func retention(days int) awslogs.RetentionDays {
 		}
 	}
 	panic(fmt.Sprintf("stack: log retention of %d days is not supported (max 365)", days))
+}
+
+// addEventSources connects the consumers: the table's stream (only
+// inserted outbox records pass the filter) to the dispatcher, the
+// deliveries queue to the delivery function. The mappings read with the
+// functions' roles: the deliveries' grants are in iam.Policies (local mode
+// enforces them); the stream's read, and the failure queue the stream
+// mapping sends batches it gives up on to, are granted here (local mode
+// has no stream API to call).
+func (s *Stack) addEventSources() {
+	dispatcher, deliveries := s.Functions[lambdas.Dispatcher], s.Functions[lambdas.Deliveries]
+	awslambda.NewEventSourceMapping(s.Stack, jsii.String("DispatcherStream"), &awslambda.EventSourceMappingProps{
+		Target:             dispatcher,
+		EventSourceArn:     s.Table.TableStreamArn(),
+		StartingPosition:   awslambda.StartingPosition_TRIM_HORIZON,
+		BatchSize:          jsii.Number(dispatch.StreamBatch),
+		RetryAttempts:      jsii.Number(dispatch.StreamRetries),
+		BisectBatchOnError: jsii.Bool(true),
+		MaxRecordAge:       awscdk.Duration_Hours(jsii.Number(24)),
+		OnFailure:          awslambdaeventsources.NewSqsDlq(s.AsyncFailures),
+		Filters:            &[]*map[string]any{{"pattern": jsii.String(dynamo.StreamFilter)}},
+	})
+	dispatcher.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"),
+		Resources: jsii.Strings(*s.Table.TableStreamArn()),
+	}))
+	awslambda.NewEventSourceMapping(s.Stack, jsii.String("DeliveriesQueue"), &awslambda.EventSourceMappingProps{
+		Target:                  deliveries,
+		EventSourceArn:          s.Deliveries.QueueArn(),
+		BatchSize:               jsii.Number(webhooks.QueueBatch),
+		ReportBatchItemFailures: jsii.Bool(true),
+	})
 }

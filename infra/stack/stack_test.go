@@ -202,7 +202,7 @@ func TestFunctions(t *testing.T) {
 				"BUCKET_NAME":    assertions.Match_AnyValue(),
 			}))},
 		})))
-		if spec.TimeoutSec >= 30 && !slices.Contains(lambdas.Background, name) {
+		if spec.TimeoutSec >= 30 && slices.Contains(lambdas.HTTP, name) {
 			t.Errorf("%s: timeout %v s exceeds the HTTP API integration limit", name, spec.TimeoutSec)
 		}
 	}
@@ -340,8 +340,8 @@ func TestBucket(t *testing.T) {
 		"CorsConfiguration": assertions.Match_ObjectLike(obj(map[string]any{
 			"AllowOrigins": []any{"https://crm.example.com", "https://app.example.com"},
 			"AllowHeaders": []any{"Authorization", "Content-Type", "Idempotency-Key"},
-			// every method a route uses (PUT: the entity directory)
-			"AllowMethods": []any{"GET", "POST", "PUT", "DELETE", "OPTIONS"},
+			// every method a route uses (PUT: the entity directory; PATCH: webhooks)
+			"AllowMethods": []any{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
 		})),
 	})))
 }
@@ -512,10 +512,21 @@ func TestIAM(t *testing.T) {
 			for _, one := range list {
 				res, _ := json.Marshal(one)
 				kind := resourceKind(t, string(res))
-				if kind == "queue" { // Lambda delivers failed async invocations with the role (CDK's grantSendMessages)
+				if kind == "queue" { // Lambda delivers failed async invocations with the role (CDK's grantSendMessages), and so does the stream's mapping
 					for _, r := range roles {
-						if fn := roleOf[ref(r)]; !slices.Contains(lambdas.Background, fn) || !slices.Equal(acts, []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}) {
+						fn := roleOf[ref(r)]
+						if !slices.Contains(append([]string{lambdas.Dispatcher}, lambdas.Background...), fn) ||
+							!slices.Equal(acts, []string{"sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"}) {
 							t.Errorf("%s may %v on the async failures queue", fn, acts)
+						}
+					}
+					continue
+				}
+				if kind == "stream" { // the dispatcher's mapping reads the table's stream with its role
+					for _, r := range roles {
+						if fn := roleOf[ref(r)]; fn != lambdas.Dispatcher || !slices.Equal(acts, []string{"dynamodb:DescribeStream",
+							"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}) {
+							t.Errorf("%s may %v on the table's stream", fn, acts)
 						}
 					}
 					continue
@@ -560,6 +571,12 @@ func resourceKind(t *testing.T, res string) string {
 		t.Fatalf("a statement on resource *: %s", res)
 	case strings.Contains(res, "AsyncFailures"):
 		return "queue"
+	case strings.Contains(res, "StreamArn"):
+		return "stream"
+	case strings.Contains(res, `"Deliveries`) && !strings.Contains(res, "DLQ"):
+		return "deliveries queue"
+	case strings.Contains(res, `"Events`):
+		return "event bus"
 	case strings.Contains(res, "Metadata") && index.MatchString(res):
 		return "table/index/" + index.FindStringSubmatch(res)[1]
 	case strings.Contains(res, "Metadata") && strings.Contains(res, "/index/"):
@@ -588,8 +605,9 @@ func TestStageThrottleAlarmsOutputs(t *testing.T) {
 	n := len(allFunctions())
 	// errors and throttles per function, API 5xx, failed async invocations
 	// queued, AsyncEventsDropped per background function, duration near
-	// the timeout per function, DynamoDB throttling
-	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(3*n+3+len(lambdas.Background))))
+	// the timeout per function, DynamoDB throttling, webhook deliveries
+	// given up
+	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(3*n+4+len(lambdas.Background))))
 	for _, metric := range []string{"Errors", "Throttles"} {
 		found := 0
 		for _, a := range s.resources("AWS::CloudWatch::Alarm") {
@@ -624,7 +642,9 @@ func TestAsyncFailures(t *testing.T) {
 		"MessageRetentionPeriod": 14 * 24 * 3600, "SqsManagedSseEnabled": true})))
 	queue := ""
 	for id := range s.resources("AWS::SQS::Queue") {
-		queue = id
+		if strings.HasPrefix(id, "AsyncFailures") {
+			queue = id
+		}
 	}
 	fnIDs := s.functionIDs(t)
 	configs := s.resources("AWS::Lambda::EventInvokeConfig")
@@ -792,4 +812,59 @@ func TestEnvironmentAgnostic(t *testing.T) {
 			t.Fatalf("template names region %s", region)
 		}
 	}
+}
+
+// TestEventRouting: the table streams new images; the dispatcher's mapping
+// reads it from the oldest record, filtered to inserted outbox records, in
+// batches of 100 retried 10 times (halved) before the failure queue; the
+// deliveries queue (visibility 3 min, 4 days) moves a message to its
+// dead-letter queue after the last attempt, which alarms; the delivery
+// function reports failed items; the bus and the queue reach every
+// function's environment; the bus's name is an output.
+func TestEventRouting(t *testing.T) {
+	s := defaults(t)
+	fnIDs := s.functionIDs(t)
+	s.tpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), assertions.Match_ObjectLike(obj(map[string]any{
+		"StreamSpecification": map[string]any{"StreamViewType": "NEW_IMAGE"},
+		"KeySchema":           assertions.Match_AnyValue(), "GlobalSecondaryIndexes": assertions.Match_AnyValue()})))
+	var dlq string
+	for id := range s.resources("AWS::SQS::Queue") {
+		if strings.HasPrefix(id, "DeliveriesDLQ") {
+			dlq = id
+		}
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::SQS::Queue"), assertions.Match_ObjectLike(obj(map[string]any{
+		"VisibilityTimeout": 180, "MessageRetentionPeriod": 4 * 24 * 3600, "SqsManagedSseEnabled": true,
+		"RedrivePolicy": map[string]any{"deadLetterTargetArn": map[string]any{"Fn::GetAtt": []any{dlq, "Arn"}}, "maxReceiveCount": 8}})))
+	maps := s.resources("AWS::Lambda::EventSourceMapping")
+	if len(maps) != 2 {
+		t.Fatalf("%d event source mappings", len(maps))
+	}
+	for _, m := range maps {
+		p := props(m)
+		switch ref(p["FunctionName"]) {
+		case fnIDs[lambdas.Dispatcher]:
+			pattern := p["FilterCriteria"].(map[string]any)["Filters"].([]any)[0].(map[string]any)["Pattern"]
+			src, _ := json.Marshal(p["EventSourceArn"])
+			if pattern != dynamo.StreamFilter || p["StartingPosition"] != "TRIM_HORIZON" || p["BatchSize"] != 100.0 ||
+				p["MaximumRetryAttempts"] != 10.0 || p["BisectBatchOnFunctionError"] != true || !strings.Contains(string(src), "StreamArn") ||
+				!strings.Contains(fmt.Sprint(p["DestinationConfig"]), "AsyncFailures") {
+				t.Errorf("dispatcher's mapping: %v", p)
+			}
+		case fnIDs[lambdas.Deliveries]:
+			if p["BatchSize"] != 10.0 || fmt.Sprint(p["FunctionResponseTypes"]) != "[ReportBatchItemFailures]" {
+				t.Errorf("deliveries' mapping: %v", p)
+			}
+		default:
+			t.Errorf("a mapping to %v", p["FunctionName"])
+		}
+	}
+	s.tpl.ResourceCountIs(jsii.String("AWS::Events::EventBus"), jsii.Number(1))
+	s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), assertions.Match_ObjectLike(obj(map[string]any{
+		"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS",
+		"Dimensions": []any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{dlq, "QueueName"}}}}})))
+	s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(obj(map[string]any{
+		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(obj(map[string]any{
+			"ANEXO_FUNCTION": lambdas.Deliveries, "EVENT_BUS_NAME": assertions.Match_AnyValue(), "DELIVERY_QUEUE_URL": assertions.Match_AnyValue()}))}})))
+	s.tpl.HasOutput(jsii.String("EventBusName"), obj(map[string]any{"Value": assertions.Match_AnyValue()}))
 }

@@ -9,6 +9,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
@@ -17,19 +18,27 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/catalog"
+	"github.com/anexo/anexo/shared/dispatch"
 	"github.com/anexo/anexo/shared/dynamo"
 	"github.com/anexo/anexo/shared/entities"
+	"github.com/anexo/anexo/shared/eventbus"
 	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/iam"
 	"github.com/anexo/anexo/shared/keyring"
 	"github.com/anexo/anexo/shared/s3store"
+	"github.com/anexo/anexo/shared/sqsqueue"
 	"github.com/anexo/anexo/shared/tracing"
 	"github.com/anexo/anexo/shared/upload"
+	"github.com/anexo/anexo/shared/webhooks"
 )
 
 // Config is read from the environment (see README "Configuration").
@@ -40,6 +49,18 @@ type Config struct {
 	Region         string // AWS_REGION
 	DynamoEndpoint string // DYNAMODB_ENDPOINT: emulator URL, empty for AWS
 	S3Endpoint     string // S3_ENDPOINT: emulator URL, empty for AWS
+	// SQSEndpoint and EventsEndpoint (SQS_ENDPOINT, EVENTS_ENDPOINT):
+	// emulator URLs, empty for AWS.
+	SQSEndpoint    string
+	EventsEndpoint string
+	QueueURL       string // DELIVERY_QUEUE_URL: the webhook deliveries queue
+	BusName        string // EVENT_BUS_NAME: the bus every event is published to
+	// LoopbackWebhooks admits http:// webhook endpoints on loopback (local
+	// mode and tests only: no environment variable sets it).
+	LoopbackWebhooks bool
+	// WebhookTimeout bounds a delivery attempt (0: webhooks.AttemptTimeout;
+	// tests shorten it).
+	WebhookTimeout time.Duration
 	AccessKey      string // static credentials for emulators (optional)
 	SecretKey      string
 	Limits         upload.Limits
@@ -68,6 +89,8 @@ func FromEnv() Config {
 	c := Config{Table: getenv("TABLE_NAME", "anexo"), Bucket: getenv("BUCKET_NAME", "anexo-files"),
 		Region: getenv("AWS_REGION", "us-east-1"), DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint: os.Getenv("S3_ENDPOINT"), Function: os.Getenv("ANEXO_FUNCTION"),
+		SQSEndpoint: os.Getenv("SQS_ENDPOINT"), EventsEndpoint: os.Getenv("EVENTS_ENDPOINT"),
+		QueueURL: os.Getenv("DELIVERY_QUEUE_URL"), BusName: getenv("EVENT_BUS_NAME", "anexo"),
 		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1", Tracing: os.Getenv("ANEXO_TRACING") == "1"}
 	c.KeysTable = getenv("KEYS_TABLE_NAME", c.Table+"-keys")
 	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
@@ -118,6 +141,11 @@ type Deps struct {
 	batches  lazy[*batches.Service]
 	catalog  lazy[*catalog.Catalog]
 	feed     lazy[*events.Feed]
+	sqs      lazy[*sqs.Client]
+	bridge   lazy[*eventbridge.Client]
+	queue    lazy[*sqsqueue.Queue]
+	webhooks lazy[*webhooks.Service]
+	dispatch lazy[*dispatch.Dispatcher]
 }
 
 // lazy is a value built once, by the first caller.
@@ -155,7 +183,8 @@ func New(c Config, awsCfg aws.Config) (*Deps, error) {
 	d := &Deps{Cfg: c, Log: c.Log}
 	if c.EnforcePolicy {
 		var err error
-		if d.Enforcer, err = iam.NewEnforcer(c.Function, c.Table, c.KeysTableName(), c.Bucket, c.Log); err != nil {
+		if d.Enforcer, err = iam.NewEnforcer(c.Function, iam.Names{Table: c.Table, Keys: c.KeysTableName(), Bucket: c.Bucket,
+			Queue: c.QueueURL, Bus: c.BusName}, c.Log); err != nil {
 			return nil, err
 		}
 		d.Enforcer.Install(&awsCfg)
@@ -187,6 +216,51 @@ func (d *Deps) S3() *s3.Client {
 				o.UsePathStyle = true
 			}
 		})
+	})
+}
+
+// SQS is the SQS client.
+func (d *Deps) SQS() *sqs.Client {
+	return d.sqs.get(func() *sqs.Client {
+		return sqs.NewFromConfig(d.aws, func(o *sqs.Options) {
+			if d.Cfg.SQSEndpoint != "" {
+				o.BaseEndpoint = aws.String(d.Cfg.SQSEndpoint)
+			}
+		})
+	})
+}
+
+// EventBridge is the EventBridge client.
+func (d *Deps) EventBridge() *eventbridge.Client {
+	return d.bridge.get(func() *eventbridge.Client {
+		return eventbridge.NewFromConfig(d.aws, func(o *eventbridge.Options) {
+			if d.Cfg.EventsEndpoint != "" {
+				o.BaseEndpoint = aws.String(d.Cfg.EventsEndpoint)
+			}
+		})
+	})
+}
+
+// Queue is the webhook deliveries queue.
+func (d *Deps) Queue() *sqsqueue.Queue {
+	return d.queue.get(func() *sqsqueue.Queue { return sqsqueue.New(d.SQS(), d.Cfg.QueueURL) })
+}
+
+// Webhooks is the accounts' webhooks and their delivery.
+func (d *Deps) Webhooks() *webhooks.Service {
+	return d.webhooks.get(func() *webhooks.Service {
+		sender := webhooks.NewSender(d.Cfg.LoopbackWebhooks)
+		if d.Cfg.WebhookTimeout > 0 {
+			sender.WithTimeout(d.Cfg.WebhookTimeout)
+		}
+		return &webhooks.Service{Store: d.Store(), Sender: sender, Clock: d.Cfg.Now, Loopback: d.Cfg.LoopbackWebhooks}
+	})
+}
+
+// Dispatch routes outbox records to the bus and the deliveries queue.
+func (d *Deps) Dispatch() *dispatch.Dispatcher {
+	return d.dispatch.get(func() *dispatch.Dispatcher {
+		return &dispatch.Dispatcher{Bus: eventbus.New(d.EventBridge(), d.Cfg.BusName), Queue: d.Queue(), Webhooks: d.Store()}
 	})
 }
 
@@ -271,7 +345,42 @@ func (d *Deps) Provision(ctx context.Context, corsOrigins ...string) error {
 	if err := dynamo.EnsureKeysTable(ctx, d.DynamoDB(), d.Cfg.KeysTableName()); err != nil {
 		return err
 	}
-	return s3store.EnsureBucket(ctx, d.S3(), d.Cfg.Bucket, corsOrigins)
+	if err := s3store.EnsureBucket(ctx, d.S3(), d.Cfg.Bucket, corsOrigins); err != nil {
+		return err
+	}
+	if d.Cfg.SQSEndpoint == "" || d.Cfg.EventsEndpoint == "" {
+		return nil
+	}
+	return d.provisionMessaging(ctx)
+}
+
+// provisionMessaging creates the deliveries queue (its messages go to a
+// dead-letter queue after webhooks.MaxAttempts receives) and the event
+// bus, and points the configuration at the queue.
+func (d *Deps) provisionMessaging(ctx context.Context) error {
+	name := d.Cfg.Table + "-deliveries"
+	dlq, err := d.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
+	if err != nil {
+		return fmt.Errorf("create dead-letter queue: %w", err)
+	}
+	attrs, err := d.SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return fmt.Errorf("dead-letter queue: %w", err)
+	}
+	redrive := fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, attrs.Attributes["QueueArn"], webhooks.MaxAttempts)
+	q, err := d.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
+		"VisibilityTimeout": strconv.Itoa(int(webhooks.QueueVisibility.Seconds())), "RedrivePolicy": redrive}})
+	if err != nil {
+		return fmt.Errorf("create deliveries queue: %w", err)
+	}
+	d.Cfg.QueueURL = aws.ToString(q.QueueUrl)
+	_, err = d.EventBridge().CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(d.Cfg.BusName)})
+	var exists *ebtypes.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("create event bus: %w", err)
+	}
+	return nil
 }
 
 // Lambda wires a function from its environment: the configuration, and the

@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -12,9 +16,12 @@ import (
 	"github.com/anexo/anexo/shared/authorizer"
 	"github.com/anexo/anexo/shared/batches"
 	"github.com/anexo/anexo/shared/catalog"
+	"github.com/anexo/anexo/shared/dynamo"
+	outbox "github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/httpapi"
 	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/upload"
+	"github.com/anexo/anexo/shared/webhooks"
 )
 
 // One builder per function: a function's main calls its own, so its
@@ -66,6 +73,11 @@ func Events(d *Deps) httpapi.Handler {
 	return httpapi.Serve(d.Log, lambdas.Events, &httpapi.Events{Feed: d.Feed()})
 }
 
+// Webhooks serves the account's webhooks and their deliveries.
+func Webhooks(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Webhooks, &httpapi.Webhooks{Svc: d.Webhooks()})
+}
+
 func sessions(d *Deps) *httpapi.Sessions { return &httpapi.Sessions{Svc: d.Uploads()} }
 
 func uppy(d *Deps) *httpapi.Uppy {
@@ -79,7 +91,7 @@ func Handler(d *Deps, fn string) httpapi.Handler {
 		lambdas.SessionsOpen: SessionsOpen, lambdas.SessionsParts: SessionsParts, lambdas.SessionsComplete: SessionsComplete,
 		lambdas.Companion: Companion, lambdas.Files: Files, lambdas.Attachments: Attachments, lambdas.Batches: Batches,
 		lambdas.Tokens: Tokens,
-		lambdas.Events: Events,
+		lambdas.Events: Events, lambdas.Webhooks: Webhooks,
 	}[fn]
 	if build == nil {
 		panic("app: no HTTP function " + fn)
@@ -137,11 +149,7 @@ func drain(ctx context.Context, step func(context.Context) (int, error), batch i
 // other keys are ignored, and a repeated event changes nothing.
 func Recorder(d *Deps) func(ctx context.Context, ev events.S3Event) error {
 	return func(ctx context.Context, ev events.S3Event) error {
-		rid := ""
-		if lc, ok := lambdacontext.FromContext(ctx); ok {
-			rid = lc.AwsRequestID
-		}
-		log := d.Log.With("function", lambdas.Recorder, "request_id", rid)
+		log := d.Log.With("function", lambdas.Recorder, "request_id", requestID(ctx))
 		defer log.InfoContext(ctx, "s3 event", "records", len(ev.Records))
 		for _, r := range ev.Records {
 			if !strings.Contains(r.EventName, "ObjectCreated") {
@@ -159,4 +167,91 @@ func Recorder(d *Deps) func(ctx context.Context, ev events.S3Event) error {
 		}
 		return nil
 	}
+}
+
+// Dispatcher routes the outbox records DynamoDB Streams reports (the
+// mapping's filter passes only inserted EV# items) to the event bus and
+// the deliveries queue. A failure fails the batch: the mapping retries it
+// (halving it to isolate a bad record) before it gives up to the failure
+// queue.
+func Dispatcher(d *Deps) func(ctx context.Context, ev events.DynamoDBEvent) error {
+	return func(ctx context.Context, ev events.DynamoDBEvent) error {
+		log := d.Log.With("function", lambdas.Dispatcher, "request_id", requestID(ctx))
+		var recs []outbox.Record
+		for _, r := range ev.Records {
+			if r.EventName != "INSERT" {
+				continue
+			}
+			rec, ok, err := dynamo.StreamRecord(r.Change.NewImage)
+			if err != nil {
+				log.ErrorContext(ctx, "unreadable outbox record", "event_id", r.EventID, "err", err)
+				return err
+			}
+			if ok {
+				recs = append(recs, rec)
+			}
+		}
+		st, err := d.Dispatch().Dispatch(ctx, recs)
+		if err != nil {
+			log.ErrorContext(ctx, "dispatch failed", "records", st.Records, "events", st.Events, "deliveries", st.Deliveries, "err", err)
+			return err
+		}
+		log.InfoContext(ctx, "dispatched", "records", st.Records, "events", st.Events, "deliveries", st.Deliveries)
+		return nil
+	}
+}
+
+// Deliveries makes the webhook deliveries SQS hands it, ten at a time in
+// parallel. A delivery that failed is reported as the batch's failure
+// after its visibility is set to the wait before its next attempt; SQS
+// moves it to the dead-letter queue after the last.
+func Deliveries(d *Deps) func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		log := d.Log.With("function", lambdas.Deliveries, "request_id", requestID(ctx))
+		failed := make([]bool, len(ev.Records))
+		var wg sync.WaitGroup
+		for i, r := range ev.Records {
+			wg.Go(func() { failed[i] = !deliver(ctx, d, r, log) })
+		}
+		wg.Wait()
+		var res events.SQSEventResponse
+		for i, f := range failed {
+			if f {
+				res.BatchItemFailures = append(res.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: ev.Records[i].MessageId})
+			}
+		}
+		return res, nil
+	}
+}
+
+// deliver makes one delivery attempt; false leaves the message queued.
+func deliver(ctx context.Context, d *Deps, r events.SQSMessage, log *slog.Logger) bool {
+	var m webhooks.Message
+	if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m.WebhookID == "" || m.Event.ID == "" {
+		log.ErrorContext(ctx, "unreadable delivery dropped", "message_id", r.MessageId, "err", err)
+		return true
+	}
+	n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
+	out, err := d.Webhooks().Deliver(ctx, m, max(n, 1), log)
+	attrs := []any{"message_id", r.MessageId, "account_id", m.Event.AccountID, "webhook_id", m.WebhookID, "event_id", m.Event.ID, "attempt", n}
+	switch {
+	case err != nil:
+		log.ErrorContext(ctx, "delivery failed", append(attrs, "err", err)...)
+		return false
+	case out.Done:
+		log.InfoContext(ctx, "delivery done", attrs...)
+		return true
+	}
+	if err := d.Queue().Delay(ctx, r.ReceiptHandle, out.RetryIn); err != nil {
+		log.ErrorContext(ctx, "delivery not postponed", append(attrs, "err", err)...)
+	}
+	log.InfoContext(ctx, "delivery failed; retried later", append(attrs, "retry_in", out.RetryIn.String())...)
+	return false
+}
+
+func requestID(ctx context.Context) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return lc.AwsRequestID
+	}
+	return ""
 }

@@ -29,10 +29,13 @@ const (
 	ScopeDelete Scope = "files:delete"
 	// ScopeTokens manages the account's tokens (list, create, rotate, revoke).
 	ScopeTokens Scope = "tokens:admin"
+	// ScopeWebhooks manages the account's webhooks (register, change,
+	// rotate their secrets, read and retry their deliveries).
+	ScopeWebhooks Scope = "webhooks:admin"
 )
 
 // AllScopes lists every scope a token may carry.
-var AllScopes = []Scope{ScopeRead, ScopeWrite, ScopeDelete, ScopeTokens}
+var AllScopes = []Scope{ScopeRead, ScopeWrite, ScopeDelete, ScopeTokens, ScopeWebhooks}
 
 // TokenPrefix starts every token secret so leaked tokens are recognisable.
 const TokenPrefix = "anx_"
@@ -145,7 +148,7 @@ func ParseScopes(s string) ([]Scope, error) {
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
 		sc := Scope(f)
 		if !slices.Contains(AllScopes, sc) {
-			return nil, apperr.Invalid("scopes", "unknown scope "+strconv.Quote(f)+"; use files:read, files:write, files:delete, tokens:admin")
+			return nil, apperr.Invalid("scopes", "unknown scope "+strconv.Quote(f)+"; use files:read, files:write, files:delete, tokens:admin, webhooks:admin")
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)

@@ -58,6 +58,7 @@ func start(t testing.TB, be testenv.Backend, opts ...func(*local.Options)) *env 
 	e := &env{t: t, clock: &clock{}, probe: &sdkprobe.Probe{}}
 	c := testenv.Config(be)
 	c.Now = e.clock.Now
+	c.WebhookTimeout = webhookTimeout
 	c.ConfigHooks = append(c.ConfigHooks, e.probe.Install)
 	// every handler response must match the OpenAPI document
 	o := local.Options{Config: c, Observe: openapitest.New(t).Observe}

@@ -27,13 +27,14 @@ const (
 	FilePurged         Type = "file.purged" // deleted for good: by request, or by the sweeper when its trash time ran out
 	FileAttached       Type = "file.attached"
 	FileDetached       Type = "file.detached"
-	BatchCreated       Type = "batch.created"   // a Wegly batch, with its files
-	SessionExpired     Type = "session.expired" // an upload session that expired open: its parts are gone
+	BatchCreated       Type = "batch.created"    // a Wegly batch, with its files
+	SessionExpired     Type = "session.expired"  // an upload session that expired open: its parts are gone
+	WebhookDisabled    Type = "webhook.disabled" // an endpoint that kept failing, switched off
 )
 
 // Types lists every event type.
 var Types = []Type{FileCreated, FileVersionCreated, FilePromoted, FileTrashed, FileRestored, FilePurged,
-	FileAttached, FileDetached, BatchCreated, SessionExpired}
+	FileAttached, FileDetached, BatchCreated, SessionExpired, WebhookDisabled}
 
 // Retention is how long events are kept (the feed can replay them).
 const Retention = 30 * 24 * time.Hour
@@ -149,4 +150,20 @@ type SessionData struct {
 // concerned, if any); source says what made it when that is not a request.
 func OfFile(t Type, f files.File, v *files.Version, source string, at time.Time) *Record {
 	return NewRecord(f.AccountID, at).Add(t, FileData{File: f, Version: v, Source: source})
+}
+
+// WebhookData is the payload of webhook.disabled.
+type WebhookData struct {
+	ID         string    `json:"id"`
+	URL        string    `json:"url"`
+	Reason     string    `json:"reason"`
+	DisabledAt time.Time `json:"disabled_at"`
+}
+
+// Envelope is an event as it leaves the service: on the EventBridge bus
+// (the entry's detail) and in a webhook's body — the feed's event with its
+// account.
+type Envelope struct {
+	Event
+	AccountID string `json:"account_id"`
 }

@@ -9,7 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
 // call is what one SDK operation needs from IAM.
@@ -20,18 +22,26 @@ type call struct {
 	readsObject bool // GetObject/HeadObject: 403 on a missing key without s3:ListBucket
 }
 
-func (c call) tableARN(table string) string {
-	return "arn:aws:dynamodb:local:000000000000:table/" + table
+// Names are the deployment's resources a policy's kinds mean: the tables,
+// the bucket, the deliveries queue (its URL) and the bus.
+type Names struct {
+	Table, Keys, Bucket, Queue, Bus string
 }
 
-func (c call) bucketARN(bucket string) string { return "arn:aws:s3:::" + bucket }
+// arns renders the names as ARNs (for refusal messages).
+func (n Names) arns() ARNs {
+	return ARNs{Table: "arn:aws:dynamodb:local:000000000000:table/" + n.Table, Keys: "arn:aws:dynamodb:local:000000000000:table/" + n.Keys,
+		Bucket: "arn:aws:s3:::" + n.Bucket, Queue: "arn:aws:sqs:local:000000000000:" + path.Base(n.Queue),
+		Bus: "arn:aws:events:local:000000000000:event-bus/" + n.Bus}
+}
 
 // required maps an operation's input to the IAM actions AWS checks for it
 // (the Service Authorization Reference): a transaction needs the item
 // action of every item, a query on an index needs the index's ARN, a read
 // or delete of a version needs the *Version action. An operation without a
 // mapping is refused, so a new call cannot slip past the policy.
-func required(params any, table, keys, bucket string) (call, error) {
+func required(params any, n Names) (call, error) {
+	table, keys, bucket := n.Table, n.Keys, n.Bucket
 	t := reflect.TypeOf(params)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -63,6 +73,7 @@ func required(params any, table, keys, bucket string) (call, error) {
 	}
 	obj := func(b *string, action string) { grant(KindObjects, "", aws.ToString(b), bucket, action) }
 	bkt := func(b *string, action string) { grant(KindBucket, "", aws.ToString(b), bucket, action) }
+	queue := func(u *string, action string) { grant(KindQueue, "", aws.ToString(u), n.Queue, action) }
 	versioned := func(v *string, plain, version string) string {
 		if aws.ToString(v) != "" {
 			return version
@@ -128,6 +139,30 @@ func required(params any, table, keys, bucket string) (call, error) {
 		bkt(in.Bucket, listBucket)
 	case *s3.ListMultipartUploadsInput:
 		bkt(in.Bucket, "s3:ListBucketMultipartUploads")
+	// SQS (the batch operations need the single message's action)
+	case *sqs.SendMessageInput:
+		queue(in.QueueUrl, sendMessage)
+	case *sqs.SendMessageBatchInput:
+		queue(in.QueueUrl, sendMessage)
+	case *sqs.ReceiveMessageInput:
+		queue(in.QueueUrl, receiveMessage)
+	case *sqs.DeleteMessageInput:
+		queue(in.QueueUrl, deleteMessage)
+	case *sqs.DeleteMessageBatchInput:
+		queue(in.QueueUrl, deleteMessage)
+	case *sqs.ChangeMessageVisibilityInput:
+		queue(in.QueueUrl, changeVisibility)
+	case *sqs.GetQueueAttributesInput:
+		queue(in.QueueUrl, queueAttributes)
+	// EventBridge: every entry names its bus
+	case *eventbridge.PutEventsInput:
+		for _, e := range in.Entries {
+			bus := aws.ToString(e.EventBusName)
+			if bus == "" {
+				bus = "default"
+			}
+			grant(KindBus, "", bus, n.Bus, putEvents)
+		}
 	default:
 		return c, fmt.Errorf("no IAM mapping for %s: map it in iam.required before any function calls it", op)
 	}

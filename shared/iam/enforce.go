@@ -22,9 +22,7 @@ import (
 type Enforcer struct {
 	Function string
 	Policy   Policy
-	Table    string // the table the policy's table resources mean
-	Keys     string // the signing keys' table
-	Bucket   string // the bucket the policy's bucket resources mean
+	Names    Names // what the policy's resources mean
 	Log      *slog.Logger
 
 	mu     sync.Mutex
@@ -32,7 +30,7 @@ type Enforcer struct {
 }
 
 // NewEnforcer enforces the function's policy from Policies.
-func NewEnforcer(function, table, keys, bucket string, log *slog.Logger) (*Enforcer, error) {
+func NewEnforcer(function string, names Names, log *slog.Logger) (*Enforcer, error) {
 	p, ok := Policies[function]
 	if !ok {
 		return nil, fmt.Errorf("iam: no policy for function %q", function)
@@ -40,7 +38,7 @@ func NewEnforcer(function, table, keys, bucket string, log *slog.Logger) (*Enfor
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Enforcer{Function: function, Policy: p, Table: table, Keys: keys, Bucket: bucket, Log: log}, nil
+	return &Enforcer{Function: function, Policy: p, Names: names, Log: log}, nil
 }
 
 // Install adds the enforcer to an AWS config's middleware stacks.
@@ -66,14 +64,14 @@ func (e *Enforcer) ResetDenied() {
 }
 
 func (e *Enforcer) handle(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-	call, err := required(in.Parameters, e.Table, e.Keys, e.Bucket)
+	call, err := required(in.Parameters, e.Names)
 	if err != nil {
 		return e.deny(ctx, call.service, err.Error())
 	}
 	for _, a := range call.needs {
 		if !e.Policy.Allows(a) {
 			return e.deny(ctx, call.service, fmt.Sprintf("%s is not authorized to perform: %s on resource: %s (%s)",
-				e.Function, a.Action, a.Resource.ARN(ARNs{Table: call.tableARN(e.Table), Keys: call.tableARN(e.Keys), Bucket: call.bucketARN(e.Bucket)}), call.op))
+				e.Function, a.Action, a.Resource.ARN(e.Names.arns()), call.op))
 		}
 	}
 	for _, a := range call.needs {
@@ -109,7 +107,7 @@ func (e *Enforcer) refusal(ctx context.Context, service, msg string) error {
 // AccessDeniedException.
 func accessDenied(service, msg string) error {
 	status, code := http.StatusForbidden, "AccessDenied"
-	if service == "dynamodb" {
+	if service == "dynamodb" || service == "eventbridge" {
 		status, code = http.StatusBadRequest, "AccessDeniedException"
 	}
 	return &awshttp.ResponseError{RequestID: "iam-local", ResponseError: &smithyhttp.ResponseError{

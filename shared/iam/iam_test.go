@@ -8,7 +8,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/anexo/anexo/shared/lambdas"
 )
@@ -16,7 +19,8 @@ import (
 // TestRequired: each operation needs the actions the Service Authorization
 // Reference lists, on the right resource.
 func TestRequired(t *testing.T) {
-	tbl, bkt := aws.String("t"), aws.String("b")
+	tbl, bkt, q := aws.String("t"), aws.String("b"), aws.String("http://sqs/000000000000/deliveries")
+	names := Names{Table: "t", Keys: "k", Bucket: "b", Queue: *q, Bus: "bus"}
 	for _, tc := range []struct {
 		in   any
 		want string
@@ -40,8 +44,12 @@ func TestRequired(t *testing.T) {
 		{&s3.DeleteObjectInput{Bucket: bkt}, "s3:DeleteObject on bucket/*"},
 		{&s3.DeleteObjectInput{Bucket: bkt, VersionId: aws.String("v")}, "s3:DeleteObjectVersion on bucket/*"},
 		{&s3.ListObjectVersionsInput{Bucket: bkt}, "s3:ListBucketVersions on bucket"},
+		{&sqs.SendMessageBatchInput{QueueUrl: q}, "sqs:SendMessage on deliveries queue"},
+		{&sqs.DeleteMessageBatchInput{QueueUrl: q}, "sqs:DeleteMessage on deliveries queue"},
+		{&sqs.ChangeMessageVisibilityInput{QueueUrl: q}, "sqs:ChangeMessageVisibility on deliveries queue"},
+		{&eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{EventBusName: aws.String("bus")}}}, "events:PutEvents on event bus"},
 	} {
-		c, err := required(tc.in, "t", "k", "b")
+		c, err := required(tc.in, names)
 		if err != nil {
 			t.Fatalf("%T: %v", tc.in, err)
 		}
@@ -52,14 +60,16 @@ func TestRequired(t *testing.T) {
 		if strings.Join(got, ", ") != tc.want {
 			t.Errorf("%T needs %v, want %s", tc.in, got, tc.want)
 		}
-		if want := strings.SplitN(tc.want, ":", 2)[0]; c.service != want { // AWS answers each service's refusal its own way
+		if want := strings.Replace(strings.SplitN(tc.want, ":", 2)[0], "events", "eventbridge", 1); c.service != want { // AWS answers each service's refusal its own way
 			t.Errorf("%T: service %q, want %q", tc.in, c.service, want)
 		}
 	}
-	// another table or bucket, and unmapped operations, are refused
+	// another table, bucket, queue or bus, and unmapped operations, are refused
 	for _, in := range []any{&dynamodb.GetItemInput{TableName: aws.String("other")}, &s3.HeadObjectInput{Bucket: aws.String("other")},
-		&dynamodb.DeleteTableInput{TableName: tbl}, &s3.PutBucketPolicyInput{Bucket: bkt}} {
-		if _, err := required(in, "t", "k", "b"); err == nil {
+		&sqs.SendMessageInput{QueueUrl: aws.String("http://sqs/000000000000/other")},
+		&eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{EventBusName: aws.String("bus")}, {}}},
+		&dynamodb.DeleteTableInput{TableName: tbl}, &s3.PutBucketPolicyInput{Bucket: bkt}, &sqs.PurgeQueueInput{QueueUrl: q}} {
+		if _, err := required(in, names); err == nil {
 			t.Errorf("%T was mapped", in)
 		}
 	}
@@ -96,7 +106,7 @@ func TestEveryFunctionHasAPolicy(t *testing.T) {
 			t.Errorf("no policy for %s", fn)
 		}
 	}
-	if len(Policies) != len(lambdas.HTTP)+len(lambdas.Background) {
+	if len(Policies) != len(lambdas.All()) {
 		t.Errorf("policies for unknown functions: %d policies", len(Policies))
 	}
 }

@@ -26,6 +26,8 @@ const (
 	KindBucket
 	KindObjects
 	KindKeys
+	KindQueue // the webhook deliveries queue
+	KindBus   // the event bus
 )
 
 // Resource is what a statement grants on. Index names one index.
@@ -46,6 +48,10 @@ func (r Resource) String() string {
 		return "bucket/*"
 	case KindKeys:
 		return "keys table"
+	case KindQueue:
+		return "deliveries queue"
+	case KindBus:
+		return "event bus"
 	}
 	return fmt.Sprintf("resource(%d)", r.Kind)
 }
@@ -53,7 +59,7 @@ func (r Resource) String() string {
 // ARNs are the ARNs of a deployment's resources (the stack passes its
 // tokens, enforcement passes names).
 type ARNs struct {
-	Table, Keys, Bucket string
+	Table, Keys, Bucket, Queue, Bus string
 }
 
 // ARN renders the resource's ARN.
@@ -69,6 +75,10 @@ func (r Resource) ARN(a ARNs) string {
 		return a.Bucket + "/*"
 	case KindKeys:
 		return a.Keys
+	case KindQueue:
+		return a.Queue
+	case KindBus:
+		return a.Bus
 	}
 	panic("iam: unknown resource kind")
 }
@@ -148,6 +158,16 @@ func Keys(actions ...string) Statement {
 	return Statement{Resource: Resource{Kind: KindKeys}, Actions: actions}
 }
 
+// Queue grants actions on the deliveries queue.
+func Queue(actions ...string) Statement {
+	return Statement{Resource: Resource{Kind: KindQueue}, Actions: actions}
+}
+
+// Bus grants actions on the event bus.
+func Bus(actions ...string) Statement {
+	return Statement{Resource: Resource{Kind: KindBus}, Actions: actions}
+}
+
 // Objects grants actions on the bucket's objects.
 func Objects(actions ...string) Statement {
 	return Statement{Resource: Resource{Kind: KindObjects}, Actions: actions}
@@ -172,6 +192,13 @@ const (
 	listParts           = "s3:ListMultipartUploadParts"
 	listBucket          = "s3:ListBucket"
 	listBucketVersions  = "s3:ListBucketVersions"
+
+	sendMessage      = "sqs:SendMessage"
+	receiveMessage   = "sqs:ReceiveMessage"
+	deleteMessage    = "sqs:DeleteMessage"
+	changeVisibility = "sqs:ChangeMessageVisibility"
+	queueAttributes  = "sqs:GetQueueAttributes"
+	putEvents        = "events:PutEvents"
 )
 
 // Policies is every function's policy: the stack grants exactly this, local
@@ -256,6 +283,29 @@ var Policies = map[string]Policy{
 		Index(dynamo.IndexGSI2, query),
 		Objects(putObject, getObject, listParts, deleteObjectVersion),
 		Bucket(listBucket, listBucketVersions),
+	},
+	// Webhooks: register, change and remove them (the account's WH#
+	// items), read their deliveries (a Query of the webhook's own
+	// partition), and test or retry one now (the delivery's log; a retry
+	// reads the event's outbox record back).
+	lambdas.Webhooks: {Table(getItem, putItem, deleteItem, query)},
+	// The dispatcher reads the account's webhooks, publishes every event
+	// to the bus and queues the deliveries. (Its event source mapping
+	// reads the table's stream with the role: the stack grants that read
+	// on the stream alone.)
+	lambdas.Dispatcher: {
+		Table(query),
+		Bus(putEvents),
+		Queue(sendMessage),
+	},
+	// The delivery function reads the webhook and the delivery's log,
+	// writes the attempt, keeps the failure streak (updates) and switches
+	// a failing webhook off with its event (a transaction); a failed
+	// delivery's message waits for its next attempt (its visibility). Its
+	// event source mapping receives and deletes the messages with the role.
+	lambdas.Deliveries: {
+		Table(getItem, putItem, updateItem),
+		Queue(receiveMessage, deleteMessage, changeVisibility, queueAttributes),
 	},
 }
 

@@ -11,20 +11,29 @@ const (
 	SessionsComplete = "sessions-complete"
 	Files            = "files"
 	Attachments      = "attachments"
-	Batches          = "batches"   // Wegly batch uploads: bytes pass through Lambda
-	Tokens           = "tokens"    // the account's tokens (tokens:admin)
-	Companion        = "companion" // Uppy's companion routes under upload tickets
-	Events           = "events"    // the event feed
-	Sweeper          = "sweeper"   // scheduled: purges trashed files past their window
-	Recorder         = "recorder"  // S3 ObjectCreated:Post: records browser form uploads
+	Batches          = "batches"    // Wegly batch uploads: bytes pass through Lambda
+	Tokens           = "tokens"     // the account's tokens (tokens:admin)
+	Companion        = "companion"  // Uppy's companion routes under upload tickets
+	Events           = "events"     // the event feed
+	Webhooks         = "webhooks"   // the account's webhooks and their deliveries (webhooks:admin)
+	Sweeper          = "sweeper"    // scheduled: purges trashed files past their window
+	Recorder         = "recorder"   // S3 ObjectCreated:Post: records browser form uploads
+	Dispatcher       = "dispatcher" // DynamoDB Streams: routes outbox records to the bus and the deliveries queue
+	Deliveries       = "deliveries" // SQS: delivers webhooks
 )
 
 // HTTP lists the functions API Gateway invokes, the authorizer first.
-var HTTP = []string{Authorizer, SessionsOpen, Companion, SessionsParts, SessionsComplete, Files, Attachments, Batches, Tokens, Events}
+var HTTP = []string{Authorizer, SessionsOpen, Companion, SessionsParts, SessionsComplete, Files, Attachments, Batches, Tokens, Events, Webhooks}
 
 // Background lists the functions run by a schedule or an event rather
-// than by routes.
+// than by routes (invoked asynchronously).
 var Background = []string{Sweeper, Recorder}
 
+// Consumers lists the functions an event source mapping invokes with
+// batches it reads (a stream, a queue).
+var Consumers = []string{Dispatcher, Deliveries}
+
 // All lists every function.
-func All() []string { return append(append([]string{}, HTTP...), Background...) }
+func All() []string {
+	return append(append(append([]string{}, HTTP...), Background...), Consumers...)
+}

@@ -59,11 +59,20 @@ func StartDynamo(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	srv := &http.Server{Handler: removeFix{next: queryFix{next: minidyn.NewServer()}}, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: log.New(io.Discard, "", 0)}
+	u := "http://" + ln.Addr().String()
+	tap := &streamTap{next: removeFix{next: queryFix{next: minidyn.NewServer()}}, subs: map[string]*Stream{}}
+	tapsMu.Lock()
+	taps[u] = tap
+	tapsMu.Unlock()
+	srv := &http.Server{Handler: tap, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { _ = srv.Serve(ln) }()
-	context.AfterFunc(ctx, func() { _ = srv.Close() })
-	return "http://" + ln.Addr().String(), nil
+	context.AfterFunc(ctx, func() {
+		_ = srv.Close()
+		tapsMu.Lock()
+		delete(taps, u)
+		tapsMu.Unlock()
+	})
+	return u, nil
 }
 
 var (

@@ -56,6 +56,9 @@ type Server struct {
 	// and caches, every AWS call checked against its IAM policy.
 	fns map[string]*app.Deps
 	srv *http.Server
+	// Messaging is the embedded SQS and EventBridge (nil when the
+	// configuration names others).
+	Messaging *Messaging
 }
 
 // Function returns the dependencies of one function's process.
@@ -108,6 +111,21 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if c.Bucket == "" {
 		c.Bucket = "anexo-files"
 	}
+	if c.BusName == "" {
+		c.BusName = c.Table
+	}
+	var msg *Messaging
+	if !o.UseAWS && c.SQSEndpoint == "" {
+		// SQS and EventBridge: embedded, on the server's clock
+		var err error
+		if msg, err = StartMessaging(c.Now); err != nil {
+			return nil, fmt.Errorf("embedded sqs and eventbridge: %w", err)
+		}
+		context.AfterFunc(ctx, func() { _ = msg.Close() })
+		c.SQSEndpoint, c.EventsEndpoint = msg.URL, msg.URL
+	}
+	// webhooks to receivers on this machine (local mode only)
+	c.LoopbackWebhooks = !o.UseAWS
 	// S3 events are local mode's to send only on its own S3 (moto sends
 	// none, and its DynamoDB transactions are not atomic under concurrency:
 	// a recorder racing a status call there can lose a committed write).
@@ -139,8 +157,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		if err := d.Provision(ctx, origins...); err != nil {
 			return nil, err
 		}
+		c.QueueURL = d.Cfg.QueueURL
 	}
-	s.Deps, s.fns = d, map[string]*app.Deps{}
+	s.Deps, s.fns, s.Messaging = d, map[string]*app.Deps{}, msg
 	for _, fn := range lambdas.All() {
 		fc := c
 		fc.Function, fc.EnforcePolicy = fn, true
@@ -173,6 +192,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	go func() { _ = s.srv.Serve(ln) }()
 	context.AfterFunc(ctx, func() { _ = s.srv.Close() })
 	go s.sweep(ctx, o.SweepEvery)
+	// the outbox's stream to the dispatcher, the deliveries queue to the
+	// delivery function: their event source mappings
+	if st := StreamOf(c.DynamoEndpoint, c.Table); st != nil && !o.UseAWS {
+		go consumeStream(ctx, st, s.Function(lambdas.Dispatcher))
+	}
+	if c.QueueURL != "" {
+		go consumeQueue(ctx, s.Function(lambdas.Deliveries), 50*time.Millisecond)
+	}
 	return s, nil
 }
 

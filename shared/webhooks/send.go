@@ -61,6 +61,7 @@ const (
 // Attempt is the outcome of one delivery attempt, as the deliveries log
 // shows it.
 type Attempt struct {
+	At       time.Time     // when it was sent (its webhook-timestamp)
 	Status   int           // the endpoint's HTTP status (0: no answer)
 	Latency  time.Duration // until the answer's headers, or the failure
 	Response string        // the answer's first bytes
@@ -196,9 +197,11 @@ func CheckURL(field, raw string, allowLoopback bool) (*url.URL, error) {
 }
 
 // Send posts one delivery of body (a JSON event) to endpoint, signed with
-// secret under the message id (the event's id: the same on every retry)
-// at time at.
-func (s *Sender) Send(ctx context.Context, endpoint, secret, id string, at time.Time, body []byte) Attempt {
+// each secret (the current one, and a replaced one during its grace: the
+// header then carries both signatures, space-separated, as the
+// specification allows) under the message id (the event's id: the same
+// on every retry) at time at.
+func (s *Sender) Send(ctx context.Context, endpoint string, secrets []string, id string, at time.Time, body []byte) Attempt {
 	start := time.Now()
 	fail := func(err error) Attempt {
 		msg := err.Error()
@@ -209,14 +212,18 @@ func (s *Sender) Send(ctx context.Context, endpoint, secret, id string, at time.
 		case errors.As(err, &ue) && ue.Timeout():
 			msg = "no answer within " + s.client.Timeout.String()
 		}
-		return Attempt{Latency: time.Since(start), Error: msg}
+		return Attempt{At: at, Latency: time.Since(start), Error: msg}
 	}
 	if _, err := CheckURL("url", endpoint, s.loopback); err != nil {
 		return fail(err)
 	}
-	sig, err := Sign(secret, id, at, body)
-	if err != nil {
-		return fail(err)
+	sigs := make([]string, len(secrets))
+	for i, secret := range secrets {
+		sig, err := Sign(secret, id, at, body)
+		if err != nil {
+			return fail(err)
+		}
+		sigs[i] = sig
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
@@ -226,13 +233,13 @@ func (s *Sender) Send(ctx context.Context, endpoint, secret, id string, at time.
 	req.Header.Set("User-Agent", "Anexo-Webhooks/1")
 	req.Header.Set(standardwebhooks.HeaderWebhookID, id)
 	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(at.Unix(), 10))
-	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	req.Header.Set(standardwebhooks.HeaderWebhookSignature, strings.Join(sigs, " "))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return fail(err)
 	}
 	defer resp.Body.Close()
-	a := Attempt{Status: resp.StatusCode, Latency: time.Since(start)}
+	a := Attempt{At: at, Status: resp.StatusCode, Latency: time.Since(start)}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponse))
 	a.Response = string(b[:min(len(b), ExcerptBytes)])
 	return a

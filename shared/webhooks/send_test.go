@@ -111,7 +111,7 @@ func TestSend(t *testing.T) {
 	}))
 	defer srv.Close()
 	at := time.Now()
-	a := webhooks.NewSender(true).Send(context.Background(), srv.URL+"/hook", secret, "evt-1", at, []byte(`{"type":"file.created"}`))
+	a := webhooks.NewSender(true).Send(context.Background(), srv.URL+"/hook", []string{secret}, "evt-1", at, []byte(`{"type":"file.created"}`))
 	if !a.OK() || a.Status != 204 || a.Latency <= 0 || a.Error != "" {
 		t.Fatalf("attempt %+v", a)
 	}
@@ -147,24 +147,24 @@ func TestSendIsSSRFSafe(t *testing.T) {
 	port := tls.URL[strings.LastIndexByte(tls.URL, ':'):]
 	strict := webhooks.NewSender(false)
 	for _, u := range []string{"https://localhost" + port + "/x", tls.URL + "/x", "https://169.254.169.254/x"} {
-		if a := strict.Send(context.Background(), u, webhooks.NewSecret(), "e", time.Now(), []byte("{}")); a.Status != 0 || a.Error == "" {
+		if a := strict.Send(context.Background(), u, []string{webhooks.NewSecret()}, "e", time.Now(), []byte("{}")); a.Status != 0 || a.Error == "" {
 			t.Fatalf("%s: %+v", u, a)
 		}
 	}
-	if a := strict.Send(context.Background(), "https://localhost"+port+"/x", webhooks.NewSecret(), "e", time.Now(), []byte("{}")); !strings.Contains(a.Error, "may not reach") {
+	if a := strict.Send(context.Background(), "https://localhost"+port+"/x", []string{webhooks.NewSecret()}, "e", time.Now(), []byte("{}")); !strings.Contains(a.Error, "may not reach") {
 		t.Fatalf("a name resolving to loopback: %+v", a)
 	}
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("%d requests reached the loopback server", n)
 	}
 	local := webhooks.NewSender(true).WithTimeout(200 * time.Millisecond)
-	if a := local.Send(context.Background(), srv.URL+"/redirect", webhooks.NewSecret(), "e", time.Now(), []byte("{}")); a.Status != 302 || a.OK() {
+	if a := local.Send(context.Background(), srv.URL+"/redirect", []string{webhooks.NewSecret()}, "e", time.Now(), []byte("{}")); a.Status != 302 || a.OK() {
 		t.Fatalf("redirect: %+v", a)
 	}
-	if a := local.Send(context.Background(), srv.URL+"/slow", webhooks.NewSecret(), "e", time.Now(), []byte("{}")); a.Status != 0 || !strings.Contains(a.Error, "no answer within") {
+	if a := local.Send(context.Background(), srv.URL+"/slow", []string{webhooks.NewSecret()}, "e", time.Now(), []byte("{}")); a.Status != 0 || !strings.Contains(a.Error, "no answer within") {
 		t.Fatalf("slow: %+v", a)
 	}
-	if a := local.Send(context.Background(), srv.URL+"/long", webhooks.NewSecret(), "e", time.Now(), []byte("{}")); a.Status != 200 || len(a.Response) != webhooks.ExcerptBytes {
+	if a := local.Send(context.Background(), srv.URL+"/long", []string{webhooks.NewSecret()}, "e", time.Now(), []byte("{}")); a.Status != 200 || len(a.Response) != webhooks.ExcerptBytes {
 		t.Fatalf("long: status %d, %d bytes kept", a.Status, len(a.Response))
 	}
 }
