@@ -33,7 +33,8 @@ func BenchmarkColdStart(b *testing.B) {
 		lambdas.SessionsParts: "sessions-parts/status.json", lambdas.SessionsComplete: "sessions-complete/complete.json",
 		lambdas.Files: "files/usage.json", lambdas.Attachments: "attachments/usages.json", lambdas.Batches: "batches/get.json",
 		lambdas.Companion: "companion/list.json", lambdas.Recorder: "recorder/s3-post.json", lambdas.Sweeper: "sweeper/scheduled.json",
-		lambdas.Tokens: "tokens/list.json",
+		lambdas.Tokens: "tokens/list.json", lambdas.Events: "events/list.json", lambdas.Webhooks: "webhooks/list.json",
+		lambdas.Dispatcher: "dispatcher/stream.json", lambdas.Deliveries: "deliveries/sqs.json",
 	}
 	initMs := regexp.MustCompile(`INIT REPORT.*?durationMs: ?([0-9.]+)`)
 	dir := b.TempDir()

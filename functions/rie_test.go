@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/anexo/anexo/infra/lambdabuild"
 	"github.com/anexo/anexo/shared/auth"
@@ -157,6 +159,8 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 	rie := rieBinary(t)
 	be := testenv.MotoBackend(t)
 	cfg := testenv.Config(be)
+	// moto serves SQS and EventBridge too: the deliveries queue and the bus
+	cfg.SQSEndpoint, cfg.EventsEndpoint, cfg.BusName = be.Dynamo, be.Dynamo, cfg.Table
 	d := testenv.Connect(t, cfg)
 	ctx := context.Background()
 	// The account and token the sample events carry.
@@ -169,7 +173,8 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 	}
 	bin := t.TempDir()
 	env := []string{"TABLE_NAME=" + cfg.Table, "BUCKET_NAME=" + cfg.Bucket, "AWS_REGION=us-east-1",
-		"DYNAMODB_ENDPOINT=" + be.Dynamo, "S3_ENDPOINT=" + be.S3, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}
+		"DYNAMODB_ENDPOINT=" + be.Dynamo, "S3_ENDPOINT=" + be.S3, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"SQS_ENDPOINT=" + be.Dynamo, "EVENTS_ENDPOINT=" + be.Dynamo, "EVENT_BUS_NAME=" + cfg.BusName, "DELIVERY_QUEUE_URL=" + d.Cfg.QueueURL}
 	build := func(fn string) string { return buildBootstrap(t, bin, fn, runtime.GOARCH) }
 	initMs := regexp.MustCompile(`INIT REPORT.*?durationMs: ?([0-9.]+)`)
 	run := func(fn string, f func(l *lambda)) {
@@ -321,6 +326,44 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 		// an object no form upload is waiting for is ignored
 		if resp := l.invoke(t, event(t, "recorder/s3-post.json", "")); resp["errorMessage"] != nil {
 			t.Fatalf("recorder: %v", resp)
+		}
+	})
+	run("events", func(l *lambda) {
+		if b := status(t, l.invoke(t, event(t, "events/list.json", "")), 200); b["_page"].(map[string]any)["count"].(float64) != 0 {
+			t.Fatalf("events: %v", b)
+		}
+	})
+	run("webhooks", func(l *lambda) {
+		b := status(t, l.invoke(t, event(t, "webhooks/create.json", "")), 201)
+		if !strings.HasPrefix(b["secret"].(string), "whsec_") {
+			t.Fatalf("create: %v", b)
+		}
+		if b := status(t, l.invoke(t, event(t, "webhooks/list.json", "")), 200); len(b["webhooks"].([]any)) != 1 {
+			t.Fatalf("list: %v", b)
+		}
+		if b := status(t, l.invoke(t, event(t, "webhooks/get.json", "")), 404); b["code"] != "webhook_not_found" {
+			t.Fatalf("get: %v", b)
+		}
+	})
+	// the sample stream record (a file.trashed) goes to the bus and, for
+	// the webhook just registered, to the deliveries queue
+	run("dispatcher", func(l *lambda) {
+		if resp := l.invoke(t, event(t, "dispatcher/stream.json", "")); resp["errorMessage"] != nil {
+			t.Fatalf("dispatcher: %v", resp)
+		}
+		if !l.logs.WaitFor(`"deliveries":1`) {
+			t.Fatalf("dispatcher did not queue the delivery:\n%s", l.logs)
+		}
+		out, err := d.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(d.Cfg.QueueURL), MaxNumberOfMessages: 10})
+		if err != nil || len(out.Messages) != 1 || !strings.Contains(aws.ToString(out.Messages[0].Body), "file.trashed") {
+			t.Fatalf("deliveries queue: %v %v", out, err)
+		}
+	})
+	// a delivery to a webhook that is gone is done with
+	run("deliveries", func(l *lambda) {
+		resp := l.invoke(t, event(t, "deliveries/sqs.json", ""))
+		if failed, _ := resp["batchItemFailures"].([]any); resp["errorMessage"] != nil || len(failed) != 0 || !l.logs.WaitFor("delivery done") {
+			t.Fatalf("deliveries: %v", resp)
 		}
 	})
 	// last: it rotates and revokes the sample token

@@ -18,6 +18,7 @@ import (
 
 	"github.com/anexo/anexo/shared/events"
 	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/webhooks"
 )
 
 // receiver is a webhook endpoint on loopback. It checks every delivery's
@@ -280,5 +281,129 @@ func TestWebhooks(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if n := len(r.accepted()); n != 5 {
 		t.Fatalf("%d deliveries after removal, want 5", n)
+	}
+}
+
+// waitAttempts waits until an event was attempted n times.
+func (r *receiver) waitAttempts(id string, n int) {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for r.attempts(id) < n {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("event %s: %d attempts, want %d", id, r.attempts(id), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// first waits for the first attempt of any event and returns its id.
+func (r *receiver) first() string {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r.mu.Lock()
+		if len(r.got) > 0 {
+			id := r.got[0].ID
+			r.mu.Unlock()
+			return id
+		}
+		r.mu.Unlock()
+		if time.Now().After(deadline) {
+			r.t.Fatal("no delivery")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWebhookRetries: a receiver that answers 500, then times out, then
+// accepts gets the delivery again on the schedule (SQS visibility, moved
+// by the clock) under the same webhook-id, accepted once; the log shows
+// each attempt. An endpoint that never accepts: the 8th attempt gives up,
+// the message goes to the dead-letter queue, the webhook is switched off
+// and webhook.disabled is written; later events are not sent; a manual
+// retry delivers; switched on again, deliveries resume.
+func TestWebhookRetries(t *testing.T) {
+	e := start(t, testenv.Embedded(t))
+	c := e.account(0, "")
+	flaky := newReceiver(t, e.clock.Now)
+	flaky.answer = func(_ string, n int) int { return map[int]int{1: 500, 2: 0}[n] + map[bool]int{true: 204}[n > 2] }
+	w := c.hook(flaky, map[string]any{"types": []string{"file.created"}})
+	c.upload("a.txt", random(10), nil)
+	id := flaky.first()
+	flaky.waitAttempts(id, 1)
+	e.clock.Advance(webhooks.Backoff[0]*11/10 + time.Second)
+	flaky.waitAttempts(id, 2)
+	e.clock.Advance(webhooks.Backoff[1]*11/10 + time.Second)
+	if got := flaky.waitFor(1); len(got) != 1 || got[id].Type != "file.created" || flaky.attempts(id) != 3 {
+		t.Fatalf("accepted %v after %d attempts", got, flaky.attempts(id))
+	}
+	log := c.expect(200, "GET", "/v1/webhooks/"+w["id"].(string)+"/deliveries", nil)
+	d := log["_embedded"].(map[string]any)["deliveries"].([]any)[0].(map[string]any)
+	as := d["attempts"].([]any)
+	if d["id"] != id || d["state"] != "delivered" || len(as) != 3 || as[0].(map[string]any)["status"].(float64) != 500 ||
+		as[1].(map[string]any)["status"] != nil || !strings.Contains(as[1].(map[string]any)["error"].(string), "no answer within") ||
+		as[2].(map[string]any)["status"].(float64) != 204 {
+		t.Fatalf("log: %v", d)
+	}
+	if h := c.expect(200, "GET", "/v1/webhooks/"+w["id"].(string), nil); h["failing_since"] != nil || h["enabled"] != true {
+		t.Fatalf("healthy again: %v", h)
+	}
+
+	down := newReceiver(t, e.clock.Now)
+	down.answer = func(string, int) int { return 503 }
+	w2 := c.hook(down, map[string]any{"types": []string{"file.trashed"}})
+	hook2 := "/v1/webhooks/" + w2["id"].(string)
+	f := c.upload("b.txt", random(10), nil)
+	c.expect(200, "DELETE", "/v1/files", batchBody(f["uuid"].(string)))
+	id2 := down.first()
+	for i := range webhooks.MaxAttempts {
+		down.waitAttempts(id2, i+1)
+		if i < len(webhooks.Backoff) {
+			if h := c.expect(200, "GET", hook2, nil); h["failing_since"] == nil || h["enabled"] != true {
+				t.Fatalf("after attempt %d: %v", i+1, h)
+			}
+			e.clock.Advance(webhooks.Backoff[i]*11/10 + time.Second)
+		}
+	}
+	dlq := e.srv.Deps.Cfg.Table + "-deliveries-dlq"
+	deadline := time.Now().Add(10 * time.Second)
+	for e.srv.Messaging.Messages(dlq) != 1 && time.Now().Before(deadline) {
+		e.clock.Advance(time.Minute) // the given-up message is moved when next received
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := e.srv.Messaging.Messages(dlq); n != 1 || down.attempts(id2) != webhooks.MaxAttempts {
+		t.Fatalf("%d messages in the dead-letter queue, %d attempts", n, down.attempts(id2))
+	}
+	h := c.expect(200, "GET", hook2, nil)
+	if h["enabled"] != false || h["disabled_reason"] != webhooks.ReasonFailing {
+		t.Fatalf("not disabled: %v", h)
+	}
+	if n := e.outbox(t, c.account)[events.WebhookDisabled]; n != 1 {
+		t.Fatalf("%d webhook.disabled events", n)
+	}
+	dl := c.expect(200, "GET", hook2+"/deliveries", nil)["_embedded"].(map[string]any)["deliveries"].([]any)[0].(map[string]any)
+	if dl["state"] != "failed" || len(dl["attempts"].([]any)) != webhooks.MaxAttempts {
+		t.Fatalf("given-up delivery: %v", dl)
+	}
+	// off: nothing is sent
+	c.expect(200, "POST", "/v1/files/restore", batchBody(f["uuid"].(string)))
+	c.expect(200, "DELETE", "/v1/files", batchBody(f["uuid"].(string)))
+	time.Sleep(300 * time.Millisecond)
+	if n := len(down.got); n != webhooks.MaxAttempts {
+		t.Fatalf("%d attempts to a disabled endpoint", n-webhooks.MaxAttempts)
+	}
+	// fixed: a manual retry delivers the given-up event (same id); on again, new events flow
+	down.answer = nil
+	if r := c.expect(200, "POST", hook2+"/deliveries/"+id2+"/retry", nil); r["state"] != "delivered" {
+		t.Fatalf("retry: %v", r)
+	}
+	if _, ok := down.accepted()[id2]; !ok {
+		t.Fatal("the retry was not received")
+	}
+	c.expect(200, "PATCH", hook2, map[string]any{"enabled": true})
+	c.expect(200, "POST", "/v1/files/restore", batchBody(f["uuid"].(string)))
+	c.expect(200, "DELETE", "/v1/files", batchBody(f["uuid"].(string)))
+	if got := down.waitFor(2); len(got) != 2 {
+		t.Fatalf("after switching on: %d accepted", len(got))
 	}
 }

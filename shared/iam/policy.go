@@ -287,8 +287,9 @@ var Policies = map[string]Policy{
 	// Webhooks: register, change and remove them (the account's WH#
 	// items), read their deliveries (a Query of the webhook's own
 	// partition), and test or retry one now (the delivery's log; a retry
-	// reads the event's outbox record back).
-	lambdas.Webhooks: {Table(getItem, putItem, deleteItem, query)},
+	// reads the event's outbox record back; its outcome updates the
+	// webhook's failure streak).
+	lambdas.Webhooks: {Table(getItem, putItem, updateItem, deleteItem, query)},
 	// The dispatcher reads the account's webhooks, publishes every event
 	// to the bus and queues the deliveries. (Its event source mapping
 	// reads the table's stream with the role: the stack grants that read

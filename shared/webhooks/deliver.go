@@ -71,9 +71,11 @@ const TestType events.Type = "webhook.test"
 
 // Outcome is what a delivery attempt leaves to the queue.
 type Outcome struct {
-	// Done: delivered, given up, or nothing to do (the message goes).
+	// Done: delivered, or nothing to do (the message goes).
 	Done bool
-	// RetryIn is when to try again (not Done).
+	// RetryIn is when the message is received again (not Done); after the
+	// last attempt it is 0, and that receive moves it to the dead-letter
+	// queue.
 	RetryIn time.Duration
 }
 
@@ -102,6 +104,9 @@ func (s *Service) Deliver(ctx context.Context, m Message, n int, log *slog.Logge
 		return Outcome{Done: true}, s.Store.SaveAttempt(ctx, d, Attempt{At: s.now(), Error: "not sent: the webhook is disabled (" + w.DisabledReason + ")"})
 	}
 	a := s.send(ctx, w, m.Event)
+	if len(d.Attempts) == 0 {
+		d.CreatedAt = a.At // its first attempt
+	}
 	final := n >= MaxAttempts
 	switch {
 	case a.OK():
@@ -114,11 +119,19 @@ func (s *Service) Deliver(ctx context.Context, m Message, n int, log *slog.Logge
 	if err := s.Store.SaveAttempt(ctx, d, a); err != nil {
 		return Outcome{}, err
 	}
-	if err := s.health(ctx, w, d, a, final, log); err != nil {
+	disabled, err := s.health(ctx, w, d, a, final)
+	if err != nil {
 		return Outcome{}, err
 	}
-	if a.OK() || final {
+	if disabled {
+		log.ErrorContext(ctx, "webhook disabled", "account_id", w.AccountID, "webhook_id", w.ID, "url", w.URL,
+			"failing_since", w.FailingSince, "reason", ReasonFailing)
+	}
+	switch {
+	case a.OK():
 		return Outcome{Done: true}, nil
+	case final:
+		return Outcome{}, nil // visible again at once: SQS moves it to the dead-letter queue
 	}
 	wait := Backoff[min(n, len(Backoff))-1]
 	return Outcome{RetryIn: wait + rand.N(wait/10+1)}, nil
@@ -145,37 +158,34 @@ func (s *Service) send(ctx context.Context, w Webhook, ev events.Envelope) Attem
 	return s.Sender.Send(ctx, w.URL, w.Secrets(now), ev.ID, now, body)
 }
 
-// health keeps the webhook's failure streak, and switches it off after a
-// delivery's last attempt failed with no success since its first.
-func (s *Service) health(ctx context.Context, w Webhook, d Delivery, a Attempt, final bool, log *slog.Logger) error {
+// health keeps the webhook's failure streak (any attempt, manual ones
+// too), and switches it off after a delivery's last automatic attempt
+// failed with no success since its first (disabled reports that).
+func (s *Service) health(ctx context.Context, w Webhook, d Delivery, a Attempt, final bool) (disabled bool, err error) {
 	if a.OK() {
 		if w.FailingSince.IsZero() {
-			return nil
+			return false, nil
 		}
-		return s.Store.Healthy(ctx, w.AccountID, w.ID)
+		return false, s.Store.Healthy(ctx, w.AccountID, w.ID)
 	}
 	since := w.FailingSince
 	if since.IsZero() {
 		since = a.At
 		if err := s.Store.Failing(ctx, w.AccountID, w.ID, a.At); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if !final || since.After(d.CreatedAt) {
-		return nil
+		return false, nil
 	}
 	now := s.now()
 	w.Enabled, w.DisabledReason, w.DisabledAt, w.UpdatedAt = false, ReasonFailing, now, now
 	rec := events.NewRecord(w.AccountID, now).Add(events.WebhookDisabled, events.WebhookData{ID: w.ID, URL: w.URL, Reason: w.DisabledReason, DisabledAt: now})
-	err := s.Store.Disable(ctx, w, rec)
+	err = s.Store.Disable(ctx, w, rec)
 	if errors.Is(err, apperr.ErrConflict) {
-		return nil // switched off already
+		return false, nil // switched off already
 	}
-	if err == nil {
-		log.ErrorContext(ctx, "webhook disabled", "account_id", w.AccountID, "webhook_id", w.ID, "url", w.URL,
-			"failing_since", since, "reason", w.DisabledReason)
-	}
-	return err
+	return err == nil, err
 }
 
 // Test sends a webhook.test event to a webhook now (enabled or not) and
@@ -233,9 +243,12 @@ func (s *Service) attemptNow(ctx context.Context, w Webhook, d Delivery, ev even
 	case a.OK():
 		d.State = StateDelivered
 	case d.State == "":
-		d.State = StateFailed // a test, or nothing else will try again
+		d.State = StateFailed // a test: nothing else will try again
 	}
 	if err := s.Store.SaveAttempt(ctx, d, a); err != nil {
+		return Delivery{}, err
+	}
+	if _, err := s.health(ctx, w, d, a, false); err != nil {
 		return Delivery{}, err
 	}
 	d.Attempts = append(d.Attempts, a)
