@@ -107,6 +107,9 @@ func TestEventFeed(t *testing.T) {
 	c := e.account(0, "")
 	ctx := context.Background()
 	lead, deal := uuid.NewString(), uuid.NewString()
+	// a webhook for every event, and the bus, see the same events
+	r := newReceiver(t, e.clock.Now)
+	c.hook(r, map[string]any{})
 
 	a := c.upload("contrato.pdf", random(100), map[string]any{"attach": []map[string]any{{"entity_type": "lead", "entity_id": lead}}})
 	au := a["uuid"].(string)
@@ -196,6 +199,33 @@ func TestEventFeed(t *testing.T) {
 	for _, ev := range all {
 		if ev.Type == "file.purged" && ev.Data["source"] != "sweeper" {
 			t.Fatalf("%+v", ev)
+		}
+	}
+
+	// the webhook got each event once, signed, with the feed's id, type,
+	// time and data; the bus got each once too
+	hooked := r.waitFor(len(all))
+	bus := map[string]events.Envelope{}
+	for _, p := range e.srv.Messaging.BusEvents(e.srv.Deps.Cfg.BusName) {
+		var env events.Envelope
+		if err := json.Unmarshal([]byte(p.Detail), &env); err != nil || p.Source != "anexo" || p.DetailType != string(env.Type) || p.Time.Sub(env.Time).Abs() >= time.Second {
+			t.Fatalf("bus entry %+v: %v", p, err)
+		}
+		if _, dup := bus[env.ID]; dup {
+			t.Errorf("event %s on the bus twice", env.ID)
+		}
+		bus[env.ID] = env
+	}
+	if len(hooked) != len(all) || len(bus) != len(all) {
+		t.Fatalf("%d events in the feed, %d delivered, %d on the bus", len(all), len(hooked), len(bus))
+	}
+	for _, ev := range all {
+		d, env := hooked[ev.ID], bus[ev.ID]
+		fd, _ := json.Marshal(ev.Data)
+		dd, _ := json.Marshal(d.Data)
+		if d.Type != ev.Type || !d.At.Equal(ev.Time) || d.AccountID != c.account || string(fd) != string(dd) ||
+			string(env.Type) != ev.Type || env.AccountID != c.account {
+			t.Fatalf("feed %+v, delivered %+v, on the bus %+v", ev, d, env)
 		}
 	}
 

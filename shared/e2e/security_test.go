@@ -24,13 +24,13 @@ import (
 
 // fixture names what a route's request refers to.
 type fixture struct {
-	file, version, session, entity, batch, token string
-	fileID, code                                 int64
+	file, version, session, entity, batch, token, webhook, delivery string
+	fileID, code                                                    int64
 }
 
 func randomFixture() fixture {
 	return fixture{file: uuid.NewString(), version: uuid.NewString(), session: uuid.NewString(), entity: uuid.NewString(),
-		batch: uuid.NewString(), token: uuid.NewString(), fileID: 987654, code: 987654}
+		batch: uuid.NewString(), token: uuid.NewString(), webhook: uuid.NewString(), delivery: uuid.NewString(), fileID: 987654, code: 987654}
 }
 
 // matrixRequests builds a request for every authenticated route: the
@@ -88,6 +88,23 @@ var matrixRequests = map[string]func(x fixture) (path string, body any){
 	"GET /v1/tokens/{id}":         func(x fixture) (string, any) { return "/v1/tokens/" + x.token, nil },
 	"DELETE /v1/tokens/{id}":      func(x fixture) (string, any) { return "/v1/tokens/" + x.token, nil },
 	"POST /v1/tokens/{id}/rotate": func(x fixture) (string, any) { return "/v1/tokens/" + x.token + "/rotate", map[string]any{} },
+	"GET /v1/webhooks":            func(fixture) (string, any) { return "/v1/webhooks", nil },
+	"POST /v1/webhooks": func(fixture) (string, any) {
+		return "/v1/webhooks", map[string]any{"url": "https://crm.example.com/hooks", "enabled": false}
+	},
+	"GET /v1/webhooks/{id}":    func(x fixture) (string, any) { return "/v1/webhooks/" + x.webhook, nil },
+	"PATCH /v1/webhooks/{id}":  func(x fixture) (string, any) { return "/v1/webhooks/" + x.webhook, map[string]any{"description": "m"} },
+	"DELETE /v1/webhooks/{id}": func(x fixture) (string, any) { return "/v1/webhooks/" + x.webhook, nil },
+	"POST /v1/webhooks/{id}/rotate": func(x fixture) (string, any) {
+		return "/v1/webhooks/" + x.webhook + "/rotate", nil
+	},
+	"POST /v1/webhooks/{id}/test": func(x fixture) (string, any) { return "/v1/webhooks/" + x.webhook + "/test", nil },
+	"GET /v1/webhooks/{id}/deliveries": func(x fixture) (string, any) {
+		return "/v1/webhooks/" + x.webhook + "/deliveries", nil
+	},
+	"POST /v1/webhooks/{id}/deliveries/{delivery}/retry": func(x fixture) (string, any) {
+		return "/v1/webhooks/" + x.webhook + "/deliveries/" + x.delivery + "/retry", nil
+	},
 }
 
 // problemCode reads a problem's code, in either error shape.
@@ -139,9 +156,13 @@ func TestSecurityMatrix(t *testing.T) {
 		t.Fatal(batch)
 	}
 	_, reader := newToken("reader", auth.NewToken{Scopes: []auth.Scope{auth.ScopeRead}})
+	rcv := newReceiver(t, e.clock.Now)
+	hook := a.hook(rcv, map[string]any{"description": "secret-hook"})
+	delivery := a.expect(200, "POST", "/v1/webhooks/"+hook["id"].(string)+"/test", nil)
 	mine := fixture{file: f["uuid"].(string), version: f["version_uuid"].(string), session: s["id"].(string),
-		entity: ent["uuid"].(string), batch: batch.JSON()["id"].(string), token: reader.ID, fileID: int64(f["id"].(float64)), code: 4521}
-	leaks := []string{mine.file, mine.version, mine.session, mine.batch, mine.token, "secret-name"}
+		entity: ent["uuid"].(string), batch: batch.JSON()["id"].(string), token: reader.ID, webhook: hook["id"].(string),
+		delivery: delivery["id"].(string), fileID: int64(f["id"].(float64)), code: 4521}
+	leaks := []string{mine.file, mine.version, mine.session, mine.batch, mine.token, mine.webhook, mine.delivery, "secret-name", "secret-hook"}
 
 	for key := range matrixRequests {
 		if _, ok := httpapi.Find(key); !ok {
@@ -245,6 +266,9 @@ func TestSecurityMatrix(t *testing.T) {
 		}
 		a.expect(200, "GET", "/v1/files/"+mine.file, nil)
 		a.expect(200, "GET", "/v1/tokens/"+mine.token, nil)
+		if w := a.expect(200, "GET", "/v1/webhooks/"+mine.webhook, nil); w["description"] != "secret-hook" {
+			t.Fatalf("another account changed the webhook: %v", w)
+		}
 		// ONLYOFFICE sends the bare token, without "Bearer"
 		req, _ := http.NewRequest("GET", a.base+"/v1/files/"+mine.file, nil)
 		req.Header.Set("Authorization", a.token)

@@ -3,6 +3,8 @@
 // policies and the CDK stack are keyed by them.
 package lambdas
 
+import "context"
+
 // The functions.
 const (
 	Authorizer       = "authorizer"
@@ -36,4 +38,19 @@ var Consumers = []string{Dispatcher, Deliveries}
 // All lists every function.
 func All() []string {
 	return append(append(append([]string{}, HTTP...), Background...), Consumers...)
+}
+
+type consumerKey struct{}
+
+// WithConsumer marks ctx as an invocation of consumer fn by its event
+// source mapping (local mode's stand-ins do): the request probe keeps the
+// AWS calls of the background routing apart from the request's.
+func WithConsumer(ctx context.Context, fn string) context.Context {
+	return context.WithValue(ctx, consumerKey{}, fn)
+}
+
+// ConsumerOf is the consumer ctx runs for ("" outside one).
+func ConsumerOf(ctx context.Context) string {
+	fn, _ := ctx.Value(consumerKey{}).(string)
+	return fn
 }

@@ -23,6 +23,7 @@ import (
 // function set it to the wait before their next attempt).
 func consumeQueue(ctx context.Context, fn *app.Deps, every time.Duration) {
 	deliver := app.Deliveries(fn)
+	ctx = lambdas.WithConsumer(ctx, lambdas.Deliveries)
 	url := fn.Cfg.QueueURL
 	attrs, err := fn.SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url,
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})

@@ -17,6 +17,7 @@ import (
 	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/dispatch"
 	"github.com/anexo/anexo/shared/dynamo"
+	"github.com/anexo/anexo/shared/lambdas"
 )
 
 // The embedded DynamoDB has no streams. streamTap stands in for DynamoDB
@@ -136,6 +137,7 @@ func (s *Stream) add(img map[string]events.DynamoDBAttributeValue) {
 // there, to the log here.
 func consumeStream(ctx context.Context, s *Stream, fn *app.Deps) {
 	handle := app.Dispatcher(fn)
+	ctx = lambdas.WithConsumer(ctx, lambdas.Dispatcher)
 	for {
 		select {
 		case <-ctx.Done():

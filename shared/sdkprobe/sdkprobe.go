@@ -14,6 +14,8 @@ import (
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/anexo/anexo/shared/lambdas"
 )
 
 // ErrInjected is the error injected faults return.
@@ -28,6 +30,9 @@ type Fault struct {
 	// Run, when set, runs just before the call, which then goes on
 	// unharmed: a concurrent change lands between two steps.
 	Run func()
+	// Consumer: the fault hits a call of this consumer's invocation
+	// (lambdas.WithConsumer); "": of a request's.
+	Consumer string
 }
 
 // Probe records calls and injects armed faults.
@@ -38,6 +43,8 @@ type Probe struct {
 
 	mu     sync.Mutex
 	calls  []string
+	// consumers' calls, by consumer: kept apart from the requests'
+	consumed map[string][]string
 	faults []Fault
 	billed Billed
 	writes []Write
@@ -58,7 +65,7 @@ func (p *Probe) Install(cfg *aws.Config) {
 
 // measure adds up the estimated billed units of DynamoDB calls.
 func (p *Probe) measure(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-	if !p.MeasureCapacity {
+	if !p.MeasureCapacity || lambdas.ConsumerOf(ctx) != "" {
 		return next.HandleInitialize(ctx, in)
 	}
 	out, md, err := next.HandleInitialize(ctx, in)
@@ -93,9 +100,17 @@ func (p *Probe) Billed() Billed {
 
 func (p *Probe) handle(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 	op := awsmw.GetServiceID(ctx) + "." + awsmw.GetOperationName(ctx)
+	consumer := lambdas.ConsumerOf(ctx)
 	p.mu.Lock()
-	p.calls = append(p.calls, op)
-	fault, armed := p.take(op)
+	if consumer == "" {
+		p.calls = append(p.calls, op)
+	} else {
+		if p.consumed == nil {
+			p.consumed = map[string][]string{}
+		}
+		p.consumed[consumer] = append(p.consumed[consumer], op)
+	}
+	fault, armed := p.take(op, consumer)
 	p.mu.Unlock()
 	if armed && fault.Run != nil {
 		fault.Run()
@@ -111,9 +126,9 @@ func (p *Probe) handle(ctx context.Context, in middleware.FinalizeInput, next mi
 	return out, md, err
 }
 
-func (p *Probe) take(op string) (Fault, bool) {
+func (p *Probe) take(op, consumer string) (Fault, bool) {
 	for i, f := range p.faults {
-		if f.Op != op {
+		if f.Op != op || f.Consumer != consumer {
 			continue
 		}
 		if f.Skip > 0 {
@@ -145,6 +160,7 @@ func (p *Probe) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = nil
+	p.consumed = nil
 	p.billed = Billed{}
 	p.writes = nil
 }
@@ -157,7 +173,16 @@ func (p *Probe) Writes() []Write {
 	return append([]Write(nil), p.writes...)
 }
 
-// Calls returns the operations recorded since the last Reset, in order.
+// CallsOf returns the operations a consumer's invocations made since the
+// last Reset, in order.
+func (p *Probe) CallsOf(consumer string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.consumed[consumer]...)
+}
+
+// Calls returns the operations requests made since the last Reset, in
+// order (not the consumers': see CallsOf).
 func (p *Probe) Calls() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
