@@ -36,6 +36,7 @@ var apiCommands = map[string]func(ctx context.Context, c *client.Client, fs *fla
 	"entity":   cmdEntity,
 	"token":    cmdToken,
 	"events":   cmdEvents,
+	"webhooks": cmdWebhooks,
 }
 
 // runAPI parses the common flags and runs an API command.

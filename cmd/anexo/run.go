@@ -25,6 +25,8 @@ commands (--endpoint/ANEXO_URL, --token/ANEXO_TOKEN):
   token revoke ID       ends every secret of the token and its upload tickets
   events tail           follow the account's events [--type T,T] [--since 1h|--from-start|--after C]
                         [--once] [--json]
+  webhooks add URL      register an endpoint; prints its id and secret [--type T,T] [--description D]
+  webhooks ls|rm ID|test ID   list, remove, send a test event    (these need webhooks:admin)
 
 flags may follow arguments; exit codes: 0 ok, 1 failed, 2 usage, 3 some items failed,
 4 authentication or scope, 130 interrupted

@@ -41,13 +41,13 @@ type Probe struct {
 	// billed (see Billed; benchmarks).
 	MeasureCapacity bool
 
-	mu     sync.Mutex
-	calls  []string
+	mu    sync.Mutex
+	calls []string
 	// consumers' calls, by consumer: kept apart from the requests'
 	consumed map[string][]string
-	faults []Fault
-	billed Billed
-	writes []Write
+	faults   []Fault
+	billed   Billed
+	writes   []Write
 	// items returned by queries and their bytes, for the mean size of
 	// items a filter dropped
 	seenItems, seenBytes int
