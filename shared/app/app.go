@@ -351,13 +351,13 @@ func (d *Deps) Provision(ctx context.Context, corsOrigins ...string) error {
 	if d.Cfg.SQSEndpoint == "" || d.Cfg.EventsEndpoint == "" {
 		return nil
 	}
-	return d.provisionMessaging(ctx)
+	return d.ProvisionMessaging(ctx)
 }
 
-// provisionMessaging creates the deliveries queue (its messages go to a
+// ProvisionMessaging creates the deliveries queue (its messages go to a
 // dead-letter queue after webhooks.MaxAttempts receives) and the event
 // bus, and points the configuration at the queue.
-func (d *Deps) provisionMessaging(ctx context.Context) error {
+func (d *Deps) ProvisionMessaging(ctx context.Context) error {
 	name := d.Cfg.Table + "-deliveries"
 	dlq, err := d.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/events"
+	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/local"
 	"github.com/anexo/anexo/shared/sdkprobe"
 	"github.com/anexo/anexo/shared/testenv"
@@ -242,4 +243,66 @@ func BenchmarkEventsPage(b *testing.B) {
 		})
 	}
 	_ = m
+}
+
+// BenchmarkRouting measures what routing an event costs, on the embedded
+// emulators (moto has no stream to feed the dispatcher), with one webhook
+// taking every event: per event, the dispatcher's AWS requests and
+// request units, and the delivery function's (the event source mapping's
+// SQS receives and deletes poll on their own clock and are left out).
+// "upload" is the worst case, one event per record and stream batch;
+// "batch-10" a Wegly batch of ten files (one record of 21 events).
+func BenchmarkRouting(b *testing.B) {
+	e := start(b, testenv.Embedded(b))
+	e.probe.MeasureCapacity = true
+	c := e.account(0, "")
+	r := newReceiver(b, e.clock.Now)
+	c.hook(r, map[string]any{})
+	c.expect(201, "PUT", "/v1/entities/lead/4521", map[string]any{"title": "Lead"})
+	for _, tc := range []struct {
+		name   string
+		events int
+		change func()
+	}{
+		{"upload", 1, func() { c.upload("f.bin", random(10), nil) }},
+		{"batch-10", 21, func() {
+			var fs []formFile
+			for i := range 10 {
+				fs = append(fs, formFile{"files", fmt.Sprintf("f%d.txt", i), "text/plain", []byte("x")})
+			}
+			ct, body := multipartBody(b, [][2]string{{"lead_code", "4521"}}, fs)
+			if res := c.post(batchPath, ct, body); res.Status != 201 {
+				b.Fatal(res)
+			}
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			n, evs := len(r.accepted()), 0
+			var dispatch, deliver int
+			var dBilled, lBilled sdkprobe.Billed
+			for b.Loop() {
+				e.probe.Reset()
+				tc.change()
+				n += tc.events
+				r.waitFor(n)
+				evs += tc.events
+				for _, op := range e.probe.CallsOf(lambdas.Deliveries) {
+					if op != "SQS.ReceiveMessage" && op != "SQS.DeleteMessageBatch" {
+						deliver++
+					}
+				}
+				dispatch += len(e.probe.CallsOf(lambdas.Dispatcher))
+				d, l := e.probe.BilledOf(lambdas.Dispatcher), e.probe.BilledOf(lambdas.Deliveries)
+				dBilled.RRU, dBilled.WRU = dBilled.RRU+d.RRU, dBilled.WRU+d.WRU
+				lBilled.RRU, lBilled.WRU = lBilled.RRU+l.RRU, lBilled.WRU+l.WRU
+			}
+			per := func(x float64) float64 { return x / float64(evs) }
+			b.ReportMetric(per(float64(dispatch)), "dispatch-req/event")
+			b.ReportMetric(per(dBilled.RRU), "dispatch-rru/event")
+			b.ReportMetric(per(float64(deliver)), "delivery-req/event")
+			b.ReportMetric(per(lBilled.RRU), "delivery-rru/event")
+			b.ReportMetric(per(lBilled.WRU), "delivery-wru/event")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }

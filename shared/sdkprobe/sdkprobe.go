@@ -43,11 +43,13 @@ type Probe struct {
 
 	mu    sync.Mutex
 	calls []string
-	// consumers' calls, by consumer: kept apart from the requests'
-	consumed map[string][]string
-	faults   []Fault
-	billed   Billed
-	writes   []Write
+	// consumers' calls and units, by consumer: kept apart from the
+	// requests'
+	consumed       map[string][]string
+	consumerBilled map[string]Billed
+	faults         []Fault
+	billed         Billed
+	writes         []Write
 	// items returned by queries and their bytes, for the mean size of
 	// items a filter dropped
 	seenItems, seenBytes int
@@ -65,8 +67,23 @@ func (p *Probe) Install(cfg *aws.Config) {
 
 // measure adds up the estimated billed units of DynamoDB calls.
 func (p *Probe) measure(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-	if !p.MeasureCapacity || lambdas.ConsumerOf(ctx) != "" {
+	if !p.MeasureCapacity {
 		return next.HandleInitialize(ctx, in)
+	}
+	if consumer := lambdas.ConsumerOf(ctx); consumer != "" {
+		out, md, err := next.HandleInitialize(ctx, in)
+		if err == nil {
+			b := estimate(in.Parameters, out.Result, 0)
+			p.mu.Lock()
+			if p.consumerBilled == nil {
+				p.consumerBilled = map[string]Billed{}
+			}
+			c := p.consumerBilled[consumer]
+			c.RRU, c.WRU = c.RRU+b.RRU, c.WRU+b.WRU
+			p.consumerBilled[consumer] = c
+			p.mu.Unlock()
+		}
+		return out, md, err
 	}
 	out, md, err := next.HandleInitialize(ctx, in)
 	if err == nil {
@@ -160,7 +177,7 @@ func (p *Probe) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = nil
-	p.consumed = nil
+	p.consumed, p.consumerBilled = nil, nil
 	p.billed = Billed{}
 	p.writes = nil
 }
@@ -171,6 +188,14 @@ func (p *Probe) Writes() []Write {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Write(nil), p.writes...)
+}
+
+// BilledOf returns the request units of a consumer's DynamoDB calls since
+// the last Reset (with MeasureCapacity).
+func (p *Probe) BilledOf(consumer string) Billed {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.consumerBilled[consumer]
 }
 
 // CallsOf returns the operations a consumer's invocations made since the
