@@ -189,16 +189,9 @@ func (s *Store) PutAccount(ctx context.Context, a auth.Account) error {
 
 // ListAccounts reads the account directory.
 func (s *Store) ListAccounts(ctx context.Context) ([]auth.Account, error) {
-	var out []auth.Account
-	err := s.queryPrefix(ctx, accountsPK, "", func(item map[string]types.AttributeValue) error {
-		var it accountDirItem
-		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return err
-		}
-		out = append(out, auth.Account{ID: it.SK, Name: it.Name, CreatedAt: parseTS(it.CreatedAt)})
-		return nil
+	return listPrefix(ctx, s, accountsPK, "", func(it accountDirItem) auth.Account {
+		return auth.Account{ID: it.SK, Name: it.Name, CreatedAt: parseTS(it.CreatedAt)}
 	})
-	return out, err
 }
 
 // queryPrefix reads every item of a partition whose sort key starts with
@@ -251,13 +244,20 @@ func (s *Store) GetToken(ctx context.Context, accountID, id string) (auth.Token,
 // ListTokens reads every token of an account (revoked ones until their
 // retention ends).
 func (s *Store) ListTokens(ctx context.Context, accountID string) ([]auth.Token, error) {
-	var out []auth.Token
-	err := s.queryPrefix(ctx, accountPK(accountID), accountTokenSK(""), func(item map[string]types.AttributeValue) error {
-		var it accountTokenItem
+	return listPrefix(ctx, s, accountPK(accountID), accountTokenSK(""), func(it accountTokenItem) auth.Token { return it.token(accountID) })
+}
+
+// listPrefix reads the items of a partition whose sort keys begin with
+// prefix (consistently, every page), each turned into what the domain
+// holds.
+func listPrefix[I, R any](ctx context.Context, s *Store, pk, prefix string, conv func(I) R) ([]R, error) {
+	var out []R
+	err := s.queryPrefix(ctx, pk, prefix, func(item map[string]types.AttributeValue) error {
+		var it I
 		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 			return err
 		}
-		out = append(out, it.token(accountID))
+		out = append(out, conv(it))
 		return nil
 	})
 	return out, err

@@ -94,16 +94,7 @@ func (s *Store) Webhook(ctx context.Context, account, id string) (webhooks.Webho
 
 // Webhooks implements webhooks.Store: one Query of the account's WH# items.
 func (s *Store) Webhooks(ctx context.Context, account string) ([]webhooks.Webhook, error) {
-	var out []webhooks.Webhook
-	err := s.queryPrefix(ctx, accountPK(account), webhookPrefix, func(item map[string]types.AttributeValue) error {
-		var it webhookItem
-		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-			return err
-		}
-		out = append(out, it.webhook(account))
-		return nil
-	})
-	return out, err
+	return listPrefix(ctx, s, accountPK(account), webhookPrefix, func(it webhookItem) webhooks.Webhook { return it.webhook(account) })
 }
 
 // DeleteWebhook implements webhooks.Store (its deliveries expire).
