@@ -2,7 +2,7 @@
 GO        ?= go
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: run test test-short check deadcode vet build clean deploy synth diff destroy invoke fuzz bench load
+.PHONY: run test test-short check deadcode vet build clean deploy synth diff destroy invoke fuzz bench load js-types
 
 ## run: the whole API on localhost with embedded DynamoDB and S3; prints a dev token
 run:
@@ -14,13 +14,14 @@ RIE := $(shell $(GO) env GOPATH)/bin/aws-lambda-rie
 ## test: every test (unit, adapter conformance on embedded emulators and moto_server, HTTP end to end,
 ## CDK assertions + cfn-lint, bootstraps under aws-lambda-rie), with -race
 BROWSERTEST := shared/web/browsertest
+JSCLIENT    := clients/js
 
 # Every test process that runs functions enforces their IAM policies and
 # leaves the grants their code used in IAM_USAGE; after the suite,
 # TestPoliciesMatchTheCode fails on any grant no call used.
 IAM_USAGE ?= $(CURDIR)/.cache/iam-usage
 
-test: vet deadcode $(RIE) $(BROWSERTEST)/node_modules
+test: vet deadcode $(RIE) $(BROWSERTEST)/node_modules $(JSCLIENT)/node_modules
 	rm -rf $(IAM_USAGE) && mkdir -p $(IAM_USAGE)
 	ANEXO_IAM_USAGE=$(IAM_USAGE) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
 	ANEXO_IAM_USAGE=$(IAM_USAGE) ANEXO_IAM_COVERAGE=1 $(GO) test -count=1 -run '^TestPoliciesMatchTheCode$$' ./shared/iam
@@ -63,6 +64,18 @@ fuzz:
 $(BROWSERTEST)/node_modules: $(BROWSERTEST)/package-lock.json
 	cd $(BROWSERTEST) && npm ci --no-audit --no-fund
 	@touch $@
+
+# the TypeScript client's build and test tools (typescript, openapi-typescript)
+# and its one dependency (openapi-fetch); its tests run under go test
+# (clients/js/js_test.go: Node's test runner against a local server)
+$(JSCLIENT)/node_modules: $(JSCLIENT)/package-lock.json
+	cd $(JSCLIENT) && npm ci --no-audit --no-fund
+	@touch $@
+
+## js-types: regenerate the TypeScript client's types from the OpenAPI document
+## (TestTypesMatchTheDocument fails while they differ)
+js-types: $(JSCLIENT)/node_modules
+	cd $(JSCLIENT) && npm run types
 
 $(RIE):
 	$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)

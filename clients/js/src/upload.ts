@@ -1,0 +1,197 @@
+import type { ApiClient, File, Session } from "./client.js";
+import { sleep } from "./client.js";
+import { combineAll, crc32c } from "./crc32c.js";
+import { AnexoError, StorageError } from "./errors.js";
+import type { components } from "./schema.js";
+
+/** What to upload: a Blob or File, or (Node) a file's path. */
+export type Source = Blob | string;
+
+export type AttachTo = NonNullable<components["schemas"]["OpenSession"]["attach"]>[number];
+
+/** Progress of an upload: bytes S3 holds, of the file's. */
+export interface UploadProgress {
+  phase: "uploading" | "completing";
+  loaded: number;
+  total: number;
+}
+
+export interface UploadOptions {
+  /** The name to record (default: the File's or the path's). */
+  name?: string;
+  contentType?: string;
+  /** Upload a new version of this file (its uuid). */
+  versionOf?: string;
+  /** Attach the file at completion. */
+  attach?: AttachTo[];
+  /** Parts in flight (default 4). */
+  parallel?: number;
+  /**
+   * true (default): each part's CRC32C is computed as it is read and
+   * signed into its URL (S3 verifies the part), and the parts' combine
+   * into the whole file's, which S3 verifies at completion — the file is
+   * read once. false: no checksum. A string: the whole file's CRC32C you
+   * already know (base64), which S3 verifies instead.
+   */
+  checksum?: boolean | string;
+  /** Resume the session of an interrupted upload of the same file. */
+  resume?: string;
+  /** Called with the session's id once it is open: keep it to resume. */
+  onSession?: (id: string) => void;
+  onProgress?: (p: UploadProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** PART_ATTEMPTS bounds the tries of one part (signed afresh each time). */
+export const PART_ATTEMPTS = 5;
+
+const ALG = "CRC32C";
+
+class UploadGone extends Error {}
+
+/**
+ * upload sends a file through an upload session: parts go in parallel
+ * straight to their presigned URLs; each URL is signed just before its
+ * part is sent, with the part's CRC32C, and signed again when storage
+ * refuses it (an expired signature, a network error: 5 tries with
+ * backoff). An error carries `sessionId`: upload the same file with
+ * `resume` set to it and only the parts storage does not hold are sent; a
+ * session that completed meanwhile answers its file (never a second copy).
+ */
+export async function upload(c: ApiClient, source: Source, o: UploadOptions = {}): Promise<File> {
+  const { blob, name } = await open(source);
+  const total = blob.size;
+  const signal = o.signal;
+  const sums = new Map<number, string>();
+  let sess: Session | undefined;
+  let missing: number[] = [];
+  if (o.resume) {
+    const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id: o.resume } }, signal })).catch((e) => {
+      if (e instanceof AnexoError && (e.status === 404 || e.status === 410)) return undefined;
+      throw e;
+    });
+    if (st?.session.status === "completed" && st.file) return st.file;
+    if (st?.session.status === "open" && st.session.file_size === total && Date.parse(st.session.expires_at) - Date.now() > 60_000) {
+      sess = st.session;
+      missing = st.missing_parts;
+      for (const p of st.uploaded_parts) if (p.checksum) sums.set(p.part_number, p.checksum);
+    }
+  }
+  if (!sess) {
+    const body: components["schemas"]["OpenSession"] = { file_name: o.name ?? name, file_size: total };
+    if (o.contentType) body.content_type = o.contentType;
+    if (o.versionOf) body.file_uuid = o.versionOf;
+    if (o.attach) body.attach = o.attach;
+    // the value comes with completion, combined from the parts' — or, when
+    // the caller knows it, declared now: then no path completes the
+    // session with another
+    if (o.checksum !== false) body.checksum = typeof o.checksum === "string" ? { algorithm: ALG, value: o.checksum } : { algorithm: ALG };
+    sess = await c.call(c.api.POST("/v1/sessions", { body, signal }));
+    missing = Array.from({ length: sess.part_count }, (_, i) => i + 1);
+  }
+  const s = sess;
+  o.onSession?.(s.id);
+  const alg = s.checksum?.algorithm;
+  if (alg && alg !== ALG) throw new Error(`session ${s.id} verifies ${alg}; this client computes ${ALG}`);
+  const partLen = (n: number) => (n === s.part_count ? total - (n - 1) * s.part_size : s.part_size);
+  let loaded = total - missing.reduce((a, n) => a + partLen(n), 0);
+  const report = (phase: UploadProgress["phase"]) => o.onProgress?.({ phase, loaded, total });
+  report("uploading");
+  try {
+    await pool(missing, o.parallel ?? 4, async (n) => {
+      const start = (n - 1) * s.part_size;
+      const bytes = new Uint8Array(await blob.slice(start, start + partLen(n)).arrayBuffer());
+      const sum = alg ? crc32c(bytes) : undefined;
+      await sendPart(c, s.id, n, bytes, sum, signal);
+      if (sum) sums.set(n, sum);
+      loaded += bytes.length;
+      report("uploading");
+    }, signal);
+    report("completing");
+    let checksum: components["schemas"]["Checksum"] | undefined;
+    if (alg && !s.checksum?.value && sums.size === s.part_count) {
+      checksum = { algorithm: ALG, value: combineAll(Array.from({ length: s.part_count }, (_, i) => ({ value: sums.get(i + 1)!, size: partLen(i + 1) }))) };
+    }
+    return await c.call(c.api.POST("/v1/sessions/{id}/complete", { params: { path: { id: s.id } }, body: checksum ? { checksum } : {}, signal }));
+  } catch (err) {
+    // an answer lost, storage's upload gone: the session may have
+    // completed after all (the API's own refusals stand)
+    const definite = signal?.aborted || (err instanceof AnexoError && err.status < 500);
+    const file = definite ? undefined : await completedMeanwhile(c, s.id);
+    if (file) return file;
+    if (err && typeof err === "object") (err as { sessionId?: string }).sessionId = s.id;
+    throw err;
+  }
+}
+
+/** completedMeanwhile is the file of a session that completed after all
+ * (its status call, the sweeper, or a completion whose answer was lost). */
+async function completedMeanwhile(c: ApiClient, id: string): Promise<File | undefined> {
+  try {
+    const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id } } }));
+    return st.session.status === "completed" ? st.file : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function sendPart(c: ApiClient, id: string, n: number, bytes: Uint8Array<ArrayBuffer>, sum: string | undefined, signal?: AbortSignal): Promise<void> {
+  let last: unknown;
+  for (let attempt = 0; attempt < PART_ATTEMPTS; attempt++) {
+    if (attempt > 0) await sleep(250 << attempt, signal);
+    let part;
+    try {
+      const body = { part_numbers: [n], ...(sum ? { checksums: { [String(n)]: sum } } : {}) };
+      part = (await c.call(c.api.POST("/v1/sessions/{id}/parts", { params: { path: { id } }, body, signal }))).parts[0];
+    } catch (e) {
+      if (signal?.aborted || (e instanceof AnexoError && [400, 401, 403, 404, 409, 410, 422].includes(e.status))) throw e;
+      last = e;
+      continue;
+    }
+    let res: Response;
+    try {
+      res = await c.fetch(part.url, { method: part.method, headers: part.headers, body: bytes, signal });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      last = e;
+      continue;
+    }
+    if (res.ok) {
+      await res.body?.cancel();
+      return;
+    }
+    const text = await res.text().catch(() => "");
+    if (res.status === 404) throw new UploadGone(`part ${n}: storage no longer has this upload`);
+    last = new StorageError(n, res.status, text);
+  }
+  throw last;
+}
+
+/** pool runs f over items, at most size at once; the first error stops it. */
+async function pool<T>(items: T[], size: number, f: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (next < items.length && failed === undefined) {
+      if (signal?.aborted) throw signal.reason;
+      const item = items[next++];
+      try {
+        await f(item);
+      } catch (e) {
+        failed ??= e;
+        throw e;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(size, items.length)) }, worker));
+  if (failed !== undefined) throw failed;
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+}
+
+/** open reads a source: a Blob as it is; a path (Node) as a Blob backed by the file. */
+async function open(source: Source): Promise<{ blob: Blob; name: string }> {
+  if (typeof source !== "string") return { blob: source, name: (source as { name?: string }).name || "upload" };
+  const fs = await import("node:fs");
+  const path = await import("node:path");
+  return { blob: await fs.openAsBlob(source), name: path.basename(source) };
+}

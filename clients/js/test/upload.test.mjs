@@ -1,0 +1,186 @@
+// Runs against a running Anexo (ANEXO_URL, ANEXO_TOKEN): the Go test in
+// this directory starts one, with every API response checked against the
+// OpenAPI document, and runs these.
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+
+import { AnexoError, Client, StorageError } from "../dist/index.js";
+
+const endpoint = process.env.ANEXO_URL;
+const token = process.env.ANEXO_TOKEN;
+const MiB = 1 << 20;
+
+const dir = await mkdtemp(join(tmpdir(), "anexo-js-"));
+const sha = (b) => createHash("sha256").update(b).digest("hex");
+
+async function fileOf(name, size) {
+  const data = randomBytes(size);
+  const path = join(dir, name);
+  await writeFile(path, data);
+  return { path, data };
+}
+
+// counting wraps fetch: storage PUTs and part signings, by kind
+function counting(base = fetch) {
+  const n = { put: 0, sign: 0 };
+  const f = async (input, init) => {
+    const req = new Request(input, init);
+    if (req.method === "PUT" && req.url.includes("X-Amz-Signature")) n.put++;
+    if (req.url.endsWith("/parts")) n.sign++;
+    return base(req);
+  };
+  return { n, f };
+}
+
+async function usage(c) {
+  return c.call(c.api.GET("/v1/usage"));
+}
+
+describe("the client against a server", { skip: !endpoint && "ANEXO_URL and ANEXO_TOKEN are not set (the Go test sets them)" }, () => {
+  const c = new Client({ endpoint, token });
+
+  for (const size of [0, 1, 5 * MiB + 1, 100 * MiB]) {
+    test(`uploads and downloads ${size} bytes`, async () => {
+      const { path, data } = await fileOf(`f-${size}.bin`, size);
+      const progress = [];
+      const file = await c.upload(path, { onProgress: (p) => progress.push(p) });
+      assert.equal(file.size, size);
+      assert.equal(file.name, `f-${size}.bin`);
+      assert.deepEqual(progress.at(-1), { phase: "completing", loaded: size, total: size });
+      const out = join(dir, `copy-${size}.bin`);
+      await c.download(file.uuid, out);
+      assert.equal(sha(await readFile(out)), sha(data));
+    });
+  }
+
+  test("a Blob, with a name, attached at completion, and a new version", async () => {
+    const entity = crypto.randomUUID();
+    const file = await c.upload(new Blob(["olá, anexo"], { type: "text/plain" }), { name: "nota.txt", attach: [{ entity_type: "lead", entity_id: entity }] });
+    const v2 = await c.upload(new Blob(["versão 2"]), { name: "nota.txt", versionOf: file.uuid });
+    assert.equal(v2.uuid, file.uuid);
+    assert.equal(v2.version_count, 2);
+    const page = await c.call(c.api.GET("/v1/entities/{entity_type}/{entity_id}/files", { params: { path: { entity_type: "lead", entity_id: entity } } }));
+    assert.equal(page._embedded.files[0].uuid, file.uuid);
+  });
+
+  test("an upload aborted mid-way resumes in the same session, without a second file", async () => {
+    const { path, data } = await fileOf("resume.bin", 20 * MiB + 3);
+    const before = await usage(c);
+    const ctl = new AbortController();
+    let session;
+    const first = counting();
+    const interrupted = new Client({ endpoint, token, fetch: first.f });
+    const err = await interrupted
+      .upload(path, { parallel: 1, signal: ctl.signal, onSession: (id) => (session = id), onProgress: (p) => p.loaded > 0 && ctl.abort() })
+      .then(() => assert.fail("the upload was not interrupted"), (e) => e);
+    assert.equal(err.name, "AbortError");
+    assert.equal(err.sessionId, session);
+    const second = counting();
+    const resumed = new Client({ endpoint, token, fetch: second.f });
+    const file = await resumed.upload(path, { resume: session });
+    const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id: session } } }));
+    assert.equal(st.session.status, "completed");
+    assert.equal(st.file.uuid, file.uuid);
+    assert.ok(first.n.put >= 1 && second.n.put === st.session.part_count - first.n.put, `parts sent: ${first.n.put} then ${second.n.put} of ${st.session.part_count}`);
+    const out = join(dir, "resume-copy.bin");
+    await c.download(file.uuid, out);
+    assert.equal(sha(await readFile(out)), sha(data));
+    // resuming a completed session answers its file: no second copy
+    assert.equal((await c.upload(path, { resume: session })).uuid, file.uuid);
+    const after = await usage(c);
+    assert.equal(after.file_count, before.file_count + 1);
+    assert.equal(after.used_bytes, before.used_bytes + data.length);
+  });
+
+  test("a part storage refuses is signed again and sent", async () => {
+    const { path, data } = await fileOf("refused.bin", 6 * MiB);
+    let spoiled = 0;
+    const counted = counting(async (req) => {
+      if (req.method === "PUT" && spoiled === 0) {
+        spoiled++;
+        const u = new URL(req.url);
+        u.searchParams.set("X-Amz-Signature", "0".repeat(64)); // as an expired or damaged URL
+        return fetch(new Request(u, req));
+      }
+      return fetch(req);
+    });
+    const c2 = new Client({ endpoint, token, fetch: counted.f });
+    const file = await c2.upload(path);
+    assert.equal(spoiled, 1);
+    assert.equal(counted.n.sign, 3, "two parts, one signed twice");
+    assert.equal(counted.n.put, 3);
+    const out = join(dir, "refused-copy.bin");
+    await c.download(file.uuid, out);
+    assert.equal(sha(await readFile(out)), sha(data));
+  });
+
+  test("a part storage keeps refusing fails the upload with the storage's answer", async () => {
+    const { path } = await fileOf("never.bin", 10);
+    const c2 = new Client({
+      endpoint,
+      token,
+      fetch: (input, init) => {
+        const req = new Request(input, init);
+        if (req.method !== "PUT") return fetch(req);
+        const u = new URL(req.url);
+        u.searchParams.set("X-Amz-Signature", "0".repeat(64));
+        return fetch(new Request(u, req));
+      },
+    });
+    const err = await c2.upload(path).then(() => assert.fail("uploaded"), (e) => e);
+    assert.ok(err instanceof StorageError, String(err));
+    assert.equal(err.status, 403);
+    assert.ok(err.sessionId);
+  });
+
+  test("a whole-file checksum that does not match is the API's 422, and no file is made", async () => {
+    const { path, data } = await fileOf("mismatch.bin", 9 * MiB);
+    const before = await usage(c);
+    const err = await c.upload(path, { checksum: "AAAAAA==" }).then(() => assert.fail("uploaded"), (e) => e);
+    assert.ok(err instanceof AnexoError, String(err));
+    assert.equal(err.status, 422);
+    assert.equal(err.code, "checksum_mismatch");
+    const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id: err.sessionId } } }));
+    assert.notEqual(st.session.status, "completed");
+    assert.equal((await usage(c)).file_count, before.file_count);
+    // the right value, known beforehand, completes
+    const { crc32c } = await import("../dist/index.js");
+    const file = await c.upload(path, { checksum: crc32c(data) });
+    assert.equal(file.size, data.length);
+  });
+
+  test("errors are typed problem documents naming the field", async () => {
+    const err = await c.call(c.api.POST("/v1/sessions", { body: { file_name: "x", file_size: -1 } })).then(() => assert.fail(), (e) => e);
+    assert.ok(err instanceof AnexoError);
+    assert.equal(err.status, 400);
+    assert.equal(err.field, "file_size");
+    assert.ok(err.requestId);
+    const bad = new Client({ endpoint, token: "anx_" + "A".repeat(43) });
+    const denied = await bad.getFile(crypto.randomUUID()).then(() => assert.fail(), (e) => e);
+    assert.equal(denied.status, 403);
+  });
+
+  test("a download interrupted resumes from its partial file", async () => {
+    const { path, data } = await fileOf("partial.bin", 3 * MiB);
+    const file = await c.upload(path);
+    const out = join(dir, "partial-copy.bin");
+    await writeFile(`${out}.part`, data.subarray(0, MiB + 5)); // what an interrupted run left
+    let ranged;
+    const c2 = new Client({
+      endpoint,
+      token,
+      fetch: (input, init) => {
+        const req = new Request(input, init);
+        if (req.headers.get("Range")) ranged = req.headers.get("Range");
+        return fetch(req);
+      },
+    });
+    await c2.download(file.uuid, out);
+    assert.equal(ranged, `bytes=${MiB + 5}-`);
+    assert.equal(sha(await readFile(out)), sha(data));
+  });
+});
