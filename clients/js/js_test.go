@@ -7,12 +7,21 @@ package js_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/anexo/anexo/shared/client"
 	"github.com/anexo/anexo/shared/local"
 	"github.com/anexo/anexo/shared/openapi/openapitest"
 	"github.com/anexo/anexo/shared/testenv"
@@ -28,7 +37,7 @@ var dir = func() string {
 }()
 
 // npm runs an npm script of the package, failing the test on error.
-func tool(t *testing.T, name string, args ...string) []byte {
+func tool(t testing.TB, name string, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -41,7 +50,7 @@ func tool(t *testing.T, name string, args ...string) []byte {
 
 // ready skips without node and the package's dependencies (CI has both:
 // make test installs them with npm ci).
-func ready(t *testing.T) {
+func ready(t testing.TB) {
 	t.Helper()
 	_, nodeErr := exec.LookPath("node")
 	_, modErr := os.Stat(filepath.Join(dir, "node_modules", "typescript"))
@@ -66,12 +75,16 @@ func TestTypesMatchTheDocument(t *testing.T) {
 	}
 }
 
-// TestClient builds the client and runs its tests against a local server
-// (parts of at least 5 MiB, S3's own minimum, so 5 MiB + 1 byte is two
-// parts).
-func TestClient(t *testing.T) {
+var built sync.Once
+
+// server builds the client once and starts a local server whose every API
+// answer is checked against the OpenAPI document (parts of at least 5 MiB,
+// S3's own minimum, so 5 MiB + 1 byte is two parts); it returns the
+// server and a token of a new account.
+func server(t testing.TB) (*local.Server, string) {
+	t.Helper()
 	ready(t)
-	tool(t, "node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.json")
+	built.Do(func() { tool(t, "node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.json") })
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	c := testenv.Config(testenv.Embedded(t))
@@ -84,6 +97,12 @@ func TestClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return srv, token
+}
+
+// TestClient runs the client's tests (Node's runner) against a server.
+func TestClient(t *testing.T) {
+	srv, token := server(t)
 	cmd := exec.Command("node", "--test", "--test-reporter=spec", "test/")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token)
@@ -92,4 +111,128 @@ func TestClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the client's tests failed: %v", err)
 	}
+}
+
+// TestClientInChromium: in headless Chromium, a page at the API's origin
+// uploads a File with parallel parts and its CRC32C computed in the page,
+// then aborts another upload mid-way and resumes it from the same File;
+// the bytes S3 holds are the page's, and the resumed upload is one file.
+func TestClientInChromium(t *testing.T) {
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium, _ = exec.LookPath("chromium")
+	}
+	_, modErr := os.Stat(filepath.Join(dir, "..", "..", "shared", "web", "browsertest", "node_modules", "playwright-core"))
+	if chromium == "" || modErr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI needs chromium and shared/web/browsertest/node_modules: chromium=%q modules=%v", chromium, modErr)
+		}
+		t.Skip("chromium or playwright-core missing (apt-get install chromium; npm ci in shared/web/browsertest)")
+	}
+	srv, token := server(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "browser", "run.mjs"), srv.URL, token)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var out struct {
+		First struct {
+			UUID, Name, Sha256 string
+			Size               int64
+			Progress           []int64
+		}
+		Aborted struct{ Name, SessionID, Session string }
+		Second  struct {
+			UUID, Sha256, Status, SessionFile string
+			Size                              int64
+		}
+		Problem struct {
+			Name, Code, Field string
+			Status            int
+		}
+		Console []string
+		Error   string
+	}
+	if jerr := json.Unmarshal(stdout.Bytes(), &out); jerr != nil || err != nil || out.Error != "" {
+		t.Fatalf("browser: %v %v\nstdout: %s\nstderr: %s", err, jerr, stdout.String(), stderr.String())
+	}
+	t.Logf("page console: %v", out.Console)
+	if out.First.Size != 11<<20+7 || out.First.Name != "gravação.bin" || len(out.First.Progress) < 2 {
+		t.Fatalf("first upload: %+v", out.First)
+	}
+	if out.Aborted.Name != "AbortError" || out.Aborted.SessionID == "" || out.Aborted.SessionID != out.Aborted.Session {
+		t.Fatalf("the aborted upload: %+v", out.Aborted)
+	}
+	if out.Second.Status != "completed" || out.Second.SessionFile != out.Second.UUID || out.Second.Size != 16<<20+3 {
+		t.Fatalf("the resumed upload: %+v", out.Second)
+	}
+	if out.Problem.Name != "AnexoError" || out.Problem.Status != 400 || out.Problem.Field != "file_name" {
+		t.Fatalf("a refused request: %+v", out.Problem)
+	}
+	c := &client.Client{Endpoint: srv.URL, Token: token}
+	for _, f := range []struct{ uuid, sum string }{{out.First.UUID, out.First.Sha256}, {out.Second.UUID, out.Second.Sha256}} {
+		u, err := c.DownloadURL(ctx, f.uuid, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		_, _ = io.Copy(h, resp.Body)
+		resp.Body.Close()
+		if got := hex.EncodeToString(h.Sum(nil)); got != f.sum {
+			t.Fatalf("file %s: stored sha256 %s, the page's %s", f.uuid, got, f.sum)
+		}
+	}
+	var usage struct {
+		FileCount int `json:"file_count"`
+	}
+	if _, err := c.Do(ctx, "GET", "/v1/usage", nil, &usage); err != nil || usage.FileCount != 2 {
+		t.Fatalf("usage %+v %v: the resumed upload made a second file?", usage, err)
+	}
+}
+
+// BenchmarkNodeVsCLI uploads the same 128 MiB file with the Node client
+// and with the Go CLI (both processes started per upload, 4 parts in
+// flight, CRC32C on), to the same local server; it reports each one's
+// MiB/s and node/cli, the throughput ratio.
+func BenchmarkNodeVsCLI(b *testing.B) {
+	srv, token := server(b)
+	cli := filepath.Join(b.TempDir(), "anexo")
+	build := exec.Command("go", "build", "-o", cli, "./cmd/anexo")
+	build.Dir = filepath.Join(dir, "..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	const size = 128 << 20
+	path := filepath.Join(b.TempDir(), "big.bin")
+	data := make([]byte, size)
+	_, _ = rand.Read(data)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	env := append(os.Environ(), "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token)
+	run := func(name string, args ...string) time.Duration {
+		cmd := exec.Command(name, args...)
+		cmd.Dir, cmd.Env = dir, append(env, "XDG_CACHE_HOME="+b.TempDir())
+		t0 := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s: %v\n%s", name, err, out)
+		}
+		return time.Since(t0)
+	}
+	var nodeT, cliT time.Duration
+	for b.Loop() {
+		nodeT += run("node", "bench/upload.mjs", path, "4")
+		cliT += run(cli, "upload", "--new", "--quiet", "--parallel", "4", path)
+	}
+	mib := float64(size) / (1 << 20) * float64(b.N)
+	b.ReportMetric(mib/nodeT.Seconds(), "node-MiB/s")
+	b.ReportMetric(mib/cliT.Seconds(), "cli-MiB/s")
+	b.ReportMetric(cliT.Seconds()/nodeT.Seconds(), "node/cli")
+	b.ReportMetric(0, "ns/op")
 }

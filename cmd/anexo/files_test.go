@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -228,7 +229,7 @@ func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.puts.Add(1)
 		c.once.Do(func() { time.Sleep(c.delay) })
 	}
-	if r.Method == "POST" && (strings.HasSuffix(r.URL.Path, "/v1/sessions") || strings.HasSuffix(r.URL.Path, "/complete")) {
+	if r.Method == "DELETE" || r.Method == "POST" && (strings.HasSuffix(r.URL.Path, "/v1/sessions") || strings.HasSuffix(r.URL.Path, "/complete")) {
 		var b []byte
 		if r.Body != nil {
 			b, _ = io.ReadAll(r.Body)
@@ -364,5 +365,47 @@ func TestDownloadResumes(t *testing.T) {
 	}
 	if _, err := os.Stat(dst + ".part"); !os.IsNotExist(err) {
 		t.Fatal(".part left behind")
+	}
+}
+
+// TestFileChangedDuringUpload: a file that changes while its parts go out
+// is refused, and its session aborted — its parts mix two contents, and
+// nothing (a status call, the sweeper) may complete it; the rerun uploads
+// the file as it is now.
+func TestFileChangedDuringUpload(t *testing.T) {
+	url, token := server(t, 0)
+	p, _ := writeRandom(t, t.TempDir(), "muda.bin", 2*8*mib+5)
+	state := t.TempDir()
+	tr := &counting{}
+	c := &client.Client{Endpoint: url, Token: token, HTTP: &http.Client{Transport: tr}}
+	var once sync.Once
+	_, err := c.Upload(context.Background(), p, client.UploadOptions{Parallel: 1, StateDir: state, Progress: func(pr client.Progress) {
+		if pr.Phase == "uploading" && pr.Done > 0 {
+			once.Do(func() {
+				f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+				_, _ = f.WriteString("more")
+				_ = f.Close()
+			})
+		}
+	}})
+	if !errors.Is(err, client.ErrFileChanged) {
+		t.Fatalf("err %v, want ErrFileChanged", err)
+	}
+	if len(tr.sent) != 2 || !strings.HasPrefix(tr.sent[1], "/v1/sessions/") {
+		t.Fatalf("requests %q: want the open, then the session's abort", tr.sent)
+	}
+	st, err := c.State(context.Background(), strings.Fields(tr.sent[1])[0][len("/v1/sessions/"):])
+	if err != nil || st.Session.Status != "aborted" {
+		t.Fatalf("the session: %+v %v", st.Session, err)
+	}
+	var usage struct {
+		FileCount int `json:"file_count"`
+	}
+	if _, err := c.Do(context.Background(), "GET", "/v1/usage", nil, &usage); err != nil || usage.FileCount != 0 {
+		t.Fatalf("usage %+v %v", usage, err)
+	}
+	f, err := c.Upload(context.Background(), p, client.UploadOptions{StateDir: state})
+	if err != nil || f.Size != 2*8*mib+5+4 {
+		t.Fatalf("the rerun: %+v %v", f, err)
 	}
 }

@@ -87,7 +87,8 @@ func (o UploadOptions) statePath(endpoint, abs string, fi os.FileInfo) string {
 // which.
 var errUploadGone = errors.New("storage no longer has this upload")
 
-// ErrFileChanged is returned when the file changed during the upload.
+// ErrFileChanged is returned when the file changed during the upload
+// (its session is aborted).
 var ErrFileChanged = errors.New("the file changed while it was being uploaded; upload it again")
 
 // Upload uploads a file through an upload session: parts go in parallel
@@ -170,6 +171,10 @@ func (c *Client) Upload(ctx context.Context, path string, o UploadOptions) (File
 		return c.finished(ctx, sp, st, sess.ID, err)
 	}
 	if now, err := f.Stat(); err != nil || now.Size() != fi.Size() || !now.ModTime().Equal(fi.ModTime()) {
+		// its parts mix two contents: abort the session, or its status
+		// call or the sweeper would complete it with them
+		_ = c.Abort(context.WithoutCancel(ctx), sess.ID)
+		_ = os.Remove(sp)
 		return File{}, ErrFileChanged
 	}
 	report(Progress{Phase: "completing", Done: fi.Size(), Total: fi.Size()})

@@ -29,14 +29,17 @@ export interface ClientOptions {
 export class ApiClient {
   readonly endpoint: string;
   readonly api: TypedClient<paths>;
-  /** fetch as the client calls it (storage requests use it too). */
+  /** fetch as the client calls the API (a 503 throttled is retried). */
   readonly fetch: typeof fetch;
+  /** fetch as given: storage requests, whose retries the upload makes. */
+  readonly rawFetch: typeof fetch;
   private readonly token: string;
 
   constructor(o: ClientOptions) {
     this.endpoint = o.endpoint.replace(/\/+$/, "");
     this.token = o.token;
     const base = o.fetch ?? globalThis.fetch.bind(globalThis);
+    this.rawFetch = base;
     const throttled = o.throttled ?? 4;
     // a 503 throttled is retried after its Retry-After, the request as it was
     this.fetch = async (input, init) => {

@@ -6,7 +6,7 @@ export { ApiClient, sleep } from "./client.js";
 export type { ClientOptions, File, PartURL, Schemas, Session, SessionState } from "./client.js";
 export { AnexoError, StorageError } from "./errors.js";
 export type { FieldError } from "./errors.js";
-export { PART_ATTEMPTS } from "./upload.js";
+export { FileChangedError, PART_ATTEMPTS } from "./upload.js";
 export type { AttachTo, Source, UploadOptions, UploadProgress } from "./upload.js";
 export type { DownloadOptions } from "./download.js";
 export { combine, combineAll, crc32c, decode, encode, update } from "./crc32c.js";

@@ -49,6 +49,11 @@ const ALG = "CRC32C";
 
 class UploadGone extends Error {}
 
+/** FileChangedError: the file changed during its upload; its session is aborted. */
+export class FileChangedError extends Error {
+  override name = "FileChangedError";
+}
+
 /**
  * upload sends a file through an upload session: parts go in parallel
  * straight to their presigned URLs; each URL is signed just before its
@@ -59,8 +64,16 @@ class UploadGone extends Error {}
  * session that completed meanwhile answers its file (never a second copy).
  */
 export async function upload(c: ApiClient, source: Source, o: UploadOptions = {}): Promise<File> {
-  const { blob, name } = await open(source);
-  const total = blob.size;
+  const src = await open(source);
+  try {
+    return await run(c, src, o);
+  } finally {
+    await src.close();
+  }
+}
+
+async function run(c: ApiClient, src: Opened, o: UploadOptions): Promise<File> {
+  const { name, size: total } = src;
   const signal = o.signal;
   const sums = new Map<number, string>();
   let sess: Session | undefined;
@@ -97,16 +110,30 @@ export async function upload(c: ApiClient, source: Source, o: UploadOptions = {}
   let loaded = total - missing.reduce((a, n) => a + partLen(n), 0);
   const report = (phase: UploadProgress["phase"]) => o.onProgress?.({ phase, loaded, total });
   report("uploading");
+  // each worker reuses one buffer: a part is read once, hashed in it and
+  // sent from it (fresh memory for every part costs more than the copy)
+  const free: Uint8Array<ArrayBuffer>[] = [];
   try {
     await pool(missing, o.parallel ?? 4, async (n) => {
-      const start = (n - 1) * s.part_size;
-      const bytes = new Uint8Array(await blob.slice(start, start + partLen(n)).arrayBuffer());
-      const sum = alg ? crc32c(bytes) : undefined;
-      await sendPart(c, s.id, n, bytes, sum, signal);
-      if (sum) sums.set(n, sum);
-      loaded += bytes.length;
-      report("uploading");
+      const buf = free.pop() ?? new Uint8Array(s.part_size);
+      try {
+        const bytes = await src.read((n - 1) * s.part_size, partLen(n), buf);
+        const sum = alg ? crc32c(bytes) : undefined;
+        await sendPart(c, s.id, n, bytes, sum, signal);
+        if (sum) sums.set(n, sum);
+        loaded += bytes.length;
+        report("uploading");
+      } finally {
+        free.push(buf);
+      }
     }, signal);
+    try {
+      await src.unchanged();
+    } catch (e) {
+      // its parts mix two contents: nothing may complete it
+      await c.call(c.api.DELETE("/v1/sessions/{id}", { params: { path: { id: s.id } } })).catch(() => undefined);
+      throw e;
+    }
     report("completing");
     let checksum: components["schemas"]["Checksum"] | undefined;
     if (alg && !s.checksum?.value && sums.size === s.part_count) {
@@ -116,7 +143,7 @@ export async function upload(c: ApiClient, source: Source, o: UploadOptions = {}
   } catch (err) {
     // an answer lost, storage's upload gone: the session may have
     // completed after all (the API's own refusals stand)
-    const definite = signal?.aborted || (err instanceof AnexoError && err.status < 500);
+    const definite = signal?.aborted || err instanceof FileChangedError || (err instanceof AnexoError && err.status < 500);
     const file = definite ? undefined : await completedMeanwhile(c, s.id);
     if (file) return file;
     if (err && typeof err === "object") (err as { sessionId?: string }).sessionId = s.id;
@@ -150,7 +177,7 @@ async function sendPart(c: ApiClient, id: string, n: number, bytes: Uint8Array<A
     }
     let res: Response;
     try {
-      res = await c.fetch(part.url, { method: part.method, headers: part.headers, body: bytes, signal });
+      res = await c.rawFetch(part.url, { method: part.method, ...body(bytes, part.headers), signal });
     } catch (e) {
       if (signal?.aborted) throw e;
       last = e;
@@ -165,6 +192,28 @@ async function sendPart(c: ApiClient, id: string, n: number, bytes: Uint8Array<A
     last = new StorageError(n, res.status, text);
   }
   throw last;
+}
+
+const isNode = typeof process === "object" && typeof process.versions?.node === "string";
+
+/**
+ * body is a part's request body. Node's fetch (undici) sends a typed
+ * array several times slower than a stream of it (measured: 167 against
+ * 1,179 MiB/s on loopback), so Node gets a stream in 1 MiB slices with its
+ * length declared (the URL signs it); browsers send the bytes as they are.
+ */
+function body(bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string>): RequestInit {
+  if (!isNode || bytes.length === 0) return { headers, body: bytes };
+  const slice = 1 << 20;
+  let at = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(ctl) {
+      ctl.enqueue(bytes.subarray(at, at + slice));
+      at += slice;
+      if (at >= bytes.length) ctl.close();
+    },
+  });
+  return { headers: { ...headers, "Content-Length": String(bytes.length) }, body: stream, duplex: "half" } as RequestInit;
 }
 
 /** pool runs f over items, at most size at once; the first error stops it. */
@@ -188,10 +237,50 @@ async function pool<T>(items: T[], size: number, f: (item: T) => Promise<void>, 
   for (const r of results) if (r.status === "rejected") throw r.reason;
 }
 
-/** open reads a source: a Blob as it is; a path (Node) as a Blob backed by the file. */
-async function open(source: Source): Promise<{ blob: Blob; name: string }> {
-  if (typeof source !== "string") return { blob: source, name: (source as { name?: string }).name || "upload" };
-  const fs = await import("node:fs");
+/** Opened is a source being read. */
+interface Opened {
+  name: string;
+  size: number;
+  /** read returns length bytes at offset, in buf when it can. */
+  read(offset: number, length: number, buf: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>>;
+  /** unchanged throws if the file changed since it was opened. */
+  unchanged(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** open reads a source: a Blob by slices; a path (Node) with positioned reads. */
+async function open(source: Source): Promise<Opened> {
+  if (typeof source !== "string") {
+    return {
+      name: (source as { name?: string }).name || "upload",
+      size: source.size,
+      read: async (offset, length) => new Uint8Array(await source.slice(offset, offset + length).arrayBuffer()),
+      unchanged: async () => {},
+      close: async () => {},
+    };
+  }
+  const fs = await import("node:fs/promises");
   const path = await import("node:path");
-  return { blob: await fs.openAsBlob(source), name: path.basename(source) };
+  const fh = await fs.open(source);
+  const st = await fh.stat();
+  return {
+    name: path.basename(source),
+    size: st.size,
+    async read(offset, length, buf) {
+      const out = buf.subarray(0, length);
+      for (let got = 0; got < length; ) {
+        const { bytesRead } = await fh.read(out, got, length - got, offset + got);
+        if (bytesRead === 0) throw new Error(`${source} shrank while it was being uploaded; upload it again`);
+        got += bytesRead;
+      }
+      return out;
+    },
+    async unchanged() {
+      const now = await fh.stat();
+      if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
+        throw new FileChangedError(`${source} changed while it was being uploaded; upload it again`);
+      }
+    },
+    close: () => fh.close(),
+  };
 }

@@ -3,12 +3,13 @@
 // OpenAPI document, and runs these.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { appendFileSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 
-import { AnexoError, Client, StorageError } from "../dist/index.js";
+import { AnexoError, Client, FileChangedError, StorageError } from "../dist/index.js";
 
 const endpoint = process.env.ANEXO_URL;
 const token = process.env.ANEXO_TOKEN;
@@ -151,6 +152,20 @@ describe("the client against a server", { skip: !endpoint && "ANEXO_URL and ANEX
     const { crc32c } = await import("../dist/index.js");
     const file = await c.upload(path, { checksum: crc32c(data) });
     assert.equal(file.size, data.length);
+  });
+
+  test("a file that changes during its upload is refused, and its session aborted", async () => {
+    const { path } = await fileOf("changing.bin", 11 * MiB);
+    const before = await usage(c);
+    let changed = false;
+    const err = await c
+      .upload(path, { parallel: 1, onProgress: (p) => { if (p.loaded > 0 && !changed) { changed = true; appendFileSync(path, "more"); } } })
+      .then(() => assert.fail("uploaded"), (e) => e);
+    assert.ok(err instanceof FileChangedError, String(err));
+    assert.ok(err.sessionId);
+    const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id: err.sessionId } } }));
+    assert.equal(st.session.status, "aborted");
+    assert.equal((await usage(c)).file_count, before.file_count);
   });
 
   test("errors are typed problem documents naming the field", async () => {
