@@ -35,8 +35,9 @@ test: vet deadcode $(RIE) $(BROWSERTEST)/node_modules $(JSCLIENT)/node_modules
 # 1000,10000,100000: seeding 100,000 files into moto takes minutes).
 BENCHTIME ?= 30x
 LIST_COST_SIZES ?= 1000,10000,100000
-bench: $(RIE)
+bench: $(RIE) $(JSCLIENT)/node_modules
 	$(GO) test ./shared/e2e ./functions -run '^$$' -bench . -skip 'Throughput|UploadIntegrity' -benchtime $(BENCHTIME) -timeout 30m
+	$(GO) test ./clients/js -run '^$$' -bench NodeVsCLI -benchtime 3x -timeout 10m
 	$(GO) test ./shared/e2e -run '^$$' -bench Throughput -benchtime 3x -timeout 30m
 	$(GO) test ./shared/e2e -run '^$$' -bench UploadIntegrity -benchtime 8x -timeout 30m
 	LIST_COST_SIZES=$(LIST_COST_SIZES) $(GO) test ./shared/dynamo -run '^$$' -bench ListCost -benchtime 10x -timeout 60m

@@ -11,16 +11,19 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/client"
 	"github.com/anexo/anexo/shared/local"
 	"github.com/anexo/anexo/shared/openapi/openapitest"
@@ -81,7 +84,7 @@ var built sync.Once
 // answer is checked against the OpenAPI document (parts of at least 5 MiB,
 // S3's own minimum, so 5 MiB + 1 byte is two parts); it returns the
 // server and a token of a new account.
-func server(t testing.TB) (*local.Server, string) {
+func server(t testing.TB, opts ...func(*app.Config)) (*local.Server, string) {
 	t.Helper()
 	ready(t)
 	built.Do(func() { tool(t, "node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.json") })
@@ -89,6 +92,9 @@ func server(t testing.TB) (*local.Server, string) {
 	t.Cleanup(cancel)
 	c := testenv.Config(testenv.Embedded(t))
 	c.Limits.MinPartSize = 5 << 20
+	for _, o := range opts {
+		o(&c)
+	}
 	srv, err := local.Start(ctx, local.Options{Config: c, Observe: openapitest.New(t).Observe})
 	if err != nil {
 		t.Fatal(err)
@@ -235,4 +241,99 @@ func BenchmarkNodeVsCLI(b *testing.B) {
 	b.ReportMetric(mib/cliT.Seconds(), "cli-MiB/s")
 	b.ReportMetric(cliT.Seconds()/nodeT.Seconds(), "node/cli")
 	b.ReportMetric(0, "ns/op")
+}
+
+// readmeBlock is the first js block after the heading (or sentence) at.
+func readmeBlock(t *testing.T, at string) string {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(dir, "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), at)
+	_, block, ok2 := strings.Cut(rest, "```js\n")
+	block, _, ok3 := strings.Cut(block, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatalf("README: no js block after %q", at)
+	}
+	return block
+}
+
+// uppyDriver calls the README's Uppy callbacks as Uppy's AwsS3 plugin
+// does, for a 9 MiB file: create, sign and send each chunk (listing the
+// parts storage holds after the first, as a resuming Uppy does), complete;
+// then create and abort another.
+const uppyDriver = `
+const data = new Uint8Array(9 * 2 ** 20 + 5)
+for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536))
+const file = { name: 'uppy.bin', size: data.length, type: 'application/octet-stream' }
+const size = awsS3Options.getChunkSize(file)
+const { uploadId, key } = await awsS3Options.createMultipartUpload(file)
+const parts = []
+for (let n = 1, at = 0; at < data.length; n++, at += size) {
+  const { url, headers } = await awsS3Options.signPart(file, { uploadId, key, partNumber: n })
+  const res = await fetch(url, { method: 'PUT', headers, body: data.subarray(at, at + size) })
+  if (!res.ok) throw new Error('part ' + n + ': ' + res.status + ' ' + await res.text())
+  parts.push({ PartNumber: n, ETag: res.headers.get('ETag') })
+  if (n === 1) { // as Uppy resuming: the parts storage holds
+    const listed = await awsS3Options.listParts(file, { uploadId, key })
+    if (listed.length !== 1 || listed[0].PartNumber !== 1 || listed[0].ETag !== parts[0].ETag) throw new Error('listParts: ' + JSON.stringify(listed))
+  }
+}
+const { location } = await awsS3Options.completeMultipartUpload(file, { uploadId, key, parts })
+const other = await awsS3Options.createMultipartUpload(file)
+await awsS3Options.abortMultipartUpload(file, other)
+console.log(location, other.uploadId)
+`
+
+// TestReadmeExamples runs the README's Node example as written (with a
+// file's path) and its Uppy callbacks as Uppy calls them, against a server
+// with Anexo's default part size; each is a module in the package's
+// directory, where @anexo/client resolves to the package itself.
+func TestReadmeExamples(t *testing.T) {
+	srv, token := server(t, func(c *app.Config) { c.Limits.MinPartSize = 0 })
+	node := readmeBlock(t, "\n## TypeScript client")
+	uppy := readmeBlock(t, "With Uppy 4 or 5 and their callback style")
+	run := func(name, src string, args ...string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Remove(p) })
+		cmd := exec.Command("node", append([]string{p}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: %v\nstdout: %s\nstderr: %s", name, err, stdout.String(), stderr.String())
+		}
+		return stdout.String()
+	}
+	data := make([]byte, 17<<20+9)
+	_, _ = rand.Read(data)
+	path := filepath.Join(t.TempDir(), "contrato.pdf")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Fields(run(".readme-node.mjs", node, path))
+	if len(out) < 3 || out[1] != fmt.Sprint(len(data)) || out[2] != "contrato.pdf" {
+		t.Fatalf("the Node example printed %q", out)
+	}
+	if got, err := os.ReadFile(path + ".copy"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the Node example's download differs: %v", err)
+	}
+	out = strings.Fields(run(".readme-uppy.mjs", "const endpoint = process.env.ANEXO_URL, token = process.env.ANEXO_TOKEN\n"+uppy+uppyDriver))
+	if len(out) != 2 || !strings.HasPrefix(out[0], "/v1/files/") {
+		t.Fatalf("the Uppy callbacks printed %q", out)
+	}
+	c := &client.Client{Endpoint: srv.URL, Token: token}
+	f, err := c.Get(context.Background(), strings.TrimPrefix(out[0], "/v1/files/"))
+	if err != nil || f.Size != 9<<20+5 || f.Name != "uppy.bin" {
+		t.Fatalf("the file the callbacks made: %+v %v", f, err)
+	}
+	if st, err := c.State(context.Background(), out[1]); err != nil || st.Session.Status != "aborted" {
+		t.Fatalf("the aborted upload: %+v %v", st.Session, err)
+	}
 }
