@@ -4,7 +4,7 @@ ADDR      ?= 127.0.0.1:8080
 
 .PHONY: run test test-short check deadcode vet build clean deploy synth diff destroy invoke fuzz bench load js-types
 
-## run: the whole API on localhost with embedded DynamoDB and S3; prints a dev token
+## run: the whole API on localhost with embedded DynamoDB, S3, SQS and EventBridge; prints a dev token
 run:
 	$(GO) run ./cmd/anexo-local -addr $(ADDR)
 
