@@ -15,8 +15,6 @@ export interface DownloadOptions {
  */
 export async function download(c: ApiClient, uuid: string, path: string, o: DownloadOptions = {}): Promise<void> {
   const fs = await import("node:fs");
-  const { Readable } = await import("node:stream");
-  const { pipeline } = await import("node:stream/promises");
   const file = await c.getFile(uuid, o.signal);
   const total = o.versionUUID ? undefined : file.size;
   const partial = `${path}.part`;
@@ -34,12 +32,22 @@ export async function download(c: ApiClient, uuid: string, path: string, o: Down
     if (res.status === 200) have = 0; // storage sent it whole: start over
     const size = total ?? have + Number(res.headers.get("Content-Length") ?? 0);
     let loaded = have;
-    const counted = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
-    counted.on("data", (chunk: Buffer) => {
-      loaded += chunk.length;
-      o.onProgress?.({ loaded, total: size });
-    });
-    await pipeline(counted, fs.createWriteStream(partial, { flags: have > 0 ? "a" : "w" }), { signal: o.signal });
+    // Each chunk is written as it arrives, synchronously: the body never
+    // backs up. (Node 22's fetch can throw an uncaught assertion when the
+    // server ends a response whose body is paused by backpressure.)
+    const fd = fs.openSync(partial, have > 0 ? "a" : "w");
+    try {
+      const reader = res.body!.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        for (let at = 0; at < value.length; ) at += fs.writeSync(fd, value, at);
+        loaded += value.length;
+        o.onProgress?.({ loaded, total: size });
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
   } else {
     throw new AnexoError(res.status, { code: "storage_error", detail: `storage answered ${res.status}: ${(await res.text()).slice(0, 300)}` });
   }
