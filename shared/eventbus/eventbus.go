@@ -7,12 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/anexo/anexo/shared/batch"
 	"github.com/anexo/anexo/shared/events"
 )
 
@@ -43,28 +43,21 @@ func New(api API, name string) *Bus { return &Bus{api: api, name: name} }
 // call; entries EventBridge fails (throttled, say) are sent again, up to
 // five times, then the publication fails.
 func (b *Bus) Publish(ctx context.Context, evs []events.Envelope) error {
-	var batch []types.PutEventsRequestEntry
-	size := 0
+	entries := make([]types.PutEventsRequestEntry, 0, len(evs))
 	for _, e := range evs {
 		detail, err := json.Marshal(e)
 		if err != nil {
 			return err
 		}
-		entry := types.PutEventsRequestEntry{EventBusName: &b.name, Source: aws.String(Source), DetailType: aws.String(string(e.Type)),
-			Detail: aws.String(string(detail)), Time: aws.Time(e.Time)}
-		n := entrySize(entry)
-		if len(batch) == MaxEntries || (len(batch) > 0 && size+n > MaxBytes) {
-			if err := b.put(ctx, batch); err != nil {
-				return err
-			}
-			batch, size = nil, 0
+		entries = append(entries, types.PutEventsRequestEntry{EventBusName: &b.name, Source: aws.String(Source),
+			DetailType: aws.String(string(e.Type)), Detail: aws.String(string(detail)), Time: aws.Time(e.Time)})
+	}
+	for _, call := range batch.Split(entries, batch.Limits{Entries: MaxEntries, Bytes: MaxBytes}, entrySize) {
+		if err := batch.Send(ctx, call, func(es []types.PutEventsRequestEntry) ([]types.PutEventsRequestEntry, error) { return b.put(ctx, es) }); err != nil {
+			return fmt.Errorf("eventbus: %w", err)
 		}
-		batch, size = append(batch, entry), size+n
 	}
-	if len(batch) == 0 {
-		return nil
-	}
-	return b.put(ctx, batch)
+	return nil
 }
 
 // entrySize is an entry's size as EventBridge counts it.
@@ -72,30 +65,18 @@ func entrySize(e types.PutEventsRequestEntry) int {
 	return 14 + len(aws.ToString(e.Source)) + len(aws.ToString(e.DetailType)) + len(aws.ToString(e.Detail))
 }
 
-func (b *Bus) put(ctx context.Context, entries []types.PutEventsRequestEntry) error {
-	for attempt := 0; ; attempt++ {
-		out, err := b.api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
-		if err != nil {
-			return err
-		}
-		if out.FailedEntryCount == 0 {
-			return nil
-		}
-		var again []types.PutEventsRequestEntry
-		var last string
-		for i, r := range out.Entries {
-			if r.ErrorCode != nil && i < len(entries) {
-				again, last = append(again, entries[i]), aws.ToString(r.ErrorCode)+": "+aws.ToString(r.ErrorMessage)
-			}
-		}
-		if attempt == 4 || len(again) == 0 {
-			return fmt.Errorf("eventbus: %d of %d entries failed (%s)", out.FailedEntryCount, len(entries), last)
-		}
-		entries = again
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
+// put makes one PutEvents call; it returns the entries EventBridge failed.
+func (b *Bus) put(ctx context.Context, entries []types.PutEventsRequestEntry) ([]types.PutEventsRequestEntry, error) {
+	out, err := b.api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
+	if err != nil || out.FailedEntryCount == 0 {
+		return nil, err
+	}
+	var again []types.PutEventsRequestEntry
+	var why error
+	for i, r := range out.Entries {
+		if r.ErrorCode != nil && i < len(entries) {
+			again, why = append(again, entries[i]), fmt.Errorf("%s: %s", aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage))
 		}
 	}
+	return again, why
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/anexo/anexo/shared/batch"
 	"github.com/anexo/anexo/shared/webhooks"
 )
 
@@ -42,60 +43,52 @@ type Queue struct {
 func New(api API, url string) *Queue { return &Queue{api: api, url: url} }
 
 // Enqueue implements dispatch.Queue: batches of up to ten messages (and
-// 256 KiB); entries SQS fails are sent again, up to five times.
+// 256 KiB); entries SQS fails are sent again, up to five times; one SQS
+// refuses as the sender's fault fails it at once.
 func (q *Queue) Enqueue(ctx context.Context, ms []webhooks.Message) error {
-	var batch []types.SendMessageBatchRequestEntry
-	size := 0
+	entries := make([]types.SendMessageBatchRequestEntry, 0, len(ms))
 	for _, m := range ms {
 		b, err := json.Marshal(m)
 		if err != nil {
 			return err
 		}
-		if len(batch) == MaxEntries || (len(batch) > 0 && size+len(b) > MaxBytes) {
-			if err := q.send(ctx, batch); err != nil {
-				return err
-			}
-			batch, size = nil, 0
+		entries = append(entries, types.SendMessageBatchRequestEntry{MessageBody: aws.String(string(b))})
+	}
+	size := func(e types.SendMessageBatchRequestEntry) int { return len(aws.ToString(e.MessageBody)) }
+	for _, call := range batch.Split(entries, batch.Limits{Entries: MaxEntries, Bytes: MaxBytes}, size) {
+		for i := range call {
+			call[i].Id = aws.String(strconv.Itoa(i))
 		}
-		batch = append(batch, types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(len(batch))), MessageBody: aws.String(string(b))})
-		size += len(b)
+		if err := batch.Send(ctx, call, func(es []types.SendMessageBatchRequestEntry) ([]types.SendMessageBatchRequestEntry, error) {
+			return q.send(ctx, es)
+		}); err != nil {
+			return fmt.Errorf("sqsqueue: %w", err)
+		}
 	}
-	if len(batch) == 0 {
-		return nil
-	}
-	return q.send(ctx, batch)
+	return nil
 }
 
-func (q *Queue) send(ctx context.Context, entries []types.SendMessageBatchRequestEntry) error {
-	for attempt := 0; ; attempt++ {
-		out, err := q.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &q.url, Entries: entries})
-		if err != nil {
-			return err
-		}
-		if len(out.Failed) == 0 {
-			return nil
-		}
-		byID := map[string]types.SendMessageBatchRequestEntry{}
-		for _, e := range entries {
-			byID[aws.ToString(e.Id)] = e
-		}
-		var again []types.SendMessageBatchRequestEntry
-		for _, f := range out.Failed {
-			if f.SenderFault {
-				return fmt.Errorf("sqsqueue: message refused: %s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
-			}
-			again = append(again, byID[aws.ToString(f.Id)])
-		}
-		if attempt == 4 {
-			return fmt.Errorf("sqsqueue: %d of %d messages failed (%s)", len(out.Failed), len(entries), aws.ToString(out.Failed[0].Code))
-		}
-		entries = again
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(50<<attempt) * time.Millisecond):
-		}
+// send makes one SendMessageBatch call; it returns the entries SQS failed
+// on its side.
+func (q *Queue) send(ctx context.Context, entries []types.SendMessageBatchRequestEntry) ([]types.SendMessageBatchRequestEntry, error) {
+	out, err := q.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: &q.url, Entries: entries})
+	if err != nil || len(out.Failed) == 0 {
+		return nil, err
 	}
+	byID := map[string]types.SendMessageBatchRequestEntry{}
+	for _, e := range entries {
+		byID[aws.ToString(e.Id)] = e
+	}
+	var again []types.SendMessageBatchRequestEntry
+	var why error
+	for _, f := range out.Failed {
+		why = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+		if f.SenderFault {
+			return nil, fmt.Errorf("message refused: %w", why)
+		}
+		again = append(again, byID[aws.ToString(f.Id)])
+	}
+	return again, why
 }
 
 // Delay makes a received message visible again after d (at most 12 hours,
