@@ -28,11 +28,12 @@ const usage = `usage: anexo-admin <command> [flags]
   account show ID [--json]   the account, its usage and its tokens
   token create --account ID --name NAME [--scopes files:read,files:write]
                [--allowed-domain ORIGIN] [--ttl DURATION]   (a lost admin token: mint another)
-  keys list      the signing keys of cursors and tickets: ids, ages, until when they verify
-  keys rotate [--purpose cursor|ticket] [--retire]
-                 a new key signs from now (warm functions pick it up within 5 minutes);
-                 --retire also ends the earlier keys at once, and with them every cursor
-                 and upload ticket they signed (a leaked key)
+  keys list      the signing keys of listing cursors, upload tickets and event-feed
+                 cursors: ids, ages, until when they verify
+  keys rotate [--purpose cursor|ticket|events] [--retire]
+                 a new key signs from the next request on, in every function;
+                 --retire also ends the earlier keys from the next request on, and with
+                 them every cursor and upload ticket they signed (a leaked key)
   provision      create the tables and the versioned bucket (emulators only)
 
 anexo-admin works on the table directly with AWS credentials. It reads TABLE_NAME,
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.origin, "allowed-domain", "", "web origin the token is restricted to (https://crm.example.com, https://*.example.com)")
 	fs.DurationVar(&f.ttl, "ttl", 0, "token lifetime (0: no expiry)")
 	fs.BoolVar(&f.json, "json", false, "print JSON")
-	fs.StringVar(&f.purpose, "purpose", "", "keys: cursor or ticket (default: both)")
+	fs.StringVar(&f.purpose, "purpose", "", "keys: cursor, ticket or events (default: all three)")
 	fs.BoolVar(&f.retire, "retire", false, "keys rotate: end the earlier keys at once")
 	if err := cmdline.ParseAnywhere(fs, args[1:]); err != nil {
 		return exitUsage
@@ -165,7 +166,7 @@ func accountShow(ctx context.Context, d *app.Deps, f flags, args []string, stdou
 		return err
 	}
 	// an operator sees what the account's admins see
-	ts, err := d.Auth().ListTokens(ctx, auth.Principal{AccountID: a.ID, Scopes: []auth.Scope{auth.ScopeTokens}})
+	ts, err := d.Auth().AccountTokens(ctx, a.ID)
 	if err != nil {
 		return err
 	}
@@ -225,11 +226,11 @@ func provision(ctx context.Context, d *app.Deps, _ flags, _ []string, stdout, _ 
 func purposes(f flags) ([]string, error) {
 	switch f.purpose {
 	case "":
-		return []string{app.CursorKeys, app.TicketKeys}, nil
-	case app.CursorKeys, app.TicketKeys:
+		return []string{app.CursorKeys, app.TicketKeys, app.EventKeys}, nil
+	case app.CursorKeys, app.TicketKeys, app.EventKeys:
 		return []string{f.purpose}, nil
 	}
-	return nil, apperr.Invalid("purpose", "must be cursor or ticket")
+	return nil, apperr.Invalid("purpose", "must be cursor, ticket or events")
 }
 
 func keysList(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, _ io.Writer) error {

@@ -75,13 +75,13 @@ func Events(d *Deps) httpapi.Handler {
 
 // Webhooks serves the account's webhooks and their deliveries.
 func Webhooks(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.Webhooks, &httpapi.Webhooks{Svc: d.Webhooks()})
+	return httpapi.Serve(d.Log, lambdas.Webhooks, &httpapi.Webhooks{Svc: d.Webhooks(), Current: d.Auth().RequireCurrent})
 }
 
 func sessions(d *Deps) *httpapi.Sessions { return &httpapi.Sessions{Svc: d.Uploads()} }
 
 func uppy(d *Deps) *httpapi.Uppy {
-	return &httpapi.Uppy{Svc: d.Uploads(), Clock: d.Cfg.Now, Live: d.Auth().CheckLive, Tickets: d.Ring(TicketKeys)}
+	return &httpapi.Uppy{Svc: d.Uploads(), Clock: d.Cfg.Now, Live: d.Auth().CheckLive, Current: d.Auth().RequireCurrent, Tickets: d.Ring(TicketKeys)}
 }
 
 // Handler is the handler of HTTP function fn (the local server serves them

@@ -81,6 +81,13 @@ type Fields []FieldError
 // Add records a problem with a field.
 func (f *Fields) Add(field, detail string) { *f = append(*f, FieldError{Field: field, Detail: detail}) }
 
+// AddErr records the field problems of a validation error (nil: none).
+func (f *Fields) AddErr(err error) {
+	if e, ok := As(err); ok {
+		*f = append(*f, e.Fields...)
+	}
+}
+
 // Count adds an error when a batch of n items is empty or over max;
 // what names the items ("files", "file ids").
 func (f *Fields) Count(field string, n, max int, what, empty string) {

@@ -13,10 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/clock"
+	"github.com/anexo/anexo/shared/text"
 	"github.com/google/uuid"
 )
 
@@ -98,6 +98,19 @@ type Principal struct {
 	Scopes        []Scope
 	AllowedDomain string
 	ExpiresAt     time.Time // the token's expiry (zero: never)
+	// Secret identifies the secret presented (SecretID of its hash): the
+	// token's current one or one a rotation replaced. Only the current
+	// secret manages the token (CurrentSecret); tickets are bound to it.
+	Secret string
+}
+
+// SecretID names a secret by its hash without being a credential or the
+// stored key: the first 128 bits of the hash, hex.
+func SecretID(hash string) string {
+	if len(hash) < 32 {
+		return hash
+	}
+	return hash[:32]
 }
 
 // Store persists accounts and tokens. A token is kept twice: under the hash
@@ -160,14 +173,14 @@ func ParseScopes(s string) ([]Scope, error) {
 	return out, nil
 }
 
+// validName checks an account's or a token's name: 1-200 bytes under the
+// rules of every user-visible string (text.Check).
 func validName(field, name string) error {
-	if name == "" || len(name) > 200 || !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) {
-		return apperr.Invalid(field, "must be 1-200 bytes of UTF-8 without control characters")
+	if name == "" {
+		return apperr.Invalid(field, "is required (1-200 bytes)")
 	}
-	return nil
+	return text.Check(field, name, text.Rules{MaxBytes: 200})
 }
-
-func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) }
 
 // CreateAccount registers a tenant.
 func (s *Service) CreateAccount(ctx context.Context, name string, quota int64) (Account, error) {
@@ -194,9 +207,7 @@ type NewToken struct {
 // shown once and never stored.
 func (s *Service) CreateToken(ctx context.Context, accountID string, in NewToken) (string, Token, error) {
 	var errs apperr.Fields
-	if err := validName("name", in.Name); err != nil {
-		errs.Add("name", "must be 1-200 bytes of UTF-8 without control characters")
-	}
+	errs.AddErr(validName("name", in.Name))
 	if len(in.Scopes) == 0 {
 		errs.Add("scopes", "at least one scope is required")
 	}
@@ -259,8 +270,11 @@ func (s *Service) Authenticate(ctx context.Context, authorization string) (Princ
 	return t.principal(), t, nil
 }
 
+// principal is who presents the secret of t (t as GetTokenByHash reads it:
+// Hash is the presented secret's).
 func (t Token) principal() Principal {
-	return Principal{AccountID: t.AccountID, TokenID: t.ID, Name: t.Name, Scopes: t.Scopes, AllowedDomain: t.AllowedDomain, ExpiresAt: t.ExpiresAt}
+	return Principal{AccountID: t.AccountID, TokenID: t.ID, Name: t.Name, Scopes: t.Scopes, AllowedDomain: t.AllowedDomain,
+		ExpiresAt: t.ExpiresAt, Secret: SecretID(t.Hash)}
 }
 
 // WellFormed reports whether a secret has the shape newSecret gives: the
@@ -294,6 +308,7 @@ const (
 	CtxScopes  = "scopes"
 	CtxDomain  = "allowed_domain"
 	CtxExpires = "expires_at" // unix seconds, absent: never
+	CtxSecret  = "secret_id"  // SecretID of the secret presented
 )
 
 // ToContext flattens a principal into the authorizer context (string values,
@@ -304,7 +319,7 @@ func (p Principal) ToContext() map[string]any {
 		sc[i] = string(s)
 	}
 	m := map[string]any{CtxAccount: p.AccountID, CtxToken: p.TokenID, CtxName: p.Name,
-		CtxScopes: strings.Join(sc, " "), CtxDomain: p.AllowedDomain}
+		CtxScopes: strings.Join(sc, " "), CtxDomain: p.AllowedDomain, CtxSecret: p.Secret}
 	if !p.ExpiresAt.IsZero() {
 		m[CtxExpires] = strconv.FormatInt(p.ExpiresAt.Unix(), 10)
 	}
@@ -314,7 +329,7 @@ func (p Principal) ToContext() map[string]any {
 // FromContext rebuilds the principal a handler received from the authorizer.
 func FromContext(m map[string]any) (Principal, error) {
 	str := func(k string) string { s, _ := m[k].(string); return s }
-	p := Principal{AccountID: str(CtxAccount), TokenID: str(CtxToken), Name: str(CtxName), AllowedDomain: str(CtxDomain)}
+	p := Principal{AccountID: str(CtxAccount), TokenID: str(CtxToken), Name: str(CtxName), AllowedDomain: str(CtxDomain), Secret: str(CtxSecret)}
 	if p.AccountID == "" {
 		return Principal{}, apperr.New(apperr.KindUnauthorized, "unauthenticated", "no authorizer context on this request")
 	}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/net/publicsuffix"
+
 	"github.com/anexo/anexo/shared/apperr"
 )
 
@@ -42,6 +44,9 @@ func NormalizeOrigin(s string) (string, error) {
 	if !strings.Contains(base, ".") && base != "localhost" && net.ParseIP(base) == nil {
 		return "", originError()
 	}
+	if base != host && publicSuffix(base) {
+		return "", apperr.Invalid("allowed_domain", "*."+base+" would admit every site under a public suffix; name your own domain (https://*.example.co.uk)")
+	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && loopback(base) && base == host:
@@ -52,6 +57,17 @@ func NormalizeOrigin(s string) (string, error) {
 		port = ""
 	}
 	return origin(u.Scheme, host, port), nil
+}
+
+// publicSuffix reports whether domain is a public suffix (co.uk,
+// github.io): registrable by anyone, so a wildcard over it admits
+// strangers' sites.
+func publicSuffix(domain string) bool {
+	if net.ParseIP(domain) != nil || loopback(domain) {
+		return false
+	}
+	_, err := publicsuffix.EffectiveTLDPlusOne(domain)
+	return err != nil
 }
 
 func validPort(port, hostport string) bool {
@@ -147,4 +163,25 @@ func OriginMatches(allowed string, u *url.URL) bool {
 		return host == base || strings.HasSuffix(host, "."+base)
 	}
 	return host == pattern
+}
+
+// OriginWithin reports whether every page the normalized origin inner
+// admits is admitted by the normalized origin outer: the same scheme and
+// port, and inner's host (or wildcard) under outer's. An unrestricted
+// inner ("") is within no restricted outer.
+func OriginWithin(outer, inner string) bool {
+	if outer == "" {
+		return true
+	}
+	o, err1 := url.Parse(outer)
+	i, err2 := url.Parse(inner)
+	if inner == "" || err1 != nil || err2 != nil || o.Scheme != i.Scheme || o.Port() != i.Port() {
+		return false
+	}
+	host := strings.TrimPrefix(i.Hostname(), "*.")
+	wild := host != i.Hostname()
+	if base, ok := strings.CutPrefix(o.Hostname(), "*."); ok {
+		return host == base || strings.HasSuffix(host, "."+base)
+	}
+	return !wild && host == o.Hostname()
 }

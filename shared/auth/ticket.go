@@ -15,7 +15,9 @@ import (
 // is good for uploads only, and expires soon — never after its token. It
 // is sealed with the deployment's ticket keyring (HMAC-SHA256, rotated);
 // each use also checks that the minting token is still active
-// (Service.CheckLive), so revoking the token ends its tickets at once.
+// (Service.CheckLive): revoking the token ends its tickets at once, and so
+// does ending the secret that minted them (a rotation without grace). A
+// ticket carries its minter's allowed_domain and never outlives it.
 
 // MaxTicketTTL bounds a ticket's lifetime.
 const MaxTicketTTL = 12 * time.Hour
@@ -28,6 +30,7 @@ type ticketClaims struct {
 	Name    string `json:"n"`
 	Expires int64  `json:"e"`
 	Domain  string `json:"d,omitempty"`
+	Secret  string `json:"s,omitempty"` // SecretID of the minting secret
 }
 
 // MintTicket issues a ticket for p (which must hold files:write).
@@ -39,7 +42,7 @@ func MintTicket(ctx context.Context, keys *keyring.Ring, p Principal, now time.T
 	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(exp) {
 		exp = p.ExpiresAt.Truncate(time.Second) // never outlives its token
 	}
-	b, _ := json.Marshal(ticketClaims{Account: p.AccountID, Token: p.TokenID, Name: p.Name, Expires: exp.Unix(), Domain: p.AllowedDomain})
+	b, _ := json.Marshal(ticketClaims{Account: p.AccountID, Token: p.TokenID, Name: p.Name, Expires: exp.Unix(), Domain: p.AllowedDomain, Secret: p.Secret})
 	t, err := keys.Seal(ctx, ticketLabel, b)
 	return t, exp, err
 }
@@ -62,5 +65,5 @@ func ParseTicket(ctx context.Context, keys *keyring.Ring, ticket string, now tim
 	if !now.Before(time.Unix(c.Expires, 0)) {
 		return Principal{}, apperr.New(apperr.KindUnauthorized, "ticket_expired", "the upload ticket expired; mint a new one").With("field", "ticket")
 	}
-	return Principal{AccountID: c.Account, TokenID: c.Token, Name: c.Name, Scopes: []Scope{ScopeWrite}, AllowedDomain: c.Domain}, nil
+	return Principal{AccountID: c.Account, TokenID: c.Token, Name: c.Name, Scopes: []Scope{ScopeWrite}, AllowedDomain: c.Domain, Secret: c.Secret}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/anexo/anexo/shared/apperr"
@@ -36,10 +37,16 @@ func tokenNotFound(id string) error {
 // ListTokens lists the account's tokens, revoked ones included (they are
 // kept 30 days), active first, then newest first.
 func (s *Service) ListTokens(ctx context.Context, p Principal) ([]Token, error) {
-	if err := p.Require(ScopeTokens); err != nil {
+	if _, err := s.manager(ctx, p); err != nil {
 		return nil, err
 	}
-	ts, err := s.Store.ListTokens(ctx, p.AccountID)
+	return s.AccountTokens(ctx, p.AccountID)
+}
+
+// AccountTokens lists an account's tokens as ListTokens does, for
+// operators (not an API route).
+func (s *Service) AccountTokens(ctx context.Context, accountID string) ([]Token, error) {
+	ts, err := s.Store.ListTokens(ctx, accountID)
 	if err == nil {
 		err = s.Store.LastUsed(ctx, ts)
 	}
@@ -58,7 +65,7 @@ func (s *Service) ListTokens(ctx context.Context, p Principal) ([]Token, error) 
 
 // GetToken reads one of the account's tokens.
 func (s *Service) GetToken(ctx context.Context, p Principal, id string) (Token, error) {
-	if err := p.Require(ScopeTokens); err != nil {
+	if _, err := s.manager(ctx, p); err != nil {
 		return Token{}, err
 	}
 	t, err := s.token(ctx, p.AccountID, id)
@@ -83,21 +90,93 @@ func (s *Service) token(ctx context.Context, accountID, id string) (Token, error
 	return t, err
 }
 
-// MintToken creates a token in the caller's account; it is recorded as
-// created by the caller's token.
-func (s *Service) MintToken(ctx context.Context, p Principal, in NewToken) (string, Token, error) {
+// manager is the caller's token, when the caller may manage the account's
+// tokens: tokens:admin, presented with the token's current secret.
+func (s *Service) manager(ctx context.Context, p Principal) (Token, error) {
 	if err := p.Require(ScopeTokens); err != nil {
+		return Token{}, err
+	}
+	return s.CurrentSecret(ctx, p)
+}
+
+// CurrentSecret is the caller's token, read now, when the caller presented
+// its current secret. A secret a rotation replaced keeps the token's files
+// scopes through its grace period, but managing anything — tokens,
+// webhooks, upload tickets — takes the current one: otherwise whoever
+// holds a leaked secret could rotate the token away from its owner. The
+// check reads the token (the authorizer's answer may be cached from
+// before the rotation).
+func (s *Service) CurrentSecret(ctx context.Context, p Principal) (Token, error) {
+	t, err := s.Store.GetToken(ctx, p.AccountID, p.TokenID)
+	if errors.Is(err, apperr.ErrNotFound) || err == nil && !t.Active(s.Clock.Now()) {
+		return Token{}, errBadToken
+	}
+	if err != nil {
+		return Token{}, err
+	}
+	if p.Secret == "" || p.Secret != SecretID(t.Hash) {
+		return Token{}, apperr.New(apperr.KindForbidden, "secret_replaced",
+			"this secret was replaced by a rotation: until its grace period ends it keeps the token's files scopes, "+
+				"but only the token's current secret manages tokens, webhooks and upload tickets")
+	}
+	return t, nil
+}
+
+// RequireCurrent fails unless the caller presented its token's current
+// secret (CurrentSecret).
+func (s *Service) RequireCurrent(ctx context.Context, p Principal) error {
+	_, err := s.CurrentSecret(ctx, p)
+	return err
+}
+
+// MintToken creates a token in the caller's account; it is recorded as
+// created by the caller's token. A minted token never outgrows its
+// minter: its scopes are among the minter's, it expires no later, and its
+// allowed_domain is the minter's or narrower.
+func (s *Service) MintToken(ctx context.Context, p Principal, in NewToken) (string, Token, error) {
+	m, err := s.manager(ctx, p)
+	if err != nil {
+		return "", Token{}, err
+	}
+	if err := bounded(m, in, s.Clock.Now()); err != nil {
 		return "", Token{}, err
 	}
 	in.CreatedBy = p.Name
 	return s.CreateToken(ctx, p.AccountID, in)
 }
 
+// bounded fails unless a token minted as in by m at now stays within m.
+func bounded(m Token, in NewToken, now time.Time) error {
+	var errs apperr.Fields
+	for i, sc := range in.Scopes {
+		if !slices.Contains(m.Scopes, sc) {
+			errs.Add("scopes["+strconv.Itoa(i)+"]", "this token does not hold "+string(sc)+"; a token can mint only scopes it holds")
+		}
+	}
+	if !m.ExpiresAt.IsZero() {
+		left := int64(m.ExpiresAt.Sub(now) / time.Second)
+		switch {
+		case in.TTL <= 0:
+			errs.Add("ttl_seconds", "this token expires at "+m.ExpiresAt.UTC().Format(time.RFC3339)+
+				", so a token it mints must expire too: give ttl_seconds of at most "+strconv.FormatInt(left, 10))
+		case now.Add(in.TTL).Truncate(time.Second).After(m.ExpiresAt):
+			errs.Add("ttl_seconds", "must be at most "+strconv.FormatInt(left, 10)+": a minted token cannot outlive this token (expires "+
+				m.ExpiresAt.UTC().Format(time.RFC3339)+")")
+		}
+	}
+	if m.AllowedDomain != "" {
+		if d, err := NormalizeOrigin(in.AllowedDomain); err == nil && !OriginWithin(m.AllowedDomain, d) {
+			errs.Add("allowed_domain", "must be "+m.AllowedDomain+" or narrower: this token is restricted to it, and so is every token it mints")
+		}
+	}
+	return errs.Err()
+}
+
 // RevokeToken ends every secret of a token at once (each authorizer cache
 // entry expires within its TTL) and every ticket it minted. Revoking a
 // revoked token changes nothing.
 func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) (Token, error) {
-	if err := p.Require(ScopeTokens); err != nil {
+	if _, err := s.manager(ctx, p); err != nil {
 		return Token{}, err
 	}
 	for attempt := 0; ; attempt++ {
@@ -123,7 +202,7 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) (Toke
 // once). A retried rotation mints another secret; the one it replaces
 // stays valid through the grace period like any other.
 func (s *Service) RotateToken(ctx context.Context, p Principal, id string, grace time.Duration) (string, Token, error) {
-	if err := p.Require(ScopeTokens); err != nil {
+	if _, err := s.manager(ctx, p); err != nil {
 		return "", Token{}, err
 	}
 	if grace < 0 || grace > MaxRotationGrace {
@@ -186,15 +265,26 @@ func (s *Service) Touch(ctx context.Context, t Token, hash string) error {
 	return err
 }
 
-// CheckLive fails unless the token is still active: an upload ticket is
-// honoured only while the token that minted it is neither revoked nor
-// expired.
-func (s *Service) CheckLive(ctx context.Context, accountID, tokenID string) error {
+// CheckLive fails unless the secret that minted an upload ticket still
+// authenticates: its token is neither revoked nor expired, and the secret
+// (SecretID; empty for tickets minted before tickets named it) is the
+// token's current one or a replaced one still in its grace period. A
+// rotation with no grace thus ends the tickets of the secret it replaced.
+func (s *Service) CheckLive(ctx context.Context, accountID, tokenID, secret string) error {
 	t, err := s.Store.GetToken(ctx, accountID, tokenID)
-	if errors.Is(err, apperr.ErrNotFound) || err == nil && !t.Active(s.Clock.Now()) {
+	now := s.Clock.Now()
+	if errors.Is(err, apperr.ErrNotFound) || err == nil && !t.Active(now) {
 		return apperr.New(apperr.KindUnauthorized, "invalid_ticket", "the token that minted this upload ticket was revoked or expired").With("field", "ticket")
 	}
-	return err
+	if err != nil || secret == "" || secret == SecretID(t.Hash) {
+		return err
+	}
+	for _, p := range t.Previous {
+		if secret == SecretID(p.Hash) && now.Before(p.Until) {
+			return nil
+		}
+	}
+	return apperr.New(apperr.KindUnauthorized, "invalid_ticket", "the secret that minted this upload ticket was rotated out").With("field", "ticket")
 }
 
 // ListAccounts lists every account (operators only: not an API route).

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"io"
 	"net/http"
 	"net/url"
@@ -363,6 +365,31 @@ func TestFormUploadReplay(t *testing.T) {
 	}
 	if used, nfiles, _ := usage(t, e, c.account); used != 70_000 || nfiles != 1 {
 		t.Fatalf("usage %d bytes %d files", used, nfiles)
+	}
+
+	// replayed after its file was trashed, and after it was purged: the
+	// replayed version is deleted, the trashed bytes stay hidden
+	// (restorable), the purged key stays empty
+	c.expect(200, "DELETE", "/v1/files", []map[string]any{{"uuid": sess.FileUUID}})
+	post(recorded, random(70_000))
+	eventually("the replay on the trashed key is deleted, its delete marker current again", func() bool {
+		out, err := e.srv.Deps.S3().ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(e.srv.Deps.Cfg.Bucket), Prefix: aws.String(recorded.key)})
+		return err == nil && len(out.Versions) == 1 && len(out.DeleteMarkers) == 1 && aws.ToBool(out.DeleteMarkers[0].IsLatest)
+	})
+	purged := params(1_000)
+	post(purged, random(1_000))
+	eventually("the second form upload is recorded", func() bool { return status(purged) == upload.StatusCompleted })
+	ps, _ := e.srv.Deps.Store().GetSession(ctx, c.account, purged.session)
+	c.expect(200, "DELETE", "/v1/files", []map[string]any{{"uuid": ps.FileUUID}})
+	c.expect(200, "POST", "/v1/files/purge", []map[string]any{{"uuid": ps.FileUUID}})
+	eventually("the purged key is empty", func() bool { return e.versions(t, purged.key) == 0 })
+	post(purged, random(1_000))
+	eventually("the replays on a trashed and a purged key are deleted", func() bool {
+		return e.versions(t, recorded.key) == 1 && e.versions(t, purged.key) == 0
+	})
+	c.expect(200, "POST", "/v1/files/restore", []map[string]any{{"uuid": sess.FileUUID}})
+	if got, _ := c.download(sess.FileUUID, ""); !bytes.Equal(got, original) {
+		t.Fatal("the restored download is not the recorded bytes")
 	}
 }
 

@@ -252,6 +252,32 @@ func TestSecurityMatrix(t *testing.T) {
 		}
 	})
 
+	t.Run("a replaced secret manages nothing", func(t *testing.T) {
+		// rotated with a grace period: the old secret keeps the files
+		// scopes, and every route that manages tokens, webhooks or
+		// tickets refuses it (the second review's token takeover)
+		old, ot := newToken("rotated with grace", auth.NewToken{})
+		admin := &client{t: t, base: a.base, token: a.token}
+		admin.expect(200, "POST", "/v1/tokens/"+ot.ID+"/rotate", map[string]any{"grace_seconds": 600})
+		x := randomFixture()
+		x.token = ot.ID
+		for _, r := range authenticated {
+			got := send(old, r, x)
+			code, _ := problemCode(got)
+			switch {
+			case r.Scope == auth.ScopeTokens || r.Scope == auth.ScopeWebhooks || r.Key() == "POST /v1/upload-tickets":
+				if got.Status != 403 || code != "secret_replaced" {
+					t.Errorf("%s with a replaced secret: %s, want 403 secret_replaced", r.Key(), got)
+				}
+			case got.Status == 401 || got.Status == 403 || got.Status >= 500:
+				t.Errorf("%s (files scopes) with a secret in its grace: %s", r.Key(), got)
+			}
+		}
+		if got := admin.expect(200, "GET", "/v1/tokens/"+ot.ID, nil); got["status"] != "active" || len(got["previous_secrets"].([]any)) != 1 {
+			t.Fatalf("the replaced secret changed the token: %v", got)
+		}
+	})
+
 	t.Run("another account's ids", func(t *testing.T) {
 		b := e.account(0, "")
 		for _, r := range authenticated {
@@ -365,17 +391,24 @@ func TestTokenLifecycle(t *testing.T) {
 	if got["last_used_at"] == nil {
 		t.Fatalf("no last use recorded: %v", got)
 	}
-	// rotation: the old secret works through its grace, tickets keep working
+	// rotation: the old secret works through its grace, its tickets keep
+	// working, but it mints no more (only the current secret manages)
 	r := a.expect(200, "POST", "/v1/tokens/"+id+"/rotate", map[string]any{"grace_seconds": 60})
 	prev := r["token"].(map[string]any)["previous_secrets"].([]any)
 	if len(prev) != 1 || r["secret"] == m["secret"] {
 		t.Fatalf("rotated: %v", r)
 	}
-	w.expect(201, "POST", "/v1/upload-tickets", map[string]any{})
+	if r := w.do("POST", "/v1/upload-tickets", map[string]any{}); r.Status != 403 || r.JSON()["code"] != "secret_replaced" {
+		t.Fatalf("a replaced secret minted a ticket: %s", r)
+	}
+	(&client{t: t, base: a.base, token: r["secret"].(string)}).expect(201, "POST", "/v1/upload-tickets", map[string]any{})
 	u.json(200, "POST", "/multipart", create, nil)
 	e.clock.Advance(61 * time.Second)
-	if r := w.do("POST", "/v1/upload-tickets", map[string]any{}); r.Status != 403 {
+	if r := w.do("POST", "/v1/sessions", map[string]any{"file_name": "late.bin", "file_size": 1}); r.Status != 403 {
 		t.Fatalf("a secret past its grace: %s", r)
+	}
+	if status, _ := u.call("POST", "/multipart", create); status != 401 {
+		t.Fatalf("a ticket of a secret past its grace: %d", status)
 	}
 	e.clock.Advance(-61 * time.Second)
 	// revocation ends the ticket minted before it, at once
@@ -517,13 +550,11 @@ func TestCursorKeysRotate(t *testing.T) {
 	if r := c.do("GET", lead+"/files?limit=1&cursor="+next, nil); r.JSON()["code"] != "cursor_query_mismatch" {
 		t.Fatalf("a cursor of another query (same key, so it verifies): %s", r) // the attachments function reads the new key too
 	}
-	// an operator's retirement ends every cursor at once (after the warm
-	// functions' refresh)
+	// an operator's retirement ends every cursor at once: the next
+	// request of a warm function refuses them
 	if _, err := e.srv.Deps.Ring("cursor").Rotate(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.Advance(keyring.Refresh)
-	defer e.clock.Advance(-keyring.Refresh)
 	for _, cur := range []string{before, next} {
 		if r := c.do("GET", "/v1/files?limit=1&cursor="+cur, nil); r.Status != 400 || r.JSON()["code"] != "invalid_cursor" {
 			t.Fatalf("a cursor of a retired key: %s", r)

@@ -9,12 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/text"
 )
 
 // Type is a CRM entity type.
@@ -120,21 +119,11 @@ func allDigits(s string) bool {
 	return true
 }
 
-// ValidateText checks a title or note: valid UTF-8, at most max characters,
-// no control characters (newlines and tabs allowed when multiline).
+// ValidateText checks a title or note: at most max characters under the
+// rules of every user-visible string (text.Check; newlines and tabs
+// allowed when multiline).
 func ValidateText(field, s string, max int, multiline bool) error {
-	if !utf8.ValidString(s) {
-		return apperr.Invalid(field, "must be valid UTF-8")
-	}
-	if n := utf8.RuneCountInString(s); n > max {
-		return apperr.Invalid(field, fmt.Sprintf("must be at most %d characters (got %d)", max, n))
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
-			return apperr.Invalid(field, "must not contain control characters")
-		}
-	}
-	return nil
+	return text.Check(field, s, text.Rules{MaxRunes: max, Multiline: multiline})
 }
 
 // Kind is how a file is attached to an entity.

@@ -132,8 +132,29 @@ func (f *Feed) List(ctx context.Context, p auth.Principal, q Query) (Page, error
 		return Page{}, err
 	}
 	out, next := page(recs, stopped, pos, q)
+	if !p.Has(auth.ScopeWebhooks) {
+		for i := range out {
+			out[i] = withoutWebhookURL(out[i])
+		}
+	}
 	cursor, err := f.seal(ctx, next)
 	return Page{Events: out, Cursor: cursor}, err
+}
+
+// withoutWebhookURL is e with a webhook's URL nulled: an endpoint's
+// address (it may carry a credential in its path) is for callers that
+// may read the webhooks (webhooks:admin) only.
+func withoutWebhookURL(e Event) Event {
+	if e.Type != WebhookDisabled {
+		return e
+	}
+	var d map[string]any
+	if json.Unmarshal(e.Data, &d) != nil {
+		return e
+	}
+	d["url"] = nil
+	e.Data, _ = json.Marshal(d)
+	return e
 }
 
 // page takes up to q.Limit events of the records read after pos (the

@@ -105,3 +105,25 @@ func TestFeedPages(t *testing.T) {
 		t.Fatalf("without files:read: %v", err)
 	}
 }
+
+// TestWebhookURLsNeedWebhooksAdmin: the feed shows a disabled webhook's URL
+// to tokens that may read the webhooks only.
+func TestWebhookURLsNeedWebhooksAdmin(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return t0.Add(time.Hour) }
+	r := events.NewRecord("a", t0).Add(events.WebhookDisabled, events.WebhookData{ID: "w", URL: "https://crm.example.com/hooks/s3cr3t", Reason: "failing", DisabledAt: t0})
+	r.Position = "EV#1"
+	f := &events.Feed{Store: outbox{*r}, Clock: clock, Cursors: &keyring.Ring{Store: &keyring.Memory{}, Purpose: "events", Lifetime: events.Retention, Clock: clock}}
+	for scopes, want := range map[string]bool{"files:read": false, "files:read webhooks:admin": true} {
+		sc, _ := auth.ParseScopes(scopes)
+		page, err := f.List(context.Background(), auth.Principal{AccountID: "a", Scopes: sc}, events.Query{})
+		if err != nil || len(page.Events) != 1 {
+			t.Fatal(page, err)
+		}
+		data := string(page.Events[0].Data)
+		if strings.Contains(data, "s3cr3t") != want || !strings.Contains(data, `"url":`) || !strings.Contains(data, `"reason":"failing"`) {
+			t.Errorf("%s: %s", scopes, data)
+		}
+	}
+}

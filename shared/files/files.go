@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/anexo/anexo/shared/apperr"
+	"github.com/anexo/anexo/shared/text"
 )
 
 // File is the catalogue record of one file; its bytes are the main version.
@@ -79,19 +80,16 @@ func ParseObjectKey(key string) (account, file, version string, ok bool) {
 // MaxNameBytes bounds a file name, as most file systems do.
 const MaxNameBytes = 255
 
-// ValidateName checks a user-supplied file name.
+// ValidateName checks a user-supplied file name: the rules of every
+// user-visible string (text.Check) within MaxNameBytes, and a bare name.
 func ValidateName(field, name string) error {
-	switch {
-	case name == "":
+	if name == "" {
 		return apperr.Invalid(field, "is required")
-	case !utf8.ValidString(name):
-		return apperr.Invalid(field, "must be valid UTF-8")
-	case len(name) > MaxNameBytes:
-		return apperr.Invalid(field, "must be at most 255 bytes")
-	case strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) || r == 0x2028 || r == 0x2029 || r == utf8.RuneError }):
-		return apperr.Invalid(field, "must not contain control characters")
-	case strings.ContainsFunc(name, spoofing):
-		return apperr.Invalid(field, "must not contain invisible or direction-changing characters (Unicode format characters such as U+202E, U+200B, U+FEFF)")
+	}
+	if err := text.Check(field, name, text.Rules{MaxBytes: MaxNameBytes}); err != nil {
+		return err
+	}
+	switch {
 	case strings.ContainsAny(name, `/\`):
 		return apperr.Invalid(field, "must be a bare file name without path separators")
 	case strings.TrimSpace(name) == "" || name == "." || name == "..":
@@ -100,18 +98,6 @@ func ValidateName(field, name string) error {
 		return apperr.Invalid(field, "must not start or end with white space")
 	}
 	return nil
-}
-
-// spoofing reports characters that can disguise a name: Unicode format
-// characters (category Cf: bidirectional overrides and isolates such as
-// U+202E that make "gpj.exe" read "exe.jpg", zero-width spaces and joiners,
-// the byte-order mark), and the invisible fillers of Hangul and Braille.
-func spoofing(r rune) bool {
-	switch r {
-	case 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800:
-		return true
-	}
-	return unicode.Is(unicode.Cf, r)
 }
 
 // Extension returns the lower-case extension without the dot ("" if none).

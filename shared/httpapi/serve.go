@@ -26,6 +26,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/keyring"
 )
 
 // Request is an API Gateway v2 HTTP request.
@@ -73,6 +74,7 @@ func Serve(log *slog.Logger, fn string, features ...Feature) Handler {
 	}
 	return func(ctx context.Context, req Request) (resp Response, err error) {
 		defer func() { resp = secured(resp) }()
+		ctx = keyring.PerRequest(ctx) // signing keys: read once a request, never older
 		rid := req.RequestContext.RequestID
 		l := log.With("request_id", rid, "route", req.RouteKey)
 		route, ok := routes[req.RouteKey]
@@ -331,9 +333,9 @@ func Principal(req Request) (auth.Principal, error) {
 // BaseURL is the API's origin as the client reached it (API Gateway's
 // domain and X-Forwarded-Proto), for absolute links in answers.
 func BaseURL(req Request) string {
-	proto := Header(req, "X-Forwarded-Proto")
-	if proto == "" {
-		proto = "https"
+	proto := "https" // API Gateway's; local mode sets http
+	if Header(req, "X-Forwarded-Proto") == "http" {
+		proto = "http"
 	}
 	host := req.RequestContext.DomainName
 	if host == "" {

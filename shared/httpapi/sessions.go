@@ -8,6 +8,7 @@ import (
 
 	"github.com/anexo/anexo/shared/apperr"
 	"github.com/anexo/anexo/shared/auth"
+	"github.com/anexo/anexo/shared/files"
 	"github.com/anexo/anexo/shared/lambdas"
 	"github.com/anexo/anexo/shared/upload"
 )
@@ -166,7 +167,9 @@ func (a *Sessions) status(ctx context.Context, req Request, p auth.Principal) (R
 	out := map[string]any{"session": a.view(st.Session, st.Status, nil), "uploaded_parts": uploaded,
 		"missing_parts": missing, "bytes_uploaded": bytes}
 	if st.File != nil {
-		out["file"] = ViewFile(*st.File)
+		ss := st.Session
+		out["file"] = completed(p, *st.File, VersionReceipt{UUID: ss.FileUUID, VersionUUID: ss.VersionUUID, Name: ss.FileName,
+			Size: ss.Plan.Size, MimeType: ss.MimeType})
 	}
 	if st.CompletionError != nil {
 		out["completion_error"] = ProblemDoc(st.CompletionError, req.RequestContext.RequestID)
@@ -200,7 +203,28 @@ func (a *Sessions) complete(ctx context.Context, req Request, p auth.Principal) 
 	if err != nil {
 		return Response{}, err
 	}
-	return JSON(http.StatusOK, ViewFile(f))
+	return JSON(http.StatusOK, completed(p, f, VersionReceipt{UUID: f.UUID, VersionUUID: f.VersionUUID, Name: f.Name, Size: f.Size, MimeType: f.MimeType}))
+}
+
+// VersionReceipt is what a completion answers a caller without files:read
+// about a file it did not create: the version it uploaded, and nothing of
+// the file (its id, authors, dates and other versions are files:read's).
+type VersionReceipt struct {
+	UUID        string `json:"uuid"`
+	VersionUUID string `json:"version_uuid"`
+	Name        string `json:"name"`
+	Size        int64  `json:"size"`
+	MimeType    string `json:"mime_type"`
+}
+
+// completed renders the file a session completed for p: the file with
+// files:read or when the upload created it (its one version), else the
+// receipt of the version uploaded.
+func completed(p auth.Principal, f files.File, receipt VersionReceipt) any {
+	if p.Has(auth.ScopeRead) || f.VersionCount <= 1 {
+		return ViewFile(f)
+	}
+	return receipt
 }
 
 func (a *Sessions) abort(ctx context.Context, req Request, p auth.Principal) (Response, error) {

@@ -25,8 +25,24 @@ import (
 // UppyPrefix is where the companion routes live; {ticket} is an upload ticket.
 const UppyPrefix = "/v1/uppy/{ticket}/s3"
 
-// LiveCheck fails unless the token that minted a ticket is still active.
-type LiveCheck func(ctx context.Context, accountID, tokenID string) error
+// LiveCheck fails unless the secret that minted a ticket still
+// authenticates (auth.Service.CheckLive).
+type LiveCheck func(ctx context.Context, accountID, tokenID, secret string) error
+
+// SecretCheck fails unless the caller presented its token's current secret
+// (auth.Service.RequireCurrent): what manages anything needs it.
+type SecretCheck func(ctx context.Context, p auth.Principal) error
+
+// currentOnly runs h for callers that presented their token's current
+// secret.
+func currentOnly(check SecretCheck, h Endpoint) Endpoint {
+	return func(ctx context.Context, req Request, p auth.Principal) (Response, error) {
+		if err := check(ctx, p); err != nil {
+			return Response{}, err
+		}
+		return h(ctx, req, p)
+	}
+}
 
 // Uppy serves Uppy's companion routes under upload tickets, and mints the
 // tickets.
@@ -34,6 +50,7 @@ type Uppy struct {
 	Svc     *upload.Service
 	Tickets *keyring.Ring // seals and opens upload tickets
 	Live    LiveCheck
+	Current SecretCheck // minting a ticket takes the token's current secret
 	Clock   clock.Func
 }
 
@@ -45,7 +62,7 @@ func (a *Uppy) Routes() []Route {
 		return Route{Method: method, Path: UppyPrefix + path, Function: lambdas.Companion, Public: true, Handle: a.withTicket(h)}
 	}
 	return []Route{
-		{Method: "POST", Path: "/v1/upload-tickets", Function: lambdas.SessionsOpen, Scope: auth.ScopeWrite, Handle: a.mint},
+		{Method: "POST", Path: "/v1/upload-tickets", Function: lambdas.SessionsOpen, Scope: auth.ScopeWrite, Handle: currentOnly(a.Current, a.mint)},
 		companion("GET", "/params", a.params),
 		companion("POST", "/multipart", a.create),
 		companion("GET", "/multipart/{uploadId}", a.list),
@@ -96,8 +113,8 @@ func (a *Uppy) withTicket(h handler) Endpoint {
 		if err := p.CheckOrigin(Header(req, "Origin"), Header(req, "Referer")); err != nil {
 			return Response{}, err
 		}
-		if err := a.Live(ctx, p.AccountID, p.TokenID); err != nil {
-			return Response{}, err // the minting token was revoked or expired
+		if err := a.Live(ctx, p.AccountID, p.TokenID, p.Secret); err != nil {
+			return Response{}, err // the minting token or secret was revoked, rotated out or expired
 		}
 		return h(ctx, req, p)
 	}

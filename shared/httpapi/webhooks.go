@@ -19,13 +19,14 @@ import (
 // a test, read the deliveries log and retry a delivery. A secret appears
 // in the answers that make it only.
 type Webhooks struct {
-	Svc *webhooks.Service
+	Svc     *webhooks.Service
+	Current SecretCheck // every route takes the token's current secret
 }
 
 // Routes implements Feature.
 func (a *Webhooks) Routes() []Route {
 	route := func(method, path string, h Endpoint) Route {
-		return Route{Method: method, Path: path, Function: lambdas.Webhooks, Scope: auth.ScopeWebhooks, Handle: h}
+		return Route{Method: method, Path: path, Function: lambdas.Webhooks, Scope: auth.ScopeWebhooks, Handle: currentOnly(a.Current, h)}
 	}
 	return []Route{
 		route("GET", "/v1/webhooks", a.list),
@@ -186,11 +187,32 @@ func (a *Webhooks) delete(ctx context.Context, req Request, p auth.Principal) (R
 }
 
 func (a *Webhooks) rotate(ctx context.Context, req Request, p auth.Principal) (Response, error) {
-	w, err := a.Svc.Rotate(ctx, p, PathParam(req, "id"))
+	var b struct {
+		GraceSeconds *int64 `json:"grace_seconds"`
+	}
+	if req.Body != "" {
+		if err := DecodeJSON(req, &b); err != nil {
+			return Response{}, err
+		}
+	}
+	grace := webhooks.RotationGrace
+	if b.GraceSeconds != nil {
+		if *b.GraceSeconds < 0 || *b.GraceSeconds > int64(webhooks.MaxRotationGrace/time.Second) {
+			return Response{}, apperr.Invalid("grace_seconds", "must be from 0 (the old secret ends now) to 604800 (7 days)")
+		}
+		grace = time.Duration(*b.GraceSeconds) * time.Second
+	}
+	w, err := a.Svc.Rotate(ctx, p, PathParam(req, "id"), grace)
 	if err != nil {
 		return Response{}, err
 	}
-	return withSecret(http.StatusOK, w, a.now())
+	now := a.now()
+	valid := 0
+	if len(w.Secrets(now)) > 1 {
+		valid = 1
+	}
+	r, err := JSON(http.StatusOK, map[string]any{"webhook": ViewWebhook(w, now), "secret": w.Secret, "previous_secrets_valid": valid})
+	return r, err
 }
 
 func (a *Webhooks) test(ctx context.Context, req Request, p auth.Principal) (Response, error) {

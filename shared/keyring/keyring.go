@@ -37,55 +37,73 @@ type Store interface {
 	RetireKeys(ctx context.Context, purpose, keep string, now time.Time) error
 }
 
-// Defaults.
-const (
-	// RotateEvery is how long a key signs.
-	RotateEvery = 30 * 24 * time.Hour
-	// Refresh is how stale a process's copy of the ring may get: a
-	// rotation or retirement reaches every warm function within it.
-	Refresh = 5 * time.Minute
-	// missReload bounds how often an unknown key id reloads the ring.
-	missReload = 10 * time.Second
-)
+// RotateEvery is how long a key signs.
+const RotateEvery = 30 * 24 * time.Hour
 
-// Ring is one purpose's keys, cached per process.
+// Ring is one purpose's keys. It reads them from the store once per
+// request (PerRequest) and not across requests, so an operator's rotation
+// or retirement holds from the next request on, in every process: a
+// retired key neither verifies nor signs again. Outside a request
+// (PerRequest not called) every use reads them.
 type Ring struct {
 	Store   Store
-	Purpose string // "cursor", "ticket"
+	Purpose string // "cursor", "ticket", "events"
 	// Lifetime is the longest life of what the ring signs: a key verifies
 	// for RotateEvery + Lifetime after it was created.
 	Lifetime time.Duration
 	Clock    clock.Func
-
-	mu       sync.Mutex
-	keys     []Key
-	loadedAt time.Time
 }
 
-func (r *Ring) load(ctx context.Context, now time.Time) error {
+type memoKey struct{}
+
+// memo holds the keys each purpose's ring read during one request.
+type memo struct {
+	mu   sync.Mutex
+	keys map[string][]Key
+}
+
+// PerRequest returns a context in which each ring reads its keys at most
+// once: the inbound adapters wrap every request's context with it.
+func PerRequest(ctx context.Context) context.Context {
+	return context.WithValue(ctx, memoKey{}, &memo{keys: map[string][]Key{}})
+}
+
+// keys are the purpose's keys: this request's reading, or a new one
+// (always when fresh: after this process wrote a key).
+func (r *Ring) keys(ctx context.Context, fresh bool) ([]Key, error) {
+	m, _ := ctx.Value(memoKey{}).(*memo)
+	if m != nil && !fresh {
+		m.mu.Lock()
+		ks, ok := m.keys[r.Purpose]
+		m.mu.Unlock()
+		if ok {
+			return ks, nil
+		}
+	}
 	ks, err := r.Store.Keys(ctx, r.Purpose)
 	if err != nil {
-		return fmt.Errorf("%s keys: %w", r.Purpose, err)
+		return nil, fmt.Errorf("%s keys: %w", r.Purpose, err)
 	}
-	r.keys, r.loadedAt = ks, now
-	return nil
+	if m != nil {
+		m.mu.Lock()
+		m.keys[r.Purpose] = ks
+		m.mu.Unlock()
+	}
+	return ks, nil
 }
 
-// Signing returns the key to sign with: the newest, or a new one when the
-// newest has signed for RotateEvery (every process that finds it due
-// writes the same id, so exactly one new key appears).
+// Signing returns the key to sign with: the newest that verifies, or a new
+// one when it is due (the first signer of a period creates that period's
+// key; concurrent signers agree on it by its id).
 func (r *Ring) Signing(ctx context.Context) (Key, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	now := r.Clock.Now()
 	for attempt := 0; ; attempt++ {
-		if r.keys == nil || now.Sub(r.loadedAt) >= Refresh || attempt > 0 {
-			if err := r.load(ctx, now); err != nil {
-				return Key{}, err
-			}
+		ks, err := r.keys(ctx, attempt > 0)
+		if err != nil {
+			return Key{}, err
 		}
 		var newest Key
-		for _, k := range r.keys {
+		for _, k := range ks {
 			if k.ID > newest.ID && now.Before(k.VerifyUntil) {
 				newest = k
 			}
@@ -113,26 +131,14 @@ func (r *Ring) newKey(id string, now time.Time) Key {
 // Lookup returns the secret of a key that still verifies; false for an
 // unknown, retired or expired id.
 func (r *Ring) Lookup(ctx context.Context, id string) ([]byte, bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := r.Clock.Now()
-	if r.keys == nil || now.Sub(r.loadedAt) >= Refresh {
-		if err := r.load(ctx, now); err != nil {
-			return nil, false, err
-		}
+	ks, err := r.keys(ctx, false)
+	if err != nil {
+		return nil, false, err
 	}
-	for pass := 0; pass < 2; pass++ {
-		for _, k := range r.keys {
-			if k.ID == id {
-				return k.Secret, now.Before(k.VerifyUntil), nil
-			}
-		}
-		// a key created since the last load (another process rotated)
-		if pass > 0 || now.Sub(r.loadedAt) < missReload {
-			break
-		}
-		if err := r.load(ctx, now); err != nil {
-			return nil, false, err
+	now := r.Clock.Now()
+	for _, k := range ks {
+		if k.ID == id {
+			return k.Secret, now.Before(k.VerifyUntil), nil
 		}
 	}
 	return nil, false, nil
@@ -140,10 +146,8 @@ func (r *Ring) Lookup(ctx context.Context, id string) ([]byte, bool, error) {
 
 // Rotate creates a key that signs from now on (an operator's rotation);
 // with retire, every earlier key stops verifying at once, so whatever they
-// signed (cursors, tickets) is refused.
+// signed (cursors, tickets) is refused from the next request on.
 func (r *Ring) Rotate(ctx context.Context, retire bool) (Key, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	now := r.Clock.Now()
 	k := r.newKey(IDAt(now), now)
 	if err := r.Store.PutKey(ctx, r.Purpose, k); err != nil {
@@ -154,7 +158,6 @@ func (r *Ring) Rotate(ctx context.Context, retire bool) (Key, error) {
 			return Key{}, err
 		}
 	}
-	r.keys = nil
 	return k, nil
 }
 

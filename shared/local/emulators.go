@@ -129,7 +129,7 @@ func startS3(dir string) (string, error) {
 	errc := make(chan error, 1)
 	go func() {
 		// The banner goes to stdout; keep it out of `make run` output.
-		errc <- embedgw.RunVersityGW(context.Background(), newPosixFix(be), cfg)
+		errc <- embedgw.RunVersityGW(context.Background(), newPosixFix(be, sc), cfg)
 	}()
 	if err := waitListening(addr, errc); err != nil {
 		return "", fmt.Errorf("versitygw: %w", err)
@@ -147,15 +147,40 @@ func startS3(dir string) (string, error) {
 //     after its completion, never half-assembled. The backend assembles in
 //     place, so a concurrent ListParts listed some or none of the parts, and
 //     a second CompleteMultipartUpload answered success without a version
-//     id. Completion, ListParts and abort of one upload take turns here.
+//     id. Completion, ListParts and abort of one upload take turns here;
+//   - a write on a key whose latest version is a delete marker makes a
+//     version of the new bytes (a form upload replayed after its file was
+//     trashed): the backend kept the marker's flag, in the sidecar, on the
+//     object it wrote, so the new bytes were listed as a delete marker that
+//     nothing could see or clean.
 type posixFix struct {
 	*posix.Posix
+	side  meta.SideCar
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // by upload id
 }
 
-func newPosixFix(p *posix.Posix) *posixFix {
-	return &posixFix{Posix: p, locks: map[string]*sync.Mutex{}}
+func newPosixFix(p *posix.Posix, side meta.SideCar) *posixFix {
+	return &posixFix{Posix: p, side: side, locks: map[string]*sync.Mutex{}}
+}
+
+// deleteMarkerAttr is the backend's flag of a delete marker.
+const deleteMarkerAttr = "delete-marker"
+
+// written drops the delete-marker flag the object at bucket/key may have
+// inherited from the marker it replaced.
+func (f *posixFix) written(bucket, key *string, err error) error {
+	if err == nil {
+		if derr := f.side.DeleteAttribute(aws.ToString(bucket), aws.ToString(key), deleteMarkerAttr); derr != nil && !errors.Is(derr, meta.ErrNoSuchKey) {
+			return derr
+		}
+	}
+	return err
+}
+
+func (f *posixFix) PutObject(ctx context.Context, in s3response.PutObjectInput) (s3response.PutObjectOutput, error) {
+	out, err := f.Posix.PutObject(ctx, in)
+	return out, f.written(in.Bucket, in.Key, err)
 }
 
 // upload locks one upload id and returns the unlock.
@@ -181,7 +206,8 @@ func (f *posixFix) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput) (
 
 func (f *posixFix) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput) (s3response.CompleteMultipartUploadResult, string, error) {
 	defer f.upload(in.UploadId)()
-	return f.Posix.CompleteMultipartUpload(ctx, in)
+	out, v, err := f.Posix.CompleteMultipartUpload(ctx, in)
+	return out, v, f.written(in.Bucket, in.Key, err)
 }
 
 func (f *posixFix) ListParts(ctx context.Context, in *s3.ListPartsInput) (s3response.ListPartsResult, error) {

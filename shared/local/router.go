@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,11 @@ type Router struct {
 	// Authorization header that long, as API Gateway does (the stack sets
 	// 60 s). Off by default so a revoked token fails at once locally.
 	AuthorizerCache time.Duration
+	// Hosts are the names (host:port) this server answers to, the first
+	// its own: a request's Host is passed on only when it is one of them,
+	// else the first stands in (API Gateway passes its own domain name,
+	// never what a client claims). Empty: the request's Host.
+	Hosts []string
 
 	authMu  sync.Mutex
 	authHit map[string]cachedAuth
@@ -210,10 +216,12 @@ func (rt *Router) event(r *http.Request, route httpapi.Route, params map[string]
 		}
 		headers[strings.ToLower(k)] = strings.Join(vs, ",")
 	}
-	headers["host"] = r.Host
-	if headers["x-forwarded-proto"] == "" {
-		headers["x-forwarded-proto"] = "http" // API Gateway sets https
+	host := r.Host
+	if len(rt.Hosts) > 0 && !slices.Contains(rt.Hosts, strings.ToLower(host)) {
+		host = rt.Hosts[0]
 	}
+	headers["host"] = host
+	headers["x-forwarded-proto"] = "http" // what this server speaks, whatever a client sent (API Gateway sets https)
 	var query map[string]string
 	if r.URL.RawQuery != "" {
 		query = map[string]string{}
@@ -229,7 +237,7 @@ func (rt *Router) event(r *http.Request, route httpapi.Route, params map[string]
 	ev := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: route.Key(), RawPath: r.URL.EscapedPath(),
 		RawQueryString: r.URL.RawQuery, Cookies: cookies, Headers: headers, QueryStringParameters: query,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{RouteKey: route.Key(), AccountID: "000000000000",
-			Stage: "$default", RequestID: requestID(), APIID: "local", DomainName: r.Host, DomainPrefix: strings.Split(r.Host, ".")[0],
+			Stage: "$default", RequestID: requestID(), APIID: "local", DomainName: host, DomainPrefix: strings.Split(host, ".")[0],
 			Time: t.Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: t.UnixMilli(),
 			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.Method, Path: r.URL.Path,
 				Protocol: r.Proto, SourceIP: ip, UserAgent: r.UserAgent()}}}

@@ -173,7 +173,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			handlers[fn] = app.Handler(s.fns[fn], fn)
 		}
 	}
-	rt := &Router{Routes: httpapi.All(), Functions: handlers, Authorizer: app.Authorizer(s.fns[lambdas.Authorizer]), Log: d.Log, Now: d.Cfg.Now, AuthorizerCache: o.AuthorizerCache}
+	rt := &Router{Routes: httpapi.All(), Functions: handlers, Authorizer: app.Authorizer(s.fns[lambdas.Authorizer]), Log: d.Log, Now: d.Cfg.Now, AuthorizerCache: o.AuthorizerCache,
+		Hosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", ln.Addr().(*net.TCPAddr).Port)}}
 	rt.Extra = web.Handler() // the upload page at /
 	posts := &postWatch{s3: d, recorder: s.fns[lambdas.Recorder], keys: map[string]*watched{}}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {

@@ -54,7 +54,9 @@ func TestForbiddenAddresses(t *testing.T) {
 	for _, a := range []string{"127.0.0.1", "127.9.9.9", "10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1",
 		"169.254.169.254", "169.254.0.1", "100.64.0.1", "0.0.0.0", "0.1.2.3", "255.255.255.255", "224.0.0.1", "240.0.0.1",
 		"198.18.0.1", "192.0.0.170", "::1", "::", "fe80::1", "fd00:ec2::254", "fc00::1", "ff02::1", "::ffff:127.0.0.1",
-		"::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1"} {
+		"::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1",
+		// the second review: IPv4-compatible, Teredo, and the rest of the IANA registries
+		"::a9fe:a9fe", "::8.8.8.8", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:2::1", "3fff::1", "5f00::1", "192.88.99.1", "100:0:0:1::1", "fec0::1"} {
 		if !webhooks.Forbidden(netip.MustParseAddr(a)) {
 			t.Errorf("%s is reachable", a)
 		}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/anexo/anexo/shared/auth"
 	"github.com/anexo/anexo/shared/clock"
 	"github.com/anexo/anexo/shared/events"
+	"github.com/anexo/anexo/shared/text"
 )
 
 // Webhook is an endpoint an account registered: the events it wants
@@ -60,6 +59,8 @@ const (
 	MaxDescription = 256 // characters
 	// RotationGrace is how long a replaced secret keeps signing.
 	RotationGrace = 24 * time.Hour
+	// MaxRotationGrace bounds the grace a rotation may ask for.
+	MaxRotationGrace = 7 * 24 * time.Hour
 )
 
 // Store keeps webhooks (in their account) and their deliveries.
@@ -134,9 +135,7 @@ func checkTypes(field string, in []string, errs *apperr.Fields) []events.Type {
 }
 
 func checkDescription(d string, errs *apperr.Fields) {
-	if utf8.RuneCountInString(d) > MaxDescription || !utf8.ValidString(d) || strings.ContainsFunc(d, func(r rune) bool { return r < 0x20 }) {
-		errs.Add("description", "must be at most 256 characters of text, without control characters")
-	}
+	errs.AddErr(text.Check("description", d, text.Rules{MaxRunes: MaxDescription}))
 }
 
 // Create registers a webhook and returns it with its secret (shown this
@@ -244,14 +243,22 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in Pa
 }
 
 // Rotate gives a webhook a new secret (returned this once); the old one
-// keeps signing deliveries, beside the new, for RotationGrace.
-func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string) (Webhook, error) {
+// keeps signing deliveries, beside the new, for grace (RotationGrace
+// unless asked; 0 ends it now). Only the secret it replaces stays: one
+// replaced within its grace ends with this rotation.
+func (s *Service) Rotate(ctx context.Context, p auth.Principal, id string, grace time.Duration) (Webhook, error) {
+	if grace < 0 || grace > MaxRotationGrace {
+		return Webhook{}, apperr.Invalid("grace_seconds", "must be from 0 (the old secret ends now) to 604800 (7 days)")
+	}
 	w, err := s.Get(ctx, p, id)
 	if err != nil {
 		return Webhook{}, err
 	}
 	now := s.now()
-	w.Previous, w.PreviousUntil, w.Secret, w.UpdatedAt = w.Secret, now.Add(RotationGrace), NewSecret(), now
+	w.Previous, w.PreviousUntil, w.Secret, w.UpdatedAt = w.Secret, now.Add(grace), NewSecret(), now
+	if grace == 0 {
+		w.Previous, w.PreviousUntil = "", time.Time{}
+	}
 	return w, s.Store.PutWebhook(ctx, w, false)
 }
 

@@ -5,6 +5,10 @@ import type { components, paths } from "./schema.js";
 
 export type Schemas = components["schemas"];
 export type File = Schemas["File"];
+/** What a completion answers a token without files:read that uploaded a new version of a file it did not create. */
+export type VersionReceipt = Schemas["VersionReceipt"];
+/** What an upload answers: the file, or (without files:read, a new version) its receipt. */
+export type Uploaded = File | VersionReceipt;
 export type Session = Schemas["Session"];
 export type SessionState = Schemas["SessionState"];
 export type PartURL = Schemas["PartURL"];

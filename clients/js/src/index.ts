@@ -3,7 +3,7 @@ import { download, type DownloadOptions } from "./download.js";
 import { upload, type Source, type UploadOptions } from "./upload.js";
 
 export { ApiClient, sleep } from "./client.js";
-export type { ClientOptions, File, PartURL, Schemas, Session, SessionState } from "./client.js";
+export type { ClientOptions, File, PartURL, Schemas, Session, SessionState, Uploaded, VersionReceipt } from "./client.js";
 export { AnexoError, StorageError } from "./errors.js";
 export type { FieldError } from "./errors.js";
 export { FileChangedError, PART_ATTEMPTS } from "./upload.js";

@@ -630,7 +630,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A new secret; for 24 hours deliveries carry signatures with both */
+        /** A new secret; during the grace period (24 hours unless asked) deliveries carry signatures with both */
         post: operations["rotateWebhookSecret"];
         delete?: never;
         options?: never;
@@ -739,6 +739,8 @@ export interface components {
         WebhookSecret: {
             webhook: components["schemas"]["Webhook"];
             secret: string;
+            /** @description after a rotation: how many earlier secrets still sign deliveries (until previous_secret_valid_until) */
+            previous_secrets_valid?: number;
         };
         Delivery: {
             /**
@@ -772,7 +774,8 @@ export interface components {
         WebhookEventData: {
             /** Format: uuid */
             id: string;
-            url: string;
+            /** @description null for tokens without webhooks:admin */
+            url: string | null;
             reason: string;
             /** Format: date-time */
             disabled_at: string;
@@ -917,12 +920,22 @@ export interface components {
             }[];
             missing_parts: number[];
             bytes_uploaded: number;
-            /** @description The recorded file once the session is completed. A session that needs nothing more (every part uploaded, an empty file, an object S3 assembled but nobody recorded, a form upload posted) completes itself on this call and answers with its file. */
-            file?: components["schemas"]["File"];
+            /** @description The recorded file once the session is completed (a VersionReceipt for a token without files:read that uploaded a new version of a file it did not create). A session that needs nothing more (every part uploaded, an empty file, an object S3 assembled but nobody recorded, a form upload posted) completes itself on this call and answers with its file. */
+            file?: components["schemas"]["File"] | components["schemas"]["VersionReceipt"];
             /** @description Why this call could not complete a session whose parts are all in (what completing it would answer). */
             completion_error?: components["schemas"]["Problem"];
         };
         File: components["schemas"]["FileFields"];
+        /** @description The version a token without files:read uploaded to a file it did not create; nothing of the file itself */
+        VersionReceipt: {
+            /** Format: uuid */
+            uuid: string;
+            /** Format: uuid */
+            version_uuid: string;
+            name: string;
+            size: number;
+            mime_type: string;
+        };
         FileFields: components["schemas"]["FileCore"];
         /** @description A file as the API shows it, without _links */
         EventFile: components["schemas"]["FileCore"];
@@ -1423,13 +1436,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The file (or its new version) */
+            /** @description The file; for a token without files:read, a new version of a file it did not create answers its VersionReceipt */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["File"];
+                    "application/json": components["schemas"]["File"] | components["schemas"]["VersionReceipt"];
                 };
             };
             default: components["responses"]["Problem"];
@@ -2458,7 +2471,14 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @description how long the replaced secret keeps signing (default 86400; 0 ends it now) */
+                    grace_seconds?: number;
+                };
+            };
+        };
         responses: {
             /** @description The webhook and its new secret */
             200: {

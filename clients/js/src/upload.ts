@@ -1,4 +1,4 @@
-import type { ApiClient, File, Session } from "./client.js";
+import type { ApiClient, Session, Uploaded } from "./client.js";
 import { sleep } from "./client.js";
 import { combineAll, crc32c } from "./crc32c.js";
 import { AnexoError, StorageError } from "./errors.js";
@@ -63,7 +63,7 @@ export class FileChangedError extends Error {
  * `resume` set to it and only the parts storage does not hold are sent; a
  * session that completed meanwhile answers its file (never a second copy).
  */
-export async function upload(c: ApiClient, source: Source, o: UploadOptions = {}): Promise<File> {
+export async function upload(c: ApiClient, source: Source, o: UploadOptions = {}): Promise<Uploaded> {
   const src = await open(source);
   try {
     return await run(c, src, o);
@@ -72,7 +72,7 @@ export async function upload(c: ApiClient, source: Source, o: UploadOptions = {}
   }
 }
 
-async function run(c: ApiClient, src: Opened, o: UploadOptions): Promise<File> {
+async function run(c: ApiClient, src: Opened, o: UploadOptions): Promise<Uploaded> {
   const { name, size: total } = src;
   const signal = o.signal;
   const sums = new Map<number, string>();
@@ -153,7 +153,7 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions): Promise<File> {
 
 /** completedMeanwhile is the file of a session that completed after all
  * (its status call, the sweeper, or a completion whose answer was lost). */
-async function completedMeanwhile(c: ApiClient, id: string): Promise<File | undefined> {
+async function completedMeanwhile(c: ApiClient, id: string): Promise<Uploaded | undefined> {
   try {
     const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id } } }));
     return st.session.status === "completed" ? st.file : undefined;
