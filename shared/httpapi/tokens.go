@@ -157,24 +157,33 @@ func (a *Tokens) revoke(ctx context.Context, req Request, p auth.Principal) (Res
 }
 
 func (a *Tokens) rotate(ctx context.Context, req Request, p auth.Principal) (Response, error) {
-	var b struct {
-		GraceSeconds *int64 `json:"grace_seconds"`
-	}
-	if req.Body != "" {
-		if err := DecodeJSON(req, &b); err != nil {
-			return Response{}, err
-		}
-	}
-	grace := auth.DefaultRotationGrace
-	if b.GraceSeconds != nil {
-		if *b.GraceSeconds < 0 || *b.GraceSeconds > int64(auth.MaxRotationGrace/time.Second) {
-			return Response{}, apperr.Invalid("grace_seconds", "must be from 0 to 604800 (7 days)")
-		}
-		grace = time.Duration(*b.GraceSeconds) * time.Second
+	grace, err := rotationGrace(req, auth.DefaultRotationGrace, auth.MaxRotationGrace)
+	if err != nil {
+		return Response{}, err
 	}
 	secret, t, err := a.Auth.RotateToken(ctx, p, PathParam(req, "id"), grace)
 	if err != nil {
 		return Response{}, err
 	}
 	return JSON(http.StatusOK, map[string]any{"token": ViewToken(t, a.Auth.Clock.Now()), "secret": secret})
+}
+
+// rotationGrace reads a rotation's optional body, {"grace_seconds": n}:
+// how long the replaced secret stays valid (def when absent, 0 to max).
+func rotationGrace(req Request, def, max time.Duration) (time.Duration, error) {
+	var b struct {
+		GraceSeconds *int64 `json:"grace_seconds"`
+	}
+	if req.Body != "" {
+		if err := DecodeJSON(req, &b); err != nil {
+			return 0, err
+		}
+	}
+	if b.GraceSeconds == nil {
+		return def, nil
+	}
+	if *b.GraceSeconds < 0 || *b.GraceSeconds > int64(max/time.Second) {
+		return 0, apperr.Invalid("grace_seconds", "must be from 0 (the replaced secret ends now) to "+strconv.FormatInt(int64(max/time.Second), 10))
+	}
+	return time.Duration(*b.GraceSeconds) * time.Second, nil
 }

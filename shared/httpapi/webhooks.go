@@ -187,32 +187,17 @@ func (a *Webhooks) delete(ctx context.Context, req Request, p auth.Principal) (R
 }
 
 func (a *Webhooks) rotate(ctx context.Context, req Request, p auth.Principal) (Response, error) {
-	var b struct {
-		GraceSeconds *int64 `json:"grace_seconds"`
-	}
-	if req.Body != "" {
-		if err := DecodeJSON(req, &b); err != nil {
-			return Response{}, err
-		}
-	}
-	grace := webhooks.RotationGrace
-	if b.GraceSeconds != nil {
-		if *b.GraceSeconds < 0 || *b.GraceSeconds > int64(webhooks.MaxRotationGrace/time.Second) {
-			return Response{}, apperr.Invalid("grace_seconds", "must be from 0 (the old secret ends now) to 604800 (7 days)")
-		}
-		grace = time.Duration(*b.GraceSeconds) * time.Second
+	grace, err := rotationGrace(req, webhooks.RotationGrace, webhooks.MaxRotationGrace)
+	if err != nil {
+		return Response{}, err
 	}
 	w, err := a.Svc.Rotate(ctx, p, PathParam(req, "id"), grace)
 	if err != nil {
 		return Response{}, err
 	}
 	now := a.now()
-	valid := 0
-	if len(w.Secrets(now)) > 1 {
-		valid = 1
-	}
-	r, err := JSON(http.StatusOK, map[string]any{"webhook": ViewWebhook(w, now), "secret": w.Secret, "previous_secrets_valid": valid})
-	return r, err
+	return JSON(http.StatusOK, map[string]any{"webhook": ViewWebhook(w, now), "secret": w.Secret,
+		"previous_secrets_valid": len(w.Secrets(now)) - 1})
 }
 
 func (a *Webhooks) test(ctx context.Context, req Request, p auth.Principal) (Response, error) {
