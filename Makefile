@@ -2,7 +2,7 @@
 GO        ?= go
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: run test test-short check deadcode vet build clean deploy synth diff destroy invoke fuzz bench load js-types
+.PHONY: run test test-short check deadcode vet build clean deploy synth diff destroy invoke fuzz bench load js-types openapi-lint
 
 ## run: the whole API on localhost with embedded DynamoDB, S3, SQS and EventBridge; prints a dev token
 run:
@@ -21,7 +21,7 @@ JSCLIENT    := clients/js
 # TestPoliciesMatchTheCode fails on any grant no call used.
 IAM_USAGE ?= $(CURDIR)/.cache/iam-usage
 
-test: vet deadcode $(RIE) $(BROWSERTEST)/node_modules $(JSCLIENT)/node_modules
+test: openapi-lint vet deadcode $(RIE) $(BROWSERTEST)/node_modules $(JSCLIENT)/node_modules
 	rm -rf $(IAM_USAGE) && mkdir -p $(IAM_USAGE)
 	ANEXO_IAM_USAGE=$(IAM_USAGE) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
 	ANEXO_IAM_USAGE=$(IAM_USAGE) ANEXO_IAM_COVERAGE=1 $(GO) test -count=1 -run '^TestPoliciesMatchTheCode$$' ./shared/iam
@@ -72,6 +72,17 @@ $(BROWSERTEST)/node_modules: $(BROWSERTEST)/package-lock.json
 $(JSCLIENT)/node_modules: $(JSCLIENT)/package-lock.json
 	cd $(JSCLIENT) && npm ci --no-audit --no-fund
 	@touch $@
+
+# Redocly CLI (pinned in shared/openapi/lint) lints the OpenAPI document
+# with its recommended rules, every warning an error
+OPENAPI_LINT := shared/openapi/lint
+$(OPENAPI_LINT)/node_modules: $(OPENAPI_LINT)/package-lock.json
+	cd $(OPENAPI_LINT) && npm ci --no-audit --no-fund
+	@touch $@
+
+## openapi-lint: Redocly's recommended rules on the OpenAPI document, 0 errors and 0 warnings
+openapi-lint: $(OPENAPI_LINT)/node_modules
+	cd $(OPENAPI_LINT) && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --no-install redocly lint ../openapi.yaml --config redocly.yaml
 
 ## js-types: regenerate the TypeScript client's types from the OpenAPI document
 ## (TestTypesMatchTheDocument fails while they differ)

@@ -169,9 +169,11 @@ export interface paths {
             };
             cookie?: never;
         };
+        /** The parts of an Uppy multipart upload S3 holds (Uppy's listParts) */
         get: operations["uppyListParts"];
         put?: never;
         post?: never;
+        /** Abort an Uppy multipart upload and its session (Uppy's abortMultipartUpload) */
         delete: operations["uppyAbort"];
         options?: never;
         head?: never;
@@ -192,6 +194,7 @@ export interface paths {
             };
             cookie?: never;
         };
+        /** A presigned URL for one part of an Uppy multipart upload (Uppy's signPart) */
         get: operations["uppySignPart"];
         put?: never;
         post?: never;
@@ -216,6 +219,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Complete an Uppy multipart upload and record the file (Uppy's completeMultipartUpload) */
         post: operations["uppyComplete"];
         delete?: never;
         options?: never;
@@ -284,6 +288,7 @@ export interface paths {
             };
             cookie?: never;
         };
+        /** A file's metadata */
         get: operations["getFile"];
         put?: never;
         post?: never;
@@ -305,6 +310,7 @@ export interface paths {
             };
             cookie?: never;
         };
+        /** A short-lived redirect to the file's bytes (a version with version_uuid) */
         get: operations["downloadFile"];
         put?: never;
         post?: never;
@@ -323,6 +329,7 @@ export interface paths {
             };
             cookie?: never;
         };
+        /** The file's versions, newest first */
         get: operations["listVersions"];
         put?: never;
         post?: never;
@@ -342,6 +349,7 @@ export interface paths {
             };
             cookie?: never;
         };
+        /** One version of the file */
         get: operations["getVersion"];
         put?: never;
         post?: never;
@@ -363,6 +371,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** Make an older version the main one again */
         post: operations["promoteVersion"];
         delete?: never;
         options?: never;
@@ -416,6 +425,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The account's usage and quota */
         get: operations["usage"];
         put?: never;
         post?: never;
@@ -436,6 +446,7 @@ export interface paths {
             };
             cookie?: never;
         };
+        /** An entity (lead, deal, contact …) by its uuid or its CRM id */
         get: operations["getEntity"];
         /** Create or update a directory entry */
         put: operations["upsertEntity"];
@@ -460,7 +471,9 @@ export interface paths {
         /** The entity's Media tab */
         get: operations["entityFiles"];
         put?: never;
+        /** Attach files to the entity (media, note or field value) */
         post: operations["attachFiles"];
+        /** Detach files from the entity */
         delete: operations["detachFiles"];
         options?: never;
         head?: never;
@@ -513,6 +526,7 @@ export interface paths {
             };
             cookie?: never;
         };
+        /** A Wegly batch and its files */
         get: operations["getWeglyBatch"];
         put?: never;
         post?: never;
@@ -549,6 +563,7 @@ export interface paths {
             };
             cookie?: never;
         };
+        /** One of the account's tokens (never its secret) */
         get: operations["getToken"];
         put?: never;
         post?: never;
@@ -608,6 +623,7 @@ export interface paths {
             };
             cookie?: never;
         };
+        /** One webhook (never its secret) */
         get: operations["getWebhook"];
         put?: never;
         post?: never;
@@ -1198,6 +1214,27 @@ export interface components {
         };
     };
     responses: {
+        /** @description An error in ONLYOFFICE's envelope */
+        OnlyofficeError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    count: number;
+                    response: null;
+                    /** @constant */
+                    status: 1;
+                    statusCode: number;
+                    error: {
+                        message: string;
+                        type: string;
+                        field?: string | null;
+                        request_id?: string;
+                    };
+                };
+            };
+        };
         /** @description The token and its secret, shown once */
         TokenSecret: {
             headers: {
@@ -1307,6 +1344,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            "4XX": components["responses"]["Problem"];
         };
     };
     openSession: {
@@ -1332,6 +1370,7 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1355,6 +1394,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionState"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1376,6 +1416,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1412,6 +1453,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1445,6 +1487,7 @@ export interface operations {
                     "application/json": components["schemas"]["File"] | components["schemas"]["VersionReceipt"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1477,6 +1520,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1506,12 +1550,16 @@ export interface operations {
                         method: "POST";
                         url: string;
                         fields: {
+                            key: string;
+                            policy: string;
+                        } & {
                             [key: string]: string;
                         };
                         expires: number;
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1547,6 +1595,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1578,6 +1627,7 @@ export interface operations {
                     }[];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1605,6 +1655,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1636,6 +1687,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1677,6 +1729,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1701,6 +1754,7 @@ export interface operations {
                     "application/json": components["schemas"]["FilePage"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1715,6 +1769,7 @@ export interface operations {
         responses: {
             200: components["responses"]["FileBatch"];
             207: components["responses"]["FileBatch"];
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1729,6 +1784,7 @@ export interface operations {
         responses: {
             200: components["responses"]["FileBatch"];
             207: components["responses"]["FileBatch"];
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1743,6 +1799,7 @@ export interface operations {
         responses: {
             200: components["responses"]["FileBatch"];
             207: components["responses"]["FileBatch"];
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1766,6 +1823,7 @@ export interface operations {
                     "application/json": components["schemas"]["File"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1791,6 +1849,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1819,6 +1878,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1843,6 +1903,7 @@ export interface operations {
                     "application/json": components["schemas"]["Version"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1874,6 +1935,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1902,6 +1964,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1943,6 +2006,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1973,6 +2037,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -1998,6 +2063,7 @@ export interface operations {
                     "application/json": components["schemas"]["Entity"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2039,6 +2105,7 @@ export interface operations {
                     "application/json": components["schemas"]["Entity"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2070,6 +2137,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2088,6 +2156,7 @@ export interface operations {
         responses: {
             200: components["responses"]["AttachBatch"];
             207: components["responses"]["AttachBatch"];
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2106,6 +2175,7 @@ export interface operations {
         responses: {
             200: components["responses"]["AttachBatch"];
             207: components["responses"]["AttachBatch"];
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2145,27 +2215,8 @@ export interface operations {
                     };
                 };
             };
-            /** @description An error in ONLYOFFICE's envelope */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        count: number;
-                        response: null;
-                        /** @constant */
-                        status: 1;
-                        statusCode: number;
-                        error: {
-                            message: string;
-                            type: string;
-                            field?: string | null;
-                            request_id?: string;
-                        };
-                    };
-                };
-            };
+            "4XX": components["responses"]["OnlyofficeError"];
+            default: components["responses"]["OnlyofficeError"];
         };
     };
     weglyBatch: {
@@ -2203,6 +2254,7 @@ export interface operations {
                     "application/json": components["schemas"]["WeglyBatch"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2226,6 +2278,7 @@ export interface operations {
                     "application/json": components["schemas"]["WeglyBatch"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2249,6 +2302,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2272,6 +2326,7 @@ export interface operations {
         };
         responses: {
             201: components["responses"]["TokenSecret"];
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2295,6 +2350,7 @@ export interface operations {
                     "application/json": components["schemas"]["Token"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2318,6 +2374,7 @@ export interface operations {
                     "application/json": components["schemas"]["Token"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2339,6 +2396,7 @@ export interface operations {
         };
         responses: {
             200: components["responses"]["TokenSecret"];
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2362,6 +2420,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2388,6 +2447,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2411,6 +2471,7 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2432,6 +2493,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2459,6 +2521,7 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2489,6 +2552,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookSecret"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2512,6 +2576,7 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2549,6 +2614,7 @@ export interface operations {
                     };
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
@@ -2573,6 +2639,7 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"];
                 };
             };
+            "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
         };
     };
