@@ -407,7 +407,7 @@ func (c *Client) uploadPart(ctx context.Context, f *os.File, s Session, n int, s
 			}
 			return nil
 		}
-		done.Add(-sent.read) // this attempt's bytes are sent again
+		done.Add(-sent.withdraw()) // this attempt's bytes are sent again
 		tick()
 		if err == nil {
 			err = fmt.Errorf("part %d: storage answered %d", n, status)
@@ -446,18 +446,37 @@ func put(ctx context.Context, h *http.Client, p Part, body io.Reader) (int, erro
 	return resp.StatusCode, nil
 }
 
-// countingReader adds what it reads to a shared counter.
+// countingReader adds what it reads to a shared counter until the attempt
+// it serves is withdrawn (the transport may go on reading a request body
+// after the answer came back, e.g. a 403 before the body was sent).
 type countingReader struct {
-	r    io.Reader
-	n    *atomic.Int64
-	read int64
-	tick func()
+	r       io.Reader
+	n       *atomic.Int64
+	tick    func()
+	mu      sync.Mutex
+	read    int64
+	stopped bool
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	k, err := c.r.Read(p)
-	c.read += int64(k)
-	c.n.Add(int64(k))
-	c.tick()
+	c.mu.Lock()
+	counted := !c.stopped
+	if counted {
+		c.read += int64(k)
+		c.n.Add(int64(k))
+	}
+	c.mu.Unlock()
+	if counted {
+		c.tick()
+	}
 	return k, err
+}
+
+// withdraw stops counting and returns what was counted.
+func (c *countingReader) withdraw() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	return c.read
 }
