@@ -155,6 +155,10 @@ func body(t *testing.T, resp map[string]any) map[string]any {
 
 const sampleAccount = "00000000-0000-4000-8000-000000000001"
 
+// sampleSecret is the secret of the token the sample events carry (its
+// secret_id in their authorizer context).
+const sampleSecret = "anx_samplesamplesamplesamplesamplesamplesamples"
+
 func TestBootstrapsUnderRIE(t *testing.T) {
 	rie := rieBinary(t)
 	be := testenv.MotoBackend(t)
@@ -168,7 +172,7 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := d.Store().PutToken(ctx, auth.Token{ID: "00000000-0000-4000-8000-000000000002", AccountID: sampleAccount, Name: "sample",
-		Hash: auth.HashToken("anx_samplesamplesamplesamplesamplesamplesamples"), Scopes: auth.AllScopes, CreatedAt: time.Now()}); err != nil {
+		Hash: auth.HashToken(sampleSecret), Scopes: auth.AllScopes, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
@@ -378,10 +382,16 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 		if b := status(t, l.invoke(t, event(t, "tokens/get.json", "")), 200); b["name"] != "sample" || b["last_used_at"] == nil {
 			t.Fatalf("get (the authorizer recorded its use): %v", b)
 		}
-		if b := status(t, l.invoke(t, event(t, "tokens/rotate.json", "")), 200); len(b["token"].(map[string]any)["previous_secrets"].([]any)) != 1 {
-			t.Fatalf("rotate: %v", b)
+		rotated := status(t, l.invoke(t, event(t, "tokens/rotate.json", "")), 200)
+		if len(rotated["token"].(map[string]any)["previous_secrets"].([]any)) != 1 {
+			t.Fatalf("rotate: %v", rotated)
 		}
-		if b := status(t, l.invoke(t, event(t, "tokens/revoke.json", "")), 200); b["status"] != "revoked" {
+		// the sample's secret is now a replaced one: it manages nothing
+		status(t, l.invoke(t, event(t, "tokens/revoke.json", "")), 403)
+		// the new secret (as the authorizer would name it) revokes
+		revoke := bytes.ReplaceAll(event(t, "tokens/revoke.json", ""), []byte(auth.SecretID(auth.HashToken(sampleSecret))),
+			[]byte(auth.SecretID(auth.HashToken(rotated["secret"].(string)))))
+		if b := status(t, l.invoke(t, revoke), 200); b["status"] != "revoked" {
 			t.Fatalf("revoke: %v", b)
 		}
 	})
