@@ -74,6 +74,21 @@ type Secret struct {
 	LastUsedAt time.Time
 }
 
+// holds reports whether the secret named id (SecretID) is t's current
+// one, and whether it is valid at now: the current one, or a replaced one
+// in its grace period.
+func (t Token) holds(id string, now time.Time) (current, valid bool) {
+	if id != "" && id == SecretID(t.Hash) {
+		return true, true
+	}
+	for _, p := range t.Previous {
+		if id != "" && id == SecretID(p.Hash) {
+			return false, now.Before(p.Until)
+		}
+	}
+	return false, false
+}
+
 // Active reports whether the token authenticates at now.
 func (t Token) Active(now time.Time) bool {
 	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))

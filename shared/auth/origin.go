@@ -166,22 +166,20 @@ func OriginMatches(allowed string, u *url.URL) bool {
 }
 
 // OriginWithin reports whether every page the normalized origin inner
-// admits is admitted by the normalized origin outer: the same scheme and
-// port, and inner's host (or wildcard) under outer's. An unrestricted
-// inner ("") is within no restricted outer.
+// admits is admitted by the normalized origin outer: a host inner admits
+// matches outer (OriginMatches), and a wildcard inner needs a wildcard
+// outer. An unrestricted inner ("") is within no restricted outer.
 func OriginWithin(outer, inner string) bool {
 	if outer == "" {
 		return true
 	}
-	o, err1 := url.Parse(outer)
-	i, err2 := url.Parse(inner)
-	if inner == "" || err1 != nil || err2 != nil || o.Scheme != i.Scheme || o.Port() != i.Port() {
+	i, err := url.Parse(inner)
+	if inner == "" || err != nil {
 		return false
 	}
-	host := strings.TrimPrefix(i.Hostname(), "*.")
-	wild := host != i.Hostname()
-	if base, ok := strings.CutPrefix(o.Hostname(), "*."); ok {
-		return host == base || strings.HasSuffix(host, "."+base)
+	host := strings.TrimPrefix(i.Host, "*.") // the wildcard's base admits itself
+	if host != i.Host && !strings.Contains(outer, "://*.") {
+		return false
 	}
-	return !wild && host == o.Hostname()
+	return OriginMatches(outer, &url.URL{Scheme: i.Scheme, Host: host})
 }

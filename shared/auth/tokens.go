@@ -114,7 +114,7 @@ func (s *Service) CurrentSecret(ctx context.Context, p Principal) (Token, error)
 	if err != nil {
 		return Token{}, err
 	}
-	if p.Secret == "" || p.Secret != SecretID(t.Hash) {
+	if current, _ := t.holds(p.Secret, s.Clock.Now()); !current {
 		return Token{}, apperr.New(apperr.KindForbidden, "secret_replaced",
 			"this secret was replaced by a rotation: until its grace period ends it keeps the token's files scopes, "+
 				"but only the token's current secret manages tokens, webhooks and upload tickets")
@@ -276,13 +276,11 @@ func (s *Service) CheckLive(ctx context.Context, accountID, tokenID, secret stri
 	if errors.Is(err, apperr.ErrNotFound) || err == nil && !t.Active(now) {
 		return apperr.New(apperr.KindUnauthorized, "invalid_ticket", "the token that minted this upload ticket was revoked or expired").With("field", "ticket")
 	}
-	if err != nil || secret == "" || secret == SecretID(t.Hash) {
+	if err != nil || secret == "" {
 		return err
 	}
-	for _, p := range t.Previous {
-		if secret == SecretID(p.Hash) && now.Before(p.Until) {
-			return nil
-		}
+	if _, valid := t.holds(secret, now); valid {
+		return nil
 	}
 	return apperr.New(apperr.KindUnauthorized, "invalid_ticket", "the secret that minted this upload ticket was rotated out").With("field", "ticket")
 }

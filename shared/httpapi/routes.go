@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"context"
+
 	"github.com/anexo/anexo/shared/auth"
 )
 
@@ -24,6 +26,21 @@ type Route struct {
 
 // Key is the API Gateway route key.
 func (r Route) Key() string { return r.Method + " " + r.Path }
+
+// SecretCheck fails unless the caller presented its token's current secret
+// (auth.Service.RequireCurrent): what manages anything needs it.
+type SecretCheck func(ctx context.Context, p auth.Principal) error
+
+// currentOnly runs h for callers that presented their token's current
+// secret.
+func currentOnly(check SecretCheck, h Endpoint) Endpoint {
+	return func(ctx context.Context, req Request, p auth.Principal) (Response, error) {
+		if err := check(ctx, p); err != nil {
+			return Response{}, err
+		}
+		return h(ctx, req, p)
+	}
+}
 
 // Feature is a set of routes with the services they call.
 type Feature interface{ Routes() []Route }

@@ -29,21 +29,6 @@ const UppyPrefix = "/v1/uppy/{ticket}/s3"
 // authenticates (auth.Service.CheckLive).
 type LiveCheck func(ctx context.Context, accountID, tokenID, secret string) error
 
-// SecretCheck fails unless the caller presented its token's current secret
-// (auth.Service.RequireCurrent): what manages anything needs it.
-type SecretCheck func(ctx context.Context, p auth.Principal) error
-
-// currentOnly runs h for callers that presented their token's current
-// secret.
-func currentOnly(check SecretCheck, h Endpoint) Endpoint {
-	return func(ctx context.Context, req Request, p auth.Principal) (Response, error) {
-		if err := check(ctx, p); err != nil {
-			return Response{}, err
-		}
-		return h(ctx, req, p)
-	}
-}
-
 // Uppy serves Uppy's companion routes under upload tickets, and mints the
 // tickets.
 type Uppy struct {
