@@ -13,7 +13,7 @@ RIE := $(shell $(GO) env GOPATH)/bin/aws-lambda-rie
 
 ## test: every test (unit, adapter conformance on embedded emulators and moto_server, HTTP end to end,
 ## CDK assertions + cfn-lint, bootstraps under aws-lambda-rie), with -race
-BROWSERTEST := shared/web/browsertest
+BROWSERTEST := shared/platform/devserver/web/browsertest
 JSCLIENT    := clients/js
 
 # Every test process that runs functions enforces their IAM policies and
@@ -24,7 +24,7 @@ IAM_USAGE ?= $(CURDIR)/.cache/iam-usage
 test: openapi-lint vet deadcode $(RIE) $(BROWSERTEST)/node_modules $(JSCLIENT)/node_modules
 	rm -rf $(IAM_USAGE) && mkdir -p $(IAM_USAGE)
 	ANEXO_IAM_USAGE=$(IAM_USAGE) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
-	ANEXO_IAM_USAGE=$(IAM_USAGE) ANEXO_IAM_COVERAGE=1 $(GO) test -count=1 -run '^TestPoliciesMatchTheCode$$' ./shared/iam
+	ANEXO_IAM_USAGE=$(IAM_USAGE) ANEXO_IAM_COVERAGE=1 $(GO) test -count=1 -run '^TestPoliciesMatchTheCode$$' ./shared/platform/iam
 	$(MAKE) fuzz FUZZTIME=50000x
 
 # Benchmarks (moto_server and aws-lambda-rie required): per operation AWS
@@ -36,11 +36,11 @@ test: openapi-lint vet deadcode $(RIE) $(BROWSERTEST)/node_modules $(JSCLIENT)/n
 BENCHTIME ?= 30x
 LIST_COST_SIZES ?= 1000,10000,100000
 bench: $(RIE) $(JSCLIENT)/node_modules
-	$(GO) test ./shared/e2e ./functions -run '^$$' -bench . -skip 'Throughput|UploadIntegrity' -benchtime $(BENCHTIME) -timeout 30m
+	$(GO) test ./shared/testing/e2e ./functions -run '^$$' -bench . -skip 'Throughput|UploadIntegrity' -benchtime $(BENCHTIME) -timeout 30m
 	$(GO) test ./clients/js -run '^$$' -bench NodeVsCLI -benchtime 3x -timeout 10m
-	$(GO) test ./shared/e2e -run '^$$' -bench Throughput -benchtime 3x -timeout 30m
-	$(GO) test ./shared/e2e -run '^$$' -bench UploadIntegrity -benchtime 8x -timeout 30m
-	LIST_COST_SIZES=$(LIST_COST_SIZES) $(GO) test ./shared/dynamo -run '^$$' -bench ListCost -benchtime 10x -timeout 60m
+	$(GO) test ./shared/testing/e2e -run '^$$' -bench Throughput -benchtime 3x -timeout 30m
+	$(GO) test ./shared/testing/e2e -run '^$$' -bench UploadIntegrity -benchtime 8x -timeout 30m
+	LIST_COST_SIZES=$(LIST_COST_SIZES) $(GO) test ./shared/adapters/dynamo -run '^$$' -bench ListCost -benchtime 10x -timeout 60m
 
 # Load: mixed concurrent operations against a running Anexo (make run in
 # another terminal, or a stage): ANEXO_URL and ANEXO_TOKEN, LOAD_ARGS for
@@ -54,7 +54,7 @@ load:
 # deadline races busy workers (go.dev/issue/75804, fixed in Go 1.27).
 # Run longer with FUZZTIME=10m or FUZZTIME=5000000x.
 FUZZTIME ?= 1m
-FUZZ := shared/catalog:FuzzParseQuery shared/catalog:FuzzDecodeCursor shared/httpapi:FuzzParse shared/httpapi:FuzzDecodeJSON
+FUZZ := shared/domain/catalog:FuzzParseQuery shared/domain/catalog:FuzzDecodeCursor shared/inbound/httpapi:FuzzParse shared/inbound/httpapi:FuzzDecodeJSON
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
@@ -73,9 +73,9 @@ $(JSCLIENT)/node_modules: $(JSCLIENT)/package-lock.json
 	cd $(JSCLIENT) && npm ci --no-audit --no-fund
 	@touch $@
 
-# Redocly CLI (pinned in shared/openapi/lint) lints the OpenAPI document
+# Redocly CLI (pinned in shared/inbound/openapi/lint) lints the OpenAPI document
 # with its recommended rules, every warning an error
-OPENAPI_LINT := shared/openapi/lint
+OPENAPI_LINT := shared/inbound/openapi/lint
 $(OPENAPI_LINT)/node_modules: $(OPENAPI_LINT)/package-lock.json
 	cd $(OPENAPI_LINT) && npm ci --no-audit --no-fund
 	@touch $@

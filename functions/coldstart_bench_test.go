@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anexo/anexo/shared/lambdas"
-	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
 // BenchmarkColdStart starts every bootstrap (built as `make build` builds

@@ -25,9 +25,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/anexo/anexo/infra/lambdabuild"
-	"github.com/anexo/anexo/shared/auth"
-	"github.com/anexo/anexo/shared/openapi/openapitest"
-	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/domain/auth"
+	"github.com/anexo/anexo/shared/inbound/openapi/openapitest"
+	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

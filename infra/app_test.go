@@ -17,7 +17,7 @@ import (
 
 	"github.com/anexo/anexo/infra/cfnlint"
 	"github.com/anexo/anexo/infra/lambdabuild"
-	"github.com/anexo/anexo/shared/iam"
+	"github.com/anexo/anexo/shared/platform/iam"
 )
 
 // root is the repository root (tests run in infra/).

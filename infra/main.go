@@ -18,7 +18,7 @@ import (
 
 	"github.com/anexo/anexo/infra/lambdabuild"
 	"github.com/anexo/anexo/infra/stack"
-	"github.com/anexo/anexo/shared/iam"
+	"github.com/anexo/anexo/shared/platform/iam"
 )
 
 func main() {

@@ -23,11 +23,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anexo/anexo/shared/app"
 	"github.com/anexo/anexo/shared/client"
-	"github.com/anexo/anexo/shared/local"
-	"github.com/anexo/anexo/shared/openapi/openapitest"
-	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/inbound/openapi/openapitest"
+	"github.com/anexo/anexo/shared/platform/app"
+	"github.com/anexo/anexo/shared/platform/devserver"
+	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -66,11 +66,11 @@ func ready(t testing.TB) {
 }
 
 // TestTypesMatchTheDocument: src/schema.d.ts is what openapi-typescript
-// makes of shared/openapi/openapi.yaml today (make js-types regenerates it).
+// makes of shared/inbound/openapi/openapi.yaml today (make js-types regenerates it).
 func TestTypesMatchTheDocument(t *testing.T) {
 	ready(t)
 	fresh := filepath.Join(t.TempDir(), "schema.d.ts")
-	tool(t, "node", "node_modules/openapi-typescript/bin/cli.js", "../../shared/openapi/openapi.yaml", "-o", fresh)
+	tool(t, "node", "node_modules/openapi-typescript/bin/cli.js", "../../shared/inbound/openapi/openapi.yaml", "-o", fresh)
 	want, _ := os.ReadFile(fresh)
 	got, err := os.ReadFile(filepath.Join(dir, "src", "schema.d.ts"))
 	if err != nil || !bytes.Equal(got, want) {
@@ -84,7 +84,7 @@ var built sync.Once
 // answer is checked against the OpenAPI document (parts of at least 5 MiB,
 // S3's own minimum, so 5 MiB + 1 byte is two parts); it returns the
 // server and a token of a new account.
-func server(t testing.TB, opts ...func(*app.Config)) (*local.Server, string) {
+func server(t testing.TB, opts ...func(*app.Config)) (*devserver.Server, string) {
 	t.Helper()
 	ready(t)
 	built.Do(func() { tool(t, "node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.json") })
@@ -95,7 +95,7 @@ func server(t testing.TB, opts ...func(*app.Config)) (*local.Server, string) {
 	for _, o := range opts {
 		o(&c)
 	}
-	srv, err := local.Start(ctx, local.Options{Config: c, Observe: openapitest.New(t).Observe})
+	srv, err := devserver.Start(ctx, devserver.Options{Config: c, Observe: openapitest.New(t).Observe})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +133,12 @@ func TestClientInChromium(t *testing.T) {
 	if chromium == "" {
 		chromium, _ = exec.LookPath("chromium")
 	}
-	_, modErr := os.Stat(filepath.Join(dir, "..", "..", "shared", "web", "browsertest", "node_modules", "playwright-core"))
+	_, modErr := os.Stat(filepath.Join(dir, "..", "..", "shared", "platform", "devserver", "web", "browsertest", "node_modules", "playwright-core"))
 	if chromium == "" || modErr != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("CI needs chromium and shared/web/browsertest/node_modules: chromium=%q modules=%v", chromium, modErr)
+			t.Fatalf("CI needs chromium and shared/platform/devserver/web/browsertest/node_modules: chromium=%q modules=%v", chromium, modErr)
 		}
-		t.Skip("chromium or playwright-core missing (apt-get install chromium; npm ci in shared/web/browsertest)")
+		t.Skip("chromium or playwright-core missing (apt-get install chromium; npm ci in shared/platform/devserver/web/browsertest)")
 	}
 	srv, token := server(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

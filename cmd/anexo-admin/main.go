@@ -4,6 +4,6 @@
 // emulators. Everything else goes through the API (the anexo command).
 package main
 
-import "github.com/anexo/anexo/shared/cmdline"
+import "github.com/anexo/anexo/shared/base/cmdline"
 
 func main() { cmdline.Main(run) }

@@ -11,12 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/anexo/anexo/shared/app"
-	"github.com/anexo/anexo/shared/apperr"
-	"github.com/anexo/anexo/shared/auth"
-	"github.com/anexo/anexo/shared/cmdline"
-	"github.com/anexo/anexo/shared/connect"
-	"github.com/anexo/anexo/shared/httpapi"
+	"github.com/anexo/anexo/shared/base/apperr"
+	"github.com/anexo/anexo/shared/base/cmdline"
+	"github.com/anexo/anexo/shared/domain/auth"
+	"github.com/anexo/anexo/shared/inbound/httpapi"
+	"github.com/anexo/anexo/shared/platform/app"
+	"github.com/anexo/anexo/shared/platform/awsconfig"
 )
 
 const usage = `usage: anexo-admin <command> [flags]
@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := connect.App(ctx, cfg)
+	d, err := awsconfig.App(ctx, cfg)
 	if err == nil {
 		err = do(ctx, d, f, fs.Args(), stdout, stderr)
 	}

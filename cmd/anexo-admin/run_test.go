@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/anexo/anexo/shared/auth"
-	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/domain/auth"
+	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
 func TestAdminCommands(t *testing.T) {

@@ -1,7 +1,7 @@
 // Command anexo-load drives a running Anexo (make run, or a deployed
 // stage) with a mix of concurrent operations and reports latency
 // percentiles per operation, failed requests by status and whether the
-// account's usage counters match its files at the end (shared/load).
+// account's usage counters match its files at the end (shared/client/load).
 // It exits 1 when anything failed or the counters disagree.
 //
 //	anexo-load -endpoint http://127.0.0.1:8080 -token "$ANEXO_TOKEN" -ops 5000 -c 16
@@ -15,7 +15,7 @@ import (
 	"os/signal"
 
 	"github.com/anexo/anexo/shared/client"
-	"github.com/anexo/anexo/shared/load"
+	"github.com/anexo/anexo/shared/client/load"
 )
 
 func main() {

@@ -14,9 +14,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/anexo/anexo/shared/app"
-	"github.com/anexo/anexo/shared/iam"
-	"github.com/anexo/anexo/shared/local"
+	"github.com/anexo/anexo/shared/platform/app"
+	"github.com/anexo/anexo/shared/platform/devserver"
+	"github.com/anexo/anexo/shared/platform/iam"
 )
 
 func main() {
@@ -43,7 +43,7 @@ func main() {
 			origins = append(origins, o)
 		}
 	}
-	srv, err := local.Start(ctx, local.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: app.FromEnv(), SweepEvery: time.Minute,
+	srv, err := devserver.Start(ctx, devserver.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: app.FromEnv(), SweepEvery: time.Minute,
 		CORSOrigins: origins})
 	if err != nil {
 		fail(err)

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/client"
-	"github.com/anexo/anexo/shared/load"
-	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/client/load"
+	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
 // soakOps is SOAK_OPS, 1,000 by default: every operation of the mix runs
@@ -34,7 +34,7 @@ func soakOps(t *testing.T) int {
 
 // TestSoak builds what `make run` runs, starts it on the embedded
 // emulators, takes the dev token it prints, and drives it with a thousand
-// mixed operations (SOAK_OPS to change; shared/load: uploads through sessions, versions,
+// mixed operations (SOAK_OPS to change; shared/client/load: uploads through sessions, versions,
 // listings with cursors, reads, downloads compared byte for byte, trash,
 // restore, attach, usage) from 8 concurrent workers. It asserts zero failed
 // requests (no 5xx, no unexpected 4xx), usage counters equal to the files'

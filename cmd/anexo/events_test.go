@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
 // TestEventsTailFollows: tail keeps polling and prints each new event

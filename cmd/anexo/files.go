@@ -14,8 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/anexo/anexo/shared/base/cmdline"
 	"github.com/anexo/anexo/shared/client"
-	"github.com/anexo/anexo/shared/cmdline"
 )
 
 // More exit codes of the API commands.

@@ -17,11 +17,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/anexo/anexo/shared/base/crc"
 	"github.com/anexo/anexo/shared/client"
-	"github.com/anexo/anexo/shared/crc"
-	"github.com/anexo/anexo/shared/local"
-	"github.com/anexo/anexo/shared/openapi/openapitest"
-	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/inbound/openapi/openapitest"
+	"github.com/anexo/anexo/shared/platform/devserver"
+	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
 const mib = 1 << 20
@@ -34,7 +34,7 @@ func server(t *testing.T, partURLTTL time.Duration) (url, token string) {
 	c := testenv.Config(testenv.Embedded(t))
 	c.Limits.PartURLTTL = partURLTTL
 	c.EventSettle = time.Millisecond // the feed serves events at once
-	srv, err := local.Start(ctx, local.Options{Config: c, Observe: openapitest.New(t).Observe})
+	srv, err := devserver.Start(ctx, devserver.Options{Config: c, Observe: openapitest.New(t).Observe})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/anexo/anexo/shared/testenv"
+	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

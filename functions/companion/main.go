@@ -1,10 +1,10 @@
-// Command companion serves Uppy's companion routes under upload tickets: its routes are declared in shared/httpapi.
+// Command companion serves Uppy's companion routes under upload tickets: its routes are declared in shared/inbound/httpapi.
 package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/anexo/anexo/shared/app"
+	"github.com/anexo/anexo/shared/platform/app"
 )
 
 func main() { lambda.Start(app.Companion(app.Lambda())) }

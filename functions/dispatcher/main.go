@@ -6,7 +6,7 @@ package main
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/anexo/anexo/shared/app"
+	"github.com/anexo/anexo/shared/platform/app"
 )
 
 func main() { lambda.Start(app.Dispatcher(app.Lambda())) }

@@ -1,10 +1,10 @@
-// Command files is the files Lambda: its routes are declared in shared/httpapi.
+// Command files is the files Lambda: its routes are declared in shared/inbound/httpapi.
 package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/anexo/anexo/shared/app"
+	"github.com/anexo/anexo/shared/platform/app"
 )
 
 func main() { lambda.Start(app.Files(app.Lambda())) }

@@ -1,10 +1,10 @@
-// Command tokens is the tokens Lambda: its routes are declared in shared/httpapi.
+// Command tokens is the tokens Lambda: its routes are declared in shared/inbound/httpapi.
 package main
 
 import (
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/anexo/anexo/shared/app"
+	"github.com/anexo/anexo/shared/platform/app"
 )
 
 func main() { lambda.Start(app.Tokens(app.Lambda())) }

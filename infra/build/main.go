@@ -12,7 +12,7 @@ import (
 	"slices"
 
 	"github.com/anexo/anexo/infra/lambdabuild"
-	"github.com/anexo/anexo/shared/iam"
+	"github.com/anexo/anexo/shared/platform/iam"
 )
 
 func main() {

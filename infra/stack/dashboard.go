@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/anexo/anexo/shared/httpapi"
+	"github.com/anexo/anexo/shared/inbound/httpapi"
 )
 
 // addDashboard draws what an operator watches: requests and errors, latency

@@ -33,13 +33,13 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/anexo/anexo/shared/dispatch"
-	"github.com/anexo/anexo/shared/dynamo"
-	"github.com/anexo/anexo/shared/httpapi"
-	"github.com/anexo/anexo/shared/iam"
-	"github.com/anexo/anexo/shared/lambdas"
-	"github.com/anexo/anexo/shared/upload"
-	"github.com/anexo/anexo/shared/webhooks"
+	"github.com/anexo/anexo/shared/adapters/dynamo"
+	"github.com/anexo/anexo/shared/domain/dispatch"
+	"github.com/anexo/anexo/shared/domain/upload"
+	"github.com/anexo/anexo/shared/domain/webhooks"
+	"github.com/anexo/anexo/shared/inbound/httpapi"
+	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/platform/iam"
 )
 
 // Props configure the stack; every field has a default (see Defaults).

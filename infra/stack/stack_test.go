@@ -21,11 +21,11 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/anexo/anexo/infra/stack"
-	"github.com/anexo/anexo/shared/dynamo"
-	"github.com/anexo/anexo/shared/httpapi"
-	"github.com/anexo/anexo/shared/iam"
-	"github.com/anexo/anexo/shared/lambdas"
-	"github.com/anexo/anexo/shared/upload"
+	"github.com/anexo/anexo/shared/adapters/dynamo"
+	"github.com/anexo/anexo/shared/domain/upload"
+	"github.com/anexo/anexo/shared/inbound/httpapi"
+	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/platform/iam"
 )
 
 func init() { _ = os.Setenv("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1") }
@@ -257,7 +257,7 @@ func TestTable(t *testing.T) {
 }
 
 // TestTracing: every function runs with X-Ray active tracing and records
-// its AWS calls (ANEXO_TRACING: shared/tracing's subsegments).
+// its AWS calls (ANEXO_TRACING: shared/platform/tracing's subsegments).
 func TestTracing(t *testing.T) {
 	s := defaults(t)
 	for name, id := range s.functionIDs(t) {
@@ -366,7 +366,7 @@ func ref(v any) string {
 	return ""
 }
 
-// TestRoutes: each route of the route table (shared/httpapi) exists once, behind the
+// TestRoutes: each route of the route table (shared/inbound/httpapi) exists once, behind the
 // authorizer, and reaches its function through a payload-2.0 integration.
 func TestRoutes(t *testing.T) {
 	s := defaults(t)

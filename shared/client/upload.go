@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/anexo/anexo/shared/crc"
+	"github.com/anexo/anexo/shared/base/crc"
 )
 
 // wholeFileAlg is the whole-file checksum uploads ask S3 to verify.

@@ -1,5 +1,5 @@
 // Drives the client in headless Chromium (Debian's chromium, the
-// playwright-core of shared/web/browsertest): a page at the API's own
+// playwright-core of shared/platform/devserver/web/browsertest): a page at the API's own
 // origin (served by interception, from dist/) uploads a File it makes —
 // parallel parts, the CRC32C computed in the page — then uploads another,
 // aborts it mid-way and resumes it from the same File. Prints what the
@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
-const { chromium } = await import(pathToFileURL(join(root, "..", "..", "shared", "web", "browsertest", "node_modules", "playwright-core", "index.mjs")));
+const { chromium } = await import(pathToFileURL(join(root, "..", "..", "shared", "platform", "devserver", "web", "browsertest", "node_modules", "playwright-core", "index.mjs")));
 
 const [api, token] = process.argv.slice(2);
 const origin = new URL(api).origin;

@@ -1,0 +1,261 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/anexo/anexo/shared/base/apperr"
+	"github.com/anexo/anexo/shared/domain/catalog"
+	"github.com/anexo/anexo/shared/domain/files"
+	"github.com/anexo/anexo/shared/domain/outbox"
+)
+
+// ahead reports whether sort key k lies beyond ref in the scan direction.
+func ahead(ascending bool, k, ref string) bool {
+	if ref == "" {
+		return true
+	}
+	if ascending {
+		return k > ref
+	}
+	return k < ref
+}
+
+func in(attr string, vals []string) expression.ConditionBuilder {
+	ops := make([]expression.OperandBuilder, 0, len(vals)-1)
+	for _, v := range vals[1:] {
+		ops = append(ops, expression.Value(v))
+	}
+	return expression.Name(attr).In(expression.Value(vals[0]), ops...)
+}
+
+// keyCondition selects the account's files, narrowed to a creation-date
+// range when the query has one (gsi1sk starts with created_at).
+func keyCondition(account string, q catalog.Query) expression.KeyConditionBuilder {
+	k := expression.Key(AttrGSI1PK).Equal(expression.Value(filesGSI(account)))
+	if q.DateField != "created_at" || q.DateFrom == nil && q.DateTo == nil {
+		return k
+	}
+	sk := expression.Key(AttrGSI1SK)
+	switch {
+	case q.DateTo == nil: // DynamoDB refuses an empty string as a key value
+		return k.And(sk.GreaterThanEqual(expression.Value(ts(*q.DateFrom))))
+	case q.DateFrom == nil:
+		return k.And(sk.LessThanEqual(expression.Value(ts(*q.DateTo) + "~")))
+	}
+	return k.And(sk.Between(expression.Value(ts(*q.DateFrom)), expression.Value(ts(*q.DateTo)+"~")))
+}
+
+// ListFiles reads one page from index gsi1, evaluating at most r.Budget
+// items: Query calls continue until the page is full, the index is
+// exhausted, or the budget is spent (then the page is short but has a next
+// position, so read cost per page stays bounded).
+func (s *Store) ListFiles(ctx context.Context, r catalog.ListRequest) (catalog.ListResult, error) {
+	kb, err := expression.NewBuilder().WithKeyCondition(keyCondition(r.AccountID, r.Query)).WithFilter(filterCond(r.Query)).Build()
+	if err != nil {
+		return catalog.ListResult{}, err
+	}
+	in := &dynamodb.QueryInput{
+		TableName: &s.table, IndexName: aws.String(IndexGSI1),
+		KeyConditionExpression: kb.KeyCondition(), FilterExpression: kb.Filter(),
+		ExpressionAttributeNames: kb.Names(), ExpressionAttributeValues: kb.Values(),
+		ScanIndexForward:       aws.Bool(r.Query.Ascending),
+		ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+	}
+	if r.Start != nil {
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			AttrPK: str(accountPK(r.AccountID)), AttrSK: str(r.Start.ItemKey),
+			AttrGSI1PK: str(filesGSI(r.AccountID)), AttrGSI1SK: str(r.Start.SortKey)}
+	}
+	var res catalog.ListResult
+	last := "" // furthest sort key seen, in scan direction
+	var lastKey catalog.Position
+	if r.Start != nil {
+		last = r.Start.SortKey
+	}
+	for {
+		in.Limit = aws.Int32(int32(r.NextLimit(len(res.Files), res.Evaluated, int(aws.ToInt32(in.Limit)))))
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return catalog.ListResult{}, err
+		}
+		res.Evaluated += int(out.ScannedCount)
+		if out.ScannedCount == 0 { // emulators that omit ScannedCount
+			res.Evaluated += int(aws.ToInt32(in.Limit))
+		}
+		if out.ConsumedCapacity != nil {
+			res.Capacity += aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+		}
+		for i, item := range out.Items {
+			var fi fileItem
+			if err := attributevalue.UnmarshalMap(item, &fi); err != nil {
+				return catalog.ListResult{}, err
+			}
+			res.Files = append(res.Files, fi.file(r.AccountID))
+			last, lastKey = fi.GSI1SK, catalog.Position{SortKey: fi.GSI1SK, ItemKey: fi.SK}
+			if len(res.Files) == r.Need {
+				res.Next = &catalog.Position{SortKey: fi.GSI1SK, ItemKey: fi.SK}
+				if len(out.LastEvaluatedKey) == 0 && i == len(out.Items)-1 {
+					res.Next = nil // the last item of the index: no further page
+				}
+				return res, nil
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			res.Next = nil // the index is exhausted: no further page
+			return res, nil
+		}
+		var lek struct {
+			SK     string `dynamodbav:"sk"`
+			GSI1SK string `dynamodbav:"gsi1sk"`
+		}
+		if err := attributevalue.UnmarshalMap(out.LastEvaluatedKey, &lek); err != nil {
+			return catalog.ListResult{}, err
+		}
+		// A position never moves backwards. DynamoDB guarantees it; an
+		// emulator whose LastEvaluatedKey lags behind the items it returned
+		// (minidyn, once other partitions share the index) resumes from the
+		// last returned item instead, or ends when it returned none.
+		next := catalog.Position{SortKey: lek.GSI1SK, ItemKey: lek.SK}
+		if !ahead(r.Query.Ascending, lek.GSI1SK, last) {
+			if len(out.Items) == 0 {
+				res.Next = nil
+				return res, nil
+			}
+			next = lastKey
+		}
+		last = next.SortKey
+		res.Next = &next
+		if res.Evaluated >= r.Budget {
+			return res, nil
+		}
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			AttrPK: str(accountPK(r.AccountID)), AttrSK: str(next.ItemKey),
+			AttrGSI1PK: str(filesGSI(r.AccountID)), AttrGSI1SK: str(next.SortKey)}
+	}
+}
+
+// filterCond is catalog.Query.Matches as a filter expression.
+func filterCond(q catalog.Query) expression.ConditionBuilder {
+	cond := expression.Name("is_trashed").Equal(expression.Value(q.Deleted))
+	and := func(c expression.ConditionBuilder) { cond = cond.And(c) }
+	if q.Deleted {
+		and(expression.Name("purge_at").GreaterThan(expression.Value(ts(q.Now))))
+	}
+	if q.Name != "" {
+		and(expression.Name("name_lc").Equal(expression.Value(strings.ToLower(q.Name))))
+	}
+	if q.Term != "" {
+		and(expression.Name("name_lc").Contains(strings.ToLower(q.Term)))
+	}
+	if len(q.Extensions) > 0 {
+		and(in("extension", q.Extensions))
+	}
+	if q.SizeFrom != nil {
+		and(expression.Name("size").GreaterThanEqual(expression.Value(*q.SizeFrom)))
+	}
+	if q.SizeTo != nil {
+		and(expression.Name("size").LessThanEqual(expression.Value(*q.SizeTo)))
+	}
+	if q.DateField == "updated_at" {
+		if q.DateFrom != nil {
+			and(expression.Name("updated_at").GreaterThanEqual(expression.Value(ts(*q.DateFrom))))
+		}
+		if q.DateTo != nil {
+			and(expression.Name("updated_at").LessThanEqual(expression.Value(ts(*q.DateTo))))
+		}
+	}
+	if len(q.CreatedBy) > 0 {
+		and(in("created_by", q.CreatedBy))
+	}
+	if q.Source != "" {
+		and(expression.Name("source").Equal(expression.Value(q.Source)))
+	}
+	return cond
+}
+
+// GetFiles reads files by uuid (BatchGetItem; unknown uuids are skipped).
+func (s *Store) GetFiles(ctx context.Context, accountID string, uuids []string) ([]files.File, error) {
+	var out []files.File
+	keys := make([]map[string]types.AttributeValue, 0, len(uuids))
+	seen := map[string]bool{}
+	for _, u := range uuids {
+		if !seen[u] {
+			seen[u] = true
+			keys = append(keys, keyOf(accountPK(accountID), fileSK(u)))
+		}
+	}
+	err := s.batchGet(ctx, keys, func(item map[string]types.AttributeValue) error {
+		var fi fileItem
+		if err := attributevalue.UnmarshalMap(item, &fi); err != nil {
+			return err
+		}
+		out = append(out, fi.file(accountID))
+		return nil
+	})
+	return out, err
+}
+
+// ListVersions reads a file's versions, newest first (UUIDv7 order).
+func (s *Store) ListVersions(ctx context.Context, accountID, fileUUID string, start *catalog.Position, limit int) ([]files.Version, *catalog.Position, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :prefix)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(accountPK(accountID)), ":prefix": str(versionSK(fileUUID, ""))},
+		ScanIndexForward: aws.Bool(false),
+		Limit:            aws.Int32(int32(limit)),
+		ConsistentRead:   aws.Bool(true),
+	}
+	if start != nil {
+		in.ExclusiveStartKey = keyOf(accountPK(accountID), start.ItemKey)
+	}
+	out, err := s.api.Query(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	vs := make([]files.Version, 0, len(out.Items))
+	for _, item := range out.Items {
+		var vi versionItem
+		if err := attributevalue.UnmarshalMap(item, &vi); err != nil {
+			return nil, nil, err
+		}
+		vs = append(vs, vi.version(accountID))
+	}
+	var next *catalog.Position
+	if len(out.LastEvaluatedKey) > 0 && len(vs) > 0 {
+		next = &catalog.Position{ItemKey: versionSK(fileUUID, vs[len(vs)-1].UUID)}
+	}
+	return vs, next, nil
+}
+
+// PromoteVersion makes f.VersionUUID the main version, if that version
+// exists and the file is not trashed.
+func (s *Store) PromoteVersion(ctx context.Context, f files.File, rec *outbox.Record) error {
+	pk := accountPK(f.AccountID)
+	items, err := s.withRecord([]types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: keyOf(pk, versionSK(f.UUID, f.VersionUUID)),
+			ConditionExpression: aws.String("attribute_exists(pk)")}},
+		{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
+			UpdateExpression:         aws.String(mainVersionSet),
+			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
+			ExpressionAttributeNames: mainVersionNames,
+			ExpressionAttributeValues: mainVersionValues(f, map[string]types.AttributeValue{
+				":false": falseV})}},
+	}, rec)
+	if err != nil {
+		return err
+	}
+	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if _, ok := cancelled(err); ok {
+		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
+	}
+	return err
+}

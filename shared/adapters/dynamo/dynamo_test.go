@@ -1,0 +1,30 @@
+package dynamo_test
+
+import (
+	"testing"
+
+	"github.com/anexo/anexo/shared/conformance/keytest"
+	"github.com/anexo/anexo/shared/conformance/storetest"
+	"github.com/anexo/anexo/shared/domain/keyring"
+	"github.com/anexo/anexo/shared/testing/testenv"
+)
+
+func TestConformance(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+		be.S3 = "" // metadata only
+		storetest.Run(t, func(t *testing.T) storetest.Store {
+			c := testenv.Config(be)
+			d := testenv.ConnectDynamo(t, c)
+			return d.Store()
+		})
+	})
+}
+
+func TestKeyStoreConformance(t *testing.T) {
+	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+		be.S3 = "" // metadata only
+		keytest.Run(t, func(t *testing.T) keyring.Store {
+			return testenv.ConnectDynamo(t, testenv.Config(be)).Keys()
+		})
+	})
+}

@@ -1,0 +1,95 @@
+// Package dispatch routes the events the state changes wrote: every event
+// to the event bus (where customers add their own rules and targets), and
+// one queued delivery per event and webhook that wants it. DynamoDB
+// Streams feed it the outbox records as they are written; local mode
+// feeds it the same records from its embedded table.
+//
+// It is at-least-once: a batch that fails is dispatched again whole, so an
+// event can reach the bus or a webhook's queue twice — always with the
+// same id (the entry's detail id, the webhook-id header), never a new one.
+package dispatch
+
+import (
+	"context"
+
+	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/webhooks"
+)
+
+// The dispatcher's event source mapping on the table's stream (the stack
+// and local mode set both): batches of up to StreamBatch records; a batch
+// that fails is retried StreamRetries times (halved each time to isolate
+// a bad record), then sent to the failure queue.
+const (
+	StreamBatch   = 100
+	StreamRetries = 10
+)
+
+// Bus publishes events (EventBridge).
+type Bus interface {
+	Publish(ctx context.Context, evs []outbox.Envelope) error
+}
+
+// Queue queues webhook deliveries (SQS).
+type Queue interface {
+	Enqueue(ctx context.Context, ms []webhooks.Message) error
+}
+
+// Webhooks lists an account's webhooks.
+type Webhooks interface {
+	Webhooks(ctx context.Context, account string) ([]webhooks.Webhook, error)
+}
+
+// Dispatcher routes records.
+type Dispatcher struct {
+	Bus      Bus
+	Queue    Queue
+	Webhooks Webhooks
+}
+
+// Stats counts what a dispatch did.
+type Stats struct {
+	Records, Events, Deliveries int
+}
+
+// Dispatch publishes the records' events and queues their deliveries: one
+// Query of webhooks per account in the batch, the events to the bus in
+// entries of up to ten, the deliveries in batches of up to ten. An error
+// means the batch is to be dispatched again (whole).
+func (d *Dispatcher) Dispatch(ctx context.Context, recs []outbox.Record) (Stats, error) {
+	st := Stats{Records: len(recs)}
+	var evs []outbox.Envelope
+	hooks := map[string][]webhooks.Webhook{}
+	var ms []webhooks.Message
+	for _, r := range recs {
+		ws, seen := hooks[r.AccountID]
+		if !seen {
+			var err error
+			if ws, err = d.Webhooks.Webhooks(ctx, r.AccountID); err != nil {
+				return st, err
+			}
+			hooks[r.AccountID] = ws
+		}
+		for _, e := range r.Events {
+			env := outbox.Envelope{Event: e, AccountID: r.AccountID}
+			evs = append(evs, env)
+			for _, w := range ws {
+				if w.Enabled && w.Wants(e.Type) {
+					ms = append(ms, webhooks.Message{WebhookID: w.ID, Position: r.Position, Event: env})
+				}
+			}
+		}
+	}
+	st.Events, st.Deliveries = len(evs), len(ms)
+	if len(evs) > 0 {
+		if err := d.Bus.Publish(ctx, evs); err != nil {
+			return st, err
+		}
+	}
+	if len(ms) > 0 {
+		if err := d.Queue.Enqueue(ctx, ms); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}

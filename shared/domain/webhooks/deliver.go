@@ -1,0 +1,290 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/anexo/anexo/shared/base/apperr"
+	"github.com/anexo/anexo/shared/domain/auth"
+	"github.com/anexo/anexo/shared/domain/outbox"
+)
+
+// Delivery is one event's delivery to one webhook, with its attempts.
+type Delivery struct {
+	ID        string // the event's id: every attempt's webhook-id
+	WebhookID string
+	AccountID string
+	Type      outbox.Type
+	// Position is the outbox record the event is in (a retry reads it
+	// back); "" for a test delivery.
+	Position  string
+	State     string
+	Attempts  []Attempt
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Delivery states.
+const (
+	StatePending   = "pending"   // failed so far; retried on the schedule
+	StateDelivered = "delivered" // an attempt got a 2xx
+	StateFailed    = "failed"    // retries ran out, or the webhook is off
+)
+
+// MaxAttemptsKept bounds the attempts a delivery keeps (the newest).
+const MaxAttemptsKept = 20
+
+// Backoff is the wait after each failed automatic attempt: a delivery is
+// tried MaxAttempts times over about 28 hours, then given up (the queue
+// moves it to its dead-letter queue). Each wait gets up to 10 % jitter.
+var Backoff = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+
+// MaxAttempts is the automatic attempts of a delivery: the deliveries
+// queue's maxReceiveCount.
+var MaxAttempts = len(Backoff) + 1
+
+// The deliveries queue and its event source mapping (the stack and local
+// mode set both): a message whose attempt crashed is received again
+// after QueueVisibility (six times the delivery function's timeout, as
+// AWS advises); the function gets up to QueueBatch messages at once.
+const (
+	QueueVisibility = 3 * time.Minute
+	QueueBatch      = 10
+)
+
+// Message is a delivery to make: what the dispatcher queues for the
+// delivery function, one per event and webhook.
+type Message struct {
+	WebhookID string          `json:"webhook_id"`
+	Position  string          `json:"position"`
+	Event     outbox.Envelope `json:"event"`
+}
+
+// TestType is the type of the event POST /v1/webhooks/{id}/test sends.
+const TestType outbox.Type = "webhook.test"
+
+// Outcome is what a delivery attempt leaves to the queue.
+type Outcome struct {
+	// Done: delivered, or nothing to do (the message goes).
+	Done bool
+	// RetryIn is when the message is received again (not Done); after the
+	// last attempt it is 0, and that receive moves it to the dead-letter
+	// queue.
+	RetryIn time.Duration
+}
+
+// Deliver makes automatic attempt n (1, 2 …: the message's receive count)
+// of a queued delivery. A webhook deleted since is nothing to do; one
+// switched off fails the delivery without sending; an event delivered
+// already (a repeated message) is not sent again. After a failure it
+// returns the wait before the next attempt; the last failure of an
+// endpoint that has had no success since the delivery's first attempt (a
+// day of failures) switches the webhook off and reports it (a
+// webhook.disabled event).
+func (s *Service) Deliver(ctx context.Context, m Message, n int, log *slog.Logger) (Outcome, error) {
+	w, err := s.Store.Webhook(ctx, m.Event.AccountID, m.WebhookID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return Outcome{Done: true}, nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	d, err := s.delivery(ctx, w, m)
+	if err != nil || d.State == StateDelivered {
+		return Outcome{Done: true}, err
+	}
+	if !w.Enabled {
+		d.State = StateFailed
+		return Outcome{Done: true}, s.Store.SaveAttempt(ctx, d, Attempt{At: s.now(), Error: "not sent: the webhook is disabled (" + w.DisabledReason + ")"})
+	}
+	a := s.send(ctx, w, m.Event)
+	if len(d.Attempts) == 0 {
+		d.CreatedAt = a.At // its first attempt
+	}
+	final := n >= MaxAttempts
+	switch {
+	case a.OK():
+		d.State = StateDelivered
+	case final:
+		d.State = StateFailed
+	default:
+		d.State = StatePending
+	}
+	if err := s.Store.SaveAttempt(ctx, d, a); err != nil {
+		return Outcome{}, err
+	}
+	disabled, err := s.health(ctx, w, d, a, final)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if disabled {
+		log.ErrorContext(ctx, "webhook disabled", "account_id", w.AccountID, "webhook_id", w.ID, "url", w.URL,
+			"failing_since", w.FailingSince, "reason", ReasonFailing)
+	}
+	switch {
+	case a.OK():
+		return Outcome{Done: true}, nil
+	case final:
+		return Outcome{}, nil // visible again at once: SQS moves it to the dead-letter queue
+	}
+	wait := Backoff[min(n, len(Backoff))-1]
+	return Outcome{RetryIn: wait + rand.N(wait/10+1)}, nil
+}
+
+// delivery reads a delivery's log, or starts one.
+func (s *Service) delivery(ctx context.Context, w Webhook, m Message) (Delivery, error) {
+	d, err := s.Store.Delivery(ctx, w.ID, m.Event.ID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		now := s.now()
+		return Delivery{ID: m.Event.ID, WebhookID: w.ID, AccountID: w.AccountID, Type: m.Event.Type, Position: m.Position,
+			State: StatePending, CreatedAt: now, UpdatedAt: now}, nil
+	}
+	return d, err
+}
+
+// send signs and posts one event.
+func (s *Service) send(ctx context.Context, w Webhook, ev outbox.Envelope) Attempt {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return Attempt{At: s.now(), Error: err.Error()}
+	}
+	now := s.now()
+	return s.Sender.Send(ctx, w.URL, w.Secrets(now), ev.ID, now, body)
+}
+
+// health keeps the webhook's failure streak (any attempt, manual ones
+// too), and switches it off after a delivery's last automatic attempt
+// failed with no success since its first (disabled reports that).
+func (s *Service) health(ctx context.Context, w Webhook, d Delivery, a Attempt, final bool) (disabled bool, err error) {
+	if a.OK() {
+		if w.FailingSince.IsZero() {
+			return false, nil
+		}
+		return false, s.Store.Healthy(ctx, w.AccountID, w.ID)
+	}
+	since := w.FailingSince
+	if since.IsZero() {
+		since = a.At
+		if err := s.Store.Failing(ctx, w.AccountID, w.ID, a.At); err != nil {
+			return false, err
+		}
+	}
+	if !final || since.After(d.CreatedAt) {
+		return false, nil
+	}
+	now := s.now()
+	w.Enabled, w.DisabledReason, w.DisabledAt, w.UpdatedAt = false, ReasonFailing, now, now
+	rec := outbox.NewRecord(w.AccountID, now).Add(outbox.WebhookDisabled, outbox.WebhookData{ID: w.ID, URL: w.URL, Reason: w.DisabledReason, DisabledAt: now})
+	err = s.Store.Disable(ctx, w, rec)
+	if errors.Is(err, apperr.ErrConflict) {
+		return false, nil // switched off already
+	}
+	return err == nil, err
+}
+
+// Test sends a webhook.test event to a webhook now (enabled or not) and
+// returns its delivery.
+func (s *Service) Test(ctx context.Context, p auth.Principal, id string) (Delivery, error) {
+	w, err := s.Get(ctx, p, id)
+	if err != nil {
+		return Delivery{}, err
+	}
+	rec := outbox.NewRecord(w.AccountID, s.now()).Add(TestType, map[string]string{"webhook_id": w.ID, "message": "a test delivery from Anexo"})
+	ev := outbox.Envelope{Event: rec.Events[0], AccountID: w.AccountID}
+	d := Delivery{ID: ev.ID, WebhookID: w.ID, AccountID: w.AccountID, Type: TestType, CreatedAt: ev.Time}
+	return s.attemptNow(ctx, w, d, ev)
+}
+
+// Retry sends a delivery again now (after its endpoint is fixed, say):
+// the same event, under the same webhook-id.
+func (s *Service) Retry(ctx context.Context, p auth.Principal, id, deliveryID string) (Delivery, error) {
+	w, err := s.Get(ctx, p, id)
+	if err != nil {
+		return Delivery{}, err
+	}
+	d, err := s.getDelivery(ctx, w, deliveryID)
+	if err != nil {
+		return Delivery{}, err
+	}
+	ev := outbox.Envelope{Event: outbox.Event{ID: d.ID, Type: d.Type, Time: d.CreatedAt}, AccountID: w.AccountID}
+	if d.Position == "" {
+		ev.Data, _ = json.Marshal(map[string]string{"webhook_id": w.ID, "message": "a test delivery from Anexo"})
+	} else {
+		rec, err := s.Store.Record(ctx, w.AccountID, d.Position)
+		if errors.Is(err, apperr.ErrNotFound) {
+			return Delivery{}, apperr.New(apperr.KindGone, "event_expired", "the event is past its 30 days and cannot be sent again")
+		}
+		if err != nil {
+			return Delivery{}, err
+		}
+		found := false
+		for _, e := range rec.Events {
+			if e.ID == d.ID {
+				ev.Event, found = e, true
+			}
+		}
+		if !found {
+			return Delivery{}, errors.New("webhooks: delivery " + d.ID + " is not in its record")
+		}
+	}
+	return s.attemptNow(ctx, w, d, ev)
+}
+
+// attemptNow makes a manual attempt and logs it with the delivery.
+func (s *Service) attemptNow(ctx context.Context, w Webhook, d Delivery, ev outbox.Envelope) (Delivery, error) {
+	a := s.send(ctx, w, ev)
+	switch {
+	case a.OK():
+		d.State = StateDelivered
+	case d.State == "":
+		d.State = StateFailed // a test: nothing else will try again
+	}
+	if err := s.Store.SaveAttempt(ctx, d, a); err != nil {
+		return Delivery{}, err
+	}
+	if _, err := s.health(ctx, w, d, a, false); err != nil {
+		return Delivery{}, err
+	}
+	d.Attempts = append(d.Attempts, a)
+	d.UpdatedAt = a.At
+	return d, nil
+}
+
+func (s *Service) getDelivery(ctx context.Context, w Webhook, id string) (Delivery, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return Delivery{}, deliveryNotFound()
+	}
+	d, err := s.Store.Delivery(ctx, w.ID, id)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return Delivery{}, deliveryNotFound()
+	}
+	return d, err
+}
+
+func deliveryNotFound() error {
+	return apperr.New(apperr.KindNotFound, "delivery_not_found", "no such delivery of this webhook")
+}
+
+// MaxDeliveriesPage bounds a page of the deliveries log.
+const MaxDeliveriesPage = 100
+
+// Deliveries reads a page of a webhook's deliveries, newest first, after
+// the delivery id after; next is the id to read on from ("": the end).
+func (s *Service) Deliveries(ctx context.Context, p auth.Principal, id, after string, limit int) ([]Delivery, string, error) {
+	w, err := s.Get(ctx, p, id)
+	if err != nil {
+		return nil, "", err
+	}
+	if after != "" {
+		if _, err := uuid.Parse(after); err != nil {
+			return nil, "", apperr.Invalid("after", "must be a delivery id from a previous page")
+		}
+	}
+	return s.Store.Deliveries(ctx, w.ID, after, limit)
+}

@@ -1,0 +1,411 @@
+// Package app is the composition root: configuration → SDK clients →
+// adapters → services → each function's handler. Every piece is built when
+// first asked for, so a function links and builds only what it serves (the
+// authorizer has no S3 client). The Lambda main packages and the local
+// server both call it, so there is one wiring for both; functions.go holds
+// one builder per function.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/anexo/anexo/shared/adapters/dynamo"
+	"github.com/anexo/anexo/shared/adapters/eventbus"
+	"github.com/anexo/anexo/shared/adapters/s3store"
+	"github.com/anexo/anexo/shared/adapters/sqsqueue"
+	"github.com/anexo/anexo/shared/domain/auth"
+	"github.com/anexo/anexo/shared/domain/batches"
+	"github.com/anexo/anexo/shared/domain/catalog"
+	"github.com/anexo/anexo/shared/domain/dispatch"
+	"github.com/anexo/anexo/shared/domain/entities"
+	"github.com/anexo/anexo/shared/domain/keyring"
+	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/upload"
+	"github.com/anexo/anexo/shared/domain/webhooks"
+	"github.com/anexo/anexo/shared/platform/iam"
+	"github.com/anexo/anexo/shared/platform/tracing"
+)
+
+// Config is read from the environment (see README "Configuration").
+type Config struct {
+	Table          string // TABLE_NAME
+	KeysTable      string // KEYS_TABLE_NAME: the signing keys (default TABLE_NAME-keys)
+	Bucket         string // BUCKET_NAME
+	Region         string // AWS_REGION
+	DynamoEndpoint string // DYNAMODB_ENDPOINT: emulator URL, empty for AWS
+	S3Endpoint     string // S3_ENDPOINT: emulator URL, empty for AWS
+	// SQSEndpoint and EventsEndpoint (SQS_ENDPOINT, EVENTS_ENDPOINT):
+	// emulator URLs, empty for AWS.
+	SQSEndpoint    string
+	EventsEndpoint string
+	QueueURL       string // DELIVERY_QUEUE_URL: the webhook deliveries queue
+	BusName        string // EVENT_BUS_NAME: the bus every event is published to
+	// LoopbackWebhooks admits http:// webhook endpoints on loopback (local
+	// mode and tests only: no environment variable sets it).
+	LoopbackWebhooks bool
+	// WebhookTimeout bounds a delivery attempt (0: webhooks.AttemptTimeout;
+	// tests shorten it).
+	WebhookTimeout time.Duration
+	AccessKey      string // static credentials for emulators (optional)
+	SecretKey      string
+	Limits         upload.Limits
+	// EventSettle is how old an event is when the feed serves it (0:
+	// outbox.Settle); tests on a real clock shorten it.
+	EventSettle time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
+	// ConfigHooks adjust the AWS config before clients are built (tests
+	// install request counting and fault injection here).
+	ConfigHooks []func(*aws.Config)
+	// Function is the function this process serves (ANEXO_FUNCTION).
+	Function string
+	// Tracing (ANEXO_TRACING=1, set by the stack with Lambda's active
+	// tracing) records every DynamoDB and S3 call as an X-Ray subsegment
+	// of the invocation's trace.
+	Tracing bool
+	// EnforcePolicy (ANEXO_ENFORCE_POLICY=1) checks every AWS call against
+	// the function's IAM policy and answers as AWS would on a refusal:
+	// local mode and tests, where the emulators accept every call.
+	EnforcePolicy bool
+}
+
+// FromEnv reads the configuration.
+func FromEnv() Config {
+	c := Config{Table: getenv("TABLE_NAME", "anexo"), Bucket: getenv("BUCKET_NAME", "anexo-files"),
+		Region: getenv("AWS_REGION", "us-east-1"), DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
+		S3Endpoint: os.Getenv("S3_ENDPOINT"), Function: os.Getenv("ANEXO_FUNCTION"),
+		SQSEndpoint: os.Getenv("SQS_ENDPOINT"), EventsEndpoint: os.Getenv("EVENTS_ENDPOINT"),
+		QueueURL: os.Getenv("DELIVERY_QUEUE_URL"), BusName: getenv("EVENT_BUS_NAME", "anexo"),
+		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1", Tracing: os.Getenv("ANEXO_TRACING") == "1"}
+	c.KeysTable = getenv("KEYS_TABLE_NAME", c.Table+"-keys")
+	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
+	c.Limits.MaxFileSize = envInt("MAX_FILE_SIZE")
+	c.Limits.SessionTTL = time.Duration(envInt("SESSION_TTL_SECONDS")) * time.Second
+	c.Limits.PartURLTTL = time.Duration(envInt("PART_URL_TTL_SECONDS")) * time.Second
+	return c
+}
+
+// KeysTableName is the signing keys' table: KeysTable, or the table's name
+// with "-keys".
+func (c Config) KeysTableName() string {
+	if c.KeysTable != "" {
+		return c.KeysTable
+	}
+	return c.Table + "-keys"
+}
+
+func getenv(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(k string) int64 {
+	n, _ := strconv.ParseInt(os.Getenv(k), 10, 64)
+	return n
+}
+
+// Deps are the clients, adapters and services of one process (one
+// function), each built once, when first asked for.
+type Deps struct {
+	Cfg Config
+	Log *slog.Logger
+	// Enforcer is set when the configuration enforces the function's policy.
+	Enforcer *iam.Enforcer
+
+	aws      aws.Config
+	dynamoDB lazy[*dynamodb.Client]
+	s3       lazy[*s3.Client]
+	store    lazy[*dynamo.Store]
+	keys     lazy[*dynamo.KeyStore]
+	blobs    lazy[*s3store.Store]
+	auth     lazy[*auth.Service]
+	entities lazy[*entities.Service]
+	uploads  lazy[*upload.Service]
+	batches  lazy[*batches.Service]
+	catalog  lazy[*catalog.Catalog]
+	feed     lazy[*outbox.Feed]
+	sqs      lazy[*sqs.Client]
+	bridge   lazy[*eventbridge.Client]
+	queue    lazy[*sqsqueue.Queue]
+	webhooks lazy[*webhooks.Service]
+	dispatch lazy[*dispatch.Dispatcher]
+}
+
+// lazy is a value built once, by the first caller.
+type lazy[T any] struct {
+	once sync.Once
+	v    T
+}
+
+func (l *lazy[T]) get(build func() T) T {
+	l.once.Do(func() { l.v = build() })
+	return l.v
+}
+
+// JSONLogger is the structured logger every function uses.
+func JSONLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// New wires a process from its configuration and the AWS configuration
+// its clients use: the enforcer of the function's IAM policy when asked,
+// X-Ray subsegments when tracing, and the hooks of c.
+func New(c Config, awsCfg aws.Config) (*Deps, error) {
+	if c.Tracing {
+		(&tracing.Recorder{}).Install(&awsCfg)
+	}
+	for _, o := range c.ConfigHooks {
+		o(&awsCfg)
+	}
+	if c.Log == nil {
+		c.Log = JSONLogger()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	d := &Deps{Cfg: c, Log: c.Log}
+	if c.EnforcePolicy {
+		var err error
+		if d.Enforcer, err = iam.NewEnforcer(c.Function, iam.Names{Table: c.Table, Keys: c.KeysTableName(), Bucket: c.Bucket,
+			Queue: c.QueueURL, Bus: c.BusName}, c.Log); err != nil {
+			return nil, err
+		}
+		d.Enforcer.Install(&awsCfg)
+	}
+	d.aws = awsCfg
+	return d, nil
+}
+
+// DynamoDB is the DynamoDB client.
+func (d *Deps) DynamoDB() *dynamodb.Client {
+	return d.dynamoDB.get(func() *dynamodb.Client {
+		return dynamodb.NewFromConfig(d.aws, func(o *dynamodb.Options) {
+			if d.Cfg.DynamoEndpoint != "" {
+				o.BaseEndpoint = aws.String(d.Cfg.DynamoEndpoint)
+				// minidyn does not send X-Amz-Crc32; emulators only.
+				o.DisableValidateResponseChecksum = true
+			}
+		})
+	})
+}
+
+// S3 is the S3 client.
+func (d *Deps) S3() *s3.Client {
+	return d.s3.get(func() *s3.Client {
+		return s3.NewFromConfig(d.aws, func(o *s3.Options) {
+			s3store.ClientOptions(o)
+			if d.Cfg.S3Endpoint != "" {
+				o.BaseEndpoint = aws.String(d.Cfg.S3Endpoint)
+				o.UsePathStyle = true
+			}
+		})
+	})
+}
+
+// SQS is the SQS client.
+func (d *Deps) SQS() *sqs.Client {
+	return d.sqs.get(func() *sqs.Client {
+		return sqs.NewFromConfig(d.aws, func(o *sqs.Options) {
+			if d.Cfg.SQSEndpoint != "" {
+				o.BaseEndpoint = aws.String(d.Cfg.SQSEndpoint)
+			}
+		})
+	})
+}
+
+// EventBridge is the EventBridge client.
+func (d *Deps) EventBridge() *eventbridge.Client {
+	return d.bridge.get(func() *eventbridge.Client {
+		return eventbridge.NewFromConfig(d.aws, func(o *eventbridge.Options) {
+			if d.Cfg.EventsEndpoint != "" {
+				o.BaseEndpoint = aws.String(d.Cfg.EventsEndpoint)
+			}
+		})
+	})
+}
+
+// Queue is the webhook deliveries queue.
+func (d *Deps) Queue() *sqsqueue.Queue {
+	return d.queue.get(func() *sqsqueue.Queue { return sqsqueue.New(d.SQS(), d.Cfg.QueueURL) })
+}
+
+// Webhooks is the accounts' webhooks and their delivery.
+func (d *Deps) Webhooks() *webhooks.Service {
+	return d.webhooks.get(func() *webhooks.Service {
+		sender := webhooks.NewSender(d.Cfg.LoopbackWebhooks)
+		if d.Cfg.WebhookTimeout > 0 {
+			sender.WithTimeout(d.Cfg.WebhookTimeout)
+		}
+		return &webhooks.Service{Store: d.Store(), Sender: sender, Clock: d.Cfg.Now, Loopback: d.Cfg.LoopbackWebhooks}
+	})
+}
+
+// Dispatch routes outbox records to the bus and the deliveries queue.
+func (d *Deps) Dispatch() *dispatch.Dispatcher {
+	return d.dispatch.get(func() *dispatch.Dispatcher {
+		return &dispatch.Dispatcher{Bus: eventbus.New(d.EventBridge(), d.Cfg.BusName), Queue: d.Queue(), Webhooks: d.Store()}
+	})
+}
+
+// Store is the metadata table.
+func (d *Deps) Store() *dynamo.Store {
+	return d.store.get(func() *dynamo.Store { return dynamo.New(d.DynamoDB(), d.Cfg.Table) })
+}
+
+// Keys is the signing keys' table.
+func (d *Deps) Keys() *dynamo.KeyStore {
+	return d.keys.get(func() *dynamo.KeyStore { return dynamo.NewKeyStore(d.DynamoDB(), d.Cfg.KeysTableName()) })
+}
+
+// Blobs is the bucket.
+func (d *Deps) Blobs() *s3store.Store {
+	return d.blobs.get(func() *s3store.Store {
+		return s3store.New(d.S3(), s3.NewPresignClient(d.S3()), d.Cfg.Bucket)
+	})
+}
+
+// Auth is accounts, tokens and tickets.
+func (d *Deps) Auth() *auth.Service {
+	return d.auth.get(func() *auth.Service { return &auth.Service{Store: d.Store(), Clock: d.Cfg.Now} })
+}
+
+// Entities is the entity directory and attachments.
+func (d *Deps) Entities() *entities.Service {
+	return d.entities.get(func() *entities.Service { return &entities.Service{Store: d.Store(), Clock: d.Cfg.Now} })
+}
+
+// Uploads is upload sessions.
+func (d *Deps) Uploads() *upload.Service {
+	return d.uploads.get(func() *upload.Service {
+		u := upload.NewService(d.Store(), d.Blobs(), d.Cfg.Limits, d.Cfg.Now, d.Log)
+		u.Entities = d.Entities()
+		return u
+	})
+}
+
+// Batches is Wegly batch uploads.
+func (d *Deps) Batches() *batches.Service {
+	return d.batches.get(func() *batches.Service {
+		return &batches.Service{Store: d.Store(), Blobs: d.Blobs(), Entities: d.Entities(), Clock: d.Cfg.Now}
+	})
+}
+
+// Catalog is the file catalogue.
+func (d *Deps) Catalog() *catalog.Catalog {
+	return d.catalog.get(func() *catalog.Catalog {
+		return &catalog.Catalog{Store: d.Store(), Blobs: d.Blobs(), Entities: d.Entities(), Cursors: d.Ring(CursorKeys), Clock: d.Cfg.Now}
+	})
+}
+
+// Feed is the event feed.
+func (d *Deps) Feed() *outbox.Feed {
+	return d.feed.get(func() *outbox.Feed {
+		return &outbox.Feed{Store: d.Store(), Cursors: d.Ring(EventKeys), Clock: d.Cfg.Now, Settle: d.Cfg.EventSettle}
+	})
+}
+
+// The keyrings: listing cursors, upload tickets, event feed cursors.
+const (
+	CursorKeys = "cursor"
+	TicketKeys = "ticket"
+	EventKeys  = "events"
+)
+
+// Ring returns a keyring over the process's key store; each verifies for
+// the longest life of what it signs.
+func (d *Deps) Ring(purpose string) *keyring.Ring {
+	lifetime := map[string]time.Duration{CursorKeys: catalog.CursorTTL, TicketKeys: auth.MaxTicketTTL, EventKeys: outbox.Retention}[purpose]
+	return &keyring.Ring{Store: d.Keys(), Purpose: purpose, Lifetime: lifetime, Clock: d.Cfg.Now}
+}
+
+// Provision creates the table and the versioned bucket, whose CORS
+// configuration admits browser uploads from corsOrigins (local and tests;
+// the CDK stack owns them in AWS).
+func (d *Deps) Provision(ctx context.Context, corsOrigins ...string) error {
+	if err := dynamo.EnsureTable(ctx, d.DynamoDB(), d.Cfg.Table); err != nil {
+		return err
+	}
+	if err := dynamo.EnsureKeysTable(ctx, d.DynamoDB(), d.Cfg.KeysTableName()); err != nil {
+		return err
+	}
+	if err := s3store.EnsureBucket(ctx, d.S3(), d.Cfg.Bucket, corsOrigins); err != nil {
+		return err
+	}
+	if d.Cfg.SQSEndpoint == "" || d.Cfg.EventsEndpoint == "" {
+		return nil
+	}
+	return d.ProvisionMessaging(ctx)
+}
+
+// ProvisionMessaging creates the deliveries queue (its messages go to a
+// dead-letter queue after webhooks.MaxAttempts receives) and the event
+// bus, and points the configuration at the queue.
+func (d *Deps) ProvisionMessaging(ctx context.Context) error {
+	name := d.Cfg.Table + "-deliveries"
+	dlq, err := d.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
+	if err != nil {
+		return fmt.Errorf("create dead-letter queue: %w", err)
+	}
+	attrs, err := d.SQS().GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: dlq.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return fmt.Errorf("dead-letter queue: %w", err)
+	}
+	redrive := fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, attrs.Attributes["QueueArn"], webhooks.MaxAttempts)
+	q, err := d.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
+		"VisibilityTimeout": strconv.Itoa(int(webhooks.QueueVisibility.Seconds())), "RedrivePolicy": redrive}})
+	if err != nil {
+		return fmt.Errorf("create deliveries queue: %w", err)
+	}
+	d.Cfg.QueueURL = aws.ToString(q.QueueUrl)
+	_, err = d.EventBridge().CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(d.Cfg.BusName)})
+	var exists *ebtypes.ResourceAlreadyExistsException
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("create event bus: %w", err)
+	}
+	return nil
+}
+
+// Lambda wires a function from its environment: the configuration, and the
+// region and credentials Lambda sets (the role's for the environment's
+// life). The SDK's config loader (profiles, SSO, IMDS) stays out of the
+// function binaries. A cold start that cannot wire — no credentials in
+// the environment, say (under aws-lambda-rie against emulators, any values
+// do) — fails loudly.
+func Lambda() *Deps {
+	c := FromEnv()
+	key, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	if key == "" || secret == "" {
+		fail(errors.New("no AWS credentials in the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (any values for emulators)"))
+	}
+	awsCfg := aws.Config{Region: c.Region, Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: key, SecretAccessKey: secret, SessionToken: os.Getenv("AWS_SESSION_TOKEN"), Source: "environment"}, nil
+	})}
+	d, err := New(c, awsCfg)
+	if err != nil {
+		fail(err)
+	}
+	return d
+}
+
+func fail(err error) {
+	slog.Error("startup failed", "err", err)
+	os.Exit(1)
+}

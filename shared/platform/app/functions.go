@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/anexo/anexo/shared/adapters/dynamo"
+	"github.com/anexo/anexo/shared/domain/batches"
+	"github.com/anexo/anexo/shared/domain/catalog"
+	"github.com/anexo/anexo/shared/domain/upload"
+	"github.com/anexo/anexo/shared/inbound/authorizer"
+	"github.com/anexo/anexo/shared/inbound/httpapi"
+	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/inbound/triggers"
+)
+
+// One builder per function: a function's main calls its own, so its
+// binary links only the features and clients that function serves.
+
+// Authorizer is the authorizer function's handler.
+func Authorizer(d *Deps) authorizer.Handler { return authorizer.New(d.Auth(), d.Log) }
+
+// SessionsOpen opens upload sessions and mints upload tickets.
+func SessionsOpen(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.SessionsOpen, sessions(d), uppy(d))
+}
+
+// SessionsParts signs part URLs and reports a session's status.
+func SessionsParts(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.SessionsParts, sessions(d))
+}
+
+// SessionsComplete completes and aborts sessions.
+func SessionsComplete(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.SessionsComplete, sessions(d))
+}
+
+// Companion serves Uppy's companion routes under upload tickets.
+func Companion(d *Deps) httpapi.Handler { return httpapi.Serve(d.Log, lambdas.Companion, uppy(d)) }
+
+// Files serves the file catalogue.
+func Files(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Files, &httpapi.Files{Catalog: d.Catalog()})
+}
+
+// Attachments serves the entity directory and attachments.
+func Attachments(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Attachments, &httpapi.Entities{Entities: d.Entities(), Catalog: d.Catalog()})
+}
+
+// Batches serves Wegly batch uploads.
+func Batches(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Batches, &httpapi.Wegly{Batches: d.Batches()})
+}
+
+// Tokens serves the account's tokens.
+func Tokens(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Tokens, &httpapi.Tokens{Auth: d.Auth()})
+}
+
+// Events serves the event feed.
+func Events(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Events, &httpapi.Events{Feed: d.Feed()})
+}
+
+// Webhooks serves the account's webhooks and their deliveries.
+func Webhooks(d *Deps) httpapi.Handler {
+	return httpapi.Serve(d.Log, lambdas.Webhooks, &httpapi.Webhooks{Svc: d.Webhooks(), Current: d.Auth().RequireCurrent})
+}
+
+func sessions(d *Deps) *httpapi.Sessions { return &httpapi.Sessions{Svc: d.Uploads()} }
+
+func uppy(d *Deps) *httpapi.Uppy {
+	return &httpapi.Uppy{Svc: d.Uploads(), Clock: d.Cfg.Now, Live: d.Auth().CheckLive, Current: d.Auth().RequireCurrent, Tickets: d.Ring(TicketKeys)}
+}
+
+// Handler is the handler of HTTP function fn (the local server serves them
+// all; a Lambda's main calls its own builder).
+func Handler(d *Deps, fn string) httpapi.Handler {
+	build := map[string]func(*Deps) httpapi.Handler{
+		lambdas.SessionsOpen: SessionsOpen, lambdas.SessionsParts: SessionsParts, lambdas.SessionsComplete: SessionsComplete,
+		lambdas.Companion: Companion, lambdas.Files: Files, lambdas.Attachments: Attachments, lambdas.Batches: Batches,
+		lambdas.Tokens: Tokens,
+		lambdas.Events: Events, lambdas.Webhooks: Webhooks,
+	}[fn]
+	if build == nil {
+		panic("app: no HTTP function " + fn)
+	}
+	return build(d)
+}
+
+// Sweeper is the scheduled sweep: trashed files past their window, the
+// bytes of batch uploads a crash left uncommitted, and upload sessions
+// whose parts are all in but which nobody completed (upload.Service.Settle).
+func Sweeper(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) error {
+	return triggers.Sweeper(d.Log,
+		triggers.Sweep{Name: "purged", Run: func(ctx context.Context) (int, error) { return d.Catalog().Sweep(ctx) }, Batch: catalog.SweepBatch},
+		triggers.Sweep{Name: "stale_batches", Run: func(ctx context.Context) (int, error) { return d.Batches().Sweep(ctx) }, Batch: batches.SweepBatch},
+		triggers.Sweep{Name: "sessions", Run: func(ctx context.Context) (int, error) { return d.Uploads().Settle(ctx) }, Batch: upload.SettleBatch})
+}
+
+// Recorder records the browser form uploads S3 reports.
+func Recorder(d *Deps) func(ctx context.Context, ev events.S3Event) error {
+	return triggers.Recorder(d.Log, d.Uploads())
+}
+
+// Dispatcher routes the outbox records the table's stream reports.
+func Dispatcher(d *Deps) func(ctx context.Context, ev events.DynamoDBEvent) error {
+	return triggers.Dispatcher(d.Log, dynamo.StreamRecord, d.Dispatch())
+}
+
+// Deliveries makes the webhook deliveries SQS hands it.
+func Deliveries(d *Deps) func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	return triggers.Deliveries(d.Log, d.Webhooks(), d.Queue())
+}

@@ -1,0 +1,9 @@
+package devserver_test
+
+import (
+	"testing"
+
+	"github.com/anexo/anexo/shared/testing/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
