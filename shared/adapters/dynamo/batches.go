@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -126,11 +125,10 @@ func (s *Store) DuePending(ctx context.Context, before time.Time, limit int) ([]
 	return due(ctx, s, pendingGSI, before, limit, func(it batchItem) batches.Batch { return it.batch(strings.TrimPrefix(it.PK, "A#")) })
 }
 
-// CommitBatch writes a batch in one transaction:
-//
-//	0 the batch: pending → completed  (condition: pending, stale_at > now)
-//	1 account counters               (condition: no quota, or avail >= total)
-//	… per file: file, version, numeric id (each absent), attachment
+// CommitBatch writes a batch in one transaction: the batch, pending →
+// completed (batches.ErrNotPending unless pending and stale_at > now); the
+// account's counters (apperr.ErrQuota unless no quota or avail >= total);
+// per file its file, version and numeric id (each absent) and attachment.
 func (s *Store) CommitBatch(ctx context.Context, b batches.Batch, now time.Time, rec *outbox.Record) error {
 	pk := accountPK(b.AccountID)
 	done := b
@@ -140,16 +138,15 @@ func (s *Store) CommitBatch(ctx context.Context, b batches.Batch, now time.Time,
 		return err
 	}
 	n := int64(len(b.Items))
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &s.table, Item: bav, ConditionExpression: aws.String("#st = :p AND stale_at > :now"),
-			ExpressionAttributeNames:  map[string]string{"#st": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(batches.StatusPending), ":now": str(ts(now))}}},
-		{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, accountSK),
-			UpdateExpression:    aws.String("ADD used_bytes :size, avail :neg, file_count :n, version_count :n"),
-			ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(quota_bytes) OR avail >= :size)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":size": num(b.TotalSize), ":neg": num(-b.TotalSize), ":n": num(n)}}},
-	}
+	var tx txn
+	tx.add(batches.ErrNotPending, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: bav, ConditionExpression: aws.String("#st = :p AND stale_at > :now"),
+		ExpressionAttributeNames:  map[string]string{"#st": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(batches.StatusPending), ":now": str(ts(now))}}})
+	tx.add(apperr.ErrQuota, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, accountSK),
+		UpdateExpression:    aws.String("ADD used_bytes :size, avail :neg, file_count :n, version_count :n"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(quota_bytes) OR avail >= :size)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":size": num(b.TotalSize), ":neg": num(-b.TotalSize), ":n": num(n)}}})
 	absent := aws.String("attribute_not_exists(pk)")
 	for _, x := range b.Items {
 		fav, err := attributevalue.MarshalMap(newFileItem(x.File))
@@ -164,25 +161,12 @@ func (s *Store) CommitBatch(ctx context.Context, b batches.Batch, now time.Time,
 		if err != nil {
 			return err
 		}
-		items = append(items,
+		tx.add(nil,
 			types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: fav, ConditionExpression: absent}},
 			types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: vav, ConditionExpression: absent}},
 			types.TransactWriteItem{Put: &types.Put{TableName: &s.table, ConditionExpression: absent,
 				Item: map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(fileIDSK(x.File.ID)), "file_uuid": str(x.File.UUID)}}},
 			att)
 	}
-	if items, err = s.withRecord(items, rec); err != nil {
-		return err
-	}
-	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if failed, ok := cancelled(err); ok {
-		switch {
-		case failed[0]:
-			return batches.ErrNotPending
-		case failed[1]:
-			return apperr.ErrQuota
-		}
-		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
-	}
-	return err
+	return s.commit(ctx, &tx, rec)
 }

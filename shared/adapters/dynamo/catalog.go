@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/domain/catalog"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
@@ -240,22 +238,14 @@ func (s *Store) ListVersions(ctx context.Context, accountID, fileUUID string, st
 // exists and the file is not trashed.
 func (s *Store) PromoteVersion(ctx context.Context, f files.File, rec *outbox.Record) error {
 	pk := accountPK(f.AccountID)
-	items, err := s.withRecord([]types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: keyOf(pk, versionSK(f.UUID, f.VersionUUID)),
-			ConditionExpression: aws.String("attribute_exists(pk)")}},
-		{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
+	var tx txn
+	tx.add(nil, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: keyOf(pk, versionSK(f.UUID, f.VersionUUID)),
+		ConditionExpression: aws.String("attribute_exists(pk)")}},
+		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
 			UpdateExpression:         aws.String(mainVersionSet),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
 			ExpressionAttributeNames: mainVersionNames,
 			ExpressionAttributeValues: mainVersionValues(f, map[string]types.AttributeValue{
-				":false": falseV})}},
-	}, rec)
-	if err != nil {
-		return err
-	}
-	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if _, ok := cancelled(err); ok {
-		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
-	}
-	return err
+				":false": falseV})}})
+	return s.commit(ctx, &tx, rec)
 }

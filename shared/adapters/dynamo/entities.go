@@ -142,28 +142,21 @@ func (s *Store) PutEntity(ctx context.Context, e entities.Entity, prev *entities
 		put.ConditionExpression = aws.String("code = :code AND updated_at = :u")
 		put.ExpressionAttributeValues = map[string]types.AttributeValue{":code": num(prev.Code), ":u": str(ts(prev.UpdatedAt))}
 	}
-	items := []types.TransactWriteItem{{Put: put}}
+	var tx txn
+	if prev == nil {
+		tx.add(entities.ErrExists, types.TransactWriteItem{Put: put})
+	} else {
+		tx.add(entities.ErrStale, types.TransactWriteItem{Put: put})
+	}
 	if prev == nil || prev.Code != e.Code {
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table,
+		tx.add(entities.ErrCodeTaken, types.TransactWriteItem{Put: &types.Put{TableName: &s.table,
 			Item:                map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(codeSK(e.Type, e.Code)), "entity_uuid": str(e.UUID)},
 			ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	}
 	if prev != nil && prev.Code != e.Code {
-		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: keyOf(pk, codeSK(e.Type, prev.Code))}})
+		tx.add(nil, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: keyOf(pk, codeSK(e.Type, prev.Code))}})
 	}
-	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if failed, ok := cancelled(err); ok {
-		switch {
-		case len(failed) > 0 && failed[0] && prev == nil:
-			return entities.ErrExists
-		case len(failed) > 0 && failed[0]:
-			return entities.ErrStale
-		case len(failed) > 1 && failed[1]:
-			return entities.ErrCodeTaken
-		}
-		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
-	}
-	return err
+	return s.commit(ctx, &tx, nil)
 }
 
 // NextSeq increments a per-account sequence (its own item, so it never
@@ -204,32 +197,16 @@ func (s *Store) Attach(ctx context.Context, accountID string, a entities.Attachm
 		put.Put.ConditionExpression = aws.String("attribute_not_exists(pk) OR version_uuid <> :v")
 		put.Put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": str(a.VersionUUID)}
 	}
-	items := []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: keyOf(pk, fileSK(a.FileUUID)),
-			ConditionExpression:       aws.String("attribute_exists(pk) AND is_trashed = :false"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":false": falseV}}},
-		put,
-	}
+	var tx txn
+	tx.add(entities.ErrFileGone, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: keyOf(pk, fileSK(a.FileUUID)),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND is_trashed = :false"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":false": falseV}}})
 	if a.VersionUUID != "" {
-		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.table,
+		tx.add(entities.ErrVersionGone, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.table,
 			Key: keyOf(pk, versionSK(a.FileUUID, a.VersionUUID)), ConditionExpression: aws.String("attribute_exists(pk)")}})
 	}
-	if items, err = s.withRecord(items, rec); err != nil {
-		return err
-	}
-	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if failed, ok := cancelled(err); ok {
-		switch {
-		case failed[0]:
-			return entities.ErrFileGone
-		case len(failed) > 2 && failed[2]:
-			return entities.ErrVersionGone
-		case failed[1]:
-			return entities.ErrAlreadyAttached
-		}
-		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
-	}
-	return err
+	tx.add(entities.ErrAlreadyAttached, put)
+	return s.commit(ctx, &tx, rec)
 }
 
 // Detach deletes a file's attachments to an entity (one kind and ref, or
@@ -243,16 +220,13 @@ func (s *Store) Detach(ctx context.Context, accountID string, a entities.Attachm
 		// the attachments go with their event, each only if still there:
 		// a concurrent detach makes this one look again
 		pk := accountPK(accountID)
-		var items []types.TransactWriteItem
+		var tx txn
 		for _, x := range found {
-			items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: keyOf(pk, attachSK(x)),
+			tx.add(nil, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: keyOf(pk, attachSK(x)),
 				ConditionExpression: aws.String("attribute_exists(pk)")}})
 		}
-		if items, err = s.withRecord(items, record(found)); err != nil {
-			return 0, err
-		}
-		err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if _, ok := cancelled(err); ok && attempt < 3 {
+		err = s.commit(ctx, &tx, record(found))
+		if errors.Is(err, apperr.ErrConflict) && attempt < 3 {
 			continue
 		}
 		if err != nil {

@@ -33,16 +33,11 @@ const eventsPrefix = "EV#"
 // RecordSK is a record's sort key: its time, then its id.
 func RecordSK(at time.Time, id string) string { return eventsPrefix + ts(at) + "#" + id }
 
-// withRecord appends the put of rec (if it has events) to a transaction:
-// written with the change or not at all. It goes last, so the indexes of
-// the change's own items (which cancellation reasons report) stay put.
-func (s *Store) withRecord(items []types.TransactWriteItem, rec *outbox.Record) ([]types.TransactWriteItem, error) {
-	if rec.Empty() {
-		return items, nil
-	}
+// recordPut is the put of rec's item (a new record: its id is fresh).
+func (s *Store) recordPut(rec *outbox.Record) (types.TransactWriteItem, error) {
 	b, err := json.Marshal(rec.Events)
 	if err != nil {
-		return nil, err
+		return types.TransactWriteItem{}, err
 	}
 	it := recordItem{PK: accountPK(rec.AccountID), SK: RecordSK(rec.At, rec.ID), ID: rec.ID, At: ts(rec.At),
 		Events: string(b), TTL: rec.At.Add(outbox.Retention).Unix()}
@@ -51,10 +46,10 @@ func (s *Store) withRecord(items []types.TransactWriteItem, rec *outbox.Record) 
 	}
 	av, err := attributevalue.MarshalMap(it)
 	if err != nil {
-		return nil, err
+		return types.TransactWriteItem{}, err
 	}
-	return append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: av,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")}}), nil
+	return types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: av,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}}, nil
 }
 
 // Records reads an account's outbox after a position (a record's sort

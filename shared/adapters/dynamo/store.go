@@ -159,14 +159,12 @@ func (s *Store) RescheduleSession(ctx context.Context, accountID, id string, at 
 	if !rec.Empty() && at.IsZero() {
 		// an expired session leaves the index with its event, once, and
 		// only if nothing completed or aborted it meanwhile
-		items, err := s.withRecord([]types.TransactWriteItem{{Update: &types.Update{TableName: in.TableName, Key: in.Key,
+		var tx txn
+		tx.add(nil, types.TransactWriteItem{Update: &types.Update{TableName: in.TableName, Key: in.Key,
 			UpdateExpression: in.UpdateExpression, ConditionExpression: aws.String("attribute_exists(gsi2pk) AND #st = :open"),
 			ExpressionAttributeNames:  map[string]string{"#st": "status"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":open": str(string(upload.StatusOpen))}}}}, rec)
-		if err == nil {
-			err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		}
-		if _, ok := cancelled(err); !ok {
+			ExpressionAttributeValues: map[string]types.AttributeValue{":open": str(string(upload.StatusOpen))}}})
+		if err := s.commit(ctx, &tx, rec); !errors.Is(err, apperr.ErrConflict) {
 			return err
 		}
 		// it left already, or it is not open: it leaves without an event
@@ -217,35 +215,37 @@ func (s *Store) GetVersion(ctx context.Context, accountID, fileUUID, versionUUID
 	return it.version(accountID), nil
 }
 
-// Commit writes a completed upload in one transaction:
+// Commit writes a completed upload in one transaction, each item with
+// the error its failed condition means:
 //
-//	0 session open → completed       (condition: status = open)
-//	1 file put (new) / update (version) (condition: absent / present and not trashed)
-//	2 version put                    (condition: absent)
-//	3 account counters               (condition: no quota, or avail >= size)
-//	4 numeric id → uuid (new files)  (condition: absent)
-//	… attachments requested at open (unconditional puts)
+//	session open → completed          (status = open; upload.ErrSessionNotOpen)
+//	file put (new) / update (version) (absent / present and not trashed; upload.ErrFileGone)
+//	version put                       (absent)
+//	account counters                  (no quota, or avail >= size; apperr.ErrQuota)
+//	numeric id → uuid (new files)     (absent)
+//	attachments requested at open     (unconditional puts)
 func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 	pk := accountPK(c.Session.AccountID)
 	size := c.Version.Size
-	items := []types.TransactWriteItem{{Update: &types.Update{
+	var tx txn
+	tx.add(upload.ErrSessionNotOpen, types.TransactWriteItem{Update: &types.Update{
 		TableName: &s.table, Key: keyOf(pk, sessionSK(c.Session.ID)),
 		UpdateExpression:         aws.String("SET #st = :done, completed_at = :at"),
 		ConditionExpression:      aws.String("#st = :open"),
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":done": str(string(upload.StatusCompleted)), ":open": str(string(upload.StatusOpen)), ":at": str(ts(c.File.UpdatedAt))},
-	}}}
+	}})
 	if c.NewFile {
 		av, err := attributevalue.MarshalMap(newFileItem(c.File))
 		if err != nil {
 			return err
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: av,
+		tx.add(upload.ErrFileGone, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: av,
 			ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	} else {
 		f := c.File
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
+		tx.add(upload.ErrFileGone, types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
 			UpdateExpression:         aws.String(mainVersionSet + " ADD version_count :one, total_bytes :size"),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
@@ -258,13 +258,13 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 	if err != nil {
 		return err
 	}
-	items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: vav,
+	tx.add(nil, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: vav,
 		ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	newFiles := int64(0)
 	if c.NewFile {
 		newFiles = 1
 	}
-	items = append(items, types.TransactWriteItem{Update: &types.Update{
+	tx.add(apperr.ErrQuota, types.TransactWriteItem{Update: &types.Update{
 		TableName: &s.table, Key: keyOf(pk, accountSK),
 		UpdateExpression:    aws.String("ADD used_bytes :size, avail :neg, file_count :nf, version_count :one"),
 		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(quota_bytes) OR avail >= :size)"),
@@ -272,7 +272,7 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 			":size": num(size), ":neg": num(-size), ":nf": num(newFiles), ":one": num(1)},
 	}})
 	if c.NewFile {
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table,
+		tx.add(nil, types.TransactWriteItem{Put: &types.Put{TableName: &s.table,
 			Item:                map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(fileIDSK(c.File.ID)), "file_uuid": str(c.File.UUID)},
 			ConditionExpression: aws.String("attribute_not_exists(pk)")}})
 	}
@@ -281,24 +281,9 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 		if err != nil {
 			return err
 		}
-		items = append(items, put)
+		tx.add(nil, put)
 	}
-	if items, err = s.withRecord(items, c.Events); err != nil {
-		return err
-	}
-	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if failed, ok := cancelled(err); ok {
-		switch {
-		case len(failed) > 0 && failed[0]:
-			return upload.ErrSessionNotOpen
-		case len(failed) > 1 && failed[1]:
-			return upload.ErrFileGone
-		case len(failed) > 3 && failed[3]:
-			return apperr.ErrQuota
-		}
-		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
-	}
-	return err
+	return s.commit(ctx, &tx, c.Events)
 }
 
 // mainVersionSet updates the fields of a file that follow its main version.

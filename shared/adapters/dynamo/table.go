@@ -143,42 +143,6 @@ func mapErr(err error) error {
 	return err
 }
 
-// conflicted reports a transaction cancelled only because another
-// transaction was writing the same items (e.g. the account's counters), or
-// because an item's partition was past its write rate; such a transaction
-// is safe to retry as is.
-func conflicted(err error) bool {
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return false
-	}
-	for _, r := range tce.CancellationReasons {
-		if c := aws.ToString(r.Code); c == "TransactionConflict" || c == "ThrottlingError" {
-			return true
-		}
-	}
-	return false
-}
-
-// transact runs a write transaction, retrying conflicts and throttling
-// with jittered exponential backoff (the SDK does not retry cancelled
-// transactions). One that still cannot land is apperr.ErrThrottled: the
-// client is told to retry later rather than that the server failed.
-func (s *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsInput) error {
-	for attempt := 0; ; attempt++ {
-		_, err := s.api.TransactWriteItems(ctx, in)
-		if err == nil || !conflicted(err) {
-			return err
-		}
-		if attempt == 7 {
-			return fmt.Errorf("%w: %w", apperr.ErrThrottled, err)
-		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
-			return err
-		}
-	}
-}
-
 // batchGet reads items by key (consistently), 100 per BatchGetItem, and
 // hands each to fn. Keys DynamoDB leaves unprocessed (throttling) are asked
 // again after a jittered exponential backoff, as AWS advises, instead of at
@@ -223,19 +187,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
-}
-
-// cancelled returns, for a cancelled transaction, which items' conditions failed.
-func cancelled(err error) ([]bool, bool) {
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) || errors.Is(err, apperr.ErrThrottled) {
-		return nil, false // throttled: no condition failed
-	}
-	out := make([]bool, len(tce.CancellationReasons))
-	for i, r := range tce.CancellationReasons {
-		out[i] = aws.ToString(r.Code) == "ConditionalCheckFailed"
-	}
-	return out, true
 }
 
 // Keys.

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/domain/auth"
 )
 
@@ -161,15 +160,9 @@ func (s *Store) transactNew(ctx context.Context, items ...any) error {
 
 // transactCond runs a transaction whose failed conditions mean a conflict.
 func (s *Store) transactCond(ctx context.Context, ops []types.TransactWriteItem) error {
-	err := s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: ops})
-	if failed, ok := cancelled(err); ok {
-		for _, f := range failed {
-			if f {
-				return apperr.ErrConflict
-			}
-		}
-	}
-	return err
+	var tx txn
+	tx.add(nil, ops...)
+	return s.commit(ctx, &tx, nil)
 }
 
 type accountDirItem struct {

@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -22,23 +21,6 @@ import (
 const ttlGrace = 7 * 24 * time.Hour
 
 const trashGSI = "TRASH"
-
-// conditional runs a transaction; a failed condition is apperr.ErrQuota
-// when it is item quotaItem's (-1: none), apperr.ErrConflict otherwise.
-func (s *Store) conditional(ctx context.Context, quotaItem int, rec *outbox.Record, items ...types.TransactWriteItem) error {
-	items, err := s.withRecord(items, rec)
-	if err != nil {
-		return err
-	}
-	err = s.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	if failed, ok := cancelled(err); ok {
-		if quotaItem >= 0 && quotaItem < len(failed) && failed[quotaItem] {
-			return fmt.Errorf("%w: %v", apperr.ErrQuota, err)
-		}
-		return fmt.Errorf("%w: %v", apperr.ErrConflict, err)
-	}
-	return err
-}
 
 // putFile writes the whole file item, conditional on the version the
 // caller read (optimistic concurrency). Whole-item puts keep emulators'
@@ -69,12 +51,14 @@ func (s *Store) TrashFile(ctx context.Context, f files.File, at, purgeAt time.Ti
 	if err != nil {
 		return err
 	}
-	return s.conditional(ctx, -1, rec, put,
+	var tx txn
+	tx.add(nil, put,
 		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(f.AccountID), accountSK),
 			UpdateExpression: aws.String("ADD used_bytes :neg, avail :total, trashed_bytes :total, file_count :minus, version_count :nv"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":neg": num(-f.TotalBytes), ":total": num(f.TotalBytes),
 				":minus": num(-1), ":nv": num(-f.VersionCount)}}},
 	)
+	return s.commit(ctx, &tx, rec)
 }
 
 // RestoreFile reverses TrashFile while the file is inside its window; the
@@ -87,13 +71,16 @@ func (s *Store) RestoreFile(ctx context.Context, f files.File, now time.Time, re
 	if err != nil {
 		return err
 	}
-	return s.conditional(ctx, 1, rec, put,
+	var tx txn
+	tx.add(nil, put)
+	tx.add(apperr.ErrQuota,
 		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(f.AccountID), accountSK),
 			UpdateExpression:    aws.String("ADD used_bytes :total, avail :neg, trashed_bytes :neg, file_count :one, version_count :nv"),
 			ConditionExpression: aws.String("attribute_not_exists(quota_bytes) OR avail >= :total"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":neg": num(-f.TotalBytes), ":total": num(f.TotalBytes),
 				":one": num(1), ":nv": num(f.VersionCount)}}},
 	)
+	return s.commit(ctx, &tx, rec)
 }
 
 // PurgeFile deletes a trashed file's records: its attachments and versions
@@ -110,7 +97,8 @@ func (s *Store) PurgeFile(ctx context.Context, f files.File, versions []files.Ve
 			return err
 		}
 	}
-	return s.conditional(ctx, -1, rec,
+	var tx txn
+	tx.add(nil,
 		types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
 			ConditionExpression:       aws.String("is_trashed = :true"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":true": trueV}}},
@@ -119,6 +107,7 @@ func (s *Store) PurgeFile(ctx context.Context, f files.File, versions []files.Ve
 			UpdateExpression:          aws.String("ADD trashed_bytes :neg"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":neg": num(-f.TotalBytes)}}},
 	)
+	return s.commit(ctx, &tx, rec)
 }
 
 // DuePurges lists trashed files whose purge time has passed, oldest first

@@ -128,15 +128,13 @@ func (s *Store) webhookUpdate(ctx context.Context, account, id, update, cond str
 // Disable implements webhooks.Store: the webhook switched off and the
 // record of its webhook.disabled event, in one transaction.
 func (s *Store) Disable(ctx context.Context, w webhooks.Webhook, rec *outbox.Record) error {
-	ops, err := s.withRecord([]types.TransactWriteItem{{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(w.AccountID), webhookSK(w.ID)),
+	var tx txn
+	tx.add(nil, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(w.AccountID), webhookSK(w.ID)),
 		UpdateExpression:    aws.String("SET enabled = :false, disabled_reason = :reason, disabled_at = :at, updated_at = :at"),
 		ConditionExpression: aws.String("enabled = :true"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":false": falseV, ":true": trueV,
-			":reason": str(w.DisabledReason), ":at": str(ts(w.DisabledAt))}}}}, rec)
-	if err != nil {
-		return err
-	}
-	return s.transactCond(ctx, ops)
+			":reason": str(w.DisabledReason), ":at": str(ts(w.DisabledAt))}}})
+	return s.commit(ctx, &tx, rec)
 }
 
 type deliveryItem struct {

@@ -154,16 +154,11 @@ type Blobs interface {
 	Erase(ctx context.Context, key string) error
 }
 
-// EntityResolver finds the batch's target (it must exist).
-type EntityResolver interface {
-	Resolve(ctx context.Context, p auth.Principal, r entities.Ref, register bool) (entities.Entity, error)
-}
-
 // Service creates and reads batches.
 type Service struct {
 	Store    Store
 	Blobs    Blobs
-	Entities EntityResolver
+	Entities entities.Resolver
 	Clock    clock.Func
 }
 

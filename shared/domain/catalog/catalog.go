@@ -14,6 +14,7 @@ import (
 	"github.com/anexo/anexo/shared/base/clock"
 	"github.com/anexo/anexo/shared/base/ids"
 	"github.com/anexo/anexo/shared/domain/auth"
+	"github.com/anexo/anexo/shared/domain/entities"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/keyring"
 )
@@ -39,7 +40,7 @@ type Catalog struct {
 	Store Store
 	Blobs Blobs
 	// Entities resolves entity filters (nil: entity filters are refused).
-	Entities EntityResolver
+	Entities entities.Resolver
 	// Cursors signs and verifies listing cursors.
 	Cursors     *keyring.Ring
 	DownloadTTL time.Duration // default 5 min

@@ -67,11 +67,6 @@ type ListResult struct {
 // cost stays bounded as well.
 const EntityPageBudget = 250
 
-// EntityResolver finds directory entries.
-type EntityResolver interface {
-	Resolve(ctx context.Context, p auth.Principal, r entities.Ref, register bool) (entities.Entity, error)
-}
-
 // Lister is the listing side of the metadata store.
 type Lister interface {
 	ListFiles(ctx context.Context, r ListRequest) (ListResult, error)

@@ -84,6 +84,13 @@ func (s *Service) lookup(ctx context.Context, accountID string, r Ref) (Entity, 
 	return e, err
 }
 
+// Resolver finds the entity a reference names, registering it with
+// register (Service.Resolve): what sessions, batches and entity listings
+// ask of the directory.
+type Resolver interface {
+	Resolve(ctx context.Context, p auth.Principal, r Ref, register bool) (Entity, error)
+}
+
 // Resolve finds the entity a reference names. With register, an entity
 // named by UUID that the directory does not know yet is registered (with a
 // new code and no title): UUIDs are the CRM's identities. Codes are aliases

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/base/clock"
 	"github.com/anexo/anexo/shared/base/crc"
@@ -17,7 +19,6 @@ import (
 	"github.com/anexo/anexo/shared/domain/entities"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
-	"github.com/google/uuid"
 )
 
 // MaxSessionTTL bounds a session's life: the bucket's lifecycle rule
@@ -67,7 +68,7 @@ func (l Limits) withDefaults() Limits {
 // Service implements upload sessions.
 type Service struct {
 	// Entities resolves attach targets; nil refuses them.
-	Entities EntityResolver
+	Entities entities.Resolver
 
 	store  Store
 	blobs  Blobs
@@ -118,11 +119,6 @@ type AttachTarget struct {
 
 // MaxAttach bounds the attach targets of one session.
 const MaxAttach = 10
-
-// EntityResolver finds (or registers) the entities sessions attach to.
-type EntityResolver interface {
-	Resolve(ctx context.Context, p auth.Principal, r entities.Ref, register bool) (entities.Entity, error)
-}
 
 // PartURL is one presigned part upload.
 type PartURL struct {
