@@ -1,9 +1,13 @@
-// Package memory holds in-memory implementations of the ports the domain
-// packages define — the metadata store and the key store — with the
-// semantics of the DynamoDB adapter: the same conditions, the same errors,
-// and each multi-item write applied all or nothing. The conformance suites
-// run against them as against the emulators and moto_server, so unit tests
-// of the services can use them and stay fast.
+// Package memory holds in-memory implementations of the domain's ports,
+// with the semantics of the AWS adapters: the metadata store (Store:
+// auth.Store, upload.Store, catalog.Store, entities.Store, batches.Store,
+// outbox.Outbox and webhooks.Store, as the DynamoDB table keeps them) and
+// the bucket (Blobs, as S3 keeps objects, versions and multipart uploads).
+// They check the same conditions, report the same errors and apply each
+// multi-item write all or nothing. The conformance suites run against
+// them as against the emulators and moto_server, so the services' unit
+// tests and the HTTP handler tests can use them and stay fast. Signing
+// keys have theirs beside their port (keyring.Memory).
 package memory
 
 import (
@@ -22,17 +26,21 @@ import (
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/upload"
+	"github.com/anexo/anexo/shared/domain/webhooks"
 )
 
-// Store is the metadata store in memory: accounts and tokens (auth.Store),
-// upload sessions, files and versions (upload.Store). The zero value is
-// an empty store, safe for concurrent use.
+// Store is the metadata store in memory: accounts and tokens, upload
+// sessions, files and versions, entities and attachments, batches, the
+// outbox, webhooks and their deliveries. The zero value is an empty store,
+// safe for concurrent use.
 type Store struct {
-	mu       sync.Mutex
-	accounts map[string]*account
-	secrets  map[string]*secret  // by the hash of a valid secret
-	sessions map[string]*session // by account and id (a session may name an account the store lacks, as in the table)
-	seqs     map[string]int64    // per-account sequences, by account and name
+	mu         sync.Mutex
+	accounts   map[string]*account
+	secrets    map[string]*secret                      // by the hash of a valid secret
+	sessions   map[string]*session                     // by account and id (a session may name an account the store lacks, as in the table)
+	seqs       map[string]int64                        // per-account sequences, by account and name
+	webhooks   map[string]webhooks.Webhook             // by account and id (webhookKey)
+	deliveries map[string]map[string]webhooks.Delivery // by webhook, then event id
 }
 
 type account struct {
@@ -74,6 +82,7 @@ func (s *Store) do(fn func() error) error {
 	defer s.mu.Unlock()
 	if s.accounts == nil {
 		s.accounts, s.secrets, s.sessions = map[string]*account{}, map[string]*secret{}, map[string]*session{}
+		s.webhooks, s.deliveries = map[string]webhooks.Webhook{}, map[string]map[string]webhooks.Delivery{}
 	}
 	return fn()
 }

@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite of the metadata store: one
 // group of tests per port the domain packages define (auth.Store,
 // upload.Store, catalog.Store, entities.Store, batches.Store,
-// outbox.Outbox). Run it
+// outbox.Outbox, webhooks.Store). Run it
 // against every implementation: memory, the embedded emulators and
 // moto_server.
 package storetest
@@ -20,6 +20,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/upload"
+	"github.com/anexo/anexo/shared/domain/webhooks"
 )
 
 // Store is what the suite exercises: every port.
@@ -30,6 +31,7 @@ type Store interface {
 	entities.Store
 	batches.Store
 	outbox.Outbox
+	webhooks.Store
 	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 
@@ -59,6 +61,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	// outbox.Outbox: every change above writes its events with it
 	run("Outbox", testOutbox)
 	run("Records", testRecords)
+	// webhooks.Store
+	run("Webhooks", testWebhooks)
+	run("Deliveries", testDeliveries)
 }
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC)
