@@ -33,10 +33,12 @@ import (
 	"github.com/anexo/anexo/shared/domain/catalog"
 	"github.com/anexo/anexo/shared/domain/dispatch"
 	"github.com/anexo/anexo/shared/domain/entities"
+	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/keyring"
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/domain/webhooks"
+	"github.com/anexo/anexo/shared/inbound/triggers"
 	"github.com/anexo/anexo/shared/platform/iam"
 	"github.com/anexo/anexo/shared/platform/tracing"
 )
@@ -128,13 +130,15 @@ type Deps struct {
 	Log *slog.Logger
 	// Enforcer is set when the configuration enforces the function's policy.
 	Enforcer *iam.Enforcer
+	// memory: wired on the memory drivers (Memory), with no SDK client.
+	memory bool
 
 	aws      aws.Config
 	dynamoDB lazy[*dynamodb.Client]
 	s3       lazy[*s3.Client]
-	store    lazy[*dynamo.Store]
-	keys     lazy[*dynamo.KeyStore]
-	blobs    lazy[*s3store.Store]
+	store    lazy[Store]
+	keys     lazy[keyring.Store]
+	blobs    lazy[Blobs]
 	auth     lazy[*auth.Service]
 	entities lazy[*entities.Service]
 	uploads  lazy[*upload.Service]
@@ -143,7 +147,8 @@ type Deps struct {
 	feed     lazy[*outbox.Feed]
 	sqs      lazy[*sqs.Client]
 	bridge   lazy[*eventbridge.Client]
-	queue    lazy[*sqsqueue.Queue]
+	queue    lazy[Queue]
+	bus      lazy[dispatch.Bus]
 	webhooks lazy[*webhooks.Service]
 	dispatch lazy[*dispatch.Dispatcher]
 }
@@ -193,8 +198,17 @@ func New(c Config, awsCfg aws.Config) (*Deps, error) {
 	return d, nil
 }
 
+// sdk refuses an SDK client to a process wired on the memory drivers: a
+// piece of the wiring that reaches past the ports is a bug there.
+func (d *Deps) sdk() {
+	if d.memory {
+		panic("app: an AWS client asked for by a process wired on the memory drivers")
+	}
+}
+
 // DynamoDB is the DynamoDB client.
 func (d *Deps) DynamoDB() *dynamodb.Client {
+	d.sdk()
 	return d.dynamoDB.get(func() *dynamodb.Client {
 		return dynamodb.NewFromConfig(d.aws, func(o *dynamodb.Options) {
 			if d.Cfg.DynamoEndpoint != "" {
@@ -208,6 +222,7 @@ func (d *Deps) DynamoDB() *dynamodb.Client {
 
 // S3 is the S3 client.
 func (d *Deps) S3() *s3.Client {
+	d.sdk()
 	return d.s3.get(func() *s3.Client {
 		return s3.NewFromConfig(d.aws, func(o *s3.Options) {
 			s3store.ClientOptions(o)
@@ -221,6 +236,7 @@ func (d *Deps) S3() *s3.Client {
 
 // SQS is the SQS client.
 func (d *Deps) SQS() *sqs.Client {
+	d.sdk()
 	return d.sqs.get(func() *sqs.Client {
 		return sqs.NewFromConfig(d.aws, func(o *sqs.Options) {
 			if d.Cfg.SQSEndpoint != "" {
@@ -232,6 +248,7 @@ func (d *Deps) SQS() *sqs.Client {
 
 // EventBridge is the EventBridge client.
 func (d *Deps) EventBridge() *eventbridge.Client {
+	d.sdk()
 	return d.bridge.get(func() *eventbridge.Client {
 		return eventbridge.NewFromConfig(d.aws, func(o *eventbridge.Options) {
 			if d.Cfg.EventsEndpoint != "" {
@@ -242,8 +259,13 @@ func (d *Deps) EventBridge() *eventbridge.Client {
 }
 
 // Queue is the webhook deliveries queue.
-func (d *Deps) Queue() *sqsqueue.Queue {
-	return d.queue.get(func() *sqsqueue.Queue { return sqsqueue.New(d.SQS(), d.Cfg.QueueURL) })
+func (d *Deps) Queue() Queue {
+	return d.queue.get(func() Queue { return sqsqueue.New(d.SQS(), d.Cfg.QueueURL) })
+}
+
+// Bus is the event bus every event is published to.
+func (d *Deps) Bus() dispatch.Bus {
+	return d.bus.get(func() dispatch.Bus { return eventbus.New(d.EventBridge(), d.Cfg.BusName) })
 }
 
 // Webhooks is the accounts' webhooks and their delivery.
@@ -260,23 +282,51 @@ func (d *Deps) Webhooks() *webhooks.Service {
 // Dispatch routes outbox records to the bus and the deliveries queue.
 func (d *Deps) Dispatch() *dispatch.Dispatcher {
 	return d.dispatch.get(func() *dispatch.Dispatcher {
-		return &dispatch.Dispatcher{Bus: eventbus.New(d.EventBridge(), d.Cfg.BusName), Queue: d.Queue(), Webhooks: d.Store()}
+		return &dispatch.Dispatcher{Bus: d.Bus(), Queue: d.Queue(), Webhooks: d.Store()}
 	})
 }
 
+// Store is the metadata table: every port of it, as dynamo.Store and
+// memory.Store implement them.
+type Store interface {
+	auth.Store
+	upload.Store
+	catalog.Store
+	entities.Store
+	batches.Store
+	outbox.Outbox
+	webhooks.Store
+	Usage(ctx context.Context, accountID string) (files.Usage, error)
+}
+
+// Blobs is the bucket: every port of it, as s3store.Store and
+// memory.Blobs implement them.
+type Blobs interface {
+	upload.Blobs
+	catalog.Blobs
+	batches.Blobs
+}
+
+// Queue is the deliveries queue: what the dispatcher sends and the
+// delivery function postpones.
+type Queue interface {
+	dispatch.Queue
+	triggers.Postponer
+}
+
 // Store is the metadata table.
-func (d *Deps) Store() *dynamo.Store {
-	return d.store.get(func() *dynamo.Store { return dynamo.New(d.DynamoDB(), d.Cfg.Table) })
+func (d *Deps) Store() Store {
+	return d.store.get(func() Store { return dynamo.New(d.DynamoDB(), d.Cfg.Table) })
 }
 
 // Keys is the signing keys' table.
-func (d *Deps) Keys() *dynamo.KeyStore {
-	return d.keys.get(func() *dynamo.KeyStore { return dynamo.NewKeyStore(d.DynamoDB(), d.Cfg.KeysTableName()) })
+func (d *Deps) Keys() keyring.Store {
+	return d.keys.get(func() keyring.Store { return dynamo.NewKeyStore(d.DynamoDB(), d.Cfg.KeysTableName()) })
 }
 
 // Blobs is the bucket.
-func (d *Deps) Blobs() *s3store.Store {
-	return d.blobs.get(func() *s3store.Store {
+func (d *Deps) Blobs() Blobs {
+	return d.blobs.get(func() Blobs {
 		return s3store.New(d.S3(), s3.NewPresignClient(d.S3()), d.Cfg.Bucket)
 	})
 }

@@ -74,7 +74,9 @@ func (s *Server) Function(name string) *app.Deps {
 func (s *Server) Denied() []string {
 	var out []string
 	for _, d := range s.fns {
-		out = append(out, d.Enforcer.Denied()...)
+		if d.Enforcer != nil {
+			out = append(out, d.Enforcer.Denied()...)
+		}
 	}
 	return out
 }
@@ -167,15 +169,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	handlers := map[string]httpapi.Handler{}
-	for _, fn := range lambdas.HTTP {
-		if fn != lambdas.Authorizer {
-			handlers[fn] = app.Handler(s.fns[fn], fn)
-		}
-	}
-	rt := &Router{Routes: httpapi.All(), Functions: handlers, Authorizer: app.Authorizer(s.fns[lambdas.Authorizer]), Log: d.Log, Now: d.Cfg.Now, AuthorizerCache: o.AuthorizerCache,
-		Hosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", ln.Addr().(*net.TCPAddr).Port)}}
-	rt.Extra = web.Handler() // the upload page at /
+	rt := s.router(o, ln)
 	posts := &postWatch{s3: d, recorder: s.fns[lambdas.Recorder], keys: map[string]*watched{}}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {
 		if watchPosts {
@@ -188,11 +182,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if watchPosts {
 		go posts.run(ctx)
 	}
-	s.srv = &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
 	served = true
-	go func() { _ = s.srv.Serve(ln) }()
-	context.AfterFunc(ctx, func() { _ = s.srv.Close() })
-	go s.sweep(ctx, o.SweepEvery)
+	s.serve(ctx, rt, ln, o.SweepEvery)
 	// the outbox's stream to the dispatcher, the deliveries queue to the
 	// delivery function: their event source mappings
 	if st := StreamOf(c.DynamoEndpoint, c.Table); st != nil && !o.UseAWS {
@@ -202,6 +193,67 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		go consumeQueue(ctx, s.Function(lambdas.Deliveries), 50*time.Millisecond)
 	}
 	return s, nil
+}
+
+// StartMemory serves the API on the memory drivers (app.Memory) until ctx
+// ends: the same router, authorizer, handlers and services as Start, each
+// function its own process on shared drivers, with no emulator and no AWS
+// client. The bucket is served on a listener of its own, for the
+// presigned URLs. What needs AWS's own protocols stays with Start: the
+// outbox's stream, the deliveries queue, S3's form upload notifications
+// and IAM enforcement.
+func StartMemory(ctx context.Context, o Options) (*Server, error) {
+	c := o.Config
+	m := app.NewDrivers()
+	blobs, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	bsrv := &http.Server{Handler: m.Blobs, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = bsrv.Serve(blobs) }()
+	context.AfterFunc(ctx, func() { _ = bsrv.Close() })
+	m.Blobs.Endpoint = "http://" + blobs.Addr().String()
+	addr := o.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{URL: "http://" + ln.Addr().String(), Deps: app.Memory(c, m), fns: map[string]*app.Deps{}}
+	for _, fn := range lambdas.All() {
+		fc := c
+		fc.Function = fn
+		s.fns[fn] = app.Memory(fc, m)
+	}
+	rt := s.router(o, ln)
+	rt.Observe = o.Observe
+	s.serve(ctx, rt, ln, o.SweepEvery)
+	return s, nil
+}
+
+// router is API Gateway over the server's functions, on listener ln.
+func (s *Server) router(o Options, ln net.Listener) *Router {
+	handlers := map[string]httpapi.Handler{}
+	for _, fn := range lambdas.HTTP {
+		if fn != lambdas.Authorizer {
+			handlers[fn] = app.Handler(s.fns[fn], fn)
+		}
+	}
+	rt := &Router{Routes: httpapi.All(), Functions: handlers, Authorizer: app.Authorizer(s.fns[lambdas.Authorizer]), Log: s.Deps.Log,
+		Now: s.Deps.Cfg.Now, AuthorizerCache: o.AuthorizerCache,
+		Hosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", ln.Addr().(*net.TCPAddr).Port)}}
+	rt.Extra = web.Handler() // the upload page at /
+	return rt
+}
+
+// serve answers on ln with rt, and sweeps every so often, until ctx ends.
+func (s *Server) serve(ctx context.Context, rt *Router, ln net.Listener, sweepEvery time.Duration) {
+	s.srv = &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	context.AfterFunc(ctx, func() { _ = s.srv.Close() })
+	go s.sweep(ctx, sweepEvery)
 }
 
 // sweep runs the scheduled purge of expired trash, as EventBridge does in AWS.

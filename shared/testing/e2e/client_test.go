@@ -50,7 +50,7 @@ type env struct {
 	probe *sdkprobe.Probe
 }
 
-// start runs a local server on a backend (embedded or moto).
+// start runs a local server on a backend (memory, embedded or moto).
 func start(t testing.TB, be testenv.Backend, opts ...func(*devserver.Options)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -65,7 +65,11 @@ func start(t testing.TB, be testenv.Backend, opts ...func(*devserver.Options)) *
 	for _, f := range opts {
 		f(&o)
 	}
-	srv, err := devserver.Start(ctx, o)
+	run := devserver.Start
+	if be.InMemory() {
+		run = devserver.StartMemory
+	}
+	srv, err := run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

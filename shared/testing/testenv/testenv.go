@@ -172,6 +172,13 @@ func Embedded(t testing.TB) Backend {
 	return Backend{Name: "embedded", Dynamo: Dynamo(t), S3: u, AccessKey: ak, SecretKey: sk}
 }
 
+// Memory is no backend at all: the memory drivers (devserver.StartMemory).
+// It needs no emulator, so it runs under -short too.
+func Memory() Backend { return Backend{Name: "memory"} }
+
+// InMemory reports the memory drivers.
+func (b Backend) InMemory() bool { return b.Name == "memory" }
+
 // MotoBackend is moto_server for both services.
 func MotoBackend(t testing.TB) Backend {
 	u := Moto(t)

@@ -1,0 +1,76 @@
+package memory
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/webhooks"
+)
+
+// Bus is the event bus in memory: it keeps what is published, in order
+// (dispatch.Bus).
+type Bus struct {
+	mu  sync.Mutex
+	evs []outbox.Envelope
+}
+
+// Publish implements dispatch.Bus.
+func (b *Bus) Publish(_ context.Context, evs []outbox.Envelope) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.evs = append(b.evs, evs...)
+	return nil
+}
+
+// Published is every event published so far.
+func (b *Bus) Published() []outbox.Envelope {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.evs)
+}
+
+// Queue is the deliveries queue in memory: it keeps the messages sent, in
+// order, and the waits set on received ones (dispatch.Queue,
+// triggers.Postponer).
+type Queue struct {
+	mu     sync.Mutex
+	sent   []webhooks.Message
+	delays map[string]time.Duration // by receipt handle
+}
+
+// Enqueue implements dispatch.Queue.
+func (q *Queue) Enqueue(_ context.Context, ms []webhooks.Message) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.sent = append(q.sent, ms...)
+	return nil
+}
+
+// Delay implements triggers.Postponer.
+func (q *Queue) Delay(_ context.Context, receipt string, d time.Duration) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.delays == nil {
+		q.delays = map[string]time.Duration{}
+	}
+	q.delays[receipt] = d
+	return nil
+}
+
+// Sent is every message queued so far.
+func (q *Queue) Sent() []webhooks.Message {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.sent)
+}
+
+// Delayed is the wait last set on a received message.
+func (q *Queue) Delayed(receipt string) (time.Duration, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d, ok := q.delays[receipt]
+	return d, ok
+}
