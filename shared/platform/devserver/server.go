@@ -204,6 +204,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 // and IAM enforcement.
 func StartMemory(ctx context.Context, o Options) (*Server, error) {
 	c := o.Config
+	c.LoopbackWebhooks = true // webhooks to receivers on this machine, as in local mode
 	m := app.NewDrivers()
 	blobs, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

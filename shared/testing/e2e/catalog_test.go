@@ -319,7 +319,8 @@ func TestPaginationUnderInserts(t *testing.T) {
 // TestCursorIsBound: cursors are authenticated and bound to the account,
 // the query and a lifetime.
 func TestCursorIsBound(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	a, b := e.account(0, ""), e.account(0, "")
 	rng := rand.New(rand.NewPCG(3, 4))
 	seed(t, e, a.account, 30, rng, e.clock.Now())
@@ -346,7 +347,8 @@ func TestCursorIsBound(t *testing.T) {
 }
 
 func TestListValidation(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	for q, field := range map[string]string{
 		"limit=0":                                 "limit",
@@ -379,7 +381,8 @@ func TestListValidation(t *testing.T) {
 }
 
 func TestUUIDFilterAndUsage(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(1<<30, "")
 	other := e.account(0, "")
 	f1 := c.upload("a.txt", []byte("aaa"), nil)
@@ -400,7 +403,8 @@ func TestUUIDFilterAndUsage(t *testing.T) {
 }
 
 func TestVersionsAndPromote(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	v1 := c.upload("contrato.pdf", []byte("version one"), nil)
 	fu := v1["uuid"].(string)

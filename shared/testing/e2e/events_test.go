@@ -28,7 +28,8 @@ func eventsDir() string {
 // valid payload-2.0 event its function answers without a server error.
 func TestEventSamples(t *testing.T) {
 	dir := eventsDir() // resolved before the embedded S3 changes directory
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	p, _, err := e.srv.Deps.Auth().Authenticate(context.Background(), c.token)
 	if err != nil {

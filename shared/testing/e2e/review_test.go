@@ -19,7 +19,8 @@ import (
 // under one validator, webhook secret rotation as asked, and a
 // companion_endpoint that no request header can steer.
 func TestSecondSecurityReview(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	a := e.account(0, "")
 
 	t.Run("minted tokens stay within the minter", func(t *testing.T) {

@@ -125,7 +125,8 @@ func problemCode(r response) (code, required string) {
 // another account's ids; no route function runs for a refused token.
 func TestSecurityMatrix(t *testing.T) {
 	var invocations atomic.Int64
-	e := start(t, testenv.Embedded(t), func(o *devserver.Options) {
+	t.Parallel()
+	e := start(t, testenv.Memory(), func(o *devserver.Options) {
 		next := o.Observe
 		o.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {
 			invocations.Add(1)
@@ -351,7 +352,8 @@ func foreignOK(r response, leaks []string) error {
 // validation), last use, rotation with a grace period, revocation, and
 // upload tickets, which never outlive the token that minted them.
 func TestTokenLifecycle(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	a := e.account(0, "")
 	// validation names the field
 	for field, body := range map[string]map[string]any{
@@ -446,7 +448,8 @@ func TestTokenLifecycle(t *testing.T) {
 // declared, HTML, SVG and unknown types come as attachments of type
 // application/octet-stream; safe types inline when asked.
 func TestDownloadsNeverRenderActiveContent(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	for _, tc := range []struct{ name, ctype, disp, served string }{
 		{"page.html", "text/html", "attachment", "application/octet-stream"},
@@ -516,7 +519,8 @@ func TestLocalS3RefusesStrangers(t *testing.T) {
 // later the next signer writes the next key, and a cursor signed before
 // the rotation still pages on. A retirement ends it.
 func TestCursorKeysRotate(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	a := c.upload("a.txt", []byte("a"), nil)
 	b := c.upload("b.txt", []byte("b"), nil)

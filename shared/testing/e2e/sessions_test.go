@@ -171,7 +171,8 @@ func TestCompleteTwiceAndRace(t *testing.T) {
 
 // TestNewVersion uploads a second version of a file.
 func TestNewVersion(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	v1, v2 := random(100), random(200)
 	f1 := c.upload("contrato.pdf", v1, nil)
@@ -197,7 +198,8 @@ func TestNewVersion(t *testing.T) {
 
 // TestSessionExpiry: after 24 h, parts and complete answer 410.
 func TestSessionExpiry(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	s := c.open("late.bin", 10, nil)
 	id := s["id"].(string)
@@ -227,7 +229,8 @@ func TestSessionExpiry(t *testing.T) {
 
 // TestAbort releases the upload; later calls answer clearly.
 func TestAbort(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	s := c.open("abort.bin", 10, nil)
 	id := s["id"].(string)
@@ -368,7 +371,8 @@ func TestPartURLsFromCache(t *testing.T) {
 // file), looks again later at those that are not (a part missing, a form
 // upload never posted), and drops expired sessions from its index.
 func TestSweeperSettlesSessions(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	ctx := context.Background()
 	data := random(9 * MiB)

@@ -146,7 +146,8 @@ func TestTrashRestorePurge(t *testing.T) {
 }
 
 func TestTrashBatches(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	a, b := e.account(0, ""), e.account(0, "")
 	fa := a.upload("a.txt", []byte("a"), nil)
 	fb := b.upload("b.txt", []byte("b"), nil)
@@ -195,7 +196,8 @@ func TestTrashBatches(t *testing.T) {
 }
 
 func TestRestoreWindowAndQuota(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(10, "")
 	f := c.upload("a.bin", random(6), nil)
 	c.expect(200, "DELETE", "/v1/files", batchBody(f["uuid"].(string)))
@@ -350,7 +352,8 @@ func TestSweeperDrainsBacklog(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds 450 files")
 	}
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	ctx := context.Background()
 	// seeds n active files (metadata only: they have no bytes) and trashes

@@ -17,7 +17,8 @@ import (
 // TestBadInput: every malformed request gets a problem+json naming the
 // field, and leaves nothing behind.
 func TestBadInput(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	open := c.open("ok.bin", 20*MiB, nil)
 	id := open["id"].(string)
@@ -101,7 +102,8 @@ func TestBadInput(t *testing.T) {
 
 // TestPartSizePlan: equal parts, the last shorter, large files grow parts.
 func TestPartSizePlan(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	for _, tc := range []struct {
 		size      int64
@@ -127,7 +129,8 @@ func TestPartSizePlan(t *testing.T) {
 // TestQuota: open refuses what cannot fit; concurrent sessions that each
 // fit cannot together exceed the quota at completion.
 func TestQuota(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(10, "")
 	r := c.do("POST", "/v1/sessions", map[string]any{"file_name": "big", "file_size": 11})
 	if r.Status != 507 || r.JSON()["code"] != "quota_exceeded" {
@@ -160,7 +163,8 @@ func TestQuota(t *testing.T) {
 // TestCompletePartList: a client-supplied part list must match storage
 // exactly: no extra, missing or duplicate parts, the right ETags.
 func TestCompletePartList(t *testing.T) {
-	e := start(t, testenv.Embedded(t))
+	t.Parallel()
+	e := start(t, testenv.Memory())
 	c := e.account(0, "")
 	data := random(8*MiB + 10)
 	s := c.open("p.bin", len(data), nil)
