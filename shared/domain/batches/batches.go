@@ -405,7 +405,9 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Batch, 
 	return b, err
 }
 
-// SweepBatch bounds the stale batches one sweep cleans.
+// SweepBatch bounds the stale batches one Sweep call cleans; the sweeper
+// calls it again while a full batch came back and time is left
+// (triggers.Sweeper).
 const SweepBatch = 50
 
 // Sweep erases the bytes of batches left pending past their window (a

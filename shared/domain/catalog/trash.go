@@ -258,7 +258,9 @@ func (c *Catalog) purge(ctx context.Context, f files.File, source string) error 
 	return err
 }
 
-// SweepBatch is how many due files one sweep handles.
+// SweepBatch is how many due files one Sweep call handles; the sweeper
+// calls it again while a full batch came back and time is left
+// (triggers.Sweeper).
 const SweepBatch = 100
 
 // Sweep purges trashed files whose window has passed (run on a schedule):

@@ -1,7 +1,7 @@
 // Package httpapi is the HTTP API: the route table (each route declared
 // once, with its method, path, scope, function and handler, in the file of
-// its feature: sessions, uppy, files, entities, onlyoffice, wegly, tokens)
-// and the translation of API Gateway v2 (payload 2.0) events to domain calls
+// its feature: sessions, uppy, files, entities, onlyoffice, wegly, tokens,
+// events, webhooks) and the translation of API Gateway v2 (payload 2.0) events to domain calls
 // and back — strict JSON decoding, the principal from the authorizer's
 // context, and the one mapping from errors to problem+json responses.
 package httpapi
@@ -50,9 +50,13 @@ const MaxJSONBody = 1 << 20
 type Envelope func(status int, problem map[string]any) Response
 
 // Serve builds the Lambda handler of function fn from the features it
-// serves: of their routes, those of fn. Authentication (the authorizer's
-// context, the route's scope, allowed_domain), request-id logging, panic
-// recovery and the error mapping live here and nowhere else.
+// serves: of their routes, those of fn. Every route passes through here:
+// the principal from the authorizer's context, the route's scope and
+// allowed_domain are checked before any handler runs, and request-id
+// logging, panic recovery and the mapping of errors to responses happen
+// here alone. (The services check again what only they can: a token's
+// current secret for the routes that manage something, the scopes a
+// minted token may have.)
 func Serve(log *slog.Logger, fn string, features ...Feature) Handler {
 	routes := map[string]Route{}
 	for _, f := range features {
