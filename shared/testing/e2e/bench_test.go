@@ -177,7 +177,7 @@ func BenchmarkUploadPath(b *testing.B) {
 // many write the account item (the file-id sequence and the usage
 // counters), the units billed to it, and the units billed to the rest of
 // the account's partition key and to other keys. The Scale section of the
-// README computes one account's ceiling from these counts.
+// docs/performance.md (Scale) computes one account's ceiling from these counts.
 func BenchmarkAccountWrites(b *testing.B) {
 	for _, newVersion := range []bool{false, true} {
 		b.Run(map[bool]string{false: "new-file", true: "new-version"}[newVersion], func(b *testing.B) {
