@@ -1,0 +1,153 @@
+package triggers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/anexo/anexo/shared/adapters/memory"
+	"github.com/anexo/anexo/shared/domain/dispatch"
+	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/webhooks"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// deliverer answers each delivery by its webhook id: "ok" is delivered,
+// "later" fails and is retried in five minutes, "broken" fails to run.
+type deliverer struct{ attempts map[string]int }
+
+func (d *deliverer) Deliver(_ context.Context, m webhooks.Message, attempt int, _ *slog.Logger) (webhooks.Outcome, error) {
+	d.attempts[m.WebhookID] = attempt
+	switch m.WebhookID {
+	case "ok":
+		return webhooks.Outcome{Done: true}, nil
+	case "later":
+		return webhooks.Outcome{RetryIn: 5 * time.Minute}, nil
+	}
+	return webhooks.Outcome{}, errors.New("store down")
+}
+
+func message(t *testing.T, id, hook string, receives string) events.SQSMessage {
+	t.Helper()
+	b, err := json.Marshal(webhooks.Message{WebhookID: hook, Event: outbox.Envelope{Event: outbox.Event{ID: "e-" + id}, AccountID: "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events.SQSMessage{MessageId: id, ReceiptHandle: "r-" + id, Body: string(b),
+		Attributes: map[string]string{"ApproximateReceiveCount": receives}}
+}
+
+// TestDeliveriesReportTheirFailures: of a batch, the messages delivered
+// and the unreadable one go; one that failed is reported and its next
+// receive postponed to the retry's time; one whose attempt could not run
+// is reported and left to the queue's visibility. The receive count is the
+// attempt's number.
+func TestDeliveriesReportTheirFailures(t *testing.T) {
+	d, q := &deliverer{attempts: map[string]int{}}, &memory.Queue{}
+	ev := events.SQSEvent{Records: []events.SQSMessage{message(t, "1", "ok", "1"), message(t, "2", "later", "3"),
+		message(t, "3", "broken", ""), {MessageId: "4", Body: "{not json"}}}
+	res, err := Deliveries(quiet, d, q)(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, f := range res.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	slices.Sort(failed)
+	if !slices.Equal(failed, []string{"2", "3"}) {
+		t.Fatalf("failures %v, want [2 3]", failed)
+	}
+	if wait, ok := q.Delayed("r-2"); !ok || wait != 5*time.Minute {
+		t.Fatalf("the retried message waits %v (%v), want 5m", wait, ok)
+	}
+	if _, ok := q.Delayed("r-3"); ok {
+		t.Fatal("a delivery that could not run was postponed")
+	}
+	if d.attempts["later"] != 3 || d.attempts["broken"] != 1 || len(q.Sent()) != 0 {
+		t.Fatalf("attempts %v", d.attempts)
+	}
+}
+
+// router keeps what it is asked to dispatch.
+type router struct{ recs []outbox.Record }
+
+func (r *router) Dispatch(_ context.Context, recs []outbox.Record) (dispatch.Stats, error) {
+	r.recs = append(r.recs, recs...)
+	return dispatch.Stats{Records: len(recs)}, nil
+}
+
+// TestDispatcherReadsInsertsOnly: inserted outbox records are dispatched
+// in order, other changes and other items are passed over, and a record
+// that cannot be read fails the batch (the mapping retries it).
+func TestDispatcherReadsInsertsOnly(t *testing.T) {
+	read := func(img map[string]events.DynamoDBAttributeValue) (outbox.Record, bool, error) {
+		switch id := img["id"].String(); id {
+		case "bad":
+			return outbox.Record{}, false, errors.New("unreadable")
+		case "other":
+			return outbox.Record{}, false, nil
+		default:
+			return outbox.Record{ID: id}, true, nil
+		}
+	}
+	change := func(name, id string) events.DynamoDBEventRecord {
+		return events.DynamoDBEventRecord{EventName: name, Change: events.DynamoDBStreamRecord{
+			NewImage: map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute(id)}}}
+	}
+	r := &router{}
+	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{change("INSERT", "r1"), change("MODIFY", "r2"),
+		change("INSERT", "other"), change("INSERT", "r3")}}
+	if err := Dispatcher(quiet, read, r)(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.recs) != 2 || r.recs[0].ID != "r1" || r.recs[1].ID != "r3" {
+		t.Fatalf("dispatched %+v", r.recs)
+	}
+	ev.Records = append(ev.Records, change("INSERT", "bad"))
+	if err := Dispatcher(quiet, read, r)(context.Background(), ev); err == nil || len(r.recs) != 2 {
+		t.Fatalf("an unreadable record: %v, %d dispatched", err, len(r.recs))
+	}
+}
+
+// recorder keeps the objects reported, and fails on one key.
+type recorder struct{ got []string }
+
+func (r *recorder) RecordObject(_ context.Context, key, version string) error {
+	if key == "a/fail" {
+		return errors.New("table down")
+	}
+	r.got = append(r.got, key+"@"+version)
+	return nil
+}
+
+// TestRecorderTakesCreatedObjects: created objects are recorded by their
+// decoded key, other events are passed over, and a failure fails the
+// invocation (S3 sends the event again).
+func TestRecorderTakesCreatedObjects(t *testing.T) {
+	obj := func(name, key, decoded string) events.S3EventRecord {
+		var r events.S3EventRecord
+		r.EventName, r.S3.Object.Key, r.S3.Object.URLDecodedKey, r.S3.Object.VersionID = name, key, decoded, "v"
+		return r
+	}
+	r := &recorder{}
+	ev := events.S3Event{Records: []events.S3EventRecord{obj("ObjectCreated:Post", "a/b%20c", ""),
+		obj("ObjectRemoved:Delete", "a/x", "a/x"), obj("ObjectCreated:Put", "a/d", "a/d")}}
+	if err := Recorder(quiet, r)(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.got, []string{"a/b c@v", "a/d@v"}) {
+		t.Fatalf("recorded %v", r.got)
+	}
+	ev.Records = []events.S3EventRecord{obj("ObjectCreated:Post", "a/fail", "a/fail")}
+	if err := Recorder(quiet, r)(context.Background(), ev); err == nil {
+		t.Fatal("a failed record passed")
+	}
+}
