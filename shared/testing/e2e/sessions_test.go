@@ -371,8 +371,7 @@ func TestPartURLsFromCache(t *testing.T) {
 // file), looks again later at those that are not (a part missing, a form
 // upload never posted), and drops expired sessions from its index.
 func TestSweeperSettlesSessions(t *testing.T) {
-	t.Parallel()
-	e := start(t, testenv.Memory())
+	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	ctx := context.Background()
 	data := random(9 * MiB)
