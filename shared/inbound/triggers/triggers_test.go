@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,10 +22,16 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // deliverer answers each delivery by its webhook id: "ok" is delivered,
 // "later" fails and is retried in five minutes, "broken" fails to run.
-type deliverer struct{ attempts map[string]int }
+// Deliveries calls it from several goroutines.
+type deliverer struct {
+	mu       sync.Mutex
+	attempts map[string]int
+}
 
 func (d *deliverer) Deliver(_ context.Context, m webhooks.Message, attempt int, _ *slog.Logger) (webhooks.Outcome, error) {
+	d.mu.Lock()
 	d.attempts[m.WebhookID] = attempt
+	d.mu.Unlock()
 	switch m.WebhookID {
 	case "ok":
 		return webhooks.Outcome{Done: true}, nil
