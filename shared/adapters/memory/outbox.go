@@ -17,9 +17,13 @@ func (a *account) write(rec *outbox.Record) {
 	r := *rec
 	r.Events = slices.Clone(rec.Events)
 	r.Position = position(r)
-	i, _ := slices.BinarySearchFunc(a.records, r.Position, func(x outbox.Record, p string) int { return strings.Compare(x.Position, p) })
+	i, _ := slices.BinarySearchFunc(a.records, r.Position, byPosition)
 	a.records = slices.Insert(a.records, i, r)
 }
+
+// byPosition compares a record with a position, for searches of an
+// account's records.
+func byPosition(x outbox.Record, p string) int { return strings.Compare(x.Position, p) }
 
 // position orders records as the table's sort key does: time, then id.
 func position(r outbox.Record) string {

@@ -177,7 +177,7 @@ func (s *Store) Deliveries(_ context.Context, webhookID, after string, limit int
 // Record implements webhooks.Store: one outbox record by its position.
 func (s *Store) Record(_ context.Context, accountID, position string) (outbox.Record, error) {
 	return read(s, accountID, func(a *account) (outbox.Record, bool) {
-		i, ok := slices.BinarySearchFunc(a.records, position, func(x outbox.Record, p string) int { return strings.Compare(x.Position, p) })
+		i, ok := slices.BinarySearchFunc(a.records, position, byPosition)
 		if !ok {
 			return outbox.Record{}, false
 		}

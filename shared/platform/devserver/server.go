@@ -136,11 +136,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := o.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(o.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -206,22 +202,17 @@ func StartMemory(ctx context.Context, o Options) (*Server, error) {
 	c := o.Config
 	c.LoopbackWebhooks = true // webhooks to receivers on this machine, as in local mode
 	m := app.NewDrivers()
-	blobs, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listen(o.Addr)
 	if err != nil {
 		return nil, err
 	}
-	bsrv := &http.Server{Handler: m.Blobs, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = bsrv.Serve(blobs) }()
-	context.AfterFunc(ctx, func() { _ = bsrv.Close() })
+	blobs, err := listen("")
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	serveHTTP(ctx, blobs, m.Blobs)
 	m.Blobs.Endpoint = "http://" + blobs.Addr().String()
-	addr := o.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
 	s := &Server{URL: "http://" + ln.Addr().String(), Deps: app.Memory(c, m), fns: map[string]*app.Deps{}}
 	for _, fn := range lambdas.All() {
 		fc := c
@@ -251,10 +242,24 @@ func (s *Server) router(o Options, ln net.Listener) *Router {
 
 // serve answers on ln with rt, and sweeps every so often, until ctx ends.
 func (s *Server) serve(ctx context.Context, rt *Router, ln net.Listener, sweepEvery time.Duration) {
-	s.srv = &http.Server{Handler: rt, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = s.srv.Serve(ln) }()
-	context.AfterFunc(ctx, func() { _ = s.srv.Close() })
+	s.srv = serveHTTP(ctx, ln, rt)
 	go s.sweep(ctx, sweepEvery)
+}
+
+// listen listens on addr, or on a free loopback port when addr is empty.
+func listen(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	return net.Listen("tcp", addr)
+}
+
+// serveHTTP answers on ln with h until ctx ends.
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) *http.Server {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	context.AfterFunc(ctx, func() { _ = srv.Close() })
+	return srv
 }
 
 // sweep runs the scheduled purge of expired trash, as EventBridge does in AWS.
