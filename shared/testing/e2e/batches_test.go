@@ -100,6 +100,7 @@ func weglyShape(lead bool, title, note string) map[string]any {
 }
 
 func TestWeglyBatch(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")
@@ -182,6 +183,7 @@ func TestWeglyBatch(t *testing.T) {
 
 // TestWeglyBatchWithCurl posts the seed's curl command.
 func TestWeglyBatchWithCurl(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("curl"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal("curl is required in CI")
@@ -215,6 +217,7 @@ func TestWeglyBatchWithCurl(t *testing.T) {
 }
 
 func TestWeglyBatchValidation(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	lead := uuid.NewString()
@@ -325,6 +328,7 @@ func (e *env) objects(t *testing.T, account string) []string {
 // AWS and after it applied the call), then retries with the same
 // Idempotency-Key: one batch, exact counters, intact bytes, no orphans.
 func TestWeglyBatchCrashSafety(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")
@@ -387,6 +391,7 @@ func TestWeglyBatchCrashSafety(t *testing.T) {
 // retry with) is never listed, and the sweeper erases its bytes after the
 // batch window.
 func TestWeglyBatchSweep(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	c.expect(201, "PUT", "/v1/entities/lead/1", map[string]any{})
@@ -422,6 +427,7 @@ func TestWeglyBatchSweep(t *testing.T) {
 // not when it commits (another upload landed meanwhile), is refused whole:
 // its bytes and its pending record are removed at once, usage stays exact.
 func TestWeglyBatchQuotaRace(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(10_000, "")
 	c.expect(201, "PUT", "/v1/entities/lead/1", map[string]any{})

@@ -21,6 +21,7 @@ import (
 // and one multi-part file (the companion multipart routes), under an
 // upload ticket; then the bytes are compared through the API.
 func TestUploadPageInChromium(t *testing.T) {
+	t.Parallel()
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "platform", "devserver", "web", "browsertest") // before the embedded S3 changes directory
 	chromium := os.Getenv("CHROMIUM")

@@ -36,6 +36,7 @@ func (c *client) recordedChecksum(t *testing.T, uuid string) (alg, value string)
 // TestWholeFileChecksum: S3 itself verifies the declared whole-file CRC
 // (versitygw verifies; moto would not), with each part's CRC signed into its URL.
 func TestWholeFileChecksum(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	data := random(2*8*MiB + 777)
@@ -97,6 +98,7 @@ func TestWholeFileChecksum(t *testing.T) {
 // the value given at completion or, without one, the combination of the
 // part CRCs it verified. On versitygw, which verifies both as S3 does.
 func TestOnePassChecksum(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	data := random(2*8*MiB + 777)

@@ -98,6 +98,7 @@ func (c *client) waitFile(uuid string) map[string]any {
 }
 
 func TestUppyCompanion(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")
@@ -241,6 +242,7 @@ func (u uppy) params(name string, size int) (action string, fields map[string]st
 // on the embedded S3, by the status call on moto, which sends no events),
 // its bytes are removed and usage stays exact.
 func TestFormUploadStatusAndQuota(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(100_000, "")
@@ -302,6 +304,7 @@ func TestFormUploadStatusAndQuota(t *testing.T) {
 // no file records, so the recorded bytes stay current and downloadable,
 // nothing unrecorded survives, and usage stays exact.
 func TestFormUploadReplay(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(100_000, "")
 	u := c.ticket(0)
@@ -420,6 +423,7 @@ func (u uppy) multipart(name string, data []byte) (string, string, []map[string]
 // nothing is refused (the object is a missing key), and one past the quota
 // removes what S3 assembled.
 func TestCompanionCompletionRecovery(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(12*MiB, "")
 	u := c.ticket(0)

@@ -31,6 +31,7 @@ func problemField(t *testing.T, r response, status int, field string) {
 }
 
 func TestEntityDirectory(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")
@@ -141,6 +142,7 @@ func statuses(t *testing.T, m map[string]any) []string {
 }
 
 func TestAttachDetachList(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")
@@ -271,6 +273,7 @@ func TestAttachDetachList(t *testing.T) {
 }
 
 func TestAttachAtCompletion(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")
@@ -316,15 +319,15 @@ func TestAttachAtCompletion(t *testing.T) {
 
 // TestEntityListingMatchesReference compares entity listings (the filter
 // and the Media tab) page by page with a brute-force reference, with small
-// budgets that force multi-request and budget-limited pages.
+// budgets that force multi-request and budget-limited pages, on the
+// memory drivers and the embedded emulators (TestListMatchesReference
+// takes moto_server).
 func TestEntityListingMatchesReference(t *testing.T) {
-	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+	t.Parallel()
+	testenv.On(t, []string{"memory", "embedded"}, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")
 		n := 240
-		if be.Name == "moto" {
-			n = 120
-		}
 		rng := rand.New(rand.NewPCG(7, uint64(n)))
 		base := time.Now().UTC()
 		lead := uuid.NewString()
@@ -411,6 +414,7 @@ func TestEntityListingMatchesReference(t *testing.T) {
 // TestEntityConcurrency: concurrent creations of one entity (by code, by
 // UUID through attach) leave exactly one directory entry.
 func TestEntityConcurrency(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	f := c.upload("a.pdf", random(3), nil)["uuid"].(string)

@@ -48,6 +48,7 @@ func (e *env) versions(t *testing.T, key string) int {
 // one S3 verified is the one recorded, even when the completion that gave
 // it never reached the table.
 func TestCompleteCrashSafety(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")
@@ -126,6 +127,7 @@ func TestCompleteCrashSafety(t *testing.T) {
 // TestOpenAndAbortCrashSafety fails each AWS call of open and abort in turn;
 // a retry always works and leaves no usable half-state.
 func TestOpenAndAbortCrashSafety(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	c.expect(200, "GET", "/v1/usage", nil) // the token's first use: the authorizer records it (UpdateItem)
@@ -185,6 +187,7 @@ func TestOpenAndAbortCrashSafety(t *testing.T) {
 // TestRequestCounts pins the AWS requests each step makes (authorizer
 // GetItem included): presigning is local, completion is bounded.
 func TestRequestCounts(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	c.expect(200, "GET", "/v1/usage", nil) // the token's first use: the authorizer records it, then not for 5 min

@@ -103,6 +103,7 @@ func typesOf(evs []feedEvent) []string {
 // served once Settle old, through cursors that split a record across
 // pages, filters, and a cursor that keeps polling.
 func TestEventFeed(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	ctx := context.Background()

@@ -25,6 +25,7 @@ func (e *env) withoutGrant(fn string, a iam.Access, f func()) []string {
 // it, and the refusal names the action and the resource. A read of a
 // missing object without s3:ListBucket answers 403, as S3 does.
 func TestPolicyEnforced(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	f := c.upload("a.txt", []byte("abc"), nil)

@@ -113,6 +113,7 @@ var (
 )
 
 func TestOnlyofficeAttach(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")

@@ -24,6 +24,7 @@ import (
 // AWS and after it applied the call), then retries: exactly one
 // attachment, reported attached or already_attached.
 func TestAttachCrashSafety(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	f := c.upload("a.pdf", random(10), nil)["uuid"].(string)
@@ -71,6 +72,7 @@ func TestAttachCrashSafety(t *testing.T) {
 // holds only some of them: the quota is never exceeded and the counters
 // match the files that exist.
 func TestQuotaRace(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	const size, quota, n = 1000, 3500, 8
 	c := e.account(quota, "")
@@ -143,6 +145,7 @@ func serializeS3(endpoint string) func(*devserver.Options) {
 // are all hidden; the counters match the files' states; every answer is a
 // result or a clear conflict.
 func TestTrashRestoreRace(t *testing.T) {
+	t.Parallel()
 	be := testenv.Embedded(t)
 	e := start(t, be, serializeS3(be.S3))
 	c := e.account(0, "")

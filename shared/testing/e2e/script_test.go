@@ -15,6 +15,7 @@ import (
 // TestCurlScript runs the README's curl flow (scripts/upload.sh): start,
 // kill after one part, resume with the session id, download identical bytes.
 func TestCurlScript(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"bash", "curl", "jq", "dd"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {

@@ -474,6 +474,7 @@ func TestDownloadsNeverRenderActiveContent(t *testing.T) {
 // random credentials (not the fixed keys earlier versions used), and its
 // CORS admits the upload page's origin only.
 func TestLocalS3RefusesStrangers(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	s := c.open("cors.bin", 5, nil)

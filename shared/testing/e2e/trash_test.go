@@ -60,6 +60,7 @@ func (e *env) counters(t *testing.T, account string) (used, trashed, nfiles, ver
 }
 
 func TestTrashRestorePurge(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")
@@ -227,6 +228,7 @@ func TestRestoreWindowAndQuota(t *testing.T) {
 // turn (before AWS and after it applied the call), retries, and checks the
 // counters, the file state, the delete markers and the bytes.
 func TestTrashCrashSafety(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	record := func(method, path string, body any, want int) []string {
@@ -308,6 +310,7 @@ func TestTrashCrashSafety(t *testing.T) {
 // TestSweeper: files past their window are purged by the scheduled sweep
 // with exact counters; restored and fresh ones are left alone.
 func TestSweeper(t *testing.T) {
+	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
 		c := e.account(0, "")

@@ -182,6 +182,7 @@ func (c *client) hook(r *receiver, body map[string]any) map[string]any {
 // during the grace), another account's view, removal — and the events of
 // changes arrive signed, once each, with the feed's ids.
 func TestWebhooks(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	r := newReceiver(t, e.clock.Now)
@@ -327,6 +328,7 @@ func (r *receiver) first() string {
 // and webhook.disabled is written; later events are not sent; a manual
 // retry delivers; switched on again, deliveries resume.
 func TestWebhookRetries(t *testing.T) {
+	t.Parallel()
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	flaky := newReceiver(t, e.clock.Now)
@@ -421,7 +423,7 @@ func TestWebhookRetries(t *testing.T) {
 // Whatever fails, every event reaches the bus and the receiver (none
 // lost), nothing else does (none invented), and a duplicate is a retry:
 // the same id.
-func TestDispatchCrashSafety(t *testing.T) {
+func TestDispatchCrashSafety(t *testing.T) { // not parallel: its fault points follow one delivery's calls
 	e := start(t, testenv.Embedded(t))
 	c := e.account(0, "")
 	r := newReceiver(t, e.clock.Now)
@@ -453,6 +455,10 @@ func TestDispatchCrashSafety(t *testing.T) {
 	e.probe.Reset()
 	c.upload("clean.txt", random(10), nil)
 	deliver(1)
+	// the receiver accepts before the function records the delivery
+	for deadline := time.Now().Add(10 * time.Second); len(routing(lambdas.Deliveries)) < 8 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	points := map[string][]string{lambdas.Dispatcher: routing(lambdas.Dispatcher), lambdas.Deliveries: routing(lambdas.Deliveries)}
 	t.Logf("routing one event (its first attempt failing) makes %v", points)
 	if len(points[lambdas.Dispatcher]) != 3 || len(points[lambdas.Deliveries]) < 8 {

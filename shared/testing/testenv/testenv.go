@@ -91,24 +91,33 @@ func S3(t testing.TB) string {
 	return u
 }
 
+// motoServers is how many moto_server processes a test binary starts.
+// One serves one request at a time, so parallel tests would queue on a
+// single one; each Moto call takes the next server in turn.
+const motoServers = 2
+
 var (
-	motoOnce sync.Once
-	motoURL  string
-	motoErr  error
+	motos [motoServers]struct {
+		once sync.Once
+		url  string
+		err  error
+	}
+	motoNext atomic.Uint32
 )
 
 // Moto returns the URL of a moto_server serving DynamoDB and S3. Without
 // moto_server the test is skipped, except under CI=true where it fails.
 func Moto(t testing.TB) string {
 	skipShort(t)
-	motoOnce.Do(func() { motoURL, motoErr = startMoto() })
-	if motoErr != nil {
+	m := &motos[motoNext.Add(1)%motoServers]
+	m.once.Do(func() { m.url, m.err = startMoto() })
+	if m.err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("moto_server is required in CI: %v", motoErr)
+			t.Fatalf("moto_server is required in CI: %v", m.err)
 		}
-		t.Skipf("moto_server unavailable: %v", motoErr)
+		t.Skipf("moto_server unavailable: %v", m.err)
 	}
-	return motoURL
+	return m.url
 }
 
 func startMoto() (string, error) {
@@ -185,11 +194,31 @@ func MotoBackend(t testing.TB) Backend {
 	return Backend{Name: "moto", Dynamo: u, S3: u, AccessKey: "test", SecretKey: "test"}
 }
 
-// Each runs f once per backend as a subtest; moto is skipped (or, in CI,
-// fails) when moto_server is absent.
+// Each runs f once per emulator (On with embedded and moto).
 func Each(t *testing.T, f func(t *testing.T, be Backend)) {
-	t.Run("embedded", func(t *testing.T) { f(t, Embedded(t)) })
-	t.Run("moto", func(t *testing.T) { f(t, MotoBackend(t)) })
+	On(t, []string{"embedded", "moto"}, f)
+}
+
+// On runs f once per named backend ("memory", "embedded", "moto") as
+// parallel subtests (moto_server works in a process of its own, so its
+// part overlaps the others); moto is skipped (or, in CI, fails) when
+// moto_server is absent. f must not share state between the runs.
+func On(t *testing.T, backends []string, f func(t *testing.T, be Backend)) {
+	for _, name := range backends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			switch name {
+			case "memory":
+				f(t, Memory())
+			case "embedded":
+				f(t, Embedded(t))
+			case "moto":
+				f(t, MotoBackend(t))
+			default:
+				t.Fatalf("no backend %q", name)
+			}
+		})
+	}
 }
 
 // Config is an app configuration on be with a fresh table and bucket. The
