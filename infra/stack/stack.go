@@ -35,6 +35,7 @@ import (
 
 	"github.com/anexo/anexo/shared/adapters/dynamo"
 	"github.com/anexo/anexo/shared/domain/dispatch"
+	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/domain/webhooks"
 	"github.com/anexo/anexo/shared/inbound/httpapi"
@@ -191,6 +192,10 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			{Id: jsii.String("abort-incomplete-multipart-uploads"), AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(math.Ceil(upload.MaxSessionTTL.Hours() / 24)))},
 			{Id: jsii.String("purge-trash"), NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(30))},
 			{Id: jsii.String("remove-expired-delete-markers"), ExpiredObjectDeleteMarker: jsii.Bool(true)},
+			// the pieces Kommo's relayed parts stage until they fill an
+			// S3 part: a day after the longest session may end
+			{Id: jsii.String("expire-relay-pieces"), Prefix: jsii.String(relay.Prefix), Expiration: awscdk.Duration_Days(jsii.Number(math.Ceil(upload.MaxSessionTTL.Hours()/24) + 1)),
+				NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1))},
 		},
 	})
 

@@ -325,6 +325,8 @@ func TestBucket(t *testing.T) {
 					"AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": 1}},
 				map[string]any{"Id": "purge-trash", "Status": "Enabled", "NoncurrentVersionExpiration": map[string]any{"NoncurrentDays": 30}},
 				map[string]any{"Id": "remove-expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": true},
+				map[string]any{"Id": "expire-relay-pieces", "Status": "Enabled", "Prefix": "relay/", "ExpirationInDays": 2,
+					"NoncurrentVersionExpiration": map[string]any{"NoncurrentDays": 1}},
 			}},
 		})),
 	}))

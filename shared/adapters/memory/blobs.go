@@ -21,6 +21,7 @@ import (
 
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/base/crc"
+	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/domain/upload"
 )
 
@@ -371,25 +372,12 @@ func (b *Blobs) servePart(w http.ResponseWriter, r *http.Request, q url.Values) 
 		return
 	}
 	n, _ := strconv.Atoi(q.Get("partNumber"))
-	sum := md5.Sum(data)
-	etag := `"` + hex.EncodeToString(sum[:]) + `"`
-	err = b.do(func() error {
-		u, ok := b.uploads[q.Get("uploadId")]
-		if !ok {
-			return apperr.ErrNoSuchUpload
-		}
-		p := upload.Part{Number: int32(n), ETag: etag, Size: size}
-		if u.alg != "" {
-			p.Checksum = crc.Of(u.alg, data)
-		}
-		u.parts[int32(n)], u.data[int32(n)] = p, data
-		return nil
-	})
+	p, err := b.putPart(q.Get("uploadId"), int32(n), data)
 	if err != nil {
 		s3Error(w, http.StatusNotFound, "NoSuchUpload")
 		return
 	}
-	w.Header().Set("ETag", etag)
+	w.Header().Set("ETag", p.ETag)
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -442,4 +430,58 @@ func (b *Blobs) servePost(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Pieces implements relay.Blobs: current objects under prefix after
+// startAfter, in key order.
+func (b *Blobs) Pieces(_ context.Context, prefix, startAfter string) ([]relay.Piece, error) {
+	var out []relay.Piece
+	err := b.do(func() error {
+		for key := range b.objects {
+			if v, ok := b.current(key); ok && strings.HasPrefix(key, prefix) && key > startAfter {
+				out = append(out, relay.Piece{Key: key, Size: int64(len(v.data))})
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b relay.Piece) int { return strings.Compare(a.Key, b.Key) })
+	return out, err
+}
+
+// GetObject implements relay.Blobs.
+func (b *Blobs) GetObject(_ context.Context, key string) ([]byte, error) {
+	var data []byte
+	err := b.do(func() error {
+		v, ok := b.current(key)
+		if !ok {
+			return apperr.ErrNotFound
+		}
+		data = slices.Clone(v.data)
+		return nil
+	})
+	return data, err
+}
+
+// UploadPart implements relay.Blobs: a part the API uploads itself.
+func (b *Blobs) UploadPart(_ context.Context, _, uploadID string, part int32, body []byte) error {
+	_, err := b.putPart(uploadID, part, slices.Clone(body))
+	return err
+}
+
+// putPart records part n of an upload.
+func (b *Blobs) putPart(uploadID string, n int32, data []byte) (upload.Part, error) {
+	sum := md5.Sum(data)
+	p := upload.Part{Number: n, ETag: `"` + hex.EncodeToString(sum[:]) + `"`, Size: int64(len(data))}
+	err := b.do(func() error {
+		u, ok := b.uploads[uploadID]
+		if !ok {
+			return apperr.ErrNoSuchUpload
+		}
+		if u.alg != "" {
+			p.Checksum = crc.Of(u.alg, data)
+		}
+		u.parts[n], u.data[n] = p, data
+		return nil
+	})
+	return p, err
 }

@@ -6,8 +6,11 @@ package s3store
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -20,6 +23,7 @@ import (
 
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/base/crc"
+	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/domain/upload"
 )
 
@@ -33,6 +37,9 @@ type API interface {
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 	ListObjectVersions(ctx context.Context, in *s3.ListObjectVersionsInput, opts ...func(*s3.Options)) (*s3.ListObjectVersionsOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error)
 }
 
 // Presigner is the slice of s3.PresignClient the store uses. Presigning is
@@ -318,4 +325,45 @@ func EnsureBucket(ctx context.Context, api Admin, bucket string, corsOrigins []s
 		return fmt.Errorf("set CORS on %s: %w", bucket, err)
 	}
 	return nil
+}
+
+// Pieces lists the objects under prefix after startAfter, in key order,
+// following every page (package relay's staged pieces).
+func (s *Store) Pieces(ctx context.Context, prefix, startAfter string) ([]relay.Piece, error) {
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &prefix}
+	if startAfter != "" {
+		in.StartAfter = &startAfter
+	}
+	var out []relay.Piece
+	p := s3.NewListObjectsV2Paginator(s.api, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		for _, o := range page.Contents {
+			out = append(out, relay.Piece{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size)})
+		}
+	}
+	return out, nil
+}
+
+// GetObject reads a small object whole (a staged piece).
+func (s *Store) GetObject(ctx context.Context, key string) ([]byte, error) {
+	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+// UploadPart uploads one part of a multipart upload from the API itself
+// (package relay), with its MD5 for S3 to verify.
+func (s *Store) UploadPart(ctx context.Context, key, uploadID string, part int32, body []byte) error {
+	sum := md5.Sum(body)
+	_, err := s.api.UploadPart(ctx, &s3.UploadPartInput{Bucket: &s.bucket, Key: &key, UploadId: &uploadID, PartNumber: &part,
+		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+		ContentMD5: aws.String(base64.StdEncoding.EncodeToString(sum[:]))})
+	return mapErr(err)
 }

@@ -34,6 +34,9 @@ type OpenInput struct {
 	// instead of a multipart upload. Its completion is recorded when S3
 	// reports the object (RecordObject), or by Complete.
 	Post bool
+	// Relay opens a multipart upload whose parts the API uploads itself
+	// (package relay): no part URLs are signed.
+	Relay bool
 }
 
 // AttachTarget asks completion to attach the file to an entity.
@@ -218,7 +221,7 @@ func (s *Service) Open(ctx context.Context, p auth.Principal, in OpenInput) (Ope
 		first = append(first, n)
 	}
 	var parts []PartURL
-	if in.Checksum == nil { // with checksums, part URLs need each part's CRC: ask via Parts
+	if in.Checksum == nil && !in.Relay { // with checksums, part URLs need each part's CRC: ask via Parts
 		if parts, err = s.sign(ctx, sess, first, nil, now); err != nil {
 			return Opened{}, err
 		}

@@ -36,6 +36,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/keyring"
 	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/domain/webhooks"
 	"github.com/anexo/anexo/shared/inbound/triggers"
@@ -143,6 +144,7 @@ type Deps struct {
 	entities lazy[*entities.Service]
 	uploads  lazy[*upload.Service]
 	batches  lazy[*batches.Service]
+	relay    lazy[*relay.Service]
 	catalog  lazy[*catalog.Catalog]
 	feed     lazy[*outbox.Feed]
 	sqs      lazy[*sqs.Client]
@@ -305,6 +307,7 @@ type Blobs interface {
 	upload.Blobs
 	catalog.Blobs
 	batches.Blobs
+	relay.Blobs
 }
 
 // Queue is the deliveries queue: what the dispatcher sends and the
@@ -357,6 +360,13 @@ func (d *Deps) Batches() *batches.Service {
 	})
 }
 
+// Relay is uploads whose parts come through the API (Kommo's wire).
+func (d *Deps) Relay() *relay.Service {
+	return d.relay.get(func() *relay.Service {
+		return &relay.Service{Uploads: d.Uploads(), Blobs: d.Blobs(), Tickets: d.Ring(RelayKeys), Clock: d.Cfg.Now}
+	})
+}
+
 // Catalog is the file catalogue.
 func (d *Deps) Catalog() *catalog.Catalog {
 	return d.catalog.get(func() *catalog.Catalog {
@@ -371,17 +381,20 @@ func (d *Deps) Feed() *outbox.Feed {
 	})
 }
 
-// The keyrings: listing cursors, upload tickets, event feed cursors.
+// The keyrings: listing cursors, upload tickets, event feed cursors,
+// relayed parts' URLs.
 const (
 	CursorKeys = "cursor"
 	TicketKeys = "ticket"
 	EventKeys  = "events"
+	RelayKeys  = "relay"
 )
 
 // Ring returns a keyring over the process's key store; each verifies for
 // the longest life of what it signs.
 func (d *Deps) Ring(purpose string) *keyring.Ring {
-	lifetime := map[string]time.Duration{CursorKeys: catalog.CursorTTL, TicketKeys: auth.MaxTicketTTL, EventKeys: outbox.Retention}[purpose]
+	lifetime := map[string]time.Duration{CursorKeys: catalog.CursorTTL, TicketKeys: auth.MaxTicketTTL, EventKeys: outbox.Retention,
+		RelayKeys: upload.MaxSessionTTL}[purpose]
 	return &keyring.Ring{Store: d.Keys(), Purpose: purpose, Lifetime: lifetime, Clock: d.Cfg.Now}
 }
 

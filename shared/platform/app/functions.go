@@ -23,7 +23,7 @@ func Authorizer(d *Deps) authorizer.Handler { return authorizer.New(d.Auth(), d.
 
 // SessionsOpen opens upload sessions and mints upload tickets.
 func SessionsOpen(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.SessionsOpen, sessions(d), uppy(d))
+	return httpapi.Serve(d.Log, lambdas.SessionsOpen, sessions(d), uppy(d), &httpapi.Kommo{Relay: d.Relay()})
 }
 
 // SessionsParts signs part URLs and reports a session's status.
@@ -41,17 +41,19 @@ func Companion(d *Deps) httpapi.Handler { return httpapi.Serve(d.Log, lambdas.Co
 
 // Files serves the file catalogue.
 func Files(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.Files, &httpapi.Files{Catalog: d.Catalog()})
+	return httpapi.Serve(d.Log, lambdas.Files, &httpapi.Files{Catalog: d.Catalog()}, &httpapi.Kommo{Catalog: d.Catalog()})
 }
 
 // Attachments serves the entity directory and attachments.
 func Attachments(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.Attachments, &httpapi.Entities{Entities: d.Entities(), Catalog: d.Catalog()})
+	return httpapi.Serve(d.Log, lambdas.Attachments, &httpapi.Entities{Entities: d.Entities(), Catalog: d.Catalog()},
+		&httpapi.Kommo{Entities: d.Entities(), Catalog: d.Catalog()})
 }
 
-// Batches serves Wegly batch uploads.
+// Batches serves the uploads whose bytes pass through Lambda: Wegly
+// batches and Kommo's relayed parts.
 func Batches(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.Batches, &httpapi.Wegly{Batches: d.Batches()})
+	return httpapi.Serve(d.Log, lambdas.Batches, &httpapi.Wegly{Batches: d.Batches()}, &httpapi.Kommo{Relay: d.Relay()})
 }
 
 // Tokens serves the account's tokens.

@@ -267,10 +267,16 @@ var Policies = map[string]Policy{
 		Table(query),
 		Keys(query, putItem),
 	},
+	// Batch uploads put whole objects (and erase what a failed batch left).
+	// Kommo's relayed parts: the session's status (its S3 parts), the
+	// staged pieces (put, listed under the session's prefix, read back into
+	// an S3 part), UploadPart (s3:PutObject) and the completion; the
+	// parts' URLs are signed with the relay keyring.
 	lambdas.Batches: {
 		Table(getItem, putItem, updateItem, deleteItem),
-		Objects(putObject, deleteObjectVersion),
-		Bucket(listBucketVersions),
+		Objects(putObject, getObject, listParts, deleteObjectVersion),
+		Bucket(listBucket, listBucketVersions),
+		Keys(query, putItem),
 	},
 	// The sweeper finds due files, stale batches and open sessions in
 	// gsi2; it purges each file as the files function does (its

@@ -81,6 +81,24 @@ var matrixRequests = map[string]func(x fixture) (path string, body any){
 	"GET /integrations/external/files/batches/{id}": func(x fixture) (string, any) {
 		return "/integrations/external/files/batches/" + x.batch, nil
 	},
+	"POST /v1.0/sessions": func(fixture) (string, any) {
+		return "/v1.0/sessions", map[string]any{"file_name": "m.txt", "file_size": 1}
+	},
+	"POST /v1.0/sessions/upload/{ticket}": func(x fixture) (string, any) { return "/v1.0/sessions/upload/" + x.token, "x" },
+	"GET /v1.0/files":                     func(fixture) (string, any) { return "/v1.0/files", nil },
+	"GET /v1.0/files/{uuid}":              func(x fixture) (string, any) { return "/v1.0/files/" + x.file, nil },
+	"GET /v1.0/files/{uuid}/versions":     func(x fixture) (string, any) { return "/v1.0/files/" + x.file + "/versions", nil },
+	"DELETE /v1.0/files":                  func(x fixture) (string, any) { return "/v1.0/files", []map[string]any{{"uuid": x.file}} },
+	"POST /v1.0/files/restore":            func(x fixture) (string, any) { return "/v1.0/files/restore", []map[string]any{{"uuid": x.file}} },
+	"PUT /api/v4/{entity_type}/{entity_id}/files": func(x fixture) (string, any) {
+		return "/api/v4/leads/" + strconv.FormatInt(x.code, 10) + "/files", []map[string]any{{"file_uuid": x.file}}
+	},
+	"DELETE /api/v4/{entity_type}/{entity_id}/files": func(x fixture) (string, any) {
+		return "/api/v4/leads/" + strconv.FormatInt(x.code, 10) + "/files", []map[string]any{{"file_uuid": x.file}}
+	},
+	"GET /api/v4/{entity_type}/{entity_id}/files": func(x fixture) (string, any) {
+		return "/api/v4/leads/" + strconv.FormatInt(x.code, 10) + "/files", nil
+	},
 	"GET /v1/tokens": func(fixture) (string, any) { return "/v1/tokens", nil },
 	"POST /v1/tokens": func(fixture) (string, any) {
 		return "/v1/tokens", map[string]any{"name": "m", "scopes": []string{"files:read"}}
