@@ -184,15 +184,9 @@ type fileBatchOp func(ctx context.Context, p auth.Principal, uuids []string) ([]
 // result per file; 200 when every file succeeded, 207 otherwise.
 func (a *Files) batch(op fileBatchOp) Endpoint {
 	return func(ctx context.Context, req Request, p auth.Principal) (Response, error) {
-		var body []struct {
-			UUID string `json:"uuid"`
-		}
-		if err := DecodeJSON(req, &body); err != nil {
+		uuids, err := fileUUIDs(req)
+		if err != nil {
 			return Response{}, err
-		}
-		uuids := make([]string, len(body))
-		for i, b := range body {
-			uuids[i] = b.UUID
 		}
 		results, err := op(ctx, p, uuids)
 		if err != nil {
@@ -204,4 +198,19 @@ func (a *Files) batch(op fileBatchOp) Endpoint {
 		}
 		return JSON(out.status(), map[string]any{"_embedded": map[string]any{"files": out.list()}})
 	}
+}
+
+// fileUUIDs reads a batch body of files, [{"uuid": …}].
+func fileUUIDs(req Request) ([]string, error) {
+	var body []struct {
+		UUID string `json:"uuid"`
+	}
+	if err := DecodeJSON(req, &body); err != nil {
+		return nil, err
+	}
+	uuids := make([]string, len(body))
+	for i, b := range body {
+		uuids[i] = b.UUID
+	}
+	return uuids, nil
 }

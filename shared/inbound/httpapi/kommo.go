@@ -402,15 +402,9 @@ func (a *Kommo) versions(ctx context.Context, req Request, p auth.Principal) (Re
 // named, with its problem, in _errors (and the status is 207).
 func (a *Kommo) batch(op func(*catalog.Catalog) fileBatchOp) Endpoint {
 	return func(ctx context.Context, req Request, p auth.Principal) (Response, error) {
-		var body []struct {
-			UUID string `json:"uuid"`
-		}
-		if err := DecodeJSON(req, &body); err != nil {
+		uuids, err := fileUUIDs(req)
+		if err != nil {
 			return Response{}, err
-		}
-		uuids := make([]string, len(body))
-		for i, b := range body {
-			uuids[i] = b.UUID
 		}
 		results, err := op(a.Catalog)(ctx, p, uuids)
 		if err != nil {

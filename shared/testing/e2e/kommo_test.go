@@ -1,11 +1,8 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -19,16 +16,7 @@ import (
 // kommoPart posts one part's bytes to an upload URL, as a Kommo client does.
 func (c *client) kommoPart(url string, data []byte) response {
 	c.t.Helper()
-	req, _ := http.NewRequest("POST", url, bytes.NewReader(data))
-	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	return c.post(strings.TrimPrefix(url, c.base), "application/octet-stream", data)
 }
 
 // kommoUpload sends data in parts of n bytes from a session's upload_url
