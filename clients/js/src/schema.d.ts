@@ -536,6 +536,137 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1.0/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Kommo: open an upload session whose parts come through the API */
+        post: operations["kommoOpenSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1.0/sessions/upload/{ticket}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ticket: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Kommo: upload the next part of the file (at most max_part_size bytes) */
+        post: operations["kommoUploadPart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1.0/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Kommo: the account's files, filtered as Kommo filters them */
+        get: operations["kommoListFiles"];
+        put?: never;
+        post?: never;
+        /** Kommo: move files to the trash (scope files:delete) */
+        delete: operations["kommoDeleteFiles"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1.0/files/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Kommo: restore files from the trash (scope files:delete) */
+        post: operations["kommoRestoreFiles"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1.0/files/{uuid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        /** Kommo: one file */
+        get: operations["kommoGetFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1.0/files/{uuid}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        /** Kommo: a file's versions */
+        get: operations["kommoFileVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v4/{entity_type}/{entity_id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity_type: "leads" | "contacts" | "companies";
+                entity_id: string;
+            };
+            cookie?: never;
+        };
+        /** Kommo: the files attached to a lead, contact or company, newest id first */
+        get: operations["kommoEntityFiles"];
+        /** Kommo: attach files to a lead, contact or company (its Media tab) */
+        put: operations["kommoAttachFiles"];
+        post?: never;
+        /** Kommo: detach files from a lead, contact or company */
+        delete: operations["kommoDetachFiles"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tokens": {
         parameters: {
             query?: never;
@@ -843,6 +974,105 @@ export interface components {
             }[];
         } & {
             [key: string]: unknown;
+        };
+        KommoSessionRequest: {
+            file_name: string;
+            file_size: number;
+            content_type?: string;
+            /**
+             * Format: uuid
+             * @description a new version of this file
+             */
+            file_uuid?: string;
+            /** @description accepted; previews are not generated yet */
+            with_preview?: boolean;
+        };
+        KommoUser: {
+            id: number;
+            type: string;
+        };
+        KommoMetadata: {
+            extension: string;
+            mime_type: string;
+        };
+        KommoFile: {
+            /** Format: uuid */
+            uuid: string;
+            /** Format: uuid */
+            version_uuid: string;
+            id: number;
+            name: string;
+            sanitized_name: string;
+            /** @enum {string} */
+            type: "image" | "video" | "audio" | "document" | "file";
+            extension: string;
+            mime_type: string;
+            size: number;
+            is_trashed: boolean;
+            source_id: number | null;
+            has_multiple_versions: boolean;
+            /** @description Unix seconds */
+            created_at: number;
+            created_by: components["schemas"]["KommoUser"];
+            updated_at: number;
+            updated_by: components["schemas"]["KommoUser"];
+            deleted_at: number | null;
+            deleted_by: null | components["schemas"]["KommoUser"];
+            metadata: components["schemas"]["KommoMetadata"];
+            previews: Record<string, never>[] | null;
+            _links: {
+                [key: string]: components["schemas"]["Link"];
+            };
+        };
+        KommoVersion: {
+            /** Format: uuid */
+            uuid: string;
+            /** Format: uuid */
+            file_uuid: string;
+            /** @enum {string} */
+            type: "image" | "video" | "audio" | "document" | "file";
+            name: string;
+            sanitized_name: string;
+            size: number;
+            is_main: boolean;
+            source_id: number | null;
+            created_at: number;
+            created_by: components["schemas"]["KommoUser"];
+            updated_at: number;
+            updated_by: components["schemas"]["KommoUser"];
+            metadata: components["schemas"]["KommoMetadata"];
+            previews: Record<string, never>[] | null;
+            _links: {
+                [key: string]: components["schemas"]["Link"];
+            };
+        };
+        KommoFiles: {
+            _count: number;
+            _links?: {
+                [key: string]: components["schemas"]["Link"];
+            };
+            _embedded: {
+                files: components["schemas"]["KommoFile"][];
+            };
+            _errors?: {
+                uuid: string;
+                error: components["schemas"]["Problem"];
+            }[];
+        };
+        KommoEntityFiles: {
+            _links?: {
+                [key: string]: components["schemas"]["Link"];
+            };
+            _embedded: {
+                files: {
+                    file_uuid: string;
+                    id: number;
+                }[];
+            };
+            _errors?: {
+                file_uuid: string;
+                error: components["schemas"]["Problem"];
+            }[];
         };
         Link: {
             href: string;
@@ -2276,6 +2506,334 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WeglyBatch"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    kommoOpenSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KommoSessionRequest"];
+                "multipart/form-data": components["schemas"]["KommoSessionRequest"];
+            };
+        };
+        responses: {
+            /** @description The session: its limits and the URL of the first part */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        max_file_size: number;
+                        max_part_size: number;
+                        session_id: number;
+                        upload_url: string;
+                    };
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    kommoUploadPart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ticket: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+                "multipart/form-data": {
+                    /** Format: binary */
+                    file?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The next part's URL, or the file once the last part is in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        session_id: number;
+                        next_url: string;
+                    } | components["schemas"]["KommoFile"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    kommoListFiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of files; _links.next carries the cursor of the next */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoFiles"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    kommoDeleteFiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    uuid: string;
+                }[];
+            };
+        };
+        responses: {
+            /** @description The files trashed; failures in _errors (207) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoFiles"];
+                };
+            };
+            /** @description Some files failed */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoFiles"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    kommoRestoreFiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    uuid: string;
+                }[];
+            };
+        };
+        responses: {
+            /** @description The files restored; failures in _errors (207) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoFiles"];
+                };
+            };
+            /** @description Some files failed */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoFiles"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    kommoGetFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoFile"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    kommoFileVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every version, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        _count: number;
+                        _embedded: {
+                            versions: components["schemas"]["KommoVersion"][];
+                        };
+                    };
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    kommoEntityFiles: {
+        parameters: {
+            query?: {
+                limit?: number;
+                before_id?: number;
+            };
+            header?: never;
+            path: {
+                entity_type: "leads" | "contacts" | "companies";
+                entity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The files, paged by before_id */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoEntityFiles"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    kommoAttachFiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity_type: "leads" | "contacts" | "companies";
+                entity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    file_uuid: string;
+                }[];
+            };
+        };
+        responses: {
+            /** @description The files attached; failures in _errors (207) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoEntityFiles"];
+                };
+            };
+            /** @description Some files failed */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoEntityFiles"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    kommoDetachFiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                entity_type: "leads" | "contacts" | "companies";
+                entity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    file_uuid: string;
+                }[];
+            };
+        };
+        responses: {
+            /** @description The files detached; failures in _errors (207) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoEntityFiles"];
+                };
+            };
+            /** @description Some files failed */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KommoEntityFiles"];
                 };
             };
             "4XX": components["responses"]["Problem"];

@@ -3,13 +3,18 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/keyring"
+	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/platform/app"
+	"github.com/anexo/anexo/shared/platform/devserver"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
@@ -21,7 +26,7 @@ func (c *client) kommoPart(url string, data []byte) response {
 
 // kommoUpload sends data in parts of n bytes from a session's upload_url
 // and returns the file the last part answers.
-func (c *client) kommoUpload(t *testing.T, open map[string]any, data []byte, n int) map[string]any {
+func (c *client) kommoUpload(t testing.TB, open map[string]any, data []byte, n int) map[string]any {
 	t.Helper()
 	url := open["upload_url"].(string)
 	for off := 0; ; off += n {
@@ -168,4 +173,190 @@ func TestKommoFilesAPI(t *testing.T) {
 		problemField(t, c.do("GET", "/api/v4/deals/1/files", nil), 400, "entity_type")
 		t.Log(fmt.Sprintf("%d parts of %d KiB", (len(data)+kommoPart-1)/kommoPart, kommoPart>>10))
 	})
+}
+
+// TestKommoPartCrashSafety fails each AWS call of a relayed part in turn,
+// before it reaches AWS and after AWS applied it (the answer lost): the
+// part that fills an S3 part (staged pieces read back, UploadPart, the
+// rest staged) and the last part (the last S3 part and the completion).
+// The client sends the same part to the same URL again, as after any
+// failed request, and goes on: every file is whole, once, with one S3
+// version, exact usage and one event.
+func TestKommoPartCrashSafety(t *testing.T) {
+	t.Parallel()
+	e := start(t, testenv.Embedded(t), func(o *devserver.Options) { o.Config.Limits.MinPartSize = 5 * MiB })
+	c := e.account(0, "")
+	const chunk = 2 * MiB
+	data := random(6*MiB + 5) // S3 parts: 5 MiB and 1 MiB + 5; relayed: 0, 2, 4 (fills part 1), 6 (the last)
+	parts := func(from []byte) [][]byte {
+		var out [][]byte
+		for off := 0; off < len(from); off += chunk {
+			out = append(out, from[off:min(off+chunk, len(from))])
+		}
+		return out
+	}(data)
+	// send opens a session and sends its parts up to (not including)
+	// part stop; it returns the session's open answer and the URL of part stop.
+	send := func(stop int) (string, map[string]any) {
+		open := c.expect(200, "POST", "/v1.0/sessions", map[string]any{"file_name": "crash.bin", "file_size": len(data)})
+		url := open["upload_url"].(string)
+		for i := range stop {
+			r := c.kommoPart(url, parts[i])
+			if r.Status != 200 {
+				t.Fatalf("part %d: %s", i, r)
+			}
+			url = r.JSON()["next_url"].(string)
+		}
+		return url, open
+	}
+	// the calls of a clean run of each faulted part
+	points := map[int][]string{}
+	for _, i := range []int{2, 3} {
+		url, _ := send(i)
+		e.probe.Reset()
+		if r := c.kommoPart(url, parts[i]); r.Status != 200 {
+			t.Fatalf("part %d: %s", i, r)
+		}
+		points[i] = e.probe.Calls()
+		t.Logf("relayed part %d makes %v", i, points[i])
+	}
+	if !slices.Contains(points[2], "S3.UploadPart") || !slices.Contains(points[3], "S3.CompleteMultipartUpload") {
+		t.Fatalf("the parts made %v", points)
+	}
+	want := int64(1) // the clean run of the last part made one
+	for _, i := range []int{2, 3} {
+		for _, fp := range faultPoints(points[i]) {
+			for _, after := range []bool{false, true} {
+				fp.After = after
+				t.Run(fmt.Sprintf("part%d/%s#%d/after=%v", i, fp.Op, fp.Skip, after), func(t *testing.T) {
+					url, _ := send(i)
+					e.probe.Arm(fp)
+					r := c.kommoPart(url, parts[i])
+					e.probe.Disarm()
+					if r.Status != 500 && r.Status != 200 && r.Status != 503 {
+						t.Fatalf("faulted part: %s", r)
+					}
+					var f map[string]any
+					for j := i; j < len(parts); j++ {
+						r := c.kommoPart(url, parts[j])
+						if r.Status != 200 {
+							t.Fatalf("part %d after the fault: %s", j, r)
+						}
+						if j == len(parts)-1 {
+							f = r.JSON()
+						} else {
+							url = r.JSON()["next_url"].(string)
+						}
+					}
+					want++
+					if got, _ := c.download(f["uuid"].(string), ""); sum(got) != sum(data) {
+						t.Fatal("bytes differ")
+					}
+					used, nfiles, versions := usage(t, e, c.account)
+					if nfiles != want || versions != want || used != want*int64(len(data)) {
+						t.Fatalf("usage = %d bytes %d files %d versions, want %d files", used, nfiles, versions, want)
+					}
+					if n := e.versions(t, files.ObjectKey(c.account, f["uuid"].(string), f["version_uuid"].(string))); n != 1 {
+						t.Fatalf("%d S3 versions of the object, want 1", n)
+					}
+					if n := e.outbox(t, c.account); n[outbox.FileCreated] != int(want) {
+						t.Fatalf("events %v for %d files", n, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkKommoPath moves a 32 MiB file through Kommo's relayed parts (of
+// Kommo's own 512 KiB and of the 4 MiB max_part_size) and through the
+// presigned path (/v1/sessions, 8 MiB parts straight to S3), on the
+// embedded emulators: MiB/s on this machine, and per GiB the API requests
+// (each one Lambda invocation), the S3 requests by price class (A: PUT,
+// LIST, multipart calls; B: GET, HEAD), DynamoDB requests, and the file
+// bytes that pass through Lambda. docs/performance.md prices them.
+func BenchmarkKommoPath(b *testing.B) {
+	const size = 32 << 20
+	for _, tc := range []struct {
+		name string
+		part int
+	}{{"presigned", 0}, {"kommo-512KiB", 512 << 10}, {"kommo-4MiB", relay.MaxPart}} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := start(b, testenv.Embedded(b))
+			c := e.account(0, "")
+			data := random(size)
+			var api, s3a, s3b, ddb int
+			var through int64
+			var elapsed time.Duration
+			for range b.N { // (b.Loop here crashes go1.26.8's compiler)
+				e.probe.Reset()
+				t0 := time.Now()
+				if tc.part == 0 {
+					c.upload("p.bin", data, nil)
+					api += 2                // open (its answer carries the part URLs), complete
+					s3a += size / (8 << 20) // the client's PUTs, straight to S3
+				} else {
+					open := c.expect(200, "POST", "/v1.0/sessions", map[string]any{"file_name": "k.bin", "file_size": size})
+					c.kommoUpload(b, open, data, tc.part)
+					api += 1 + (size+tc.part-1)/tc.part
+					through += size
+				}
+				elapsed += time.Since(t0)
+				for _, op := range e.probe.Calls() {
+					switch {
+					case op == "S3.GetObject" || op == "S3.HeadObject":
+						s3b++
+					case strings.HasPrefix(op, "S3."):
+						s3a++
+					case strings.HasPrefix(op, "DynamoDB."):
+						ddb++
+					}
+				}
+			}
+			gib := float64(size) * float64(b.N) / (1 << 30)
+			b.ReportMetric(float64(size)*float64(b.N)/(1<<20)/elapsed.Seconds(), "MiB/s")
+			b.ReportMetric(float64(api)/gib, "api-req/GiB")
+			b.ReportMetric(float64(s3a)/gib, "s3-classA/GiB")
+			b.ReportMetric(float64(s3b)/gib, "s3-classB/GiB")
+			b.ReportMetric(float64(ddb)/gib, "ddb-req/GiB")
+			b.ReportMetric(float64(through)/gib/(1<<20), "lambda-MiB/GiB")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// TestKommoAnyPartSizes sends files of random sizes (an empty one
+// included) in parts of random sizes up to max_part_size, some sent twice,
+// on the memory drivers: every file arrives whole.
+func TestKommoAnyPartSizes(t *testing.T) {
+	t.Parallel()
+	e := start(t, testenv.Memory())
+	c := e.account(0, "")
+	rng := rand.New(rand.NewPCG(35, 1))
+	for i, size := range []int{0, 1, 5 << 20, 8<<20 - 1, 8 << 20, 8<<20 + 1, 17<<20 + rng.IntN(1<<20), 24 << 20} {
+		data := random(size)
+		open := c.expect(200, "POST", "/v1.0/sessions", map[string]any{"file_name": fmt.Sprintf("f%d.bin", i), "file_size": size})
+		url, off := open["upload_url"].(string), 0
+		var f map[string]any
+		for f == nil {
+			end := min(off+1+rng.IntN(relay.MaxPart), size)
+			sends := 1 + rng.IntN(2)
+			var m map[string]any
+			for range sends {
+				r := c.kommoPart(url, data[off:end])
+				if r.Status != 200 {
+					t.Fatalf("file %d, part at %d: %s", i, off, r)
+				}
+				m = r.JSON()
+			}
+			if end == size {
+				f = m
+			} else {
+				url, off = m["next_url"].(string), end
+			}
+		}
+		if got, _ := c.download(f["uuid"].(string), ""); sum(got) != sum(data) || f["size"].(float64) != float64(size) {
+			t.Fatalf("file %d (%d bytes): %v", i, size, f)
+		}
+	}
 }
