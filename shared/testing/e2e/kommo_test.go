@@ -358,5 +358,21 @@ func TestKommoAnyPartSizes(t *testing.T) {
 		if got, _ := c.download(f["uuid"].(string), ""); sum(got) != sum(data) || f["size"].(float64) != float64(size) {
 			t.Fatalf("file %d (%d bytes): %v", i, size, f)
 		}
+	} // a session past its 24 hours: its URLs answer 410
+	open := c.expect(200, "POST", "/v1.0/sessions", map[string]any{"file_name": "late.bin", "file_size": 10})
+	e.clock.Advance(25 * time.Hour)
+	if r := c.kommoPart(open["upload_url"].(string), make([]byte, 10)); r.Status != 410 || r.JSON()["code"] != "session_expired" {
+		t.Fatalf("an expired session's part: %s", r)
+	}
+	// an upload URL altered, or of another account
+	other := e.account(0, "")
+	open = c.expect(200, "POST", "/v1.0/sessions", map[string]any{"file_name": "mine.bin", "file_size": 10})
+	for _, tc := range []struct {
+		c   *client
+		url string
+	}{{c, open["upload_url"].(string) + "x"}, {other, open["upload_url"].(string)}} {
+		if r := tc.c.kommoPart(tc.url, make([]byte, 10)); r.Status != 404 || r.JSON()["code"] != "invalid_upload_url" {
+			t.Fatalf("a foreign or altered URL: %s", r)
+		}
 	}
 }
