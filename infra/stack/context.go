@@ -74,7 +74,7 @@ func ContextBool(scope constructs.Construct, key string, def bool) bool {
 
 // FromContext builds props from CDK context keys: stage, allowedOrigins,
 // assetDir, logRetentionDays, throttleRate, throttleBurst, authorizerTtl,
-// alarmEmail, terminationProtection (default true), domainName +
+// alarmEmail, alarmTopicArn, concurrencyAlarm, terminationProtection (default true), domainName +
 // certificateArn, edge (+ edgeWebAclArn, edgeRatePerIp, edgeRatePerToken),
 // and account + region
 // (both or neither: a stage pinned to its account and region; without
@@ -98,6 +98,8 @@ func FromContext(scope constructs.Construct) Props {
 		ThrottleBurst:    contextNumber(scope, "throttleBurst"),
 		AuthorizerTTL:    int(contextNumber(scope, "authorizerTtl")),
 		AlarmEmail:       ContextString(scope, "alarmEmail", ""),
+		AlarmTopicARN:    ContextString(scope, "alarmTopicArn", ""),
+		ConcurrencyAlarm: contextNumber(scope, "concurrencyAlarm"),
 		DomainName:       ContextString(scope, "domainName", ""),
 		CertificateARN:   ContextString(scope, "certificateArn", ""),
 		Edge:             ContextBool(scope, "edge", false),

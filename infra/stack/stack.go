@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
@@ -27,8 +26,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -53,7 +50,9 @@ type Props struct {
 	ThrottleRate     float64  // steady requests per second for the stage
 	ThrottleBurst    float64  // burst
 	AuthorizerTTL    int      // seconds API Gateway caches an authorizer answer per token
-	AlarmEmail       string   // optional: alarms notify this address through SNS
+	AlarmEmail       string   // optional: the alarm topic's email subscription
+	AlarmTopicARN    string   // optional: an existing SNS topic the alarms notify instead of the stack's own
+	ConcurrencyAlarm float64  // the account's concurrent executions that alarm (800: 80 % of the default quota)
 	DomainName       string   // optional custom domain of the API, with CertificateARN (ACM, the stack's region)
 	CertificateARN   string
 	Edge             bool    // CloudFront + WAF in front of the API
@@ -72,6 +71,9 @@ func (p Props) Defaults() Props {
 	}
 	if p.AssetDir == "" {
 		p.AssetDir = "bin"
+	}
+	if p.ConcurrencyAlarm == 0 {
+		p.ConcurrencyAlarm = 800
 	}
 	if p.LogRetentionDays == 0 {
 		p.LogRetentionDays = 30
@@ -199,27 +201,11 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		},
 	})
 
-	var topic awssns.Topic
-	if props.AlarmEmail != "" {
-		topic = awssns.NewTopic(st, jsii.String("Alarms"), nil)
-		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlarmEmail), nil))
-	}
-	alarmAt := func(id string, m awscloudwatch.IMetric, threshold float64, what string) {
-		a := awscloudwatch.NewAlarm(st, jsii.String(id), &awscloudwatch.AlarmProps{
-			Metric: m, Threshold: jsii.Number(threshold), EvaluationPeriods: jsii.Number(1),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-			AlarmDescription:   jsii.String(what),
-		})
-		if topic != nil {
-			a.AddAlarmAction(awscloudwatchactions.NewSnsAction(topic))
-		}
-	}
-	alarm := func(id string, m awscloudwatch.IMetric, what string) { alarmAt(id, m, 1, what) }
+	al := newAlarms(st, props)
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
-	alarm("TableThrottled", s.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Period: fiveMinutes,
-		Operations: &tableOperations}),
-		"Anexo: DynamoDB throttled requests (a hot account or partition)")
+	al.add("TableThrottled", s.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Period: fiveMinutes,
+		Operations: &tableOperations}), rule{Threshold: 1, Of: 3, In: 5, Page: true},
+		"Anexo: DynamoDB throttled requests in 3 of the last 5 five-minute periods (a hot account or partition)")
 
 	// Asynchronous invocations (S3's notifications to the recorder, the
 	// schedule's to the sweeper) that still fail after Lambda's two
@@ -230,8 +216,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
 	})
-	alarm("AsyncFailuresQueued", s.AsyncFailures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-		Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}),
+	al.add("AsyncFailuresQueued", s.AsyncFailures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+		Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")}), rule{Threshold: 1},
 		"Anexo: an S3 event or a scheduled sweep failed after its retries (messages in the AsyncFailures queue)")
 
 	// Events: every event to the bus; webhook deliveries through a queue
@@ -250,8 +236,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		EnforceSSL:        jsii.Bool(true),
 		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: s.DeliveriesDLQ, MaxReceiveCount: jsii.Number(float64(webhooks.MaxAttempts))},
 	})
-	alarm("WebhookDeliveriesGivenUp", s.DeliveriesDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-		Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
+	al.add("WebhookDeliveriesGivenUp", s.DeliveriesDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+		Period: fiveMinutes, Statistic: jsii.String("Maximum")}), rule{Threshold: 1},
 		"Anexo: webhook deliveries given up after their retries (messages in the DeliveriesDLQ queue; redrive them when the endpoints are back)")
 
 	names := lambdas.All()
@@ -300,14 +286,26 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 					Queue: *s.Deliveries.QueueArn(), Bus: *s.Bus.EventBusArn()})),
 			}))
 		}
-		alarm(cid+"Errors", fn.MetricErrors(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" returned errors")
-		alarm(cid+"Throttles", fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5))}), "Anexo "+name+" was throttled")
-		alarmAt(cid+"NearTimeout", fn.MetricDuration(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
-			spec.TimeoutSec*1000*0.8, fmt.Sprintf("Anexo %s ran for 80%% of its %.0f s timeout", name, spec.TimeoutSec))
+		// the request path pages; background work notifies
+		serves := slices.Contains(lambdas.HTTP, name)
+		sum := &awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}
+		al.add(cid+"Errors", rate(name+" errors %", fn.MetricErrors(sum), fn.MetricInvocations(sum), fiveMinutes),
+			rule{Threshold: 1, Of: 3, In: 5, Page: serves, Runbook: "function-errors"}, "Anexo "+name+": 1 % or more of its invocations failed in 3 of the last 5 five-minute periods")
+		al.add(cid+"Throttles", fn.MetricThrottles(sum), rule{Threshold: 1, Of: 3, In: 5, Page: serves, Runbook: "function-throttles"},
+			"Anexo "+name+" was throttled in 3 of the last 5 five-minute periods (concurrency)")
+		al.add(cid+"NearTimeout", fn.MetricDuration(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
+			rule{Threshold: spec.TimeoutSec * 1000 * 0.8, Of: 3, In: 5, Runbook: "function-near-timeout"}, fmt.Sprintf("Anexo %s ran for 80%% of its %.0f s timeout in 3 of the last 5 five-minute periods", name, spec.TimeoutSec))
 		if onFailure != nil {
-			alarm(cid+"AsyncEventsDropped", fn.Metric(jsii.String("AsyncEventsDropped"), &awscloudwatch.MetricOptions{
-				Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
+			al.add(cid+"AsyncEventsDropped", fn.Metric(jsii.String("AsyncEventsDropped"), sum), rule{Threshold: 1, Runbook: "function-async-events-dropped"},
 				"Anexo "+name+" dropped asynchronous events (too old, or the failure destination refused them)")
+		}
+		switch name {
+		case lambdas.Dispatcher:
+			al.add("DispatcherIteratorAge", fn.Metric(jsii.String("IteratorAge"), &awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
+				rule{Threshold: 5 * 60 * 1000, Of: 3, In: 5}, "Anexo: the dispatcher is 5 minutes or more behind the table's stream in 3 of the last 5 five-minute periods (events reach the bus and webhooks late)")
+		case lambdas.Sweeper:
+			al.add("SweeperHeartbeat", fn.MetricInvocations(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Hours(jsii.Number(3)), Statistic: jsii.String("Sum")}),
+				rule{Threshold: 1, Below: true, Breach: true}, "Anexo: the hourly sweeper has not run for 3 hours (trash is not purged, sessions not settled)")
 		}
 		s.Functions[name] = fn
 	}
@@ -372,7 +370,19 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		}
 		s.API.AddRoutes(opts)
 	}
-	alarm("Api5xx", s.API.MetricServerError(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}), "Anexo API answered 5xx")
+	apiSum := &awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}
+	al.add("Api5xx", rate("API 5xx %", s.API.MetricServerError(apiSum), s.API.MetricCount(apiSum), fiveMinutes),
+		rule{Threshold: 1, Of: 3, In: 5, Page: true}, "Anexo API: 1 % or more of its answers were 5xx in 3 of the last 5 five-minute periods")
+	al.add("Api4xx", rate("API 4xx %", s.API.MetricClientError(apiSum), s.API.MetricCount(apiSum), fiveMinutes),
+		rule{Threshold: 25, Of: 3, In: 5}, "Anexo API: 25 % or more of its answers were 4xx (429 throttling included) in 3 of the last 5 five-minute periods")
+	al.add("ApiLatencyP99", s.API.MetricLatency(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("p99")}),
+		rule{Threshold: 5000, Of: 3, In: 5, Page: true}, "Anexo API: p99 latency of 5 s or more in 3 of the last 5 five-minute periods")
+	al.add("DeliveriesStuck", s.Deliveries.MetricApproximateAgeOfOldestMessage(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Maximum")}),
+		rule{Threshold: 30 * 3600, Of: 3, In: 5}, "Anexo: a webhook delivery has waited 30 hours, past its whole retry schedule (the deliveries function is not consuming)")
+	al.add("LambdaConcurrency", awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("AWS/Lambda"), MetricName: jsii.String("ConcurrentExecutions"),
+		Period: fiveMinutes, Statistic: jsii.String("Maximum")}), rule{Threshold: props.ConcurrencyAlarm, Of: 3, In: 5},
+		"Anexo: the account's Lambda concurrency is near its limit in 3 of the last 5 five-minute periods (every function may be throttled)")
+	al.composite()
 
 	s.addDashboard(stage, names)
 

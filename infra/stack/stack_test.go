@@ -606,28 +606,33 @@ func TestStageThrottleAlarmsOutputs(t *testing.T) {
 	})))
 	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Authorizer"), assertions.Match_ObjectLike(obj(map[string]any{"AuthorizerResultTtlInSeconds": 120})))
 	n := len(allFunctions())
-	// errors and throttles per function, API 5xx, failed async invocations
-	// queued, AsyncEventsDropped per background function, duration near
-	// the timeout per function, DynamoDB throttling, webhook deliveries
-	// given up
-	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(3*n+4+len(lambdas.Background))))
+	// errors, throttles and duration near the timeout per function,
+	// AsyncEventsDropped per background function, the dispatcher's
+	// iterator age, the sweeper's heartbeat; the API's 5xx and 4xx rates
+	// and p99 latency, failed async invocations queued, DynamoDB
+	// throttling, webhook deliveries given up or stuck, the account's
+	// concurrency
+	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(3*n+len(lambdas.Background)+2+8)))
 	for _, metric := range []string{"Errors", "Throttles"} {
 		found := 0
 		for _, a := range s.resources("AWS::CloudWatch::Alarm") {
-			p := props(a)
-			if p["MetricName"] == metric && p["Namespace"] == "AWS/Lambda" {
+			m, _ := json.Marshal(props(a))
+			if strings.Contains(string(m), `"MetricName":"`+metric+`"`) && strings.Contains(string(m), "AWS/Lambda") {
 				found++
-				if len(p["AlarmActions"].([]any)) != 1 {
-					t.Errorf("alarm without the SNS action: %v", p)
-				}
 			}
 		}
 		if found != n {
 			t.Errorf("%d %s alarms, want %d", found, metric, n)
 		}
 	}
-	s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), assertions.Match_ObjectLike(obj(map[string]any{
-		"MetricName": "5xx", "Namespace": "AWS/ApiGateway"})))
+	// rates, not counts, in 3 of 5 periods
+	for _, a := range s.resources("AWS::CloudWatch::Alarm") {
+		m, _ := json.Marshal(props(a))
+		if strings.Contains(string(m), `"MetricName":"5xx"`) && (!strings.Contains(string(m), "100 * part / whole") ||
+			props(a)["DatapointsToAlarm"] != 3.0 || props(a)["EvaluationPeriods"] != 5.0) {
+			t.Errorf("the 5xx alarm is not a rate in 3 of 5 periods: %s", m)
+		}
+	}
 	s.tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), obj(map[string]any{
 		"Protocol": "email", "Endpoint": "ops@example.com", "TopicArn": assertions.Match_AnyValue()}))
 	for _, o := range []string{"ApiUrl", "TableName", "BucketName"} {
@@ -870,4 +875,76 @@ func TestEventRouting(t *testing.T) {
 		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(obj(map[string]any{
 			"ANEXO_FUNCTION": lambdas.Deliveries, "EVENT_BUS_NAME": assertions.Match_AnyValue(), "DELIVERY_QUEUE_URL": assertions.Match_AnyValue()}))}})))
 	s.tpl.HasOutput(jsii.String("EventBusName"), obj(map[string]any{"Value": assertions.Match_AnyValue()}))
+}
+
+var runbookRef = regexp.MustCompile(`docs/operations\.md#([a-z0-9-]+)\)`)
+
+// TestAlarmsReachSomeone: without any alarm option the stack has a topic
+// and every alarm notifies it, when it fires and when it clears; the
+// paging alarms feed one composite alarm, which notifies it too; the
+// sweeper's heartbeat breaches on missing data; with alarmTopicArn the
+// alarms notify that topic and the stack makes none.
+func TestAlarmsReachSomeone(t *testing.T) {
+	s := defaults(t)
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^## (\S+)$`).FindAllStringSubmatch(string(doc), -1) {
+		entries[m[1]] = true
+	}
+	topics := s.resources("AWS::SNS::Topic")
+	if len(topics) != 1 {
+		t.Fatalf("%d topics, want 1", len(topics))
+	}
+	var topic string
+	for id := range topics {
+		topic = id
+	}
+	for id, a := range s.resources("AWS::CloudWatch::Alarm") {
+		p := props(a)
+		for _, k := range []string{"AlarmActions", "OKActions"} {
+			acts, _ := p[k].([]any)
+			if len(acts) != 1 || ref(acts[0]) != topic {
+				t.Errorf("alarm %s: %s %v, want the topic %s", id, k, p[k], topic)
+			}
+		}
+		if m := runbookRef.FindStringSubmatch(p["AlarmDescription"].(string)); m == nil || !entries[m[1]] {
+			t.Errorf("alarm %s: no runbook entry in docs/operations.md for %q", id, p["AlarmDescription"])
+		}
+	}
+	composites := s.resources("AWS::CloudWatch::CompositeAlarm")
+	if len(composites) != 1 {
+		t.Fatalf("%d composite alarms, want 1", len(composites))
+	}
+	for _, c := range composites {
+		p := props(c)
+		rule, _ := json.Marshal(p["AlarmRule"])
+		for _, paging := range []string{"Api5xx", "ApiLatencyP99", "TableThrottled", "AuthorizerErrors"} {
+			if !strings.Contains(string(rule), paging) {
+				t.Errorf("the composite alarm leaves out %s: %s", paging, rule)
+			}
+		}
+		if strings.Contains(string(rule), "SweeperHeartbeat") {
+			t.Errorf("background work pages: %s", rule)
+		}
+		if acts, _ := p["AlarmActions"].([]any); len(acts) != 1 || ref(acts[0]) != topic {
+			t.Errorf("the composite alarm notifies %v", p["AlarmActions"])
+		}
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), assertions.Match_ObjectLike(obj(map[string]any{
+		"MetricName": "Invocations", "Namespace": "AWS/Lambda", "ComparisonOperator": "LessThanThreshold",
+		"TreatMissingData": "breaching", "Period": 3 * 3600})))
+	s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), assertions.Match_ObjectLike(obj(map[string]any{
+		"MetricName": "IteratorAge", "Namespace": "AWS/Lambda", "Threshold": 300000})))
+
+	const arn = "arn:aws:sns:sa-east-1:123456789012:pager"
+	imported := build(t, stack.Props{AlarmTopicARN: arn})
+	imported.tpl.ResourceCountIs(jsii.String("AWS::SNS::Topic"), jsii.Number(0))
+	for id, a := range imported.resources("AWS::CloudWatch::Alarm") {
+		if acts, _ := props(a)["AlarmActions"].([]any); len(acts) != 1 || acts[0] != arn {
+			t.Errorf("alarm %s notifies %v, want %s", id, acts, arn)
+		}
+	}
 }
