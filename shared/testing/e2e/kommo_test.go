@@ -52,7 +52,7 @@ func (c *client) kommoUpload(t testing.TB, open map[string]any, data []byte, n i
 // the OpenAPI document's Kommo schemas (written from Kommo's reference).
 func TestKommoFilesAPI(t *testing.T) {
 	t.Parallel()
-	testenv.On(t, []string{"memory", "embedded"}, func(t *testing.T, be testenv.Backend) {
+	testenv.On(t, []string{"embedded"}, func(t *testing.T, be testenv.Backend) { // TestKommoAnyPartSizes: memory
 		e := start(t, be)
 		c := e.account(0, "", "files:read", "files:write", "files:delete")
 		data := random(20*MiB + 123)
@@ -226,6 +226,9 @@ func TestKommoPartCrashSafety(t *testing.T) {
 	want := int64(1) // the clean run of the last part made one
 	for _, i := range []int{2, 3} {
 		for _, fp := range faultPoints(points[i]) {
+			if fp.Skip == 0 && (fp.Op == "DynamoDB.GetItem" || fp.Op == "DynamoDB.Query") {
+				continue // the authorizer's and the keyring's reads, before the relay runs
+			}
 			for _, after := range []bool{false, true} {
 				fp.After = after
 				t.Run(fmt.Sprintf("part%d/%s#%d/after=%v", i, fp.Op, fp.Skip, after), func(t *testing.T) {
@@ -325,15 +328,16 @@ func BenchmarkKommoPath(b *testing.B) {
 	}
 }
 
-// TestKommoAnyPartSizes sends files of random sizes (an empty one
-// included) in parts of random sizes up to max_part_size, some sent twice,
-// on the memory drivers: every file arrives whole.
+// TestKommoAnyPartSizes sends files of sizes around S3 part boundaries (an
+// empty one included) in parts of random sizes up to max_part_size, some
+// sent twice, on the memory drivers (5 MiB S3 parts): every file arrives
+// whole.
 func TestKommoAnyPartSizes(t *testing.T) {
 	t.Parallel()
-	e := start(t, testenv.Memory())
+	e := start(t, testenv.Memory(), func(o *devserver.Options) { o.Config.Limits.MinPartSize = 5 * MiB })
 	c := e.account(0, "")
 	rng := rand.New(rand.NewPCG(35, 1))
-	for i, size := range []int{0, 1, 5 << 20, 8<<20 - 1, 8 << 20, 8<<20 + 1, 17<<20 + rng.IntN(1<<20), 24 << 20} {
+	for i, size := range []int{0, 1, 5<<20 - 1, 5 << 20, 5<<20 + 1, 10<<20 + 1 + rng.IntN(1<<20)} {
 		data := random(size)
 		open := c.expect(200, "POST", "/v1.0/sessions", map[string]any{"file_name": fmt.Sprintf("f%d.bin", i), "file_size": size})
 		url, off := open["upload_url"].(string), 0
