@@ -340,15 +340,17 @@ func (a *Kommo) list(ctx context.Context, req Request, p auth.Principal) (Respon
 	if err != nil {
 		return Response{}, err
 	}
-	_, page, err := a.Catalog.List(ctx, p, native)
+	var page catalog.Page
+	if none { // known to match nothing: the query is checked, not run
+		_, err = catalog.ParseQuery(native, a.Catalog.Clock.Now())
+	} else {
+		_, page, err = a.Catalog.List(ctx, p, native)
+	}
 	if err != nil {
 		return Response{}, err
 	}
 	base := BaseURL(req)
 	views := make([]kommoFile, 0, len(page.Files))
-	if none {
-		page = catalog.Page{}
-	}
 	for _, f := range page.Files {
 		views = append(views, viewKommoFile(base, f))
 	}
