@@ -203,6 +203,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 
 	al := newAlarms(st, props)
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
+	sum := &awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}
 	al.add("TableThrottled", s.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Period: fiveMinutes,
 		Operations: &tableOperations}), rule{Threshold: 1, Of: 3, In: 5, Page: true},
 		"Anexo: DynamoDB throttled requests in 3 of the last 5 five-minute periods (a hot account or partition)")
@@ -288,7 +289,6 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		}
 		// the request path pages; background work notifies
 		serves := slices.Contains(lambdas.HTTP, name)
-		sum := &awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}
 		al.add(cid+"Errors", rate(name+" errors %", fn.MetricErrors(sum), fn.MetricInvocations(sum), fiveMinutes),
 			rule{Threshold: 1, Of: 3, In: 5, Page: serves, Runbook: "function-errors"}, "Anexo "+name+": 1 % or more of its invocations failed in 3 of the last 5 five-minute periods")
 		al.add(cid+"Throttles", fn.MetricThrottles(sum), rule{Threshold: 1, Of: 3, In: 5, Page: serves, Runbook: "function-throttles"},
@@ -370,10 +370,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		}
 		s.API.AddRoutes(opts)
 	}
-	apiSum := &awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}
-	al.add("Api5xx", rate("API 5xx %", s.API.MetricServerError(apiSum), s.API.MetricCount(apiSum), fiveMinutes),
+	al.add("Api5xx", rate("API 5xx %", s.API.MetricServerError(sum), s.API.MetricCount(sum), fiveMinutes),
 		rule{Threshold: 1, Of: 3, In: 5, Page: true}, "Anexo API: 1 % or more of its answers were 5xx in 3 of the last 5 five-minute periods")
-	al.add("Api4xx", rate("API 4xx %", s.API.MetricClientError(apiSum), s.API.MetricCount(apiSum), fiveMinutes),
+	al.add("Api4xx", rate("API 4xx %", s.API.MetricClientError(sum), s.API.MetricCount(sum), fiveMinutes),
 		rule{Threshold: 25, Of: 3, In: 5}, "Anexo API: 25 % or more of its answers were 4xx (429 throttling included) in 3 of the last 5 five-minute periods")
 	al.add("ApiLatencyP99", s.API.MetricLatency(&awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("p99")}),
 		rule{Threshold: 5000, Of: 3, In: 5, Page: true}, "Anexo API: p99 latency of 5 s or more in 3 of the last 5 five-minute periods")

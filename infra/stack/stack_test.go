@@ -165,6 +165,20 @@ func (s synth) resources(typ string) map[string]map[string]any {
 
 func props(r map[string]any) map[string]any { return r["Properties"].(map[string]any) }
 
+// one is the template's only resource of type typ: its logical id and
+// itself; the test fails unless there is exactly one.
+func (s synth) one(t *testing.T, typ string) (string, map[string]any) {
+	t.Helper()
+	rs := s.resources(typ)
+	if len(rs) != 1 {
+		t.Fatalf("%d %s resources, want 1", len(rs), typ)
+	}
+	for id, r := range rs {
+		return id, r
+	}
+	return "", nil
+}
+
 // functionIDs maps function name → logical id (via ANEXO_FUNCTION).
 func (s synth) functionIDs(t *testing.T) map[string]string {
 	out := map[string]string{}
@@ -375,14 +389,7 @@ func TestRoutes(t *testing.T) {
 	s := defaults(t)
 	fnIDs := s.functionIDs(t)
 	integrations := s.resources("AWS::ApiGatewayV2::Integration")
-	authorizers := s.resources("AWS::ApiGatewayV2::Authorizer")
-	if len(authorizers) != 1 {
-		t.Fatalf("%d authorizers", len(authorizers))
-	}
-	var authzID string
-	for id := range authorizers {
-		authzID = id
-	}
+	authzID, authorizer := s.one(t, "AWS::ApiGatewayV2::Authorizer")
 	got := map[string]string{}
 	for _, r := range s.resources("AWS::ApiGatewayV2::Route") {
 		p := props(r)
@@ -425,7 +432,7 @@ func TestRoutes(t *testing.T) {
 		"AuthorizerResultTtlInSeconds":   60,
 		"AuthorizerUri":                  assertions.Match_AnyValue(),
 	}))
-	uri, _ := json.Marshal(props(authorizers[authzID])["AuthorizerUri"])
+	uri, _ := json.Marshal(props(authorizer)["AuthorizerUri"])
 	if !strings.Contains(string(uri), fnIDs[lambdas.Authorizer]) {
 		t.Errorf("authorizer invokes %s", uri)
 	}
@@ -688,15 +695,9 @@ func TestAsyncFailures(t *testing.T) {
 // throttling and the async failures queue; per-route metrics are on.
 func TestDashboard(t *testing.T) {
 	s := defaults(t)
-	dashboards := s.resources("AWS::CloudWatch::Dashboard")
-	if len(dashboards) != 1 {
-		t.Fatalf("%d dashboards", len(dashboards))
-	}
-	var body string
-	for _, d := range dashboards {
-		b, _ := json.Marshal(props(d)["DashboardBody"])
-		body = string(b)
-	}
+	_, dashboard := s.one(t, "AWS::CloudWatch::Dashboard")
+	b, _ := json.Marshal(props(dashboard)["DashboardBody"])
+	body := string(b)
 	for _, want := range []string{"Latency p99 per route", `\"Route\",\"GET /v1/files\"`, "Function duration p99",
 		"ThrottledRequests", "ApproximateNumberOfMessagesVisible", `\"5xx\"`, `\"4xx\"`} {
 		if !strings.Contains(body, want) {
@@ -894,14 +895,7 @@ func TestAlarmsReachSomeone(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^## (\S+)$`).FindAllStringSubmatch(string(doc), -1) {
 		entries[m[1]] = true
 	}
-	topics := s.resources("AWS::SNS::Topic")
-	if len(topics) != 1 {
-		t.Fatalf("%d topics, want 1", len(topics))
-	}
-	var topic string
-	for id := range topics {
-		topic = id
-	}
+	topic, _ := s.one(t, "AWS::SNS::Topic")
 	for id, a := range s.resources("AWS::CloudWatch::Alarm") {
 		p := props(a)
 		for _, k := range []string{"AlarmActions", "OKActions"} {
@@ -914,24 +908,19 @@ func TestAlarmsReachSomeone(t *testing.T) {
 			t.Errorf("alarm %s: no runbook entry in docs/operations.md for %q", id, p["AlarmDescription"])
 		}
 	}
-	composites := s.resources("AWS::CloudWatch::CompositeAlarm")
-	if len(composites) != 1 {
-		t.Fatalf("%d composite alarms, want 1", len(composites))
+	_, composite := s.one(t, "AWS::CloudWatch::CompositeAlarm")
+	p := props(composite)
+	rule, _ := json.Marshal(p["AlarmRule"])
+	for _, paging := range []string{"Api5xx", "ApiLatencyP99", "TableThrottled", "AuthorizerErrors"} {
+		if !strings.Contains(string(rule), paging) {
+			t.Errorf("the composite alarm leaves out %s: %s", paging, rule)
+		}
 	}
-	for _, c := range composites {
-		p := props(c)
-		rule, _ := json.Marshal(p["AlarmRule"])
-		for _, paging := range []string{"Api5xx", "ApiLatencyP99", "TableThrottled", "AuthorizerErrors"} {
-			if !strings.Contains(string(rule), paging) {
-				t.Errorf("the composite alarm leaves out %s: %s", paging, rule)
-			}
-		}
-		if strings.Contains(string(rule), "SweeperHeartbeat") {
-			t.Errorf("background work pages: %s", rule)
-		}
-		if acts, _ := p["AlarmActions"].([]any); len(acts) != 1 || ref(acts[0]) != topic {
-			t.Errorf("the composite alarm notifies %v", p["AlarmActions"])
-		}
+	if strings.Contains(string(rule), "SweeperHeartbeat") {
+		t.Errorf("background work pages: %s", rule)
+	}
+	if acts, _ := p["AlarmActions"].([]any); len(acts) != 1 || ref(acts[0]) != topic {
+		t.Errorf("the composite alarm notifies %v", p["AlarmActions"])
 	}
 	s.tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), assertions.Match_ObjectLike(obj(map[string]any{
 		"MetricName": "Invocations", "Namespace": "AWS/Lambda", "ComparisonOperator": "LessThanThreshold",
