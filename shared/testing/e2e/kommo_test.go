@@ -229,44 +229,41 @@ func TestKommoPartCrashSafety(t *testing.T) {
 			if fp.Skip == 0 && (fp.Op == "DynamoDB.GetItem" || fp.Op == "DynamoDB.Query") {
 				continue // the authorizer's and the keyring's reads, before the relay runs
 			}
-			for _, after := range []bool{false, true} {
-				fp.After = after
-				t.Run(fmt.Sprintf("part%d/%s#%d/after=%v", i, fp.Op, fp.Skip, after), func(t *testing.T) {
-					url, _ := send(i)
-					e.probe.Arm(fp)
-					r := c.kommoPart(url, parts[i])
-					e.probe.Disarm()
-					if r.Status != 500 && r.Status != 200 && r.Status != 503 {
-						t.Fatalf("faulted part: %s", r)
+			t.Run(fmt.Sprintf("part%d/%s", i, faultName(fp)), func(t *testing.T) {
+				url, _ := send(i)
+				e.probe.Arm(fp)
+				r := c.kommoPart(url, parts[i])
+				e.probe.Disarm()
+				if r.Status != 500 && r.Status != 200 && r.Status != 503 {
+					t.Fatalf("faulted part: %s", r)
+				}
+				var f map[string]any
+				for j := i; j < len(parts); j++ {
+					r := c.kommoPart(url, parts[j])
+					if r.Status != 200 {
+						t.Fatalf("part %d after the fault: %s", j, r)
 					}
-					var f map[string]any
-					for j := i; j < len(parts); j++ {
-						r := c.kommoPart(url, parts[j])
-						if r.Status != 200 {
-							t.Fatalf("part %d after the fault: %s", j, r)
-						}
-						if j == len(parts)-1 {
-							f = r.JSON()
-						} else {
-							url = r.JSON()["next_url"].(string)
-						}
+					if j == len(parts)-1 {
+						f = r.JSON()
+					} else {
+						url = r.JSON()["next_url"].(string)
 					}
-					want++
-					if got, _ := c.download(f["uuid"].(string), ""); sum(got) != sum(data) {
-						t.Fatal("bytes differ")
-					}
-					used, nfiles, versions := usage(t, e, c.account)
-					if nfiles != want || versions != want || used != want*int64(len(data)) {
-						t.Fatalf("usage = %d bytes %d files %d versions, want %d files", used, nfiles, versions, want)
-					}
-					if n := e.versions(t, files.ObjectKey(c.account, f["uuid"].(string), f["version_uuid"].(string))); n != 1 {
-						t.Fatalf("%d S3 versions of the object, want 1", n)
-					}
-					if n := e.outbox(t, c.account); n[outbox.FileCreated] != int(want) {
-						t.Fatalf("events %v for %d files", n, want)
-					}
-				})
-			}
+				}
+				want++
+				if got, _ := c.download(f["uuid"].(string), ""); sum(got) != sum(data) {
+					t.Fatal("bytes differ")
+				}
+				used, nfiles, versions := usage(t, e, c.account)
+				if nfiles != want || versions != want || used != want*int64(len(data)) {
+					t.Fatalf("usage = %d bytes %d files %d versions, want %d files", used, nfiles, versions, want)
+				}
+				if n := e.versions(t, files.ObjectKey(c.account, f["uuid"].(string), f["version_uuid"].(string))); n != 1 {
+					t.Fatalf("%d S3 versions of the object, want 1", n)
+				}
+				if n := e.outbox(t, c.account); n[outbox.FileCreated] != int(want) {
+					t.Fatalf("events %v for %d files", n, want)
+				}
+			})
 		}
 	}
 }

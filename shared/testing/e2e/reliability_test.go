@@ -33,38 +33,35 @@ func TestAttachCrashSafety(t *testing.T) {
 	calls := e.probe.Calls()
 	t.Logf("an attach to a new entity makes %v", calls)
 	for _, fp := range faultPoints(calls) {
-		for _, after := range []bool{false, true} {
-			fp.After = after
-			t.Run(fmt.Sprintf("%s#%d/after=%v", fp.Op, fp.Skip, after), func(t *testing.T) {
-				lead := uuid.NewString()
-				path := "/v1/entities/lead/" + lead + "/files"
-				attached0 := e.outbox(t, c.account)[outbox.FileAttached]
-				body := map[string]any{"file_uuids": []string{f}, "files": []map[string]any{{"file_uuid": f, "kind": "note", "note_id": "n1"}}}
-				e.probe.Arm(fp)
-				r := c.do("POST", path, body)
-				e.probe.Disarm()
-				if r.Status != 500 && r.Status != 200 && r.Status != 401 {
-					t.Fatalf("faulted attach: %s", r)
+		t.Run(faultName(fp), func(t *testing.T) {
+			lead := uuid.NewString()
+			path := "/v1/entities/lead/" + lead + "/files"
+			attached0 := e.outbox(t, c.account)[outbox.FileAttached]
+			body := map[string]any{"file_uuids": []string{f}, "files": []map[string]any{{"file_uuid": f, "kind": "note", "note_id": "n1"}}}
+			e.probe.Arm(fp)
+			r := c.do("POST", path, body)
+			e.probe.Disarm()
+			if r.Status != 500 && r.Status != 200 && r.Status != 401 {
+				t.Fatalf("faulted attach: %s", r)
+			}
+			m := c.expect(200, "POST", path, body)
+			for _, st := range statuses(t, m) {
+				if st != "attached" && st != "already_attached" {
+					t.Fatalf("retry: %v", statuses(t, m))
 				}
-				m := c.expect(200, "POST", path, body)
-				for _, st := range statuses(t, m) {
-					if st != "attached" && st != "already_attached" {
-						t.Fatalf("retry: %v", statuses(t, m))
-					}
-				}
-				ids, atts := c.mediaTab(path, "")
-				if len(ids) != 1 || len(atts[f]) != 2 {
-					t.Fatalf("after the retry: %v %v", ids, atts)
-				}
-				// an event per attachment made, whichever call failed
-				if n := e.outbox(t, c.account); n[outbox.FileAttached]-attached0 != 2 {
-					t.Fatalf("%d file.attached for 2 attachments", n[outbox.FileAttached]-attached0)
-				}
-				if m := c.expect(200, "GET", "/v1/entities/lead/"+lead, nil); m["uuid"] != lead {
-					t.Fatal(m)
-				}
-			})
-		}
+			}
+			ids, atts := c.mediaTab(path, "")
+			if len(ids) != 1 || len(atts[f]) != 2 {
+				t.Fatalf("after the retry: %v %v", ids, atts)
+			}
+			// an event per attachment made, whichever call failed
+			if n := e.outbox(t, c.account); n[outbox.FileAttached]-attached0 != 2 {
+				t.Fatalf("%d file.attached for 2 attachments", n[outbox.FileAttached]-attached0)
+			}
+			if m := c.expect(200, "GET", "/v1/entities/lead/"+lead, nil); m["uuid"] != lead {
+				t.Fatal(m)
+			}
+		})
 	}
 }
 
