@@ -57,6 +57,34 @@ func contextStrings(scope constructs.Construct, key string) []string {
 	return nil
 }
 
+// contextMap accepts a JSON object (cdk.json) or key=value pairs separated
+// by commas (-c tags=team=crm,costCenter=42).
+func contextMap(scope constructs.Construct, key string) map[string]string {
+	out := map[string]string{}
+	switch x := scope.Node().TryGetContext(jsii.String(key)).(type) {
+	case map[string]any:
+		for k, v := range x {
+			out[k] = fmt.Sprint(v)
+		}
+	case string:
+		var m map[string]any
+		if json.Unmarshal([]byte(x), &m) == nil {
+			for k, v := range m {
+				out[k] = fmt.Sprint(v)
+			}
+			break
+		}
+		for _, pair := range strings.Split(x, ",") {
+			k, v, ok := strings.Cut(pair, "=")
+			if !ok || strings.TrimSpace(k) == "" {
+				panic(fmt.Sprintf("context %s: %q is not key=value", key, pair))
+			}
+			out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
 // ContextBool reads true/false (cdk.json or -c key=false).
 func ContextBool(scope constructs.Construct, key string, def bool) bool {
 	switch x := scope.Node().TryGetContext(jsii.String(key)).(type) {
@@ -73,7 +101,10 @@ func ContextBool(scope constructs.Construct, key string, def bool) bool {
 }
 
 // FromContext builds props from CDK context keys: stage, allowedOrigins,
-// assetDir, logRetentionDays, throttleRate, throttleBurst, authorizerTtl,
+// assetDir, logRetentionDays (a number, or never), logLevel, tags,
+// permissionsBoundary, detailedMetrics, throttleRate, throttleBurst,
+// routeThrottles, deliveriesConcurrency, reservedConcurrency, backup,
+// backupRetentionDays, backupVaultLock, backupCopyTo, authorizerTtl,
 // alarmEmail, alarmTopicArn, concurrencyAlarm, terminationProtection (default true), domainName +
 // certificateArn, edge (+ edgeWebAclArn, edgeRatePerIp, edgeRatePerToken),
 // and account + region
@@ -89,22 +120,76 @@ func FromContext(scope constructs.Construct) Props {
 		env = &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
 	}
 	return Props{
-		StackProps:       awscdk.StackProps{Env: env, TerminationProtection: jsii.Bool(ContextBool(scope, "terminationProtection", true))},
-		StageName:        ContextString(scope, "stage", ""),
-		AllowedOrigins:   contextStrings(scope, "allowedOrigins"),
-		AssetDir:         ContextString(scope, "assetDir", ""),
-		LogRetentionDays: int(contextNumber(scope, "logRetentionDays")),
-		ThrottleRate:     contextNumber(scope, "throttleRate"),
-		ThrottleBurst:    contextNumber(scope, "throttleBurst"),
-		AuthorizerTTL:    int(contextNumber(scope, "authorizerTtl")),
-		AlarmEmail:       ContextString(scope, "alarmEmail", ""),
-		AlarmTopicARN:    ContextString(scope, "alarmTopicArn", ""),
-		ConcurrencyAlarm: contextNumber(scope, "concurrencyAlarm"),
-		DomainName:       ContextString(scope, "domainName", ""),
-		CertificateARN:   ContextString(scope, "certificateArn", ""),
-		Edge:             ContextBool(scope, "edge", false),
-		EdgeWebACLArn:    ContextString(scope, "edgeWebAclArn", ""),
-		EdgeRatePerIP:    contextNumber(scope, "edgeRatePerIp"),
-		EdgeRatePerToken: contextNumber(scope, "edgeRatePerToken"),
+		StackProps:            awscdk.StackProps{Env: env, TerminationProtection: jsii.Bool(ContextBool(scope, "terminationProtection", true))},
+		StageName:             ContextString(scope, "stage", ""),
+		AllowedOrigins:        contextStrings(scope, "allowedOrigins"),
+		AssetDir:              ContextString(scope, "assetDir", ""),
+		LogRetentionDays:      retentionDays(scope),
+		LogLevel:              ContextString(scope, "logLevel", ""),
+		Tags:                  contextMap(scope, "tags"),
+		PermissionsBoundary:   ContextString(scope, "permissionsBoundary", ""),
+		DetailedMetrics:       ContextBool(scope, "detailedMetrics", false),
+		RouteThrottles:        routeThrottles(scope),
+		DeliveriesConcurrency: contextNumber(scope, "deliveriesConcurrency"),
+		ReservedConcurrency:   reservedConcurrency(scope),
+		NoBackup:              !ContextBool(scope, "backup", true),
+		BackupRetentionDays:   contextNumber(scope, "backupRetentionDays"),
+		BackupVaultLock:       ContextBool(scope, "backupVaultLock", false),
+		BackupCopyTo:          ContextString(scope, "backupCopyTo", ""),
+		ThrottleRate:          contextNumber(scope, "throttleRate"),
+		ThrottleBurst:         contextNumber(scope, "throttleBurst"),
+		AuthorizerTTL:         int(contextNumber(scope, "authorizerTtl")),
+		AlarmEmail:            ContextString(scope, "alarmEmail", ""),
+		AlarmTopicARN:         ContextString(scope, "alarmTopicArn", ""),
+		ConcurrencyAlarm:      contextNumber(scope, "concurrencyAlarm"),
+		DomainName:            ContextString(scope, "domainName", ""),
+		CertificateARN:        ContextString(scope, "certificateArn", ""),
+		Edge:                  ContextBool(scope, "edge", false),
+		EdgeWebACLArn:         ContextString(scope, "edgeWebAclArn", ""),
+		EdgeRatePerIP:         contextNumber(scope, "edgeRatePerIp"),
+		EdgeRatePerToken:      contextNumber(scope, "edgeRatePerToken"),
 	}
+}
+
+// retentionDays reads logRetentionDays: a number of days, or "never"
+// (NeverExpire).
+func retentionDays(scope constructs.Construct) int {
+	if ContextString(scope, "logRetentionDays", "") == "never" {
+		return NeverExpire
+	}
+	return int(contextNumber(scope, "logRetentionDays"))
+}
+
+// routeThrottles reads routeThrottles: per function, "rate:burst"
+// (-c routeThrottles=batches=50:100,files=2000:4000, or a JSON object).
+func routeThrottles(scope constructs.Construct) map[string]Throttle {
+	out := map[string]Throttle{}
+	for fn, v := range contextMap(scope, "routeThrottles") {
+		r, b, ok := strings.Cut(v, ":")
+		rate, err1 := strconv.ParseFloat(r, 64)
+		burst, err2 := strconv.ParseFloat(b, 64)
+		if !ok || err1 != nil || err2 != nil || rate <= 0 || burst <= 0 {
+			panic(fmt.Sprintf("context routeThrottles: %s=%q is not rate:burst (two positive numbers)", fn, v))
+		}
+		out[fn] = Throttle{Rate: rate, Burst: burst}
+	}
+	return out
+}
+
+// reservedConcurrency reads reservedConcurrency: "recommended" (what
+// RecommendedReservations reserves), or per function a number
+// (-c reservedConcurrency=authorizer=100,sessions-open=50).
+func reservedConcurrency(scope constructs.Construct) map[string]float64 {
+	if ContextString(scope, "reservedConcurrency", "") == "recommended" {
+		return RecommendedReservations
+	}
+	out := map[string]float64{}
+	for fn, v := range contextMap(scope, "reservedConcurrency") {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 1 {
+			panic(fmt.Sprintf("context reservedConcurrency: %s=%q is not a positive number", fn, v))
+		}
+		out[fn] = n
+	}
+	return out
 }

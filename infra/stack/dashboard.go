@@ -11,9 +11,10 @@ import (
 )
 
 // addDashboard draws what an operator watches: requests and errors, latency
-// p50/p99 per route, each function's errors, throttles and duration,
-// DynamoDB throttling, and the failed asynchronous invocations queued.
-func (s *Stack) addDashboard(stage awsapigatewayv2.HttpStage, names []string) {
+// p50/p99 (per route too with detailed metrics), each function's errors,
+// throttles and duration, DynamoDB throttling, and the failed
+// asynchronous invocations queued.
+func (s *Stack) addDashboard(props Props, stage awsapigatewayv2.HttpStage, names []string) {
 	period := awscdk.Duration_Minutes(jsii.Number(5))
 	opts := func(stat string) *awscloudwatch.MetricOptions {
 		return &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String(stat)}
@@ -45,27 +46,25 @@ func (s *Stack) addDashboard(stage awsapigatewayv2.HttpStage, names []string) {
 			return s.Functions[name].Metric(jsii.String(m), o)
 		}
 	}
-	awscloudwatch.NewDashboard(s.Stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		Widgets: &[]*[]awscloudwatch.IWidget{
-			{
-				graph("Requests", 8, stage.MetricCount(opts("Sum"))),
-				graph("4xx / 5xx", 8, stage.MetricClientError(opts("Sum")), stage.MetricServerError(opts("Sum"))),
-				graph("Latency p50 / p99", 8, stage.MetricLatency(opts("p50")), stage.MetricLatency(opts("p99"))),
-			},
-			{
-				graph("Latency p50 per route", 12, perRoute("p50")...),
-				graph("Latency p99 per route", 12, perRoute("p99")...),
-			},
-			{
-				graph("Function errors", 8, perFunction(fnMetric("Errors", "Sum"))...),
-				graph("Function throttles", 8, perFunction(fnMetric("Throttles", "Sum"))...),
-				graph("Function duration p99", 8, perFunction(fnMetric("Duration", "p99"))...),
-			},
-			{
-				graph("DynamoDB throttled requests", 12, s.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{
-					Period: period, Operations: &tableOperations})),
-				graph("Failed async invocations queued", 12, s.AsyncFailures.MetricApproximateNumberOfMessagesVisible(opts("Maximum"))),
-			},
-		},
+	rows := []*[]awscloudwatch.IWidget{{
+		graph("Requests", 8, stage.MetricCount(opts("Sum"))),
+		graph("4xx / 5xx", 8, stage.MetricClientError(opts("Sum")), stage.MetricServerError(opts("Sum"))),
+		graph("Latency p50 / p99", 8, stage.MetricLatency(opts("p50")), stage.MetricLatency(opts("p99"))),
+	}}
+	if props.DetailedMetrics {
+		rows = append(rows, &[]awscloudwatch.IWidget{
+			graph("Latency p50 per route", 12, perRoute("p50")...),
+			graph("Latency p99 per route", 12, perRoute("p99")...),
+		})
+	}
+	rows = append(rows, &[]awscloudwatch.IWidget{
+		graph("Function errors", 8, perFunction(fnMetric("Errors", "Sum"))...),
+		graph("Function throttles", 8, perFunction(fnMetric("Throttles", "Sum"))...),
+		graph("Function duration p99", 8, perFunction(fnMetric("Duration", "p99"))...),
+	}, &[]awscloudwatch.IWidget{
+		graph("DynamoDB throttled requests", 12, s.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{
+			Period: period, Operations: &tableOperations})),
+		graph("Failed async invocations queued", 12, s.AsyncFailures.MetricApproximateNumberOfMessagesVisible(opts("Maximum"))),
 	})
+	awscloudwatch.NewDashboard(s.Stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{Widgets: &rows})
 }

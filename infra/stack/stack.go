@@ -31,6 +31,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/anexo/anexo/shared/adapters/dynamo"
+	"github.com/anexo/anexo/shared/adapters/eventbus"
 	"github.com/anexo/anexo/shared/domain/dispatch"
 	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/domain/upload"
@@ -46,19 +47,45 @@ type Props struct {
 	StageName        string   // HTTP API stage; "$default" serves at the root
 	AllowedOrigins   []string // CORS origins for the API and for browser uploads to the bucket
 	AssetDir         string   // where `make build` put <function>/bootstrap
-	LogRetentionDays int      // CloudWatch Logs retention
-	ThrottleRate     float64  // steady requests per second for the stage
-	ThrottleBurst    float64  // burst
-	AuthorizerTTL    int      // seconds API Gateway caches an authorizer answer per token
-	AlarmEmail       string   // optional: the alarm topic's email subscription
-	AlarmTopicARN    string   // optional: an existing SNS topic the alarms notify instead of the stack's own
-	ConcurrencyAlarm float64  // the account's concurrent executions that alarm (800: 80 % of the default quota)
-	DomainName       string   // optional custom domain of the API, with CertificateARN (ACM, the stack's region)
-	CertificateARN   string
-	Edge             bool    // CloudFront + WAF in front of the API
-	EdgeWebACLArn    string  // an existing CloudFront web ACL (required outside us-east-1)
-	EdgeRatePerIP    float64 // WAF: requests per 5 minutes per client IP
-	EdgeRatePerToken float64 // WAF: requests per 5 minutes per Authorization value
+	LogRetentionDays int      // CloudWatch Logs retention: a value CloudWatch allows, or NeverExpire
+	LogLevel         string   // the functions' application log level: DEBUG, INFO (default), WARN or ERROR
+	// Tags go on every resource, besides app=anexo and stage=<stage>.
+	Tags map[string]string
+	// PermissionsBoundary (a managed policy's name or ARN) bounds every role the stack creates.
+	PermissionsBoundary string
+	// DetailedMetrics turns on per-route API metrics (billed per route and metric).
+	DetailedMetrics bool
+	ThrottleRate    float64 // steady requests per second of a route without its own throttle
+	ThrottleBurst   float64 // burst
+	// RouteThrottles override DefaultRouteThrottles per function: each of
+	// the function's routes gets that rate and burst.
+	RouteThrottles map[string]Throttle
+	// DeliveriesConcurrency caps the webhook deliveries' concurrent
+	// invocations (the queue's event source: 2 to 1,000).
+	DeliveriesConcurrency float64
+	// ReservedConcurrency reserves concurrent executions per function
+	// (RecommendedReservations for the authorizer and the upload path);
+	// none by default, as a new account's quota may not allow it.
+	ReservedConcurrency map[string]float64
+	// An AWS Backup plan covers both tables and the bucket (daily, kept
+	// BackupRetentionDays) unless NoBackup; BackupVaultLock locks its
+	// vault (compliance mode: no one can delete a recovery point early);
+	// BackupCopyTo (a vault ARN, another account's or region's) gets a
+	// copy of each recovery point.
+	NoBackup            bool
+	BackupRetentionDays float64
+	BackupVaultLock     bool
+	BackupCopyTo        string
+	AuthorizerTTL       int     // seconds API Gateway caches an authorizer answer per token
+	AlarmEmail          string  // optional: the alarm topic's email subscription
+	AlarmTopicARN       string  // optional: an existing SNS topic the alarms notify instead of the stack's own
+	ConcurrencyAlarm    float64 // the account's concurrent executions that alarm (800: 80 % of the default quota)
+	DomainName          string  // optional custom domain of the API, with CertificateARN (ACM, the stack's region)
+	CertificateARN      string
+	Edge                bool    // CloudFront + WAF in front of the API
+	EdgeWebACLArn       string  // an existing CloudFront web ACL (required outside us-east-1)
+	EdgeRatePerIP       float64 // WAF: requests per 5 minutes per client IP
+	EdgeRatePerToken    float64 // WAF: requests per 5 minutes per Authorization value
 }
 
 // Defaults fills unset props.
@@ -79,10 +106,19 @@ func (p Props) Defaults() Props {
 		p.LogRetentionDays = 30
 	}
 	if p.ThrottleRate == 0 {
-		p.ThrottleRate = 100
+		p.ThrottleRate = 1000
 	}
 	if p.ThrottleBurst == 0 {
-		p.ThrottleBurst = 200
+		p.ThrottleBurst = 2000
+	}
+	if p.LogLevel == "" {
+		p.LogLevel = "INFO"
+	}
+	if p.DeliveriesConcurrency == 0 {
+		p.DeliveriesConcurrency = DefaultDeliveriesConcurrency
+	}
+	if p.BackupRetentionDays == 0 {
+		p.BackupRetentionDays = 35
 	}
 	if p.AuthorizerTTL == 0 {
 		p.AuthorizerTTL = 60
@@ -158,8 +194,15 @@ type Stack struct {
 // New builds the stack.
 func New(scope constructs.Construct, id string, props Props) *Stack {
 	props = props.Defaults()
+	if b := props.PermissionsBoundary; b != "" {
+		props.StackProps.PermissionsBoundary = awscdk.PermissionsBoundary_FromName(jsii.String(b))
+		if strings.HasPrefix(b, "arn:") {
+			props.StackProps.PermissionsBoundary = awscdk.PermissionsBoundary_FromArn(jsii.String(b))
+		}
+	}
 	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &Stack{Stack: st, Functions: map[string]awslambda.Function{}}
+	tag(st, props)
 
 	s.Table = protectedTable(st, "Metadata", awsdynamodb.StreamViewType_NEW_IMAGE) // the stream feeds the dispatcher
 	s.Keys = protectedTable(st, "SigningKeys", "")                                 // no index
@@ -225,6 +268,16 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	// whose messages go to the dead-letter queue after their last attempt
 	// (a message's receive count is its attempt number).
 	s.Bus = awsevents.NewEventBus(st, jsii.String("Events"), &awsevents.EventBusProps{Description: jsii.String("Anexo: every event (source anexo, detail-type its type)")})
+	// every event kept 30 days: a window of them can be replayed to the bus
+	// (a rule whose target was down, a new consumer; docs/operations.md)
+	archive := s.Bus.Archive(jsii.String("EventsArchive"), &awsevents.BaseArchiveProps{
+		Description:  jsii.String("Anexo: every event, 30 days"),
+		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(eventbus.Source)},
+		Retention:    awscdk.Duration_Days(jsii.Number(30)),
+	})
+	// aws-cdk-lib writes KmsKeyIdentifier "" without a key, which some
+	// regions refuse (aws/aws-cdk#37847): no property is AWS's own key
+	archive.Node().DefaultChild().(awsevents.CfnArchive).AddPropertyDeletionOverride(jsii.String("KmsKeyIdentifier"))
 	s.DeliveriesDLQ = awssqs.NewQueue(st, jsii.String("DeliveriesDLQ"), &awssqs.QueueProps{
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
@@ -267,9 +320,13 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			MemorySize:    jsii.Number(spec.MemoryMB),
 			Timeout:       awscdk.Duration_Seconds(jsii.Number(spec.TimeoutSec)),
 			LoggingFormat: awslambda.LoggingFormat_JSON,
-			LogGroup:      logs,
-			Description:   jsii.String("Anexo " + name),
-			Tracing:       awslambda.Tracing_ACTIVE,
+			// Lambda drops application lines below the level
+			ApplicationLogLevelV2: logLevel(props.LogLevel),
+			LogGroup:              logs,
+			// nil: the account's unreserved pool
+			ReservedConcurrentExecutions: reserved(props, name),
+			Description:                  jsii.String("Anexo " + name),
+			Tracing:                      awslambda.Tracing_ACTIVE,
 			Environment: &map[string]*string{
 				"ANEXO_FUNCTION":     jsii.String(name),
 				"ANEXO_TRACING":      jsii.String("1"),
@@ -317,7 +374,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			&awseventstargets.LambdaFunctionProps{DeadLetterQueue: s.AsyncFailures, RetryAttempts: jsii.Number(2)})},
 	})
 
-	s.addEventSources()
+	s.addEventSources(props)
+	s.limitPermanentDeletes()
+	s.addBackup(props)
 
 	// Browser form uploads (Uppy's /s3/params) are recorded when S3 reports them.
 	s.Bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED_POST, awss3notifications.NewLambdaDestination(s.Functions[lambdas.Recorder]))
@@ -339,8 +398,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		StageName:  jsii.String(props.StageName),
 		AutoDeploy: jsii.Bool(true),
 		Throttle:   &awsapigatewayv2.ThrottleSettings{RateLimit: jsii.Number(props.ThrottleRate), BurstLimit: jsii.Number(props.ThrottleBurst)},
-		// per-route metrics (the dashboard's latency per route)
-		DetailedMetricsEnabled: jsii.Bool(true),
+		// per-route metrics (the dashboard's latency per route): billed
+		// per route and metric, so only when asked
+		DetailedMetricsEnabled: jsii.Bool(props.DetailedMetrics),
 	})
 	// Access logs: one JSON line per request, with what an operator needs
 	// to follow a request into the function's own log (request id).
@@ -370,6 +430,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		}
 		s.API.AddRoutes(opts)
 	}
+	s.routeThrottles(props, stage)
 	al.add("Api5xx", rate("API 5xx %", s.API.MetricServerError(sum), s.API.MetricCount(sum), fiveMinutes),
 		rule{Threshold: 1, Of: 3, In: 5, Page: true}, "Anexo API: 1 % or more of its answers were 5xx in 3 of the last 5 five-minute periods")
 	al.add("Api4xx", rate("API 4xx %", s.API.MetricClientError(sum), s.API.MetricCount(sum), fiveMinutes),
@@ -383,7 +444,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		"Anexo: the account's Lambda concurrency is near its limit in 3 of the last 5 five-minute periods (every function may be throttled)")
 	al.composite()
 
-	s.addDashboard(stage, names)
+	s.addDashboard(props, stage, names)
 
 	out := func(id string, v *string, what string) {
 		awscdk.NewCfnOutput(st, jsii.String(id), &awscdk.CfnOutputProps{Value: v, Description: jsii.String(what)})
@@ -439,21 +500,6 @@ func construct(name string) string {
 	return b.String()
 }
 
-func retention(days int) awslogs.RetentionDays {
-	for _, r := range []struct {
-		d int
-		v awslogs.RetentionDays
-	}{{1, awslogs.RetentionDays_ONE_DAY}, {3, awslogs.RetentionDays_THREE_DAYS}, {5, awslogs.RetentionDays_FIVE_DAYS},
-		{7, awslogs.RetentionDays_ONE_WEEK}, {14, awslogs.RetentionDays_TWO_WEEKS}, {30, awslogs.RetentionDays_ONE_MONTH},
-		{60, awslogs.RetentionDays_TWO_MONTHS}, {90, awslogs.RetentionDays_THREE_MONTHS}, {180, awslogs.RetentionDays_SIX_MONTHS},
-		{365, awslogs.RetentionDays_ONE_YEAR}} {
-		if days <= r.d {
-			return r.v
-		}
-	}
-	panic(fmt.Sprintf("stack: log retention of %d days is not supported (max 365)", days))
-}
-
 // addEventSources connects the consumers: the table's stream (only
 // inserted outbox records pass the filter) to the dispatcher, the
 // deliveries queue to the delivery function. The mappings read with the
@@ -461,8 +507,11 @@ func retention(days int) awslogs.RetentionDays {
 // enforces them); the stream's read, and the failure queue the stream
 // mapping sends batches it gives up on to, are granted here (local mode
 // has no stream API to call).
-func (s *Stack) addEventSources() {
+func (s *Stack) addEventSources(props Props) {
 	dispatcher, deliveries := s.Functions[lambdas.Dispatcher], s.Functions[lambdas.Deliveries]
+	if c := props.DeliveriesConcurrency; c < 2 || c > 1000 {
+		panic(fmt.Sprintf("context deliveriesConcurrency: %v is not from 2 to 1000 (what an SQS event source allows)", c))
+	}
 	awslambda.NewEventSourceMapping(s.Stack, jsii.String("DispatcherStream"), &awslambda.EventSourceMappingProps{
 		Target:             dispatcher,
 		EventSourceArn:     s.Table.TableStreamArn(),
@@ -483,5 +532,8 @@ func (s *Stack) addEventSources() {
 		EventSourceArn:          s.Deliveries.QueueArn(),
 		BatchSize:               jsii.Number(webhooks.QueueBatch),
 		ReportBatchItemFailures: jsii.Bool(true),
+		// slow endpoints hold these invocations, not the account's
+		// whole concurrency
+		MaxConcurrency: jsii.Number(props.DeliveriesConcurrency),
 	})
 }

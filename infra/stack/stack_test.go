@@ -564,10 +564,16 @@ func TestIAM(t *testing.T) {
 			t.Errorf("%s may do %v, want exactly %v", name, got, want)
 		}
 	}
+	// managed policies: a function's basic execution role, AWS Backup's
+	// own (backups and restores, S3's too)
+	allowed := regexp.MustCompile(`^:iam::aws:policy/(service-role/AWSLambdaBasicExecutionRole|(service-role/)?AWSBackupServiceRolePolicyFor(Backup|Restores|S3Backup|S3Restore))$`)
 	for id, r := range s.resources("AWS::IAM::Role") {
-		m, _ := json.Marshal(props(r)["ManagedPolicyArns"])
-		if strings.Contains(string(m), "FullAccess") || (len(m) > 4 && !strings.Contains(string(m), "service-role/AWSLambdaBasicExecutionRole")) {
-			t.Errorf("role %s has managed policies %s", id, m)
+		arns, _ := props(r)["ManagedPolicyArns"].([]any)
+		for _, arn := range arns {
+			parts := arn.(map[string]any)["Fn::Join"].([]any)[1].([]any)
+			if tail, _ := parts[len(parts)-1].(string); !allowed.MatchString(tail) {
+				t.Errorf("role %s has managed policy %v", id, arn)
+			}
 		}
 	}
 }
@@ -690,27 +696,35 @@ func TestAsyncFailures(t *testing.T) {
 		"MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS"})))
 }
 
-// TestDashboard: one dashboard with the API's requests, errors and latency
-// per route, each function's errors, throttles and duration, DynamoDB
-// throttling and the async failures queue; per-route metrics are on.
+// TestDashboard: one dashboard with the API's requests, errors and latency,
+// each function's errors, throttles and duration, DynamoDB throttling and
+// the async failures queue; latency per route only with detailed metrics
+// (billed per route and metric), which are off by default.
 func TestDashboard(t *testing.T) {
-	s := defaults(t)
-	_, dashboard := s.one(t, "AWS::CloudWatch::Dashboard")
-	b, _ := json.Marshal(props(dashboard)["DashboardBody"])
-	body := string(b)
-	for _, want := range []string{"Latency p99 per route", `\"Route\",\"GET /v1/files\"`, "Function duration p99",
-		"ThrottledRequests", "ApproximateNumberOfMessagesVisible", `\"5xx\"`, `\"4xx\"`} {
-		if !strings.Contains(body, want) {
+	body := func(s synth) string {
+		_, dashboard := s.one(t, "AWS::CloudWatch::Dashboard")
+		b, _ := json.Marshal(props(dashboard)["DashboardBody"])
+		return string(b)
+	}
+	def := body(defaults(t))
+	for _, want := range []string{"Function duration p99", "ThrottledRequests", "ApproximateNumberOfMessagesVisible", `\"5xx\"`, `\"4xx\"`} {
+		if !strings.Contains(def, want) {
 			t.Errorf("dashboard lacks %s", want)
 		}
 	}
 	for _, name := range allFunctions() {
-		if !strings.Contains(body, `\"label\":\"`+name+`\"`) {
+		if !strings.Contains(def, `\"label\":\"`+name+`\"`) {
 			t.Errorf("dashboard lacks function %s", name)
 		}
 	}
-	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), assertions.Match_ObjectLike(obj(map[string]any{
-		"DefaultRouteSettings": assertions.Match_ObjectLike(obj(map[string]any{"DetailedMetricsEnabled": true}))})))
+	if strings.Contains(def, "per route") {
+		t.Error("per-route latency on the dashboard without detailed metrics")
+	}
+	defaults(t).tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Stage"), assertions.Match_ObjectLike(obj(map[string]any{
+		"DefaultRouteSettings": assertions.Match_ObjectLike(obj(map[string]any{"DetailedMetricsEnabled": false}))})))
+	if detailed := body(custom(t)); !strings.Contains(detailed, "Latency p99 per route") || !strings.Contains(detailed, `\"Route\",\"GET /v1/files\"`) {
+		t.Error("no per-route latency on the dashboard with detailed metrics")
+	}
 }
 
 // TestOperations: what an ops team expects: JSON access logs with the

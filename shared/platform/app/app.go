@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"strconv"
 	"sync"
 	"time"
@@ -166,9 +167,25 @@ func (l *lazy[T]) get(build func() T) T {
 	return l.v
 }
 
-// JSONLogger is the structured logger every function uses.
+// JSONLogger is the structured logger every function uses, at the level
+// Lambda's logging configuration sets (AWS_LAMBDA_LOG_LEVEL; INFO without
+// one), so a line Lambda would drop is not even formatted.
 func JSONLogger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: LogLevel(os.Getenv("AWS_LAMBDA_LOG_LEVEL"))}))
+}
+
+// LogLevel maps Lambda's application log levels onto slog's (TRACE is
+// DEBUG, FATAL is ERROR); anything else is INFO.
+func LogLevel(lambda string) slog.Level {
+	switch strings.ToUpper(lambda) {
+	case "TRACE", "DEBUG":
+		return slog.LevelDebug
+	case "WARN":
+		return slog.LevelWarn
+	case "ERROR", "FATAL":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
 }
 
 // New wires a process from its configuration and the AWS configuration

@@ -201,6 +201,10 @@ const (
 	putEvents        = "events:PutEvents"
 )
 
+// DeleteObjectVersion deletes a version for good: the stack's bucket
+// policy denies it to every principal but the functions granted it here.
+const DeleteObjectVersion = deleteObjectVersion
+
 // Policies is every function's policy: the stack grants exactly this, local
 // mode and tests enforce exactly this. A grant here that no test exercises
 // fails the suite's coverage check (see Usage), so every line is needed.

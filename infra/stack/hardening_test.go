@@ -1,0 +1,304 @@
+package stack_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/anexo/anexo/infra/cfnlint"
+	"github.com/anexo/anexo/infra/stack"
+	"github.com/anexo/anexo/shared/inbound/httpapi"
+	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/platform/iam"
+)
+
+// customProps set every operations option away from its default.
+var customProps = stack.Props{
+	Tags:                  map[string]string{"team": "crm", "cost-center": "42"},
+	PermissionsBoundary:   "arn:aws:iam::123456789012:policy/anexo-boundary",
+	LogRetentionDays:      400,
+	LogLevel:              "debug",
+	DetailedMetrics:       true,
+	RouteThrottles:        map[string]stack.Throttle{lambdas.Batches: {Rate: 5, Burst: 10}},
+	DeliveriesConcurrency: 5,
+	ReservedConcurrency:   stack.RecommendedReservations,
+	BackupRetentionDays:   90,
+	BackupVaultLock:       true,
+	BackupCopyTo:          "arn:aws:backup:sa-east-1:210987654321:backup-vault:anexo-copies",
+}
+
+var customSynth *synth
+
+func custom(t *testing.T) synth {
+	if customSynth == nil {
+		s := build(t, customProps)
+		customSynth = &s
+	}
+	return *customSynth
+}
+
+// TestRouteThrottles: every route has its function's throttle (the
+// defaults, or the one context sets), the defaults sum within API
+// Gateway's regional quota, and the stage is created after the routes its
+// settings name.
+func TestRouteThrottles(t *testing.T) {
+	sum := 0.0
+	for _, th := range stack.DefaultRouteThrottles {
+		sum += th.Rate
+	}
+	if sum > 10000 {
+		t.Errorf("default route throttles sum to %v requests a second, past API Gateway's 10,000", sum)
+	}
+	cfnlint.Doc(t, custom(t).doc) // every option set (the default template: TestCDKSynth)
+	for name, s := range map[string]synth{"default": defaults(t), "custom": custom(t)} {
+		id, st := s.one(t, "AWS::ApiGatewayV2::Stage")
+		settings := props(st)["RouteSettings"].(map[string]any)
+		routes := httpapi.All()
+		if len(settings) != len(routes) {
+			t.Errorf("%s: %d route settings for %d routes", name, len(settings), len(routes))
+		}
+		for _, r := range routes {
+			want := stack.DefaultRouteThrottles[r.Function]
+			if name == "custom" && r.Function == lambdas.Batches {
+				want = customProps.RouteThrottles[lambdas.Batches]
+			}
+			got, _ := settings[r.Key()].(map[string]any)
+			if got["ThrottlingRateLimit"] != want.Rate || got["ThrottlingBurstLimit"] != want.Burst || got["DetailedMetricsEnabled"] != (name == "custom") {
+				t.Errorf("%s: %s: %v, want %+v", name, r.Key(), got, want)
+			}
+		}
+		deps, _ := json.Marshal(s.doc["Resources"].(map[string]any)[id].(map[string]any)["DependsOn"])
+		for rid := range s.resources("AWS::ApiGatewayV2::Route") {
+			if !strings.Contains(string(deps), `"`+rid+`"`) {
+				t.Errorf("%s: the stage does not wait for route %s", name, rid)
+			}
+		}
+	}
+}
+
+// TestConcurrencyIsolation: the deliveries' event source is capped (20 by
+// default), nothing is reserved by default, and the recommended
+// reservations go on the authorizer and the upload path.
+func TestConcurrencyIsolation(t *testing.T) {
+	for name, c := range map[string]struct {
+		s    synth
+		cap  float64
+		kept map[string]float64
+	}{"default": {defaults(t), stack.DefaultDeliveriesConcurrency, nil}, "custom": {custom(t), 5, stack.RecommendedReservations}} {
+		ids := c.s.functionIDs(t)
+		c.s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), assertions.Match_ObjectLike(obj(map[string]any{
+			"FunctionName": map[string]any{"Ref": ids[lambdas.Deliveries]}, "ScalingConfig": map[string]any{"MaximumConcurrency": c.cap}})))
+		fns := c.s.resources("AWS::Lambda::Function")
+		for fn, id := range ids {
+			got, ok := props(fns[id])["ReservedConcurrentExecutions"]
+			if want, reserve := c.kept[fn]; ok != reserve || (ok && got != want) {
+				t.Errorf("%s: %s reserves %v, want %v", name, fn, got, c.kept[fn])
+			}
+		}
+	}
+	if len(stack.RecommendedReservations) != 4 || stack.RecommendedReservations[lambdas.Authorizer] == 0 {
+		t.Errorf("recommended reservations: %v", stack.RecommendedReservations)
+	}
+}
+
+// TestBackups: AWS Backup's daily plan covers both tables and the bucket,
+// kept 35 days in a retained vault, with a role that may back up and
+// restore S3 too; the custom synth locks the vault and copies each
+// recovery point to another account's vault.
+func TestBackups(t *testing.T) {
+	def := defaults(t)
+	_, plan := def.one(t, "AWS::Backup::BackupPlan")
+	b, _ := json.Marshal(props(plan))
+	for _, want := range []string{`"DeleteAfterDays":35`, `"ScheduleExpression":"cron(0 3 * * ? *)"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("backup plan lacks %s: %s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "CopyActions") {
+		t.Errorf("a copy action by default: %s", b)
+	}
+	_, sel := def.one(t, "AWS::Backup::BackupSelection")
+	res, _ := json.Marshal(props(sel)["BackupSelection"].(map[string]any)["Resources"])
+	for _, id := range []string{"Metadata", "SigningKeys", "Files"} {
+		if !strings.Contains(string(res), `"`+id) {
+			t.Errorf("backup selection lacks %s: %s", id, res)
+		}
+	}
+	_, vault := def.one(t, "AWS::Backup::BackupVault")
+	if vault["DeletionPolicy"] != "Retain" || props(vault)["LockConfiguration"] != nil {
+		t.Errorf("vault: %v", vault)
+	}
+	role, _ := json.Marshal(def.resources("AWS::IAM::Role"))
+	for _, policy := range []string{"AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores", "AWSBackupServiceRolePolicyForS3Backup", "AWSBackupServiceRolePolicyForS3Restore"} {
+		if !strings.Contains(string(role), policy) {
+			t.Errorf("no role has %s", policy)
+		}
+	}
+
+	c := custom(t)
+	_, vault = c.one(t, "AWS::Backup::BackupVault")
+	if lock, _ := json.Marshal(props(vault)["LockConfiguration"]); string(lock) != `{"ChangeableForDays":3,"MinRetentionDays":90}` {
+		t.Errorf("vault lock: %s", lock)
+	}
+	_, plan = c.one(t, "AWS::Backup::BackupPlan")
+	if b, _ := json.Marshal(props(plan)); !strings.Contains(string(b), `"DestinationBackupVaultArn":"`+customProps.BackupCopyTo+`"`) ||
+		!strings.Contains(string(b), `"DeleteAfterDays":90`) {
+		t.Errorf("backup plan with a copy: %s", b)
+	}
+
+	off := build(t, stack.Props{NoBackup: true})
+	off.tpl.ResourceCountIs(jsii.String("AWS::Backup::BackupPlan"), jsii.Number(0))
+}
+
+// TestPermanentDeletes: the bucket denies s3:DeleteObjectVersion to every
+// principal but the roles of the functions iam.Policies grants it to.
+func TestPermanentDeletes(t *testing.T) {
+	s := defaults(t)
+	ids := s.functionIDs(t)
+	var want []string
+	for fn, statements := range iam.Policies {
+		for _, st := range statements {
+			if slices.Contains(st.Actions, iam.DeleteObjectVersion) {
+				want = append(want, fmt.Sprintf(`{"Fn::GetAtt":["%s","Arn"]}`, roleOf(t, s, ids[fn])))
+				break
+			}
+		}
+	}
+	if len(want) == 0 || len(want) == len(ids) {
+		t.Fatalf("%d of %d functions may delete versions", len(want), len(ids))
+	}
+	slices.Sort(want)
+	_, policy := s.one(t, "AWS::S3::BucketPolicy")
+	for _, st := range props(policy)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+		m := st.(map[string]any)
+		if m["Action"] != iam.DeleteObjectVersion {
+			continue
+		}
+		var got []string
+		for _, arn := range m["Condition"].(map[string]any)["ArnNotEquals"].(map[string]any)["aws:PrincipalArn"].([]any) {
+			b, _ := json.Marshal(arn)
+			got = append(got, string(b))
+		}
+		slices.Sort(got)
+		if m["Effect"] != "Deny" || fmt.Sprint(m["Principal"]) != "map[AWS:*]" || !slices.Equal(got, want) {
+			t.Fatalf("permanent deletes: %v; want a Deny to all but %v", m, want)
+		}
+		return
+	}
+	t.Fatal("the bucket policy does not limit permanent deletes")
+}
+
+// roleOf is the logical id of a function's role.
+func roleOf(t *testing.T, s synth, fnID string) string {
+	t.Helper()
+	role := props(s.resources("AWS::Lambda::Function")[fnID])["Role"].(map[string]any)["Fn::GetAtt"].([]any)
+	return role[0].(string)
+}
+
+// TestTagsBoundaryLogs: app and stage tags (and context's) on resources,
+// a permissions boundary on every role, any retention CloudWatch allows,
+// the functions' log level, and the event archive.
+func TestTagsBoundaryLogs(t *testing.T) {
+	def, c := defaults(t), custom(t)
+	tags := func(s synth, typ string) map[string]string {
+		out := map[string]string{}
+		for _, r := range s.resources(typ) {
+			for _, tag := range props(r)["Tags"].([]any) {
+				m := tag.(map[string]any)
+				out[m["Key"].(string)] = m["Value"].(string)
+			}
+			break
+		}
+		return out
+	}
+	if got := tags(def, "AWS::DynamoDB::Table"); fmt.Sprint(got) != "map[app:anexo stage:default]" {
+		t.Errorf("default tags: %v", got)
+	}
+	if got := tags(c, "AWS::Lambda::Function"); fmt.Sprint(got) != "map[app:anexo cost-center:42 stage:default team:crm]" {
+		t.Errorf("custom tags: %v", got)
+	}
+	for id, r := range c.resources("AWS::IAM::Role") {
+		if b, _ := json.Marshal(props(r)["PermissionsBoundary"]); !strings.Contains(string(b), customProps.PermissionsBoundary) {
+			t.Errorf("role %s has no boundary: %s", id, b)
+		}
+	}
+	for _, r := range def.resources("AWS::IAM::Role") {
+		if props(r)["PermissionsBoundary"] != nil {
+			t.Errorf("a boundary by default: %v", r)
+		}
+	}
+	for name, s := range map[string]struct {
+		s     synth
+		days  float64
+		level string
+	}{"default": {def, 30, "INFO"}, "custom": {c, 400, "DEBUG"}} {
+		for id, lg := range s.s.resources("AWS::Logs::LogGroup") {
+			if props(lg)["RetentionInDays"] != s.days {
+				t.Errorf("%s: log group %s keeps %v days", name, id, props(lg)["RetentionInDays"])
+			}
+		}
+		for fn, id := range s.s.functionIDs(t) {
+			cfg, _ := props(s.s.resources("AWS::Lambda::Function")[id])["LoggingConfig"].(map[string]any)
+			if cfg["ApplicationLogLevel"] != s.level || cfg["LogFormat"] != "JSON" {
+				t.Errorf("%s: %s logs %v", name, fn, cfg)
+			}
+		}
+	}
+	_, archive := def.one(t, "AWS::Events::Archive")
+	if p := props(archive); p["RetentionDays"] != 30.0 || fmt.Sprint(p["EventPattern"]) != "map[source:[anexo]]" || p["KmsKeyIdentifier"] != nil {
+		t.Errorf("archive: %v", p)
+	}
+}
+
+// TestOperationsContext: the -c spellings of the options, and the values
+// refused with a message naming the key.
+func TestOperationsContext(t *testing.T) {
+	fromContext := func(ctx map[string]any) stack.Props {
+		app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
+		for k, v := range ctx {
+			app.Node().SetContext(jsii.String(k), v)
+		}
+		return stack.FromContext(app)
+	}
+	p := fromContext(map[string]any{"tags": "team=crm, cost-center=42", "logRetentionDays": "never", "logLevel": "warn",
+		"routeThrottles": "batches=50:100", "reservedConcurrency": "recommended", "deliveriesConcurrency": "7",
+		"backup": "false", "backupVaultLock": "true", "permissionsBoundary": "boundary", "detailedMetrics": "true"})
+	got := fmt.Sprintf("%v %d %s %v %v %v %v %v %s %v", p.Tags, p.LogRetentionDays, p.LogLevel, p.RouteThrottles, len(p.ReservedConcurrency),
+		p.DeliveriesConcurrency, p.NoBackup, p.BackupVaultLock, p.PermissionsBoundary, p.DetailedMetrics)
+	if want := "map[cost-center:42 team:crm] -1 warn map[batches:{50 100}] 4 7 true true boundary true"; got != want {
+		t.Errorf("from context: %s, want %s", got, want)
+	}
+	if p := fromContext(map[string]any{"tags": map[string]any{"team": "crm"}, "reservedConcurrency": "authorizer=10"}); p.Tags["team"] != "crm" ||
+		p.ReservedConcurrency[lambdas.Authorizer] != 10 || fromContext(nil).NoBackup {
+		t.Errorf("JSON tags, one reservation: %+v", p)
+	}
+	dir := assets(t)
+	for ctx, want := range map[string]string{
+		"logRetentionDays=45":        "CloudWatch Logs keeps logs",
+		"logLevel=verbose":           "context logLevel",
+		"routeThrottles=nosuch=1:2":  `"nosuch" is not a function with routes`,
+		"routeThrottles=files=fast":  "not rate:burst",
+		"deliveriesConcurrency=1":    "context deliveriesConcurrency",
+		"reservedConcurrency=x=5":    `"x" is not a function`,
+		"tags=oops":                  "is not key=value",
+		"reservedConcurrency=files=": "not a positive number",
+	} {
+		k, v, _ := strings.Cut(ctx, "=")
+		msg := func() (msg string) {
+			defer func() { msg = fmt.Sprint(recover()) }()
+			p := fromContext(map[string]any{k: v})
+			p.AssetDir = dir
+			stack.New(awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())}), "Anexo", p)
+			return ""
+		}()
+		if !strings.Contains(msg, want) {
+			t.Errorf("-c %s: %q, want a panic with %q", ctx, msg, want)
+		}
+	}
+}
