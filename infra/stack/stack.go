@@ -288,7 +288,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(4)), // the schedule takes about 28 hours
 		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:        jsii.Bool(true),
-		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: s.DeliveriesDLQ, MaxReceiveCount: jsii.Number(float64(webhooks.MaxAttempts))},
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: s.DeliveriesDLQ, MaxReceiveCount: jsii.Number(webhooks.MaxReceives)},
 	})
 	al.add("WebhookDeliveriesGivenUp", s.DeliveriesDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 		Period: fiveMinutes, Statistic: jsii.String("Maximum")}), rule{Threshold: 1},
@@ -335,13 +335,14 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 				"BUCKET_NAME":        s.Bucket.BucketName(),
 				"EVENT_BUS_NAME":     s.Bus.EventBusName(),
 				"DELIVERY_QUEUE_URL": s.Deliveries.QueueUrl(),
+				"DELIVERY_DLQ_URL":   s.DeliveriesDLQ.QueueUrl(),
 			},
 		})
 		for _, st := range iam.Policies[name] {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions: jsii.Strings(st.Actions...),
 				Resources: jsii.Strings(st.Resource.ARN(iam.ARNs{Table: *s.Table.TableArn(), Keys: *s.Keys.TableArn(), Bucket: *s.Bucket.BucketArn(),
-					Queue: *s.Deliveries.QueueArn(), Bus: *s.Bus.EventBusArn()})),
+					Queue: *s.Deliveries.QueueArn(), DeadLetters: *s.DeliveriesDLQ.QueueArn(), Bus: *s.Bus.EventBusArn()})),
 			}))
 		}
 		// the request path pages; background work notifies

@@ -23,6 +23,7 @@ import (
 	"github.com/anexo/anexo/infra/stack"
 	"github.com/anexo/anexo/shared/adapters/dynamo"
 	"github.com/anexo/anexo/shared/domain/upload"
+	"github.com/anexo/anexo/shared/domain/webhooks"
 	"github.com/anexo/anexo/shared/inbound/httpapi"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
 	"github.com/anexo/anexo/shared/platform/iam"
@@ -591,6 +592,8 @@ func resourceKind(t *testing.T, res string) string {
 		return "stream"
 	case strings.Contains(res, `"Deliveries`) && !strings.Contains(res, "DLQ"):
 		return "deliveries queue"
+	case strings.Contains(res, `"DeliveriesDLQ`):
+		return "deliveries dead-letter queue"
 	case strings.Contains(res, `"Events`):
 		return "event bus"
 	case strings.Contains(res, "Metadata") && index.MatchString(res):
@@ -840,8 +843,10 @@ func TestEnvironmentAgnostic(t *testing.T) {
 // TestEventRouting: the table streams new images; the dispatcher's mapping
 // reads it from the oldest record, filtered to inserted outbox records, in
 // batches of 100 retried 10 times (halved) before the failure queue; the
-// deliveries queue (visibility 3 min, 4 days) moves a message to its
-// dead-letter queue after the last attempt, which alarms; the delivery
+// deliveries queue (visibility 3 min, 4 days) moves a message whose every
+// receive crashed to its dead-letter queue after webhooks.MaxReceives
+// (the delivery function moves one after its last attempt: its URL is in
+// the environment), which alarms; the delivery
 // function reports failed items; the bus and the queue reach every
 // function's environment; the bus's name is an output.
 func TestEventRouting(t *testing.T) {
@@ -858,7 +863,7 @@ func TestEventRouting(t *testing.T) {
 	}
 	s.tpl.HasResourceProperties(jsii.String("AWS::SQS::Queue"), assertions.Match_ObjectLike(obj(map[string]any{
 		"VisibilityTimeout": 180, "MessageRetentionPeriod": 4 * 24 * 3600, "SqsManagedSseEnabled": true,
-		"RedrivePolicy": map[string]any{"deadLetterTargetArn": map[string]any{"Fn::GetAtt": []any{dlq, "Arn"}}, "maxReceiveCount": 8}})))
+		"RedrivePolicy": map[string]any{"deadLetterTargetArn": map[string]any{"Fn::GetAtt": []any{dlq, "Arn"}}, "maxReceiveCount": webhooks.MaxReceives}})))
 	maps := s.resources("AWS::Lambda::EventSourceMapping")
 	if len(maps) != 2 {
 		t.Fatalf("%d event source mappings", len(maps))
@@ -888,7 +893,7 @@ func TestEventRouting(t *testing.T) {
 		"Dimensions": []any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{dlq, "QueueName"}}}}})))
 	s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(obj(map[string]any{
 		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(obj(map[string]any{
-			"ANEXO_FUNCTION": lambdas.Deliveries, "EVENT_BUS_NAME": assertions.Match_AnyValue(), "DELIVERY_QUEUE_URL": assertions.Match_AnyValue()}))}})))
+			"ANEXO_FUNCTION": lambdas.Deliveries, "EVENT_BUS_NAME": assertions.Match_AnyValue(), "DELIVERY_QUEUE_URL": assertions.Match_AnyValue(), "DELIVERY_DLQ_URL": assertions.Match_AnyValue()}))}})))
 	s.tpl.HasOutput(jsii.String("EventBusName"), obj(map[string]any{"Value": assertions.Match_AnyValue()}))
 }
 

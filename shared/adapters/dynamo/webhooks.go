@@ -146,6 +146,7 @@ type deliveryItem struct {
 	Type      string        `dynamodbav:"type"`
 	Position  string        `dynamodbav:"position,omitempty"`
 	State     string        `dynamodbav:"state"`
+	Tries     int           `dynamodbav:"tries,omitempty"`
 	Attempts  []attemptItem `dynamodbav:"attempts"`
 	CreatedAt string        `dynamodbav:"created_at"`
 	UpdatedAt string        `dynamodbav:"updated_at"`
@@ -164,7 +165,7 @@ type attemptItem struct {
 // (the newest webhooks.MaxAttemptsKept), never over a delivered one.
 func (s *Store) SaveAttempt(ctx context.Context, d webhooks.Delivery, a webhooks.Attempt) error {
 	it := deliveryItem{PK: deliveryPK(d.WebhookID), SK: deliverySK(d.ID), ID: d.ID, WebhookID: d.WebhookID, AccountID: d.AccountID,
-		Type: string(d.Type), Position: d.Position, State: d.State, CreatedAt: ts(d.CreatedAt), UpdatedAt: ts(a.At),
+		Type: string(d.Type), Position: d.Position, State: d.State, Tries: d.Tries, CreatedAt: ts(d.CreatedAt), UpdatedAt: ts(a.At),
 		TTL: d.CreatedAt.Add(outbox.Retention).Unix()}
 	all := append(append([]webhooks.Attempt{}, d.Attempts...), a)
 	for _, x := range all[max(0, len(all)-webhooks.MaxAttemptsKept):] {
@@ -187,7 +188,7 @@ func (s *Store) SaveAttempt(ctx context.Context, d webhooks.Delivery, a webhooks
 
 func (it deliveryItem) delivery() webhooks.Delivery {
 	d := webhooks.Delivery{ID: it.ID, WebhookID: it.WebhookID, AccountID: it.AccountID, Type: outbox.Type(it.Type), Position: it.Position,
-		State: it.State, CreatedAt: parseTS(it.CreatedAt), UpdatedAt: parseTS(it.UpdatedAt)}
+		State: it.State, Tries: it.Tries, CreatedAt: parseTS(it.CreatedAt), UpdatedAt: parseTS(it.UpdatedAt)}
 	for _, a := range it.Attempts {
 		d.Attempts = append(d.Attempts, webhooks.Attempt{At: parseTS(a.At), Status: a.Status, Latency: time.Duration(a.Micros) * time.Microsecond,
 			Response: a.Response, Error: a.Error})

@@ -24,6 +24,7 @@ type Queue struct {
 	mu     sync.Mutex
 	sent   []webhooks.Message
 	delays map[string]time.Duration // by receipt handle
+	dead   []string                 // the bodies given up, in order
 }
 
 // Enqueue implements dispatch.Queue.
@@ -43,6 +44,22 @@ func (q *Queue) Delay(_ context.Context, receipt string, d time.Duration) error 
 	}
 	q.delays[receipt] = d
 	return nil
+}
+
+// GiveUp implements triggers.Postponer: the message's body goes to the
+// dead letters.
+func (q *Queue) GiveUp(_ context.Context, body string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dead = append(q.dead, body)
+	return nil
+}
+
+// GivenUp is the bodies given up so far.
+func (q *Queue) GivenUp() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.dead)
 }
 
 // Sent is every message queued so far.

@@ -1,7 +1,7 @@
 // Package sqsqueue queues webhook deliveries on SQS: the dispatcher sends
 // one message per delivery, the delivery function postpones a failed one
-// (its visibility timeout is the wait before the next attempt) and SQS
-// moves it to the dead-letter queue after the last.
+// (its visibility timeout is the wait before the next attempt) and moves
+// it to the dead-letter queue after the last.
 package sqsqueue
 
 import (
@@ -31,16 +31,18 @@ const (
 type API interface {
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, opts ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, opts ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
-// Queue is the deliveries queue.
+// Queue is the deliveries queue and its dead-letter queue.
 type Queue struct {
-	api API
-	url string
+	api       API
+	url, dead string
 }
 
-// New returns the queue at url.
-func New(api API, url string) *Queue { return &Queue{api: api, url: url} }
+// New returns the queue at url, whose given-up messages go to the queue at
+// dead.
+func New(api API, url, dead string) *Queue { return &Queue{api: api, url: url, dead: dead} }
 
 // Enqueue implements dispatch.Queue: batches of up to ten messages (and
 // 256 KiB); entries SQS fails are sent again, up to five times; one SQS
@@ -96,5 +98,15 @@ func (q *Queue) send(ctx context.Context, entries []types.SendMessageBatchReques
 func (q *Queue) Delay(ctx context.Context, receipt string, d time.Duration) error {
 	secs := int32(math.Ceil(min(d, MaxVisibility).Seconds()))
 	_, err := q.api.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: &q.url, ReceiptHandle: &receipt, VisibilityTimeout: secs})
+	return err
+}
+
+// GiveUp sends a message whose last attempt failed to the dead-letter
+// queue (the caller then deletes it from the deliveries queue).
+func (q *Queue) GiveUp(ctx context.Context, body string) error {
+	if q.dead == "" {
+		return fmt.Errorf("no dead-letter queue configured (DELIVERY_DLQ_URL)")
+	}
+	_, err := q.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &q.dead, MessageBody: &body})
 	return err
 }

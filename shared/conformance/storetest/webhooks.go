@@ -141,7 +141,8 @@ func outboxPosition(at time.Time, id string) string {
 	return "EV#" + at.UTC().Format("2006-01-02T15:04:05.000000Z") + "#" + id
 }
 
-// testDeliveries: a delivery keeps its newest attempts, is never taken back
+// testDeliveries: a delivery keeps its newest attempts and its count of
+// automatic ones, is never taken back
 // from delivered, and a webhook's deliveries page newest first.
 func testDeliveries(t *testing.T, s Store) {
 	ctx := context.Background()
@@ -152,6 +153,7 @@ func testDeliveries(t *testing.T, s Store) {
 	for i := range webhooks.MaxAttemptsKept + 2 {
 		a := webhooks.Attempt{At: now.Add(time.Duration(i) * time.Minute), Status: 500 + i, Latency: 1500 * time.Microsecond,
 			Response: "busy", Error: ""}
+		d.Tries = i + 1
 		if err := s.SaveAttempt(ctx, d, a); err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +168,7 @@ func testDeliveries(t *testing.T, s Store) {
 	}
 	last := d.Attempts[len(d.Attempts)-1]
 	if last.Latency != 1500*time.Microsecond || last.Response != "busy" || !d.UpdatedAt.Equal(last.At) || d.Position != outboxPosition(now, "r") ||
-		d.Type != outbox.FileCreated || d.AccountID != acct || !d.CreatedAt.Equal(now) {
+		d.Type != outbox.FileCreated || d.AccountID != acct || !d.CreatedAt.Equal(now) || d.Tries != webhooks.MaxAttemptsKept+2 {
 		t.Fatalf("delivery %+v, last attempt %+v", d, last)
 	}
 	delivered := d

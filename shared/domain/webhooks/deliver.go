@@ -23,8 +23,11 @@ type Delivery struct {
 	Type      outbox.Type
 	// Position is the outbox record the event is in (a retry reads it
 	// back); "" for a test delivery.
-	Position  string
-	State     string
+	Position string
+	State    string
+	// Tries is the automatic attempts made in this round (the queue's
+	// receives may be more: a receive Lambda throttled is no attempt).
+	Tries     int
 	Attempts  []Attempt
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -41,13 +44,19 @@ const (
 const MaxAttemptsKept = 20
 
 // Backoff is the wait after each failed automatic attempt: a delivery is
-// tried MaxAttempts times over about 28 hours, then given up (the queue
-// moves it to its dead-letter queue). Each wait gets up to 10 % jitter.
+// tried MaxAttempts times over about 28 hours, then given up (moved to the
+// dead-letter queue). Each wait gets up to 10 % jitter.
 var Backoff = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 
-// MaxAttempts is the automatic attempts of a delivery: the deliveries
-// queue's maxReceiveCount.
+// MaxAttempts is the automatic attempts of a delivery, counted on the
+// delivery itself (Tries).
 var MaxAttempts = len(Backoff) + 1
+
+// MaxReceives is the deliveries queue's maxReceiveCount: only a message
+// whose every receive crashed or timed out goes to the dead-letter queue
+// this way (2.5 hours of crashes at the queue's visibility); one whose
+// attempts ran out is moved there by the delivery function (GiveUp).
+const MaxReceives = 50
 
 // The deliveries queue and its event source mapping (the stack and local
 // mode set both): a message whose attempt crashed is received again
@@ -73,21 +82,23 @@ const TestType outbox.Type = "webhook.test"
 type Outcome struct {
 	// Done: delivered, or nothing to do (the message goes).
 	Done bool
-	// RetryIn is when the message is received again (not Done); after the
-	// last attempt it is 0, and that receive moves it to the dead-letter
-	// queue.
+	// RetryIn is when the message is received again (not Done).
 	RetryIn time.Duration
+	// GiveUp: the last attempt failed; the message goes to the
+	// dead-letter queue.
+	GiveUp bool
 }
 
-// Deliver makes automatic attempt n (1, 2 …: the message's receive count)
-// of a queued delivery. A webhook deleted since is nothing to do; one
+// Deliver makes the next automatic attempt of a queued delivery (its
+// Tries plus one; a delivery given up before starts a new round: a
+// message redriven from the dead-letter queue). A webhook deleted since is nothing to do; one
 // switched off fails the delivery without sending; an event delivered
 // already (a repeated message) is not sent again. After a failure it
 // returns the wait before the next attempt; the last failure of an
 // endpoint that has had no success since the delivery's first attempt (a
 // day of failures) switches the webhook off and reports it (a
 // webhook.disabled event).
-func (s *Service) Deliver(ctx context.Context, m Message, n int, log *slog.Logger) (Outcome, error) {
+func (s *Service) Deliver(ctx context.Context, m Message, log *slog.Logger) (Outcome, error) {
 	w, err := s.Store.Webhook(ctx, m.Event.AccountID, m.WebhookID)
 	if errors.Is(err, apperr.ErrNotFound) {
 		return Outcome{Done: true}, nil
@@ -103,10 +114,15 @@ func (s *Service) Deliver(ctx context.Context, m Message, n int, log *slog.Logge
 		d.State = StateFailed
 		return Outcome{Done: true}, s.Store.SaveAttempt(ctx, d, Attempt{At: s.now(), Error: "not sent: the webhook is disabled (" + w.DisabledReason + ")"})
 	}
+	if d.State == StateFailed {
+		d.Tries = 0
+	}
 	a := s.send(ctx, w, m.Event)
 	if len(d.Attempts) == 0 {
 		d.CreatedAt = a.At // its first attempt
 	}
+	d.Tries++
+	n := d.Tries
 	final := n >= MaxAttempts
 	switch {
 	case a.OK():
@@ -131,7 +147,7 @@ func (s *Service) Deliver(ctx context.Context, m Message, n int, log *slog.Logge
 	case a.OK():
 		return Outcome{Done: true}, nil
 	case final:
-		return Outcome{}, nil // visible again at once: SQS moves it to the dead-letter queue
+		return Outcome{GiveUp: true}, nil
 	}
 	wait := Backoff[min(n, len(Backoff))-1]
 	return Outcome{RetryIn: wait + rand.N(wait/10+1)}, nil

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -154,18 +153,22 @@ func Dispatcher(log *slog.Logger, read StreamImage, r Router) func(ctx context.C
 
 // Deliverer makes one delivery attempt (webhooks.Service).
 type Deliverer interface {
-	Deliver(ctx context.Context, m webhooks.Message, attempt int, log *slog.Logger) (webhooks.Outcome, error)
+	Deliver(ctx context.Context, m webhooks.Message, log *slog.Logger) (webhooks.Outcome, error)
 }
 
-// Postponer sets when a queued message is seen again (sqsqueue.Queue).
+// Postponer sets when a queued message is seen again, or moves it to the
+// dead-letter queue (sqsqueue.Queue).
 type Postponer interface {
 	Delay(ctx context.Context, receipt string, d time.Duration) error
+	GiveUp(ctx context.Context, body string) error
 }
 
 // Deliveries makes the webhook deliveries SQS hands it, ten at a time in
 // parallel. A delivery that failed is reported as the batch's failure
-// after its visibility is set to the wait before its next attempt; SQS
-// moves it to the dead-letter queue after the last.
+// after its visibility is set to the wait before its next attempt; after
+// its last attempt it is moved to the dead-letter queue (attempts are
+// counted on the delivery, not by SQS's receives, which a throttled
+// invocation also spends).
 func Deliveries(log *slog.Logger, d Deliverer, q Postponer) func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		log := log.With("function", lambdas.Deliveries, "request_id", requestID(ctx))
@@ -192,15 +195,22 @@ func deliver(ctx context.Context, d Deliverer, q Postponer, r events.SQSMessage,
 		log.ErrorContext(ctx, "unreadable delivery dropped", "message_id", r.MessageId, "err", err)
 		return true
 	}
-	n, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
-	out, err := d.Deliver(ctx, m, max(n, 1), log)
-	attrs := []any{"message_id", r.MessageId, "account_id", m.Event.AccountID, "webhook_id", m.WebhookID, "event_id", m.Event.ID, "attempt", n}
+	out, err := d.Deliver(ctx, m, log)
+	attrs := []any{"message_id", r.MessageId, "account_id", m.Event.AccountID, "webhook_id", m.WebhookID, "event_id", m.Event.ID,
+		"receives", r.Attributes["ApproximateReceiveCount"]}
 	switch {
 	case err != nil:
 		log.ErrorContext(ctx, "delivery failed", append(attrs, "err", err)...)
 		return false
 	case out.Done:
 		log.InfoContext(ctx, "delivery done", attrs...)
+		return true
+	case out.GiveUp:
+		if err := q.GiveUp(ctx, r.Body); err != nil {
+			log.ErrorContext(ctx, "delivery not moved to the dead-letter queue", append(attrs, "err", err)...)
+			return false
+		}
+		log.WarnContext(ctx, "delivery given up after its last attempt", attrs...)
 		return true
 	}
 	if err := q.Delay(ctx, r.ReceiptHandle, out.RetryIn); err != nil {

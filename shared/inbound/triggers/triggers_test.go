@@ -21,22 +21,25 @@ import (
 var quiet = slog.New(slog.DiscardHandler)
 
 // deliverer answers each delivery by its webhook id: "ok" is delivered,
-// "later" fails and is retried in five minutes, "broken" fails to run.
-// Deliveries calls it from several goroutines.
+// "later" fails and is retried in five minutes, "last" failed its last
+// attempt, "broken" fails to run. Deliveries calls it from several
+// goroutines.
 type deliverer struct {
 	mu       sync.Mutex
 	attempts map[string]int
 }
 
-func (d *deliverer) Deliver(_ context.Context, m webhooks.Message, attempt int, _ *slog.Logger) (webhooks.Outcome, error) {
+func (d *deliverer) Deliver(_ context.Context, m webhooks.Message, _ *slog.Logger) (webhooks.Outcome, error) {
 	d.mu.Lock()
-	d.attempts[m.WebhookID] = attempt
+	d.attempts[m.WebhookID]++
 	d.mu.Unlock()
 	switch m.WebhookID {
 	case "ok":
 		return webhooks.Outcome{Done: true}, nil
 	case "later":
 		return webhooks.Outcome{RetryIn: 5 * time.Minute}, nil
+	case "last":
+		return webhooks.Outcome{GiveUp: true}, nil
 	}
 	return webhooks.Outcome{}, errors.New("store down")
 }
@@ -54,12 +57,12 @@ func message(t *testing.T, id, hook string, receives string) events.SQSMessage {
 // TestDeliveriesReportTheirFailures: of a batch, the messages delivered
 // and the unreadable one go; one that failed is reported and its next
 // receive postponed to the retry's time; one whose attempt could not run
-// is reported and left to the queue's visibility. The receive count is the
-// attempt's number.
+// is reported and left to the queue's visibility; one whose last attempt
+// failed goes to the dead-letter queue, whatever its receive count.
 func TestDeliveriesReportTheirFailures(t *testing.T) {
 	d, q := &deliverer{attempts: map[string]int{}}, &memory.Queue{}
 	ev := events.SQSEvent{Records: []events.SQSMessage{message(t, "1", "ok", "1"), message(t, "2", "later", "3"),
-		message(t, "3", "broken", ""), {MessageId: "4", Body: "{not json"}}}
+		message(t, "3", "broken", ""), {MessageId: "4", Body: "{not json"}, message(t, "5", "last", "2")}}
 	res, err := Deliveries(quiet, d, q)(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +81,11 @@ func TestDeliveriesReportTheirFailures(t *testing.T) {
 	if _, ok := q.Delayed("r-3"); ok {
 		t.Fatal("a delivery that could not run was postponed")
 	}
-	if d.attempts["later"] != 3 || d.attempts["broken"] != 1 || len(q.Sent()) != 0 {
+	if d.attempts["later"] != 1 || d.attempts["broken"] != 1 || len(q.Sent()) != 0 {
 		t.Fatalf("attempts %v", d.attempts)
+	}
+	if dead := q.GivenUp(); len(dead) != 1 || dead[0] != ev.Records[4].Body {
+		t.Fatalf("dead letters %q, want the last one's", dead)
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +58,7 @@ type Config struct {
 	SQSEndpoint    string
 	EventsEndpoint string
 	QueueURL       string // DELIVERY_QUEUE_URL: the webhook deliveries queue
+	DeadLetterURL  string // DELIVERY_DLQ_URL: where deliveries given up go
 	BusName        string // EVENT_BUS_NAME: the bus every event is published to
 	// LoopbackWebhooks admits http:// webhook endpoints on loopback (local
 	// mode and tests only: no environment variable sets it).
@@ -94,7 +95,7 @@ func FromEnv() Config {
 		Region: getenv("AWS_REGION", "us-east-1"), DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint: os.Getenv("S3_ENDPOINT"), Function: os.Getenv("ANEXO_FUNCTION"),
 		SQSEndpoint: os.Getenv("SQS_ENDPOINT"), EventsEndpoint: os.Getenv("EVENTS_ENDPOINT"),
-		QueueURL: os.Getenv("DELIVERY_QUEUE_URL"), BusName: getenv("EVENT_BUS_NAME", "anexo"),
+		QueueURL: os.Getenv("DELIVERY_QUEUE_URL"), DeadLetterURL: os.Getenv("DELIVERY_DLQ_URL"), BusName: getenv("EVENT_BUS_NAME", "anexo"),
 		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1", Tracing: os.Getenv("ANEXO_TRACING") == "1"}
 	c.KeysTable = getenv("KEYS_TABLE_NAME", c.Table+"-keys")
 	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
@@ -208,7 +209,7 @@ func New(c Config, awsCfg aws.Config) (*Deps, error) {
 	if c.EnforcePolicy {
 		var err error
 		if d.Enforcer, err = iam.NewEnforcer(c.Function, iam.Names{Table: c.Table, Keys: c.KeysTableName(), Bucket: c.Bucket,
-			Queue: c.QueueURL, Bus: c.BusName}, c.Log); err != nil {
+			Queue: c.QueueURL, DeadLetters: c.DeadLetterURL, Bus: c.BusName}, c.Log); err != nil {
 			return nil, err
 		}
 		d.Enforcer.Install(&awsCfg)
@@ -279,7 +280,7 @@ func (d *Deps) EventBridge() *eventbridge.Client {
 
 // Queue is the webhook deliveries queue.
 func (d *Deps) Queue() Queue {
-	return d.queue.get(func() Queue { return sqsqueue.New(d.SQS(), d.Cfg.QueueURL) })
+	return d.queue.get(func() Queue { return sqsqueue.New(d.SQS(), d.Cfg.QueueURL, d.Cfg.DeadLetterURL) })
 }
 
 // Bus is the event bus every event is published to.
@@ -435,8 +436,9 @@ func (d *Deps) Provision(ctx context.Context, corsOrigins ...string) error {
 }
 
 // ProvisionMessaging creates the deliveries queue (its messages go to a
-// dead-letter queue after webhooks.MaxAttempts receives) and the event
-// bus, and points the configuration at the queue.
+// dead-letter queue after webhooks.MaxReceives receives, or when the
+// delivery function gives them up) and the event bus, and points the
+// configuration at both queues.
 func (d *Deps) ProvisionMessaging(ctx context.Context) error {
 	name := d.Cfg.Table + "-deliveries"
 	dlq, err := d.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
@@ -448,13 +450,13 @@ func (d *Deps) ProvisionMessaging(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dead-letter queue: %w", err)
 	}
-	redrive := fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, attrs.Attributes["QueueArn"], webhooks.MaxAttempts)
+	redrive := fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, attrs.Attributes["QueueArn"], webhooks.MaxReceives)
 	q, err := d.SQS().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: map[string]string{
 		"VisibilityTimeout": strconv.Itoa(int(webhooks.QueueVisibility.Seconds())), "RedrivePolicy": redrive}})
 	if err != nil {
 		return fmt.Errorf("create deliveries queue: %w", err)
 	}
-	d.Cfg.QueueURL = aws.ToString(q.QueueUrl)
+	d.Cfg.QueueURL, d.Cfg.DeadLetterURL = aws.ToString(q.QueueUrl), aws.ToString(dlq.QueueUrl)
 	_, err = d.EventBridge().CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(d.Cfg.BusName)})
 	var exists *ebtypes.ResourceAlreadyExistsException
 	if err != nil && !errors.As(err, &exists) {

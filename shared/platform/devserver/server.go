@@ -155,7 +155,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		if err := d.Provision(ctx, origins...); err != nil {
 			return nil, err
 		}
-		c.QueueURL = d.Cfg.QueueURL
+		c.QueueURL, c.DeadLetterURL = d.Cfg.QueueURL, d.Cfg.DeadLetterURL
 	}
 	s.Deps, s.fns, s.Messaging = d, map[string]*app.Deps{}, msg
 	for _, fn := range lambdas.All() {

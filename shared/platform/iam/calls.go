@@ -23,16 +23,18 @@ type call struct {
 }
 
 // Names are the deployment's resources a policy's kinds mean: the tables,
-// the bucket, the deliveries queue (its URL) and the bus.
+// the bucket, the deliveries queue and its dead-letter queue (their URLs)
+// and the bus.
 type Names struct {
-	Table, Keys, Bucket, Queue, Bus string
+	Table, Keys, Bucket, Queue, DeadLetters, Bus string
 }
 
 // arns renders the names as ARNs (for refusal messages).
 func (n Names) arns() ARNs {
 	return ARNs{Table: "arn:aws:dynamodb:local:000000000000:table/" + n.Table, Keys: "arn:aws:dynamodb:local:000000000000:table/" + n.Keys,
 		Bucket: "arn:aws:s3:::" + n.Bucket, Queue: "arn:aws:sqs:local:000000000000:" + path.Base(n.Queue),
-		Bus: "arn:aws:events:local:000000000000:event-bus/" + n.Bus}
+		DeadLetters: "arn:aws:sqs:local:000000000000:" + path.Base(n.DeadLetters),
+		Bus:         "arn:aws:events:local:000000000000:event-bus/" + n.Bus}
 }
 
 // required maps an operation's input to the IAM actions AWS checks for it
@@ -73,7 +75,13 @@ func required(params any, n Names) (call, error) {
 	}
 	obj := func(b *string, action string) { grant(KindObjects, "", aws.ToString(b), bucket, action) }
 	bkt := func(b *string, action string) { grant(KindBucket, "", aws.ToString(b), bucket, action) }
-	queue := func(u *string, action string) { grant(KindQueue, "", aws.ToString(u), n.Queue, action) }
+	queue := func(u *string, action string) {
+		if aws.ToString(u) == n.DeadLetters && n.DeadLetters != "" {
+			grant(KindDeadLetters, "", n.DeadLetters, n.DeadLetters, action)
+			return
+		}
+		grant(KindQueue, "", aws.ToString(u), n.Queue, action)
+	}
 	versioned := func(v *string, plain, version string) string {
 		if aws.ToString(v) != "" {
 			return version

@@ -26,8 +26,9 @@ const (
 	KindBucket
 	KindObjects
 	KindKeys
-	KindQueue // the webhook deliveries queue
-	KindBus   // the event bus
+	KindQueue       // the webhook deliveries queue
+	KindBus         // the event bus
+	KindDeadLetters // the deliveries' dead-letter queue
 )
 
 // Resource is what a statement grants on. Index names one index.
@@ -50,6 +51,8 @@ func (r Resource) String() string {
 		return "keys table"
 	case KindQueue:
 		return "deliveries queue"
+	case KindDeadLetters:
+		return "deliveries dead-letter queue"
 	case KindBus:
 		return "event bus"
 	}
@@ -59,7 +62,7 @@ func (r Resource) String() string {
 // ARNs are the ARNs of a deployment's resources (the stack passes its
 // tokens, enforcement passes names).
 type ARNs struct {
-	Table, Keys, Bucket, Queue, Bus string
+	Table, Keys, Bucket, Queue, DeadLetters, Bus string
 }
 
 // ARN renders the resource's ARN.
@@ -77,6 +80,8 @@ func (r Resource) ARN(a ARNs) string {
 		return a.Keys
 	case KindQueue:
 		return a.Queue
+	case KindDeadLetters:
+		return a.DeadLetters
 	case KindBus:
 		return a.Bus
 	}
@@ -161,6 +166,11 @@ func Keys(actions ...string) Statement {
 // Queue grants actions on the deliveries queue.
 func Queue(actions ...string) Statement {
 	return Statement{Resource: Resource{Kind: KindQueue}, Actions: actions}
+}
+
+// DeadLetters grants actions on the deliveries' dead-letter queue.
+func DeadLetters(actions ...string) Statement {
+	return Statement{Resource: Resource{Kind: KindDeadLetters}, Actions: actions}
 }
 
 // Bus grants actions on the event bus.
@@ -312,11 +322,13 @@ var Policies = map[string]Policy{
 	// The delivery function reads the webhook and the delivery's log,
 	// writes the attempt, keeps the failure streak (updates) and switches
 	// a failing webhook off with its event (a transaction); a failed
-	// delivery's message waits for its next attempt (its visibility). Its
-	// event source mapping receives and deletes the messages with the role.
+	// delivery's message waits for its next attempt (its visibility), and
+	// after its last goes to the dead-letter queue. Its event source
+	// mapping receives and deletes the messages with the role.
 	lambdas.Deliveries: {
 		Table(getItem, putItem, updateItem),
 		Queue(receiveMessage, deleteMessage, changeVisibility, queueAttributes),
+		DeadLetters(sendMessage),
 	},
 }
 
