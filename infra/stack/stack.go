@@ -520,9 +520,12 @@ func (s *Stack) addEventSources(props Props) {
 		BatchSize:          jsii.Number(dispatch.StreamBatch),
 		RetryAttempts:      jsii.Number(dispatch.StreamRetries),
 		BisectBatchOnError: jsii.Bool(true),
-		MaxRecordAge:       awscdk.Duration_Hours(jsii.Number(24)),
-		OnFailure:          awslambdaeventsources.NewSqsDlq(s.AsyncFailures),
-		Filters:            &[]*map[string]any{{"pattern": jsii.String(dynamo.StreamFilter)}},
+		// the dispatcher reports the first record it did not dispatch: a
+		// retry starts there, and the records before it are not sent twice
+		ReportBatchItemFailures: jsii.Bool(true),
+		MaxRecordAge:            awscdk.Duration_Hours(jsii.Number(24)),
+		OnFailure:               awslambdaeventsources.NewSqsDlq(s.AsyncFailures),
+		Filters:                 &[]*map[string]any{{"pattern": jsii.String(dynamo.StreamFilter)}},
 	})
 	dispatcher.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"),

@@ -876,6 +876,7 @@ func TestEventRouting(t *testing.T) {
 			src, _ := json.Marshal(p["EventSourceArn"])
 			if pattern != dynamo.StreamFilter || p["StartingPosition"] != "TRIM_HORIZON" || p["BatchSize"] != 100.0 ||
 				p["MaximumRetryAttempts"] != 10.0 || p["BisectBatchOnFunctionError"] != true || !strings.Contains(string(src), "StreamArn") ||
+				fmt.Sprint(p["FunctionResponseTypes"]) != "[ReportBatchItemFailures]" ||
 				!strings.Contains(fmt.Sprint(p["DestinationConfig"]), "AsyncFailures") {
 				t.Errorf("dispatcher's mapping: %v", p)
 			}

@@ -4,9 +4,10 @@
 // Streams feed it the outbox records as they are written; local mode
 // feeds it the same records from its embedded table.
 //
-// It is at-least-once: a batch that fails is dispatched again whole, so an
-// event can reach the bus or a webhook's queue twice — always with the
-// same id (the entry's detail id, the webhook-id header), never a new one.
+// It is at-least-once: a step that fails is dispatched again (the stream
+// retries from its first record), so an event can reach the bus or a
+// webhook's queue twice — always with the same id (the entry's detail id,
+// the webhook-id header), never a new one.
 package dispatch
 
 import (
@@ -47,49 +48,65 @@ type Dispatcher struct {
 	Webhooks Webhooks
 }
 
-// Stats counts what a dispatch did.
+// Stats counts what a dispatch did. Done is the records dispatched whole
+// (their events published and their deliveries queued): all of them, or,
+// with an error, those before the first that was not.
 type Stats struct {
-	Records, Events, Deliveries int
+	Records, Events, Deliveries, Done int
 }
 
-// Dispatch publishes the records' events and queues their deliveries: one
-// Query of webhooks per account in the batch, the events to the bus in
-// entries of up to ten, the deliveries in batches of up to ten. An error
-// means the batch is to be dispatched again (whole).
+// Chunk is how many events a dispatch step publishes (an EventBridge
+// PutEvents call's limit): a step takes the next records whose events fit
+// (or one record with more), publishes them and queues their deliveries.
+const Chunk = 10
+
+// Dispatch publishes the records' events and queues their deliveries, in
+// the records' order and step by step (Chunk): one Query of webhooks per
+// account in the batch, the events to the bus in entries of up to ten, the
+// deliveries in batches of up to ten. An error stops it at the step that
+// failed: Stats.Done says how many records are dispatched, and only the
+// rest is to be dispatched again (the stream's partial batch failure), so
+// a retry repeats at most the events of one step.
 func (d *Dispatcher) Dispatch(ctx context.Context, recs []outbox.Record) (Stats, error) {
 	st := Stats{Records: len(recs)}
-	var evs []outbox.Envelope
 	hooks := map[string][]webhooks.Webhook{}
-	var ms []webhooks.Message
-	for _, r := range recs {
-		ws, seen := hooks[r.AccountID]
-		if !seen {
-			var err error
-			if ws, err = d.Webhooks.Webhooks(ctx, r.AccountID); err != nil {
-				return st, err
+	for start := 0; start < len(recs); {
+		var evs []outbox.Envelope
+		var ms []webhooks.Message
+		end := start
+		for end < len(recs) && (end == start || len(evs)+len(recs[end].Events) <= Chunk) {
+			r := recs[end]
+			ws, seen := hooks[r.AccountID]
+			if !seen {
+				var err error
+				if ws, err = d.Webhooks.Webhooks(ctx, r.AccountID); err != nil {
+					return st, err
+				}
+				hooks[r.AccountID] = ws
 			}
-			hooks[r.AccountID] = ws
-		}
-		for _, e := range r.Events {
-			env := outbox.Envelope{Event: e, AccountID: r.AccountID}
-			evs = append(evs, env)
-			for _, w := range ws {
-				if w.Enabled && w.Wants(e.Type) {
-					ms = append(ms, webhooks.Message{WebhookID: w.ID, Position: r.Position, Event: env})
+			for _, e := range r.Events {
+				env := outbox.Envelope{Event: e, AccountID: r.AccountID}
+				evs = append(evs, env)
+				for _, w := range ws {
+					if w.Enabled && w.Wants(e.Type) {
+						ms = append(ms, webhooks.Message{WebhookID: w.ID, Position: r.Position, Event: env})
+					}
 				}
 			}
+			end++
 		}
-	}
-	st.Events, st.Deliveries = len(evs), len(ms)
-	if len(evs) > 0 {
-		if err := d.Bus.Publish(ctx, evs); err != nil {
-			return st, err
+		if len(evs) > 0 {
+			if err := d.Bus.Publish(ctx, evs); err != nil {
+				return st, err
+			}
 		}
-	}
-	if len(ms) > 0 {
-		if err := d.Queue.Enqueue(ctx, ms); err != nil {
-			return st, err
+		if len(ms) > 0 {
+			if err := d.Queue.Enqueue(ctx, ms); err != nil {
+				return st, err
+			}
 		}
+		st.Events, st.Deliveries, st.Done = st.Events+len(evs), st.Deliveries+len(ms), end
+		start = end
 	}
 	return st, nil
 }

@@ -18,10 +18,13 @@ type fakes struct {
 	queries   []string
 	hooks     map[string][]webhooks.Webhook
 	failBus   bool
+	busCalls  int
+	failCall  int // the bus call that fails (1, 2 …; 0: none)
 }
 
 func (f *fakes) Publish(_ context.Context, evs []outbox.Envelope) error {
-	if f.failBus {
+	f.busCalls++
+	if f.failBus || f.busCalls == f.failCall {
 		return errors.New("bus down")
 	}
 	f.published = append(f.published, evs...)
@@ -41,7 +44,9 @@ func (f *fakes) Webhooks(_ context.Context, account string) ([]webhooks.Webhook,
 // TestDispatch: every event goes to the bus with its account; each
 // account's webhooks are read once a batch; a delivery is queued per event
 // and enabled webhook that takes its type, with the record's position; a
-// failed publication fails the batch before anything is queued.
+// failed publication fails the batch before anything is queued; a batch
+// goes in steps of up to ten events, and a failure leaves the steps before
+// it done.
 func TestDispatch(t *testing.T) {
 	at := time.Now()
 	rec := func(account string, types ...outbox.Type) outbox.Record {
@@ -62,7 +67,7 @@ func TestDispatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (dispatch.Stats{Records: 4, Events: 5, Deliveries: 5}) || !slices.Equal(f.queries, []string{"a", "b", "c"}) {
+	if st != (dispatch.Stats{Records: 4, Events: 5, Deliveries: 5, Done: 4}) || !slices.Equal(f.queries, []string{"a", "b", "c"}) {
 		t.Fatalf("stats %+v, webhook queries %v", st, f.queries)
 	}
 	for i, e := range f.published {
@@ -84,7 +89,27 @@ func TestDispatch(t *testing.T) {
 	}
 	f2 := &fakes{hooks: f.hooks, failBus: true}
 	d2 := &dispatch.Dispatcher{Bus: f2, Queue: f2, Webhooks: f2}
-	if _, err := d2.Dispatch(context.Background(), recs); err == nil || len(f2.queued) != 0 {
-		t.Fatalf("a failed publication: %v, %d queued", err, len(f2.queued))
+	if st, err := d2.Dispatch(context.Background(), recs); err == nil || len(f2.queued) != 0 || st.Done != 0 {
+		t.Fatalf("a failed publication: %v, %d queued, %d done", err, len(f2.queued), st.Done)
+	}
+
+	// in steps of ten events: the second step's publication fails, the
+	// first is done (its deliveries queued), nothing of the rest is
+	var many []outbox.Record
+	for range 25 {
+		many = append(many, rec("b", outbox.FileCreated))
+	}
+	many[3] = rec("b", outbox.FileCreated, outbox.FileAttached) // 11 events in the first ten records
+	f3 := &fakes{hooks: f.hooks, failCall: 2}
+	st, err = (&dispatch.Dispatcher{Bus: f3, Queue: f3, Webhooks: f3}).Dispatch(context.Background(), many)
+	if err == nil || st.Done != 9 || len(f3.published) != 10 || len(f3.queued) != 10 || f3.queued[9].Position != many[8].Position {
+		t.Fatalf("a failed second step: %v, %+v, %d published, %d queued", err, st, len(f3.published), len(f3.queued))
+	}
+	// one record of more events than a step is a step of its own
+	big := rec("c", slices.Repeat([]outbox.Type{outbox.FileCreated}, 12)...)
+	f4 := &fakes{hooks: f.hooks}
+	if st, err := (&dispatch.Dispatcher{Bus: f4, Queue: f4, Webhooks: f4}).Dispatch(context.Background(), []outbox.Record{many[0], big, many[1]}); err != nil ||
+		st.Done != 3 || f4.busCalls != 3 || len(f4.published) != 14 {
+		t.Fatalf("a record of 12 events: %v %+v, %d calls", err, st, f4.busCalls)
 	}
 }

@@ -121,13 +121,17 @@ type StreamImage func(img map[string]events.DynamoDBAttributeValue) (rec outbox.
 
 // Dispatcher routes the outbox records DynamoDB Streams reports (the
 // mapping's filter passes only inserted EV# items) to the event bus and
-// the deliveries queue. A failure fails the batch: the mapping retries it
-// (halving it to isolate a bad record) before it gives up to the failure
-// queue.
-func Dispatcher(log *slog.Logger, read StreamImage, r Router) func(ctx context.Context, ev events.DynamoDBEvent) error {
-	return func(ctx context.Context, ev events.DynamoDBEvent) error {
+// the deliveries queue, and reports a partial failure: the first record
+// not dispatched (one that cannot be read, or the first of the step that
+// failed), from which the mapping retries — halving the batch after its
+// failed retries to isolate a bad record — before it gives up to the
+// failure queue. The records before it are not sent again.
+func Dispatcher(log *slog.Logger, read StreamImage, r Router) func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	return func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 		log := log.With("function", lambdas.Dispatcher, "request_id", requestID(ctx))
 		var recs []outbox.Record
+		var from []string // the sequence number of each record's stream record
+		stop := ""        // an unreadable record's: it and what follows are retried
 		for _, rec := range ev.Records {
 			if rec.EventName != "INSERT" {
 				continue
@@ -135,19 +139,25 @@ func Dispatcher(log *slog.Logger, read StreamImage, r Router) func(ctx context.C
 			o, ok, err := read(rec.Change.NewImage)
 			if err != nil {
 				log.ErrorContext(ctx, "unreadable outbox record", "event_id", rec.EventID, "err", err)
-				return err
+				stop = rec.Change.SequenceNumber
+				break
 			}
 			if ok {
-				recs = append(recs, o)
+				recs, from = append(recs, o), append(from, rec.Change.SequenceNumber)
 			}
 		}
 		st, err := r.Dispatch(ctx, recs)
+		attrs := []any{"records", st.Records, "done", st.Done, "events", st.Events, "deliveries", st.Deliveries}
 		if err != nil {
-			log.ErrorContext(ctx, "dispatch failed", "records", st.Records, "events", st.Events, "deliveries", st.Deliveries, "err", err)
-			return err
+			log.ErrorContext(ctx, "dispatch failed", append(attrs, "err", err)...)
+			stop = from[st.Done]
+		} else {
+			log.InfoContext(ctx, "dispatched", attrs...)
 		}
-		log.InfoContext(ctx, "dispatched", "records", st.Records, "events", st.Events, "deliveries", st.Deliveries)
-		return nil
+		if stop == "" {
+			return events.DynamoDBEventResponse{}, nil
+		}
+		return events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{{ItemIdentifier: stop}}}, nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,17 +90,27 @@ func TestDeliveriesReportTheirFailures(t *testing.T) {
 	}
 }
 
-// router keeps what it is asked to dispatch.
-type router struct{ recs []outbox.Record }
+// router keeps what it is asked to dispatch; with failAt, it dispatches
+// that many records and fails.
+type router struct {
+	recs   []outbox.Record
+	failAt int
+}
 
 func (r *router) Dispatch(_ context.Context, recs []outbox.Record) (dispatch.Stats, error) {
+	if r.failAt > 0 && len(recs) > r.failAt {
+		r.recs = append(r.recs, recs[:r.failAt]...)
+		return dispatch.Stats{Records: len(recs), Done: r.failAt}, errors.New("bus down")
+	}
 	r.recs = append(r.recs, recs...)
-	return dispatch.Stats{Records: len(recs)}, nil
+	return dispatch.Stats{Records: len(recs), Done: len(recs)}, nil
 }
 
 // TestDispatcherReadsInsertsOnly: inserted outbox records are dispatched
-// in order, other changes and other items are passed over, and a record
-// that cannot be read fails the batch (the mapping retries it).
+// in order, other changes and other items are passed over; a record that
+// cannot be read is reported as the batch's failure after the records
+// before it are dispatched, and a dispatch that fails part way reports its
+// first record not done (the mapping retries from there).
 func TestDispatcherReadsInsertsOnly(t *testing.T) {
 	read := func(img map[string]events.DynamoDBAttributeValue) (outbox.Record, bool, error) {
 		switch id := img["id"].String(); id {
@@ -112,21 +123,34 @@ func TestDispatcherReadsInsertsOnly(t *testing.T) {
 		}
 	}
 	change := func(name, id string) events.DynamoDBEventRecord {
-		return events.DynamoDBEventRecord{EventName: name, Change: events.DynamoDBStreamRecord{
+		return events.DynamoDBEventRecord{EventName: name, Change: events.DynamoDBStreamRecord{SequenceNumber: "seq-" + id,
 			NewImage: map[string]events.DynamoDBAttributeValue{"id": events.NewStringAttribute(id)}}}
+	}
+	failed := func(res events.DynamoDBEventResponse) string {
+		var ids []string
+		for _, f := range res.BatchItemFailures {
+			ids = append(ids, f.ItemIdentifier)
+		}
+		return strings.Join(ids, ",")
 	}
 	r := &router{}
 	ev := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{change("INSERT", "r1"), change("MODIFY", "r2"),
 		change("INSERT", "other"), change("INSERT", "r3")}}
-	if err := Dispatcher(quiet, read, r)(context.Background(), ev); err != nil {
-		t.Fatal(err)
+	if res, err := Dispatcher(quiet, read, r)(context.Background(), ev); err != nil || failed(res) != "" {
+		t.Fatal(err, res)
 	}
 	if len(r.recs) != 2 || r.recs[0].ID != "r1" || r.recs[1].ID != "r3" {
 		t.Fatalf("dispatched %+v", r.recs)
 	}
-	ev.Records = append(ev.Records, change("INSERT", "bad"))
-	if err := Dispatcher(quiet, read, r)(context.Background(), ev); err == nil || len(r.recs) != 2 {
-		t.Fatalf("an unreadable record: %v, %d dispatched", err, len(r.recs))
+	r = &router{}
+	ev.Records = append(ev.Records, change("INSERT", "bad"), change("INSERT", "r4"))
+	if res, err := Dispatcher(quiet, read, r)(context.Background(), ev); err != nil || failed(res) != "seq-bad" || len(r.recs) != 2 {
+		t.Fatalf("an unreadable record: %v %v, %d dispatched", err, failed(res), len(r.recs))
+	}
+	r = &router{failAt: 1}
+	ev.Records = ev.Records[:4]
+	if res, err := Dispatcher(quiet, read, r)(context.Background(), ev); err != nil || failed(res) != "seq-r3" || len(r.recs) != 1 {
+		t.Fatalf("a dispatch failed after one record: %v %v, %d dispatched", err, failed(res), len(r.recs))
 	}
 }
 

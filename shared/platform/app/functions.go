@@ -108,7 +108,7 @@ func Recorder(d *Deps) func(ctx context.Context, ev events.S3Event) error {
 }
 
 // Dispatcher routes the outbox records the table's stream reports.
-func Dispatcher(d *Deps) func(ctx context.Context, ev events.DynamoDBEvent) error {
+func Dispatcher(d *Deps) func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	return triggers.Dispatcher(d.Log, dynamo.StreamRecord, d.Dispatch())
 }
 

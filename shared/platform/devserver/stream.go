@@ -132,12 +132,35 @@ func (s *Stream) add(img map[string]events.DynamoDBAttributeValue) {
 }
 
 // consumeStream invokes the dispatcher with the stream's records in order,
-// in batches, as the event source mapping does: a failed batch is retried
-// whole, with backoff; one that still fails goes to the failure queue
-// there, to the log here.
+// in batches, as the event source mapping does with partial batch
+// responses: a batch is retried from the first record the dispatcher
+// reports as failed (the whole batch after an error, or an identifier that
+// names none of its records), with backoff; what still fails goes to the
+// failure queue there, to the log here.
 func consumeStream(ctx context.Context, s *Stream, fn *app.Deps) {
 	handle := app.Dispatcher(fn)
 	ctx = lambdas.WithConsumer(ctx, lambdas.Dispatcher)
+	// settled is how many of the batch's records are done
+	settled := func(batch []events.DynamoDBEventRecord) int {
+		res, err := handle(ctx, events.DynamoDBEvent{Records: batch})
+		if err != nil {
+			return 0
+		}
+		if len(res.BatchItemFailures) == 0 {
+			return len(batch)
+		}
+		for i, r := range batch {
+			if r.Change.SequenceNumber == res.BatchItemFailures[0].ItemIdentifier {
+				return i
+			}
+		}
+		return 0
+	}
+	consumed := func(n int) {
+		s.mu.Lock()
+		s.recs = s.recs[n:]
+		s.mu.Unlock()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -151,17 +174,17 @@ func consumeStream(ctx context.Context, s *Stream, fn *app.Deps) {
 			if len(batch) == 0 {
 				break
 			}
-			err := handle(ctx, events.DynamoDBEvent{Records: batch})
-			for try := 1; err != nil && try <= dispatch.StreamRetries && ctx.Err() == nil; try++ {
+			done := settled(batch)
+			for try := 1; done < len(batch) && try <= dispatch.StreamRetries && ctx.Err() == nil; try++ {
+				consumed(done)
+				batch = batch[done:]
 				time.Sleep(time.Duration(min(100<<try, 5000)) * time.Millisecond)
-				err = handle(ctx, events.DynamoDBEvent{Records: batch})
+				done = settled(batch)
 			}
-			if err != nil && ctx.Err() == nil {
-				fn.Log.Error("stream batch dropped after its retries", "function", "dispatcher", "records", len(batch), "err", err)
+			if done < len(batch) && ctx.Err() == nil {
+				fn.Log.Error("stream records dropped after their retries", "function", "dispatcher", "records", len(batch)-done)
 			}
-			s.mu.Lock()
-			s.recs = s.recs[len(batch):]
-			s.mu.Unlock()
+			consumed(len(batch))
 		}
 	}
 }
