@@ -66,7 +66,7 @@ func (s *Stack) routeThrottles(props Props, stage awsapigatewayv2.HttpStage) {
 	cfn.SetRouteSettings(settings)
 	for _, c := range *s.API.Node().FindAll(constructs.ConstructOrder_PREORDER) {
 		if route, ok := c.(awsapigatewayv2.CfnRoute); ok {
-			cfn.AddDependency(route)
+			cfn.AddResourceDependency(route, jsii.String("its route settings name the route"))
 		}
 	}
 }

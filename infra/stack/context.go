@@ -106,7 +106,8 @@ func ContextBool(scope constructs.Construct, key string, def bool) bool {
 // routeThrottles, deliveriesConcurrency, reservedConcurrency, backup,
 // backupRetentionDays, backupVaultLock, backupCopyTo, authorizerTtl,
 // alarmEmail, alarmTopicArn, concurrencyAlarm, terminationProtection (default true), domainName +
-// certificateArn, edge (+ edgeWebAclArn, edgeRatePerIp, edgeRatePerToken),
+// certificateArn, edge (+ edgeWebAclArn, edgeRatePerIp, edgeRatePerToken,
+// edgeCertificateArn, edgeOriginDomain),
 // and account + region
 // (both or neither: a stage pinned to its account and region; without
 // them the stack is environment agnostic).

@@ -1,6 +1,8 @@
 package stack_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -18,58 +20,101 @@ const (
 	allViewerExceptHostHeader = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 )
 
-// TestDomainAndEdge: a custom domain maps the stage; edge puts CloudFront
-// (no caching, every header but Host) and a WAF ACL with a rate rule per
-// IP and per Authorization value in front of the API. The template passes
-// cfn-lint.
+// TestDomainAndEdge: without the edge a custom domain is a regional API
+// Gateway domain mapped to the stage. With it, CloudFront (no caching,
+// every header but Host, TLS 1.2) serves the domain, sends the origin
+// secret, reaches the API at its regional origin domain (the execute-api
+// endpoint off), and a WAF ACL puts AWS's managed rule groups (body rules
+// counting) and a rate rule per IP and per Authorization value in front,
+// logging with the token and the secret redacted. The authorizer takes
+// the origin header as an identity source, and every function gets the
+// secret. The template passes cfn-lint.
 func TestDomainAndEdge(t *testing.T) {
-	s := build(t, stack.Props{StackProps: awscdk.StackProps{Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("us-east-1")}},
-		DomainName: "files.example.com", CertificateARN: "arn:aws:acm:us-east-1:123456789012:certificate/abc", Edge: true, EdgeRatePerIP: 500})
-	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::DomainName"), obj(map[string]any{
+	east := awscdk.StackProps{Env: &awscdk.Environment{Account: jsii.String("123456789012"), Region: jsii.String("us-east-1")}}
+	cert := "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+	regional := build(t, stack.Props{StackProps: east, DomainName: "files.example.com", CertificateARN: cert})
+	regional.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::DomainName"), obj(map[string]any{
 		"DomainName": "files.example.com",
 		"DomainNameConfigurations": []any{assertions.Match_ObjectLike(obj(map[string]any{
-			"CertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc", "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}))},
+			"CertificateArn": cert, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"}))},
 	}))
-	s.tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::ApiMapping"), jsii.Number(1))
-	acls := s.resources("AWS::WAFv2::WebACL")
-	if len(acls) != 1 {
-		t.Fatalf("%d web ACLs", len(acls))
+	regional.tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::ApiMapping"), jsii.Number(1))
+	regional.tpl.ResourceCountIs(jsii.String("AWS::CloudFront::Distribution"), jsii.Number(0))
+
+	s := build(t, stack.Props{StackProps: east, DomainName: "files.example.com", CertificateARN: cert, Edge: true, EdgeRatePerIP: 500,
+		EdgeOriginDomain: "origin.files.example.com"})
+	// the only regional domain is CloudFront's origin
+	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::DomainName"), assertions.Match_ObjectLike(obj(map[string]any{"DomainName": "origin.files.example.com"})))
+	s.tpl.ResourceCountIs(jsii.String("AWS::ApiGatewayV2::DomainName"), jsii.Number(1))
+	s.tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), assertions.Match_ObjectLike(obj(map[string]any{"DisableExecuteApiEndpoint": true})))
+	aclID, acl := s.one(t, "AWS::WAFv2::WebACL")
+	p := props(acl)
+	rules := p["Rules"].([]any)
+	if p["Scope"] != "CLOUDFRONT" || len(rules) != 5 {
+		t.Fatalf("web ACL %v", p)
 	}
-	var aclID string
-	for id, acl := range acls {
-		aclID = id
-		p := props(acl)
-		rules := p["Rules"].([]any)
-		if p["Scope"] != "CLOUDFRONT" || len(rules) != 2 {
-			t.Fatalf("web ACL %v", p)
-		}
-		ip := rules[0].(map[string]any)["Statement"].(map[string]any)["RateBasedStatement"].(map[string]any)
-		tok := rules[1].(map[string]any)["Statement"].(map[string]any)["RateBasedStatement"].(map[string]any)
-		header := tok["CustomKeys"].([]any)[0].(map[string]any)["Header"].(map[string]any)
-		if ip["AggregateKeyType"] != "IP" || ip["Limit"] != float64(500) || tok["AggregateKeyType"] != "CUSTOM_KEYS" ||
-			header["Name"] != "authorization" || tok["Limit"] != float64(10000) {
-			t.Fatalf("rate rules %v %v", ip, tok)
-		}
-		if _, ok := rules[0].(map[string]any)["Action"].(map[string]any)["Block"]; !ok {
-			t.Fatal("the rate rules do not block")
-		}
-	}
-	dists := s.resources("AWS::CloudFront::Distribution")
-	if len(dists) != 1 {
-		t.Fatalf("%d distributions", len(dists))
-	}
-	for _, d := range dists {
-		cfg := props(d)["DistributionConfig"].(map[string]any)
-		b := cfg["DefaultCacheBehavior"].(map[string]any)
-		if b["CachePolicyId"] != cachingDisabled || b["OriginRequestPolicyId"] != allViewerExceptHostHeader ||
-			b["ViewerProtocolPolicy"] != "https-only" || len(b["AllowedMethods"].([]any)) != 7 {
-			t.Fatalf("behavior %v", b)
-		}
-		if ref := cfg["WebACLId"].(map[string]any)["Fn::GetAtt"].([]any); ref[0] != aclID {
-			t.Fatalf("distribution ACL %v", cfg["WebACLId"])
+	var groups []string
+	for _, r := range rules[:3] {
+		st := r.(map[string]any)["Statement"].(map[string]any)["ManagedRuleGroupStatement"].(map[string]any)
+		groups = append(groups, st["Name"].(string))
+		if st["Name"] == "AWSManagedRulesCommonRuleSet" {
+			b, _ := json.Marshal(st["RuleActionOverrides"])
+			for _, body := range stack.BodyRulesCounted {
+				if !strings.Contains(string(b), `{"ActionToUse":{"Count":{}},"Name":"`+body+`"}`) {
+					t.Errorf("%s is not counted: %s", body, b)
+				}
+			}
 		}
 	}
-	for _, o := range []string{"DomainTarget", "DomainUrl", "EdgeUrl"} {
+	if strings.Join(groups, ",") != "AWSManagedRulesAmazonIpReputationList,AWSManagedRulesCommonRuleSet,AWSManagedRulesKnownBadInputsRuleSet" {
+		t.Errorf("managed rule groups %v", groups)
+	}
+	ip := rules[3].(map[string]any)["Statement"].(map[string]any)["RateBasedStatement"].(map[string]any)
+	tok := rules[4].(map[string]any)["Statement"].(map[string]any)["RateBasedStatement"].(map[string]any)
+	header := tok["CustomKeys"].([]any)[0].(map[string]any)["Header"].(map[string]any)
+	if ip["AggregateKeyType"] != "IP" || ip["Limit"] != float64(500) || tok["AggregateKeyType"] != "CUSTOM_KEYS" ||
+		header["Name"] != "authorization" || tok["Limit"] != float64(10000) {
+		t.Fatalf("rate rules %v %v", ip, tok)
+	}
+	if _, ok := rules[3].(map[string]any)["Action"].(map[string]any)["Block"]; !ok {
+		t.Fatal("the rate rules do not block")
+	}
+	_, logging := s.one(t, "AWS::WAFv2::LoggingConfiguration")
+	if b, _ := json.Marshal(props(logging)["RedactedFields"]); string(b) != `[{"SingleHeader":{"Name":"authorization"}},{"SingleHeader":{"Name":"x-origin-verify"}}]` {
+		t.Errorf("WAF log redactions: %s", b)
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), assertions.Match_ObjectLike(obj(map[string]any{"LogGroupName": "aws-waf-logs-Anexo"})))
+	secretID, _ := s.one(t, "AWS::SecretsManager::Secret")
+	_, d := s.one(t, "AWS::CloudFront::Distribution")
+	cfg := props(d)["DistributionConfig"].(map[string]any)
+	b := cfg["DefaultCacheBehavior"].(map[string]any)
+	if b["CachePolicyId"] != cachingDisabled || b["OriginRequestPolicyId"] != allViewerExceptHostHeader ||
+		b["ViewerProtocolPolicy"] != "https-only" || len(b["AllowedMethods"].([]any)) != 7 {
+		t.Fatalf("behavior %v", b)
+	}
+	if ref := cfg["WebACLId"].(map[string]any)["Fn::GetAtt"].([]any); ref[0] != aclID {
+		t.Fatalf("distribution ACL %v", cfg["WebACLId"])
+	}
+	origins, _ := json.Marshal(cfg["Origins"])
+	if !strings.Contains(string(origins), `"DomainName":"origin.files.example.com"`) || !strings.Contains(string(origins), `"HeaderName":"X-Origin-Verify"`) ||
+		!strings.Contains(string(origins), secretID) {
+		t.Errorf("origin: %s", origins)
+	}
+	if fmt.Sprint(cfg["Aliases"]) != "[files.example.com]" || cfg["ViewerCertificate"].(map[string]any)["AcmCertificateArn"] != cert {
+		t.Errorf("the domain is not CloudFront's: %v %v", cfg["Aliases"], cfg["ViewerCertificate"])
+	}
+	_, authz := s.one(t, "AWS::ApiGatewayV2::Authorizer")
+	if fmt.Sprint(props(authz)["IdentitySource"]) != "[$request.header.Authorization $request.header.x-origin-verify]" {
+		t.Errorf("authorizer identity %v", props(authz)["IdentitySource"])
+	}
+	for id, fn := range s.resources("AWS::Lambda::Function") {
+		if env, ok := props(fn)["Environment"].(map[string]any); ok {
+			if v, _ := json.Marshal(env["Variables"].(map[string]any)["ANEXO_ORIGIN_SECRET"]); !strings.Contains(string(v), secretID) {
+				t.Errorf("%s has no origin secret: %s", id, v)
+			}
+		}
+	}
+	for _, o := range []string{"DomainTarget", "DomainUrl", "EdgeUrl", "OriginTarget"} {
 		if _, ok := s.doc["Outputs"].(map[string]any)[o]; !ok {
 			t.Errorf("no output %s", o)
 		}
@@ -77,9 +122,9 @@ func TestDomainAndEdge(t *testing.T) {
 	cfnlint.Doc(t, s.doc)
 
 	// defaults: none of it
-	d := defaults(t)
-	for _, typ := range []string{"AWS::CloudFront::Distribution", "AWS::WAFv2::WebACL", "AWS::ApiGatewayV2::DomainName"} {
-		d.tpl.ResourceCountIs(jsii.String(typ), jsii.Number(0))
+	def := defaults(t)
+	for _, typ := range []string{"AWS::CloudFront::Distribution", "AWS::WAFv2::WebACL", "AWS::ApiGatewayV2::DomainName", "AWS::SecretsManager::Secret"} {
+		def.tpl.ResourceCountIs(jsii.String(typ), jsii.Number(0))
 	}
 }
 
@@ -96,6 +141,9 @@ func TestEdgeElsewhere(t *testing.T) {
 		"edge in sa-east-1 without an ACL": {StackProps: env, Edge: true},
 		"edge without a region":            {Edge: true},
 		"domain without a certificate":     {DomainName: "files.example.com"},
+		"edge domain with a regional certificate": {StackProps: env, Edge: true, EdgeWebACLArn: acl, DomainName: "files.example.com",
+			CertificateARN: "arn:aws:acm:sa-east-1:123456789012:certificate/abc"},
+		"origin domain without edge": {EdgeOriginDomain: "origin.example.com"},
 	} {
 		func() {
 			defer func() {

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3notifications"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -82,10 +83,16 @@ type Props struct {
 	ConcurrencyAlarm    float64 // the account's concurrent executions that alarm (800: 80 % of the default quota)
 	DomainName          string  // optional custom domain of the API, with CertificateARN (ACM, the stack's region)
 	CertificateARN      string
-	Edge                bool    // CloudFront + WAF in front of the API
-	EdgeWebACLArn       string  // an existing CloudFront web ACL (required outside us-east-1)
-	EdgeRatePerIP       float64 // WAF: requests per 5 minutes per client IP
-	EdgeRatePerToken    float64 // WAF: requests per 5 minutes per Authorization value
+	Edge                bool   // CloudFront + WAF in front of the API
+	EdgeWebACLArn       string // an existing CloudFront web ACL (required outside us-east-1)
+	// EdgeCertificateARN is DomainName's certificate for CloudFront (in
+	// us-east-1; CertificateARN serves when the stack is there).
+	EdgeCertificateARN string
+	// EdgeOriginDomain: CloudFront reaches the API at this regional domain
+	// (CertificateARN's), and the execute-api endpoint is switched off.
+	EdgeOriginDomain string
+	EdgeRatePerIP    float64 // WAF: requests per 5 minutes per client IP
+	EdgeRatePerToken float64 // WAF: requests per 5 minutes per Authorization value
 }
 
 // Defaults fills unset props.
@@ -189,6 +196,9 @@ type Stack struct {
 	Bus           awsevents.EventBus
 	Deliveries    awssqs.Queue
 	DeliveriesDLQ awssqs.Queue
+
+	originSecret awssecretsmanager.Secret   // the edge's (addEdge)
+	regional     awsapigatewayv2.DomainName // the API's regional domain, if any
 }
 
 // New builds the stack.
@@ -294,6 +304,19 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		Period: fiveMinutes, Statistic: jsii.String("Maximum")}), rule{Threshold: 1},
 		"Anexo: webhook deliveries given up after their retries (messages in the DeliveriesDLQ queue; redrive them when the endpoints are back)")
 
+	env := map[string]*string{
+		"ANEXO_TRACING":      jsii.String("1"),
+		"TABLE_NAME":         s.Table.TableName(),
+		"KEYS_TABLE_NAME":    s.Keys.TableName(),
+		"BUCKET_NAME":        s.Bucket.BucketName(),
+		"EVENT_BUS_NAME":     s.Bus.EventBusName(),
+		"DELIVERY_QUEUE_URL": s.Deliveries.QueueUrl(),
+		"DELIVERY_DLQ_URL":   s.DeliveriesDLQ.QueueUrl(),
+	}
+	if props.Edge {
+		s.newOriginSecret()
+		env["ANEXO_ORIGIN_SECRET"] = s.originSecret.SecretValue().UnsafeUnwrap()
+	}
 	names := lambdas.All()
 	sort.Strings(names)
 	for _, name := range names {
@@ -327,16 +350,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			ReservedConcurrentExecutions: reserved(props, name),
 			Description:                  jsii.String("Anexo " + name),
 			Tracing:                      awslambda.Tracing_ACTIVE,
-			Environment: &map[string]*string{
-				"ANEXO_FUNCTION":     jsii.String(name),
-				"ANEXO_TRACING":      jsii.String("1"),
-				"TABLE_NAME":         s.Table.TableName(),
-				"KEYS_TABLE_NAME":    s.Keys.TableName(),
-				"BUCKET_NAME":        s.Bucket.BucketName(),
-				"EVENT_BUS_NAME":     s.Bus.EventBusName(),
-				"DELIVERY_QUEUE_URL": s.Deliveries.QueueUrl(),
-				"DELIVERY_DLQ_URL":   s.DeliveriesDLQ.QueueUrl(),
-			},
+			Environment:                  withFunction(env, name),
 		})
 		for _, st := range iam.Policies[name] {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -385,6 +399,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s.API = awsapigatewayv2.NewHttpApi(st, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
 		Description:        jsii.String("Anexo file service"),
 		CreateDefaultStage: jsii.Bool(false),
+		// reached only at the origin domain CloudFront uses
+		DisableExecuteApiEndpoint: jsii.Bool(props.Edge && props.EdgeOriginDomain != ""),
 		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
 			AllowOrigins: jsii.Strings(props.AllowedOrigins...),
 			AllowHeaders: jsii.Strings("Authorization", "Content-Type", "Idempotency-Key"),
@@ -412,10 +428,14 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		DestinationArn: accessLogs.LogGroupArn(),
 		Format:         jsii.String(AccessLogFormat),
 	})
+	identity := []string{"$request.header.Authorization"}
+	if props.Edge { // a request without the edge's header never invokes the authorizer
+		identity = append(identity, "$request.header."+httpapi.OriginHeader)
+	}
 	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("TokenAuthorizer"), s.Functions[lambdas.Authorizer],
 		&awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
 			ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
-			IdentitySource:  jsii.Strings("$request.header.Authorization"),
+			IdentitySource:  jsii.Strings(identity...),
 			ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(float64(props.AuthorizerTTL))),
 		})
 	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
@@ -450,9 +470,11 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	out := func(id string, v *string, what string) {
 		awscdk.NewCfnOutput(st, jsii.String(id), &awscdk.CfnOutputProps{Value: v, Description: jsii.String(what)})
 	}
-	out("ApiUrl", stage.Url(), "Base URL of the Anexo API")
+	if !props.Edge || props.EdgeOriginDomain == "" { // else only CloudFront reaches it
+		out("ApiUrl", stage.Url(), "Base URL of the Anexo API")
+	}
 	s.addDomain(props, stage, out)
-	s.addEdge(props, out)
+	s.addEdge(props, stage, out)
 	out("TableName", s.Table.TableName(), "DynamoDB metadata table")
 	out("EventBusName", s.Bus.EventBusName(), "EventBridge bus every event is published to (add your rules here)")
 	out("BucketName", s.Bucket.BucketName(), "S3 bucket of file bytes")
@@ -489,6 +511,15 @@ const AccessLogFormat = `{"requestId":"$context.requestId","requestTime":"$conte
 	`"responseLength":"$context.responseLength","sourceIp":"$context.identity.sourceIp",` +
 	`"userAgent":"$context.identity.userAgent","authorizerError":"$context.authorizer.error",` +
 	`"integrationError":"$context.integrationErrorMessage","account":"$context.authorizer.account_id"}`
+
+// withFunction is env with ANEXO_FUNCTION set to name.
+func withFunction(env map[string]*string, name string) *map[string]*string {
+	out := map[string]*string{"ANEXO_FUNCTION": jsii.String(name)}
+	for k, v := range env {
+		out[k] = v
+	}
+	return &out
+}
 
 // construct turns "sessions-open" into "SessionsOpen".
 func construct(name string) string {

@@ -8,7 +8,9 @@
 // never reaches the authorizer (401 {"message":"Unauthorized"}). Storage
 // failures are returned as errors (API Gateway answers 500) and never
 // cached as denials. The secret's last use is recorded at most every
-// auth.TouchEvery.
+// auth.TouchEvery. With the stack's edge on, a request without the edge's
+// secret (httpapi.OriginHeader, an identity source too) is denied before
+// any token is looked up.
 package authorizer
 
 import (
@@ -19,14 +21,20 @@ import (
 
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/domain/auth"
+	"github.com/anexo/anexo/shared/inbound/httpapi"
 )
 
 // Handler is the Lambda entry point.
 type Handler func(ctx context.Context, req events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error)
 
-// New builds the authorizer over an auth service.
-func New(svc *auth.Service, log *slog.Logger) Handler {
+// New builds the authorizer over an auth service; originSecret is the
+// edge's ("" without an edge).
+func New(svc *auth.Service, log *slog.Logger, originSecret string) Handler {
 	return func(ctx context.Context, req events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+		if !httpapi.FromEdge(originSecret, req.Headers) {
+			log.InfoContext(ctx, "request around the edge denied", "request_id", req.RequestContext.RequestID, "route", req.RouteKey)
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
+		}
 		var header string
 		if len(req.IdentitySource) > 0 {
 			header = req.IdentitySource[0]

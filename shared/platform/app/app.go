@@ -59,7 +59,11 @@ type Config struct {
 	EventsEndpoint string
 	QueueURL       string // DELIVERY_QUEUE_URL: the webhook deliveries queue
 	DeadLetterURL  string // DELIVERY_DLQ_URL: where deliveries given up go
-	BusName        string // EVENT_BUS_NAME: the bus every event is published to
+	// OriginSecret (ANEXO_ORIGIN_SECRET, set by the stack's edge): a
+	// request without it in httpapi.OriginHeader did not come through
+	// CloudFront and is refused.
+	OriginSecret string
+	BusName      string // EVENT_BUS_NAME: the bus every event is published to
 	// LoopbackWebhooks admits http:// webhook endpoints on loopback (local
 	// mode and tests only: no environment variable sets it).
 	LoopbackWebhooks bool
@@ -95,7 +99,7 @@ func FromEnv() Config {
 		Region: getenv("AWS_REGION", "us-east-1"), DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint: os.Getenv("S3_ENDPOINT"), Function: os.Getenv("ANEXO_FUNCTION"),
 		SQSEndpoint: os.Getenv("SQS_ENDPOINT"), EventsEndpoint: os.Getenv("EVENTS_ENDPOINT"),
-		QueueURL: os.Getenv("DELIVERY_QUEUE_URL"), DeadLetterURL: os.Getenv("DELIVERY_DLQ_URL"), BusName: getenv("EVENT_BUS_NAME", "anexo"),
+		QueueURL: os.Getenv("DELIVERY_QUEUE_URL"), DeadLetterURL: os.Getenv("DELIVERY_DLQ_URL"), OriginSecret: os.Getenv("ANEXO_ORIGIN_SECRET"), BusName: getenv("EVENT_BUS_NAME", "anexo"),
 		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1", Tracing: os.Getenv("ANEXO_TRACING") == "1"}
 	c.KeysTable = getenv("KEYS_TABLE_NAME", c.Table+"-keys")
 	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")

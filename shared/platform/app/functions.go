@@ -19,56 +19,62 @@ import (
 // binary links only the features and clients that function serves.
 
 // Authorizer is the authorizer function's handler.
-func Authorizer(d *Deps) authorizer.Handler { return authorizer.New(d.Auth(), d.Log) }
+func Authorizer(d *Deps) authorizer.Handler { return authorizer.New(d.Auth(), d.Log, d.Cfg.OriginSecret) }
+
+// serve is function fn's HTTP handler over its features, behind the edge's
+// origin check when the stack has an edge (Config.OriginSecret).
+func (d *Deps) serve(fn string, features ...httpapi.Feature) httpapi.Handler {
+	return httpapi.Edge(d.Cfg.OriginSecret, httpapi.Serve(d.Log, fn, features...))
+}
 
 // SessionsOpen opens upload sessions and mints upload tickets.
 func SessionsOpen(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.SessionsOpen, sessions(d), uppy(d), &httpapi.Kommo{Relay: d.Relay()})
+	return d.serve(lambdas.SessionsOpen, sessions(d), uppy(d), &httpapi.Kommo{Relay: d.Relay()})
 }
 
 // SessionsParts signs part URLs and reports a session's status.
 func SessionsParts(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.SessionsParts, sessions(d))
+	return d.serve(lambdas.SessionsParts, sessions(d))
 }
 
 // SessionsComplete completes and aborts sessions.
 func SessionsComplete(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.SessionsComplete, sessions(d))
+	return d.serve(lambdas.SessionsComplete, sessions(d))
 }
 
 // Companion serves Uppy's companion routes under upload tickets.
-func Companion(d *Deps) httpapi.Handler { return httpapi.Serve(d.Log, lambdas.Companion, uppy(d)) }
+func Companion(d *Deps) httpapi.Handler { return d.serve(lambdas.Companion, uppy(d)) }
 
 // Files serves the file catalogue.
 func Files(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.Files, &httpapi.Files{Catalog: d.Catalog()}, &httpapi.Kommo{Catalog: d.Catalog()})
+	return d.serve(lambdas.Files, &httpapi.Files{Catalog: d.Catalog()}, &httpapi.Kommo{Catalog: d.Catalog()})
 }
 
 // Attachments serves the entity directory and attachments.
 func Attachments(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.Attachments, &httpapi.Entities{Entities: d.Entities(), Catalog: d.Catalog()},
+	return d.serve(lambdas.Attachments, &httpapi.Entities{Entities: d.Entities(), Catalog: d.Catalog()},
 		&httpapi.Kommo{Entities: d.Entities(), Catalog: d.Catalog()})
 }
 
 // Batches serves the uploads whose bytes pass through Lambda: Wegly
 // batches and Kommo's relayed parts.
 func Batches(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.Batches, &httpapi.Wegly{Batches: d.Batches()}, &httpapi.Kommo{Relay: d.Relay()})
+	return d.serve(lambdas.Batches, &httpapi.Wegly{Batches: d.Batches()}, &httpapi.Kommo{Relay: d.Relay()})
 }
 
 // Tokens serves the account's tokens.
 func Tokens(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.Tokens, &httpapi.Tokens{Auth: d.Auth()})
+	return d.serve(lambdas.Tokens, &httpapi.Tokens{Auth: d.Auth()})
 }
 
 // Events serves the event feed.
 func Events(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.Events, &httpapi.Events{Feed: d.Feed()})
+	return d.serve(lambdas.Events, &httpapi.Events{Feed: d.Feed()})
 }
 
 // Webhooks serves the account's webhooks and their deliveries.
 func Webhooks(d *Deps) httpapi.Handler {
-	return httpapi.Serve(d.Log, lambdas.Webhooks, &httpapi.Webhooks{Svc: d.Webhooks(), Current: d.Auth().RequireCurrent})
+	return d.serve(lambdas.Webhooks, &httpapi.Webhooks{Svc: d.Webhooks(), Current: d.Auth().RequireCurrent})
 }
 
 func sessions(d *Deps) *httpapi.Sessions { return &httpapi.Sessions{Svc: d.Uploads()} }

@@ -29,8 +29,9 @@ const MaxPayload = 6 << 20
 
 // Router serves the route table (shared/inbound/httpapi) like API Gateway HTTP API
 // (payload 2.0): it matches the route, runs the Lambda authorizer (identity
-// source $request.header.Authorization, simple responses), passes the
-// authorizer's context on, and invokes the route's function handler.
+// source $request.header.Authorization, and the edge's origin header when
+// the stack has an edge; simple responses), passes the authorizer's
+// context on, and invokes the route's function handler.
 type Router struct {
 	Routes     []httpapi.Route
 	Functions  map[string]httpapi.Handler
@@ -44,6 +45,10 @@ type Router struct {
 	// Authorization header that long, as API Gateway does (the stack sets
 	// 60 s). Off by default so a revoked token fails at once locally.
 	AuthorizerCache time.Duration
+	// Identity is the authorizer's identity sources, headers a request
+	// without any of is answered 401 by the gateway itself (nil:
+	// Authorization).
+	Identity []string
 	// Hosts are the names (host:port) this server answers to, the first
 	// its own: a request's Host is passed on only when it is one of them,
 	// else the first stands in (API Gateway passes its own domain name,
@@ -109,14 +114,22 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A Lambda invocation runs to its end when the client goes away.
 	ctx := context.WithoutCancel(r.Context())
 	if !route.Public {
-		authz := r.Header.Get("Authorization")
-		if authz == "" { // identity source missing: API Gateway answers itself
-			gatewayError(w, http.StatusUnauthorized, "Unauthorized")
-			return
+		identity := rt.Identity
+		if identity == nil {
+			identity = []string{"Authorization"}
 		}
-		res, err := rt.authorize(ctx, authz, events.APIGatewayV2CustomAuthorizerV2Request{Version: "2.0", Type: "REQUEST",
+		var sources []string
+		for _, h := range identity {
+			v := r.Header.Get(h)
+			if v == "" { // an identity source missing: API Gateway answers itself
+				gatewayError(w, http.StatusUnauthorized, "Unauthorized")
+				return
+			}
+			sources = append(sources, v)
+		}
+		res, err := rt.authorize(ctx, strings.Join(sources, ","), events.APIGatewayV2CustomAuthorizerV2Request{Version: "2.0", Type: "REQUEST",
 			RouteArn:       "arn:aws:execute-api:local:000000000000:local/$default/" + route.Method + route.Path,
-			IdentitySource: []string{authz}, RouteKey: ev.RouteKey, RawPath: ev.RawPath, RawQueryString: ev.RawQueryString,
+			IdentitySource: sources, RouteKey: ev.RouteKey, RawPath: ev.RawPath, RawQueryString: ev.RawQueryString,
 			Cookies: ev.Cookies, Headers: ev.Headers, QueryStringParameters: ev.QueryStringParameters,
 			RequestContext: ev.RequestContext, PathParameters: ev.PathParameters})
 		if err != nil {

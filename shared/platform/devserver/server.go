@@ -237,6 +237,9 @@ func (s *Server) router(o Options, ln net.Listener) *Router {
 		Now: s.Deps.Cfg.Now, AuthorizerCache: o.AuthorizerCache,
 		Hosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", ln.Addr().(*net.TCPAddr).Port)}}
 	rt.Extra = web.Handler() // the upload page at /
+	if s.Deps.Cfg.OriginSecret != "" { // as the stack's edge sets the authorizer
+		rt.Identity = []string{"Authorization", httpapi.OriginHeader}
+	}
 	return rt
 }
 

@@ -110,6 +110,7 @@ type client struct {
 	token   string
 	account string
 	origin  string
+	headers map[string]string // sent on every request
 }
 
 type response struct {
@@ -147,6 +148,9 @@ func (c *client) do(method, path string, body any) response {
 	}
 	if c.origin != "" {
 		req.Header.Set("Origin", c.origin)
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
 	}
 	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := cl.Do(req)

@@ -584,3 +584,35 @@ func TestCursorKeysRotate(t *testing.T) {
 		}
 	}
 }
+
+// TestEdgeOriginCheck: with the stack's edge on (an origin secret), a
+// request that did not come through CloudFront is refused before a token
+// is looked up or a route runs: without X-Origin-Verify the gateway
+// answers 401 itself (an identity source missing), with a wrong one the
+// authorizer denies it (403), and a public route answers 403
+// origin_forbidden. With the secret, everything works as before.
+func TestEdgeOriginCheck(t *testing.T) {
+	t.Parallel()
+	e := start(t, testenv.Memory(), func(o *devserver.Options) { o.Config.OriginSecret = "edge-secret" })
+	c := e.account(0, "")
+	anon := &client{t: t, base: e.srv.URL}
+	if r := c.do("GET", "/v1/usage", nil); r.Status != 401 {
+		t.Fatalf("without the origin header: %s", r)
+	}
+	c.headers = map[string]string{httpapi.OriginHeader: "edge-guess"}
+	if r := c.do("GET", "/v1/usage", nil); r.Status != 403 {
+		t.Fatalf("with a wrong origin header: %s", r)
+	}
+	for _, h := range []map[string]string{nil, {httpapi.OriginHeader: "edge-guess"}} {
+		anon.headers = h
+		if r := anon.do("GET", "/v1/openapi.json", nil); r.Status != 403 || r.JSON()["code"] != "origin_forbidden" {
+			t.Fatalf("a public route around the edge (%v): %s", h, r)
+		}
+	}
+	c.headers = map[string]string{httpapi.OriginHeader: "edge-secret"}
+	anon.headers = c.headers
+	c.expect(200, "GET", "/v1/usage", nil)
+	if r := anon.do("GET", "/v1/openapi.json", nil); r.Status != 200 {
+		t.Fatalf("a public route through the edge: %s", r)
+	}
+}
