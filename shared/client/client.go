@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -78,7 +79,9 @@ func (c *Client) noRedirect() *http.Client {
 // it). It returns the status; 4xx and 5xx become *Problem errors. 207 is
 // not an error: the per-item results are in out. A 503 throttled answer
 // (storage refusing writes this fast) is retried after its Retry-After,
-// up to Throttled times: every Anexo write is safe to repeat.
+// and API Gateway's 429 (a route's throttle; it sends no Retry-After)
+// after a jittered, doubling wait, up to Throttled times: every Anexo
+// write is safe to repeat.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int, error) {
 	var body []byte
 	if in != nil {
@@ -92,6 +95,11 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int,
 		switch {
 		case err != nil:
 			return status, err
+		case status == http.StatusTooManyRequests && attempt < Throttled:
+			if wait < 0 {
+				wait = backoff(attempt)
+			}
+			fallthrough
 		case status == http.StatusServiceUnavailable && wait >= 0 && attempt < Throttled:
 			select {
 			case <-ctx.Done():
@@ -111,8 +119,16 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int,
 	}
 }
 
-// Throttled bounds the tries of a request answered 503 throttled.
+// Throttled bounds the tries of a request answered 503 throttled or 429.
 const Throttled = 4
+
+// backoff is the wait before try attempt+1 after a 429: 250 ms doubling,
+// each with up to as much again of jitter (clients throttled together do
+// not come back together).
+func backoff(attempt int) time.Duration {
+	d := 250 * time.Millisecond << (attempt - 1)
+	return d + rand.N(d)
+}
 
 // do sends one request: the status, the body, and the wait its Retry-After
 // asks for (-1: none).

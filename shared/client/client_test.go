@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fake answers one request the way Anexo (or API Gateway) would, after
@@ -129,5 +130,31 @@ func TestThrottledIsRetried(t *testing.T) {
 	bodies = nil
 	if _, err := c.Do(context.Background(), "GET", "/v1/down", nil, nil); !IsStatus(err, 503) || len(bodies) != Throttled {
 		t.Fatalf("%v after %d tries", err, len(bodies))
+	}
+}
+
+// TestTooManyRequestsIsRetried: API Gateway's 429 (a route's throttle,
+// no Retry-After) is tried again after a growing, jittered wait; one that
+// persists is the caller's error after Throttled tries.
+func TestTooManyRequestsIsRetried(t *testing.T) {
+	t.Parallel()
+	var tries []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tries = append(tries, time.Now())
+		if r.URL.Path == "/v1/flooded" || len(tries) < 3 {
+			w.WriteHeader(429)
+			_, _ = io.WriteString(w, `{"message":"Too Many Requests"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	c := &Client{Endpoint: srv.URL, Token: "anx_t"}
+	if _, err := c.Do(context.Background(), "GET", "/v1/usage", nil, nil); err != nil || len(tries) != 3 || tries[2].Sub(tries[1]) < 500*time.Millisecond {
+		t.Fatalf("%v after %d tries", err, len(tries))
+	}
+	tries = nil
+	if _, err := c.Do(context.Background(), "GET", "/v1/flooded", nil, nil); !IsStatus(err, 429) || len(tries) != Throttled {
+		t.Fatalf("%v after %d tries", err, len(tries))
 	}
 }

@@ -45,6 +45,10 @@ type Router struct {
 	// Authorization header that long, as API Gateway does (the stack sets
 	// 60 s). Off by default so a revoked token fails at once locally.
 	AuthorizerCache time.Duration
+	// Throttles, per function, bound each of its routes as the stage's
+	// route settings do (a token bucket per route; past it, 429 before the
+	// authorizer runs). Nil: no throttling.
+	Throttles map[string]httpapi.Throttle
 	// Identity is the authorizer's identity sources, headers a request
 	// without any of is answered 401 by the gateway itself (nil:
 	// Authorization).
@@ -57,6 +61,41 @@ type Router struct {
 
 	authMu  sync.Mutex
 	authHit map[string]cachedAuth
+
+	throttleMu sync.Mutex
+	buckets    map[string]*bucket // by route key
+}
+
+// bucket is a route's token bucket.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// admit takes a token from the route's bucket, refilled at its rate up
+// to its burst (on the wall clock: tests move their own clock).
+func (rt *Router) admit(route httpapi.Route) bool {
+	t, ok := rt.Throttles[route.Function]
+	if !ok {
+		return true
+	}
+	rt.throttleMu.Lock()
+	defer rt.throttleMu.Unlock()
+	now := time.Now()
+	b := rt.buckets[route.Key()]
+	if b == nil {
+		if rt.buckets == nil {
+			rt.buckets = map[string]*bucket{}
+		}
+		b = &bucket{tokens: t.Burst, last: now}
+		rt.buckets[route.Key()] = b
+	}
+	b.tokens, b.last = min(t.Burst, b.tokens+now.Sub(b.last).Seconds()*t.Rate), now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 type cachedAuth struct {
@@ -111,6 +150,10 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Apigw-Requestid", ev.RequestContext.RequestID)
+	if !rt.admit(route) {
+		gatewayError(w, http.StatusTooManyRequests, "Too Many Requests")
+		return
+	}
 	// A Lambda invocation runs to its end when the client goes away.
 	ctx := context.WithoutCancel(r.Context())
 	if !route.Public {

@@ -41,6 +41,9 @@ type Options struct {
 	// AuthorizerCache caches authorizer answers per token like API
 	// Gateway (benchmarks set the stack's 60 s; 0: every request).
 	AuthorizerCache time.Duration
+	// NoThrottle turns off the routes' throttles (httpapi.Throttles),
+	// which the router otherwise enforces as API Gateway does.
+	NoThrottle bool
 	// CORSOrigins are web origins besides the server's own whose pages may
 	// upload straight to the bucket (ANEXO_CORS_ORIGINS in make run).
 	CORSOrigins []string
@@ -237,6 +240,9 @@ func (s *Server) router(o Options, ln net.Listener) *Router {
 		Now: s.Deps.Cfg.Now, AuthorizerCache: o.AuthorizerCache,
 		Hosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", ln.Addr().(*net.TCPAddr).Port)}}
 	rt.Extra = web.Handler() // the upload page at /
+	if !o.NoThrottle {
+		rt.Throttles = httpapi.Throttles // the stage's route settings
+	}
 	if s.Deps.Cfg.OriginSecret != "" { // as the stack's edge sets the authorizer
 		rt.Identity = []string{"Authorization", httpapi.OriginHeader}
 	}
