@@ -19,7 +19,9 @@ import (
 // binary links only the features and clients that function serves.
 
 // Authorizer is the authorizer function's handler.
-func Authorizer(d *Deps) authorizer.Handler { return authorizer.New(d.Auth(), d.Log, d.Cfg.OriginSecret) }
+func Authorizer(d *Deps) authorizer.Handler {
+	return authorizer.New(d.Auth(), d.Log, d.Cfg.OriginSecret)
+}
 
 // serve is function fn's HTTP handler over its features, behind the edge's
 // origin check when the stack has an edge (Config.OriginSecret).
