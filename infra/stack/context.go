@@ -104,7 +104,7 @@ func ContextBool(scope constructs.Construct, key string, def bool) bool {
 // assetDir, logRetentionDays (a number, or never), logLevel, tags,
 // permissionsBoundary, detailedMetrics, throttleRate, throttleBurst,
 // routeThrottles, deliveriesConcurrency, reservedConcurrency, backup,
-// backupRetentionDays, backupVaultLock, backupCopyTo, authorizerTtl,
+// backupRetentionDays, backupVaultLock, backupCopyTo, dataEvents, authorizerTtl,
 // alarmEmail, alarmTopicArn, concurrencyAlarm, terminationProtection (default true), domainName +
 // certificateArn, edge (+ edgeWebAclArn, edgeRatePerIp, edgeRatePerToken,
 // edgeCertificateArn, edgeOriginDomain),
@@ -136,6 +136,7 @@ func FromContext(scope constructs.Construct) Props {
 		NoBackup:              !ContextBool(scope, "backup", true),
 		BackupRetentionDays:   contextNumber(scope, "backupRetentionDays"),
 		BackupVaultLock:       ContextBool(scope, "backupVaultLock", false),
+		DataEvents:            ContextBool(scope, "dataEvents", false),
 		BackupCopyTo:          ContextString(scope, "backupCopyTo", ""),
 		ThrottleRate:          contextNumber(scope, "throttleRate"),
 		ThrottleBurst:         contextNumber(scope, "throttleBurst"),

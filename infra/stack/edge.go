@@ -92,9 +92,8 @@ func (s *Stack) addEdge(props Props, stage awsapigatewayv2.HttpStage, out func(s
 			CachePolicy:         awscloudfront.CachePolicy_CACHING_DISABLED(),
 			OriginRequestPolicy: awscloudfront.OriginRequestPolicy_ALL_VIEWER_EXCEPT_HOST_HEADER(),
 		},
-		HttpVersion:            awscloudfront.HttpVersion_HTTP2_AND_3,
-		MinimumProtocolVersion: awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021,
-		WebAclId:               jsii.String(acl),
+		HttpVersion: awscloudfront.HttpVersion_HTTP2_AND_3,
+		WebAclId:    jsii.String(acl),
 	}
 	if props.DomainName != "" {
 		cert := props.EdgeCertificateARN
@@ -105,6 +104,9 @@ func (s *Stack) addEdge(props Props, stage awsapigatewayv2.HttpStage, out func(s
 			panic("context domainName with edge: CloudFront takes a certificate of us-east-1: -c edgeCertificateArn=arn:aws:acm:us-east-1:…")
 		}
 		dp.DomainNames = jsii.Strings(props.DomainName)
+		// TLS 1.2 or newer at the viewer (settable only with a certificate
+		// of one's own: cloudfront.net's default one allows TLS 1.0)
+		dp.MinimumProtocolVersion = awscloudfront.SecurityPolicyProtocol_TLS_V1_2_2021
 		dp.Certificate = awscertificatemanager.Certificate_FromCertificateArn(s.Stack, jsii.String("EdgeCertificate"), jsii.String(cert))
 	}
 	dist := awscloudfront.NewDistribution(s.Stack, jsii.String("Edge"), dp)

@@ -100,7 +100,8 @@ func TestDomainAndEdge(t *testing.T) {
 		!strings.Contains(string(origins), secretID) {
 		t.Errorf("origin: %s", origins)
 	}
-	if fmt.Sprint(cfg["Aliases"]) != "[files.example.com]" || cfg["ViewerCertificate"].(map[string]any)["AcmCertificateArn"] != cert {
+	if vc := cfg["ViewerCertificate"].(map[string]any); fmt.Sprint(cfg["Aliases"]) != "[files.example.com]" || vc["AcmCertificateArn"] != cert ||
+		vc["MinimumProtocolVersion"] != "TLSv1.2_2021" {
 		t.Errorf("the domain is not CloudFront's: %v %v", cfg["Aliases"], cfg["ViewerCertificate"])
 	}
 	_, authz := s.one(t, "AWS::ApiGatewayV2::Authorizer")

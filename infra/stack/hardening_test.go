@@ -31,6 +31,7 @@ var customProps = stack.Props{
 	BackupRetentionDays:   90,
 	BackupVaultLock:       true,
 	BackupCopyTo:          "arn:aws:backup:sa-east-1:210987654321:backup-vault:anexo-copies",
+	DataEvents:            true,
 }
 
 var customSynth *synth
@@ -174,7 +175,12 @@ func TestPermanentDeletes(t *testing.T) {
 		t.Fatalf("%d of %d functions may delete versions", len(want), len(ids))
 	}
 	slices.Sort(want)
-	_, policy := s.one(t, "AWS::S3::BucketPolicy")
+	var policy map[string]any
+	for _, p := range s.resources("AWS::S3::BucketPolicy") {
+		if fmt.Sprint(props(p)["Bucket"]) == fmt.Sprint(map[string]any{"Ref": bucketID(t, s)}) {
+			policy = p
+		}
+	}
 	for _, st := range props(policy)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
 		m := st.(map[string]any)
 		if m["Action"] != iam.DeleteObjectVersion {
@@ -192,6 +198,18 @@ func TestPermanentDeletes(t *testing.T) {
 		return
 	}
 	t.Fatal("the bucket policy does not limit permanent deletes")
+}
+
+// bucketID is the files bucket's logical id.
+func bucketID(t *testing.T, s synth) string {
+	t.Helper()
+	for id := range s.resources("AWS::S3::Bucket") {
+		if strings.HasPrefix(id, "Files") {
+			return id
+		}
+	}
+	t.Fatal("no files bucket")
+	return ""
 }
 
 // roleOf is the logical id of a function's role.
@@ -294,11 +312,43 @@ func TestOperationsContext(t *testing.T) {
 			defer func() { msg = fmt.Sprint(recover()) }()
 			p := fromContext(map[string]any{k: v})
 			p.AssetDir = dir
-			stack.New(awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())}), "Anexo", p)
+			stack.New(awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: featureFlags(t)}), "Anexo", p)
 			return ""
 		}()
 		if !strings.Contains(msg, want) {
 			t.Errorf("-c %s: %q, want a panic with %q", ctx, msg, want)
+		}
+	}
+}
+
+// TestAuditLogs: the files bucket's server access logs go to a bucket of
+// their own (private, SSL only, retained, expired with the other logs);
+// with dataEvents, a CloudTrail trail records every object-level call on
+// the bucket (no management events, file validation on).
+func TestAuditLogs(t *testing.T) {
+	def := defaults(t)
+	var logsID string
+	for id := range def.resources("AWS::S3::Bucket") {
+		if strings.HasPrefix(id, "AccessLogs") {
+			logsID = id
+		}
+	}
+	if logsID == "" {
+		t.Fatal("no access logs bucket")
+	}
+	def.tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), assertions.Match_ObjectLike(obj(map[string]any{
+		"LoggingConfiguration": map[string]any{"DestinationBucketName": map[string]any{"Ref": logsID}, "LogFilePrefix": "files/"}})))
+	logs := def.resources("AWS::S3::Bucket")[logsID]
+	if b, _ := json.Marshal(logs); logs["DeletionPolicy"] != "Retain" || !strings.Contains(string(b), `"ExpirationInDays":30`) ||
+		!strings.Contains(string(b), `"BlockPublicAcls":true`) {
+		t.Errorf("access logs bucket: %s", b)
+	}
+	def.tpl.ResourceCountIs(jsii.String("AWS::CloudTrail::Trail"), jsii.Number(0))
+	_, trail := custom(t).one(t, "AWS::CloudTrail::Trail")
+	b, _ := json.Marshal(props(trail))
+	for _, want := range []string{`"EnableLogFileValidation":true`, `"IncludeManagementEvents":false`, `"ReadWriteType":"All"`, `"Type":"AWS::S3::Object"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("trail lacks %s: %s", want, b)
 		}
 	}
 }

@@ -73,7 +73,10 @@ type Props struct {
 	// vault (compliance mode: no one can delete a recovery point early);
 	// BackupCopyTo (a vault ARN, another account's or region's) gets a
 	// copy of each recovery point.
-	NoBackup            bool
+	NoBackup bool
+	// DataEvents records every object-level call on the bucket in a
+	// CloudTrail trail (billed per event).
+	DataEvents          bool
 	BackupRetentionDays float64
 	BackupVaultLock     bool
 	BackupCopyTo        string
@@ -226,12 +229,14 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	}
 
 	s.Bucket = awss3.NewBucket(st, jsii.String("Files"), &awss3.BucketProps{
-		Versioned:         jsii.Bool(true),
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		EnforceSSL:        jsii.Bool(true),
-		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		ServerAccessLogsBucket: newAccessLogs(st, props),
+		ServerAccessLogsPrefix: jsii.String("files/"),
+		Versioned:              jsii.Bool(true),
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:             awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:             jsii.Bool(true),
+		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
 		Cors: &[]*awss3.CorsRule{{
 			AllowedMethods: &[]awss3.HttpMethods{awss3.HttpMethods_GET, awss3.HttpMethods_HEAD, awss3.HttpMethods_PUT, awss3.HttpMethods_POST},
 			AllowedOrigins: jsii.Strings(props.AllowedOrigins...),
@@ -392,6 +397,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s.addEventSources(props)
 	s.limitPermanentDeletes()
 	s.addBackup(props)
+	s.addDataEvents(props)
 
 	// Browser form uploads (Uppy's /s3/params) are recorded when S3 reports them.
 	s.Bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED_POST, awss3notifications.NewLambdaDestination(s.Functions[lambdas.Recorder]))

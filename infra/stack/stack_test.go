@@ -793,7 +793,7 @@ func TestOperations(t *testing.T) {
 // clash between them. A stage may pin its account and region.
 func TestTwoEnvironments(t *testing.T) {
 	out := t.TempDir()
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out)})
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(out), Context: featureFlags(t)})
 	app.Node().SetContext(jsii.String("account"), "111111111111")
 	app.Node().SetContext(jsii.String("region"), "sa-east-1")
 	dir := assets(t)
