@@ -365,7 +365,13 @@ func TestWebhookRetries(t *testing.T) {
 	for i := range webhooks.MaxAttempts {
 		down.waitAttempts(id2, i+1)
 		if i < len(webhooks.Backoff) {
-			if h := c.expect(200, "GET", hook2, nil); h["failing_since"] == nil || h["enabled"] != true {
+			// the attempt is recorded just after the endpoint answered
+			h := c.expect(200, "GET", hook2, nil)
+			for deadline := time.Now().Add(5 * time.Second); h["failing_since"] == nil && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+				h = c.expect(200, "GET", hook2, nil)
+			}
+			if h["failing_since"] == nil || h["enabled"] != true {
 				t.Fatalf("after attempt %d: %v", i+1, h)
 			}
 			e.clock.Advance(webhooks.Backoff[i]*11/10 + time.Second)
