@@ -70,13 +70,18 @@ var RecommendedReservations = map[string]float64{
 	lambdas.SessionsComplete: 50,
 }
 
-// reserved is the function's reserved concurrency, nil for none.
-func reserved(props Props, fn string) *float64 {
+// checkReservations refuses a reservation for a function that does not
+// exist.
+func checkReservations(props Props) {
 	for name := range props.ReservedConcurrency {
 		if !slices.Contains(lambdas.All(), name) {
 			panic(fmt.Sprintf("context reservedConcurrency: %q is not a function (%v)", name, lambdas.All()))
 		}
 	}
+}
+
+// reserved is the function's reserved concurrency, nil for none.
+func reserved(props Props, fn string) *float64 {
 	n, ok := props.ReservedConcurrency[fn]
 	if !ok {
 		return nil

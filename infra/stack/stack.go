@@ -322,6 +322,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		s.newOriginSecret()
 		env["ANEXO_ORIGIN_SECRET"] = s.originSecret.SecretValue().UnsafeUnwrap()
 	}
+	level := logLevel(props.LogLevel)
+	checkReservations(props)
 	names := lambdas.All()
 	sort.Strings(names)
 	for _, name := range names {
@@ -349,7 +351,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			Timeout:       awscdk.Duration_Seconds(jsii.Number(spec.TimeoutSec)),
 			LoggingFormat: awslambda.LoggingFormat_JSON,
 			// Lambda drops application lines below the level
-			ApplicationLogLevelV2: logLevel(props.LogLevel),
+			ApplicationLogLevelV2: level,
 			LogGroup:              logs,
 			// nil: the account's unreserved pool
 			ReservedConcurrentExecutions: reserved(props, name),
