@@ -50,6 +50,9 @@ func synth() (err error) {
 		}
 	}
 	stack.New(app, stack.ContextString(app, "stackName", "Anexo"), props)
+	if stack.ContextBool(app, "nag", false) {
+		stack.Nag(app)
+	}
 	app.Synth(nil)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -31,7 +32,9 @@ func newAlarms(st awscdk.Stack, props Props) *alarms {
 	}
 	t := awssns.NewTopic(st, jsii.String("Alarms"), &awssns.TopicProps{DisplayName: jsii.String("Anexo alarms"), EnforceSSL: jsii.Bool(true)})
 	if props.AlarmEmail != "" {
-		t.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlarmEmail), nil))
+		// a notification SNS could not deliver waits here (14 days) to be read
+		dlq := awssqs.NewQueue(st, jsii.String("AlarmEmailDLQ"), &awssqs.QueueProps{RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)), EnforceSSL: jsii.Bool(true)})
+		t.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(props.AlarmEmail), &awssnssubscriptions.EmailSubscriptionProps{DeadLetterQueue: dlq}))
 	}
 	a.topic = t
 	return a

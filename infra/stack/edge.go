@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfront"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudfrontorigins"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/jsii-runtime-go"
@@ -94,6 +95,11 @@ func (s *Stack) addEdge(props Props, stage awsapigatewayv2.HttpStage, out func(s
 		},
 		HttpVersion: awscloudfront.HttpVersion_HTTP2_AND_3,
 		WebAclId:    jsii.String(acl),
+		// a line per viewer request (CloudFront's standard logs, free but
+		// for storage), in a bucket of their own: they still need ACLs
+		EnableLogging: jsii.Bool(true),
+		LogBucket:     newLogBucket(s.Stack, "EdgeLogs", props, awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED, s.accessLogs),
+		LogFilePrefix: jsii.String("cloudfront/"),
 	}
 	if props.DomainName != "" {
 		cert := props.EdgeCertificateARN

@@ -115,6 +115,16 @@ func TestDomainAndEdge(t *testing.T) {
 			}
 		}
 	}
+	// CloudFront logs each viewer request to a bucket of its own (ACLs on:
+	// CloudFront's standard logs need them), whose requests S3 logs
+	cflog := cfg["Logging"].(map[string]any)
+	if b, _ := json.Marshal(cflog); cflog["Prefix"] != "cloudfront/" || !strings.Contains(string(b), "EdgeLogs") {
+		t.Errorf("distribution logging %s", b)
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), assertions.Match_ObjectLike(obj(map[string]any{
+		"OwnershipControls":    map[string]any{"Rules": []any{map[string]any{"ObjectOwnership": "BucketOwnerPreferred"}}},
+		"LoggingConfiguration": assertions.Match_ObjectLike(obj(map[string]any{"LogFilePrefix": "EdgeLogs/"})),
+	})))
 	for _, o := range []string{"DomainTarget", "DomainUrl", "EdgeUrl", "OriginTarget"} {
 		if _, ok := s.doc["Outputs"].(map[string]any)[o]; !ok {
 			t.Errorf("no output %s", o)

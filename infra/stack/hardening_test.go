@@ -327,15 +327,7 @@ func TestOperationsContext(t *testing.T) {
 // the bucket (no management events, file validation on).
 func TestAuditLogs(t *testing.T) {
 	def := defaults(t)
-	var logsID string
-	for id := range def.resources("AWS::S3::Bucket") {
-		if strings.HasPrefix(id, "AccessLogs") {
-			logsID = id
-		}
-	}
-	if logsID == "" {
-		t.Fatal("no access logs bucket")
-	}
+	logsID := logsIDOf(t, def)
 	def.tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), assertions.Match_ObjectLike(obj(map[string]any{
 		"LoggingConfiguration": map[string]any{"DestinationBucketName": map[string]any{"Ref": logsID}, "LogFilePrefix": "files/"}})))
 	logs := def.resources("AWS::S3::Bucket")[logsID]
@@ -346,9 +338,26 @@ func TestAuditLogs(t *testing.T) {
 	def.tpl.ResourceCountIs(jsii.String("AWS::CloudTrail::Trail"), jsii.Number(0))
 	_, trail := custom(t).one(t, "AWS::CloudTrail::Trail")
 	b, _ := json.Marshal(props(trail))
+	if !strings.Contains(string(b), `"S3BucketName":{"Ref":"DataEventsLogs`) {
+		t.Errorf("the trail does not write to its own bucket: %s", b)
+	}
+	custom(t).tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), assertions.Match_ObjectLike(obj(map[string]any{
+		"LoggingConfiguration": map[string]any{"DestinationBucketName": map[string]any{"Ref": logsIDOf(t, custom(t))}, "LogFilePrefix": "DataEventsLogs/"}})))
 	for _, want := range []string{`"EnableLogFileValidation":true`, `"IncludeManagementEvents":false`, `"ReadWriteType":"All"`, `"Type":"AWS::S3::Object"`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("trail lacks %s: %s", want, b)
 		}
 	}
+}
+
+// logsIDOf is the logical id of the access logs' bucket.
+func logsIDOf(t *testing.T, s synth) string {
+	t.Helper()
+	for id := range s.resources("AWS::S3::Bucket") {
+		if strings.HasPrefix(id, "AccessLogs") {
+			return id
+		}
+	}
+	t.Fatal("no access logs bucket")
+	return ""
 }

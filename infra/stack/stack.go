@@ -202,6 +202,7 @@ type Stack struct {
 
 	originSecret awssecretsmanager.Secret   // the edge's (addEdge)
 	regional     awsapigatewayv2.DomainName // the API's regional domain, if any
+	accessLogs   awss3.Bucket               // where S3 (and CloudFront, under edge) log requests
 }
 
 // New builds the stack.
@@ -228,8 +229,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		})
 	}
 
+	s.accessLogs = newAccessLogs(st, props)
 	s.Bucket = awss3.NewBucket(st, jsii.String("Files"), &awss3.BucketProps{
-		ServerAccessLogsBucket: newAccessLogs(st, props),
+		ServerAccessLogsBucket: s.accessLogs,
 		ServerAccessLogsPrefix: jsii.String("files/"),
 		Versioned:              jsii.Bool(true),
 		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
@@ -457,7 +459,11 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		if !r.Public {
 			opts.Authorizer = authorizer
 		}
-		s.API.AddRoutes(opts)
+		for _, route := range *s.API.AddRoutes(opts) {
+			if r.Public {
+				publicRoute(route)
+			}
+		}
 	}
 	s.routeThrottles(props, stage)
 	al.add("Api5xx", rate("API 5xx %", s.API.MetricServerError(sum), s.API.MetricCount(sum), fiveMinutes),
@@ -486,6 +492,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	out("TableName", s.Table.TableName(), "DynamoDB metadata table")
 	out("EventBusName", s.Bus.EventBusName(), "EventBridge bus every event is published to (add your rules here)")
 	out("BucketName", s.Bucket.BucketName(), "S3 bucket of file bytes")
+	s.suppressNag(props)
 	return s
 }
 

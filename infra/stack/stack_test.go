@@ -59,7 +59,8 @@ func build(t *testing.T, p stack.Props) synth {
 	p.AssetDir = assets(t)
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir()), Context: featureFlags(t)})
 	s := stack.New(app, "Anexo", p)
-	tpl := assertions.Template_FromStack(s.Stack, nil)
+	stack.Nag(app)
+	tpl := nagged(t, s)
 	raw, _ := json.Marshal(tpl.ToJSON())
 	var doc map[string]any
 	if err := json.Unmarshal(raw, &doc); err != nil {
@@ -956,4 +957,45 @@ func TestAlarmsReachSomeone(t *testing.T) {
 			t.Errorf("alarm %s notifies %v, want %s", id, acts, arn)
 		}
 	}
+}
+
+// nagged synthesizes the stack with cdk-nag's packs on (stack.Nag, which
+// every synthesis here applies): an unsuppressed finding fails the test
+// with the rule and the construct of each.
+func nagged(t *testing.T, s *stack.Stack) (tpl assertions.Template) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		m := regexp.MustCompile(`found in: (\S+)`).FindStringSubmatch(fmt.Sprint(r))
+		if m == nil {
+			panic(r)
+		}
+		b, err := os.ReadFile(m[1])
+		if err != nil {
+			t.Fatalf("%v (%v)", r, err)
+		}
+		var report struct {
+			PluginReports []struct {
+				Violations []struct {
+					Description         string
+					ViolatingConstructs []struct{ ConstructPath string }
+				}
+			}
+		}
+		if err := json.Unmarshal(b, &report); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range report.PluginReports {
+			for _, v := range p.Violations {
+				for _, c := range v.ViolatingConstructs {
+					t.Errorf("cdk-nag: %s: %s", c.ConstructPath, strings.TrimSpace(v.Description))
+				}
+			}
+		}
+		t.FailNow()
+	}()
+	return assertions.Template_FromStack(s.Stack, nil)
 }
