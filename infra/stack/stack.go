@@ -362,8 +362,13 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			Environment:                  withFunction(env, name),
 		})
 		for _, st := range iam.Policies[name] {
+			var cond *map[string]any
+			if c := st.Condition.IAM(); c != nil {
+				cond = &c
+			}
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-				Actions: jsii.Strings(st.Actions...),
+				Actions:    jsii.Strings(st.Actions...),
+				Conditions: cond,
 				Resources: jsii.Strings(st.Resource.ARN(iam.ARNs{Table: *s.Table.TableArn(), Keys: *s.Keys.TableArn(), Bucket: *s.Bucket.BucketArn(),
 					Queue: *s.Deliveries.QueueArn(), DeadLetters: *s.DeliveriesDLQ.QueueArn(), Bus: *s.Bus.EventBusArn()})),
 			}))

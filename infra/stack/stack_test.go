@@ -548,7 +548,7 @@ func TestIAM(t *testing.T) {
 						t.Errorf("policy %s grants wildcard action %s", id, a)
 					}
 					for _, r := range roles {
-						granted[roleOf[ref(r)]] = append(granted[roleOf[ref(r)]], a+" on "+kind)
+						granted[roleOf[ref(r)]] = append(granted[roleOf[ref(r)]], a+" on "+kind+conditionOf(stm["Condition"]))
 					}
 				}
 			}
@@ -556,8 +556,14 @@ func TestIAM(t *testing.T) {
 	}
 	for name, p := range iam.Policies {
 		var want []string
-		for _, a := range p.Accesses() {
-			want = append(want, a.String())
+		for _, st := range p {
+			for _, a := range st.Actions {
+				var c any
+				if m := st.Condition.IAM(); m != nil {
+					c = m
+				}
+				want = append(want, iam.Access{Action: a, Resource: st.Resource}.String()+conditionOf(c))
+			}
 		}
 		got := granted[name]
 		sort.Strings(want)
@@ -998,4 +1004,13 @@ func nagged(t *testing.T, s *stack.Stack) (tpl assertions.Template) {
 		t.FailNow()
 	}()
 	return assertions.Template_FromStack(s.Stack, nil)
+}
+
+// conditionOf renders a statement's Condition block for comparison ("" if none).
+func conditionOf(c any) string {
+	if c == nil {
+		return ""
+	}
+	b, _ := json.Marshal(c)
+	return " if " + string(b)
 }

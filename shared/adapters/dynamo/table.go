@@ -191,7 +191,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Keys.
 func accountPK(id string) string        { return "A#" + id }
-func tokenPK(hash string) string        { return "T#" + hash }
+func tokenPK(hash string) string        { return TokenPKPrefix + hash }
 func sessionSK(id string) string        { return "S#" + id }
 func fileSK(uuid string) string         { return "F#" + uuid }
 func versionSK(file, ver string) string { return "F#" + file + "#V#" + ver }
@@ -199,6 +199,14 @@ func fileIDSK(id int64) string          { return fmt.Sprintf("N#%020d", id) }
 func filesGSI(account string) string    { return "A#" + account + "#FILES" }
 
 const accountSK, tokenSK = "ACCOUNT", "TOKEN"
+
+// TokenPKPrefix begins the partition key of every secret's item (T#<hash>),
+// the only items the authorizer reads; it writes only their
+// AttrLastUsedAt.
+const (
+	TokenPKPrefix  = "T#"
+	AttrLastUsedAt = "last_used_at"
+)
 
 // timeFormat sorts lexically: fixed width, UTC.
 const timeFormat = "2006-01-02T15:04:05.000000Z"

@@ -19,7 +19,8 @@ type call struct {
 	service     string // "dynamodb" or "s3"
 	op          string
 	needs       []Access
-	readsObject bool // GetObject/HeadObject: 403 on a missing key without s3:ListBucket
+	items       []item // per need: the DynamoDB item it touches, for conditions
+	readsObject bool   // GetObject/HeadObject: 403 on a missing key without s3:ListBucket
 }
 
 // Names are the deployment's resources a policy's kinds mean: the tables,
@@ -58,6 +59,7 @@ func required(params any, n Names) (call, error) {
 			return
 		}
 		c.needs = append(c.needs, Access{Action: action, Resource: Resource{Kind: kind, Index: index}})
+		c.items = append(c.items, item{})
 	}
 	tbl := func(name *string, action string) {
 		if aws.ToString(name) == keys && keys != "" {
@@ -65,6 +67,12 @@ func required(params any, n Names) (call, error) {
 			return
 		}
 		grant(KindTable, "", aws.ToString(name), table, action)
+	}
+	// on: the item the last need touches (when it was granted)
+	on := func(it item) {
+		if err == nil {
+			c.items[len(c.items)-1] = it
+		}
 	}
 	idx := func(name, index *string, action string) {
 		if index == nil {
@@ -92,12 +100,16 @@ func required(params any, n Names) (call, error) {
 	// DynamoDB
 	case *dynamodb.GetItemInput:
 		tbl(in.TableName, getItem)
+		on(itemOf(in.Key, nil, in.ExpressionAttributeNames, "", in.ProjectionExpression))
 	case *dynamodb.PutItemInput:
 		tbl(in.TableName, putItem)
+		on(itemOf(nil, in.Item, in.ExpressionAttributeNames, in.ReturnValues, in.ConditionExpression))
 	case *dynamodb.UpdateItemInput:
 		tbl(in.TableName, updateItem)
+		on(itemOf(in.Key, nil, in.ExpressionAttributeNames, in.ReturnValues, in.UpdateExpression, in.ConditionExpression))
 	case *dynamodb.DeleteItemInput:
 		tbl(in.TableName, deleteItem)
+		on(itemOf(in.Key, nil, in.ExpressionAttributeNames, in.ReturnValues, in.ConditionExpression))
 	case *dynamodb.QueryInput:
 		idx(in.TableName, in.IndexName, query)
 	case *dynamodb.ScanInput:
@@ -114,11 +126,13 @@ func required(params any, n Names) (call, error) {
 		for _, it := range in.TransactItems {
 			if it.Get != nil {
 				tbl(it.Get.TableName, getItem)
+				on(itemOf(it.Get.Key, nil, it.Get.ExpressionAttributeNames, "", it.Get.ProjectionExpression))
 			}
 		}
 	case *dynamodb.TransactWriteItemsInput:
 		for _, it := range in.TransactItems {
 			transactItem(it, tbl)
+			on(transactedItem(it))
 		}
 	// S3: the operations behind presigned URLs are checked when signed.
 	case *s3.PutObjectInput: // also a presigned POST policy
@@ -198,4 +212,23 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// transactedItem is the item one transaction item touches.
+func transactedItem(it ddbtypes.TransactWriteItem) item {
+	switch {
+	case it.ConditionCheck != nil:
+		c := it.ConditionCheck
+		return itemOf(c.Key, nil, c.ExpressionAttributeNames, "", c.ConditionExpression)
+	case it.Put != nil:
+		p := it.Put
+		return itemOf(nil, p.Item, p.ExpressionAttributeNames, "", p.ConditionExpression)
+	case it.Update != nil:
+		u := it.Update
+		return itemOf(u.Key, nil, u.ExpressionAttributeNames, "", u.UpdateExpression, u.ConditionExpression)
+	case it.Delete != nil:
+		d := it.Delete
+		return itemOf(d.Key, nil, d.ExpressionAttributeNames, "", d.ConditionExpression)
+	}
+	return item{}
 }

@@ -68,10 +68,13 @@ func (e *Enforcer) handle(ctx context.Context, in middleware.InitializeInput, ne
 	if err != nil {
 		return e.deny(ctx, call.service, err.Error())
 	}
-	for _, a := range call.needs {
-		if !e.Policy.Allows(a) {
-			return e.deny(ctx, call.service, fmt.Sprintf("%s is not authorized to perform: %s on resource: %s (%s)",
-				e.Function, a.Action, a.Resource.ARN(e.Names.arns()), call.op))
+	for i, a := range call.needs {
+		if ok, why := e.Policy.permits(a, call.items[i]); !ok {
+			if why != "" {
+				why = " because no statement's condition holds: " + why
+			}
+			return e.deny(ctx, call.service, fmt.Sprintf("%s is not authorized to perform: %s on resource: %s%s (%s)",
+				e.Function, a.Action, a.Resource.ARN(e.Names.arns()), why, call.op))
 		}
 	}
 	for _, a := range call.needs {

@@ -148,3 +148,66 @@ func TestPoliciesMatchTheCode(t *testing.T) {
 	}
 	t.Logf("%d usage files from the suite's processes", n)
 }
+
+// TestConditions: the authorizer reaches only secrets' items, and updates
+// only their last use, as the stack's conditions on dynamodb:LeadingKeys,
+// dynamodb:Attributes and dynamodb:ReturnValues let it in AWS.
+func TestConditions(t *testing.T) {
+	names := Names{Table: "t", Keys: "k", Bucket: "b"}
+	key := func(pk, sk string) map[string]ddbtypes.AttributeValue {
+		return map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: pk}, "sk": &ddbtypes.AttributeValueMemberS{Value: sk}}
+	}
+	touch := func(pk string) *dynamodb.UpdateItemInput {
+		return &dynamodb.UpdateItemInput{TableName: aws.String("t"), Key: key(pk, "TOKEN"), UpdateExpression: aws.String("SET last_used_at = :at"),
+			ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :nb)")}
+	}
+	scopes := touch("T#abc")
+	scopes.UpdateExpression, scopes.ExpressionAttributeNames = aws.String("SET #s = :s, last_used_at = :at"), map[string]string{"#s": "scopes"}
+	readBack := touch("T#abc")
+	readBack.ReturnValues = ddbtypes.ReturnValueAllNew
+	nested := touch("T#abc")
+	nested.UpdateExpression = aws.String("SET last_used_at.at = :at")
+	for _, tc := range []struct {
+		in     any
+		denied string // "" when allowed
+	}{
+		{&dynamodb.GetItemInput{TableName: aws.String("t"), Key: key("T#abc", "TOKEN")}, ""},
+		{touch("T#abc"), ""},
+		{nested, ""},
+		{&dynamodb.GetItemInput{TableName: aws.String("t"), Key: key("A#acct", "ACCOUNT")}, `dynamodb:LeadingKeys "A#acct"`},
+		{touch("A#acct"), `dynamodb:LeadingKeys "A#acct"`},
+		{scopes, `dynamodb:Attributes "scopes"`},
+		{readBack, "dynamodb:ReturnValues ALL_NEW"},
+		{&dynamodb.PutItemInput{TableName: aws.String("t"), Item: key("T#abc", "TOKEN")}, "not authorized to perform: dynamodb:PutItem"},
+		// a Query's key condition is not read here: a statement with a
+		// condition refuses it rather than grant it unchecked
+		{&dynamodb.QueryInput{TableName: aws.String("t")}, "not authorized to perform: dynamodb:Query"},
+	} {
+		e, err := NewEnforcer(lambdas.Authorizer, names, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Policy = append(e.Policy, Table(query).Where(Condition{LeadingKeys: []string{"T#*"}}))
+		c, err := required(tc.in, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var denied string
+		for i, a := range c.needs {
+			if ok, why := e.Policy.permits(a, c.items[i]); !ok {
+				denied = "not authorized to perform: " + a.Action + " " + why
+			}
+		}
+		if tc.denied == "" && denied != "" || !strings.Contains(denied, tc.denied) {
+			t.Errorf("%T %+v: denied %q, want %q", tc.in, c.items, denied, tc.denied)
+		}
+	}
+	if got := exprAttributes("SET #a.b[2] = if_not_exists(#a, :z), c = list_append(c, :l) REMOVE d ADD e :one", map[string]string{"#a": "a"}); strings.Join(got, ",") != "a,a,c,c,d,e" {
+		t.Errorf("expression attributes %v", got)
+	}
+	for p, s := range map[string]bool{"T#*": true, "A#*": false, "T#*x": true, "T#*y": false, "T#abx": true, "T#ab": false, "*b*": true, "*c*": false} {
+		if like(p, "T#abx") != s {
+			t.Errorf("like(%q, T#abx) = %v", p, !s)
+		}
+	}
+}

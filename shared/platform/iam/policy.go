@@ -97,10 +97,12 @@ type Access struct {
 
 func (a Access) String() string { return a.Action + " on " + a.Resource.String() }
 
-// Statement grants actions on a resource.
+// Statement grants actions on a resource, under its condition if it has
+// one.
 type Statement struct {
-	Resource Resource
-	Actions  []string
+	Resource  Resource
+	Actions   []string
+	Condition Condition
 }
 
 // Policy is a function's whole grant.
@@ -114,6 +116,22 @@ func (p Policy) Allows(a Access) bool {
 		}
 	}
 	return false
+}
+
+// permits reports whether a statement grants a on the request's item,
+// and if not, the condition that refused it.
+func (p Policy) permits(a Access, it item) (bool, string) {
+	why := ""
+	for _, s := range p {
+		if s.Resource == a.Resource && slices.Contains(s.Actions, a.Action) {
+			ok, reason := s.Condition.satisfies(it)
+			if ok {
+				return true, ""
+			}
+			why = reason
+		}
+	}
+	return false, why
 }
 
 // Accesses lists every action × resource the policy grants, sorted.
@@ -220,7 +238,15 @@ const DeleteObjectVersion = deleteObjectVersion
 // fails the suite's coverage check (see Usage), so every line is needed.
 var Policies = map[string]Policy{
 	// The authorizer reads the secret's item and records its last use.
-	lambdas.Authorizer: {Table(getItem, updateItem)},
+	// Its statements reach only secrets' items (dynamodb:LeadingKeys), and
+	// its update only their last use (dynamodb:Attributes): a leaked
+	// authorizer role reads no file, account or session, and changes no
+	// token's scopes.
+	lambdas.Authorizer: {
+		Table(getItem).Where(Condition{LeadingKeys: []string{dynamo.TokenPKPrefix + "*"}}),
+		Table(updateItem).Where(Condition{LeadingKeys: []string{dynamo.TokenPKPrefix + "*"},
+			Attributes: []string{dynamo.AttrPK, dynamo.AttrSK, dynamo.AttrLastUsedAt}}),
+	},
 	// Tokens: list an account's (query) with their secrets' last use
 	// (batch get); mint, rotate and revoke write the token and its
 	// secrets' items in one transaction.
