@@ -14,6 +14,7 @@ import (
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/base/cmdline"
 	"github.com/anexo/anexo/shared/domain/auth"
+	"github.com/anexo/anexo/shared/domain/dispatch"
 	"github.com/anexo/anexo/shared/inbound/httpapi"
 	"github.com/anexo/anexo/shared/platform/app"
 	"github.com/anexo/anexo/shared/platform/awsconfig"
@@ -34,12 +35,19 @@ const usage = `usage: anexo-admin <command> [flags]
                  a new key signs from the next request on, in every function;
                  --retire also ends the earlier keys from the next request on, and with
                  them every cursor and upload ticket they signed (a leaked key)
+  events redispatch --from TIME [--to TIME] [--account ID] [--dry-run]
+                 dispatches again the events written from --from to --to (RFC 3339, both
+                 included; --to defaults to now, --from at most 30 days ago): each to the
+                 bus with its original id, and to the webhooks that take it (a delivery
+                 already made is not sent again); --dry-run only counts them
   provision      create the tables and the versioned bucket (emulators only)
 
 anexo-admin works on the table directly with AWS credentials. It reads TABLE_NAME,
 KEYS_TABLE_NAME, BUCKET_NAME, AWS_REGION, DYNAMODB_ENDPOINT and S3_ENDPOINT (empty endpoints
 mean AWS), overridable with --table, --keys-table, --bucket, --region, --dynamodb-endpoint,
---s3-endpoint.
+--s3-endpoint; events redispatch also EVENT_BUS_NAME, DELIVERY_QUEUE_URL, EVENTS_ENDPOINT and
+SQS_ENDPOINT (the stack's outputs EventBusName and DeliveriesQueueUrl), or --bus, --queue-url,
+--events-endpoint, --sqs-endpoint.
 `
 
 const (
@@ -53,7 +61,8 @@ type flags struct {
 	purpose                       string
 	quota                         int64
 	ttl                           time.Duration
-	json, retire                  bool
+	json, retire, dryRun          bool
+	from, to                      string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -62,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cmd := args[0]
-	if len(args) > 1 && (cmd == "account" || cmd == "token" || cmd == "keys") {
+	if len(args) > 1 && (cmd == "account" || cmd == "token" || cmd == "keys" || cmd == "events") {
 		cmd += " " + args[1]
 		args = args[1:]
 	}
@@ -85,12 +94,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.json, "json", false, "print JSON")
 	fs.StringVar(&f.purpose, "purpose", "", "keys: cursor, ticket or events (default: all three)")
 	fs.BoolVar(&f.retire, "retire", false, "keys rotate: end the earlier keys at once")
+	fs.StringVar(&f.from, "from", "", "events redispatch: the window's start (RFC 3339)")
+	fs.StringVar(&f.to, "to", "", "events redispatch: the window's end (RFC 3339; default now)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "events redispatch: count, do not dispatch")
+	fs.StringVar(&cfg.BusName, "bus", cfg.BusName, "EventBridge bus")
+	fs.StringVar(&cfg.QueueURL, "queue-url", cfg.QueueURL, "webhook deliveries' SQS queue URL")
+	fs.StringVar(&cfg.EventsEndpoint, "events-endpoint", cfg.EventsEndpoint, "EventBridge endpoint URL (empty: AWS)")
+	fs.StringVar(&cfg.SQSEndpoint, "sqs-endpoint", cfg.SQSEndpoint, "SQS endpoint URL (empty: AWS)")
 	if err := cmdline.ParseAnywhere(fs, args[1:]); err != nil {
 		return exitUsage
 	}
 	commands := map[string]func(context.Context, *app.Deps, flags, []string, io.Writer, io.Writer) error{
 		"account create": accountCreate, "account list": accountList, "account show": accountShow,
 		"token create": tokenCreate, "provision": provision, "keys list": keysList, "keys rotate": keysRotate,
+		"events redispatch": eventsRedispatch,
 	}
 	do, ok := commands[cmd]
 	if !ok || (cmd == "account show") != (fs.NArg() == 1) || cmd != "account show" && fs.NArg() != 0 {
@@ -265,4 +282,53 @@ func keysRotate(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, _
 		fmt.Fprintf(stdout, "%s\t%s\tsigns from now; earlier keys %s\n", p, k.ID, map[bool]string{true: "retired", false: "verify until they expire"}[f.retire])
 	}
 	return nil
+}
+
+// eventsRedispatch dispatches again the events of a window (every
+// account's, or one's) and prints what it did per account.
+func eventsRedispatch(ctx context.Context, d *app.Deps, f flags, _ []string, stdout, stderr io.Writer) error {
+	now := time.Now()
+	w := dispatch.Window{To: now, DryRun: f.dryRun}
+	var err error
+	if f.from != "" {
+		if w.From, err = time.Parse(time.RFC3339, f.from); err != nil {
+			return apperr.Invalid("from", "must be an RFC 3339 time (2026-12-01T10:00:00Z)")
+		}
+	}
+	if f.to != "" {
+		if w.To, err = time.Parse(time.RFC3339, f.to); err != nil {
+			return apperr.Invalid("to", "must be an RFC 3339 time (2026-12-01T11:00:00Z)")
+		}
+	}
+	if err := w.Check(now); err != nil {
+		return err
+	}
+	if !f.dryRun && (d.Cfg.QueueURL == "" || d.Cfg.BusName == "") {
+		return apperr.Invalid("queue-url", "the deliveries queue's URL and the bus are required (DELIVERY_QUEUE_URL, EVENT_BUS_NAME: the stack's outputs)")
+	}
+	if f.account != "" {
+		w.Accounts = []string{f.account}
+	} else {
+		as, err := d.Auth().ListAccounts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			w.Accounts = append(w.Accounts, a.ID)
+		}
+	}
+	verb := map[bool]string{true: "would dispatch", false: "dispatched"}[f.dryRun]
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tRECORDS\tEVENTS\tDELIVERIES")
+	total, err := d.Dispatch().Replay(ctx, d.Store(), w, func(account string, st dispatch.Stats) {
+		if st.Records > 0 {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", account, st.Records, st.Events, st.Deliveries)
+		}
+	})
+	if ferr := tw.Flush(); err == nil {
+		err = ferr
+	}
+	fmt.Fprintf(stderr, "%s %d records (%d events, %d deliveries) of %d accounts, %s to %s\n", verb, total.Done, total.Events, total.Deliveries,
+		len(w.Accounts), w.From.Format(time.RFC3339), w.To.Format(time.RFC3339))
+	return err
 }

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"path"
+	"slices"
+	"time"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +15,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/webhooks"
+	"github.com/anexo/anexo/shared/platform/devserver"
 
 	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/testing/testenv"
@@ -142,4 +151,94 @@ func TestReadmeAdminBlock(t *testing.T) {
 	if err != nil || !p.Has(auth.ScopeTokens) || !strings.Contains(stdout.String(), "Acme") {
 		t.Fatalf("exported token %q: %+v %v\n%s", lines[len(lines)-1], p, err, stdout.String())
 	}
+}
+
+// TestEventsRedispatch: the command dispatches again the events of a
+// window, every account's or one's: each to the bus with its original id
+// and one delivery per webhook that takes it, on the embedded DynamoDB,
+// SQS and EventBridge; a dry run sends nothing; a window past the
+// outbox's 30 days, a bad time and a missing queue are refused.
+func TestEventsRedispatch(t *testing.T) {
+	be := testenv.Embedded(t)
+	msg, err := devserver.StartMessaging(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = msg.Close() })
+	c := testenv.Config(be)
+	c.SQSEndpoint, c.EventsEndpoint, c.BusName = msg.URL, msg.URL, testenv.Unique("bus")
+	d := testenv.Connect(t, c)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	ids := map[string][]string{} // account → its events' ids in the window
+	for _, acct := range []string{"acct-a", "acct-b"} {
+		if err := d.Store().PutAccount(ctx, authAccount(acct, now)); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Store().PutWebhook(ctx, webhooks.Webhook{ID: "all", AccountID: acct, URL: "https://crm.example.com/h", Secret: "whsec_x", Enabled: true}, true); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 { // hours ago: 3, 2, 1
+			w := webhooks.Webhook{ID: fmt.Sprint("w", i), AccountID: acct, URL: "https://crm.example.com/w", Secret: "whsec_x", Enabled: true,
+				Types: []outbox.Type{outbox.FileCreated}}
+			if err := d.Store().PutWebhook(ctx, w, true); err != nil {
+				t.Fatal(err)
+			}
+			w.DisabledAt = now.Add(time.Duration(i-3) * time.Hour)
+			rec := outbox.NewRecord(acct, w.DisabledAt).Add(outbox.WebhookDisabled, outbox.WebhookData{ID: w.ID})
+			if err := d.Store().Disable(ctx, w, rec); err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				ids[acct] = append(ids[acct], rec.Events[0].ID)
+			}
+		}
+	}
+	common := []string{"--table", c.Table, "--dynamodb-endpoint", be.Dynamo, "--sqs-endpoint", msg.URL, "--events-endpoint", msg.URL, "--bus", c.BusName}
+	admin := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(ctx, append(args, common...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	from := now.Add(-150 * time.Minute).Format(time.RFC3339)
+	code, out, errs := admin("events", "redispatch", "--from", from, "--dry-run")
+	if code != 0 || !strings.Contains(errs, "would dispatch 4 records (4 events, 4 deliveries) of") || msg.Messages(path.Base(d.Cfg.QueueURL)) != 0 {
+		t.Fatalf("dry run: %d %q %q", code, out, errs)
+	}
+	code, out, errs = admin("events", "redispatch", "--from", from, "--queue-url", d.Cfg.QueueURL, "--account", "acct-b")
+	if code != 0 || !strings.Contains(strings.Join(strings.Fields(out), " "), "DELIVERIES acct-b 2 2 2") || !strings.Contains(errs, "dispatched 2 records (2 events, 2 deliveries) of 1 accounts") {
+		t.Fatalf("redispatch: %d %q %q", code, out, errs)
+	}
+	var published []string
+	for _, e := range msg.BusEvents(c.BusName) {
+		var env struct {
+			ID        string `json:"id"`
+			AccountID string `json:"account_id"`
+		}
+		if err := json.Unmarshal([]byte(e.Detail), &env); err != nil || env.AccountID != "acct-b" {
+			t.Fatalf("bus entry %+v (%v)", e, err)
+		}
+		published = append(published, env.ID)
+	}
+	if strings.Join(published, ",") != strings.Join(ids["acct-b"], ",") || msg.Messages(path.Base(d.Cfg.QueueURL)) != 2 {
+		t.Fatalf("published %v, want %v; %d deliveries queued", published, ids["acct-b"], msg.Messages(path.Base(d.Cfg.QueueURL)))
+	}
+	for _, bad := range [][]string{
+		{"events", "redispatch", "--from", now.Add(-31 * 24 * time.Hour).Format(time.RFC3339), "--queue-url", d.Cfg.QueueURL},
+		{"events", "redispatch", "--from", "yesterday", "--queue-url", d.Cfg.QueueURL},
+		{"events", "redispatch", "--from", from, "--to", now.Add(-3 * time.Hour).Format(time.RFC3339), "--queue-url", d.Cfg.QueueURL},
+		{"events", "redispatch", "--from", from},
+	} {
+		field := map[bool]string{true: "to", false: "from"}[slices.Contains(bad, "--to")]
+		if len(bad) == 4 {
+			field = "queue-url"
+		}
+		if code, _, errs := admin(bad...); code != 1 || !strings.HasPrefix(errs, "anexo-admin: "+field+": ") {
+			t.Errorf("%v: exit %d, %q", bad, code, errs)
+		}
+	}
+}
+
+func authAccount(id string, at time.Time) auth.Account {
+	return auth.Account{ID: id, Name: id, CreatedAt: at}
 }

@@ -201,14 +201,17 @@ func TestPermanentDeletes(t *testing.T) {
 }
 
 // bucketID is the files bucket's logical id.
-func bucketID(t *testing.T, s synth) string {
+func bucketID(t *testing.T, s synth) string { return bucketNamed(t, s, "Files") }
+
+// bucketNamed is the logical id of the bucket whose construct id is name.
+func bucketNamed(t *testing.T, s synth, name string) string {
 	t.Helper()
 	for id := range s.resources("AWS::S3::Bucket") {
-		if strings.HasPrefix(id, "Files") {
+		if strings.HasPrefix(id, name) {
 			return id
 		}
 	}
-	t.Fatal("no files bucket")
+	t.Fatalf("no bucket %s", name)
 	return ""
 }
 
@@ -327,7 +330,7 @@ func TestOperationsContext(t *testing.T) {
 // the bucket (no management events, file validation on).
 func TestAuditLogs(t *testing.T) {
 	def := defaults(t)
-	logsID := logsIDOf(t, def)
+	logsID := bucketNamed(t, def, "AccessLogs")
 	def.tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), assertions.Match_ObjectLike(obj(map[string]any{
 		"LoggingConfiguration": map[string]any{"DestinationBucketName": map[string]any{"Ref": logsID}, "LogFilePrefix": "files/"}})))
 	logs := def.resources("AWS::S3::Bucket")[logsID]
@@ -342,22 +345,10 @@ func TestAuditLogs(t *testing.T) {
 		t.Errorf("the trail does not write to its own bucket: %s", b)
 	}
 	custom(t).tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), assertions.Match_ObjectLike(obj(map[string]any{
-		"LoggingConfiguration": map[string]any{"DestinationBucketName": map[string]any{"Ref": logsIDOf(t, custom(t))}, "LogFilePrefix": "DataEventsLogs/"}})))
+		"LoggingConfiguration": map[string]any{"DestinationBucketName": map[string]any{"Ref": bucketNamed(t, custom(t), "AccessLogs")}, "LogFilePrefix": "DataEventsLogs/"}})))
 	for _, want := range []string{`"EnableLogFileValidation":true`, `"IncludeManagementEvents":false`, `"ReadWriteType":"All"`, `"Type":"AWS::S3::Object"`} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("trail lacks %s: %s", want, b)
 		}
 	}
-}
-
-// logsIDOf is the logical id of the access logs' bucket.
-func logsIDOf(t *testing.T, s synth) string {
-	t.Helper()
-	for id := range s.resources("AWS::S3::Bucket") {
-		if strings.HasPrefix(id, "AccessLogs") {
-			return id
-		}
-	}
-	t.Fatal("no access logs bucket")
-	return ""
 }

@@ -497,6 +497,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	out("TableName", s.Table.TableName(), "DynamoDB metadata table")
 	out("EventBusName", s.Bus.EventBusName(), "EventBridge bus every event is published to (add your rules here)")
 	out("BucketName", s.Bucket.BucketName(), "S3 bucket of file bytes")
+	out("DeliveriesQueueUrl", s.Deliveries.QueueUrl(), "SQS queue of webhook deliveries (anexo-admin events redispatch sends to it)")
 	s.suppressNag(props)
 	return s
 }

@@ -903,6 +903,7 @@ func TestEventRouting(t *testing.T) {
 		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(obj(map[string]any{
 			"ANEXO_FUNCTION": lambdas.Deliveries, "EVENT_BUS_NAME": assertions.Match_AnyValue(), "DELIVERY_QUEUE_URL": assertions.Match_AnyValue(), "DELIVERY_DLQ_URL": assertions.Match_AnyValue()}))}})))
 	s.tpl.HasOutput(jsii.String("EventBusName"), obj(map[string]any{"Value": assertions.Match_AnyValue()}))
+	s.tpl.HasOutput(jsii.String("DeliveriesQueueUrl"), obj(map[string]any{"Value": assertions.Match_AnyValue()}))
 }
 
 var runbookRef = regexp.MustCompile(`docs/operations\.md#([a-z0-9-]+)\)`)

@@ -88,7 +88,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, recs []outbox.Record) (Stats,
 				env := outbox.Envelope{Event: e, AccountID: r.AccountID}
 				evs = append(evs, env)
 				for _, w := range ws {
-					if w.Enabled && w.Wants(e.Type) {
+					if delivers(w, e.Type) {
 						ms = append(ms, webhooks.Message{WebhookID: w.ID, Position: r.Position, Event: env})
 					}
 				}
@@ -110,3 +110,6 @@ func (d *Dispatcher) Dispatch(ctx context.Context, recs []outbox.Record) (Stats,
 	}
 	return st, nil
 }
+
+// delivers reports whether the webhook gets events of type t.
+func delivers(w webhooks.Webhook, t outbox.Type) bool { return w.Enabled && w.Wants(t) }
