@@ -107,7 +107,7 @@ func ContextBool(scope constructs.Construct, key string, def bool) bool {
 // backupRetentionDays, backupVaultLock, backupCopyTo, dataEvents, authorizerTtl,
 // alarmEmail, alarmTopicArn, concurrencyAlarm, terminationProtection (default true), domainName +
 // certificateArn, edge (+ edgeWebAclArn, edgeRatePerIp, edgeRatePerToken,
-// edgeCertificateArn, edgeOriginDomain),
+// edgeCertificateArn, edgeOriginDomain), deployment,
 // and account + region
 // (both or neither: a stage pinned to its account and region; without
 // them the stack is environment agnostic).
@@ -150,6 +150,7 @@ func FromContext(scope constructs.Construct) Props {
 		EdgeWebACLArn:         ContextString(scope, "edgeWebAclArn", ""),
 		EdgeRatePerIP:         contextNumber(scope, "edgeRatePerIp"),
 		EdgeRatePerToken:      contextNumber(scope, "edgeRatePerToken"),
+		Deployment:            ContextString(scope, "deployment", ""),
 	}
 }
 

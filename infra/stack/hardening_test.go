@@ -32,6 +32,7 @@ var customProps = stack.Props{
 	BackupVaultLock:       true,
 	BackupCopyTo:          "arn:aws:backup:sa-east-1:210987654321:backup-vault:anexo-copies",
 	DataEvents:            true,
+	Deployment:            stack.DeployLinear,
 }
 
 var customSynth *synth
@@ -93,8 +94,20 @@ func TestConcurrencyIsolation(t *testing.T) {
 		kept map[string]float64
 	}{"default": {defaults(t), stack.DefaultDeliveriesConcurrency, nil}, "custom": {custom(t), 5, stack.RecommendedReservations}} {
 		ids := c.s.functionIDs(t)
-		c.s.tpl.HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), assertions.Match_ObjectLike(obj(map[string]any{
-			"FunctionName": map[string]any{"Ref": ids[lambdas.Deliveries]}, "ScalingConfig": map[string]any{"MaximumConcurrency": c.cap}})))
+		capped := 0
+		for _, m := range c.s.resources("AWS::Lambda::EventSourceMapping") {
+			if sc, ok := props(m)["ScalingConfig"].(map[string]any); ok {
+				// the function, or its alias (custom deploys by CodeDeploy)
+				if fn, _ := json.Marshal(props(m)["FunctionName"]); sc["MaximumConcurrency"] != c.cap ||
+					!strings.Contains(string(fn), ids[lambdas.Deliveries]) && !strings.Contains(string(fn), "FnDeliveriesLive") {
+					t.Errorf("%s: the capped mapping %s, %v", name, fn, sc)
+				}
+				capped++
+			}
+		}
+		if capped != 1 {
+			t.Errorf("%s: %d capped mappings", name, capped)
+		}
 		fns := c.s.resources("AWS::Lambda::Function")
 		for fn, id := range ids {
 			got, ok := props(fns[id])["ReservedConcurrentExecutions"]
@@ -289,10 +302,11 @@ func TestOperationsContext(t *testing.T) {
 	}
 	p := fromContext(map[string]any{"tags": "team=crm, cost-center=42", "logRetentionDays": "never", "logLevel": "warn",
 		"routeThrottles": "batches=50:100", "reservedConcurrency": "recommended", "deliveriesConcurrency": "7",
-		"backup": "false", "backupVaultLock": "true", "permissionsBoundary": "boundary", "detailedMetrics": "true"})
-	got := fmt.Sprintf("%v %d %s %v %v %v %v %v %s %v", p.Tags, p.LogRetentionDays, p.LogLevel, p.RouteThrottles, len(p.ReservedConcurrency),
-		p.DeliveriesConcurrency, p.NoBackup, p.BackupVaultLock, p.PermissionsBoundary, p.DetailedMetrics)
-	if want := "map[cost-center:42 team:crm] -1 warn map[batches:{50 100}] 4 7 true true boundary true"; got != want {
+		"backup": "false", "backupVaultLock": "true", "permissionsBoundary": "boundary", "detailedMetrics": "true",
+		"deployment": "linear"})
+	got := fmt.Sprintf("%v %d %s %v %v %v %v %v %s %v %s", p.Tags, p.LogRetentionDays, p.LogLevel, p.RouteThrottles, len(p.ReservedConcurrency),
+		p.DeliveriesConcurrency, p.NoBackup, p.BackupVaultLock, p.PermissionsBoundary, p.DetailedMetrics, p.Deployment)
+	if want := "map[cost-center:42 team:crm] -1 warn map[batches:{50 100}] 4 7 true true boundary true linear"; got != want {
 		t.Errorf("from context: %s, want %s", got, want)
 	}
 	if p := fromContext(map[string]any{"tags": map[string]any{"team": "crm"}, "reservedConcurrency": "authorizer=10"}); p.Tags["team"] != "crm" ||
@@ -309,6 +323,7 @@ func TestOperationsContext(t *testing.T) {
 		"reservedConcurrency=x=5":    `"x" is not a function`,
 		"tags=oops":                  "is not key=value",
 		"reservedConcurrency=files=": "not a positive number",
+		"deployment=blue-green":      "is not direct, canary or linear",
 	} {
 		k, v, _ := strings.Cut(ctx, "=")
 		msg := func() (msg string) {
@@ -350,5 +365,88 @@ func TestAuditLogs(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("trail lacks %s: %s", want, b)
 		}
+	}
+}
+
+// TestDeployments: by default a deploy replaces the code at once (no
+// alias); with linear (or canary, prod's default: TestStageThrottleAlarmsOutputs)
+// every function gets the alias "live", which CodeDeploy shifts with
+// that configuration and rolls back on the new version's error rate
+// (its ExecutedVersion metrics), on a failed or a stopped deployment;
+// everything that invokes a function invokes its alias — routes, the
+// authorizer, the stream and queue mappings, the bucket's notification,
+// the schedule — and the background functions' alias keeps their
+// retries and failure destination.
+func TestDeployments(t *testing.T) {
+	def := defaults(t)
+	def.tpl.ResourceCountIs(jsii.String("AWS::Lambda::Alias"), jsii.Number(0))
+	def.tpl.ResourceCountIs(jsii.String("AWS::CodeDeploy::DeploymentGroup"), jsii.Number(0))
+	s := custom(t)
+	n := len(lambdas.All())
+	aliases := s.resources("AWS::Lambda::Alias")
+	if len(aliases) != n {
+		t.Fatalf("%d aliases, want %d", len(aliases), n)
+	}
+	for id, a := range aliases {
+		up, _ := a["UpdatePolicy"].(map[string]any)["CodeDeployLambdaAliasUpdate"].(map[string]any)
+		if props(a)["Name"] != stack.LiveAlias || up == nil || up["DeploymentGroupName"] == nil {
+			t.Errorf("alias %s: %v %v", id, props(a), a["UpdatePolicy"])
+		}
+	}
+	groups := s.resources("AWS::CodeDeploy::DeploymentGroup")
+	if len(groups) != n {
+		t.Fatalf("%d deployment groups, want %d", len(groups), n)
+	}
+	alarms := s.resources("AWS::CloudWatch::Alarm")
+	for id, g := range groups {
+		p := props(g)
+		rb, _ := json.Marshal(p["AutoRollbackConfiguration"])
+		if p["DeploymentConfigName"] != "CodeDeployDefault.LambdaLinear10PercentEvery1Minute" ||
+			string(rb) != `{"Enabled":true,"Events":["DEPLOYMENT_FAILURE","DEPLOYMENT_STOP_ON_REQUEST","DEPLOYMENT_STOP_ON_ALARM"]}` {
+			t.Errorf("deployment group %s: %v %s", id, p["DeploymentConfigName"], rb)
+		}
+		ac := p["AlarmConfiguration"].(map[string]any)["Alarms"].([]any)
+		name := ref(ac[0].(map[string]any)["Name"])
+		m, _ := json.Marshal(alarms[name])
+		if len(ac) != 1 || !strings.Contains(string(m), `"Name":"ExecutedVersion"`) || !strings.Contains(string(m), "100 * part / whole") {
+			t.Errorf("deployment group %s rolls back on %s: %s", id, name, m)
+		}
+	}
+	invokes := func(what string, v any) {
+		b, _ := json.Marshal(v)
+		hit := false
+		for id := range aliases {
+			hit = hit || strings.Contains(string(b), `"`+id+`"`)
+		}
+		if !hit && !strings.Contains(string(b), ":"+stack.LiveAlias) {
+			t.Errorf("%s invokes no alias: %s", what, b)
+		}
+	}
+	for id, in := range s.resources("AWS::ApiGatewayV2::Integration") {
+		invokes("integration "+id, props(in)["IntegrationUri"])
+	}
+	_, authz := s.one(t, "AWS::ApiGatewayV2::Authorizer")
+	invokes("the authorizer", props(authz)["AuthorizerUri"])
+	for id, m := range s.resources("AWS::Lambda::EventSourceMapping") {
+		invokes("mapping "+id, props(m)["FunctionName"])
+	}
+	_, notif := s.one(t, "Custom::S3BucketNotifications")
+	invokes("the bucket's notification", props(notif)["NotificationConfiguration"])
+	for id, r := range s.resources("AWS::Events::Rule") {
+		if strings.HasPrefix(id, "SweeperSchedule") {
+			invokes("the sweeper's schedule", props(r)["Targets"])
+		}
+	}
+	configs := 0
+	for id, c := range s.resources("AWS::Lambda::EventInvokeConfig") {
+		if q, _ := json.Marshal(props(c)["Qualifier"]); strings.Contains(string(q), "Live") {
+			configs++
+			if b, _ := json.Marshal(props(c)); !strings.Contains(string(b), "OnFailure") || props(c)["MaximumRetryAttempts"] != 2.0 {
+				t.Errorf("%s: %s", id, b)
+			}
+		}
+	}
+	if configs != len(lambdas.Background) {
+		t.Errorf("%d aliases keep their async retries, want %d", configs, len(lambdas.Background))
 	}
 }

@@ -49,6 +49,10 @@ func (s *Stack) suppressNag(props Props) {
 				"Policy::arn:<AWS::Partition>:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
 				"Policy::arn:<AWS::Partition>:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore"}})
 	}
+	if s.deployRole != nil {
+		suppress(s.deployRole, true, finding{"AwsSolutions-IAM4", "CodeDeploy's own policy for Lambda deployments, limited to what it does: invoke the hooks (none here), read the alarms, update the aliases",
+			[]string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited"}})
+	}
 	for _, c := range *s.Node().Children() {
 		if id := *c.Node().Id(); len(id) > 26 && id[:26] == "BucketNotificationsHandler" {
 			suppress(c, true, finding{"AwsSolutions-IAM4", "CDK's own handler that sets the bucket's notifications at deploy time; it logs with AWSLambdaBasicExecutionRole",

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscodedeploy"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
@@ -96,6 +97,10 @@ type Props struct {
 	EdgeOriginDomain string
 	EdgeRatePerIP    float64 // WAF: requests per 5 minutes per client IP
 	EdgeRatePerToken float64 // WAF: requests per 5 minutes per Authorization value
+	// Deployment is how a deploy replaces the functions' code: DeployDirect,
+	// DeployCanary or DeployLinear (CodeDeploy, rolled back on the new
+	// version's errors); "" is canary for the prod stage, direct elsewhere.
+	Deployment string
 }
 
 // Defaults fills unset props.
@@ -200,9 +205,12 @@ type Stack struct {
 	Deliveries    awssqs.Queue
 	DeliveriesDLQ awssqs.Queue
 
-	originSecret awssecretsmanager.Secret   // the edge's (addEdge)
-	regional     awsapigatewayv2.DomainName // the API's regional domain, if any
-	accessLogs   awss3.Bucket               // where S3 (and CloudFront, under edge) log requests
+	originSecret awssecretsmanager.Secret       // the edge's (addEdge)
+	regional     awsapigatewayv2.DomainName     // the API's regional domain, if any
+	accessLogs   awss3.Bucket                   // where S3 (and CloudFront, under edge) log requests
+	liveFns      map[string]awslambda.IFunction // what invokes each function (released)
+	deployments  awscodedeploy.LambdaApplication
+	deployRole   awsiam.Role
 }
 
 // New builds the stack.
@@ -215,7 +223,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		}
 	}
 	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	s := &Stack{Stack: st, Functions: map[string]awslambda.Function{}}
+	s := &Stack{Stack: st, Functions: map[string]awslambda.Function{}, liveFns: map[string]awslambda.IFunction{}}
 	tag(st, props)
 
 	s.Table = protectedTable(st, "Metadata", awsdynamodb.StreamViewType_NEW_IMAGE) // the stream feeds the dispatcher
@@ -394,12 +402,17 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 				rule{Threshold: 1, Below: true, Breach: true}, "Anexo: the hourly sweeper has not run for 3 hours (trash is not purged, sessions not settled)")
 		}
 		s.Functions[name] = fn
+		var async *awslambda.EventInvokeConfigOptions
+		if onFailure != nil {
+			async = &awslambda.EventInvokeConfigOptions{OnFailure: onFailure, RetryAttempts: retries}
+		}
+		s.liveFns[name] = s.released(props, al, name, fn, async)
 	}
 
 	awsevents.NewRule(st, jsii.String("SweeperSchedule"), &awsevents.RuleProps{
 		Description: jsii.String("Anexo: purge trashed files past their 30-day window"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
-		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(s.Functions[lambdas.Sweeper],
+		Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(s.live(lambdas.Sweeper),
 			&awseventstargets.LambdaFunctionProps{DeadLetterQueue: s.AsyncFailures, RetryAttempts: jsii.Number(2)})},
 	})
 
@@ -409,7 +422,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	s.addDataEvents(props)
 
 	// Browser form uploads (Uppy's /s3/params) are recorded when S3 reports them.
-	s.Bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED_POST, awss3notifications.NewLambdaDestination(s.Functions[lambdas.Recorder]))
+	s.Bucket.AddEventNotification(awss3.EventType_OBJECT_CREATED_POST, awss3notifications.NewLambdaDestination(s.live(lambdas.Recorder)))
 
 	s.API = awsapigatewayv2.NewHttpApi(st, jsii.String("Api"), &awsapigatewayv2.HttpApiProps{
 		Description:        jsii.String("Anexo file service"),
@@ -447,7 +460,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	if props.Edge { // a request without the edge's header never invokes the authorizer
 		identity = append(identity, "$request.header."+httpapi.OriginHeader)
 	}
-	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("TokenAuthorizer"), s.Functions[lambdas.Authorizer],
+	authorizer := awsapigatewayv2authorizers.NewHttpLambdaAuthorizer(jsii.String("TokenAuthorizer"), s.live(lambdas.Authorizer),
 		&awsapigatewayv2authorizers.HttpLambdaAuthorizerProps{
 			ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
 			IdentitySource:  jsii.Strings(identity...),
@@ -457,7 +470,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	for _, r := range httpapi.All() {
 		in, ok := integrations[r.Function]
 		if !ok {
-			in = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(construct(r.Function)+"Integration"), s.Functions[r.Function], nil)
+			in = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String(construct(r.Function)+"Integration"), s.live(r.Function), nil)
 			integrations[r.Function] = in
 		}
 		opts := &awsapigatewayv2.AddRoutesOptions{Path: jsii.String(r.Path), Methods: &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)}, Integration: in}
@@ -561,12 +574,12 @@ func construct(name string) string {
 // mapping sends batches it gives up on to, are granted here (local mode
 // has no stream API to call).
 func (s *Stack) addEventSources(props Props) {
-	dispatcher, deliveries := s.Functions[lambdas.Dispatcher], s.Functions[lambdas.Deliveries]
+	dispatcher := s.Functions[lambdas.Dispatcher]
 	if c := props.DeliveriesConcurrency; c < 2 || c > 1000 {
 		panic(fmt.Sprintf("context deliveriesConcurrency: %v is not from 2 to 1000 (what an SQS event source allows)", c))
 	}
 	awslambda.NewEventSourceMapping(s.Stack, jsii.String("DispatcherStream"), &awslambda.EventSourceMappingProps{
-		Target:             dispatcher,
+		Target:             s.live(lambdas.Dispatcher),
 		EventSourceArn:     s.Table.TableStreamArn(),
 		StartingPosition:   awslambda.StartingPosition_TRIM_HORIZON,
 		BatchSize:          jsii.Number(dispatch.StreamBatch),
@@ -584,7 +597,7 @@ func (s *Stack) addEventSources(props Props) {
 		Resources: jsii.Strings(*s.Table.TableStreamArn()),
 	}))
 	awslambda.NewEventSourceMapping(s.Stack, jsii.String("DeliveriesQueue"), &awslambda.EventSourceMappingProps{
-		Target:                  deliveries,
+		Target:                  s.live(lambdas.Deliveries),
 		EventSourceArn:          s.Deliveries.QueueArn(),
 		BatchSize:               jsii.Number(webhooks.QueueBatch),
 		ReportBatchItemFailures: jsii.Bool(true),

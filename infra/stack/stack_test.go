@@ -634,9 +634,13 @@ func TestStageThrottleAlarmsOutputs(t *testing.T) {
 	// iterator age, the sweeper's heartbeat; the API's 5xx and 4xx rates
 	// and p99 latency, failed async invocations queued, DynamoDB
 	// throttling, webhook deliveries given up or stuck, the account's
-	// concurrency
-	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(3*n+len(lambdas.Background)+2+8)))
-	for _, metric := range []string{"Errors", "Throttles"} {
+	// concurrency; and, the prod stage deploying by canary (the default),
+	// the new version's errors per function
+	s.tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(4*n+len(lambdas.Background)+2+8)))
+	s.tpl.ResourceCountIs(jsii.String("AWS::CodeDeploy::DeploymentGroup"), jsii.Number(float64(n)))
+	s.tpl.HasResourceProperties(jsii.String("AWS::CodeDeploy::DeploymentGroup"), assertions.Match_ObjectLike(obj(map[string]any{
+		"DeploymentConfigName": "CodeDeployDefault.LambdaCanary10Percent5Minutes"})))
+	for metric, want := range map[string]int{"Errors": 2 * n, "Throttles": n} {
 		found := 0
 		for _, a := range s.resources("AWS::CloudWatch::Alarm") {
 			m, _ := json.Marshal(props(a))
@@ -644,8 +648,8 @@ func TestStageThrottleAlarmsOutputs(t *testing.T) {
 				found++
 			}
 		}
-		if found != n {
-			t.Errorf("%d %s alarms, want %d", found, metric, n)
+		if found != want {
+			t.Errorf("%d %s alarms, want %d", found, metric, want)
 		}
 	}
 	// rates, not counts, in 3 of 5 periods
@@ -924,7 +928,21 @@ func TestAlarmsReachSomeone(t *testing.T) {
 		entries[m[1]] = true
 	}
 	topic, _ := s.one(t, "AWS::SNS::Topic")
-	for id, a := range s.resources("AWS::CloudWatch::Alarm") {
+	customTopic, _ := custom(t).one(t, "AWS::SNS::Topic")
+	all := map[string]string{} // every alarm of the default and custom templates → its topic
+	for id := range s.resources("AWS::CloudWatch::Alarm") {
+		all[id] = topic
+	}
+	for id := range custom(t).resources("AWS::CloudWatch::Alarm") {
+		if _, ok := all[id]; !ok {
+			all[id] = customTopic
+		}
+	}
+	for id, topic := range all {
+		a, ok := s.resources("AWS::CloudWatch::Alarm")[id]
+		if !ok {
+			a = custom(t).resources("AWS::CloudWatch::Alarm")[id]
+		}
 		p := props(a)
 		for _, k := range []string{"AlarmActions", "OKActions"} {
 			acts, _ := p[k].([]any)
