@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
@@ -24,13 +25,13 @@ type alarms struct {
 	paging []awscloudwatch.IAlarm
 }
 
-func newAlarms(st awscdk.Stack, props Props) *alarms {
+func newAlarms(st awscdk.Stack, props Props, key awskms.IKey) *alarms {
 	a := &alarms{st: st}
 	if props.AlarmTopicARN != "" {
 		a.topic = awssns.Topic_FromTopicArn(st, jsii.String("AlarmTopic"), jsii.String(props.AlarmTopicARN))
 		return a
 	}
-	t := awssns.NewTopic(st, jsii.String("Alarms"), &awssns.TopicProps{DisplayName: jsii.String("Anexo alarms"), EnforceSSL: jsii.Bool(true)})
+	t := awssns.NewTopic(st, jsii.String("Alarms"), &awssns.TopicProps{DisplayName: jsii.String("Anexo alarms"), EnforceSSL: jsii.Bool(true), MasterKey: key})
 	if props.AlarmEmail != "" {
 		// a notification SNS could not deliver waits here (14 days) to be read
 		dlq := awssqs.NewQueue(st, jsii.String("AlarmEmailDLQ"), &awssqs.QueueProps{RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)), EnforceSSL: jsii.Bool(true)})

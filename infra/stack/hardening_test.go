@@ -33,6 +33,7 @@ var customProps = stack.Props{
 	BackupCopyTo:          "arn:aws:backup:sa-east-1:210987654321:backup-vault:anexo-copies",
 	DataEvents:            true,
 	Deployment:            stack.DeployLinear,
+	KMSKey:                stack.CreateKey,
 }
 
 var customSynth *synth
@@ -324,6 +325,7 @@ func TestOperationsContext(t *testing.T) {
 		"tags=oops":                  "is not key=value",
 		"reservedConcurrency=files=": "not a positive number",
 		"deployment=blue-green":      "is not direct, canary or linear",
+		"kmsKey=mine":                "neither create nor a KMS key's ARN",
 	} {
 		k, v, _ := strings.Cut(ctx, "=")
 		msg := func() (msg string) {
@@ -449,4 +451,84 @@ func TestDeployments(t *testing.T) {
 	if configs != len(lambdas.Background) {
 		t.Errorf("%d aliases keep their async retries, want %d", configs, len(lambdas.Background))
 	}
+}
+
+// TestDataKey: by default AWS's own keys encrypt everything; with kmsKey
+// the bucket (SSE-KMS with a bucket key), both tables, the deliveries
+// queues, the alarm topic and every log group are encrypted with the
+// data key — created (rotated, retained, its policy open to CloudWatch
+// Logs, CloudWatch alarms and EventBridge) or an existing one — and each
+// function's role gets on it exactly what iam.Policy.WithKey derives from
+// its policy, and knows its ARN (local mode checks the same grants).
+func TestDataKey(t *testing.T) {
+	def := defaults(t)
+	def.tpl.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(0))
+	if b, _ := json.Marshal(def.resources("AWS::S3::Bucket")[bucketID(t, def)]); !strings.Contains(string(b), `"SSEAlgorithm":"AES256"`) {
+		t.Errorf("default bucket encryption: %s", b)
+	}
+	s := custom(t)
+	keyID, key := s.one(t, "AWS::KMS::Key")
+	kp, _ := json.Marshal(props(key)["KeyPolicy"])
+	if props(key)["EnableKeyRotation"] != true || key["DeletionPolicy"] != "Retain" ||
+		!strings.Contains(string(kp), "cloudwatch.amazonaws.com") || !strings.Contains(string(kp), "events.amazonaws.com") ||
+		!strings.Contains(string(kp), "kms:EncryptionContext:aws:logs:arn") {
+		t.Errorf("data key %v, policy %s", props(key), kp)
+	}
+	keyArn := map[string]any{"Fn::GetAtt": []any{keyID, "Arn"}}
+	s.tpl.HasResourceProperties(jsii.String("AWS::S3::Bucket"), assertions.Match_ObjectLike(obj(map[string]any{
+		"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{map[string]any{"BucketKeyEnabled": true,
+			"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": keyArn}}}}})))
+	for id, tb := range s.resources("AWS::DynamoDB::Table") {
+		if b, _ := json.Marshal(props(tb)["SSESpecification"]); string(b) != `{"KMSMasterKeyId":{"Fn::GetAtt":["`+keyID+`","Arn"]},"SSEEnabled":true,"SSEType":"KMS"}` {
+			t.Errorf("table %s: %s", id, b)
+		}
+	}
+	encrypted := func(typ, prop string, want int) {
+		n := 0
+		for _, r := range s.resources(typ) {
+			if b, _ := json.Marshal(props(r)[prop]); strings.Contains(string(b), keyID) {
+				n++
+			}
+		}
+		if n != want {
+			t.Errorf("%d %s encrypted with the key, want %d", n, typ, want)
+		}
+	}
+	encrypted("AWS::SQS::Queue", "KmsMasterKeyId", 2)
+	encrypted("AWS::SNS::Topic", "KmsMasterKeyId", 1)
+	encrypted("AWS::Logs::LogGroup", "KmsKeyId", len(lambdas.All())+1)
+	ids := s.functionIDs(t)
+	for fn, id := range ids {
+		f := s.resources("AWS::Lambda::Function")[id]
+		if env, _ := json.Marshal(props(f)["Environment"]); !strings.Contains(string(env), `"ANEXO_KMS_KEY":{"Fn::GetAtt":["`+keyID+`","Arn"]}`) {
+			t.Errorf("%s does not know the key: %s", fn, env)
+		}
+		role := roleOf(t, s, id)
+		var got []string
+		for _, p := range s.resources("AWS::IAM::Policy") {
+			if rs, _ := json.Marshal(props(p)["Roles"]); !strings.Contains(string(rs), `"`+role+`"`) {
+				continue
+			}
+			for _, st := range props(p)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+				stm := st.(map[string]any)
+				if r, _ := json.Marshal(stm["Resource"]); string(r) == `{"Fn::GetAtt":["`+keyID+`","Arn"]}` {
+					b, _ := json.Marshal(stm["Action"])
+					got = append(got, string(b))
+				}
+			}
+		}
+		var want []string
+		if ws := iam.Policies[fn].WithKey(); ws[len(ws)-1].Resource.Kind == iam.KindKMSKey {
+			b, _ := json.Marshal(ws[len(ws)-1].Actions)
+			want = []string{string(b)}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s may %v on the key, want %v", fn, got, want)
+		}
+	}
+	arn := "arn:aws:kms:sa-east-1:123456789012:key/1b0e6d1a-0000-4000-8000-000000000000"
+	imported := build(t, stack.Props{KMSKey: arn})
+	imported.tpl.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(0))
+	imported.tpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), assertions.Match_ObjectLike(obj(map[string]any{
+		"SSESpecification": map[string]any{"KMSMasterKeyId": arn, "SSEEnabled": true, "SSEType": "KMS"}})))
 }

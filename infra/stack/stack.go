@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
@@ -97,6 +98,10 @@ type Props struct {
 	EdgeOriginDomain string
 	EdgeRatePerIP    float64 // WAF: requests per 5 minutes per client IP
 	EdgeRatePerToken float64 // WAF: requests per 5 minutes per Authorization value
+	// KMSKey encrypts the bucket (SSE-KMS, bucket key), both tables, the
+	// deliveries queues, the alarm topic and the log groups: CreateKey for
+	// a key the stack creates, or an existing key's ARN; "" for AWS's own.
+	KMSKey string
 	// Deployment is how a deploy replaces the functions' code: DeployDirect,
 	// DeployCanary or DeployLinear (CodeDeploy, rolled back on the new
 	// version's errors); "" is canary for the prod stage, direct elsewhere.
@@ -211,6 +216,7 @@ type Stack struct {
 	liveFns      map[string]awslambda.IFunction // what invokes each function (released)
 	deployments  awscodedeploy.LambdaApplication
 	deployRole   awsiam.Role
+	key          awskms.IKey // the data key (newDataKey), nil for AWS's own keys
 }
 
 // New builds the stack.
@@ -225,9 +231,10 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &Stack{Stack: st, Functions: map[string]awslambda.Function{}, liveFns: map[string]awslambda.IFunction{}}
 	tag(st, props)
+	s.newDataKey(props)
 
-	s.Table = protectedTable(st, "Metadata", awsdynamodb.StreamViewType_NEW_IMAGE) // the stream feeds the dispatcher
-	s.Keys = protectedTable(st, "SigningKeys", "")                                 // no index
+	s.Table = s.protectedTable("Metadata", awsdynamodb.StreamViewType_NEW_IMAGE) // the stream feeds the dispatcher
+	s.Keys = s.protectedTable("SigningKeys", "")                                 // no index
 	for _, gsi := range [][3]string{{dynamo.IndexGSI1, dynamo.AttrGSI1PK, dynamo.AttrGSI1SK}, {dynamo.IndexGSI2, dynamo.AttrGSI2PK, dynamo.AttrGSI2SK}} {
 		s.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
 			IndexName:      jsii.String(gsi[0]),
@@ -238,12 +245,11 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	}
 
 	s.accessLogs = newAccessLogs(st, props)
-	s.Bucket = awss3.NewBucket(st, jsii.String("Files"), &awss3.BucketProps{
+	filesProps := &awss3.BucketProps{
 		ServerAccessLogsBucket: s.accessLogs,
 		ServerAccessLogsPrefix: jsii.String("files/"),
 		Versioned:              jsii.Bool(true),
 		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
-		Encryption:             awss3.BucketEncryption_S3_MANAGED,
 		EnforceSSL:             jsii.Bool(true),
 		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
@@ -267,9 +273,11 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			{Id: jsii.String("expire-relay-pieces"), Prefix: jsii.String(relay.Prefix), Expiration: awscdk.Duration_Days(jsii.Number(math.Ceil(upload.MaxSessionTTL.Hours()/24) + 1)),
 				NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1))},
 		},
-	})
+	}
+	s.bucketEncryption(filesProps)
+	s.Bucket = awss3.NewBucket(st, jsii.String("Files"), filesProps)
 
-	al := newAlarms(st, props)
+	al := newAlarms(st, props, s.key)
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
 	sum := &awscloudwatch.MetricOptions{Period: fiveMinutes, Statistic: jsii.String("Sum")}
 	al.add("TableThrottled", s.Table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Period: fiveMinutes,
@@ -303,18 +311,16 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	// aws-cdk-lib writes KmsKeyIdentifier "" without a key, which some
 	// regions refuse (aws/aws-cdk#37847): no property is AWS's own key
 	archive.Node().DefaultChild().(awsevents.CfnArchive).AddPropertyDeletionOverride(jsii.String("KmsKeyIdentifier"))
-	s.DeliveriesDLQ = awssqs.NewQueue(st, jsii.String("DeliveriesDLQ"), &awssqs.QueueProps{
+	s.DeliveriesDLQ = awssqs.NewQueue(st, jsii.String("DeliveriesDLQ"), s.queueEncryption(&awssqs.QueueProps{
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
-	})
-	s.Deliveries = awssqs.NewQueue(st, jsii.String("Deliveries"), &awssqs.QueueProps{
+	}))
+	s.Deliveries = awssqs.NewQueue(st, jsii.String("Deliveries"), s.queueEncryption(&awssqs.QueueProps{
 		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(webhooks.QueueVisibility.Seconds())),
 		RetentionPeriod:   awscdk.Duration_Days(jsii.Number(4)), // the schedule takes about 28 hours
-		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:        jsii.Bool(true),
 		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: s.DeliveriesDLQ, MaxReceiveCount: jsii.Number(webhooks.MaxReceives)},
-	})
+	}))
 	al.add("WebhookDeliveriesGivenUp", s.DeliveriesDLQ.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 		Period: fiveMinutes, Statistic: jsii.String("Maximum")}), rule{Threshold: 1},
 		"Anexo: webhook deliveries given up after their retries (messages in the DeliveriesDLQ queue; redrive them when the endpoints are back)")
@@ -327,6 +333,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		"EVENT_BUS_NAME":     s.Bus.EventBusName(),
 		"DELIVERY_QUEUE_URL": s.Deliveries.QueueUrl(),
 		"DELIVERY_DLQ_URL":   s.DeliveriesDLQ.QueueUrl(),
+	}
+	if s.key != nil { // local mode checks the key's grants with it; the code never names it
+		env["ANEXO_KMS_KEY"] = s.key.KeyArn()
 	}
 	if props.Edge {
 		s.newOriginSecret()
@@ -343,7 +352,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		}
 		cid := "Fn" + construct(name)
 		logs := awslogs.NewLogGroup(st, jsii.String(cid+"Logs"), &awslogs.LogGroupProps{
-			Retention: retention(props.LogRetentionDays), RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+			Retention: retention(props.LogRetentionDays), RemovalPolicy: awscdk.RemovalPolicy_DESTROY, EncryptionKey: s.key,
 		})
 		var onFailure awslambda.IDestination
 		var retries *float64
@@ -369,7 +378,11 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			Tracing:                      awslambda.Tracing_ACTIVE,
 			Environment:                  withFunction(env, name),
 		})
-		for _, st := range iam.Policies[name] {
+		policy := iam.Policies[name]
+		if s.key != nil {
+			policy = policy.WithKey()
+		}
+		for _, st := range policy {
 			var cond *map[string]any
 			if c := st.Condition.IAM(); c != nil {
 				cond = &c
@@ -378,7 +391,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 				Actions:    jsii.Strings(st.Actions...),
 				Conditions: cond,
 				Resources: jsii.Strings(st.Resource.ARN(iam.ARNs{Table: *s.Table.TableArn(), Keys: *s.Keys.TableArn(), Bucket: *s.Bucket.BucketArn(),
-					Queue: *s.Deliveries.QueueArn(), DeadLetters: *s.DeliveriesDLQ.QueueArn(), Bus: *s.Bus.EventBusArn()})),
+					Queue: *s.Deliveries.QueueArn(), DeadLetters: *s.DeliveriesDLQ.QueueArn(), Bus: *s.Bus.EventBusArn(), Key: s.keyARN()})),
 			}))
 		}
 		// the request path pages; background work notifies
@@ -450,7 +463,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	// Access logs: one JSON line per request, with what an operator needs
 	// to follow a request into the function's own log (request id).
 	accessLogs := awslogs.NewLogGroup(st, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
-		Retention: retention(props.LogRetentionDays), RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		Retention: retention(props.LogRetentionDays), RemovalPolicy: awscdk.RemovalPolicy_DESTROY, EncryptionKey: s.key,
 	})
 	stage.Node().DefaultChild().(awsapigatewayv2.CfnStage).SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
 		DestinationArn: accessLogs.LogGroupArn(),
@@ -517,8 +530,8 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 
 // protectedTable is an on-demand table keyed pk/sk with TTL, point-in-time
 // recovery and deletion protection, kept when the stack is deleted.
-func protectedTable(st awscdk.Stack, id string, stream awsdynamodb.StreamViewType) awsdynamodb.Table {
-	return awsdynamodb.NewTable(st, jsii.String(id), &awsdynamodb.TableProps{
+func (s *Stack) protectedTable(id string, stream awsdynamodb.StreamViewType) awsdynamodb.Table {
+	tp := &awsdynamodb.TableProps{
 		Stream:                           stream,
 		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrPK), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(dynamo.AttrSK), Type: awsdynamodb.AttributeType_STRING},
@@ -527,7 +540,9 @@ func protectedTable(st awscdk.Stack, id string, stream awsdynamodb.StreamViewTyp
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
 		RemovalPolicy:                    awscdk.RemovalPolicy_RETAIN,
 		DeletionProtection:               jsii.Bool(true),
-	})
+	}
+	s.tableEncryption(tp)
+	return awsdynamodb.NewTable(s.Stack, jsii.String(id), tp)
 }
 
 // tableOperations are the DynamoDB operations the functions make (an alarm

@@ -64,6 +64,11 @@ type Config struct {
 	// CloudFront and is refused.
 	OriginSecret string
 	BusName      string // EVENT_BUS_NAME: the bus every event is published to
+	// KMSKey (ANEXO_KMS_KEY, set by the stack with kmsKey): the key the
+	// bucket, the tables and the queues are encrypted with. The code never
+	// names it (S3, DynamoDB and SQS use it on their own); EnforcePolicy
+	// then also checks the key's actions each call needs.
+	KMSKey string
 	// LoopbackWebhooks admits http:// webhook endpoints on loopback (local
 	// mode and tests only: no environment variable sets it).
 	LoopbackWebhooks bool
@@ -99,7 +104,7 @@ func FromEnv() Config {
 		Region: getenv("AWS_REGION", "us-east-1"), DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint: os.Getenv("S3_ENDPOINT"), Function: os.Getenv("ANEXO_FUNCTION"),
 		SQSEndpoint: os.Getenv("SQS_ENDPOINT"), EventsEndpoint: os.Getenv("EVENTS_ENDPOINT"),
-		QueueURL: os.Getenv("DELIVERY_QUEUE_URL"), DeadLetterURL: os.Getenv("DELIVERY_DLQ_URL"), OriginSecret: os.Getenv("ANEXO_ORIGIN_SECRET"), BusName: getenv("EVENT_BUS_NAME", "anexo"),
+		QueueURL: os.Getenv("DELIVERY_QUEUE_URL"), DeadLetterURL: os.Getenv("DELIVERY_DLQ_URL"), OriginSecret: os.Getenv("ANEXO_ORIGIN_SECRET"), KMSKey: os.Getenv("ANEXO_KMS_KEY"), BusName: getenv("EVENT_BUS_NAME", "anexo"),
 		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1", Tracing: os.Getenv("ANEXO_TRACING") == "1"}
 	c.KeysTable = getenv("KEYS_TABLE_NAME", c.Table+"-keys")
 	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
@@ -213,7 +218,7 @@ func New(c Config, awsCfg aws.Config) (*Deps, error) {
 	if c.EnforcePolicy {
 		var err error
 		if d.Enforcer, err = iam.NewEnforcer(c.Function, iam.Names{Table: c.Table, Keys: c.KeysTableName(), Bucket: c.Bucket,
-			Queue: c.QueueURL, DeadLetters: c.DeadLetterURL, Bus: c.BusName}, c.Log); err != nil {
+			Queue: c.QueueURL, DeadLetters: c.DeadLetterURL, Bus: c.BusName, Key: c.KMSKey}, c.Log); err != nil {
 			return nil, err
 		}
 		d.Enforcer.Install(&awsCfg)

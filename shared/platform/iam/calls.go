@@ -28,6 +28,9 @@ type call struct {
 // and the bus.
 type Names struct {
 	Table, Keys, Bucket, Queue, DeadLetters, Bus string
+	// Key is the KMS key the deployment encrypts its data with (empty:
+	// AWS's own keys): calls then also need the key's actions.
+	Key string
 }
 
 // arns renders the names as ARNs (for refusal messages).
@@ -35,7 +38,7 @@ func (n Names) arns() ARNs {
 	return ARNs{Table: "arn:aws:dynamodb:local:000000000000:table/" + n.Table, Keys: "arn:aws:dynamodb:local:000000000000:table/" + n.Keys,
 		Bucket: "arn:aws:s3:::" + n.Bucket, Queue: "arn:aws:sqs:local:000000000000:" + path.Base(n.Queue),
 		DeadLetters: "arn:aws:sqs:local:000000000000:" + path.Base(n.DeadLetters),
-		Bus:         "arn:aws:events:local:000000000000:event-bus/" + n.Bus}
+		Bus:         "arn:aws:events:local:000000000000:event-bus/" + n.Bus, Key: n.Key}
 }
 
 // required maps an operation's input to the IAM actions AWS checks for it
@@ -187,6 +190,12 @@ func required(params any, n Names) (call, error) {
 		}
 	default:
 		return c, fmt.Errorf("no IAM mapping for %s: map it in iam.required before any function calls it", op)
+	}
+	if n.Key != "" && err == nil {
+		for _, k := range opKeyUse(c) {
+			c.needs = append(c.needs, Access{Action: k, Resource: Resource{Kind: KindKMSKey}})
+			c.items = append(c.items, item{})
+		}
 	}
 	return c, err
 }

@@ -38,6 +38,9 @@ func NewEnforcer(function string, names Names, log *slog.Logger) (*Enforcer, err
 	if log == nil {
 		log = slog.Default()
 	}
+	if names.Key != "" {
+		p = p.WithKey()
+	}
 	return &Enforcer{Function: function, Policy: p, Names: names, Log: log}, nil
 }
 

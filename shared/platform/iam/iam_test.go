@@ -211,3 +211,65 @@ func TestConditions(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyUse: with a key of the deployment's own, each operation needs
+// the key's actions its service documents, and a policy's derived key
+// grant (WithKey) covers every operation its actions allow; without a
+// key nothing changes.
+func TestKeyUse(t *testing.T) {
+	tbl, bkt, q := aws.String("t"), aws.String("b"), aws.String("http://sqs/000000000000/deliveries")
+	names := Names{Table: "t", Keys: "k", Bucket: "b", Queue: *q, Bus: "bus", Key: "arn:aws:kms:us-east-1:000000000000:key/k"}
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{&dynamodb.GetItemInput{TableName: tbl}, "kms:Decrypt kms:DescribeKey"},
+		{&dynamodb.QueryInput{TableName: aws.String("k")}, "kms:Decrypt kms:DescribeKey"},
+		{&dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{{ConditionCheck: &ddbtypes.ConditionCheck{TableName: tbl}}, {Put: &ddbtypes.Put{TableName: tbl}}}},
+			"kms:Decrypt kms:DescribeKey kms:Encrypt kms:GenerateDataKey"},
+		{&s3.PutObjectInput{Bucket: bkt}, "kms:GenerateDataKey"},
+		{&s3.UploadPartInput{Bucket: bkt}, "kms:GenerateDataKey kms:Decrypt"},
+		{&s3.CompleteMultipartUploadInput{Bucket: bkt}, "kms:GenerateDataKey kms:Decrypt"},
+		{&s3.GetObjectInput{Bucket: bkt, VersionId: aws.String("v")}, "kms:Decrypt"},
+		{&s3.HeadObjectInput{Bucket: bkt}, ""},
+		{&s3.DeleteObjectInput{Bucket: bkt, VersionId: aws.String("v")}, ""},
+		{&sqs.SendMessageBatchInput{QueueUrl: q}, "kms:GenerateDataKey kms:Decrypt"},
+		{&sqs.ReceiveMessageInput{QueueUrl: q}, "kms:Decrypt"},
+		{&sqs.DeleteMessageInput{QueueUrl: q}, ""},
+		{&eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{EventBusName: aws.String("bus")}}}, ""},
+	} {
+		c, err := required(tc.in, names)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range c.needs {
+			if a.Resource.Kind == KindKMSKey {
+				got = append(got, a.Action)
+			}
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%T needs %v of the key, want %q", tc.in, got, tc.want)
+		}
+		plain, _ := required(tc.in, Names{Table: "t", Keys: "k", Bucket: "b", Queue: *q, Bus: "bus"})
+		if len(plain.needs) != len(c.needs)-len(got) {
+			t.Errorf("%T without a key needs %v", tc.in, plain.needs)
+		}
+		// a policy that allows the operation allows its key use
+		var p Policy
+		for _, a := range plain.needs {
+			p = append(p, Statement{Resource: a.Resource, Actions: []string{a.Action}})
+		}
+		for i, a := range c.needs {
+			if ok, why := p.WithKey().permits(a, c.items[i]); !ok {
+				t.Errorf("%T: the derived key grant lacks %s (%s)", tc.in, a, why)
+			}
+		}
+	}
+	if got := (Policy{Table(getItem)}).WithKey(); len(got) != 2 || got[1].Resource.Kind != KindKMSKey || strings.Join(got[1].Actions, " ") != "kms:Decrypt kms:DescribeKey" {
+		t.Errorf("WithKey of a reader: %+v", got)
+	}
+	if got := (Policy{Bus(putEvents)}).WithKey(); len(got) != 1 {
+		t.Errorf("WithKey of a publisher: %+v", got)
+	}
+}

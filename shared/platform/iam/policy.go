@@ -29,6 +29,7 @@ const (
 	KindQueue       // the webhook deliveries queue
 	KindBus         // the event bus
 	KindDeadLetters // the deliveries' dead-letter queue
+	KindKMSKey      // the deployment's KMS key, when it has one
 )
 
 // Resource is what a statement grants on. Index names one index.
@@ -55,6 +56,8 @@ func (r Resource) String() string {
 		return "deliveries dead-letter queue"
 	case KindBus:
 		return "event bus"
+	case KindKMSKey:
+		return "kms key"
 	}
 	return fmt.Sprintf("resource(%d)", r.Kind)
 }
@@ -62,7 +65,7 @@ func (r Resource) String() string {
 // ARNs are the ARNs of a deployment's resources (the stack passes its
 // tokens, enforcement passes names).
 type ARNs struct {
-	Table, Keys, Bucket, Queue, DeadLetters, Bus string
+	Table, Keys, Bucket, Queue, DeadLetters, Bus, Key string
 }
 
 // ARN renders the resource's ARN.
@@ -84,6 +87,8 @@ func (r Resource) ARN(a ARNs) string {
 		return a.DeadLetters
 	case KindBus:
 		return a.Bus
+	case KindKMSKey:
+		return a.Key
 	}
 	panic("iam: unknown resource kind")
 }

@@ -1,10 +1,12 @@
 package e2e_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
 	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/platform/devserver"
 	"github.com/anexo/anexo/shared/platform/iam"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
@@ -57,5 +59,40 @@ func TestPolicyEnforced(t *testing.T) {
 	}
 	if st := c.expect(200, "GET", session, nil); st["session"].(map[string]any)["status"] != "open" {
 		t.Fatal(st)
+	}
+}
+
+// TestPolicyWithAKey: with the data encrypted under a key of the
+// deployment's own (the stack's kmsKey), every function also needs the
+// key's actions its calls use, and local mode checks them: an upload in
+// parts, its download, a webhook delivered through the queue all pass
+// with the policies' derived key grants (iam.Policy.WithKey), and a
+// completion without kms:Decrypt is refused as AWS would (S3 reads the
+// parts back).
+func TestPolicyWithAKey(t *testing.T) {
+	t.Parallel()
+	const key = "arn:aws:kms:us-east-1:000000000000:key/1b0e6d1a-0000-4000-8000-000000000000"
+	e := start(t, testenv.Embedded(t), func(o *devserver.Options) { o.Config.KMSKey = key })
+	c := e.account(0, "")
+	r := newReceiver(t, e.clock.Now)
+	c.hook(r, map[string]any{"types": []string{"file.created"}})
+	data := random(6 << 20)
+	f := c.upload("a.bin", data, nil)
+	if got, _ := c.download(f["uuid"].(string), ""); !bytes.Equal(got, data) {
+		t.Fatal("the download differs")
+	}
+	if got := r.waitFor(1); len(got) != 1 {
+		t.Fatalf("deliveries %v", got)
+	}
+	decrypt := iam.Access{Action: "kms:Decrypt", Resource: iam.Resource{Kind: iam.KindKMSKey}}
+	denied := e.withoutGrant(lambdas.SessionsComplete, decrypt, func() {
+		s := c.open("b.bin", 10, nil)
+		c.putParts(random(10), int64(s["part_size"].(float64)), partsOf(s))
+		if r := c.do("POST", "/v1/sessions/"+s["id"].(string)+"/complete", nil); r.Status == 200 {
+			t.Fatalf("a completion without kms:Decrypt: %s", r)
+		}
+	})
+	if len(denied) == 0 || !strings.Contains(denied[0], "kms:Decrypt on resource: "+key) {
+		t.Fatalf("refusals: %v", denied)
 	}
 }
