@@ -19,10 +19,10 @@ import (
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
-// soakOps is SOAK_OPS, 1,000 by default: every operation of the mix runs
+// soakOps is SOAK_OPS, 500 by default: every operation of the mix runs
 // dozens of times (SOAK_OPS=2500 or more for a longer soak).
 func soakOps(t *testing.T) int {
-	n := 1000
+	n := 500
 	if v := os.Getenv("SOAK_OPS"); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n < 100 {
@@ -33,7 +33,7 @@ func soakOps(t *testing.T) int {
 }
 
 // TestSoak builds what `make run` runs, starts it on the embedded
-// emulators, takes the dev token it prints, and drives it with a thousand
+// emulators, takes the dev token it prints, and drives it with 500
 // mixed operations (SOAK_OPS to change; shared/client/load: uploads through sessions, versions,
 // listings with cursors, reads, downloads compared byte for byte, trash,
 // restore, attach, usage) from 8 concurrent workers. It asserts zero failed

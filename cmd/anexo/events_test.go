@@ -13,6 +13,7 @@ import (
 // once; interrupted, it exits 130 with the cursor to resume from, and
 // resuming from it prints only what came after.
 func TestEventsTailFollows(t *testing.T) {
+	t.Parallel()
 	url, token := server(t, 0)
 	c := cli{t: t, url: url, token: token, state: t.TempDir()}
 	p, _ := writeRandom(t, t.TempDir(), "a.bin", 10)
@@ -40,7 +41,11 @@ func TestEventsTailFollows(t *testing.T) {
 		t.Fatalf("no cursor to resume from:\n%s", errb.String())
 	}
 	c.ok("rm", uuid)
-	got := c.ok("events", "tail", "--once", "--after", strings.TrimSpace(cursor))
+	// the feed serves an event once it has settled (a millisecond here)
+	var got string
+	for deadline := time.Now().Add(5 * time.Second); got == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		got = c.ok("events", "tail", "--once", "--after", strings.TrimSpace(cursor))
+	}
 	if lines := strings.Split(strings.TrimSpace(got), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "\tfile.trashed\t") || !strings.Contains(lines[0], uuid) {
 		t.Fatalf("resumed tail printed:\n%s", got)
 	}

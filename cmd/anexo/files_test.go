@@ -83,6 +83,7 @@ func (c cli) ok(args ...string) string {
 }
 
 func TestFileCommands(t *testing.T) {
+	t.Parallel()
 	url, token := server(t, 0)
 	dir := t.TempDir()
 	c := cli{t: t, url: url, token: token, state: t.TempDir()}
@@ -249,6 +250,7 @@ func (c *counting) RoundTrip(r *http.Request) (*http.Response, error) {
 // for the parts sent before with those it computes as it reads the rest,
 // and S3 verifies the whole file against that value.
 func TestUploadResumes(t *testing.T) {
+	t.Parallel()
 	url, token := server(t, 0)
 	dir := t.TempDir()
 	p, data := writeRandom(t, dir, "retomar.bin", 5*8*mib+123) // 6 parts
@@ -317,6 +319,7 @@ func TestUploadResumes(t *testing.T) {
 // TestExpiredPartURLIsResigned: a part whose URL expires before it is sent
 // (storage answers 403) is signed again and sent.
 func TestExpiredPartURLIsResigned(t *testing.T) {
+	t.Parallel()
 	url, token := server(t, time.Second)
 	p, data := writeRandom(t, t.TempDir(), "lento.bin", 100_000)
 	tr := &counting{delay: 2500 * time.Millisecond}
@@ -339,6 +342,7 @@ func TestExpiredPartURLIsResigned(t *testing.T) {
 
 // TestDownloadResumes continues a partial download with a Range request.
 func TestDownloadResumes(t *testing.T) {
+	t.Parallel()
 	url, token := server(t, 0)
 	p, data := writeRandom(t, t.TempDir(), "d.bin", 3*mib)
 	c := &client.Client{Endpoint: url, Token: token}
@@ -373,6 +377,7 @@ func TestDownloadResumes(t *testing.T) {
 // nothing (a status call, the sweeper) may complete it; the rerun uploads
 // the file as it is now.
 func TestFileChangedDuringUpload(t *testing.T) {
+	t.Parallel()
 	url, token := server(t, 0)
 	p, _ := writeRandom(t, t.TempDir(), "muda.bin", 2*8*mib+5)
 	state := t.TempDir()

@@ -8,28 +8,44 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/anexo/anexo/shared/client"
+	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
 // packageDir is this package's directory, read before any test starts the
 // embedded S3 (which moves the process's working directory).
 var packageDir, _ = os.Getwd()
 
-// buildCLI builds the anexo binary into a directory of its own.
+// buildCLI builds the anexo binary once for the package's tests, into a
+// directory of its own removed after them.
 func buildCLI(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "anexo")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = packageDir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := cliBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
+
+var cliBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "anexo-cli-")
+	if err != nil {
+		return "", err
+	}
+	testenv.AtExit(func() { _ = os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "anexo")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = packageDir
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
 
 // TestInterruptedUploadsConverge runs the CLI as a user does and
 // interrupts it (SIGINT and SIGKILL in turn) at moments spread over an
@@ -38,6 +54,7 @@ func buildCLI(t *testing.T) string {
 // file, identical bytes and exact usage; a third run answers the same file
 // instead of uploading a second copy.
 func TestInterruptedUploadsConverge(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := buildCLI(t)
 	url, token := server(t, 0)
@@ -57,7 +74,7 @@ func TestInterruptedUploadsConverge(t *testing.T) {
 	for i := range 14 {
 		delay := time.Duration(float64(upload) * float64(i) / 12)
 		sig := map[bool]os.Signal{true: syscall.SIGINT, false: syscall.SIGKILL}[i%2 == 0]
-		path, data := writeRandom(t, dir, fmt.Sprintf("round%02d.bin", i), 40*mib+i)
+		path, data := writeRandom(t, dir, fmt.Sprintf("round%02d.bin", i), 24*mib+i)
 		want += int64(len(data))
 		first := command(path)
 		var log bytes.Buffer

@@ -14,6 +14,7 @@ import (
 // its first line, the export of a placeholder endpoint and token, is
 // replaced by this server's.
 func TestReadmeCLI(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(filepath.Join(packageDir, "..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)

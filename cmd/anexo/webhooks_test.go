@@ -12,6 +12,7 @@ import (
 // receiver's answer (exit 1 when it refuses); ls shows the webhook; rm
 // removes it; a bad URL is the API's field error.
 func TestWebhooksCLI(t *testing.T) {
+	t.Parallel()
 	url, token := server(t, 0)
 	c := cli{t: t, url: url, token: token, state: t.TempDir()}
 	var status atomic.Int32

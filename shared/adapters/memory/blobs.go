@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
@@ -348,7 +349,7 @@ func (b *Blobs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPut:
 		b.servePart(w, r, q)
 	case http.MethodGet:
-		b.serveGet(w, key, q)
+		b.serveGet(w, r, key, q)
 	default:
 		s3Error(w, http.StatusMethodNotAllowed, "MethodNotAllowed")
 	}
@@ -381,7 +382,7 @@ func (b *Blobs) servePart(w http.ResponseWriter, r *http.Request, q url.Values) 
 	w.WriteHeader(http.StatusOK)
 }
 
-func (b *Blobs) serveGet(w http.ResponseWriter, key string, q url.Values) {
+func (b *Blobs) serveGet(w http.ResponseWriter, r *http.Request, key string, q url.Values) {
 	var v object
 	err := b.do(func() error {
 		i := slices.IndexFunc(b.objects[key], func(o object) bool { return o.version == q.Get("versionId") && !o.marker })
@@ -397,8 +398,9 @@ func (b *Blobs) serveGet(w http.ResponseWriter, key string, q url.Values) {
 	}
 	w.Header().Set("Content-Disposition", q.Get("response-content-disposition"))
 	w.Header().Set("Content-Type", q.Get("response-content-type"))
-	w.Header().Set("Content-Length", strconv.Itoa(len(v.data)))
-	_, _ = w.Write(v.data)
+	// ranges as S3 serves them (206, Content-Range; 416 past the end)
+	w.Header().Set("Accept-Ranges", "bytes")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(v.data))
 }
 
 func (b *Blobs) servePost(w http.ResponseWriter, r *http.Request) {

@@ -31,9 +31,25 @@ var (
 	seq     atomic.Int64
 )
 
+var (
+	cleanupMu sync.Mutex
+	cleanups  []func()
+)
+
+// AtExit runs f after the package's tests (Main), for what several tests
+// share.
+func AtExit(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanups = append(cleanups, f)
+}
+
 // Main runs a package's tests and removes the emulator data afterwards.
 func Main(m *testing.M) {
 	code := m.Run()
+	for _, f := range cleanups {
+		f()
+	}
 	if err := iam.WriteUsage(); err != nil {
 		fmt.Fprintln(os.Stderr, "iam usage:", err)
 		code = 1
