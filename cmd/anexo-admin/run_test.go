@@ -1,26 +1,24 @@
 package main
 
 import (
-	"fmt"
-	"path"
-	"slices"
-	"time"
-
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/webhooks"
 	"github.com/anexo/anexo/shared/platform/devserver"
-
-	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
 

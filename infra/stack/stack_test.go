@@ -928,30 +928,20 @@ func TestAlarmsReachSomeone(t *testing.T) {
 		entries[m[1]] = true
 	}
 	topic, _ := s.one(t, "AWS::SNS::Topic")
-	customTopic, _ := custom(t).one(t, "AWS::SNS::Topic")
-	all := map[string]string{} // every alarm of the default and custom templates → its topic
-	for id := range s.resources("AWS::CloudWatch::Alarm") {
-		all[id] = topic
-	}
-	for id := range custom(t).resources("AWS::CloudWatch::Alarm") {
-		if _, ok := all[id]; !ok {
-			all[id] = customTopic
-		}
-	}
-	for id, topic := range all {
-		a, ok := s.resources("AWS::CloudWatch::Alarm")[id]
-		if !ok {
-			a = custom(t).resources("AWS::CloudWatch::Alarm")[id]
-		}
-		p := props(a)
-		for _, k := range []string{"AlarmActions", "OKActions"} {
-			acts, _ := p[k].([]any)
-			if len(acts) != 1 || ref(acts[0]) != topic {
-				t.Errorf("alarm %s: %s %v, want the topic %s", id, k, p[k], topic)
+	// the default template's alarms, and those only options add (canary)
+	for _, tpl := range []synth{s, custom(t)} {
+		dest, _ := tpl.one(t, "AWS::SNS::Topic")
+		for id, a := range tpl.resources("AWS::CloudWatch::Alarm") {
+			p := props(a)
+			for _, k := range []string{"AlarmActions", "OKActions"} {
+				acts, _ := p[k].([]any)
+				if len(acts) != 1 || ref(acts[0]) != dest {
+					t.Errorf("alarm %s: %s %v, want the topic %s", id, k, p[k], dest)
+				}
 			}
-		}
-		if m := runbookRef.FindStringSubmatch(p["AlarmDescription"].(string)); m == nil || !entries[m[1]] {
-			t.Errorf("alarm %s: no runbook entry in docs/operations.md for %q", id, p["AlarmDescription"])
+			if m := runbookRef.FindStringSubmatch(p["AlarmDescription"].(string)); m == nil || !entries[m[1]] {
+				t.Errorf("alarm %s: no runbook entry in docs/operations.md for %q", id, p["AlarmDescription"])
+			}
 		}
 	}
 	_, composite := s.one(t, "AWS::CloudWatch::CompositeAlarm")

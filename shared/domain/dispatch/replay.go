@@ -58,10 +58,12 @@ func (d *Dispatcher) Replay(ctx context.Context, src Records, w Window, each fun
 			if err != nil {
 				return add(total, st), err
 			}
-			page := Stats{Records: len(recs), Done: len(recs)}
-			if w.DryRun {
+			var page Stats
+			switch {
+			case len(recs) == 0:
+			case w.DryRun:
 				page, err = d.count(ctx, account, recs)
-			} else if len(recs) > 0 {
+			default:
 				page, err = d.Dispatch(ctx, recs)
 			}
 			st = add(st, page)
