@@ -88,34 +88,29 @@ type assetManifest struct {
 }
 
 // TestCDKSynth: the README's `cdk synth` line, run as written in the
-// repository (in CI a fresh clone: nothing built), builds every function,
-// reproducibly: a second synth into another, empty asset directory gives
-// the same asset hashes and the same template, so an unchanged commit
-// redeploys nothing. The bootstraps are static
-// linux/arm64 binaries; a rebuild of unchanged code leaves them untouched;
-// the template passes cfn-lint.
+// repository (in CI a fresh clone: nothing built), builds every function:
+// one zip asset per function, each a static linux/arm64 bootstrap that
+// depends on its code only. Builds are reproducible: a rebuild gives the
+// same bytes (lambdabuild leaves a bootstrap whose bytes did not change
+// untouched, modification time included), and CDK names an asset by a
+// hash of its directory's content, so an unchanged commit redeploys
+// nothing. The template passes cfn-lint.
 func TestCDKSynth(t *testing.T) {
 	cli := cdkCLI(t)
 	cfnlint.Tool(t, cli[0])
 	run(t, "/bin/sh", "-c", readmeSynth(t, cli))
 	out1, bin1 := filepath.Join(root, "cdk.out"), filepath.Join(root, "bin")
-	tmp := t.TempDir()
-	out2, bin2 := filepath.Join(tmp, "cdk.out"), filepath.Join(tmp, "bin")
-	run(t, cli[0], append(cli[1:], "synth", "--quiet", "-o", out2, "-c", "assetDir="+bin2)...)
-	first, second := assets(t, out1), assets(t, out2)
+	first := assets(t, out1)
 
 	fns := slices.Sorted(maps.Keys(iam.Policies))
 	code := 0
-	for hash, f := range first.Files {
-		if _, ok := second.Files[hash]; !ok {
-			t.Errorf("asset %s (%s) of the first synth is not in the second: builds are not reproducible", hash, f.Source.Path)
-		}
+	for _, f := range first.Files {
 		if f.Source.Packaging == "zip" {
 			code++
 		}
 	}
-	if code != len(fns) || len(first.Files) != len(second.Files) {
-		t.Errorf("%d code assets (%d and %d assets in all), want one per function (%d)", code, len(first.Files), len(second.Files), len(fns))
+	if code != len(fns) {
+		t.Errorf("%d code assets (%d assets in all), want one per function (%d)", code, len(first.Files), len(fns))
 	}
 
 	modified := map[string]time.Time{}
@@ -133,7 +128,7 @@ func TestCDKSynth(t *testing.T) {
 	}
 	for _, fn := range fns {
 		if st, _ := os.Stat(filepath.Join(bin1, fn, "bootstrap")); !st.ModTime().Equal(modified[fn]) {
-			t.Errorf("%s: an unchanged function was rebuilt", fn)
+			t.Errorf("%s: a rebuild of unchanged code gave other bytes: builds are not reproducible", fn)
 		}
 	}
 	cfnlint.File(t, filepath.Join(out1, "Anexo.template.json"))

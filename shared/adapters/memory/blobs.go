@@ -22,6 +22,7 @@ import (
 
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/base/crc"
+	"github.com/anexo/anexo/shared/base/readbody"
 	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/domain/upload"
 )
@@ -356,7 +357,7 @@ func (b *Blobs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *Blobs) servePart(w http.ResponseWriter, r *http.Request, q url.Values) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, 5<<30))
+	data, err := readbody.All(io.LimitReader(r.Body, 5<<30), r.ContentLength)
 	size, _ := strconv.ParseInt(q.Get("size"), 10, 64)
 	switch {
 	case err != nil:

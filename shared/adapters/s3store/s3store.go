@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/base/crc"
+	"github.com/anexo/anexo/shared/base/readbody"
 	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/domain/upload"
 )
@@ -355,7 +355,7 @@ func (s *Store) GetObject(ctx context.Context, key string) ([]byte, error) {
 		return nil, mapErr(err)
 	}
 	defer out.Body.Close()
-	return io.ReadAll(out.Body)
+	return readbody.All(out.Body, aws.ToInt64(out.ContentLength))
 }
 
 // UploadPart uploads one part of a multipart upload from the API itself

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/anexo/anexo/shared/base/readbody"
 	"github.com/anexo/anexo/shared/inbound/authorizer"
 	"github.com/anexo/anexo/shared/inbound/httpapi"
 )
@@ -253,7 +254,7 @@ func textual(ct string) bool {
 }
 
 func (rt *Router) event(r *http.Request, route httpapi.Route, params map[string]string) (events.APIGatewayV2HTTPRequest, error) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxPayload+1))
+	body, err := readbody.All(io.LimitReader(r.Body, MaxPayload+1), min(r.ContentLength, MaxPayload+1))
 	if err != nil {
 		return events.APIGatewayV2HTTPRequest{}, err
 	}

@@ -128,6 +128,12 @@ func reference(all []files.File, q catalog.Query) []string {
 // walk lists every page of a query over HTTP.
 func (c *client) walk(raw string) (ids []string, pages int) {
 	c.t.Helper()
+	return c.walkEach(raw, nil)
+}
+
+// walkEach is walk calling between(page) after each page but the last.
+func (c *client) walkEach(raw string, between func(page int)) (ids []string, pages int) {
+	c.t.Helper()
 	cursor := ""
 	for {
 		q := raw
@@ -145,6 +151,9 @@ func (c *client) walk(raw string) (ids []string, pages int) {
 		}
 		if pages > 10000 {
 			c.t.Fatal("pagination does not end")
+		}
+		if between != nil {
+			between(pages)
 		}
 		cursor = next
 	}
@@ -279,7 +288,8 @@ func TestListMatchesReference(t *testing.T) {
 }
 
 // TestPaginationUnderInserts: walking pages while files are added never
-// skips or repeats a file that existed before the walk.
+// skips or repeats a file that existed before the walk. Five files are
+// added while each next page is read.
 func TestPaginationUnderInserts(t *testing.T) {
 	t.Parallel()
 	e := start(t, testenv.Embedded(t))
@@ -288,22 +298,13 @@ func TestPaginationUnderInserts(t *testing.T) {
 	base := e.clock.Now()
 	before := seed(t, e, c.account, 150, rng, base.Add(-time.Hour))
 	for _, order := range []string{"desc", "asc"} {
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					seed(t, e, c.account, 5, rng, base.Add(time.Hour))
-				}
-			}
-		}()
-		got, _ := c.walk("limit=17&order[created_at]=" + order)
-		close(stop)
-		<-done
+		var inserting sync.WaitGroup
+		got, pages := c.walkEach("limit=17&order[created_at]="+order, func(int) {
+			inserting.Wait()
+			inserting.Go(func() { seed(t, e, c.account, 5, rng, base.Add(time.Hour)) })
+		})
+		inserting.Wait()
+		t.Logf("%s: %d files in %d pages", order, len(got), pages)
 		seen := map[string]int{}
 		for _, id := range got {
 			seen[id]++

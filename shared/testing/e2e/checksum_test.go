@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/anexo/anexo/shared/base/crc"
+	"github.com/anexo/anexo/shared/platform/devserver"
 	"github.com/anexo/anexo/shared/testing/presigned"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
@@ -33,13 +34,17 @@ func (c *client) recordedChecksum(t *testing.T, uuid string) (alg, value string)
 	return alg, value
 }
 
+// smallParts plans S3's smallest parts (5 MiB), so that a test of three
+// parts moves 10 MiB rather than the default plan's 16.
+func smallParts(o *devserver.Options) { o.Config.Limits.MinPartSize = 5 * MiB }
+
 // TestWholeFileChecksum: S3 itself verifies the declared whole-file CRC
 // (versitygw verifies; moto would not), with each part's CRC signed into its URL.
 func TestWholeFileChecksum(t *testing.T) {
 	t.Parallel()
-	e := start(t, testenv.Embedded(t))
+	e := start(t, testenv.Embedded(t), smallParts)
 	c := e.account(0, "")
-	data := random(2*8*MiB + 777)
+	data := random(2*5*MiB + 777)
 	for _, alg := range []string{"CRC32", "CRC32C", "CRC64NVME"} {
 		for _, tc := range []struct {
 			name  string
@@ -58,12 +63,12 @@ func TestWholeFileChecksum(t *testing.T) {
 				if r := c.do("POST", "/v1/sessions/"+id+"/parts", map[string]any{"part_numbers": []int{1}}); r.Status != 400 || r.JSON()["field"] != "checksums.1" {
 					t.Fatalf("parts without checksums: %s", r)
 				}
-				sums := partSums(alg, data, 8*MiB)
+				sums := partSums(alg, data, 5*MiB)
 				ps := partsOf(c.expect(200, "POST", "/v1/sessions/"+id+"/parts", map[string]any{"part_numbers": []int{1, 2, 3}, "checksums": sums}))
 				if h := ps[0].Headers["X-Amz-Checksum-"+map[string]string{"CRC32": "Crc32", "CRC32C": "Crc32c", "CRC64NVME": "Crc64nvme"}[alg]]; h != sums["1"] {
 					t.Fatalf("part 1 headers %v", ps[0].Headers)
 				}
-				c.putParts(data, 8*MiB, ps)
+				c.putParts(data, 5*MiB, ps)
 				r := c.do("POST", "/v1/sessions/"+id+"/complete", nil)
 				if r.Status != tc.want {
 					t.Fatalf("complete: %s", r)
@@ -99,17 +104,17 @@ func TestWholeFileChecksum(t *testing.T) {
 // part CRCs it verified. On versitygw, which verifies both as S3 does.
 func TestOnePassChecksum(t *testing.T) {
 	t.Parallel()
-	e := start(t, testenv.Embedded(t))
+	e := start(t, testenv.Embedded(t), smallParts)
 	c := e.account(0, "")
-	data := random(2*8*MiB + 777)
+	data := random(2*5*MiB + 777)
 	upload := func(t *testing.T, alg string) string {
 		s := c.open("one-pass.bin", len(data), map[string]any{"checksum": map[string]any{"algorithm": alg}})
 		if cs := s["checksum"].(map[string]any); cs["algorithm"] != alg || cs["value"] != nil || len(partsOf(s)) != 0 {
 			t.Fatalf("open: %v", s)
 		}
 		id := s["id"].(string)
-		c.putParts(data, 8*MiB, partsOf(c.expect(200, "POST", "/v1/sessions/"+id+"/parts",
-			map[string]any{"part_numbers": []int{1, 2, 3}, "checksums": partSums(alg, data, 8*MiB)})))
+		c.putParts(data, 5*MiB, partsOf(c.expect(200, "POST", "/v1/sessions/"+id+"/parts",
+			map[string]any{"part_numbers": []int{1, 2, 3}, "checksums": partSums(alg, data, 5*MiB)})))
 		return id
 	}
 	complete := func(id string, body any) response { return c.do("POST", "/v1/sessions/"+id+"/complete", body) }
@@ -141,7 +146,7 @@ func TestOnePassChecksum(t *testing.T) {
 		st := c.expect(200, "GET", "/v1/sessions/"+id, nil)
 		for _, p := range st["uploaded_parts"].([]any) {
 			pt := p.(map[string]any)
-			if want := partSums("CRC64NVME", data, 8*MiB)[fmt.Sprint(pt["part_number"])]; pt["checksum"] != want {
+			if want := partSums("CRC64NVME", data, 5*MiB)[fmt.Sprint(pt["part_number"])]; pt["checksum"] != want {
 				t.Fatalf("uploaded part %v: checksum %v, want %s", pt["part_number"], pt["checksum"], want)
 			}
 		}

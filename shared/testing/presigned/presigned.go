@@ -10,6 +10,8 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+
+	"github.com/anexo/anexo/shared/base/readbody"
 )
 
 // Put sends body to a presigned URL with its signed headers, returning
@@ -49,7 +51,7 @@ func Get(ctx context.Context, url string) (int, http.Header, []byte, error) {
 		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := readbody.All(resp.Body, resp.ContentLength)
 	return resp.StatusCode, resp.Header, b, err
 }
 
