@@ -442,14 +442,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		CreateDefaultStage: jsii.Bool(false),
 		// reached only at the origin domain CloudFront uses
 		DisableExecuteApiEndpoint: jsii.Bool(props.Edge && props.EdgeOriginDomain != ""),
-		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
-			AllowOrigins: jsii.Strings(props.AllowedOrigins...),
-			AllowHeaders: jsii.Strings("Authorization", "Content-Type", "Idempotency-Key"),
-			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_POST,
-				awsapigatewayv2.CorsHttpMethod_PUT, awsapigatewayv2.CorsHttpMethod_PATCH, awsapigatewayv2.CorsHttpMethod_DELETE, awsapigatewayv2.CorsHttpMethod_OPTIONS},
-			ExposeHeaders: jsii.Strings("Location", "Apigw-Requestid"),
-			MaxAge:        awscdk.Duration_Hours(jsii.Number(1)),
-		},
+		CorsPreflight:             corsPreflight(props.AllowedOrigins),
 	})
 	stage := awsapigatewayv2.NewHttpStage(st, jsii.String("Stage"), &awsapigatewayv2.HttpStageProps{
 		HttpApi:    s.API,
@@ -620,4 +613,21 @@ func (s *Stack) addEventSources(props Props) {
 		// whole concurrency
 		MaxConcurrency: jsii.Number(props.DeliveriesConcurrency),
 	})
+}
+
+// corsPreflight is httpapi.CORS (which the local router answers with too)
+// for origins.
+func corsPreflight(origins []string) *awsapigatewayv2.CorsPreflightOptions {
+	p := httpapi.CORS
+	methods := make([]awsapigatewayv2.CorsHttpMethod, len(p.Methods))
+	for i, m := range p.Methods {
+		methods[i] = awsapigatewayv2.CorsHttpMethod(m)
+	}
+	return &awsapigatewayv2.CorsPreflightOptions{
+		AllowOrigins:  jsii.Strings(origins...),
+		AllowHeaders:  jsii.Strings(p.Headers...),
+		AllowMethods:  &methods,
+		ExposeHeaders: jsii.Strings(p.Expose...),
+		MaxAge:        awscdk.Duration_Seconds(jsii.Number(p.MaxAge.Seconds())),
+	}
 }

@@ -361,6 +361,9 @@ func TestBucket(t *testing.T) {
 			"AllowHeaders": []any{"Authorization", "Content-Type", "Idempotency-Key"},
 			// every method a route uses (PUT: the entity directory; PATCH: webhooks)
 			"AllowMethods": []any{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+			// a page reads a throttled answer's Retry-After
+			"ExposeHeaders": []any{"Location", "Apigw-Requestid", "Retry-After"},
+			"MaxAge":        3600,
 		})),
 	})))
 }

@@ -75,34 +75,37 @@ func (c *Catalog) file(ctx context.Context, accountID, fileUUID string) (files.F
 	return f, err
 }
 
-// DownloadURL signs a short-lived GET of the main version (or versionUUID).
-func (c *Catalog) DownloadURL(ctx context.Context, p auth.Principal, fileUUID, versionUUID string, inline bool) (string, error) {
+// DownloadURL signs a short-lived GET of the main version (or versionUUID),
+// valid until the time it returns.
+func (c *Catalog) DownloadURL(ctx context.Context, p auth.Principal, fileUUID, versionUUID string, inline bool) (string, time.Time, error) {
 	f, err := c.Get(ctx, p, fileUUID)
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	if f.IsTrashed {
-		return "", apperr.New(apperr.KindGone, "file_trashed", "file "+fileUUID+" is in the trash; restore it to download")
+		return "", time.Time{}, apperr.New(apperr.KindGone, "file_trashed", "file "+fileUUID+" is in the trash; restore it to download")
 	}
 	if versionUUID == "" {
 		versionUUID = f.VersionUUID
 	} else if err := ids.Check("version_uuid", versionUUID); err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	v, err := c.Store.GetVersion(ctx, p.AccountID, fileUUID, versionUUID)
 	if errors.Is(err, apperr.ErrNotFound) {
-		return "", apperr.New(apperr.KindNotFound, "version_not_found", "file "+fileUUID+" has no version "+versionUUID)
+		return "", time.Time{}, apperr.New(apperr.KindNotFound, "version_not_found", "file "+fileUUID+" has no version "+versionUUID)
 	}
 	if err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	ttl := c.DownloadTTL
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}
 	if v.S3Version == "" { // commit records none without one
-		return "", fmt.Errorf("version %s of file %s has no S3 version id", versionUUID, fileUUID)
+		return "", time.Time{}, fmt.Errorf("version %s of file %s has no S3 version id", versionUUID, fileUUID)
 	}
 	kind, ctype := files.Delivery(v.MimeType, inline)
-	return c.Blobs.PresignGet(ctx, v.Key, v.S3Version, files.ContentDisposition(kind, v.Name), ctype, ttl)
+	expires := c.Clock.Now().Add(ttl).UTC().Truncate(time.Second)
+	url, err := c.Blobs.PresignGet(ctx, v.Key, v.S3Version, files.ContentDisposition(kind, v.Name), ctype, ttl)
+	return url, expires, err
 }

@@ -94,7 +94,7 @@ func TestListTrashRestorePurge(t *testing.T) {
 	}
 	get := func(uuid string) (int, string, error) {
 		t.Helper()
-		u, err := f.c.DownloadURL(ctx, f.p, uuid, "", false)
+		u, _, err := f.c.DownloadURL(ctx, f.p, uuid, "", false)
 		if err != nil {
 			return 0, "", err
 		}

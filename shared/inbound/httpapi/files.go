@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/anexo/anexo/shared/base/apperr"
@@ -57,11 +59,41 @@ func (a *Files) download(ctx context.Context, req Request, p auth.Principal) (Re
 	default:
 		return Response{}, apperr.Invalid("disposition", "must be attachment or inline")
 	}
-	url, err := a.Catalog.DownloadURL(ctx, p, PathParam(req, "uuid"), q["version_uuid"], q["disposition"] == "inline")
+	url, expires, err := a.Catalog.DownloadURL(ctx, p, PathParam(req, "uuid"), q["version_uuid"], q["disposition"] == "inline")
 	if err != nil {
 		return Response{}, err
 	}
+	if acceptsJSON(req.Headers["accept"]) {
+		// a browser's fetch cannot read a redirect's Location (an opaque
+		// answer): the URL as JSON
+		r, err := JSON(http.StatusOK, downloadLink{URL: url, ExpiresAt: expires})
+		if err == nil {
+			r.Headers["Cache-Control"] = "no-store"
+		}
+		return r, err
+	}
 	return Redirect(url)
+}
+
+// downloadLink is the download route's answer to Accept: application/json.
+type downloadLink struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// acceptsJSON: an Accept header that names application/json (not only
+// through */*), with a quality above 0.
+func acceptsJSON(accept string) bool {
+	for _, r := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(r))
+		if err != nil || mt != "application/json" {
+			continue
+		}
+		if q, err := strconv.ParseFloat(params["q"], 64); params["q"] == "" || err == nil && q > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Files) list(ctx context.Context, req Request, p auth.Principal) (Response, error) {

@@ -50,6 +50,9 @@ type Router struct {
 	// route settings do (a token bucket per route; past it, 429 before the
 	// authorizer runs). Nil: no throttling.
 	Throttles map[string]httpapi.Throttle
+	// CORS, when set, answers preflights and decorates answers to the
+	// origins it allows, as the stack's CorsPreflight does.
+	CORS *CORS
 	// Identity is the authorizer's identity sources, headers a request
 	// without any of is answered 401 by the gateway itself (nil:
 	// Authorization).
@@ -137,6 +140,15 @@ func gatewayError(w http.ResponseWriter, status int, msg string) {
 // ServeHTTP implements http.Handler.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route, params, ok := rt.match(r.Method, r.URL.Path)
+	if rt.CORS != nil {
+		// API Gateway answers a preflight of any path itself
+		if rt.CORS.preflight(w, r) {
+			return
+		}
+		if ok {
+			rt.CORS.decorate(w, r)
+		}
+	}
 	if !ok {
 		if rt.Extra != nil {
 			rt.Extra.ServeHTTP(w, r)

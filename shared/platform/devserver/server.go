@@ -240,6 +240,9 @@ func (s *Server) router(o Options, ln net.Listener) *Router {
 		Now: s.Deps.Cfg.Now, AuthorizerCache: o.AuthorizerCache,
 		Hosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", ln.Addr().(*net.TCPAddr).Port)}}
 	rt.Extra = web.Handler() // the upload page at /
+	// pages of the server's own origin (by either loopback name) and the
+	// configured ones may call the API, as they may upload to the bucket
+	rt.CORS = &CORS{Policy: httpapi.CORS, Origins: append([]string{s.URL, fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)}, o.CORSOrigins...)}
 	if !o.NoThrottle {
 		rt.Throttles = httpapi.Throttles // the stage's route settings
 	}

@@ -1,10 +1,12 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"slices"
 	"sort"
@@ -22,6 +24,8 @@ import (
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/platform/devserver"
+	"github.com/anexo/anexo/shared/testing/presigned"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
@@ -468,5 +472,80 @@ func TestVersionsAndPromote(t *testing.T) {
 	}
 	if r := other.do("POST", "/v1/files/"+fu+"/versions/"+v1["version_uuid"].(string)+"/promote", nil); r.Status != 404 {
 		t.Fatalf("foreign promote: %s", r)
+	}
+}
+
+// TestDownloadLinkAsJSON: a request that accepts JSON gets the download's
+// URL and its expiry as JSON (a browser's fetch cannot read a redirect);
+// any other keeps the redirect.
+func TestDownloadLinkAsJSON(t *testing.T) {
+	t.Parallel()
+	e := start(t, testenv.Memory())
+	c := e.account(0, "")
+	data := random(1000)
+	f := c.upload("link.bin", data, nil)
+	path := "/v1/files/" + f["uuid"].(string) + "/download"
+	for accept, want := range map[string]int{"application/json": 200, "text/html, application/json;q=0.5": 200,
+		"application/json;q=0": 302, "*/*": 302, "": 302} {
+		c.headers = map[string]string{"Accept": accept}
+		r := c.do("GET", path, nil)
+		if r.Status != want || r.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("Accept %q: %s", accept, r)
+		}
+		if want == 302 {
+			continue
+		}
+		link := r.JSON()
+		expires, err := time.Parse(time.RFC3339, fmt.Sprint(link["expires_at"]))
+		if err != nil || expires.Before(e.clock.Now()) || expires.After(e.clock.Now().Add(time.Hour)) {
+			t.Fatalf("expires_at %v: %v", link["expires_at"], err)
+		}
+		if status, _, body, err := presigned.Get(t.Context(), link["url"].(string)); err != nil || status != 200 || !bytes.Equal(body, data) {
+			t.Fatalf("GET of the link: %d %v", status, err)
+		}
+	}
+}
+
+// TestCrossOriginPages: the local API answers preflights and decorates
+// answers for the origins it allows (its own and ANEXO_CORS_ORIGINS), as
+// the stack's CorsPreflight does: a page on another origin can call it.
+func TestCrossOriginPages(t *testing.T) {
+	t.Parallel()
+	const page = "http://app.example.test:5173"
+	e := start(t, testenv.Memory(), func(o *devserver.Options) { o.CORSOrigins = []string{page} })
+	c := e.account(0, "")
+	send := func(method, origin string, h map[string]string) *http.Response {
+		req, _ := http.NewRequest(method, e.srv.URL+"/v1/files?limit=1", nil)
+		req.Header.Set("Origin", origin)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	preflight := map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+	r := send("OPTIONS", page, preflight)
+	if r.StatusCode != 204 || r.Header.Get("Access-Control-Allow-Origin") != page ||
+		!strings.Contains(r.Header.Get("Access-Control-Allow-Headers"), "authorization") ||
+		!strings.Contains(r.Header.Get("Access-Control-Allow-Methods"), "POST") || r.Header.Get("Access-Control-Max-Age") != "3600" {
+		t.Fatalf("preflight: %d %v", r.StatusCode, r.Header)
+	}
+	if r := send("OPTIONS", "https://evil.example", preflight); r.StatusCode != 204 || r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("a stranger's preflight: %d %v", r.StatusCode, r.Header)
+	}
+	r = send("GET", page, map[string]string{"Authorization": "Bearer " + c.token})
+	if r.StatusCode != 200 || r.Header.Get("Access-Control-Allow-Origin") != page || !strings.Contains(r.Header.Get("Access-Control-Expose-Headers"), "retry-after") {
+		t.Fatalf("an answer to the page: %d %v", r.StatusCode, r.Header)
+	}
+	// the gateway's own refusals carry them too, so the page reads the 401
+	if r := send("GET", page, nil); r.StatusCode != 401 || r.Header.Get("Access-Control-Allow-Origin") != page {
+		t.Fatalf("a refusal to the page: %d %v", r.StatusCode, r.Header)
+	}
+	if r := send("GET", "https://evil.example", map[string]string{"Authorization": "Bearer " + c.token}); r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("an answer to a stranger: %v", r.Header)
 	}
 }
