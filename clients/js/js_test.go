@@ -65,16 +65,16 @@ func ready(t testing.TB) {
 	}
 }
 
-// TestTypesMatchTheDocument: src/schema.d.ts is what openapi-typescript
+// TestTypesMatchTheDocument: src/schema.ts is what openapi-typescript
 // makes of shared/inbound/openapi/openapi.yaml today (make js-types regenerates it).
 func TestTypesMatchTheDocument(t *testing.T) {
 	ready(t)
-	fresh := filepath.Join(t.TempDir(), "schema.d.ts")
+	fresh := filepath.Join(t.TempDir(), "schema.ts")
 	tool(t, "node", "node_modules/openapi-typescript/bin/cli.js", "../../shared/inbound/openapi/openapi.yaml", "-o", fresh)
 	want, _ := os.ReadFile(fresh)
-	got, err := os.ReadFile(filepath.Join(dir, "src", "schema.d.ts"))
+	got, err := os.ReadFile(filepath.Join(dir, "src", "schema.ts"))
 	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("clients/js/src/schema.d.ts is not what the OpenAPI document gives: run make js-types (%v)", err)
+		t.Fatalf("clients/js/src/schema.ts is not what the OpenAPI document gives: run make js-types (%v)", err)
 	}
 }
 

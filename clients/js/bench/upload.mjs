@@ -1,7 +1,7 @@
 // Uploads a file with the client and prints the seconds it took (the
 // benchmark in js_test.go compares it with the Go CLI on the same server).
 // Usage: ANEXO_URL=… ANEXO_TOKEN=… node bench/upload.mjs <path> [parallel]
-import { Client } from "../dist/index.js";
+import { Client } from "../dist/node.js";
 
 const [path, parallel = "4"] = process.argv.slice(2);
 const c = new Client({ endpoint: process.env.ANEXO_URL, token: process.env.ANEXO_TOKEN });

@@ -17,7 +17,7 @@ const origin = new URL(api).origin;
 const page$ = `<!doctype html><meta charset="utf-8"><title>anexo client</title>
 <script type="importmap">{"imports": {"openapi-fetch": "/__client/openapi-fetch.mjs"}}</script>
 <script type="module">
-import { Client } from "/__client/dist/index.js";
+import { Client } from "/__client/dist/browser.js";
 window.run = async (token) => {
   const c = new Client({ endpoint: location.origin, token });
   const random = (n) => {

@@ -78,16 +78,19 @@ export class ApiClient {
     return this.call(this.api.GET("/v1/files/{uuid}", { params: { path: { uuid } }, signal }));
   }
 
-  /** downloadURL is a short-lived presigned GET of a file (or one version). */
+  /**
+   * downloadURL is a short-lived presigned GET of a file (or one version),
+   * asked for as JSON, which fetch can read in a browser too (a redirect's
+   * Location it cannot).
+   */
   async downloadURL(uuid: string, versionUUID?: string, signal?: AbortSignal): Promise<string> {
-    const { response, error } = await this.api.GET("/v1/files/{uuid}/download", {
-      params: { path: { uuid }, query: versionUUID ? { version_uuid: versionUUID } : {} },
-      redirect: "manual",
-      signal,
-    });
-    const location = response.headers.get("Location");
-    if (response.status !== 302 || !location) throw problemError(response.status, error);
-    return location;
+    const link = await this.call(
+      this.api.GET("/v1/files/{uuid}/download", {
+        params: { path: { uuid }, query: versionUUID ? { version_uuid: versionUUID } : {}, header: { Accept: "application/json" } },
+        signal,
+      }),
+    );
+    return link.url;
   }
 }
 

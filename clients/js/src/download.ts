@@ -1,11 +1,9 @@
-import type { ApiClient } from "./client.js";
-import { AnexoError } from "./errors.js";
+// Node only: node.ts imports it, the browser entry does not.
+import * as fs from "node:fs";
 
-export interface DownloadOptions {
-  versionUUID?: string;
-  signal?: AbortSignal;
-  onProgress?: (p: { loaded: number; total: number }) => void;
-}
+import type { ApiClient } from "./client.js";
+import type { DownloadOptions } from "./download-options.js";
+import { AnexoError } from "./errors.js";
 
 /**
  * download saves a file (Node) at path. Bytes go to `<path>.part` first:
@@ -14,7 +12,6 @@ export interface DownloadOptions {
  * when its size is the file's.
  */
 export async function download(c: ApiClient, uuid: string, path: string, o: DownloadOptions = {}): Promise<void> {
-  const fs = await import("node:fs");
   const file = await c.getFile(uuid, o.signal);
   const total = o.versionUUID ? undefined : file.size;
   const partial = `${path}.part`;

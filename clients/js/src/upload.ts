@@ -3,9 +3,7 @@ import { sleep } from "./client.js";
 import { combineAll, crc32c } from "./crc32c.js";
 import { AnexoError, StorageError } from "./errors.js";
 import type { components } from "./schema.js";
-
-/** What to upload: a Blob or File, or (Node) a file's path. */
-export type Source = Blob | string;
+import type { Opened } from "./source.js";
 
 export type AttachTo = NonNullable<components["schemas"]["OpenSession"]["attach"]>[number];
 
@@ -62,9 +60,10 @@ export class FileChangedError extends Error {
  * backoff). An error carries `sessionId`: upload the same file with
  * `resume` set to it and only the parts storage does not hold are sent; a
  * session that completed meanwhile answers its file (never a second copy).
+ * A session of another file is refused (ResumeMismatchError) before any
+ * byte is sent.
  */
-export async function upload(c: ApiClient, source: Source, o: UploadOptions = {}): Promise<Uploaded> {
-  const src = await open(source);
+export async function upload(c: ApiClient, src: Opened, o: UploadOptions = {}): Promise<Uploaded> {
   try {
     return await run(c, src, o);
   } finally {
@@ -83,8 +82,9 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions): Promise<Uploade
       if (e instanceof AnexoError && (e.status === 404 || e.status === 410)) return undefined;
       throw e;
     });
+    if (st) checkResumed(o.resume, st.session, { name: o.name ?? name, size: total });
     if (st?.session.status === "completed" && st.file) return st.file;
-    if (st?.session.status === "open" && st.session.file_size === total && Date.parse(st.session.expires_at) - Date.now() > 60_000) {
+    if (st?.session.status === "open" && Date.parse(st.session.expires_at) - Date.now() > 60_000) {
       sess = st.session;
       missing = st.missing_parts;
       for (const p of st.uploaded_parts) if (p.checksum) sums.set(p.part_number, p.checksum);
@@ -149,6 +149,29 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions): Promise<Uploade
     if (err && typeof err === "object") (err as { sessionId?: string }).sessionId = s.id;
     throw err;
   }
+}
+
+/**
+ * ResumeMismatchError: the session given to resume is another file's (its
+ * name, size or part plan differ from the file's): nothing was sent.
+ */
+export class ResumeMismatchError extends Error {
+  override name = "ResumeMismatchError";
+  readonly sessionId: string;
+  readonly field: "file_name" | "file_size" | "part_size";
+  constructor(sessionId: string, field: ResumeMismatchError["field"], detail: string) {
+    super(`session ${sessionId} is not this file's: ${detail}`);
+    this.sessionId = sessionId;
+    this.field = field;
+  }
+}
+
+/** checkResumed refuses a session opened for another file. */
+function checkResumed(id: string, s: Session, file: { name: string; size: number }): void {
+  if (s.file_size !== file.size) throw new ResumeMismatchError(id, "file_size", `it uploads ${s.file_size} bytes, the file has ${file.size}`);
+  if (s.file_name !== file.name) throw new ResumeMismatchError(id, "file_name", `it uploads ${JSON.stringify(s.file_name)}, the file is ${JSON.stringify(file.name)}`);
+  const parts = s.part_size > 0 ? Math.ceil(file.size / s.part_size) : 0;
+  if (parts !== s.part_count) throw new ResumeMismatchError(id, "part_size", `its plan of ${s.part_count} parts of ${s.part_size} bytes does not cover ${file.size} bytes`);
 }
 
 /** completedMeanwhile is the file of a session that completed after all
@@ -235,52 +258,4 @@ async function pool<T>(items: T[], size: number, f: (item: T) => Promise<void>, 
   const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(size, items.length)) }, worker));
   if (failed !== undefined) throw failed;
   for (const r of results) if (r.status === "rejected") throw r.reason;
-}
-
-/** Opened is a source being read. */
-interface Opened {
-  name: string;
-  size: number;
-  /** read returns length bytes at offset, in buf when it can. */
-  read(offset: number, length: number, buf: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>>;
-  /** unchanged throws if the file changed since it was opened. */
-  unchanged(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** open reads a source: a Blob by slices; a path (Node) with positioned reads. */
-async function open(source: Source): Promise<Opened> {
-  if (typeof source !== "string") {
-    return {
-      name: (source as { name?: string }).name || "upload",
-      size: source.size,
-      read: async (offset, length) => new Uint8Array(await source.slice(offset, offset + length).arrayBuffer()),
-      unchanged: async () => {},
-      close: async () => {},
-    };
-  }
-  const fs = await import("node:fs/promises");
-  const path = await import("node:path");
-  const fh = await fs.open(source);
-  const st = await fh.stat();
-  return {
-    name: path.basename(source),
-    size: st.size,
-    async read(offset, length, buf) {
-      const out = buf.subarray(0, length);
-      for (let got = 0; got < length; ) {
-        const { bytesRead } = await fh.read(out, got, length - got, offset + got);
-        if (bytesRead === 0) throw new Error(`${source} shrank while it was being uploaded; upload it again`);
-        got += bytesRead;
-      }
-      return out;
-    },
-    async unchanged() {
-      const now = await fh.stat();
-      if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
-        throw new FileChangedError(`${source} changed while it was being uploaded; upload it again`);
-      }
-    },
-    close: () => fh.close(),
-  };
 }

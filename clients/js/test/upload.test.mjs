@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 
-import { AnexoError, Client, FileChangedError, StorageError } from "../dist/index.js";
+import { AnexoError, Client, FileChangedError, ResumeMismatchError, StorageError } from "../dist/node.js";
 
 const endpoint = process.env.ANEXO_URL;
 const token = process.env.ANEXO_TOKEN;
@@ -97,6 +97,48 @@ describe("the client against a server", { skip: !endpoint && "ANEXO_URL and ANEX
     assert.equal(after.used_bytes, before.used_bytes + data.length);
   });
 
+  test("a session of another file is refused before any byte is sent", async () => {
+    const { path } = await fileOf("big.bin", 6 * MiB);
+    let session;
+    const done = await c.upload(path, { onSession: (id) => (session = id) });
+    const cases = [
+      [(await fileOf("small.bin", 1000)).path, "file_size"], // the bug: this answered the other file
+      [(await fileOf("same-size.bin", 6 * MiB)).path, "file_name"],
+    ];
+    for (const [other, field] of cases) {
+      const n = counting();
+      const err = await new Client({ endpoint, token, fetch: n.f }).upload(other, { resume: session }).then(
+        (f) => assert.fail(`answered ${f.uuid} (the session's file is ${done.uuid})`),
+        (e) => e,
+      );
+      assert.ok(err instanceof ResumeMismatchError, String(err));
+      assert.equal(err.field, field);
+      assert.equal(err.sessionId, session);
+      assert.equal(n.n.put + n.n.sign, 0);
+    }
+  });
+
+  test("bytes, a Buffer and a Uint8Array, upload; anything else is refused before any request", async () => {
+    const data = randomBytes(3000);
+    const f1 = await c.upload(data, { name: "buffer.bin" });
+    const f2 = await c.upload(new Uint8Array(data.buffer, data.byteOffset, 1000), { name: "view.bin" });
+    assert.deepEqual([f1.size, f1.name, f2.size, f2.name], [3000, "buffer.bin", 1000, "view.bin"]);
+    const out = join(dir, "buffer-copy.bin");
+    await c.download(f1.uuid, out);
+    assert.equal(sha(await readFile(out)), sha(data));
+    const n = counting();
+    await assert.rejects(new Client({ endpoint, token, fetch: n.f }).upload(42), TypeError);
+    assert.equal(n.n.sign, 0);
+  });
+
+  test("downloadURL answers a link fetch can follow (no redirect to read)", async () => {
+    const data = randomBytes(2048);
+    const file = await c.upload(data, { name: "link.bin" });
+    const res = await fetch(await c.downloadURL(file.uuid));
+    assert.equal(res.status, 200);
+    assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(data));
+  });
+
   test("a part storage refuses is signed again and sent", async () => {
     const { path, data } = await fileOf("refused.bin", 6 * MiB);
     let spoiled = 0;
@@ -149,7 +191,7 @@ describe("the client against a server", { skip: !endpoint && "ANEXO_URL and ANEX
     assert.notEqual(st.session.status, "completed");
     assert.equal((await usage(c)).file_count, before.file_count);
     // the right value, known beforehand, completes
-    const { crc32c } = await import("../dist/index.js");
+    const { crc32c } = await import("../dist/node.js");
     const file = await c.upload(path, { checksum: crc32c(data) });
     assert.equal(file.size, data.length);
   });

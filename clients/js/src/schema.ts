@@ -310,7 +310,12 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** A short-lived redirect to the file's bytes (a version with version_uuid) */
+        /**
+         * A short-lived redirect to the file's bytes (a version with version_uuid)
+         * @description Answers a redirect (302) to a presigned GET. A request that accepts
+         *     application/json gets the same URL as JSON instead (200): a browser's
+         *     fetch cannot read a redirect's Location.
+         */
         get: operations["downloadFile"];
         put?: never;
         post?: never;
@@ -2063,7 +2068,10 @@ export interface operations {
                 version_uuid?: string;
                 disposition?: "attachment" | "inline";
             };
-            header?: never;
+            header?: {
+                /** @description application/json: the URL as JSON rather than a redirect */
+                Accept?: string;
+            };
             path: {
                 uuid: string;
             };
@@ -2071,6 +2079,24 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description The presigned GET, for Accept application/json */
+            200: {
+                headers: {
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description A presigned GET of the bytes */
+                        url: string;
+                        /**
+                         * Format: date-time
+                         * @description When the URL stops working
+                         */
+                        expires_at: string;
+                    };
+                };
+            };
             /** @description Redirect to a short-lived presigned GET */
             302: {
                 headers: {

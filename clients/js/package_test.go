@@ -1,0 +1,195 @@
+package js_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/anexo/anexo/shared/platform/app"
+)
+
+// copyPackage copies the package's sources (not node_modules, not dist)
+// into <root>/clients/js, as a clone of the repository holds them.
+func copyPackage(t *testing.T, root string) string {
+	t.Helper()
+	dst := filepath.Join(root, "clients", "js")
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() && (rel == "node_modules" || rel == "dist") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if strings.HasSuffix(rel, ".go") || strings.HasPrefix(filepath.Base(rel), ".readme-") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// sh runs a command line in dir through the shell; it returns stdout.
+func sh(t *testing.T, dir, line string, env ...string) string {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", line)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s (in %s): %v\n%s%s", line, dir, err, stdout.Bytes(), stderr.Bytes())
+	}
+	return stdout.String()
+}
+
+// readmeInstall is the README's install block: the line run in a clone
+// of Anexo and the line run in the user's project.
+func readmeInstall(t *testing.T) (inClone, inProject string) {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(dir, "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "**Install**")
+	_, block, ok2 := strings.Cut(rest, "```sh\n")
+	block, _, ok3 := strings.Cut(block, "```\n")
+	var lines []string
+	for l := range strings.SplitSeq(block, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, l)
+		}
+	}
+	if !ok || !ok2 || !ok3 || len(lines) != 2 || !strings.Contains(lines[1], "/path/to/anexo/") {
+		t.Fatalf("README: no **Install** block of two lines, the second installing from /path/to/anexo/ (%q)", lines)
+	}
+	return lines[0], lines[1]
+}
+
+// TestPackageInstalls installs the package as the README says: packed in
+// a copy of the repository (prepack builds it), installed into an empty
+// project, where the README's Node example runs. There, a strict tsc of a
+// consumer passes under nodenext, bundler and node10 resolution (the
+// packed .d.ts complete: the schema's types included, no Node types
+// needed) and fails on a wrong route or a wrong body; an esbuild browser
+// bundle of a consumer builds with nothing external (no node: module
+// reachable from the browser entry); publint and arethetypeswrong pass.
+func TestPackageInstalls(t *testing.T) {
+	srv, token := server(t, func(c *app.Config) { c.Limits.MinPartSize = 0 })
+	clone := t.TempDir()
+	pkg := copyPackage(t, clone)
+	inClone, inProject := readmeInstall(t)
+	sh(t, clone, inClone)
+	packed := sh(t, pkg, "tar -tzf anexo-client-*.tgz")
+	for _, want := range []string{"package/dist/node.js", "package/dist/browser.js", "package/dist/schema.d.ts", "package/README.md", "package/LICENSE"} {
+		if !strings.Contains(packed, want+"\n") {
+			t.Errorf("the tarball lacks %s:\n%s", want, packed)
+		}
+	}
+	if strings.Contains(packed, "package/src/") || strings.Contains(packed, ".go\n") {
+		t.Errorf("the tarball ships sources:\n%s", packed)
+	}
+	project := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(project, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("package.json", `{"name": "crm-app", "private": true, "type": "module"}`+"\n")
+	sh(t, project, strings.Replace(inProject, "/path/to/anexo/", clone+"/", 1))
+	// the checks that pack again (the tarball above is installed by now)
+	sh(t, pkg, "npx --no-install publint --strict && npx --no-install attw --pack . --profile esm-only")
+	if out := sh(t, pkg, "npm publish --access public --dry-run 2>&1"); !strings.Contains(out, "dist/browser.js") {
+		t.Errorf("npm publish --dry-run:\n%s", out)
+	}
+
+	// the README's Node example, in the project
+	write("example.mjs", readmeBlock(t, "\n## TypeScript client"))
+	data := make([]byte, 9<<20+3)
+	_, _ = rand.Read(data)
+	path := filepath.Join(project, "proposta.pdf")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Fields(sh(t, project, "node example.mjs proposta.pdf", "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token))
+	if len(out) < 3 || out[1] != fmt.Sprint(len(data)) || out[2] != "proposta.pdf" {
+		t.Fatalf("the Node example printed %q", out)
+	}
+
+	// types, as three kinds of project resolve them
+	tsc := filepath.Join(dir, "node_modules", "typescript", "bin", "tsc")
+	write("good.ts", `import { AnexoError, Client, type File, type Schemas } from "@anexo/client";
+const c = new Client({ endpoint: "https://files.example.com", token: "anx_x" });
+export async function file(uuid: string): Promise<File> {
+  const { data, response } = await c.api.GET("/v1/files/{uuid}", { params: { path: { uuid } } });
+  if (!data) throw new AnexoError(response.status, {});
+  const session: Schemas["Session"]["status"] = "open";
+  return { ...data, name: data.name + session };
+}
+export const blob = (b: Blob) => c.upload(b, { parallel: 2, onProgress: ({ loaded, total }) => loaded / total });
+`)
+	write("bad.ts", `import { Client } from "@anexo/client";
+const c = new Client({ endpoint: "https://files.example.com", token: "anx_x" });
+export const a = c.api.GET("/v1/no-such-route");
+export const b = c.api.POST("/v1/sessions", { body: { file_name: 1, file_size: "9" } });
+export const d = c.api.GET("/v1/files/{uuid}", { params: { path: {} } });
+`)
+	for _, tc := range []struct{ name, module, resolution string }{
+		{"nodenext", "nodenext", "nodenext"}, {"bundler", "esnext", "bundler"}, {"node10", "commonjs", "node10"},
+	} {
+		cfg := func(file string) string {
+			name := "tsconfig." + tc.name + "." + strings.TrimSuffix(file, ".ts") + ".json"
+			write(name, fmt.Sprintf(`{"compilerOptions": {"strict": true, "noEmit": true, "skipLibCheck": false, "target": "es2022",
+  "lib": ["es2022", "dom"], "types": [], "module": %q, "moduleResolution": %q}, "files": [%q]}`, tc.module, tc.resolution, file))
+			return name
+		}
+		good, bad := cfg("good.ts"), cfg("bad.ts")
+		t.Run("tsc/"+tc.name, func(t *testing.T) {
+			t.Parallel()
+			sh(t, project, "node "+tsc+" -p "+good)
+			cmd := exec.Command("node", tsc, "-p", bad)
+			cmd.Dir = project
+			b, err := cmd.CombinedOutput()
+			for _, want := range []string{"bad.ts(3,", "bad.ts(4,", "bad.ts(5,"} {
+				if err == nil || !bytes.Contains(b, []byte(want)) {
+					t.Errorf("tsc passed a wrong call (want an error at %s): %v\n%s", want, err, b)
+				}
+			}
+		})
+	}
+
+	// a browser bundle, nothing left external
+	write("page.js", `import { Client } from "@anexo/client";
+const c = new Client({ endpoint: location.origin, token: "anx_x" });
+document.querySelector("input").onchange = async (e) => console.log(await c.upload(e.target.files[0]), await c.downloadURL("u"));
+`)
+	esbuild := filepath.Join(dir, "node_modules", ".bin", "esbuild")
+	sh(t, project, esbuild+" page.js --bundle --platform=browser --format=esm --minify --outfile=bundle.js")
+	bundle, err := os.ReadFile(filepath.Join(project, "bundle.js"))
+	if err != nil || bytes.Contains(bundle, []byte("node:")) {
+		t.Fatalf("the browser bundle: %v (mentions node: %v)", err, bytes.Contains(bundle, []byte("node:")))
+	}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, _ = w.Write(bundle)
+	_ = w.Close()
+	t.Logf("browser bundle of a page that uploads: %.1f KiB, %.1f KiB gzipped", float64(len(bundle))/1024, float64(gz.Len())/1024)
+}
