@@ -1,6 +1,7 @@
 // @anexo/client for browsers (and any runtime without node:): the
 // package's "browser" and "default" export. Nothing here reaches node:.
 import { ApiClient } from "./client.js";
+import { webAssembly } from "./hashers.js";
 import { type Readable, openReadable } from "./source.js";
 import { upload, type UploadOptions } from "./upload.js";
 
@@ -18,6 +19,6 @@ export type Source = Readable;
 export class Client extends ApiClient {
   /** upload sends a File, a Blob or bytes; see UploadOptions. */
   upload(source: Source, o?: UploadOptions) {
-    return upload(this, openReadable(source, o?.name), o);
+    return upload(this, openReadable(source, o?.name), o, { crc: webAssembly });
   }
 }

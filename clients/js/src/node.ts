@@ -5,6 +5,7 @@ import { basename } from "node:path";
 
 import { ApiClient } from "./client.js";
 import { download } from "./download.js";
+import { type CRC32C, webAssembly } from "./hashers.js";
 import type { DownloadOptions } from "./download-options.js";
 import { type Opened, type Readable, openReadable } from "./source.js";
 import { FileChangedError, upload, type UploadOptions } from "./upload.js";
@@ -22,7 +23,7 @@ export type Source = string | Readable;
 export class Client extends ApiClient {
   /** upload sends a path, a Blob, a File or bytes; see UploadOptions. */
   async upload(source: Source, o?: UploadOptions) {
-    return upload(this, typeof source === "string" ? await openPath(source) : openReadable(source, o?.name), o);
+    return upload(this, typeof source === "string" ? await openPath(source) : openReadable(source, o?.name), o, { crc: native });
   }
 
   /** download saves a file at path, resuming a partial one. */
@@ -55,4 +56,16 @@ async function openPath(path: string): Promise<Opened> {
     },
     close: () => fh.close(),
   };
+}
+
+let hardware: Promise<CRC32C> | undefined;
+
+/** native is @node-rs/crc32's CRC32C (CPU instructions), or WebAssembly without it. */
+function native(): Promise<CRC32C> {
+  hardware ??= import("@node-rs/crc32").then(
+    ({ crc32c }): CRC32C =>
+      (bytes) => crc32c(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) >>> 0,
+    () => webAssembly(),
+  );
+  return hardware;
 }

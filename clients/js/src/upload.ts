@@ -1,8 +1,9 @@
 import type { ApiClient, Session, Uploaded } from "./client.js";
 import { sleep } from "./client.js";
-import { combineAll, crc32c } from "./crc32c.js";
+import { combineAll, encode } from "./crc32c.js";
 import { AnexoError, StorageError } from "./errors.js";
 import type { components } from "./schema.js";
+import { type CRC32C, tables } from "./hashers.js";
 import type { Opened } from "./source.js";
 
 export type AttachTo = NonNullable<components["schemas"]["OpenSession"]["attach"]>[number];
@@ -63,15 +64,24 @@ export class FileChangedError extends Error {
  * A session of another file is refused (ResumeMismatchError) before any
  * byte is sent.
  */
-export async function upload(c: ApiClient, src: Opened, o: UploadOptions = {}): Promise<Uploaded> {
+export async function upload(c: ApiClient, src: Opened, o: UploadOptions = {}, p: Platform = {}): Promise<Uploaded> {
   try {
-    return await run(c, src, o);
+    return await run(c, src, o, p.crc ?? (async () => tables), p.put ?? fetchPut(c));
   } finally {
     await src.close();
   }
 }
 
-async function run(c: ApiClient, src: Opened, o: UploadOptions): Promise<Uploaded> {
+/** What an entry gives an upload: its fastest CRC32C and storage transport. */
+export interface Platform {
+  crc?: () => Promise<CRC32C>;
+  put?: PutPart;
+}
+
+/** PutPart sends a part's bytes to its presigned URL: storage's status and, on a failure, its answer. */
+export type PutPart = (url: string, method: string, headers: Record<string, string>, bytes: Uint8Array<ArrayBuffer>, signal?: AbortSignal) => Promise<{ status: number; text: string }>;
+
+async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promise<CRC32C>, put: PutPart): Promise<Uploaded> {
   const { name, size: total } = src;
   const signal = o.signal;
   const sums = new Map<number, string>();
@@ -106,6 +116,7 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions): Promise<Uploade
   o.onSession?.(s.id);
   const alg = s.checksum?.algorithm;
   if (alg && alg !== ALG) throw new Error(`session ${s.id} verifies ${alg}; this client computes ${ALG}`);
+  const crc32c = alg ? await crc() : undefined;
   const partLen = (n: number) => (n === s.part_count ? total - (n - 1) * s.part_size : s.part_size);
   let loaded = total - missing.reduce((a, n) => a + partLen(n), 0);
   const report = (phase: UploadProgress["phase"]) => o.onProgress?.({ phase, loaded, total });
@@ -118,8 +129,8 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions): Promise<Uploade
       const buf = free.pop() ?? new Uint8Array(s.part_size);
       try {
         const bytes = await src.read((n - 1) * s.part_size, partLen(n), buf);
-        const sum = alg ? crc32c(bytes) : undefined;
-        await sendPart(c, s.id, n, bytes, sum, signal);
+        const sum = crc32c ? encode(crc32c(bytes)) : undefined;
+        await sendPart(c, put, s.id, n, bytes, sum, signal);
         if (sum) sums.set(n, sum);
         loaded += bytes.length;
         report("uploading");
@@ -185,7 +196,7 @@ async function completedMeanwhile(c: ApiClient, id: string): Promise<Uploaded | 
   }
 }
 
-async function sendPart(c: ApiClient, id: string, n: number, bytes: Uint8Array<ArrayBuffer>, sum: string | undefined, signal?: AbortSignal): Promise<void> {
+async function sendPart(c: ApiClient, put: PutPart, id: string, n: number, bytes: Uint8Array<ArrayBuffer>, sum: string | undefined, signal?: AbortSignal): Promise<void> {
   let last: unknown;
   for (let attempt = 0; attempt < PART_ATTEMPTS; attempt++) {
     if (attempt > 0) await sleep(250 << attempt, signal);
@@ -198,26 +209,34 @@ async function sendPart(c: ApiClient, id: string, n: number, bytes: Uint8Array<A
       last = e;
       continue;
     }
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await c.rawFetch(part.url, { method: part.method, ...body(bytes, part.headers), signal });
+      res = await put(part.url, part.method, part.headers, bytes, signal);
     } catch (e) {
       if (signal?.aborted) throw e;
       last = e;
       continue;
     }
-    if (res.ok) {
-      await res.body?.cancel();
-      return;
-    }
-    const text = await res.text().catch(() => "");
+    if (res.status >= 200 && res.status < 300) return;
     if (res.status === 404) throw new UploadGone(`part ${n}: storage no longer has this upload`);
-    last = new StorageError(n, res.status, text);
+    last = new StorageError(n, res.status, res.text);
   }
   throw last;
 }
 
 const isNode = typeof process === "object" && typeof process.versions?.node === "string";
+
+/** fetchPut sends parts with the client's fetch (as given: the upload makes the retries). */
+function fetchPut(c: ApiClient): PutPart {
+  return async (url, method, headers, bytes, signal) => {
+    const res = await c.rawFetch(url, { method, ...body(bytes, headers), signal });
+    if (res.ok) {
+      await res.body?.cancel();
+      return { status: res.status, text: "" };
+    }
+    return { status: res.status, text: await res.text().catch(() => "") };
+  };
+}
 
 /**
  * body is a part's request body. Node's fetch (undici) sends a typed

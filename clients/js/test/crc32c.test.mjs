@@ -29,3 +29,19 @@ test("combining pieces' CRCs gives the whole's, whatever the cuts", () => {
   for (let i = 0; i < data.length; i += 4099) c = update(c, data.subarray(i, i + 4099));
   assert.equal(decode(whole), c);
 });
+
+test("the hardware, WebAssembly and table CRC32Cs agree", async () => {
+  const { tables, webAssembly } = await import("../dist/hashers.js");
+  const { crc32c: hardware } = await import("@node-rs/crc32");
+  const wasm = await webAssembly();
+  assert.notEqual(wasm, tables, "hash-wasm did not load: the WebAssembly path fell back to the tables");
+  for (const n of [0, 1, 7, 8, 9, 4095, 65536, 1_000_003]) {
+    const b = randomBytes(n);
+    const want = tables(b);
+    assert.equal(wasm(b), want, `WebAssembly, ${n} bytes`);
+    assert.equal(hardware(b) >>> 0, want, `hardware, ${n} bytes`);
+    // a view into a larger buffer, as an upload's reused part buffer is
+    const view = new Uint8Array(randomBytes(n + 16).buffer, 5, n);
+    assert.equal(wasm(view), tables(view), `WebAssembly, a view of ${n} bytes`);
+  }
+});
