@@ -1,6 +1,7 @@
 import createClient, { type Client as TypedClient, type Middleware } from "openapi-fetch";
 
-import { problemError } from "./errors.js";
+import { NetworkError, problemError, TimeoutError } from "./errors.js";
+import { attempt, backoff, defaultRetry, retryAfter, type RetryPolicy, throttled } from "./retry.js";
 import type { components, paths } from "./schema.js";
 
 export type Schemas = components["schemas"];
@@ -21,8 +22,13 @@ export interface ClientOptions {
   token: string;
   /** fetch to use (default: the platform's). */
   fetch?: typeof fetch;
-  /** Retries of an answer 503 throttled, after its Retry-After (default 4). */
-  throttled?: number;
+  /**
+   * How requests are retried (see RetryPolicy): a throttled answer (429,
+   * 503) after its Retry-After, a request that did not reach the server
+   * (safe methods, and POSTs with an Idempotency-Key) after a jittered,
+   * doubling delay.
+   */
+  retry?: Partial<RetryPolicy>;
 }
 
 /**
@@ -33,10 +39,12 @@ export interface ClientOptions {
 export class ApiClient {
   readonly endpoint: string;
   readonly api: TypedClient<paths>;
-  /** fetch as the client calls the API (a 503 throttled is retried). */
+  /** fetch as the client calls the API, retried as the policy says. */
   readonly fetch: typeof fetch;
   /** fetch as given: storage requests, whose retries the upload makes. */
   readonly rawFetch: typeof fetch;
+  /** The retry policy, defaults filled in. */
+  readonly retry: RetryPolicy;
   private readonly token: string;
 
   constructor(o: ClientOptions) {
@@ -44,16 +52,23 @@ export class ApiClient {
     this.token = o.token;
     const base = o.fetch ?? globalThis.fetch.bind(globalThis);
     this.rawFetch = base;
-    const throttled = o.throttled ?? 4;
-    // a 503 throttled is retried after its Retry-After, the request as it was
+    const p = (this.retry = { ...defaultRetry, ...o.retry });
     this.fetch = async (input, init) => {
-      for (let attempt = 0; ; attempt++) {
-        const req = new Request(input, init);
-        const res = await base(attempt < throttled ? req.clone() : req);
-        if (res.status !== 503 || attempt >= throttled) return res;
-        const wait = Number(res.headers.get("Retry-After") ?? "1");
+      const req = new Request(input, init);
+      const again = req.method === "GET" || req.method === "HEAD" || req.method === "PUT" || req.method === "DELETE" || req.headers.has("Idempotency-Key");
+      for (let n = 1; ; n++) {
+        const last = n >= p.tries;
+        let res: Response;
+        try {
+          res = await attempt(p, req.signal, (signal) => base(new Request(last ? req : req.clone(), { signal })));
+        } catch (e) {
+          if (last || !again || !(e instanceof NetworkError || e instanceof TimeoutError)) throw e;
+          await sleep(backoff(p, n), req.signal);
+          continue;
+        }
+        if (last || !throttled(res.status)) return res;
         await res.body?.cancel();
-        await sleep(Math.min(Number.isFinite(wait) ? wait : 1, 30) * 1000, req.signal);
+        await sleep(retryAfter(res, p, n), req.signal);
       }
     };
     this.api = createClient<paths>({ baseUrl: this.endpoint, fetch: (req: Request) => this.fetch(req) });

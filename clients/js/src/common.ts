@@ -1,9 +1,11 @@
 // What both entries (node.ts, browser.ts) export besides their Client.
 export { ApiClient, sleep } from "./client.js";
 export type { ClientOptions, File, PartURL, Schemas, Session, SessionState, Uploaded, VersionReceipt } from "./client.js";
-export { AnexoError, StorageError } from "./errors.js";
+export { AnexoError, NetworkError, StorageError, TimeoutError } from "./errors.js";
 export type { FieldError } from "./errors.js";
-export { FileChangedError, PART_ATTEMPTS, ResumeMismatchError } from "./upload.js";
+export { FileChangedError, ResumeMismatchError } from "./upload.js";
+export { defaultRetry } from "./retry.js";
+export type { RetryPolicy } from "./retry.js";
 export type { AttachTo, UploadOptions, UploadProgress } from "./upload.js";
 export { combine, combineAll, crc32c, decode, encode, update } from "./crc32c.js";
 export type { components, paths } from "./schema.js";

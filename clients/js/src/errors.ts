@@ -48,6 +48,16 @@ export class StorageError extends Error {
   }
 }
 
+/** NetworkError: the request did not reach the server, or its answer was lost (after the retries). */
+export class NetworkError extends Error {
+  override name = "NetworkError";
+}
+
+/** TimeoutError: no answer within the retry policy's timeout (after the retries). */
+export class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
 /** problemError is the error of an answer whose body (parsed) was body. */
 export function problemError(status: number, body: unknown): AnexoError {
   let problem: Record<string, unknown> = body && typeof body === "object" ? (body as Record<string, unknown>) : { detail: String(body ?? "") };

@@ -1,5 +1,6 @@
 import type { ApiClient, Session, Uploaded } from "./client.js";
 import { sleep } from "./client.js";
+import { attempt, backoff } from "./retry.js";
 import { combineAll, encode } from "./crc32c.js";
 import { AnexoError, StorageError } from "./errors.js";
 import type { components } from "./schema.js";
@@ -41,8 +42,6 @@ export interface UploadOptions {
   signal?: AbortSignal;
 }
 
-/** PART_ATTEMPTS bounds the tries of one part (signed afresh each time). */
-export const PART_ATTEMPTS = 5;
 
 const ALG = "CRC32C";
 
@@ -198,8 +197,9 @@ async function completedMeanwhile(c: ApiClient, id: string): Promise<Uploaded | 
 
 async function sendPart(c: ApiClient, put: PutPart, id: string, n: number, bytes: Uint8Array<ArrayBuffer>, sum: string | undefined, signal?: AbortSignal): Promise<void> {
   let last: unknown;
-  for (let attempt = 0; attempt < PART_ATTEMPTS; attempt++) {
-    if (attempt > 0) await sleep(250 << attempt, signal);
+  const p = c.retry;
+  for (let tried = 0; tried < p.tries; tried++) {
+    if (tried > 0) await sleep(backoff(p, tried), signal);
     let part;
     try {
       const body = { part_numbers: [n], ...(sum ? { checksums: { [String(n)]: sum } } : {}) };
@@ -211,7 +211,8 @@ async function sendPart(c: ApiClient, put: PutPart, id: string, n: number, bytes
     }
     let res: { status: number; text: string };
     try {
-      res = await put(part.url, part.method, part.headers, bytes, signal);
+      // a part's PUT gets a second more per MiB it carries
+      res = await attempt({ ...p, timeout: p.timeout + bytes.length / 1048.576 }, signal, (s) => put(part.url, part.method, part.headers, bytes, s));
     } catch (e) {
       if (signal?.aborted) throw e;
       last = e;
