@@ -116,7 +116,8 @@ func TestClient(t *testing.T) {
 	// files, not the directory: Node 22 takes --test arguments as patterns
 	cmd := exec.Command("node", append([]string{"--test", "--test-reporter=spec"}, files...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token)
+	// uploads remember their sessions in the user's cache: a fresh one
+	cmd.Env = append(os.Environ(), "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token, "XDG_CACHE_HOME="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test:\n%s", out)
 	if err != nil {

@@ -5,6 +5,8 @@ export { AnexoError, NetworkError, StorageError, TimeoutError } from "./errors.j
 export type { FieldError } from "./errors.js";
 export { FileChangedError, ResumeMismatchError } from "./upload.js";
 export { defaultRetry } from "./retry.js";
+export { REMEMBER_MS, rememberIn, Upload } from "./uploader.js";
+export type { ResumeStore, UploadState } from "./uploader.js";
 export type { RetryPolicy } from "./retry.js";
 export type { AttachTo, UploadOptions, UploadProgress } from "./upload.js";
 export { combine, combineAll, crc32c, decode, encode, update } from "./crc32c.js";

@@ -1,14 +1,17 @@
 // @anexo/client for Node: the package's "node" export. Besides what the
 // browser entry does, it uploads a file by its path and downloads to one.
+import { createHash } from "node:crypto";
 import * as fsp from "node:fs/promises";
-import { basename } from "node:path";
+import { homedir } from "node:os";
+import { basename, join, resolve } from "node:path";
 
 import { ApiClient } from "./client.js";
 import { download } from "./download.js";
 import { type CRC32C, webAssembly } from "./hashers.js";
 import type { DownloadOptions } from "./download-options.js";
 import { type Opened, type Readable, openReadable } from "./source.js";
-import { FileChangedError, upload, type UploadOptions } from "./upload.js";
+import { FileChangedError, type UploadOptions } from "./upload.js";
+import { rememberIn, type ResumeStore, Upload } from "./uploader.js";
 
 export * from "./common.js";
 export type { DownloadOptions } from "./download-options.js";
@@ -21,9 +24,22 @@ export type Source = string | Readable;
  * document) with the upload and download helpers.
  */
 export class Client extends ApiClient {
-  /** upload sends a path, a Blob, a File or bytes; see UploadOptions. */
-  async upload(source: Source, o?: UploadOptions) {
-    return upload(this, typeof source === "string" ? await openPath(source) : openReadable(source, o?.name), o, { crc: native });
+  /**
+   * createUpload prepares the upload of a path, a Blob, a File or bytes:
+   * start() sends it; pause(), resume() and abort() drive it; events tell
+   * its progress. A path's session is remembered in the user's cache
+   * directory (`remember`: false keeps nothing, or give a ResumeStore), so
+   * the same call after a crash sends only what storage lacks.
+   */
+  createUpload(source: Source, o: UploadOptions & { remember?: boolean | ResumeStore } = {}): Upload {
+    const opening = typeof source === "string" ? openPath(source) : Promise.resolve().then(() => openReadable(source, o.name));
+    const store = o.remember === false ? undefined : typeof o.remember === "object" ? o.remember : cacheStore;
+    return new Upload(this, opening, o, { crc: native }, store);
+  }
+
+  /** upload sends a path, a Blob, a File or bytes: createUpload(...).start(). */
+  upload(source: Source, o?: UploadOptions & { remember?: boolean | ResumeStore }) {
+    return this.createUpload(source, o).start();
   }
 
   /** download saves a file at path, resuming a partial one. */
@@ -32,6 +48,29 @@ export class Client extends ApiClient {
   }
 }
 
+/** cacheDir is the user's cache directory, as Go's os.UserCacheDir finds it. */
+function cacheDir(): string {
+  const env = process.env;
+  if (process.platform === "win32") return env.LocalAppData ?? join(homedir(), "AppData", "Local");
+  if (process.platform === "darwin") return join(homedir(), "Library", "Caches");
+  return env.XDG_CACHE_HOME || join(homedir(), ".cache");
+}
+
+/** cacheStore keeps sessions under <cache>/anexo/js-uploads, a file per fingerprint. */
+const cacheStore: ResumeStore = rememberIn({
+  path: (k: string) => join(cacheDir(), "anexo", "js-uploads", createHash("sha256").update(k).digest("hex").slice(0, 32) + ".json"),
+  async get(k: string) {
+    return fsp.readFile(this.path(k), "utf8").catch(() => undefined);
+  },
+  async set(k: string, v: string) {
+    await fsp.mkdir(join(cacheDir(), "anexo", "js-uploads"), { recursive: true, mode: 0o700 });
+    await fsp.writeFile(this.path(k), v, { mode: 0o600 });
+  },
+  async delete(k: string) {
+    await fsp.rm(this.path(k), { force: true });
+  },
+} as Parameters<typeof rememberIn>[0] & { path(k: string): string });
+
 /** openPath reads a file with positioned reads, refusing one that changes. */
 async function openPath(path: string): Promise<Opened> {
   const fh = await fsp.open(path);
@@ -39,6 +78,7 @@ async function openPath(path: string): Promise<Opened> {
   return {
     name: basename(path),
     size: st.size,
+    fingerprint: `path:${resolve(path)}:${st.mtimeMs}`,
     async read(offset, length, buf) {
       const out = buf.subarray(0, length);
       for (let got = 0; got < length; ) {

@@ -5,6 +5,8 @@
 export interface Opened {
   name: string;
   size: number;
+  /** What identifies this content between runs (a path and its modification time; a File's), if anything. */
+  fingerprint?: string;
   /** read returns length bytes at offset, in buf when it can. */
   read(offset: number, length: number, buf: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>>;
   /** unchanged throws if the source changed since it was opened. */
@@ -18,9 +20,12 @@ export type Readable = Blob | Uint8Array;
 /** openReadable opens a Blob or bytes; it throws a TypeError for anything else. */
 export function openReadable(source: unknown, name?: string): Opened {
   if (typeof Blob !== "undefined" && source instanceof Blob) {
+    const lastModified = (source as { lastModified?: number }).lastModified;
     return {
       name: name ?? ((source as { name?: string }).name || "upload"),
       size: source.size,
+      // a File has a date; a bare Blob, like bytes, has nothing to know it again by
+      fingerprint: lastModified === undefined ? undefined : `file:${lastModified}`,
       read: async (offset, length) => new Uint8Array(await source.slice(offset, offset + length).arrayBuffer()),
       unchanged: async () => {},
       close: async () => {},

@@ -53,7 +53,7 @@ export class FileChangedError extends Error {
 }
 
 /**
- * upload sends a file through an upload session: parts go in parallel
+ * send uploads a file through an upload session: parts go in parallel
  * straight to their presigned URLs; each URL is signed just before its
  * part is sent, with the part's CRC32C, and signed again when storage
  * refuses it (an expired signature, a network error: 5 tries with
@@ -63,12 +63,8 @@ export class FileChangedError extends Error {
  * A session of another file is refused (ResumeMismatchError) before any
  * byte is sent.
  */
-export async function upload(c: ApiClient, src: Opened, o: UploadOptions = {}, p: Platform = {}): Promise<Uploaded> {
-  try {
-    return await run(c, src, o, p.crc ?? (async () => tables), p.put ?? fetchPut(c));
-  } finally {
-    await src.close();
-  }
+export function send(c: ApiClient, src: Opened, o: UploadOptions, p: Platform): Promise<Uploaded> {
+  return run(c, src, o, p.crc ?? (async () => tables), p.put ?? fetchPut(c));
 }
 
 /** What an entry gives an upload: its fastest CRC32C and storage transport. */
@@ -78,7 +74,15 @@ export interface Platform {
 }
 
 /** PutPart sends a part's bytes to its presigned URL: storage's status and, on a failure, its answer. */
-export type PutPart = (url: string, method: string, headers: Record<string, string>, bytes: Uint8Array<ArrayBuffer>, signal?: AbortSignal) => Promise<{ status: number; text: string }>;
+export type PutPart = (
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  bytes: Uint8Array<ArrayBuffer>,
+  signal: AbortSignal,
+  /** sent reports the part's bytes handed to the network so far */
+  sent: (bytes: number) => void,
+) => Promise<{ status: number; text: string }>;
 
 async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promise<CRC32C>, put: PutPart): Promise<Uploaded> {
   const { name, size: total } = src;
@@ -118,7 +122,13 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promi
   const crc32c = alg ? await crc() : undefined;
   const partLen = (n: number) => (n === s.part_count ? total - (n - 1) * s.part_size : s.part_size);
   let loaded = total - missing.reduce((a, n) => a + partLen(n), 0);
-  const report = (phase: UploadProgress["phase"]) => o.onProgress?.({ phase, loaded, total });
+  // the bytes of the parts in flight, as the transport hands them on
+  const inFlight = new Map<number, number>();
+  const report = (phase: UploadProgress["phase"]) => {
+    let sending = 0;
+    for (const b of inFlight.values()) sending += b;
+    o.onProgress?.({ phase, loaded: loaded + sending, total });
+  };
   report("uploading");
   // each worker reuses one buffer: a part is read once, hashed in it and
   // sent from it (fresh memory for every part costs more than the copy)
@@ -129,11 +139,16 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promi
       try {
         const bytes = await src.read((n - 1) * s.part_size, partLen(n), buf);
         const sum = crc32c ? encode(crc32c(bytes)) : undefined;
-        await sendPart(c, put, s.id, n, bytes, sum, signal);
+        await sendPart(c, put, s.id, n, bytes, sum, signal, (b) => {
+          inFlight.set(n, b);
+          report("uploading");
+        });
         if (sum) sums.set(n, sum);
+        inFlight.delete(n);
         loaded += bytes.length;
         report("uploading");
       } finally {
+        inFlight.delete(n);
         free.push(buf);
       }
     }, signal);
@@ -195,7 +210,16 @@ async function completedMeanwhile(c: ApiClient, id: string): Promise<Uploaded | 
   }
 }
 
-async function sendPart(c: ApiClient, put: PutPart, id: string, n: number, bytes: Uint8Array<ArrayBuffer>, sum: string | undefined, signal?: AbortSignal): Promise<void> {
+async function sendPart(
+  c: ApiClient,
+  put: PutPart,
+  id: string,
+  n: number,
+  bytes: Uint8Array<ArrayBuffer>,
+  sum: string | undefined,
+  signal: AbortSignal | undefined,
+  sent: (bytes: number) => void,
+): Promise<void> {
   let last: unknown;
   const p = c.retry;
   for (let tried = 0; tried < p.tries; tried++) {
@@ -212,7 +236,8 @@ async function sendPart(c: ApiClient, put: PutPart, id: string, n: number, bytes
     let res: { status: number; text: string };
     try {
       // a part's PUT gets a second more per MiB it carries
-      res = await attempt({ ...p, timeout: p.timeout + bytes.length / 1048.576 }, signal, (s) => put(part.url, part.method, part.headers, bytes, s));
+      sent(0);
+      res = await attempt({ ...p, timeout: p.timeout + bytes.length / 1048.576 }, signal, (s) => put(part.url, part.method, part.headers, bytes, s, sent));
     } catch (e) {
       if (signal?.aborted) throw e;
       last = e;
@@ -228,9 +253,9 @@ async function sendPart(c: ApiClient, put: PutPart, id: string, n: number, bytes
 const isNode = typeof process === "object" && typeof process.versions?.node === "string";
 
 /** fetchPut sends parts with the client's fetch (as given: the upload makes the retries). */
-function fetchPut(c: ApiClient): PutPart {
-  return async (url, method, headers, bytes, signal) => {
-    const res = await c.rawFetch(url, { method, ...body(bytes, headers), signal });
+export function fetchPut(c: ApiClient): PutPart {
+  return async (url, method, headers, bytes, signal, sent) => {
+    const res = await c.rawFetch(url, { method, ...body(bytes, headers, sent), signal });
     if (res.ok) {
       await res.body?.cancel();
       return { status: res.status, text: "" };
@@ -245,14 +270,15 @@ function fetchPut(c: ApiClient): PutPart {
  * 1,179 MiB/s on loopback), so Node gets a stream in 1 MiB slices with its
  * length declared (the URL signs it); browsers send the bytes as they are.
  */
-function body(bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string>): RequestInit {
+function body(bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string>, sent: (bytes: number) => void): RequestInit {
   if (!isNode || bytes.length === 0) return { headers, body: bytes };
   const slice = 1 << 20;
   let at = 0;
   const stream = new ReadableStream<Uint8Array>({
     pull(ctl) {
       ctl.enqueue(bytes.subarray(at, at + slice));
-      at += slice;
+      at = Math.min(at + slice, bytes.length);
+      sent(at);
       if (at >= bytes.length) ctl.close();
     },
   });

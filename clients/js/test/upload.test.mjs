@@ -80,13 +80,14 @@ describe("the client against a server", { skip: !endpoint && "ANEXO_URL and ANEX
       .then(() => assert.fail("the upload was not interrupted"), (e) => e);
     assert.equal(err.name, "AbortError");
     assert.equal(err.sessionId, session);
+    const held = (await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id: session } } }))).uploaded_parts.length;
     const second = counting();
     const resumed = new Client({ endpoint, token, fetch: second.f });
     const file = await resumed.upload(path, { resume: session });
     const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id: session } } }));
     assert.equal(st.session.status, "completed");
     assert.equal(st.file.uuid, file.uuid);
-    assert.ok(first.n.put >= 1 && second.n.put === st.session.part_count - first.n.put, `parts sent: ${first.n.put} then ${second.n.put} of ${st.session.part_count}`);
+    assert.ok(first.n.put >= 1 && second.n.put === st.session.part_count - held, `parts sent: ${first.n.put} (${held} held) then ${second.n.put} of ${st.session.part_count}`);
     const out = join(dir, "resume-copy.bin");
     await c.download(file.uuid, out);
     assert.equal(sha(await readFile(out)), sha(data));
@@ -137,6 +138,76 @@ describe("the client against a server", { skip: !endpoint && "ANEXO_URL and ANEX
     const res = await fetch(await c.downloadURL(file.uuid));
     assert.equal(res.status, 200);
     assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(data));
+  });
+
+  test("the same call goes on after a crash: the session remembered under the file's fingerprint", async () => {
+    const { path, data } = await fileOf("crash.bin", 20 * MiB + 5);
+    const ctl = new AbortController();
+    const first = counting();
+    let session;
+    await new Client({ endpoint, token, fetch: first.f })
+      .upload(path, { parallel: 1, signal: ctl.signal, onSession: (id) => (session = id), onProgress: (p) => p.loaded >= 8 * MiB && ctl.abort() })
+      .then(() => assert.fail("not interrupted"), (e) => assert.equal(e.name, "AbortError"));
+    const held = (await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id: session } } }))).uploaded_parts.length;
+    // a new process would call the same way: no resume given
+    const second = counting();
+    const up = new Client({ endpoint, token, fetch: second.f }).createUpload(path);
+    let resumed;
+    up.addEventListener("session", (e) => (resumed = e.detail));
+    const file = await up.start();
+    assert.equal(resumed, session, "the remembered session was not resumed");
+    assert.equal(up.state, "completed");
+    const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id: session } } }));
+    assert.equal(st.file.uuid, file.uuid);
+    assert.equal(second.n.put, st.session.part_count - held, `parts sent: ${first.n.put} (${held} held) then ${second.n.put}`);
+    const out = join(dir, "crash-copy.bin");
+    await c.download(file.uuid, out);
+    assert.equal(sha(await readFile(out)), sha(data));
+    // completed: forgotten, so the next upload of the path is a new file
+    assert.notEqual((await c.upload(path)).uuid, file.uuid);
+  });
+
+  test("an Upload pauses, resumes and reports progress within parts", async () => {
+    const { path, data } = await fileOf("pause.bin", 24 * MiB + 1);
+    const n = counting();
+    const up = new Client({ endpoint, token, fetch: n.f }).createUpload(path, { parallel: 2, remember: false });
+    const seen = [];
+    let paused = 0;
+    up.addEventListener("progress", (e) => {
+      seen.push(e.detail.loaded);
+      if (paused === 0 && e.detail.loaded > 0) {
+        paused++;
+        up.pause();
+      }
+    });
+    up.addEventListener("pause", () => {
+      assert.equal(up.state, "paused");
+      setTimeout(() => up.resume(), 50);
+    });
+    const file = await up.start();
+    assert.equal(paused, 1);
+    assert.equal(file.size, data.length);
+    assert.ok(seen.some((b) => b % (8 * MiB) !== 0 && b !== data.length), "no progress within a part: " + seen.join(","));
+    assert.ok(n.n.put <= 4 + 2, `${n.n.put} PUTs for 4 parts (2 in flight dropped at most)`);
+    const out = join(dir, "pause-copy.bin");
+    await c.download(file.uuid, out);
+    assert.equal(sha(await readFile(out)), sha(data));
+  });
+
+  test("an aborted Upload aborts its session and forgets it", async () => {
+    const { path } = await fileOf("abort.bin", 12 * MiB);
+    const up = c.createUpload(path, { parallel: 1 });
+    up.addEventListener("progress", (e) => e.detail.loaded > 0 && up.abort());
+    await assert.rejects(up.start(), (e) => e.name === "AbortError");
+    await up.abort();
+    assert.equal(up.state, "aborted");
+    const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id: up.sessionId } } }));
+    assert.equal(st.session.status, "aborted");
+    let again;
+    const next = c.createUpload(path);
+    next.addEventListener("session", (e) => (again = e.detail));
+    await next.start();
+    assert.notEqual(again, up.sessionId, "the aborted session was remembered");
   });
 
   test("a part storage refuses is signed again and sent", async () => {
