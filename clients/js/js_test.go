@@ -86,6 +86,12 @@ var built sync.Once
 // server and a token of a new account.
 func server(t testing.TB, opts ...func(*app.Config)) (*devserver.Server, string) {
 	t.Helper()
+	return serverFor(t, nil, opts...)
+}
+
+// serverFor is server whose pages may also come from origins (CORS).
+func serverFor(t testing.TB, origins []string, opts ...func(*app.Config)) (*devserver.Server, string) {
+	t.Helper()
 	ready(t)
 	built.Do(func() { tool(t, "node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.json") })
 	ctx, cancel := context.WithCancel(context.Background())
@@ -95,7 +101,7 @@ func server(t testing.TB, opts ...func(*app.Config)) (*devserver.Server, string)
 	for _, o := range opts {
 		o(&c)
 	}
-	srv, err := devserver.Start(ctx, devserver.Options{Config: c, Observe: openapitest.New(t).Observe})
+	srv, err := devserver.Start(ctx, devserver.Options{Config: c, Observe: openapitest.New(t).Observe, CORSOrigins: origins})
 	if err != nil {
 		t.Fatal(err)
 	}

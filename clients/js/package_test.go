@@ -3,15 +3,23 @@ package js_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/anexo/anexo/shared/client"
 	"github.com/anexo/anexo/shared/platform/app"
 )
 
@@ -92,7 +100,11 @@ func readmeInstall(t *testing.T) (inClone, inProject string) {
 // bundle of a consumer builds with nothing external (no node: module
 // reachable from the browser entry); publint and arethetypeswrong pass.
 func TestPackageInstalls(t *testing.T) {
-	srv, token := server(t, func(c *app.Config) { c.Limits.MinPartSize = 0 })
+	// the page of the browser check, on an origin of its own
+	project := t.TempDir()
+	pages := httptest.NewServer(http.FileServer(http.Dir(project)))
+	t.Cleanup(pages.Close)
+	srv, token := serverFor(t, []string{pages.URL}, func(c *app.Config) { c.Limits.MinPartSize = 0 })
 	clone := t.TempDir()
 	pkg := copyPackage(t, clone)
 	inClone, inProject := readmeInstall(t)
@@ -106,7 +118,6 @@ func TestPackageInstalls(t *testing.T) {
 	if strings.Contains(packed, "package/src/") || strings.Contains(packed, ".go\n") {
 		t.Errorf("the tarball ships sources:\n%s", packed)
 	}
-	project := t.TempDir()
 	write := func(name, content string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(project, name), []byte(content), 0o644); err != nil {
@@ -187,9 +198,104 @@ document.querySelector("input").onchange = async (e) => console.log(await c.uplo
 	if err != nil || bytes.Contains(bundle, []byte("node:")) {
 		t.Fatalf("the browser bundle: %v (mentions node: %v)", err, bytes.Contains(bundle, []byte("node:")))
 	}
+	inBrowser(t, project, pages.URL, srv.URL, token)
+	// the README's browser example builds against the package
+	write("readme-page.js", "const pageToken = 'anx_x'\n"+readmeBlock(t, "**Browser, without Uppy**"))
+	sh(t, project, esbuild+" readme-page.js --bundle --platform=browser --format=esm --outfile=readme-bundle.js")
+
 	var gz bytes.Buffer
 	w := gzip.NewWriter(&gz)
 	_, _ = w.Write(bundle)
 	_ = w.Close()
 	t.Logf("browser bundle of a page that uploads: %.1f KiB, %.1f KiB gzipped", float64(len(bundle))/1024, float64(gz.Len())/1024)
+}
+
+// inBrowser: in headless Chromium, web security on, a page on its own
+// origin (not the API's) uploads a picked file with the installed package
+// as esbuild bundles it (resume-page.js); the page is reloaded once a part
+// is stored, the same file is picked again and the upload goes on in the
+// same session, remembered in localStorage; the page downloads the file
+// through downloadURL and its bytes are the file's.
+func inBrowser(t *testing.T, project, pageURL, api, token string) {
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium, _ = exec.LookPath("chromium")
+	}
+	if chromium == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI needs chromium")
+		}
+		t.Log("chromium missing: the browser check is skipped")
+		return
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "browser", "resume-page.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(project, "resume-page.js"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, project, filepath.Join(dir, "node_modules", ".bin", "esbuild")+" resume-page.js --bundle --platform=browser --format=esm --outfile=resume.js")
+	html := `<!doctype html><meta charset="utf-8"><title>send a document</title><input type="file" id="pick"><script type="module" src="/resume.js"></script>`
+	if err := os.WriteFile(filepath.Join(project, "index.html"), []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 20<<20+11)
+	_, _ = rand.Read(data)
+	file := filepath.Join(t.TempDir(), "rg-frente.bin")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", filepath.Join(dir, "browser", "crossorigin.mjs"), pageURL+"/?api="+url.QueryEscape(api)+"#token="+token, file)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var out struct {
+		Address string
+		Before  struct {
+			Sessions []string
+			Progress []int64
+			Error    string
+		}
+		After struct {
+			Remembered int
+			Sessions   []string
+			Progress   []int64
+			Error      string
+			Done       struct {
+				UUID, Sha256 string
+				Size         int64
+			}
+		}
+		Console []string
+		Error   string
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || runErr != nil || out.Error != "" {
+		t.Fatalf("browser: %v %v\nstdout: %s\nstderr: %s", runErr, err, stdout.String(), stderr.String())
+	}
+	if out.Before.Error != "" || out.After.Error != "" || len(out.Before.Sessions) != 1 {
+		t.Fatalf("the page: %+v / %+v\nconsole: %v", out.Before, out.After, out.Console)
+	}
+	if strings.Contains(out.Address, "token") {
+		t.Errorf("the token stayed in the address bar: %s", out.Address)
+	}
+	if out.After.Remembered != 1 || len(out.After.Sessions) != 1 || out.After.Sessions[0] != out.Before.Sessions[0] {
+		t.Fatalf("after the reload, sessions %v; before it %v: not resumed\n%s", out.After.Sessions, out.Before.Sessions, stderr.String())
+	}
+	within := false
+	for _, b := range append(out.Before.Progress, out.After.Progress...) {
+		within = within || b%(8<<20) != 0
+	}
+	sum := sha256.Sum256(data)
+	if !within || out.After.Done.Size != int64(len(data)) || out.After.Done.Sha256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("progress within parts %v; the file %+v", within, out.After.Done)
+	}
+	// the resumed session sent only what storage lacked: one file
+	c := &client.Client{Endpoint: api, Token: token}
+	st, err := c.State(context.Background(), out.Before.Sessions[0])
+	if err != nil || st.Session.Status != "completed" {
+		t.Fatalf("the session: %+v %v", st.Session, err)
+	}
+	t.Logf("in Chromium, a page on another origin: %d progress reports before the reload, the upload resumed in session %s", len(out.Before.Progress), out.Before.Sessions[0])
 }
