@@ -35,7 +35,7 @@ export class Client extends ApiClient {
    * again after a reload sends only what storage lacks.
    */
   createUpload(source: Source, o: UploadOptions & { remember?: boolean | ResumeStore } = {}): Upload {
-    const opening = Promise.resolve().then(() => openReadable(source, o.name));
+    const opening = Promise.resolve().then(() => openReadable(source, o.name, o.size));
     const store = o.remember === false ? undefined : typeof o.remember === "object" ? o.remember : localStore();
     return new Upload(this, opening, o, this.platform, store);
   }

@@ -32,7 +32,7 @@ export class Client extends ApiClient {
    * the same call after a crash sends only what storage lacks.
    */
   createUpload(source: Source, o: UploadOptions & { remember?: boolean | ResumeStore } = {}): Upload {
-    const opening = typeof source === "string" ? openPath(source) : Promise.resolve().then(() => openReadable(source, o.name));
+    const opening = typeof source === "string" ? openPath(source) : Promise.resolve().then(() => openReadable(source, o.name, o.size));
     const store = o.remember === false ? undefined : typeof o.remember === "object" ? o.remember : cacheStore;
     return new Upload(this, opening, o, { crc: native }, store);
   }

@@ -14,11 +14,21 @@ export interface Opened {
   close(): Promise<void>;
 }
 
-/** A source every platform reads: a Blob (a File is one) or bytes (a Node Buffer is a Uint8Array). */
-export type Readable = Blob | Uint8Array;
+/**
+ * A source every platform reads: a Blob (a File is one), bytes (a Node
+ * Buffer is a Uint8Array), or a stream of bytes — a web ReadableStream, a
+ * Node Readable, any async iterable of Uint8Array — whose size is given.
+ */
+export type Readable = Blob | Uint8Array | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
-/** openReadable opens a Blob or bytes; it throws a TypeError for anything else. */
-export function openReadable(source: unknown, name?: string): Opened {
+/** openReadable opens a Blob, bytes or a stream (of size bytes); it throws a TypeError for anything else. */
+export function openReadable(source: unknown, name?: string, size?: number): Opened {
+  if (isStream(source)) {
+    if (size === undefined || !Number.isSafeInteger(size) || size < 0) {
+      throw new TypeError("upload: a stream needs its size in bytes (the size option)");
+    }
+    return openStream(source, name ?? "upload", size);
+  }
   if (typeof Blob !== "undefined" && source instanceof Blob) {
     const lastModified = (source as { lastModified?: number }).lastModified;
     return {
@@ -44,11 +54,72 @@ export function openReadable(source: unknown, name?: string): Opened {
       close: async () => {},
     };
   }
-  throw new TypeError(`upload: cannot read a ${describe(source)}; give a Blob, a File or a Uint8Array${"process" in globalThis ? ", or a path" : ""}`);
+  throw new TypeError(`upload: cannot read a ${describe(source)}; give a Blob, a File, a Uint8Array or a stream${"process" in globalThis ? ", or a path" : ""}`);
 }
 
 function describe(v: unknown): string {
   if (v === null) return "null";
   if (typeof v !== "object") return typeof v;
   return (v as object).constructor?.name ?? "object";
+}
+
+function isStream(v: unknown): v is ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> {
+  return (typeof ReadableStream !== "undefined" && v instanceof ReadableStream) || (typeof v === "object" && v !== null && Symbol.asyncIterator in v);
+}
+
+/**
+ * openStream reads a stream once, in order: parts are read one after the
+ * other whatever the order workers ask in (each read waits for the one
+ * before it), and the parts a resumed session holds are read and skipped.
+ * A stream that ends before size bytes, or goes past it, fails the upload.
+ */
+function openStream(source: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>, name: string, size: number): Opened {
+  const it: AsyncIterator<Uint8Array> =
+    typeof ReadableStream !== "undefined" && source instanceof ReadableStream && !(Symbol.asyncIterator in source)
+      ? (() => {
+          const r = source.getReader();
+          return { next: () => r.read() as Promise<IteratorResult<Uint8Array>>, return: async () => (await r.cancel(), { done: true, value: undefined }) };
+        })()
+      : (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  let at = 0; // bytes consumed
+  let rest: Uint8Array = new Uint8Array(0); // read past the last part asked for
+  let turn: Promise<unknown> = Promise.resolve();
+  const take = async (out: Uint8Array | undefined, length: number) => {
+    for (let got = 0; got < length; ) {
+      if (rest.length === 0) {
+        const { done, value } = await it.next();
+        if (done) throw new Error(`the stream ended after ${at} of ${size} bytes`);
+        rest = value;
+      }
+      const n = Math.min(length - got, rest.length);
+      out?.set(rest.subarray(0, n), got);
+      rest = rest.subarray(n);
+      got += n;
+      at += n;
+    }
+  };
+  return {
+    name,
+    size,
+    read(offset, length, buf) {
+      const out = buf.subarray(0, length);
+      const mine = turn.then(async () => {
+        if (offset < at) throw new Error(`a stream cannot be read again (bytes ${offset}…): upload it from the start`);
+        await take(undefined, offset - at); // parts storage already holds
+        await take(out, length);
+        return out;
+      });
+      turn = mine.catch(() => undefined);
+      return mine;
+    },
+    async unchanged() {
+      await turn;
+      await take(undefined, size - at); // the parts at the end storage already held
+      if (rest.length === 0 && (await it.next()).done) return;
+      throw new Error(`the stream holds more than the ${size} bytes given`);
+    },
+    close: async () => {
+      await it.return?.();
+    },
+  };
 }

@@ -19,6 +19,8 @@ export interface UploadProgress {
 export interface UploadOptions {
   /** The name to record (default: the File's or the path's). */
   name?: string;
+  /** A stream's size in bytes (a stream needs it: it is checked before any request). */
+  size?: number;
   contentType?: string;
   /** Upload a new version of this file (its uuid). */
   versionOf?: string;

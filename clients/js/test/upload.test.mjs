@@ -3,7 +3,7 @@
 // OpenAPI document, and runs these.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, createReadStream } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,6 +130,25 @@ describe("the client against a server", { skip: !endpoint && "ANEXO_URL and ANEX
     const n = counting();
     await assert.rejects(new Client({ endpoint, token, fetch: n.f }).upload(42), TypeError);
     assert.equal(n.n.sign, 0);
+  });
+
+  test("streams of a known size upload: a Node Readable, a web ReadableStream; without the size, nothing is sent", async () => {
+    const { path, data } = await fileOf("stream.bin", 17 * MiB + 9);
+    const f1 = await c.upload(createReadStream(path, { highWaterMark: 100_000 }), { name: "readable.bin", size: data.length, parallel: 3 });
+    const f2 = await c.upload(new Blob([data]).stream(), { name: "web.bin", size: data.length });
+    for (const f of [f1, f2]) {
+      assert.equal(f.size, data.length);
+      const out = join(dir, `${f.name}.copy`);
+      await c.download(f.uuid, out);
+      assert.equal(sha(await readFile(out)), sha(data), f.name);
+    }
+    const n = counting();
+    await assert.rejects(new Client({ endpoint, token, fetch: n.f }).upload(createReadStream(path)), /needs its size/);
+    assert.equal(n.n.sign, 0);
+    // a stream shorter than said fails, and makes no file
+    const before = await usage(c);
+    await assert.rejects(c.upload(new Blob([data.subarray(0, 9 * MiB)]).stream(), { name: "short.bin", size: data.length }), /ended after/);
+    assert.equal((await usage(c)).file_count, before.file_count);
   });
 
   test("downloadURL answers a link fetch can follow (no redirect to read)", async () => {
