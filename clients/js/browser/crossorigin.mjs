@@ -2,19 +2,10 @@
 // another origin than the API: pick a file, reload once a part is stored,
 // pick the same file again, wait for the upload and its download. Prints
 // what the page saw as JSON. Usage: node crossorigin.mjs <page-url> <file>
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-
-const here = dirname(fileURLToPath(import.meta.url));
-const { chromium } = await import(pathToFileURL(join(here, "..", "..", "..", "shared", "platform", "devserver", "web", "browsertest", "node_modules", "playwright-core", "index.mjs")));
+import { drive } from "./drive.mjs";
 
 const [url, file] = process.argv.slice(2);
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
-const out = { console: [] };
-try {
-  const page = await browser.newPage();
-  page.on("console", (m) => out.console.push(m.type() + ": " + m.text()));
-  page.on("pageerror", (e) => out.console.push("pageerror: " + e.message));
+await drive([], async (page, out) => {
   await page.goto(url);
   await page.waitForFunction(() => window.anexoState?.ready, null, { timeout: 30000 });
   out.address = page.url();
@@ -32,10 +23,4 @@ try {
   await page.setInputFiles("#pick", file);
   await page.waitForFunction(() => window.anexoState.done || window.anexoState.error, null, { timeout: 120000 });
   out.after = await page.evaluate(() => window.anexoState);
-} catch (e) {
-  out.error = String((e && e.stack) || e);
-} finally {
-  await browser.close();
-}
-process.stdout.write(JSON.stringify(out) + "\n");
-process.exit(out.error ? 1 : 0);
+});

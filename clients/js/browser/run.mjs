@@ -6,11 +6,11 @@
 // page saw as JSON on stdout. Usage: node run.mjs <api-url> <token>
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..");
-const { chromium } = await import(pathToFileURL(join(root, "..", "..", "shared", "platform", "devserver", "web", "browsertest", "node_modules", "playwright-core", "index.mjs")));
+import { drive } from "./drive.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 const [api, token] = process.argv.slice(2);
 const origin = new URL(api).origin;
@@ -50,20 +50,10 @@ window.run = async (token) => {
 window.ready = true;
 </script>`;
 
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 // A page fulfilled by interception has no address Chromium saw, so it
 // counts as public, and Local Network Access would keep it from the
 // storage's loopback address: the page is on loopback, as the API is.
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: ["--no-sandbox", "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessRespectPreflightResults"],
-});
-const out = { console: [] };
-try {
-  const page = await browser.newPage();
-  page.on("console", (m) => out.console.push(m.type() + ": " + m.text()));
-  page.on("pageerror", (e) => out.console.push("pageerror: " + e.message));
+await drive(["--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessRespectPreflightResults"], async (page, out) => {
   await page.route(`${origin}/__client/**`, async (route) => {
     const path = new URL(route.request().url()).pathname.replace("/__client/", "");
     if (path === "index.html") return route.fulfill({ contentType: "text/html", body: page$ });
@@ -74,10 +64,4 @@ try {
   await page.goto(`${origin}/__client/index.html`);
   await page.waitForFunction(() => window.ready === true, null, { timeout: 30000 });
   Object.assign(out, await page.evaluate((t) => window.run(t), token));
-} catch (e) {
-  out.error = String((e && e.stack) || e);
-} finally {
-  await browser.close();
-}
-process.stdout.write(JSON.stringify(out) + "\n");
-process.exit(out.error ? 1 : 0);
+});
