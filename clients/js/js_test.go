@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,6 +258,65 @@ func BenchmarkNodeVsCLI(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// BenchmarkBrowserUpload times a 256 MiB upload from a page in headless
+// Chromium (the browser entry bundled by esbuild: XMLHttpRequest parts,
+// hash-wasm's CRC32C, 4 parts in flight) and the Go CLI's of the same
+// size to the same server; it reports each one's MiB/s and browser/cli.
+func BenchmarkBrowserUpload(b *testing.B) {
+	site := b.TempDir() // the page, on an origin of its own
+	pages := httptest.NewServer(http.FileServer(http.Dir(site)))
+	b.Cleanup(pages.Close)
+	srv, token := serverFor(b, []string{pages.URL})
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium, _ = exec.LookPath("chromium")
+	}
+	if chromium == "" {
+		b.Skip("chromium missing")
+	}
+	tool(b, filepath.Join("node_modules", ".bin", "esbuild"), "browser/bench-page.js", "--bundle", "--platform=browser", "--format=esm", "--outfile="+filepath.Join(site, "page.js"))
+	html := `<!doctype html><meta charset="utf-8"><script type="module" src="/page.js"></script>`
+	if err := os.WriteFile(filepath.Join(site, "index.html"), []byte(html), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	cli := filepath.Join(b.TempDir(), "anexo")
+	build := exec.Command("go", "build", "-o", cli, "./cmd/anexo")
+	build.Dir = filepath.Join(dir, "..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	const size = 256 << 20
+	path := filepath.Join(b.TempDir(), "big.bin")
+	data := make([]byte, size)
+	_, _ = rand.Read(data)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var browserT, cliT time.Duration
+	for b.Loop() {
+		cmd := exec.Command("node", filepath.Join(dir, "browser", "bench.mjs"), pages.URL+"/", srv.URL, token, fmt.Sprint(size), "1")
+		cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+		out, err := cmd.Output()
+		var res struct{ Runs []struct{ Seconds float64 } }
+		if err != nil || json.Unmarshal(out, &res) != nil || len(res.Runs) != 1 {
+			b.Fatalf("browser: %v\n%s", err, out)
+		}
+		browserT += time.Duration(res.Runs[0].Seconds * float64(time.Second))
+		c := exec.Command(cli, "upload", "--new", "--quiet", "--parallel", "4", path)
+		c.Env = append(os.Environ(), "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token, "XDG_CACHE_HOME="+b.TempDir())
+		t0 := time.Now()
+		if out, err := c.CombinedOutput(); err != nil {
+			b.Fatalf("cli: %v\n%s", err, out)
+		}
+		cliT += time.Since(t0)
+	}
+	mib := float64(size) / (1 << 20) * float64(b.N)
+	b.ReportMetric(mib/browserT.Seconds(), "browser-MiB/s")
+	b.ReportMetric(mib/cliT.Seconds(), "cli-MiB/s")
+	b.ReportMetric(cliT.Seconds()/browserT.Seconds(), "browser/cli")
+	b.ReportMetric(0, "ns/op")
 }
 
 // readmeBlock is the first js block after the heading (or sentence) at.
