@@ -78,5 +78,7 @@ const xhrPut: PutPart = (url, method, headers, bytes, signal, sent) =>
       xhr.abort();
       reject(signal.reason);
     }, { once: true });
-    xhr.send(bytes);
+    // a Blob, not the bytes: Chromium sends a typed array body at a few
+    // MiB/s (measured 4.4 against 27 MiB/s for the same parts as a Blob)
+    xhr.send(new Blob([bytes]));
   });
