@@ -63,7 +63,7 @@ func (a *Files) download(ctx context.Context, req Request, p auth.Principal) (Re
 	if err != nil {
 		return Response{}, err
 	}
-	if acceptsJSON(req.Headers["accept"]) {
+	if acceptsJSON(Header(req, "Accept")) {
 		// a browser's fetch cannot read a redirect's Location (an opaque
 		// answer): the URL as JSON
 		r, err := JSON(http.StatusOK, downloadLink{URL: url, ExpiresAt: expires})

@@ -151,11 +151,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}()
 	s := &Server{URL: "http://" + ln.Addr().String()}
 	if !o.UseAWS {
-		// the bucket's CORS admits the upload page's origin (by either
-		// loopback name) and the configured ones, nothing else
-		port := ln.Addr().(*net.TCPAddr).Port
-		origins := append([]string{s.URL, fmt.Sprintf("http://localhost:%d", port)}, o.CORSOrigins...)
-		if err := d.Provision(ctx, origins...); err != nil {
+		// the bucket's CORS admits the pages the API does, nothing else
+		if err := d.Provision(ctx, s.pageOrigins(o, ln)...); err != nil {
 			return nil, err
 		}
 		c.QueueURL, c.DeadLetterURL = d.Cfg.QueueURL, d.Cfg.DeadLetterURL
@@ -228,6 +225,13 @@ func StartMemory(ctx context.Context, o Options) (*Server, error) {
 	return s, nil
 }
 
+// pageOrigins are the web origins whose pages may call the API and upload
+// to the bucket: the server's own (by either loopback name) and the
+// configured ones.
+func (s *Server) pageOrigins(o Options, ln net.Listener) []string {
+	return append([]string{s.URL, fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)}, o.CORSOrigins...)
+}
+
 // router is API Gateway over the server's functions, on listener ln.
 func (s *Server) router(o Options, ln net.Listener) *Router {
 	handlers := map[string]httpapi.Handler{}
@@ -240,9 +244,8 @@ func (s *Server) router(o Options, ln net.Listener) *Router {
 		Now: s.Deps.Cfg.Now, AuthorizerCache: o.AuthorizerCache,
 		Hosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", ln.Addr().(*net.TCPAddr).Port)}}
 	rt.Extra = web.Handler() // the upload page at /
-	// pages of the server's own origin (by either loopback name) and the
-	// configured ones may call the API, as they may upload to the bucket
-	rt.CORS = &CORS{Policy: httpapi.CORS, Origins: append([]string{s.URL, fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)}, o.CORSOrigins...)}
+	// the pages that may upload to the bucket may call the API
+	rt.CORS = &CORS{Policy: httpapi.CORS, Origins: s.pageOrigins(o, ln)}
 	if !o.NoThrottle {
 		rt.Throttles = httpapi.Throttles // the stage's route settings
 	}
