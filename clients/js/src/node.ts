@@ -31,14 +31,13 @@ export class Client extends ApiClient {
    * directory (`remember`: false keeps nothing, or give a ResumeStore), so
    * the same call after a crash sends only what storage lacks.
    */
-  createUpload(source: Source, o: UploadOptions & { remember?: boolean | ResumeStore } = {}): Upload {
+  createUpload(source: Source, o: UploadOptions = {}): Upload {
     const opening = typeof source === "string" ? openPath(source) : Promise.resolve().then(() => openReadable(source, o.name, o.size));
-    const store = o.remember === false ? undefined : typeof o.remember === "object" ? o.remember : cacheStore;
-    return new Upload(this, opening, o, { crc: native }, store);
+    return new Upload(this, opening, o, { crc: native, store: cacheStore });
   }
 
   /** upload sends a path, a Blob, a File or bytes: createUpload(...).start(). */
-  upload(source: Source, o?: UploadOptions & { remember?: boolean | ResumeStore }) {
+  upload(source: Source, o?: UploadOptions) {
     return this.createUpload(source, o).start();
   }
 
@@ -56,20 +55,19 @@ function cacheDir(): string {
   return env.XDG_CACHE_HOME || join(homedir(), ".cache");
 }
 
-/** cacheStore keeps sessions under <cache>/anexo/js-uploads, a file per fingerprint. */
+/** sessionsDir holds the sessions Node remembers, a file per fingerprint. */
+const sessionsDir = () => join(cacheDir(), "anexo", "js-uploads");
+const sessionFile = (key: string) => join(sessionsDir(), createHash("sha256").update(key).digest("hex").slice(0, 32) + ".json");
+
+/** cacheStore keeps sessions under <cache>/anexo/js-uploads. */
 const cacheStore: ResumeStore = rememberIn({
-  path: (k: string) => join(cacheDir(), "anexo", "js-uploads", createHash("sha256").update(k).digest("hex").slice(0, 32) + ".json"),
-  async get(k: string) {
-    return fsp.readFile(this.path(k), "utf8").catch(() => undefined);
+  get: (key) => fsp.readFile(sessionFile(key), "utf8").catch(() => undefined),
+  async set(key, v) {
+    await fsp.mkdir(sessionsDir(), { recursive: true, mode: 0o700 });
+    await fsp.writeFile(sessionFile(key), v, { mode: 0o600 });
   },
-  async set(k: string, v: string) {
-    await fsp.mkdir(join(cacheDir(), "anexo", "js-uploads"), { recursive: true, mode: 0o700 });
-    await fsp.writeFile(this.path(k), v, { mode: 0o600 });
-  },
-  async delete(k: string) {
-    await fsp.rm(this.path(k), { force: true });
-  },
-} as Parameters<typeof rememberIn>[0] & { path(k: string): string });
+  delete: (key) => fsp.rm(sessionFile(key), { force: true }),
+});
 
 /** openPath reads a file with positioned reads, refusing one that changes. */
 async function openPath(path: string): Promise<Opened> {

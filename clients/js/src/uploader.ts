@@ -47,12 +47,14 @@ export class Upload extends EventTarget {
   constructor(
     private readonly c: ApiClient,
     private readonly opening: Promise<Opened>,
-    private readonly o: UploadOptions & { remember?: boolean | ResumeStore },
+    private readonly o: UploadOptions,
     private readonly platform: Platform,
-    private readonly store: ResumeStore | undefined,
   ) {
     super();
+    this.store = o.remember === false ? undefined : typeof o.remember === "object" ? o.remember : platform.store;
   }
+
+  private readonly store: ResumeStore | undefined;
 
   /** start sends the file (again the same promise if it was started). */
   start(): Promise<Uploaded> {
@@ -93,7 +95,7 @@ export class Upload extends EventTarget {
   }
 
   private async key(): Promise<string | undefined> {
-    if (!this.store || this.o.remember === false) return undefined;
+    if (!this.store) return undefined;
     const src = await this.opening;
     if (!src.fingerprint) return undefined;
     // what the session was opened with is part of it: another checksum,
