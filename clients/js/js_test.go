@@ -322,15 +322,21 @@ func BenchmarkBrowserUpload(b *testing.B) {
 // readmeBlock is the first js block after the heading (or sentence) at.
 func readmeBlock(t *testing.T, at string) string {
 	t.Helper()
+	return readmeFenced(t, at, "js")
+}
+
+// readmeFenced is the first block fenced as lang after the text at.
+func readmeFenced(t *testing.T, at, lang string) string {
+	t.Helper()
 	readme, err := os.ReadFile(filepath.Join(dir, "..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, rest, ok := strings.Cut(string(readme), at)
-	_, block, ok2 := strings.Cut(rest, "```js\n")
+	_, block, ok2 := strings.Cut(rest, "```"+lang+"\n")
 	block, _, ok3 := strings.Cut(block, "```\n")
 	if !ok || !ok2 || !ok3 {
-		t.Fatalf("README: no js block after %q", at)
+		t.Fatalf("README: no %s block after %q", lang, at)
 	}
 	return block
 }

@@ -72,20 +72,13 @@ func sh(t *testing.T, dir, line string, env ...string) string {
 // of Anexo and the line run in the user's project.
 func readmeInstall(t *testing.T) (inClone, inProject string) {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(dir, "..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(readme), "**Install**")
-	_, block, ok2 := strings.Cut(rest, "```sh\n")
-	block, _, ok3 := strings.Cut(block, "```\n")
 	var lines []string
-	for l := range strings.SplitSeq(block, "\n") {
+	for l := range strings.SplitSeq(readmeFenced(t, "**Install**", "sh"), "\n") {
 		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
 			lines = append(lines, l)
 		}
 	}
-	if !ok || !ok2 || !ok3 || len(lines) != 2 || !strings.Contains(lines[1], "/path/to/anexo/") {
+	if len(lines) != 2 || !strings.Contains(lines[1], "/path/to/anexo/") {
 		t.Fatalf("README: no **Install** block of two lines, the second installing from /path/to/anexo/ (%q)", lines)
 	}
 	return lines[0], lines[1]
