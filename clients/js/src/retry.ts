@@ -39,10 +39,13 @@ export function throttled(status: number): boolean {
 
 /**
  * attempt runs one request under the policy's time limit and the caller's
- * signal; a failure to reach the server becomes a NetworkError, the time
+ * signal (none when it is aborted already); a failure to reach the server becomes a NetworkError, the time
  * limit a TimeoutError, and the caller's abort its own reason.
  */
 export async function attempt<T>(p: RetryPolicy, signal: AbortSignal | null | undefined, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  // aborted already (a pause, an abort, by a progress listener say): no
+  // request is started
+  signal?.throwIfAborted();
   const limit = AbortSignal.timeout(Math.ceil(p.timeout));
   const both = signal ? AbortSignal.any([signal, limit]) : limit;
   try {
