@@ -21,9 +21,15 @@ JSCLIENT    := clients/js
 # TestPoliciesMatchTheCode fails on any grant no call used.
 IAM_USAGE ?= $(CURDIR)/.cache/iam-usage
 
+# The end-to-end tests that move tens of MiB through the local API: the
+# -race pass skips them (the race detector costs per byte: 18x on these),
+# a second pass runs them without it (shared/testing/e2e/bytes_test.go).
+E2E_BYTES := TestKommoPartCrashSafety|TestKommoFilesAPI|TestKommoAnyPartSizes|TestUploadSizes|TestWholeFileChecksum|TestOnePassChecksum|TestCompleteCrashSafety
+
 test: openapi-lint vet deadcode $(RIE) $(BROWSERTEST)/node_modules $(JSCLIENT)/node_modules
 	rm -rf $(IAM_USAGE) && mkdir -p $(IAM_USAGE)
 	ANEXO_IAM_USAGE=$(IAM_USAGE) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
+	ANEXO_IAM_USAGE=$(IAM_USAGE) $(GO) test -count=1 -timeout 10m -run '^($(E2E_BYTES))$$' ./shared/testing/e2e
 	ANEXO_IAM_USAGE=$(IAM_USAGE) ANEXO_IAM_COVERAGE=1 $(GO) test -count=1 -run '^TestPoliciesMatchTheCode$$' ./shared/platform/iam
 	$(MAKE) fuzz FUZZTIME=50000x
 

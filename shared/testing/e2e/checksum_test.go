@@ -41,6 +41,7 @@ func smallParts(o *devserver.Options) { o.Config.Limits.MinPartSize = 5 * MiB }
 // TestWholeFileChecksum: S3 itself verifies the declared whole-file CRC
 // (versitygw verifies; moto would not), with each part's CRC signed into its URL.
 func TestWholeFileChecksum(t *testing.T) {
+	movesBytes(t)
 	t.Parallel()
 	e := start(t, testenv.Embedded(t), smallParts)
 	c := e.account(0, "")
@@ -103,6 +104,7 @@ func TestWholeFileChecksum(t *testing.T) {
 // the value given at completion or, without one, the combination of the
 // part CRCs it verified. On versitygw, which verifies both as S3 does.
 func TestOnePassChecksum(t *testing.T) {
+	movesBytes(t)
 	t.Parallel()
 	e := start(t, testenv.Embedded(t), smallParts)
 	c := e.account(0, "")

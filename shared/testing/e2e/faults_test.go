@@ -73,6 +73,7 @@ func (e *env) versions(t *testing.T, key string) int {
 // one S3 verified is the one recorded, even when the completion that gave
 // it never reached the table.
 func TestCompleteCrashSafety(t *testing.T) {
+	movesBytes(t)
 	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)

@@ -27,6 +27,7 @@ const MiB = 1 << 20
 // downloads them back, on the embedded emulators and on moto_server (the
 // 101 MiB file on the embedded S3 only, which checks every part's checksum).
 func TestUploadSizes(t *testing.T) {
+	movesBytes(t)
 	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
