@@ -260,8 +260,8 @@ func BenchmarkNodeVsCLI(b *testing.B) {
 	}
 }
 
-// BenchmarkBrowserUpload times a 256 MiB upload from a page in headless
-// Chromium (the browser entry bundled by esbuild: XMLHttpRequest parts,
+// BenchmarkBrowserUpload times a 256 MiB upload of a file on disk, picked
+// in a page's input in headless Chromium (the browser entry bundled by esbuild: XMLHttpRequest parts,
 // hash-wasm's CRC32C, 4 parts in flight) and the Go CLI's of the same
 // size to the same server; it reports each one's MiB/s and browser/cli.
 func BenchmarkBrowserUpload(b *testing.B) {
@@ -277,7 +277,7 @@ func BenchmarkBrowserUpload(b *testing.B) {
 		b.Skip("chromium missing")
 	}
 	tool(b, filepath.Join("node_modules", ".bin", "esbuild"), "browser/bench-page.js", "--bundle", "--platform=browser", "--format=esm", "--outfile="+filepath.Join(site, "page.js"))
-	html := `<!doctype html><meta charset="utf-8"><script type="module" src="/page.js"></script>`
+	html := `<!doctype html><meta charset="utf-8"><input type="file"><script type="module" src="/page.js"></script>`
 	if err := os.WriteFile(filepath.Join(site, "index.html"), []byte(html), 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func BenchmarkBrowserUpload(b *testing.B) {
 	}
 	var browserT, cliT time.Duration
 	for b.Loop() {
-		cmd := exec.Command("node", filepath.Join(dir, "browser", "bench.mjs"), pages.URL+"/", srv.URL, token, fmt.Sprint(size), "1")
+		cmd := exec.Command("node", filepath.Join(dir, "browser", "bench.mjs"), pages.URL+"/", srv.URL, token, path, "1")
 		cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
 		out, err := cmd.Output()
 		var res struct{ Runs []struct{ Seconds float64 } }

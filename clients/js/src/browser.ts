@@ -62,7 +62,7 @@ function localStore(): ResumeStore | undefined {
 }
 
 /** xhrPut sends a part by XMLHttpRequest, reporting its upload progress. */
-const xhrPut: PutPart = (url, method, headers, bytes, signal, sent) =>
+const xhrPut: PutPart = (url, method, headers, bytes, signal, sent, blob) =>
   new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open(method, url);
@@ -77,6 +77,7 @@ const xhrPut: PutPart = (url, method, headers, bytes, signal, sent) =>
       reject(signal.reason);
     }, { once: true });
     // a Blob, as fetch's body() sends in browsers: Chromium sends a typed
-    // array at a few MiB/s (4.4 against 27 MiB/s as a Blob)
-    xhr.send(new Blob([bytes]));
+    // array at a few MiB/s; the File's own slice goes from the file
+    // (8 MiB: 68 ms, against 152 ms as a Blob of the bytes read)
+    xhr.send(blob ?? new Blob([bytes]));
   });

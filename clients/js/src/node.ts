@@ -5,12 +5,13 @@ import * as fsp from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
 
-import { ApiClient } from "./client.js";
+import { ApiClient, type ClientOptions } from "./client.js";
 import { download } from "./download.js";
 import { type CRC32C, webAssembly } from "./hashers.js";
 import type { DownloadOptions } from "./download-options.js";
+import { nodeHTTP } from "./node-http.js";
 import { type Opened, type Readable, openReadable } from "./source.js";
-import { FileChangedError, type UploadOptions } from "./upload.js";
+import { FileChangedError, type PutPart, type UploadOptions } from "./upload.js";
 import { rememberIn, type ResumeStore, Upload } from "./uploader.js";
 
 export * from "./common.js";
@@ -24,6 +25,20 @@ export type Source = string | Readable;
  * document) with the upload and download helpers.
  */
 export class Client extends ApiClient {
+  /** How parts go to storage: node:http, unless the caller gave its own fetch (then that). */
+  readonly #put: PutPart | undefined;
+
+  /**
+   * A Node client calls the API and storage with node:http (keep-alive
+   * connections), unless `fetch` is given: then everything goes through it
+   * (a proxy's dispatcher, a mock).
+   */
+  constructor(o: ClientOptions) {
+    const own = o.fetch ? undefined : nodeHTTP();
+    super(own ? { ...o, fetch: own.fetch } : o);
+    this.#put = own?.put;
+  }
+
   /**
    * createUpload prepares the upload of a path, a Blob, a File or bytes:
    * start() sends it; pause(), resume() and abort() drive it; events tell
@@ -33,7 +48,7 @@ export class Client extends ApiClient {
    */
   createUpload(source: Source, o: UploadOptions = {}): Upload {
     const opening = typeof source === "string" ? openPath(source) : Promise.resolve().then(() => openReadable(source, o.name, o.size));
-    return new Upload(this, opening, o, { crc: native, store: cacheStore });
+    return new Upload(this, opening, o, { crc: native, put: this.#put, store: cacheStore });
   }
 
   /** upload sends a path, a Blob, a File or bytes: createUpload(...).start(). */

@@ -9,6 +9,13 @@ export interface Opened {
   fingerprint?: string;
   /** read returns length bytes at offset, in buf when it can. */
   read(offset: number, length: number, buf: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>>;
+  /**
+   * slice is the source's own Blob of length bytes at offset, when it is a
+   * Blob: a browser sends it as it is, straight from the file, rather than
+   * the bytes read to hash it (which would cross into the network process
+   * a second time).
+   */
+  slice?(offset: number, length: number): Blob;
   /** unchanged throws if the source changed since it was opened. */
   unchanged(): Promise<void>;
   close(): Promise<void>;
@@ -36,7 +43,8 @@ export function openReadable(source: unknown, name?: string, size?: number): Ope
       size: source.size,
       // a File has a date; a bare Blob, like bytes, has nothing to know it again by
       fingerprint: lastModified === undefined ? undefined : `file:${lastModified}`,
-      read: async (offset, length) => new Uint8Array(await source.slice(offset, offset + length).arrayBuffer()),
+      read: (offset, length, buf) => readBlob(source.slice(offset, offset + length), length, buf),
+      slice: (offset, length) => source.slice(offset, offset + length),
       unchanged: async () => {},
       close: async () => {},
     };
@@ -55,6 +63,39 @@ export function openReadable(source: unknown, name?: string, size?: number): Ope
     };
   }
   throw new TypeError(`upload: cannot read a ${describe(source)}; give a Blob, a File, a Uint8Array or a stream${"process" in globalThis ? ", or a path" : ""}`);
+}
+
+/**
+ * readBlob reads a Blob of length bytes into buf's memory, through a
+ * byte stream's BYOB reader: in Chromium 3–4 times as fast as
+ * arrayBuffer() (64 MiB of a picked file in 124–175 ms, against 460–700 ms
+ * as 8 MiB arrayBuffer() calls). The reader takes buf's memory over (buf
+ * is detached), so the bytes come back in a view of it. Without BYOB
+ * streams, arrayBuffer().
+ */
+async function readBlob(blob: Blob, length: number, buf: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  let r: ReadableStreamBYOBReader;
+  try {
+    r = blob.stream().getReader({ mode: "byob" });
+  } catch {
+    return new Uint8Array(await blob.arrayBuffer());
+  }
+  let mem = buf.buffer;
+  const at = buf.byteOffset; // a detached view's is 0
+  let got = 0;
+  try {
+    while (got < length) {
+      const { done, value } = await r.read(new Uint8Array(mem, at + got, length - got));
+      if (!value) throw new Error("the file's read was cancelled");
+      mem = value.buffer as ArrayBuffer;
+      if (done) break;
+      got += value.byteLength;
+    }
+  } finally {
+    r.releaseLock();
+  }
+  if (got !== length) throw new Error(`the file gave ${got} of ${length} bytes: it changed or shrank; upload it again`);
+  return new Uint8Array(mem, at, length);
 }
 
 function describe(v: unknown): string {

@@ -92,11 +92,16 @@ export type PutPart = (
   signal: AbortSignal,
   /** sent reports the part's bytes handed to the network so far */
   sent: (bytes: number) => void,
+  /** the same bytes as the source's own Blob, when it is one (see Opened.slice) */
+  blob?: Blob,
 ) => Promise<{ status: number; text: string }>;
 
 async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promise<CRC32C>, put: PutPart): Promise<Uploaded> {
   const { name, size: total } = src;
   const signal = o.signal;
+  // the hasher loads (a native module, WebAssembly) while the session opens
+  const hasher = o.checksum === false ? undefined : crc();
+  hasher?.catch(() => undefined);
   const sums = new Map<number, string>();
   let sess: Session | undefined;
   let missing: number[] = [];
@@ -129,7 +134,7 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promi
   o.onSession?.(s.id);
   const alg = s.checksum?.algorithm;
   if (alg && alg !== ALG) throw new Error(`session ${s.id} verifies ${alg}; this client computes ${ALG}`);
-  const crc32c = alg ? await crc() : undefined;
+  const crc32c = alg ? await (hasher ?? crc()) : undefined;
   const partLen = (n: number) => (n === s.part_count ? total - (n - 1) * s.part_size : s.part_size);
   let loaded = total - missing.reduce((a, n) => a + partLen(n), 0);
   // the bytes of the parts in flight, as the transport hands them on
@@ -145,11 +150,13 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promi
   const free: Uint8Array<ArrayBuffer>[] = [];
   try {
     await pool(missing, o.parallel ?? 4, async (n) => {
-      const buf = free.pop() ?? new Uint8Array(s.part_size);
+      let buf = free.pop() ?? new Uint8Array(s.part_size);
       try {
         const bytes = await src.read((n - 1) * s.part_size, partLen(n), buf);
+        // a reader that took the buffer over (a BYOB stream) gives it back in bytes
+        if (bytes.buffer !== buf.buffer && bytes.buffer.byteLength >= s.part_size) buf = new Uint8Array(bytes.buffer, 0, s.part_size);
         const sum = crc32c ? encode(crc32c(bytes)) : undefined;
-        await sendPart(c, put, s.id, n, bytes, sum, signal, (b) => {
+        await sendPart(c, put, s.id, n, bytes, src.slice?.((n - 1) * s.part_size, bytes.length), sum, signal, (b) => {
           inFlight.set(n, b);
           report("uploading");
         });
@@ -226,6 +233,7 @@ async function sendPart(
   id: string,
   n: number,
   bytes: Uint8Array<ArrayBuffer>,
+  blob: Blob | undefined,
   sum: string | undefined,
   signal: AbortSignal | undefined,
   sent: (bytes: number) => void,
@@ -247,7 +255,7 @@ async function sendPart(
     try {
       // a part's PUT gets a second more per MiB it carries
       sent(0);
-      res = await attempt({ ...p, timeout: p.timeout + bytes.length / 1048.576 }, signal, (s) => put(part.url, part.method, part.headers, bytes, s, sent));
+      res = await attempt({ ...p, timeout: p.timeout + bytes.length / 1048.576 }, signal, (s) => put(part.url, part.method, part.headers, bytes, s, sent, blob));
     } catch (e) {
       if (signal?.aborted) throw e;
       last = e;
@@ -264,8 +272,8 @@ const isNode = typeof process === "object" && typeof process.versions?.node === 
 
 /** fetchPut sends parts with the client's fetch (as given: the upload makes the retries). */
 function fetchPut(c: ApiClient): PutPart {
-  return async (url, method, headers, bytes, signal, sent) => {
-    const res = await c.rawFetch(url, { method, ...body(bytes, headers, sent), signal });
+  return async (url, method, headers, bytes, signal, sent, blob) => {
+    const res = await c.rawFetch(url, { method, ...body(bytes, headers, sent, blob), signal });
     if (res.ok) {
       await res.body?.cancel();
       return { status: res.status, text: "" };
@@ -279,10 +287,11 @@ function fetchPut(c: ApiClient): PutPart {
  * array several times slower than a stream of it (measured: 167 against
  * 1,179 MiB/s on loopback), so Node gets a stream in 1 MiB slices with its
  * length declared (the URL signs it). Chromium sends a typed array at a
- * few MiB/s too (4.4 against 27 MiB/s as a Blob), so browsers send a Blob.
+ * few MiB/s too, so browsers send a Blob: the source's own slice when it
+ * is a File (straight from the file), else one of the bytes.
  */
-function body(bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string>, sent: (bytes: number) => void): RequestInit {
-  if (!isNode) return { headers, body: new Blob([bytes]) };
+function body(bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string>, sent: (bytes: number) => void, blob?: Blob): RequestInit {
+  if (!isNode) return { headers, body: blob ?? new Blob([bytes]) };
   if (bytes.length === 0) return { headers, body: bytes };
   const slice = 1 << 20;
   let at = 0;
