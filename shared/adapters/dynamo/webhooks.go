@@ -162,8 +162,9 @@ type attemptItem struct {
 }
 
 // SaveAttempt implements webhooks.Store: the delivery with its attempts
-// (the newest webhooks.MaxAttemptsKept), never over a delivered one.
-func (s *Store) SaveAttempt(ctx context.Context, d webhooks.Delivery, a webhooks.Attempt) error {
+// (the newest webhooks.MaxAttemptsKept), never over a delivered one, and
+// rec in the same transaction.
+func (s *Store) SaveAttempt(ctx context.Context, d webhooks.Delivery, a webhooks.Attempt, rec *outbox.Record) error {
 	it := deliveryItem{PK: deliveryPK(d.WebhookID), SK: deliverySK(d.ID), ID: d.ID, WebhookID: d.WebhookID, AccountID: d.AccountID,
 		Type: string(d.Type), Position: d.Position, State: d.State, Tries: d.Tries, CreatedAt: ts(d.CreatedAt), UpdatedAt: ts(a.At),
 		TTL: d.CreatedAt.Add(outbox.Retention).Unix()}
@@ -176,11 +177,20 @@ func (s *Store) SaveAttempt(ctx context.Context, d webhooks.Delivery, a webhooks
 	if err != nil {
 		return err
 	}
-	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: av,
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR #state <> :delivered OR :state = :delivered"),
-		ExpressionAttributeNames:  map[string]string{"#state": "state"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":delivered": str(webhooks.StateDelivered), ":state": str(d.State)}})
-	if err = mapErr(err); errors.Is(err, apperr.ErrConflict) {
+	cond := aws.String("attribute_not_exists(pk) OR #state <> :delivered OR :state = :delivered")
+	names := map[string]string{"#state": "state"}
+	values := map[string]types.AttributeValue{":delivered": str(webhooks.StateDelivered), ":state": str(d.State)}
+	if rec.Empty() {
+		_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: av,
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+		err = mapErr(err)
+	} else {
+		var tx txn
+		tx.add(nil, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: av,
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}})
+		err = s.commit(ctx, &tx, rec)
+	}
+	if errors.Is(err, apperr.ErrConflict) {
 		return nil // delivered by a concurrent attempt
 	}
 	return err

@@ -119,8 +119,9 @@ func (s *Store) Disable(_ context.Context, w webhooks.Webhook, rec *outbox.Recor
 }
 
 // SaveAttempt implements webhooks.Store: the delivery with its newest
-// webhooks.MaxAttemptsKept attempts, never over a delivered one.
-func (s *Store) SaveAttempt(_ context.Context, d webhooks.Delivery, a webhooks.Attempt) error {
+// webhooks.MaxAttemptsKept attempts, never over a delivered one, and rec
+// with it.
+func (s *Store) SaveAttempt(_ context.Context, d webhooks.Delivery, a webhooks.Attempt, rec *outbox.Record) error {
 	return s.do(func() error {
 		if s.deliveries[d.WebhookID] == nil {
 			s.deliveries[d.WebhookID] = map[string]webhooks.Delivery{}
@@ -133,6 +134,7 @@ func (s *Store) SaveAttempt(_ context.Context, d webhooks.Delivery, a webhooks.A
 		d.Attempts = slices.Clone(all[max(0, len(all)-webhooks.MaxAttemptsKept):])
 		d.UpdatedAt = a.At
 		s.deliveries[d.WebhookID][d.ID] = d
+		s.accounts[d.AccountID].write(rec)
 		return nil
 	})
 }

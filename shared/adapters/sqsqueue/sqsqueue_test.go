@@ -50,7 +50,7 @@ func (a *api) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVi
 func messages(n int) []webhooks.Message {
 	var out []webhooks.Message
 	for range n {
-		out = append(out, webhooks.Message{WebhookID: "w", Event: outbox.Envelope{Event: outbox.Event{ID: "e", Type: outbox.FileCreated, Time: time.Now()}}})
+		out = append(out, webhooks.Message{WebhookID: "w", Events: []outbox.Envelope{{Event: outbox.Event{ID: "e", Type: outbox.FileCreated, Time: time.Now()}}}})
 	}
 	return out
 }

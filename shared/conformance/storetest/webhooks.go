@@ -154,7 +154,7 @@ func testDeliveries(t *testing.T, s Store) {
 		a := webhooks.Attempt{At: now.Add(time.Duration(i) * time.Minute), Status: 500 + i, Latency: 1500 * time.Microsecond,
 			Response: "busy", Error: ""}
 		d.Tries = i + 1
-		if err := s.SaveAttempt(ctx, d, a); err != nil {
+		if err := s.SaveAttempt(ctx, d, a, nil); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.Delivery(ctx, hook, d.ID)
@@ -173,13 +173,17 @@ func testDeliveries(t *testing.T, s Store) {
 	}
 	delivered := d
 	delivered.State = webhooks.StateDelivered
-	if err := s.SaveAttempt(ctx, delivered, webhooks.Attempt{At: now.Add(time.Hour), Status: 204}); err != nil {
+	if err := s.SaveAttempt(ctx, delivered, webhooks.Attempt{At: now.Add(time.Hour), Status: 204}, nil); err != nil {
 		t.Fatal(err)
 	}
-	late := d // an attempt that started before the success, saved after it
+	late := d // an attempt that started before the success, saved after it, with its event
 	late.State = webhooks.StateFailed
-	if err := s.SaveAttempt(ctx, late, webhooks.Attempt{At: now.Add(time.Hour), Error: "timeout"}); err != nil {
+	lost := outbox.NewRecord(acct, now).Add(outbox.WebhookDeliveryFailed, map[string]string{"event_id": d.ID})
+	if err := s.SaveAttempt(ctx, late, webhooks.Attempt{At: now.Add(time.Hour), Error: "timeout"}, lost); err != nil {
 		t.Fatal(err)
+	}
+	if recs := deliveryFailures(t, s, acct); len(recs) != 0 {
+		t.Fatalf("a late failure wrote its event: %+v", recs)
 	}
 	if got, _ := s.Delivery(ctx, hook, d.ID); got.State != webhooks.StateDelivered || got.Attempts[len(got.Attempts)-1].Status != 204 {
 		t.Fatalf("a late failure overwrote the delivery: %s, %+v", got.State, got.Attempts[len(got.Attempts)-1])
@@ -188,11 +192,25 @@ func testDeliveries(t *testing.T, s Store) {
 		t.Fatalf("a missing delivery: %v", err)
 	}
 
-	ids := []string{d.ID}
+	// a failure saved with its event: both, or neither
+	failed := webhooks.Delivery{ID: uuid.Must(uuid.NewV7()).String(), WebhookID: hook, AccountID: acct, Type: outbox.FileCreated,
+		State: webhooks.StateFailed, Tries: 8, CreatedAt: now}
+	rec := outbox.NewRecord(acct, now).Add(outbox.WebhookDeliveryFailed, map[string]string{"event_id": failed.ID})
+	if err := s.SaveAttempt(ctx, failed, webhooks.Attempt{At: now, Status: 500}, rec); err != nil {
+		t.Fatal(err)
+	}
+	if recs := deliveryFailures(t, s, acct); len(recs) != 1 || recs[0].ID != rec.ID {
+		t.Fatalf("the failure's event: %+v", recs)
+	}
+	if got, err := s.Delivery(ctx, hook, failed.ID); err != nil || got.State != webhooks.StateFailed {
+		t.Fatalf("the failed delivery: %+v %v", got, err)
+	}
+
+	ids := []string{d.ID, failed.ID}
 	for i := range 4 {
 		x := webhooks.Delivery{ID: uuid.Must(uuid.NewV7()).String(), WebhookID: hook, AccountID: acct, Type: outbox.FileTrashed,
 			State: webhooks.StatePending, CreatedAt: now.Add(time.Duration(i) * time.Second)}
-		if err := s.SaveAttempt(ctx, x, webhooks.Attempt{At: x.CreatedAt, Status: 500}); err != nil {
+		if err := s.SaveAttempt(ctx, x, webhooks.Attempt{At: x.CreatedAt, Status: 500}, nil); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, x.ID)
@@ -200,7 +218,7 @@ func testDeliveries(t *testing.T, s Store) {
 	slices.Reverse(ids) // newest first
 	var seen []string
 	after := ""
-	for range 3 {
+	for range 4 {
 		page, next, err := s.Deliveries(ctx, hook, after, 2)
 		if err != nil {
 			t.Fatal(err)
@@ -218,4 +236,14 @@ func testDeliveries(t *testing.T, s Store) {
 	if page, _, err := s.Deliveries(ctx, uuid.NewString(), "", 10); err != nil || len(page) != 0 {
 		t.Fatalf("another webhook's deliveries: %d, %v", len(page), err)
 	}
+}
+
+// deliveryFailures is the account's records of webhook.delivery_failed.
+func deliveryFailures(t *testing.T, s Store, account string) []outbox.Record {
+	t.Helper()
+	recs, _, err := s.Records(context.Background(), outbox.Scan{AccountID: account, Until: now.Add(time.Hour), Types: []outbox.Type{outbox.WebhookDeliveryFailed}, Limit: 10, Budget: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }

@@ -12,6 +12,7 @@ package dispatch
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/webhooks"
@@ -48,7 +49,8 @@ type Dispatcher struct {
 	Webhooks Webhooks
 }
 
-// Stats counts what a dispatch did. Done is the records dispatched whole
+// Stats counts what a dispatch did (Deliveries: events to webhooks, each
+// change's to one webhook queued as one message). Done is the records dispatched whole
 // (their events published and their deliveries queued): all of them, or,
 // with an error, those before the first that was not.
 type Stats struct {
@@ -73,6 +75,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, recs []outbox.Record) (Stats,
 	for start := 0; start < len(recs); {
 		var evs []outbox.Envelope
 		var ms []webhooks.Message
+		deliveries := 0
 		end := start
 		for end < len(recs) && (end == start || len(evs)+len(recs[end].Events) <= Chunk) {
 			r := recs[end]
@@ -84,13 +87,19 @@ func (d *Dispatcher) Dispatch(ctx context.Context, recs []outbox.Record) (Stats,
 				}
 				hooks[r.AccountID] = ws
 			}
-			for _, e := range r.Events {
-				env := outbox.Envelope{Event: e, AccountID: r.AccountID}
-				evs = append(evs, env)
-				for _, w := range ws {
-					if delivers(w, e.Type) {
-						ms = append(ms, webhooks.Message{WebhookID: w.ID, Position: r.Position, Event: env})
+			envs := r.Envelopes()
+			evs = append(evs, envs...)
+			for _, w := range ws {
+				// one message per change and webhook: its events go in their order
+				m := webhooks.Message{WebhookID: w.ID, Position: r.Position}
+				for _, env := range envs {
+					if delivers(w, env.Event) {
+						m.Events = append(m.Events, env)
 					}
+				}
+				if len(m.Events) > 0 {
+					ms = append(ms, m)
+					deliveries += len(m.Events)
 				}
 			}
 			end++
@@ -105,11 +114,24 @@ func (d *Dispatcher) Dispatch(ctx context.Context, recs []outbox.Record) (Stats,
 				return st, err
 			}
 		}
-		st.Events, st.Deliveries, st.Done = st.Events+len(evs), st.Deliveries+len(ms), end
+		st.Events, st.Deliveries, st.Done = st.Events+len(evs), st.Deliveries+deliveries, end
 		start = end
 	}
 	return st, nil
 }
 
-// delivers reports whether the webhook gets events of type t.
-func delivers(w webhooks.Webhook, t outbox.Type) bool { return w.Enabled && w.Wants(t) }
+// delivers reports whether the webhook gets the event: it is on and wants
+// the type, and the event is not a failure of its own deliveries (which it
+// would fail to take too, and report again).
+func delivers(w webhooks.Webhook, e outbox.Event) bool {
+	if !w.Enabled || !w.Wants(e.Type) {
+		return false
+	}
+	if e.Type == outbox.WebhookDeliveryFailed {
+		var d struct {
+			WebhookID string `json:"webhook_id"`
+		}
+		return json.Unmarshal(e.Data, &d) == nil && d.WebhookID != w.ID
+	}
+	return true
+}

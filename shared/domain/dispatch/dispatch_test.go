@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,8 +43,9 @@ func (f *fakes) Webhooks(_ context.Context, account string) ([]webhooks.Webhook,
 }
 
 // TestDispatch: every event goes to the bus with its account; each
-// account's webhooks are read once a batch; a delivery is queued per event
-// and enabled webhook that takes its type, with the record's position; a
+// account's webhooks are read once a batch; a message is queued per change
+// and enabled webhook that takes one of its types, with the events it
+// takes in their order and the record's position; a
 // failed publication fails the batch before anything is queued; a batch
 // goes in steps of up to ten events, and a failure leaves the steps before
 // it done.
@@ -76,16 +78,33 @@ func TestDispatch(t *testing.T) {
 			t.Fatalf("event %d published for %s, want %s", i, e.AccountID, want)
 		}
 	}
+	// one message per change and webhook, its events in their order, each
+	// with its sequence and version
 	var got []string
 	for _, m := range f.queued {
-		got = append(got, m.WebhookID+":"+string(m.Event.Type))
-		if m.Position == "" || m.Event.AccountID == "" {
+		var types []string
+		for _, e := range m.Events {
+			types = append(types, string(e.Type))
+			if e.AccountID == "" || e.Sequence == "" || e.Version != outbox.PayloadVersion {
+				t.Fatalf("event %+v", e)
+			}
+		}
+		got = append(got, m.WebhookID+":"+strings.Join(types, ","))
+		if m.Position == "" {
 			t.Fatalf("message %+v", m)
 		}
 	}
-	want := []string{"all:file.created", "all:file.attached", "all:file.trashed", "trash:file.trashed", "b-all:file.created"}
+	want := []string{"all:file.created,file.attached", "all:file.trashed", "trash:file.trashed", "b-all:file.created"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("queued %v, want %v", got, want)
+	}
+	// a webhook's failed delivery goes to the others, not to it
+	failed := outbox.NewRecord("a", at).Add(outbox.WebhookDeliveryFailed, outbox.DeliveryFailedData{WebhookID: "all"})
+	failed.Position = "EV#" + failed.ID
+	f5 := &fakes{hooks: map[string][]webhooks.Webhook{"a": {{ID: "all", Enabled: true}, {ID: "other", Enabled: true}}}}
+	if _, err := (&dispatch.Dispatcher{Bus: f5, Queue: f5, Webhooks: f5}).Dispatch(context.Background(), []outbox.Record{*failed}); err != nil ||
+		len(f5.queued) != 1 || f5.queued[0].WebhookID != "other" {
+		t.Fatalf("webhook.delivery_failed of all: queued %+v (%v)", f5.queued, err)
 	}
 	f2 := &fakes{hooks: f.hooks, failBus: true}
 	d2 := &dispatch.Dispatcher{Bus: f2, Queue: f2, Webhooks: f2}
@@ -102,7 +121,7 @@ func TestDispatch(t *testing.T) {
 	many[3] = rec("b", outbox.FileCreated, outbox.FileAttached) // 11 events in the first ten records
 	f3 := &fakes{hooks: f.hooks, failCall: 2}
 	st, err = (&dispatch.Dispatcher{Bus: f3, Queue: f3, Webhooks: f3}).Dispatch(context.Background(), many)
-	if err == nil || st.Done != 9 || len(f3.published) != 10 || len(f3.queued) != 10 || f3.queued[9].Position != many[8].Position {
+	if err == nil || st.Done != 9 || len(f3.published) != 10 || len(f3.queued) != 9 || f3.queued[8].Position != many[8].Position || len(f3.queued[3].Events) != 2 {
 		t.Fatalf("a failed second step: %v, %+v, %d published, %d queued", err, st, len(f3.published), len(f3.queued))
 	}
 	// one record of more events than a step is a step of its own

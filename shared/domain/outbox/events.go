@@ -7,6 +7,7 @@ package outbox
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,22 +31,72 @@ const (
 	BatchCreated       Type = "batch.created"    // a Wegly batch, with its files
 	SessionExpired     Type = "session.expired"  // an upload session that expired open: its parts are gone
 	WebhookDisabled    Type = "webhook.disabled" // an endpoint that kept failing, switched off
+	// WebhookDeliveryFailed: a delivery given up after its last attempt
+	// (delivered to every webhook but the one it is about).
+	WebhookDeliveryFailed Type = "webhook.delivery_failed"
+	// WebhookTest is what POST /v1/webhooks/{id}/test sends (to that
+	// webhook only; never in the feed or on the bus).
+	WebhookTest Type = "webhook.test"
 )
 
+// Kind is an entry of the event catalogue (GET /v1/event-types).
+type Kind struct {
+	Type        Type
+	Description string
+	// Schema names the OpenAPI document's schema of the event's data.
+	Schema string
+}
+
+// Catalogue is every event type, described.
+var Catalogue = []Kind{
+	{FileCreated, "A new file: by an upload session, a form upload, a Wegly batch or Kommo's relayed upload. Its data is the file as the API shows it.", "FileEventData"},
+	{FileVersionCreated, "A new version of a file, now its main version (data.version).", "FileEventData"},
+	{FilePromoted, "An older version made the main version again (data.version).", "FileEventData"},
+	{FileTrashed, "A file moved to the trash: hidden from listings, restorable until its trash time runs out.", "FileEventData"},
+	{FileRestored, "A file taken back out of the trash.", "FileEventData"},
+	{FilePurged, "A file deleted for good, with every version: by request, or by the sweeper when its trash time ran out (source sweeper).", "FileEventData"},
+	{FileAttached, "A file attached to an entity (a lead, a deal, a contact…): to its media, a note or a field.", "AttachmentEventData"},
+	{FileDetached, "A file detached from an entity.", "AttachmentEventData"},
+	{BatchCreated, "A Wegly batch: its files, uploaded together and attached to one entity. Each file also has its file.created and file.attached, after this event.", "BatchEventData"},
+	{SessionExpired, "An upload session that expired open: its parts are gone, nothing was created.", "SessionEventData"},
+	{WebhookDisabled, "A webhook switched off after a day of failed deliveries (reason failing).", "WebhookEventData"},
+	{WebhookDeliveryFailed, "A delivery given up after its last attempt: which webhook, which event, the last error. Sent to the account's other webhooks, not to the one it is about.", "DeliveryFailedEventData"},
+	{WebhookTest, "A test delivery (POST /v1/webhooks/{id}/test), to that webhook only.", "WebhookTestEventData"},
+}
+
 // Types lists every event type.
-var Types = []Type{FileCreated, FileVersionCreated, FilePromoted, FileTrashed, FileRestored, FilePurged,
-	FileAttached, FileDetached, BatchCreated, SessionExpired, WebhookDisabled}
+var Types = func() []Type {
+	out := make([]Type, len(Catalogue))
+	for i, k := range Catalogue {
+		out[i] = k.Type
+	}
+	return out
+}()
 
 // Retention is how long events are kept (the feed can replay them).
 const Retention = 30 * 24 * time.Hour
 
 // Event is one thing that happened in an account.
 type Event struct {
-	ID   string          `json:"id"`
-	Type Type            `json:"type"`
-	Time time.Time       `json:"time"`
-	Data json.RawMessage `json:"data"`
+	ID   string    `json:"id"`
+	Type Type      `json:"type"`
+	Time time.Time `json:"time"`
+	// Version is the version of the payload's schema the event was written
+	// in (PayloadVersion then): within a version fields are only added.
+	Version int `json:"version"`
+	// Sequence is the event's place in its account's feed: sequences sort
+	// (as strings) in the feed's order, the events of one change
+	// consecutive. Set when the event is read (Record.Sequenced), never
+	// stored.
+	Sequence string          `json:"sequence,omitempty"`
+	Data     json.RawMessage `json:"data"`
 }
+
+// PayloadVersion is the version of the payloads written now. Fields are
+// added within a version (receivers ignore what they do not know); a
+// change that removes or retypes one makes a new version (README:
+// Webhooks, compatibility).
+const PayloadVersion = 1
 
 // Record is the events of one state change, written in the change's
 // transaction: one item whatever their number (a batch of 20 files is one
@@ -72,8 +123,33 @@ func (r *Record) Add(t Type, data any) *Record {
 	if err != nil {
 		panic("events: " + string(t) + ": " + err.Error()) // payloads are plain structs
 	}
-	r.Events = append(r.Events, Event{ID: newID(), Type: t, Time: r.At, Data: b})
+	r.Events = append(r.Events, Event{ID: newID(), Type: t, Time: r.At, Version: PayloadVersion, Data: b})
 	return r
+}
+
+// Sequenced returns the record's events as they leave the service: each
+// with its sequence, and the first version on those written before events
+// carried one.
+func (r Record) Sequenced() []Event {
+	out := make([]Event, len(r.Events))
+	for i, e := range r.Events {
+		e.Sequence = r.At.UTC().Format("20060102T150405.000000Z") + "-" + r.ID + "-" + fmt.Sprintf("%03d", i)
+		if e.Version == 0 {
+			e.Version = 1
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// Envelopes is the record's events with its account: what the bus and the
+// webhooks get.
+func (r Record) Envelopes() []Envelope {
+	out := make([]Envelope, len(r.Events))
+	for i, e := range r.Sequenced() {
+		out[i] = Envelope{Event: e, AccountID: r.AccountID}
+	}
+	return out
 }
 
 // Empty reports a record with no event (nothing to write).
@@ -150,6 +226,23 @@ type SessionData struct {
 // concerned, if any); source says what made it when that is not a request.
 func OfFile(t Type, f files.File, v *files.Version, source string, at time.Time) *Record {
 	return NewRecord(f.AccountID, at).Add(t, FileData{File: f, Version: v, Source: source})
+}
+
+// DeliveryFailedData is the payload of webhook.delivery_failed.
+type DeliveryFailedData struct {
+	WebhookID string    `json:"webhook_id"`
+	URL       string    `json:"url"`
+	EventID   string    `json:"event_id"` // the delivery's id: the event's, its webhook-id header
+	EventType Type      `json:"event_type"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error"`
+	FailedAt  time.Time `json:"failed_at"`
+}
+
+// TestData is the payload of webhook.test.
+type TestData struct {
+	WebhookID string `json:"webhook_id"`
+	Message   string `json:"message"`
 }
 
 // WebhookData is the payload of webhook.disabled.

@@ -145,7 +145,7 @@ func (f *Feed) List(ctx context.Context, p auth.Principal, q Query) (Page, error
 // address (it may carry a credential in its path) is for callers that
 // may read the webhooks (webhooks:admin) only.
 func withoutWebhookURL(e Event) Event {
-	if e.Type != WebhookDisabled {
+	if e.Type != WebhookDisabled && e.Type != WebhookDeliveryFailed {
 		return e
 	}
 	var d map[string]any
@@ -169,8 +169,9 @@ func page(recs []Record, stopped string, pos position, q Query) ([]Event, positi
 		if ri == 0 {
 			start = pos.Skip
 		}
-		for i := start; i < len(rec.Events); i++ {
-			e := rec.Events[i]
+		evs := rec.Sequenced()
+		for i := start; i < len(evs); i++ {
+			e := evs[i]
 			if len(q.Types) > 0 && !slices.Contains(q.Types, e.Type) {
 				continue
 			}

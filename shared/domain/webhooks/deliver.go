@@ -67,16 +67,28 @@ const (
 	QueueBatch      = 10
 )
 
-// Message is a delivery to make: what the dispatcher queues for the
-// delivery function, one per event and webhook.
+// Message is the deliveries to make of one change to one webhook: what
+// the dispatcher queues for the delivery function, the change's events
+// the webhook wants, in their order (a Wegly batch: batch.created, then
+// each file's file.created and file.attached). They are sent one after
+// the other, each once it is delivered, so the receiver gets them in
+// that order.
 type Message struct {
-	WebhookID string          `json:"webhook_id"`
-	Position  string          `json:"position"`
-	Event     outbox.Envelope `json:"event"`
+	WebhookID string            `json:"webhook_id"`
+	Position  string            `json:"position"`
+	Events    []outbox.Envelope `json:"events"`
+	// Event is the one event of a message queued by a version that sent
+	// each event alone (read so that a deploy loses none, never written).
+	Event *outbox.Envelope `json:"event,omitempty"`
 }
 
-// TestType is the type of the event POST /v1/webhooks/{id}/test sends.
-const TestType outbox.Type = "webhook.test"
+// Deliveries is the message's events, in their order.
+func (m Message) Deliveries() []outbox.Envelope {
+	if len(m.Events) == 0 && m.Event != nil {
+		return []outbox.Envelope{*m.Event}
+	}
+	return m.Events
+}
 
 // Outcome is what a delivery attempt leaves to the queue.
 type Outcome struct {
@@ -89,35 +101,76 @@ type Outcome struct {
 	GiveUp bool
 }
 
-// Deliver makes the next automatic attempt of a queued delivery (its
-// Tries plus one; a delivery given up before starts a new round: a
-// message redriven from the dead-letter queue). A webhook deleted since is nothing to do; one
-// switched off fails the delivery without sending; an event delivered
-// already (a repeated message) is not sent again. After a failure it
-// returns the wait before the next attempt; the last failure of an
-// endpoint that has had no success since the delivery's first attempt (a
-// day of failures) switches the webhook off and reports it (a
-// webhook.disabled event).
+// Deliver sends a message's events in their order: each not delivered
+// yet gets its next automatic attempt, and the first that fails stops the
+// message there (the events after it wait, so none overtakes it). After a
+// failure it returns the failed delivery's wait before its next attempt.
+// When that delivery is given up, the events after it are logged failed,
+// unsent (a recovery or a redriven message sends them).
 func (s *Service) Deliver(ctx context.Context, m Message, log *slog.Logger) (Outcome, error) {
-	w, err := s.Store.Webhook(ctx, m.Event.AccountID, m.WebhookID)
+	evs := m.Deliveries()
+	if len(evs) == 0 {
+		return Outcome{Done: true}, nil
+	}
+	w, err := s.Store.Webhook(ctx, evs[0].AccountID, m.WebhookID)
 	if errors.Is(err, apperr.ErrNotFound) {
 		return Outcome{Done: true}, nil
 	}
 	if err != nil {
 		return Outcome{}, err
 	}
-	d, err := s.delivery(ctx, w, m)
+	for i, ev := range evs {
+		out, err := s.deliverOne(ctx, w, m.Position, ev, log)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if out.Done {
+			continue
+		}
+		if out.GiveUp {
+			for _, rest := range evs[i+1:] {
+				if err := s.holdBack(ctx, w, m.Position, rest, ev.ID); err != nil {
+					return Outcome{}, err
+				}
+			}
+		}
+		return out, nil
+	}
+	return Outcome{Done: true}, nil
+}
+
+// holdBack logs an event failed, unsent, behind the event of its change
+// that was given up.
+func (s *Service) holdBack(ctx context.Context, w Webhook, position string, ev outbox.Envelope, behind string) error {
+	d, err := s.delivery(ctx, w, position, ev)
+	if err != nil || d.State == StateDelivered {
+		return err
+	}
+	d.State = StateFailed
+	return s.Store.SaveAttempt(ctx, d, Attempt{At: s.now(), Error: "not sent: event " + behind + " of the same change was given up before it"}, nil)
+}
+
+// deliverOne makes the next automatic attempt of one delivery (its
+// Tries plus one; a delivery given up before starts a new round: a
+// message redriven from the dead-letter queue). A webhook switched off
+// fails the delivery without sending; an event delivered already (a
+// repeated message) is not sent again. The last failure of an endpoint
+// that has had no success since the delivery's first attempt (a day of
+// failures) switches the webhook off and reports it (a webhook.disabled
+// event).
+func (s *Service) deliverOne(ctx context.Context, w Webhook, position string, ev outbox.Envelope, log *slog.Logger) (Outcome, error) {
+	d, err := s.delivery(ctx, w, position, ev)
 	if err != nil || d.State == StateDelivered {
 		return Outcome{Done: true}, err
 	}
 	if !w.Enabled {
 		d.State = StateFailed
-		return Outcome{Done: true}, s.Store.SaveAttempt(ctx, d, Attempt{At: s.now(), Error: "not sent: the webhook is disabled (" + w.DisabledReason + ")"})
+		return Outcome{Done: true}, s.Store.SaveAttempt(ctx, d, Attempt{At: s.now(), Error: "not sent: the webhook is disabled (" + w.DisabledReason + ")"}, nil)
 	}
 	if d.State == StateFailed {
 		d.Tries = 0
 	}
-	a := s.send(ctx, w, m.Event)
+	a := s.send(ctx, w, ev)
 	if len(d.Attempts) == 0 {
 		d.CreatedAt = a.At // its first attempt
 	}
@@ -132,7 +185,12 @@ func (s *Service) Deliver(ctx context.Context, m Message, log *slog.Logger) (Out
 	default:
 		d.State = StatePending
 	}
-	if err := s.Store.SaveAttempt(ctx, d, a); err != nil {
+	var rec *outbox.Record
+	if d.State == StateFailed {
+		rec = outbox.NewRecord(w.AccountID, a.At).Add(outbox.WebhookDeliveryFailed, outbox.DeliveryFailedData{
+			WebhookID: w.ID, URL: w.URL, EventID: d.ID, EventType: d.Type, Attempts: d.Tries, LastError: a.Problem(), FailedAt: a.At})
+	}
+	if err := s.Store.SaveAttempt(ctx, d, a, rec); err != nil {
 		return Outcome{}, err
 	}
 	disabled, err := s.health(ctx, w, d, a, final)
@@ -154,11 +212,11 @@ func (s *Service) Deliver(ctx context.Context, m Message, log *slog.Logger) (Out
 }
 
 // delivery reads a delivery's log, or starts one.
-func (s *Service) delivery(ctx context.Context, w Webhook, m Message) (Delivery, error) {
-	d, err := s.Store.Delivery(ctx, w.ID, m.Event.ID)
+func (s *Service) delivery(ctx context.Context, w Webhook, position string, ev outbox.Envelope) (Delivery, error) {
+	d, err := s.Store.Delivery(ctx, w.ID, ev.ID)
 	if errors.Is(err, apperr.ErrNotFound) {
 		now := s.now()
-		return Delivery{ID: m.Event.ID, WebhookID: w.ID, AccountID: w.AccountID, Type: m.Event.Type, Position: m.Position,
+		return Delivery{ID: ev.ID, WebhookID: w.ID, AccountID: w.AccountID, Type: ev.Type, Position: position,
 			State: StatePending, CreatedAt: now, UpdatedAt: now}, nil
 	}
 	return d, err
@@ -211,9 +269,9 @@ func (s *Service) Test(ctx context.Context, p auth.Principal, id string) (Delive
 	if err != nil {
 		return Delivery{}, err
 	}
-	rec := outbox.NewRecord(w.AccountID, s.now()).Add(TestType, map[string]string{"webhook_id": w.ID, "message": "a test delivery from Anexo"})
+	rec := outbox.NewRecord(w.AccountID, s.now()).Add(outbox.WebhookTest, testData(w))
 	ev := outbox.Envelope{Event: rec.Events[0], AccountID: w.AccountID}
-	d := Delivery{ID: ev.ID, WebhookID: w.ID, AccountID: w.AccountID, Type: TestType, CreatedAt: ev.Time}
+	d := Delivery{ID: ev.ID, WebhookID: w.ID, AccountID: w.AccountID, Type: outbox.WebhookTest, CreatedAt: ev.Time}
 	return s.attemptNow(ctx, w, d, ev)
 }
 
@@ -230,7 +288,7 @@ func (s *Service) Retry(ctx context.Context, p auth.Principal, id, deliveryID st
 	}
 	ev := outbox.Envelope{Event: outbox.Event{ID: d.ID, Type: d.Type, Time: d.CreatedAt}, AccountID: w.AccountID}
 	if d.Position == "" {
-		ev.Data, _ = json.Marshal(map[string]string{"webhook_id": w.ID, "message": "a test delivery from Anexo"})
+		ev.Data, _ = json.Marshal(testData(w))
 	} else {
 		rec, err := s.Store.Record(ctx, w.AccountID, d.Position)
 		if errors.Is(err, apperr.ErrNotFound) {
@@ -240,7 +298,7 @@ func (s *Service) Retry(ctx context.Context, p auth.Principal, id, deliveryID st
 			return Delivery{}, err
 		}
 		found := false
-		for _, e := range rec.Events {
+		for _, e := range rec.Sequenced() {
 			if e.ID == d.ID {
 				ev.Event, found = e, true
 			}
@@ -261,7 +319,7 @@ func (s *Service) attemptNow(ctx context.Context, w Webhook, d Delivery, ev outb
 	case d.State == "":
 		d.State = StateFailed // a test: nothing else will try again
 	}
-	if err := s.Store.SaveAttempt(ctx, d, a); err != nil {
+	if err := s.Store.SaveAttempt(ctx, d, a, nil); err != nil {
 		return Delivery{}, err
 	}
 	if _, err := s.health(ctx, w, d, a, false); err != nil {
@@ -281,6 +339,11 @@ func (s *Service) getDelivery(ctx context.Context, w Webhook, id string) (Delive
 		return Delivery{}, deliveryNotFound()
 	}
 	return d, err
+}
+
+// testData is a webhook.test event's payload.
+func testData(w Webhook) outbox.TestData {
+	return outbox.TestData{WebhookID: w.ID, Message: "a test delivery from Anexo"}
 }
 
 func deliveryNotFound() error {

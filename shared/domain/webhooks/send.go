@@ -71,6 +71,14 @@ type Attempt struct {
 // OK reports a delivery the endpoint accepted (any 2xx).
 func (a Attempt) OK() bool { return a.Status >= 200 && a.Status < 300 }
 
+// Problem says why the attempt failed: its error, or the status it got.
+func (a Attempt) Problem() string {
+	if a.Error != "" {
+		return a.Error
+	}
+	return "the endpoint answered " + strconv.Itoa(a.Status)
+}
+
 // Sender posts signed deliveries.
 type Sender struct {
 	client *http.Client

@@ -82,8 +82,9 @@ type Store interface {
 
 	Delivery(ctx context.Context, webhookID, id string) (Delivery, error)
 	// SaveAttempt appends an attempt to a delivery (creating it at the
-	// first) and sets its state.
-	SaveAttempt(ctx context.Context, d Delivery, a Attempt) error
+	// first) and sets its state, with rec's events when it has some (one
+	// transaction: webhook.delivery_failed with the failure).
+	SaveAttempt(ctx context.Context, d Delivery, a Attempt, rec *outbox.Record) error
 	// Deliveries lists a webhook's deliveries, newest first, after a
 	// delivery id ("": from the newest).
 	Deliveries(ctx context.Context, webhookID, after string, limit int) ([]Delivery, string, error)
@@ -124,7 +125,7 @@ func checkTypes(field string, in []string, errs *apperr.Fields) []outbox.Type {
 	var out []outbox.Type
 	for i, t := range in {
 		if !slices.Contains(outbox.Types, outbox.Type(t)) {
-			errs.Add(field+"["+strconv.Itoa(i)+"]", "unknown event type; see GET /v1/events for the catalogue, e.g. file.created")
+			errs.Add(field+"["+strconv.Itoa(i)+"]", "unknown event type; GET /v1/event-types lists them, e.g. file.created")
 			continue
 		}
 		if !slices.Contains(out, outbox.Type(t)) {

@@ -2,15 +2,18 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/inbound/openapi"
 )
 
 // Events serves the account's event feed (the events function).
@@ -22,7 +25,43 @@ type Events struct {
 func (a *Events) Routes() []Route {
 	return []Route{
 		{Method: "GET", Path: "/v1/events", Function: lambdas.Events, Scope: auth.ScopeRead, Handle: a.list},
+		{Method: "GET", Path: "/v1/event-types", Function: lambdas.Events, Public: true, Handle: eventTypes},
 	}
+}
+
+// eventType is an entry of the catalogue as GET /v1/event-types shows it.
+type eventType struct {
+	Type        outbox.Type    `json:"type"`
+	Description string         `json:"description"`
+	InFeed      bool           `json:"in_feed"`
+	DataSchema  map[string]any `json:"data_schema"`
+}
+
+// catalogue is the answer of GET /v1/event-types, built once: the
+// catalogue with each type's data schema out of the OpenAPI document.
+var catalogue = sync.OnceValues(func() ([]byte, error) {
+	out := struct {
+		PayloadVersion int         `json:"payload_version"`
+		EventTypes     []eventType `json:"event_types"`
+	}{PayloadVersion: outbox.PayloadVersion}
+	for _, k := range outbox.Catalogue {
+		schema, err := openapi.Schema(k.Schema)
+		if err != nil {
+			return nil, err
+		}
+		out.EventTypes = append(out.EventTypes, eventType{Type: k.Type, Description: k.Description, InFeed: k.Type != outbox.WebhookTest, DataSchema: schema})
+	}
+	return json.Marshal(out)
+})
+
+// eventTypes answers the event catalogue (public: it is documentation).
+func eventTypes(context.Context, Request, auth.Principal) (Response, error) {
+	b, err := catalogue()
+	if err != nil {
+		return Response{}, err
+	}
+	return Response{StatusCode: http.StatusOK, Body: string(b),
+		Headers: map[string]string{"Content-Type": "application/json", "Cache-Control": "public, max-age=300"}}, nil
 }
 
 // list answers a page of events after the cursor `after`, optionally of

@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
@@ -56,4 +57,71 @@ func normalize(v any) any {
 		}
 	}
 	return v
+}
+
+const componentRef = "#/components/schemas/"
+
+// Schema is the document's component schema name as a self-contained JSON
+// Schema (2020-12, which OpenAPI 3.1's schemas are): the schemas it refers
+// to, transitively, under $defs.
+func Schema(name string) (map[string]any, error) {
+	raw, err := JSON()
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]any `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	all := doc.Components.Schemas
+	root, ok := all[name].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("openapi: no schema %s", name)
+	}
+	defs := map[string]any{}
+	var missing error
+	var rewrite func(v any) any
+	rewrite = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			out := make(map[string]any, len(x))
+			for k, e := range x {
+				if ref, ok := e.(string); ok && k == "$ref" && strings.HasPrefix(ref, componentRef) {
+					dep := strings.TrimPrefix(ref, componentRef)
+					if _, done := defs[dep]; !done {
+						defs[dep] = nil // being rewritten: a cycle stops here
+						if all[dep] == nil {
+							missing = fmt.Errorf("openapi: %s refers to no schema %s", name, dep)
+						}
+						defs[dep] = rewrite(all[dep])
+					}
+					out[k] = "#/$defs/" + dep
+					continue
+				}
+				out[k] = rewrite(e)
+			}
+			return out
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = rewrite(e)
+			}
+			return out
+		}
+		return v
+	}
+	out := rewrite(root).(map[string]any)
+	if missing != nil {
+		return nil, missing
+	}
+	out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+	out["title"] = name
+	if len(defs) > 0 {
+		out["$defs"] = defs
+	}
+	return out, nil
 }

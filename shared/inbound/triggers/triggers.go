@@ -201,12 +201,17 @@ func Deliveries(log *slog.Logger, d Deliverer, q Postponer) func(ctx context.Con
 // deliver makes one delivery attempt; false leaves the message queued.
 func deliver(ctx context.Context, d Deliverer, q Postponer, r events.SQSMessage, log *slog.Logger) bool {
 	var m webhooks.Message
-	if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m.WebhookID == "" || m.Event.ID == "" {
+	if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m.WebhookID == "" || !readable(m.Deliveries()) {
 		log.ErrorContext(ctx, "unreadable delivery dropped", "message_id", r.MessageId, "err", err)
 		return true
 	}
 	out, err := d.Deliver(ctx, m, log)
-	attrs := []any{"message_id", r.MessageId, "account_id", m.Event.AccountID, "webhook_id", m.WebhookID, "event_id", m.Event.ID,
+	evs := m.Deliveries()
+	ids := make([]string, len(evs))
+	for i, e := range evs {
+		ids[i] = e.ID
+	}
+	attrs := []any{"message_id", r.MessageId, "account_id", evs[0].AccountID, "webhook_id", m.WebhookID, "event_ids", ids,
 		"receives", r.Attributes["ApproximateReceiveCount"]}
 	switch {
 	case err != nil:
@@ -228,6 +233,16 @@ func deliver(ctx context.Context, d Deliverer, q Postponer, r events.SQSMessage,
 	}
 	log.InfoContext(ctx, "delivery failed; retried later", append(attrs, "retry_in", out.RetryIn.String())...)
 	return false
+}
+
+// readable: events to deliver, each with its id and account.
+func readable(evs []outbox.Envelope) bool {
+	for _, e := range evs {
+		if e.ID == "" || e.AccountID == "" {
+			return false
+		}
+	}
+	return len(evs) > 0
 }
 
 func requestID(ctx context.Context) string {

@@ -47,7 +47,7 @@ func (d *deliverer) Deliver(_ context.Context, m webhooks.Message, _ *slog.Logge
 
 func message(t *testing.T, id, hook string, receives string) events.SQSMessage {
 	t.Helper()
-	b, err := json.Marshal(webhooks.Message{WebhookID: hook, Event: outbox.Envelope{Event: outbox.Event{ID: "e-" + id}, AccountID: "a"}})
+	b, err := json.Marshal(webhooks.Message{WebhookID: hook, Events: []outbox.Envelope{{Event: outbox.Event{ID: "e-" + id}, AccountID: "a"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

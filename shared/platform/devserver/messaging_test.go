@@ -49,7 +49,7 @@ func TestMessagingMatchesMoto(t *testing.T) {
 			}
 			var ms []webhooks.Message
 			for i := range 12 {
-				ms = append(ms, webhooks.Message{WebhookID: "w", Event: outbox.Envelope{Event: outbox.Event{ID: strconv.Itoa(i), Type: outbox.FileCreated, Time: time.Now()}}})
+				ms = append(ms, webhooks.Message{WebhookID: "w", Events: []outbox.Envelope{{Event: outbox.Event{ID: strconv.Itoa(i), Type: outbox.FileCreated, Time: time.Now()}}}})
 			}
 			if err := d.Queue().Enqueue(ctx, ms); err != nil {
 				t.Fatal(err)
@@ -115,7 +115,7 @@ func TestMessagingMatchesMoto(t *testing.T) {
 			}
 			var evs []outbox.Envelope
 			for _, m := range ms {
-				evs = append(evs, m.Event)
+				evs = append(evs, m.Events...)
 			}
 			if err := (d.Dispatch().Bus).Publish(ctx, evs); err != nil {
 				t.Fatalf("publish: %v", err)

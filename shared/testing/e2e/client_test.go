@@ -23,7 +23,7 @@ import (
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { testenv.Main(m, catalogueCovered) }
 
 // clock is a test clock the services read; presigning keeps real time.
 type clock struct {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,6 +104,9 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
+	if bad := checkDelivery(body); bad != "" {
+		r.t.Errorf("delivery %s: %s", body, bad)
+	}
 	var ev struct {
 		ID        string         `json:"id"`
 		Type      string         `json:"type"`
@@ -171,6 +175,7 @@ func (r *receiver) waitFor(n int) map[string]delivered {
 // hook registers a webhook for r and trusts its secret.
 func (c *client) hook(r *receiver, body map[string]any) map[string]any {
 	c.t.Helper()
+	loadCatalogue(c)
 	body["url"] = r.URL()
 	res := c.expect(201, "POST", "/v1/webhooks", body)
 	r.trust(res["secret"].(string))
@@ -359,6 +364,9 @@ func TestWebhookRetries(t *testing.T) {
 	down.answer = func(string, int) int { return 503 }
 	w2 := c.hook(down, map[string]any{"types": []string{"file.trashed"}})
 	hook2 := "/v1/webhooks/" + w2["id"].(string)
+	// another endpoint watches the webhooks' health
+	watch := newReceiver(t, e.clock.Now)
+	c.hook(watch, map[string]any{"types": []string{"webhook.disabled", "webhook.delivery_failed"}})
 	f := c.upload("b.txt", random(10), nil)
 	c.expect(200, "DELETE", "/v1/files", batchBody(f["uuid"].(string)))
 	id2 := down.first()
@@ -392,6 +400,18 @@ func TestWebhookRetries(t *testing.T) {
 	}
 	if n := e.outbox(t, c.account)[outbox.WebhookDisabled]; n != 1 {
 		t.Fatalf("%d webhook.disabled events", n)
+	}
+	// the watcher hears the give-up (the event, its attempts) and the switch-off
+	heard := map[string]map[string]any{}
+	for _, d := range watch.waitFor(2) {
+		heard[d.Type] = d.Data
+	}
+	if f := heard["webhook.delivery_failed"]; f == nil || f["event_id"] != id2 || f["webhook_id"] != w2["id"] ||
+		f["event_type"] != "file.trashed" || f["attempts"] != float64(webhooks.MaxAttempts) || !strings.Contains(f["last_error"].(string), "503") {
+		t.Fatalf("webhook.delivery_failed: %v", heard)
+	}
+	if d := heard["webhook.disabled"]; d == nil || d["id"] != w2["id"] {
+		t.Fatalf("webhook.disabled: %v", heard)
 	}
 	dl := c.expect(200, "GET", hook2+"/deliveries", nil)["_embedded"].(map[string]any)["deliveries"].([]any)[0].(map[string]any)
 	if dl["state"] != "failed" || len(dl["attempts"].([]any)) != webhooks.MaxAttempts {
@@ -506,4 +526,67 @@ func TestDispatchCrashSafety(t *testing.T) { // not parallel: its fault points f
 		t.Fatalf("%d uploads, %d events in the feed, %d delivered, %d invented on the bus", n, len(feed), len(got), len(onBus))
 	}
 	t.Logf("%d events routed under %d faults: %d repeated on the bus (same id), %d delivery attempts", n, n-1, dups, len(r.got))
+}
+
+// TestWebhookOrder: a Wegly batch of two files is one change: its five
+// events reach a webhook in the feed's order, each with its sequence, even
+// when one of them is refused once (the ones after it wait for its
+// retry).
+func TestWebhookOrder(t *testing.T) {
+	t.Parallel()
+	e := start(t, testenv.Embedded(t)) // the outbox's stream and the deliveries queue
+	c := e.account(0, "")
+	r := newReceiver(t, e.clock.Now)
+	refused := ""
+	r.answer = func(id string, n int) int { // under r.mu
+		if refused == "" && len(r.got) == 2 { // the third event's first attempt
+			refused = id
+			return 500
+		}
+		return 204
+	}
+	c.hook(r, map[string]any{})
+	lead := uuid.NewString()
+	c.expect(201, "PUT", "/v1/entities/lead/"+lead, map[string]any{"title": "Acme Ltda"})
+	ct, body := multipartBody(t, [][2]string{{"crm_lead_id", lead}},
+		[]formFile{{"files", "a.pdf", "application/pdf", random(100)}, {"files", "b.pdf", "application/pdf", random(200)}})
+	if res := c.post(batchPath, ct, body); res.Status != 201 {
+		t.Fatalf("batch: %s", res)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		r.mu.Lock()
+		done := refused != ""
+		r.mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the third event never came")
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // nothing overtakes it meanwhile
+	e.clock.Advance(webhooks.Backoff[0]*11/10 + time.Second)
+	if got := r.waitFor(5); len(got) != 5 {
+		t.Fatalf("%d events accepted", len(got))
+	}
+	r.mu.Lock()
+	var arrived []string
+	for _, d := range r.got {
+		arrived = append(arrived, d.ID)
+	}
+	r.mu.Unlock()
+	// the feed's order, sequences sorted
+	e.clock.Advance(outbox.Settle)
+	var ids, seqs, types []string
+	for _, x := range c.expect(200, "GET", "/v1/events", nil)["_embedded"].(map[string]any)["events"].([]any) {
+		ev := x.(map[string]any)
+		ids, seqs, types = append(ids, ev["id"].(string)), append(seqs, ev["sequence"].(string)), append(types, ev["type"].(string))
+	}
+	if len(ids) != 5 || types[0] != "batch.created" || !slices.IsSorted(seqs) {
+		t.Fatalf("feed %v, sequences %v", types, seqs)
+	}
+	want := slices.Insert(slices.Clone(ids), 2, ids[2]) // the third twice: refused, then retried
+	if !slices.Equal(arrived, want) || refused != ids[2] {
+		t.Fatalf("arrived %v, want the feed's order %v (%v) with the third retried before the rest", arrived, want, types)
+	}
 }

@@ -4,6 +4,7 @@ package testenv
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,9 +45,16 @@ func AtExit(f func()) {
 	cleanups = append(cleanups, f)
 }
 
-// Main runs a package's tests and removes the emulator data afterwards.
-func Main(m *testing.M) {
+// Main runs a package's tests, then checks over the whole run (each
+// failing it), and removes the emulator data afterwards.
+func Main(m *testing.M, checks ...func() error) {
 	code := m.Run()
+	for _, check := range checks {
+		if err := check(); err != nil && code == 0 {
+			fmt.Fprintln(os.Stderr, "FAIL:", err)
+			code = 1
+		}
+	}
 	for _, f := range cleanups {
 		f()
 	}
@@ -59,6 +67,13 @@ func Main(m *testing.M) {
 		_ = os.RemoveAll(dataDir)
 	}
 	os.Exit(code)
+}
+
+// WholeRun reports a run of every test of the package (no -run, no
+// -short): checks over the whole suite hold only then.
+func WholeRun() bool {
+	f := flag.Lookup("test.run")
+	return f != nil && f.Value.String() == "" && !testing.Short()
 }
 
 // Unique returns a name unique within this process, valid for tables and buckets.
