@@ -12,7 +12,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/webhooks"
@@ -93,7 +92,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, recs []outbox.Record) (Stats,
 				// one message per change and webhook: its events go in their order
 				m := webhooks.Message{WebhookID: w.ID, Position: r.Position}
 				for _, env := range envs {
-					if delivers(w, env.Event) {
+					if w.Takes(env.Event) {
 						m.Events = append(m.Events, env)
 					}
 				}
@@ -118,20 +117,4 @@ func (d *Dispatcher) Dispatch(ctx context.Context, recs []outbox.Record) (Stats,
 		start = end
 	}
 	return st, nil
-}
-
-// delivers reports whether the webhook gets the event: it is on and wants
-// the type, and the event is not a failure of its own deliveries (which it
-// would fail to take too, and report again).
-func delivers(w webhooks.Webhook, e outbox.Event) bool {
-	if !w.Enabled || !w.Wants(e.Type) {
-		return false
-	}
-	if e.Type == outbox.WebhookDeliveryFailed {
-		var d struct {
-			WebhookID string `json:"webhook_id"`
-		}
-		return json.Unmarshal(e.Data, &d) == nil && d.WebhookID != w.ID
-	}
-	return true
 }

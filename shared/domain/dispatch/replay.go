@@ -93,7 +93,7 @@ func (d *Dispatcher) count(ctx context.Context, account string, recs []outbox.Re
 		for _, e := range r.Events {
 			st.Events++
 			for _, w := range ws {
-				if delivers(w, e) {
+				if w.Takes(e) {
 					st.Deliveries++
 				}
 			}

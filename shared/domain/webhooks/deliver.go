@@ -80,6 +80,19 @@ type Message struct {
 	// Event is the one event of a message queued by a version that sent
 	// each event alone (read so that a deploy loses none, never written).
 	Event *outbox.Envelope `json:"event,omitempty"`
+	// Recover, instead of events, is a recovery's next step.
+	Recover *Recovery `json:"recover,omitempty"`
+}
+
+// AccountID is the account the message is about.
+func (m Message) AccountID() string {
+	if m.Recover != nil {
+		return m.Recover.AccountID
+	}
+	if evs := m.Deliveries(); len(evs) > 0 {
+		return evs[0].AccountID
+	}
+	return ""
 }
 
 // Deliveries is the message's events, in their order.
@@ -109,15 +122,18 @@ type Outcome struct {
 // unsent (a recovery or a redriven message sends them).
 func (s *Service) Deliver(ctx context.Context, m Message, log *slog.Logger) (Outcome, error) {
 	evs := m.Deliveries()
-	if len(evs) == 0 {
+	if len(evs) == 0 && m.Recover == nil {
 		return Outcome{Done: true}, nil
 	}
-	w, err := s.Store.Webhook(ctx, evs[0].AccountID, m.WebhookID)
+	w, err := s.Store.Webhook(ctx, m.AccountID(), m.WebhookID)
 	if errors.Is(err, apperr.ErrNotFound) {
 		return Outcome{Done: true}, nil
 	}
 	if err != nil {
 		return Outcome{}, err
+	}
+	if m.Recover != nil {
+		return s.recoverStep(ctx, w, *m.Recover)
 	}
 	for i, ev := range evs {
 		out, err := s.deliverOne(ctx, w, m.Position, ev, log)

@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strconv"
 	"time"
@@ -42,6 +43,20 @@ type Webhook struct {
 
 // Wants reports whether the endpoint takes events of type t.
 func (w Webhook) Wants(t outbox.Type) bool { return len(w.Types) == 0 || slices.Contains(w.Types, t) }
+
+// Takes reports whether the webhook gets the event: it is on and wants the
+// type, and the event is not a failure of its own deliveries (which it
+// would fail to take too, and report again).
+func (w Webhook) Takes(e outbox.Event) bool {
+	if !w.Enabled || !w.Wants(e.Type) {
+		return false
+	}
+	if e.Type == outbox.WebhookDeliveryFailed {
+		var d outbox.DeliveryFailedData
+		return json.Unmarshal(e.Data, &d) == nil && d.WebhookID != w.ID
+	}
+	return true
+}
 
 // Secrets are the secrets a delivery at now is signed with: the current
 // one, and the replaced one during its grace.
@@ -90,6 +105,13 @@ type Store interface {
 	Deliveries(ctx context.Context, webhookID, after string, limit int) ([]Delivery, string, error)
 	// Record reads one outbox record (a retry rebuilds its delivery).
 	Record(ctx context.Context, account, position string) (outbox.Record, error)
+	// Records reads the outbox (a recovery queues its events again).
+	Records(ctx context.Context, s outbox.Scan) ([]outbox.Record, string, error)
+}
+
+// Queue queues deliveries (SQS): a recovery's.
+type Queue interface {
+	Enqueue(ctx context.Context, ms []Message) error
 }
 
 // Service is the webhooks of accounts: registration (webhooks:admin),
@@ -97,6 +119,7 @@ type Store interface {
 type Service struct {
 	Store  Store
 	Sender *Sender
+	Queue  Queue // where recoveries go (the deliveries queue)
 	Clock  clock.Func
 	// Loopback admits http:// endpoints on loopback (local mode).
 	Loopback bool
@@ -116,6 +139,9 @@ type Patch struct {
 	Description *string
 	Types       *[]string
 	Enabled     *bool
+	// Recover, with Enabled true on a webhook that was off, sends it what
+	// it missed: every event of its types since it was switched off.
+	Recover bool
 }
 
 func (s *Service) now() time.Time { return s.Clock.Now().UTC().Truncate(time.Microsecond) }
@@ -231,7 +257,11 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in Pa
 	if err := errs.Err(); err != nil {
 		return Webhook{}, err
 	}
+	if in.Recover && (in.Enabled == nil || !*in.Enabled || w.Enabled) {
+		return Webhook{}, apperr.Invalid("recover", "recovers what a webhook missed while it was off: send it with enabled true to a disabled webhook (POST /v1/webhooks/{id}/recover any time)")
+	}
 	now := s.now()
+	missedSince := w.DisabledAt
 	if in.Enabled != nil && *in.Enabled != w.Enabled {
 		w.Enabled = *in.Enabled
 		w.DisabledReason, w.DisabledAt, w.FailingSince = "", time.Time{}, time.Time{}
@@ -240,7 +270,14 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in Pa
 		}
 	}
 	w.UpdatedAt = now
-	return w, s.Store.PutWebhook(ctx, w, false)
+	if err := s.Store.PutWebhook(ctx, w, false); err != nil {
+		return Webhook{}, err
+	}
+	if in.Recover {
+		_, err := s.startRecovery(ctx, w, later(missedSince, now.Add(-outbox.Retention)), now)
+		return w, err
+	}
+	return w, nil
 }
 
 // Rotate gives a webhook a new secret (returned this once); the old one

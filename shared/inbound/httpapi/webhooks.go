@@ -36,6 +36,7 @@ func (a *Webhooks) Routes() []Route {
 		route("DELETE", "/v1/webhooks/{id}", a.delete),
 		route("POST", "/v1/webhooks/{id}/rotate", a.rotate),
 		route("POST", "/v1/webhooks/{id}/test", a.test),
+		route("POST", "/v1/webhooks/{id}/recover", a.recover),
 		route("GET", "/v1/webhooks/{id}/deliveries", a.deliveries),
 		route("POST", "/v1/webhooks/{id}/deliveries/{delivery}/retry", a.retry),
 	}
@@ -134,6 +135,7 @@ type webhookBody struct {
 	Description *string   `json:"description"`
 	Types       *[]string `json:"types"`
 	Enabled     *bool     `json:"enabled"`
+	Recover     *bool     `json:"recover"` // PATCH: with enabled true, send what it missed while off
 }
 
 func (a *Webhooks) create(ctx context.Context, req Request, p auth.Principal) (Response, error) {
@@ -143,6 +145,9 @@ func (a *Webhooks) create(ctx context.Context, req Request, p auth.Principal) (R
 	}
 	if b.URL == nil {
 		return Response{}, apperr.Invalid("url", "is required: the https URL deliveries are posted to")
+	}
+	if b.Recover != nil {
+		return Response{}, apperr.Invalid("recover", "a new webhook has missed nothing: recover is for switching one back on (PATCH)")
 	}
 	in := webhooks.New{URL: *b.URL, Enabled: b.Enabled}
 	if b.Description != nil {
@@ -172,7 +177,8 @@ func (a *Webhooks) update(ctx context.Context, req Request, p auth.Principal) (R
 	if err := DecodeJSON(req, &b); err != nil {
 		return Response{}, err
 	}
-	w, err := a.Svc.Update(ctx, p, PathParam(req, "id"), webhooks.Patch{URL: b.URL, Description: b.Description, Types: b.Types, Enabled: b.Enabled})
+	w, err := a.Svc.Update(ctx, p, PathParam(req, "id"), webhooks.Patch{URL: b.URL, Description: b.Description, Types: b.Types, Enabled: b.Enabled,
+		Recover: b.Recover != nil && *b.Recover})
 	if err != nil {
 		return Response{}, err
 	}
@@ -206,6 +212,33 @@ func (a *Webhooks) test(ctx context.Context, req Request, p auth.Principal) (Res
 		return Response{}, err
 	}
 	return JSON(http.StatusOK, ViewDelivery(d))
+}
+
+// recover queues the webhook's events since a time again (202: they go
+// in the background).
+func (a *Webhooks) recover(ctx context.Context, req Request, p auth.Principal) (Response, error) {
+	var b struct {
+		Since *string `json:"since"`
+	}
+	if err := DecodeJSON(req, &b); err != nil {
+		return Response{}, err
+	}
+	var since time.Time
+	if b.Since != nil {
+		t, err := time.Parse(time.RFC3339Nano, *b.Since)
+		if err != nil {
+			return Response{}, apperr.Invalid("since", "must be an RFC 3339 time, e.g. 2026-12-02T10:00:00Z")
+		}
+		since = t
+	}
+	id := PathParam(req, "id")
+	r, err := a.Svc.Recover(ctx, p, id, since)
+	if err != nil {
+		return Response{}, err
+	}
+	self := "/v1/webhooks/" + id
+	return JSON(http.StatusAccepted, map[string]any{"since": r.Since, "until": r.Until,
+		"_links": map[string]Link{"webhook": {Href: self}, "deliveries": {Href: self + "/deliveries"}}})
 }
 
 func (a *Webhooks) retry(ctx context.Context, req Request, p auth.Principal) (Response, error) {

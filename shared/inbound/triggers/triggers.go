@@ -201,7 +201,7 @@ func Deliveries(log *slog.Logger, d Deliverer, q Postponer) func(ctx context.Con
 // deliver makes one delivery attempt; false leaves the message queued.
 func deliver(ctx context.Context, d Deliverer, q Postponer, r events.SQSMessage, log *slog.Logger) bool {
 	var m webhooks.Message
-	if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m.WebhookID == "" || !readable(m.Deliveries()) {
+	if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m.WebhookID == "" || (m.Recover == nil && !readable(m.Deliveries())) {
 		log.ErrorContext(ctx, "unreadable delivery dropped", "message_id", r.MessageId, "err", err)
 		return true
 	}
@@ -211,8 +211,11 @@ func deliver(ctx context.Context, d Deliverer, q Postponer, r events.SQSMessage,
 	for i, e := range evs {
 		ids[i] = e.ID
 	}
-	attrs := []any{"message_id", r.MessageId, "account_id", evs[0].AccountID, "webhook_id", m.WebhookID, "event_ids", ids,
+	attrs := []any{"message_id", r.MessageId, "account_id", m.AccountID(), "webhook_id", m.WebhookID, "event_ids", ids,
 		"receives", r.Attributes["ApproximateReceiveCount"]}
+	if m.Recover != nil {
+		attrs = append(attrs, "recovery_after", m.Recover.After)
+	}
 	switch {
 	case err != nil:
 		log.ErrorContext(ctx, "delivery failed", append(attrs, "err", err)...)

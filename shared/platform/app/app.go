@@ -304,7 +304,7 @@ func (d *Deps) Webhooks() *webhooks.Service {
 		if d.Cfg.WebhookTimeout > 0 {
 			sender.WithTimeout(d.Cfg.WebhookTimeout)
 		}
-		return &webhooks.Service{Store: d.Store(), Sender: sender, Clock: d.Cfg.Now, Loopback: d.Cfg.LoopbackWebhooks}
+		return &webhooks.Service{Store: d.Store(), Sender: sender, Queue: d.Queue(), Clock: d.Cfg.Now, Loopback: d.Cfg.LoopbackWebhooks}
 	})
 }
 

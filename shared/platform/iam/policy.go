@@ -339,8 +339,9 @@ var Policies = map[string]Policy{
 	// items), read their deliveries (a Query of the webhook's own
 	// partition), and test or retry one now (the delivery's log; a retry
 	// reads the event's outbox record back; its outcome updates the
-	// webhook's failure streak).
-	lambdas.Webhooks: {Table(getItem, putItem, updateItem, deleteItem, query)},
+	// webhook's failure streak); a recovery's first step goes to the
+	// deliveries queue.
+	lambdas.Webhooks: {Table(getItem, putItem, updateItem, deleteItem, query), Queue(sendMessage)},
 	// The dispatcher reads the account's webhooks, publishes every event
 	// to the bus and queues the deliveries. (Its event source mapping
 	// reads the table's stream with the role: the stack grants that read
@@ -354,11 +355,13 @@ var Policies = map[string]Policy{
 	// writes the attempt, keeps the failure streak (updates) and switches
 	// a failing webhook off with its event (a transaction); a failed
 	// delivery's message waits for its next attempt (its visibility), and
-	// after its last goes to the dead-letter queue. Its event source
-	// mapping receives and deletes the messages with the role.
+	// after its last goes to the dead-letter queue. A recovery's step
+	// reads a page of the account's outbox (a Query) and queues its
+	// deliveries and the next step. Its event source mapping receives and
+	// deletes the messages with the role.
 	lambdas.Deliveries: {
-		Table(getItem, putItem, updateItem),
-		Queue(receiveMessage, deleteMessage, changeVisibility, queueAttributes),
+		Table(getItem, putItem, updateItem, query),
+		Queue(receiveMessage, deleteMessage, changeVisibility, queueAttributes, sendMessage),
 		DeadLetters(sendMessage),
 	},
 }

@@ -590,3 +590,93 @@ func TestWebhookOrder(t *testing.T) {
 		t.Fatalf("arrived %v, want the feed's order %v (%v) with the third retried before the rest", arrived, want, types)
 	}
 }
+
+// TestWebhookRecovery: events written while a webhook is off reach it when
+// it is switched back on with recover, each once under its original id (the
+// one delivered before is not sent again), and POST .../recover from
+// before them all sends nothing twice. What recover refuses, it names.
+func TestWebhookRecovery(t *testing.T) {
+	t.Parallel()
+	e := start(t, testenv.Embedded(t)) // the outbox's stream and the deliveries queue
+	c := e.account(0, "")
+	r := newReceiver(t, e.clock.Now)
+	w := c.hook(r, map[string]any{"types": []string{"file.created", "file.trashed"}})
+	hook := "/v1/webhooks/" + w["id"].(string)
+	start := e.clock.Now()
+	a := c.upload("a.txt", random(10), nil)
+	before := r.first()
+	r.waitAttempts(before, 1)
+
+	c.expect(200, "PATCH", hook, map[string]any{"enabled": false})
+	c.upload("b.txt", random(10), nil)
+	c.expect(200, "DELETE", "/v1/files", batchBody(a["uuid"].(string)))
+	time.Sleep(300 * time.Millisecond)
+	if n := len(r.accepted()); n != 1 {
+		t.Fatalf("%d events delivered to a webhook that is off", n)
+	}
+	// what the feed says it missed, by id
+	e.clock.Advance(outbox.Settle)
+	missed := map[string]string{}
+	for _, x := range c.expect(200, "GET", "/v1/events", nil)["_embedded"].(map[string]any)["events"].([]any) {
+		if ev := x.(map[string]any); ev["id"] != before {
+			missed[ev["id"].(string)] = ev["type"].(string)
+		}
+	}
+	if len(missed) != 2 {
+		t.Fatalf("the feed has %v besides the first", missed)
+	}
+
+	// refusals name their field
+	for _, tc := range []struct {
+		method, path string
+		body         map[string]any
+		field        string
+	}{
+		{"POST", hook + "/recover", map[string]any{"since": start.Format(time.RFC3339Nano)}, ""}, // off: 409
+		{"POST", hook + "/recover", map[string]any{}, "since"},
+		{"POST", hook + "/recover", map[string]any{"since": "yesterday"}, "since"},
+		{"PATCH", hook, map[string]any{"recover": true}, "recover"},
+		{"POST", "/v1/webhooks", map[string]any{"url": r.URL(), "recover": true}, "recover"},
+	} {
+		res := c.do(tc.method, tc.path, tc.body)
+		if tc.field == "" {
+			if res.Status != 409 || res.JSON()["code"] != "webhook_disabled" {
+				t.Fatalf("recover while off: %s", res)
+			}
+			continue
+		}
+		if res.Status != 400 || !strings.Contains(string(res.Body), `"`+tc.field+`"`) {
+			t.Fatalf("%s %s %v: %s, want a problem naming %s", tc.method, tc.path, tc.body, res, tc.field)
+		}
+	}
+
+	// on again with recover: the two missed events, once each, with their ids
+	c.expect(200, "PATCH", hook, map[string]any{"enabled": true, "recover": true})
+	got := r.waitFor(3)
+	for id, ty := range missed {
+		if got[id].Type != ty {
+			t.Fatalf("missed %s (%s) not recovered: %v", id, ty, got)
+		}
+	}
+	if r.attempts(before) != 1 {
+		t.Fatalf("the event delivered before was sent %d times", r.attempts(before))
+	}
+	// from before it all: nothing is sent twice, and a too-old since is refused
+	res := c.expect(202, "POST", hook+"/recover", map[string]any{"since": start.Format(time.RFC3339Nano)})
+	if res["since"] == nil || res["until"] == nil {
+		t.Fatalf("recover: %v", res)
+	}
+	if res := c.do("POST", hook+"/recover", map[string]any{"since": e.clock.Now().Add(-31 * 24 * time.Hour).Format(time.RFC3339)}); res.Status != 400 ||
+		!strings.Contains(string(res.Body), `"since"`) {
+		t.Fatalf("recover 31 days back: %s", res)
+	}
+	time.Sleep(500 * time.Millisecond)
+	for id := range missed {
+		if n := r.attempts(id); n != 1 {
+			t.Fatalf("event %s sent %d times", id, n)
+		}
+	}
+	if n := len(r.accepted()); n != 3 {
+		t.Fatalf("%d events accepted, want 3", n)
+	}
+}
