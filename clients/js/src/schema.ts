@@ -423,6 +423,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event catalogue: every type, what it means, and the JSON Schema of its data
+         * @description The types the feed, webhooks and the EventBridge bus carry, each with a description and a self-contained JSON Schema (2020-12) of its data in the current payload version. Any valid token may read it.
+         */
+        get: operations["listEventTypes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/usage": {
         parameters: {
             query?: never;
@@ -809,6 +829,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks/{id}/recover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send the webhook every event of its types since a time again, each once, with its original id
+         * @description Reads the account's outbox from since (at most 30 days back) to now and queues each event of the webhook's types in the background, a page at a time, each change's events in their order and each under its original webhook-id. An event the webhook took already is not sent again; one it failed gets a new round of attempts. The webhook must be on (switching one back on with PATCH {"enabled": true, "recover": true} recovers from its switch-off).
+         */
+        post: operations["recoverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/{id}/deliveries": {
         parameters: {
             query?: never;
@@ -818,7 +860,10 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** The webhook's deliveries, newest first, with their attempts (kept 30 days) */
+        /**
+         * The webhook's deliveries, newest first, with their attempts (kept 30 days)
+         * @description Filters combine; a filtered page evaluates at most 1,000 deliveries, so a selective one may answer a short or empty page with a next_cursor to go on from.
+         */
         get: operations["listDeliveries"];
         put?: never;
         post?: never;
@@ -859,6 +904,8 @@ export interface components {
             types?: components["schemas"]["EventType"][];
             description?: string;
             enabled?: boolean;
+            /** @description PATCH only, with enabled true on a disabled webhook: send it every event of its types written since it was switched off (up to 30 days), each under its original webhook-id */
+            recover?: boolean;
         };
         Webhook: {
             /** Format: uuid */
@@ -931,6 +978,29 @@ export interface components {
             reason: string;
             /** Format: date-time */
             disabled_at: string;
+        };
+        /** @description webhook.delivery_failed */
+        DeliveryFailedEventData: {
+            /** Format: uuid */
+            webhook_id: string;
+            /** @description null for tokens without webhooks:admin */
+            url: string | null;
+            /**
+             * Format: uuid
+             * @description the event not delivered: its id, the deliveries' webhook-id
+             */
+            event_id: string;
+            event_type: components["schemas"]["EventType"];
+            attempts: number;
+            last_error: string;
+            /** Format: date-time */
+            failed_at: string;
+        };
+        /** @description webhook.test */
+        WebhookTestEventData: {
+            /** Format: uuid */
+            webhook_id: string;
+            message: string;
         };
         Token: {
             /** Format: uuid */
@@ -1226,8 +1296,11 @@ export interface components {
                 files: components["schemas"]["File"][];
             };
         };
-        /** @enum {string} */
-        EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "batch.created" | "session.expired" | "webhook.disabled";
+        /**
+         * @description GET /v1/event-types describes each.
+         * @enum {string}
+         */
+        EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "batch.created" | "session.expired" | "webhook.disabled" | "webhook.delivery_failed" | "webhook.test";
         Event: {
             /**
              * Format: uuid
@@ -1237,7 +1310,11 @@ export interface components {
             type: components["schemas"]["EventType"];
             /** Format: date-time */
             time: string;
-            data: components["schemas"]["FileEventData"] | components["schemas"]["AttachmentEventData"] | components["schemas"]["BatchEventData"] | components["schemas"]["SessionEventData"] | components["schemas"]["WebhookEventData"];
+            /** @description the payload version the event was written in: within a version fields are only added */
+            version: number;
+            /** @description the event's place in the account's feed: sequences sort as strings in the feed's order, and the events of one change are consecutive (absent on webhook.test) */
+            sequence?: string;
+            data: components["schemas"]["FileEventData"] | components["schemas"]["AttachmentEventData"] | components["schemas"]["BatchEventData"] | components["schemas"]["SessionEventData"] | components["schemas"]["WebhookEventData"] | components["schemas"]["DeliveryFailedEventData"] | components["schemas"]["WebhookTestEventData"];
         };
         /** @description file.created, file.version_created, file.promoted, file.trashed, file.restored, file.purged */
         FileEventData: {
@@ -2266,6 +2343,39 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    listEventTypes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The catalogue */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the version events are written in now */
+                        payload_version: number;
+                        event_types: {
+                            type: components["schemas"]["EventType"];
+                            description: string;
+                            /** @description false: delivered to webhooks only (webhook.test) */
+                            in_feed: boolean;
+                            /** @description a JSON Schema (2020-12) of the event's data */
+                            data_schema: Record<string, never>;
+                        }[];
+                    };
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
     usage: {
         parameters: {
             query?: never;
@@ -3164,12 +3274,58 @@ export interface operations {
             default: components["responses"]["Problem"];
         };
     };
+    recoverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: date-time */
+                    since: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The recovery's window; its deliveries appear in the log as they go */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        since: string;
+                        /** Format: date-time */
+                        until: string;
+                        _links: {
+                            [key: string]: components["schemas"]["Link"];
+                        };
+                    };
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
     listDeliveries: {
         parameters: {
             query?: {
                 /** @description a next_cursor from an earlier page */
                 after?: string;
                 limit?: number;
+                state?: "pending" | "delivered" | "failed";
+                /** @description the event type */
+                type?: components["schemas"]["EventType"];
+                /** @description first attempt at or after this time */
+                since?: string;
+                /** @description first attempt before this time */
+                until?: string;
             };
             header?: never;
             path: {

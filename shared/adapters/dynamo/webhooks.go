@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -216,30 +217,56 @@ func (s *Store) Delivery(ctx context.Context, webhookID, id string) (webhooks.De
 }
 
 // Deliveries implements webhooks.Store: one Query, newest first.
-func (s *Store) Deliveries(ctx context.Context, webhookID, after string, limit int) ([]webhooks.Delivery, string, error) {
-	in := &dynamodb.QueryInput{TableName: &s.table, ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(limit)),
-		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :dl)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(deliveryPK(webhookID)), ":dl": str("DL#")}}
-	if after != "" {
-		in.ExclusiveStartKey = keyOf(deliveryPK(webhookID), deliverySK(after))
+func (s *Store) Deliveries(ctx context.Context, webhookID, after string, f webhooks.DeliveryFilter, limit int) ([]webhooks.Delivery, string, error) {
+	values := map[string]types.AttributeValue{":pk": str(deliveryPK(webhookID)), ":dl": str("DL#")}
+	names := map[string]string{}
+	var conds []string
+	if f.State != "" {
+		conds, names["#state"], values[":state"] = append(conds, "#state = :state"), "state", str(f.State)
 	}
-	out, err := s.api.Query(ctx, in)
-	if err != nil {
-		return nil, "", err
+	if f.Type != "" {
+		conds, names["#type"], values[":type"] = append(conds, "#type = :type"), "type", str(string(f.Type))
 	}
-	ds := make([]webhooks.Delivery, 0, len(out.Items))
-	for _, item := range out.Items {
-		var it deliveryItem
-		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+	if !f.Since.IsZero() {
+		conds, values[":since"] = append(conds, "created_at >= :since"), str(ts(f.Since))
+	}
+	if !f.Until.IsZero() {
+		conds, values[":until"] = append(conds, "created_at < :until"), str(ts(f.Until))
+	}
+	ds := make([]webhooks.Delivery, 0, limit)
+	last := after
+	// a filter reads on past the items it drops, up to a budget
+	for evaluated := 0; len(ds) < limit && evaluated < webhooks.DeliveriesBudget; {
+		in := &dynamodb.QueryInput{TableName: &s.table, ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(limit - len(ds))),
+			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :dl)"), ExpressionAttributeValues: values}
+		if len(conds) > 0 {
+			in.FilterExpression, in.ExpressionAttributeNames = aws.String(strings.Join(conds, " AND ")), names
+		}
+		if last != "" {
+			in.ExclusiveStartKey = keyOf(deliveryPK(webhookID), deliverySK(last))
+		}
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
 			return nil, "", err
 		}
-		ds = append(ds, it.delivery())
+		for _, item := range out.Items {
+			var it deliveryItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return nil, "", err
+			}
+			ds = append(ds, it.delivery())
+		}
+		evaluated += int(out.ScannedCount)
+		if len(out.LastEvaluatedKey) == 0 {
+			return ds, "", nil
+		}
+		var sk string
+		if err := attributevalue.Unmarshal(out.LastEvaluatedKey[AttrSK], &sk); err != nil {
+			return nil, "", err
+		}
+		last = strings.TrimPrefix(sk, "DL#")
 	}
-	next := ""
-	if len(out.LastEvaluatedKey) > 0 && len(ds) > 0 {
-		next = ds[len(ds)-1].ID
-	}
-	return ds, next, nil
+	return ds, last, nil
 }
 
 // Record implements webhooks.Store: one outbox record by its position.

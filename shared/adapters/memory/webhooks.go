@@ -157,11 +157,11 @@ func (s *Store) Delivery(_ context.Context, webhookID, id string) (webhooks.Deli
 // Deliveries implements webhooks.Store: newest first (event ids are
 // UUIDv7), after a delivery id; like the table's Query, a full page names
 // its last delivery as the next page's start.
-func (s *Store) Deliveries(_ context.Context, webhookID, after string, limit int) ([]webhooks.Delivery, string, error) {
+func (s *Store) Deliveries(_ context.Context, webhookID, after string, f webhooks.DeliveryFilter, limit int) ([]webhooks.Delivery, string, error) {
 	var out []webhooks.Delivery
 	err := s.do(func() error {
 		for id, d := range s.deliveries[webhookID] {
-			if after == "" || id < after {
+			if (after == "" || id < after) && f.Passes(d) {
 				d.Attempts = slices.Clone(d.Attempts)
 				out = append(out, d)
 			}

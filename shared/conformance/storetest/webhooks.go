@@ -207,6 +207,7 @@ func testDeliveries(t *testing.T, s Store) {
 	}
 
 	ids := []string{d.ID, failed.ID}
+	var trashed []string
 	for i := range 4 {
 		x := webhooks.Delivery{ID: uuid.Must(uuid.NewV7()).String(), WebhookID: hook, AccountID: acct, Type: outbox.FileTrashed,
 			State: webhooks.StatePending, CreatedAt: now.Add(time.Duration(i) * time.Second)}
@@ -214,12 +215,14 @@ func testDeliveries(t *testing.T, s Store) {
 			t.Fatal(err)
 		}
 		ids = append(ids, x.ID)
+		trashed = append(trashed, x.ID)
 	}
 	slices.Reverse(ids) // newest first
+	slices.Reverse(trashed)
 	var seen []string
 	after := ""
 	for range 4 {
-		page, next, err := s.Deliveries(ctx, hook, after, 2)
+		page, next, err := s.Deliveries(ctx, hook, after, webhooks.DeliveryFilter{}, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,8 +236,40 @@ func testDeliveries(t *testing.T, s Store) {
 	if !slices.Equal(seen, ids) || after != "" {
 		t.Fatalf("pages %v (next %q), want %v", seen, after, ids)
 	}
-	if page, _, err := s.Deliveries(ctx, uuid.NewString(), "", 10); err != nil || len(page) != 0 {
+	if page, _, err := s.Deliveries(ctx, uuid.NewString(), "", webhooks.DeliveryFilter{}, 10); err != nil || len(page) != 0 {
 		t.Fatalf("another webhook's deliveries: %d, %v", len(page), err)
+	}
+
+	// filtered, in pages of two: by state, type, and first attempt's time
+	filtered := func(f webhooks.DeliveryFilter) []string {
+		var out []string
+		for after, n := "", 0; ; n++ {
+			page, next, err := s.Deliveries(ctx, hook, after, f, 2)
+			if err != nil || n > 10 {
+				t.Fatalf("filter %+v: %v after %d pages", f, err, n)
+			}
+			for _, x := range page {
+				out = append(out, x.ID)
+			}
+			if after = next; after == "" {
+				return out
+			}
+		}
+	}
+	for _, tc := range []struct {
+		f    webhooks.DeliveryFilter
+		want []string
+	}{
+		{webhooks.DeliveryFilter{State: webhooks.StateFailed}, []string{failed.ID}},
+		{webhooks.DeliveryFilter{State: webhooks.StateDelivered}, []string{d.ID}},
+		{webhooks.DeliveryFilter{Type: outbox.FileTrashed}, trashed},
+		{webhooks.DeliveryFilter{Type: outbox.FileTrashed, State: webhooks.StateDelivered}, nil},
+		{webhooks.DeliveryFilter{Since: now.Add(2 * time.Second), Until: now.Add(3 * time.Second)}, trashed[1:2]},
+		{webhooks.DeliveryFilter{Since: now.Add(time.Second)}, trashed[:3]},
+	} {
+		if got := filtered(tc.f); !slices.Equal(got, tc.want) {
+			t.Errorf("filter %+v: %v, want %v", tc.f, got, tc.want)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -369,17 +370,48 @@ func deliveryNotFound() error {
 // MaxDeliveriesPage bounds a page of the deliveries log.
 const MaxDeliveriesPage = 100
 
-// Deliveries reads a page of a webhook's deliveries, newest first, after
-// the delivery id after; next is the id to read on from ("": the end).
-func (s *Service) Deliveries(ctx context.Context, p auth.Principal, id, after string, limit int) ([]Delivery, string, error) {
+// DeliveriesBudget bounds the deliveries a page evaluates: a selective
+// filter answers a short page (even an empty one) with a cursor to go on.
+const DeliveriesBudget = 1000
+
+// DeliveryFilter selects deliveries of the log; a zero field selects all.
+type DeliveryFilter struct {
+	State        string
+	Type         outbox.Type
+	Since, Until time.Time // its first attempt at or after Since, before Until
+}
+
+// Passes reports whether d is one f selects.
+func (f DeliveryFilter) Passes(d Delivery) bool {
+	return (f.State == "" || d.State == f.State) && (f.Type == "" || d.Type == f.Type) &&
+		(f.Since.IsZero() || !d.CreatedAt.Before(f.Since)) && (f.Until.IsZero() || d.CreatedAt.Before(f.Until))
+}
+
+// Deliveries reads a page of a webhook's deliveries that pass f, newest
+// first, after the delivery id after; next is the id to read on from ("":
+// the end).
+func (s *Service) Deliveries(ctx context.Context, p auth.Principal, id, after string, f DeliveryFilter, limit int) ([]Delivery, string, error) {
 	w, err := s.Get(ctx, p, id)
 	if err != nil {
 		return nil, "", err
 	}
+	var errs apperr.Fields
 	if after != "" {
 		if _, err := uuid.Parse(after); err != nil {
-			return nil, "", apperr.Invalid("after", "must be a delivery id from a previous page")
+			errs.Add("after", "must be a delivery id from a previous page")
 		}
 	}
-	return s.Store.Deliveries(ctx, w.ID, after, limit)
+	if f.State != "" && f.State != StatePending && f.State != StateDelivered && f.State != StateFailed {
+		errs.Add("state", "must be pending, delivered or failed")
+	}
+	if f.Type != "" && !slices.Contains(outbox.Types, f.Type) {
+		errs.Add("type", "unknown event type; GET /v1/event-types lists them")
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		errs.Add("until", "must be after since")
+	}
+	if err := errs.Err(); err != nil {
+		return nil, "", err
+	}
+	return s.Store.Deliveries(ctx, w.ID, after, f, limit)
 }

@@ -100,9 +100,11 @@ type Store interface {
 	// first) and sets its state, with rec's events when it has some (one
 	// transaction: webhook.delivery_failed with the failure).
 	SaveAttempt(ctx context.Context, d Delivery, a Attempt, rec *outbox.Record) error
-	// Deliveries lists a webhook's deliveries, newest first, after a
-	// delivery id ("": from the newest).
-	Deliveries(ctx context.Context, webhookID, after string, limit int) ([]Delivery, string, error)
+	// Deliveries lists a webhook's deliveries that pass f, newest first,
+	// after a delivery id ("": from the newest): up to limit, and the id
+	// to read on from ("": no more). A page may be short (even empty,
+	// with an id to go on from) when f filters out many.
+	Deliveries(ctx context.Context, webhookID, after string, f DeliveryFilter, limit int) ([]Delivery, string, error)
 	// Record reads one outbox record (a retry rebuilds its delivery).
 	Record(ctx context.Context, account, position string) (outbox.Record, error)
 	// Records reads the outbox (a recovery queues its events again).

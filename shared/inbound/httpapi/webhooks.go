@@ -256,6 +256,14 @@ func (a *Webhooks) deliveries(ctx context.Context, req Request, p auth.Principal
 	v, _ := url.ParseQuery(req.RawQueryString)
 	var errs apperr.Fields
 	limit := DefaultDeliveriesPage
+	var f webhooks.DeliveryFilter
+	at := func(k, v string) time.Time {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			errs.Add(k, "must be an RFC 3339 time, e.g. 2026-12-02T10:00:00Z")
+		}
+		return t
+	}
 	for k, vals := range v {
 		switch k {
 		case "after":
@@ -265,15 +273,23 @@ func (a *Webhooks) deliveries(ctx context.Context, req Request, p auth.Principal
 				errs.Add("limit", "must be an integer from 1 to 100")
 			}
 			limit = n
+		case "state":
+			f.State = vals[0]
+		case "type":
+			f.Type = outbox.Type(vals[0])
+		case "since":
+			f.Since = at(k, vals[0])
+		case "until":
+			f.Until = at(k, vals[0])
 		default:
-			errs.Add(k, "unknown query parameter (after, limit)")
+			errs.Add(k, "unknown query parameter (after, limit, state, type, since, until)")
 		}
 	}
 	if err := errs.Err(); err != nil {
 		return Response{}, err
 	}
 	id := PathParam(req, "id")
-	ds, next, err := a.Svc.Deliveries(ctx, p, id, v.Get("after"), limit)
+	ds, next, err := a.Svc.Deliveries(ctx, p, id, v.Get("after"), f, limit)
 	if err != nil {
 		return Response{}, err
 	}

@@ -413,6 +413,16 @@ func TestWebhookRetries(t *testing.T) {
 	if d := heard["webhook.disabled"]; d == nil || d["id"] != w2["id"] {
 		t.Fatalf("webhook.disabled: %v", heard)
 	}
+	// the log filtered: the failed one by state and type; a bad state named
+	if ds := c.expect(200, "GET", hook2+"/deliveries?state=failed&type=file.trashed", nil)["_embedded"].(map[string]any)["deliveries"].([]any); len(ds) != 1 || ds[0].(map[string]any)["id"] != id2 {
+		t.Fatalf("failed deliveries: %v", ds)
+	}
+	if ds := c.expect(200, "GET", hook2+"/deliveries?state=delivered", nil)["_embedded"].(map[string]any)["deliveries"].([]any); len(ds) != 0 {
+		t.Fatalf("delivered deliveries: %v", ds)
+	}
+	if res := c.do("GET", hook2+"/deliveries?state=lost&since=now", nil); res.Status != 400 || !strings.Contains(string(res.Body), `"since"`) {
+		t.Fatalf("bad filters: %s", res)
+	}
 	dl := c.expect(200, "GET", hook2+"/deliveries", nil)["_embedded"].(map[string]any)["deliveries"].([]any)[0].(map[string]any)
 	if dl["state"] != "failed" || len(dl["attempts"].([]any)) != webhooks.MaxAttempts {
 		t.Fatalf("given-up delivery: %v", dl)
