@@ -119,6 +119,9 @@ var matrixRequests = map[string]func(x fixture) (path string, body any){
 		return "/v1/webhooks/" + x.webhook + "/rotate", nil
 	},
 	"POST /v1/webhooks/{id}/test": func(x fixture) (string, any) { return "/v1/webhooks/" + x.webhook + "/test", nil },
+	"POST /v1/webhooks/{id}/recover": func(x fixture) (string, any) {
+		return "/v1/webhooks/" + x.webhook + "/recover", map[string]any{"since": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)}
+	},
 	"GET /v1/webhooks/{id}/deliveries": func(x fixture) (string, any) {
 		return "/v1/webhooks/" + x.webhook + "/deliveries", nil
 	},
