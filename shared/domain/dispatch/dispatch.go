@@ -90,13 +90,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, recs []outbox.Record) (Stats,
 			evs = append(evs, envs...)
 			for _, w := range ws {
 				// one message per change and webhook: its events go in their order
-				m := webhooks.Message{WebhookID: w.ID, Position: r.Position}
-				for _, env := range envs {
-					if w.Takes(env.Event) {
-						m.Events = append(m.Events, env)
-					}
-				}
-				if len(m.Events) > 0 {
+				if m, ok := webhooks.MessageOf(w, r.Position, envs); ok {
 					ms = append(ms, m)
 					deliveries += len(m.Events)
 				}

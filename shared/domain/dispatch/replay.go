@@ -6,6 +6,7 @@ import (
 
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/webhooks"
 )
 
 // Records reads an account's outbox records (outbox.Outbox).
@@ -90,12 +91,11 @@ func (d *Dispatcher) count(ctx context.Context, account string, recs []outbox.Re
 		return Stats{}, err
 	}
 	for _, r := range recs {
-		for _, e := range r.Events {
-			st.Events++
-			for _, w := range ws {
-				if w.Takes(e) {
-					st.Deliveries++
-				}
+		envs := r.Envelopes()
+		st.Events += len(envs)
+		for _, w := range ws {
+			if m, ok := webhooks.MessageOf(w, r.Position, envs); ok {
+				st.Deliveries += len(m.Events)
 			}
 		}
 	}

@@ -70,10 +70,10 @@ const (
 
 // Message is the deliveries to make of one change to one webhook: what
 // the dispatcher queues for the delivery function, the change's events
-// the webhook wants, in their order (a Wegly batch: batch.created, then
-// each file's file.created and file.attached). They are sent one after
-// the other, each once it is delivered, so the receiver gets them in
-// that order.
+// the webhook takes, in their order (a Wegly batch: batch.created, then
+// its files' file.created, then their file.attached). They are sent one
+// after the other, each once it is delivered, so the receiver gets them
+// in that order.
 type Message struct {
 	WebhookID string            `json:"webhook_id"`
 	Position  string            `json:"position"`
@@ -83,6 +83,20 @@ type Message struct {
 	Event *outbox.Envelope `json:"event,omitempty"`
 	// Recover, instead of events, is a recovery's next step.
 	Recover *Recovery `json:"recover,omitempty"`
+}
+
+// MessageOf is the message of a change (its record's position and
+// envelopes) for w: the events w takes, in their order; false when it
+// takes none. The dispatcher and a recovery queue these, a replay counts
+// them.
+func MessageOf(w Webhook, position string, envs []outbox.Envelope) (Message, bool) {
+	m := Message{WebhookID: w.ID, Position: position}
+	for _, env := range envs {
+		if w.Takes(env.Event) {
+			m.Events = append(m.Events, env)
+		}
+	}
+	return m, len(m.Events) > 0
 }
 
 // AccountID is the account the message is about.

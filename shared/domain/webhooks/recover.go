@@ -69,13 +69,7 @@ func (s *Service) recoverStep(ctx context.Context, w Webhook, r Recovery) (Outco
 	}
 	var ms []Message
 	for _, rec := range recs {
-		m := Message{WebhookID: w.ID, Position: rec.Position}
-		for _, env := range rec.Envelopes() {
-			if w.Takes(env.Event) {
-				m.Events = append(m.Events, env)
-			}
-		}
-		if len(m.Events) > 0 {
+		if m, ok := MessageOf(w, rec.Position, rec.Envelopes()); ok {
 			ms = append(ms, m)
 		}
 	}
