@@ -57,7 +57,7 @@ var Catalogue = []Kind{
 	{FilePurged, "A file deleted for good, with every version: by request, or by the sweeper when its trash time ran out (source sweeper).", "FileEventData"},
 	{FileAttached, "A file attached to an entity (a lead, a deal, a contact…): to its media, a note or a field.", "AttachmentEventData"},
 	{FileDetached, "A file detached from an entity.", "AttachmentEventData"},
-	{BatchCreated, "A Wegly batch: its files, uploaded together and attached to one entity. Each file also has its file.created and file.attached, after this event.", "BatchEventData"},
+	{BatchCreated, "A Wegly batch: its files, uploaded together and attached to one entity. Its files' file.created, then their file.attached, follow it in the same change.", "BatchEventData"},
 	{SessionExpired, "An upload session that expired open: its parts are gone, nothing was created.", "SessionEventData"},
 	{WebhookDisabled, "A webhook switched off after a day of failed deliveries (reason failing).", "WebhookEventData"},
 	{WebhookDeliveryFailed, "A delivery given up after its last attempt: which webhook, which event, the last error. Sent to the account's other webhooks, not to the one it is about.", "DeliveryFailedEventData"},
@@ -132,8 +132,9 @@ func (r *Record) Add(t Type, data any) *Record {
 // carried one.
 func (r Record) Sequenced() []Event {
 	out := make([]Event, len(r.Events))
+	prefix := r.At.UTC().Format("20060102T150405.000000Z") + "-" + r.ID + "-"
 	for i, e := range r.Events {
-		e.Sequence = r.At.UTC().Format("20060102T150405.000000Z") + "-" + r.ID + "-" + fmt.Sprintf("%03d", i)
+		e.Sequence = prefix + fmt.Sprintf("%03d", i)
 		if e.Version == 0 {
 			e.Version = 1
 		}
