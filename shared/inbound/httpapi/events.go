@@ -64,6 +64,16 @@ func eventTypes(context.Context, Request, auth.Principal) (Response, error) {
 		Headers: map[string]string{"Content-Type": "application/json", "Cache-Control": "public, max-age=300"}}, nil
 }
 
+// parseTime reads an RFC 3339 time given as field, or adds the field's
+// problem to errs.
+func parseTime(field, v string, errs *apperr.Fields) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		errs.Add(field, "must be an RFC 3339 time, e.g. 2026-12-02T10:00:00Z")
+	}
+	return t
+}
+
 // list answers a page of events after the cursor `after`, optionally of
 // some types (`type[]`, repeated), `limit` at most (1–500, 100).
 func (a *Events) list(ctx context.Context, req Request, p auth.Principal) (Response, error) {
@@ -74,11 +84,7 @@ func (a *Events) list(ctx context.Context, req Request, p auth.Principal) (Respo
 		switch k {
 		case "after":
 		case "since":
-			t, err := time.Parse(time.RFC3339Nano, vals[0])
-			if err != nil {
-				errs.Add("since", "must be an RFC 3339 time, e.g. 2026-12-02T10:00:00Z")
-			}
-			q.Since = t
+			q.Since = parseTime("since", vals[0], &errs)
 		case "type[]", "type":
 			for _, t := range vals {
 				q.Types = append(q.Types, outbox.Type(t))

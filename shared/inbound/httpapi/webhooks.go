@@ -224,12 +224,12 @@ func (a *Webhooks) recover(ctx context.Context, req Request, p auth.Principal) (
 		return Response{}, err
 	}
 	var since time.Time
+	var errs apperr.Fields
 	if b.Since != nil {
-		t, err := time.Parse(time.RFC3339Nano, *b.Since)
-		if err != nil {
-			return Response{}, apperr.Invalid("since", "must be an RFC 3339 time, e.g. 2026-12-02T10:00:00Z")
-		}
-		since = t
+		since = parseTime("since", *b.Since, &errs)
+	}
+	if err := errs.Err(); err != nil {
+		return Response{}, err
 	}
 	id := PathParam(req, "id")
 	r, err := a.Svc.Recover(ctx, p, id, since)
@@ -257,13 +257,6 @@ func (a *Webhooks) deliveries(ctx context.Context, req Request, p auth.Principal
 	var errs apperr.Fields
 	limit := DefaultDeliveriesPage
 	var f webhooks.DeliveryFilter
-	at := func(k, v string) time.Time {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			errs.Add(k, "must be an RFC 3339 time, e.g. 2026-12-02T10:00:00Z")
-		}
-		return t
-	}
 	for k, vals := range v {
 		switch k {
 		case "after":
@@ -278,9 +271,9 @@ func (a *Webhooks) deliveries(ctx context.Context, req Request, p auth.Principal
 		case "type":
 			f.Type = outbox.Type(vals[0])
 		case "since":
-			f.Since = at(k, vals[0])
+			f.Since = parseTime(k, vals[0], &errs)
 		case "until":
-			f.Until = at(k, vals[0])
+			f.Until = parseTime(k, vals[0], &errs)
 		default:
 			errs.Add(k, "unknown query parameter (after, limit, state, type, since, until)")
 		}
