@@ -1258,8 +1258,6 @@ export interface components {
             mime_type: string;
         };
         FileFields: components["schemas"]["FileCore"];
-        /** @description A file as the API shows it, without _links */
-        EventFile: components["schemas"]["FileCore"];
         FileCore: {
             /** Format: uuid */
             uuid: string;
@@ -1318,7 +1316,7 @@ export interface components {
         };
         /** @description file.created, file.version_created, file.promoted, file.trashed, file.restored, file.purged */
         FileEventData: {
-            file: components["schemas"]["EventFile"];
+            file: components["schemas"]["File"];
             version?: components["schemas"]["EventVersion"];
             /** @enum {string} */
             source?: "session" | "form" | "batch" | "sweeper";
@@ -1337,6 +1335,7 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             created_by: string;
+            _links: components["schemas"]["VersionLinks"];
         };
         /** @description file.attached, file.detached */
         AttachmentEventData: {
@@ -1349,12 +1348,21 @@ export interface components {
             field_id?: string;
             /** Format: uuid */
             version_uuid?: string;
-            file?: components["schemas"]["EventFile"];
+            file?: components["schemas"]["File"];
         };
+        /** @description The entity a change concerns: its UUID, the CRM's numeric code and its title as the directory had them when the change was made, and its links (relative to the API's base URL) */
         EventEntity: {
-            type: string;
+            /** @enum {string} */
+            type: "lead" | "deal" | "contact" | "company" | "customer" | "opportunity" | "case";
             /** Format: uuid */
             uuid: string;
+            /** @description the CRM's numeric id (lead 9001), as the Wegly and ONLYOFFICE routes name it */
+            code: number;
+            title: string;
+            _links: {
+                self: components["schemas"]["Link"];
+                files: components["schemas"]["Link"];
+            };
         };
         /** @description batch.created */
         BatchEventData: {
@@ -1362,7 +1370,7 @@ export interface components {
             id: string;
             title: string | null;
             entity: components["schemas"]["EventEntity"];
-            files: components["schemas"]["EventFile"][];
+            files: components["schemas"]["File"][];
         };
         /** @description session.expired */
         SessionEventData: {
@@ -1393,9 +1401,12 @@ export interface components {
             created_at: string;
             created_by: string;
             is_main: boolean;
-            _links: {
-                [key: string]: components["schemas"]["Link"];
-            };
+            _links: components["schemas"]["VersionLinks"];
+        };
+        VersionLinks: {
+            self: components["schemas"]["Link"];
+            download: components["schemas"]["Link"];
+            promote: components["schemas"]["Link"];
         };
         Entity: {
             /** @enum {string} */

@@ -65,6 +65,8 @@ type sessionAttach struct {
 	UUID  string `dynamodbav:"u"`
 	Kind  string `dynamodbav:"k"`
 	RefID string `dynamodbav:"r,omitempty"`
+	Code  int64  `dynamodbav:"c,omitempty"` // the entity's, for the events
+	Title string `dynamodbav:"n,omitempty"`
 }
 
 func (s sessionItem) session(accountID string) upload.Session {
@@ -77,8 +79,8 @@ func (s sessionItem) session(accountID string) upload.Session {
 		out.Checksum = &upload.Checksum{Algorithm: s.ChecksumAlg, Value: s.Checksum}
 	}
 	for _, a := range s.Attach {
-		out.Attach = append(out.Attach, entities.Attachment{Entity: entities.Ref{Type: entities.Type(a.Type), UUID: a.UUID},
-			Kind: entities.Kind(a.Kind), RefID: a.RefID})
+		out.Attach = append(out.Attach, entities.Attachment{Entity: entities.Ref{Type: entities.Type(a.Type), UUID: a.UUID, Code: a.Code},
+			Title: a.Title, Kind: entities.Kind(a.Kind), RefID: a.RefID})
 	}
 	return out
 }

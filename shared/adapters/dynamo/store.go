@@ -123,7 +123,8 @@ func (s *Store) PutSession(ctx context.Context, ss upload.Session) error {
 		it.ChecksumAlg, it.Checksum = ss.Checksum.Algorithm, ss.Checksum.Value
 	}
 	for _, a := range ss.Attach {
-		it.Attach = append(it.Attach, sessionAttach{Type: string(a.Entity.Type), UUID: a.Entity.UUID, Kind: string(a.Kind), RefID: a.RefID})
+		it.Attach = append(it.Attach, sessionAttach{Type: string(a.Entity.Type), UUID: a.Entity.UUID, Kind: string(a.Kind), RefID: a.RefID,
+			Code: a.Entity.Code, Title: a.Title})
 	}
 	if ss.Status == upload.StatusOpen {
 		it.GSI2PK, it.GSI2SK = dueEntry(sessionsGSI, ss.CreatedAt.Add(upload.SettleAfter), ss.AccountID, ss.ID)

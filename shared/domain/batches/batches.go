@@ -77,20 +77,20 @@ type Item struct {
 
 // Attachment is how a batch attaches one of its files to its entity.
 func (b Batch) Attachment(x Item) entities.Attachment {
-	return entities.Attachment{Entity: entities.Ref{Type: b.Target.Type, UUID: b.Target.UUID}, FileUUID: x.File.UUID,
+	return entities.Attachment{Entity: b.Target.Ref(), Title: b.Target.Title, FileUUID: x.File.UUID,
 		Kind: entities.KindMedia, FileCreated: x.File.CreatedAt, AttachedAt: b.CreatedAt, AttachedBy: b.CreatedBy}
 }
 
 // record is the events of a batch: the batch with its files, each new
 // file, and each attachment to the batch's entity.
 func (b Batch) record(at time.Time) *outbox.Record {
-	data := outbox.BatchData{ID: b.ID, Title: b.Title, Entity: outbox.Entity{Type: string(b.Target.Type), UUID: b.Target.UUID}}
+	data := outbox.BatchData{ID: b.ID, Title: b.Title, Entity: outbox.EntityOf(string(b.Target.Type), b.Target.UUID, b.Target.Code, b.Target.Title)}
 	for _, x := range b.Items {
-		data.Files = append(data.Files, x.File)
+		data.Files = append(data.Files, outbox.FileOf(x.File))
 	}
 	rec := outbox.NewRecord(b.AccountID, at).Add(outbox.BatchCreated, data)
 	for _, x := range b.Items {
-		rec.Add(outbox.FileCreated, outbox.FileData{File: x.File, Version: &x.Version, Source: "batch"})
+		rec.Add(outbox.FileCreated, outbox.FileData{File: outbox.FileOf(x.File), Version: outbox.VersionOf(x.Version), Source: "batch"})
 	}
 	for _, x := range b.Items {
 		f := x.File

@@ -78,7 +78,7 @@ func (s *Service) Attach(ctx context.Context, p auth.Principal, r Ref, specs []S
 		case f.IsTrashed:
 			res.Err = fileTrashed(sp.FileUUID)
 		default:
-			a := Attachment{Entity: Ref{Type: e.Type, UUID: e.UUID}, FileUUID: f.UUID, Kind: sp.Kind, RefID: sp.RefID(),
+			a := Attachment{Entity: e.Ref(), Title: e.Title, FileUUID: f.UUID, Kind: sp.Kind, RefID: sp.RefID(),
 				VersionUUID: sp.VersionUUID, FileCreated: f.CreatedAt, AttachedAt: now, AttachedBy: p.Name}
 			if a.Kind == KindField && a.VersionUUID == "" {
 				a.VersionUUID = f.VersionUUID // a field value pins the version it was set to
@@ -159,13 +159,14 @@ func (s *Service) Detach(ctx context.Context, p auth.Principal, r Ref, specs []S
 			out[i] = res
 			continue
 		}
-		a := Attachment{Entity: Ref{Type: e.Type, UUID: e.UUID}, FileUUID: f.UUID, FileCreated: f.CreatedAt}
+		a := Attachment{Entity: e.Ref(), Title: e.Title, FileUUID: f.UUID, FileCreated: f.CreatedAt}
 		if !anyKind[i] {
 			a.Kind, a.RefID = sp.Kind, sp.RefID()
 		}
 		n, err := s.Store.Detach(ctx, p.AccountID, a, func(found []Attachment) *outbox.Record {
 			rec := outbox.NewRecord(p.AccountID, s.Clock.Now())
 			for _, x := range found {
+				x.Entity, x.Title = a.Entity, a.Title // rows keep neither code nor title
 				rec.Add(outbox.FileDetached, x.EventData(&f))
 			}
 			return rec
@@ -190,8 +191,12 @@ func (a Attachment) record(account string, t outbox.Type, f *files.File) *outbox
 
 // EventData is an attachment as its events show it.
 func (a Attachment) EventData(f *files.File) outbox.AttachmentData {
-	d := outbox.AttachmentData{FileUUID: a.FileUUID, Entity: outbox.Entity{Type: string(a.Entity.Type), UUID: a.Entity.UUID},
-		Kind: string(a.Kind), VersionUUID: a.VersionUUID, File: f}
+	d := outbox.AttachmentData{FileUUID: a.FileUUID, Entity: outbox.EntityOf(string(a.Entity.Type), a.Entity.UUID, a.Entity.Code, a.Title),
+		Kind: string(a.Kind), VersionUUID: a.VersionUUID}
+	if f != nil {
+		ef := outbox.FileOf(*f)
+		d.File = &ef
+	}
 	switch a.Kind {
 	case KindNote:
 		d.NoteID = a.RefID

@@ -63,6 +63,9 @@ type Entity struct {
 	UpdatedBy string    `json:"updated_by"`
 }
 
+// Ref is the entity's reference, resolved: its UUID and its code.
+func (e Entity) Ref() Ref { return Ref{Type: e.Type, UUID: e.UUID, Code: e.Code} }
+
 // Ref names an entity by UUID or by numeric code.
 type Ref struct {
 	Type Type
@@ -163,7 +166,10 @@ const MaxRefID = 128
 // Attachment links a file to an entity. Media attachments are unique per
 // (entity, file); notes per note id; field values per field id.
 type Attachment struct {
-	Entity      Ref // resolved: UUID is always set
+	Entity Ref // resolved: UUID is always set (and Code, where events need it)
+	// Title is the entity's title when the attachment was asked for:
+	// its events show it, with the code (attachment rows keep neither).
+	Title       string
 	FileUUID    string
 	Kind        Kind
 	RefID       string // note id (note) or field id (field); empty for media

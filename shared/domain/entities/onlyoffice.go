@@ -87,7 +87,7 @@ func (s *Service) AttachByIDs(ctx context.Context, p auth.Principal, t Type, cod
 		ev.Files = append(ev.Files, f)
 	}
 	for _, f := range ev.Files {
-		a := Attachment{Entity: Ref{Type: e.Type, UUID: e.UUID}, FileUUID: f.UUID, Kind: KindMedia, FileCreated: f.CreatedAt, AttachedAt: now, AttachedBy: p.Name}
+		a := Attachment{Entity: e.Ref(), Title: e.Title, FileUUID: f.UUID, Kind: KindMedia, FileCreated: f.CreatedAt, AttachedAt: now, AttachedBy: p.Name}
 		switch err := s.Store.Attach(ctx, p.AccountID, a, a.record(p.AccountID, outbox.FileAttached, &f)); {
 		case err == nil, errors.Is(err, ErrAlreadyAttached):
 		case errors.Is(err, ErrFileGone):

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/domain/files"
+	"github.com/anexo/anexo/shared/domain/links"
 )
 
 // Type names what happened.
@@ -181,34 +182,64 @@ func newID() string {
 
 // FileData is the payload of the file events.
 type FileData struct {
-	File    files.File     `json:"file"`
-	Version *files.Version `json:"version,omitempty"` // file.version_created, file.promoted
-	Source  string         `json:"source,omitempty"`  // what made it: session, form, batch, sweeper
+	File    File     `json:"file"`
+	Version *Version `json:"version,omitempty"` // file.version_created, file.promoted
+	Source  string   `json:"source,omitempty"`  // what made it: session, form, batch, sweeper
 }
 
-// Entity names an entity in a payload.
+// File is a file as the API shows it, with its links.
+type File struct {
+	files.File
+	Links links.Set `json:"_links"`
+}
+
+// FileOf is f as events show it.
+func FileOf(f files.File) File { return File{File: f, Links: links.File(f.UUID)} }
+
+// Version is a version as events show it, with its links.
+type Version struct {
+	files.Version
+	Links links.Set `json:"_links"`
+}
+
+// VersionOf is v as events show it.
+func VersionOf(v files.Version) *Version {
+	return &Version{Version: v, Links: links.Version(v.FileUUID, v.UUID)}
+}
+
+// Entity names an entity in a payload: its type and UUID, the CRM's
+// numeric code and its title (as the directory had them when the change
+// was made), and its links.
 type Entity struct {
-	Type string `json:"type"`
-	UUID string `json:"uuid"`
+	Type  string    `json:"type"`
+	UUID  string    `json:"uuid"`
+	Code  int64     `json:"code"`
+	Title string    `json:"title"`
+	Links links.Set `json:"_links"`
+}
+
+// EntityOf names an entity in a payload.
+func EntityOf(typ, uuid string, code int64, title string) Entity {
+	return Entity{Type: typ, UUID: uuid, Code: code, Title: title, Links: links.Entity(typ, uuid)}
 }
 
 // AttachmentData is the payload of file.attached and file.detached.
 type AttachmentData struct {
-	FileUUID    string      `json:"file_uuid"`
-	Entity      Entity      `json:"entity"`
-	Kind        string      `json:"kind"`
-	NoteID      string      `json:"note_id,omitempty"`
-	FieldID     string      `json:"field_id,omitempty"`
-	VersionUUID string      `json:"version_uuid,omitempty"` // a field value's pinned version
-	File        *files.File `json:"file,omitempty"`
+	FileUUID    string `json:"file_uuid"`
+	Entity      Entity `json:"entity"`
+	Kind        string `json:"kind"`
+	NoteID      string `json:"note_id,omitempty"`
+	FieldID     string `json:"field_id,omitempty"`
+	VersionUUID string `json:"version_uuid,omitempty"` // a field value's pinned version
+	File        *File  `json:"file,omitempty"`
 }
 
 // BatchData is the payload of batch.created.
 type BatchData struct {
-	ID     string       `json:"id"`
-	Title  *string      `json:"title"`
-	Entity Entity       `json:"entity"`
-	Files  []files.File `json:"files"`
+	ID     string  `json:"id"`
+	Title  *string `json:"title"`
+	Entity Entity  `json:"entity"`
+	Files  []File  `json:"files"`
 }
 
 // SessionData is the payload of session.expired.
@@ -226,7 +257,11 @@ type SessionData struct {
 // payload is the file as it is after the change (and the version
 // concerned, if any); source says what made it when that is not a request.
 func OfFile(t Type, f files.File, v *files.Version, source string, at time.Time) *Record {
-	return NewRecord(f.AccountID, at).Add(t, FileData{File: f, Version: v, Source: source})
+	d := FileData{File: FileOf(f), Source: source}
+	if v != nil {
+		d.Version = VersionOf(*v)
+	}
+	return NewRecord(f.AccountID, at).Add(t, d)
 }
 
 // DeliveryFailedData is the payload of webhook.delivery_failed.

@@ -132,7 +132,7 @@ func (s *Service) attachments(ctx context.Context, p auth.Principal, targets []A
 			}
 			return nil, err
 		}
-		out[i] = entities.Attachment{Entity: entities.Ref{Type: e.Type, UUID: e.UUID}, Kind: specs[i].Kind, RefID: specs[i].RefID()}
+		out[i] = entities.Attachment{Entity: e.Ref(), Title: e.Title, Kind: specs[i].Kind, RefID: specs[i].RefID()}
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/domain/catalog"
 	"github.com/anexo/anexo/shared/domain/entities"
+	"github.com/anexo/anexo/shared/domain/links"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
 )
 
@@ -51,13 +52,12 @@ func ref(req Request) (entities.Ref, error) {
 // EntityView is the public JSON of a directory entry.
 type EntityView struct {
 	entities.Entity
-	Links map[string]Link `json:"_links"`
+	Links links.Set `json:"_links"`
 }
 
 // ViewEntity renders an entity with its links.
 func ViewEntity(e entities.Entity) EntityView {
-	self := "/v1/entities/" + string(e.Type) + "/" + e.UUID
-	return EntityView{Entity: e, Links: map[string]Link{"self": {Href: self}, "files": {Href: self + "/files"}}}
+	return EntityView{Entity: e, Links: links.Entity(string(e.Type), e.UUID)}
 }
 
 type upsertBody struct {

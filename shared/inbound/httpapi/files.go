@@ -13,6 +13,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/domain/catalog"
 	"github.com/anexo/anexo/shared/domain/files"
+	"github.com/anexo/anexo/shared/domain/links"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
 	"github.com/anexo/anexo/shared/inbound/openapi"
 )
@@ -110,15 +111,12 @@ func (a *Files) list(ctx context.Context, req Request, p auth.Principal) (Respon
 
 type versionView struct {
 	files.Version
-	IsMain bool            `json:"is_main"`
-	Links  map[string]Link `json:"_links"`
+	IsMain bool      `json:"is_main"`
+	Links  links.Set `json:"_links"`
 }
 
 func viewVersion(f files.File, v files.Version) versionView {
-	self := "/v1/files/" + f.UUID + "/versions/" + v.UUID
-	return versionView{Version: v, IsMain: v.UUID == f.VersionUUID, Links: map[string]Link{
-		"self": {Href: self}, "download": {Href: "/v1/files/" + f.UUID + "/download?version_uuid=" + v.UUID},
-		"promote": {Href: self + "/promote"}}}
+	return versionView{Version: v, IsMain: v.UUID == f.VersionUUID, Links: links.Version(f.UUID, v.UUID)}
 }
 
 func (a *Files) versions(ctx context.Context, req Request, p auth.Principal) (Response, error) {

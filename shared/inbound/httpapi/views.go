@@ -6,26 +6,21 @@ import (
 
 	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/domain/files"
+	"github.com/anexo/anexo/shared/domain/links"
 )
 
 // Link is a HAL-style link.
-type Link struct {
-	Href string `json:"href"`
-}
+type Link = links.Link
 
 // FileView is the public JSON of a file (Kommo-style field names).
 type FileView struct {
 	files.File
-	Links map[string]Link `json:"_links"`
+	Links links.Set `json:"_links"`
 }
 
 // ViewFile renders a file with its links.
 func ViewFile(f files.File) FileView {
-	self := "/v1/files/" + f.UUID
-	return FileView{File: f, Links: map[string]Link{
-		"self":     {Href: self},
-		"download": {Href: self + "/download"},
-	}}
+	return FileView{File: f, Links: links.File(f.UUID)}
 }
 
 // ListPage renders one page of a cursor-paged list at path: `_page`

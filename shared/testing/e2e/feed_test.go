@@ -95,6 +95,42 @@ func typesOf(evs []feedEvent) []string {
 	return out
 }
 
+// payloadLinks checks what lets a receiver act without a callback: every
+// file and version in an event carries its API links, and every entity
+// its numeric code, title and links as the directory shows them.
+func (c *client) payloadLinks(ev feedEvent) {
+	c.t.Helper()
+	files, _ := ev.Data["files"].([]any)
+	if f, ok := ev.Data["file"]; ok {
+		files = append(files, f)
+	}
+	for _, f := range files {
+		f := f.(map[string]any)
+		if l := link(f, "download"); l != "/v1/files/"+f["uuid"].(string)+"/download" || link(f, "self") != "/v1/files/"+f["uuid"].(string) {
+			c.t.Fatalf("%s: the file's links %v", ev.Type, f["_links"])
+		}
+	}
+	if v, ok := ev.Data["version"].(map[string]any); ok && link(v, "download") != "/v1/files/"+v["file_uuid"].(string)+"/download?version_uuid="+v["version_uuid"].(string) {
+		c.t.Fatalf("%s: the version's links %v", ev.Type, v["_links"])
+	}
+	if en, ok := ev.Data["entity"].(map[string]any); ok {
+		self := link(en, "self")
+		r := c.do("GET", self, nil)
+		var dir map[string]any
+		if r.Status != 200 || json.Unmarshal(r.Body, &dir) != nil || dir["uuid"] != en["uuid"] || dir["code"] != en["code"] ||
+			dir["title"] != en["title"] || link(en, "files") != self+"/files" {
+			c.t.Fatalf("%s: entity %v, the directory's %s", ev.Type, en, r)
+		}
+	}
+}
+
+// link is the href of a payload object's link rel.
+func link(obj map[string]any, rel string) string {
+	l, _ := obj["_links"].(map[string]any)[rel].(map[string]any)
+	h, _ := l["href"].(string)
+	return h
+}
+
 // TestEventFeed runs a scripted scenario — an upload attached at
 // completion, a new version, a promotion, attach and detach, trash and
 // restore, a browser form upload through an Uppy ticket, a Wegly batch, an
@@ -111,6 +147,7 @@ func TestEventFeed(t *testing.T) {
 	// a webhook for every event, and the bus, see the same events
 	r := newReceiver(t, e.clock.Now)
 	c.hook(r, map[string]any{})
+	c.expect(201, "PUT", "/v1/entities/lead/"+lead, map[string]any{"title": "Ana Souza", "code": 9001})
 
 	a := c.upload("contrato.pdf", random(100), map[string]any{"attach": []map[string]any{{"entity_type": "lead", "entity_id": lead}}})
 	au := a["uuid"].(string)
@@ -164,6 +201,7 @@ func TestEventFeed(t *testing.T) {
 		}
 		ids[ev.ID] = true
 		file, _ := ev.Data["file"].(map[string]any)
+		c.payloadLinks(ev)
 		switch ev.Type {
 		case "file.created":
 			if ev.Data["version"] == nil || file == nil {
@@ -182,7 +220,7 @@ func TestEventFeed(t *testing.T) {
 				t.Fatalf("%+v", ev)
 			}
 		case "batch.created":
-			if len(ev.Data["files"].([]any)) != 2 || ev.Data["entity"].(map[string]any)["type"] != "lead" {
+			if en := ev.Data["entity"].(map[string]any); len(ev.Data["files"].([]any)) != 2 || en["type"] != "lead" || en["code"] != 9001.0 || en["title"] != "Ana Souza" {
 				t.Fatalf("%+v", ev)
 			}
 		case "session.expired":
