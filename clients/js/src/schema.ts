@@ -894,7 +894,28 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    event: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An event delivered to a webhook
+         * @description What Anexo posts to a webhook's URL: one event, signed per the Standard Webhooks specification (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried on the schedule docs/api.md states.
+         */
+        post: operations["deliverEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         WebhookInput: {
@@ -1299,7 +1320,11 @@ export interface components {
          * @enum {string}
          */
         EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "batch.created" | "session.expired" | "webhook.disabled" | "webhook.delivery_failed" | "webhook.test";
-        Event: {
+        /** @description An event as the feed serves it */
+        Event: components["schemas"]["EventFields"];
+        /** @description An event as it leaves the service: a webhook delivery's body, and the detail of its entry on the EventBridge bus (events/bus/event.schema.json describes the whole entry) */
+        DeliveredEvent: components["schemas"]["EventFields"];
+        EventFields: {
             /**
              * Format: uuid
              * @description stable: the same event keeps its id in the feed, on the bus and in every webhook delivery
@@ -3392,6 +3417,42 @@ export interface operations {
             };
             "4XX": components["responses"]["Problem"];
             default: components["responses"]["Problem"];
+        };
+    };
+    deliverEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the event's id, the same on every attempt: deduplicate on it */
+                "webhook-id": string;
+                /** @description seconds since the epoch */
+                "webhook-timestamp": string;
+                /** @description v1,<base64 HMAC-SHA256>, one per active secret, space-separated */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeliveredEvent"];
+            };
+        };
+        responses: {
+            /** @description Accepted (any 2xx is) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Refused (retried on the schedule) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
 }

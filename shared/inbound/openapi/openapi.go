@@ -125,3 +125,44 @@ func Schema(name string) (map[string]any, error) {
 	}
 	return out, nil
 }
+
+// BusEvent is the JSON Schema (2020-12) of an entry of the stack's
+// EventBridge bus as a rule hands it to its targets: EventBridge's
+// envelope (source anexo, detail-type the event's type) with the event,
+// DeliveredEvent, as its detail. events/bus/event.schema.json is it,
+// written by make bus-schema.
+func BusEvent() (map[string]any, error) {
+	detail, err := Schema("DeliveredEvent")
+	if err != nil {
+		return nil, err
+	}
+	defs, _ := detail["$defs"].(map[string]any)
+	delete(detail, "$defs")
+	delete(detail, "$schema")
+	if defs == nil {
+		defs = map[string]any{}
+	}
+	defs["DeliveredEvent"] = detail
+	str := map[string]any{"type": "string"}
+	return map[string]any{
+		"$schema":     "https://json-schema.org/draft/2020-12/schema",
+		"$id":         "https://github.com/anexo/anexo/events/bus/event.schema.json",
+		"title":       "Anexo event on EventBridge",
+		"description": "An entry of the stack's bus (stack output EventBusName) as a rule's target receives it: source anexo, detail-type the event's type, detail the event with its account_id. Filter one account's events with a rule pattern on detail.account_id.",
+		"type":        "object",
+		"required":    []string{"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"},
+		"properties": map[string]any{
+			"version":     map[string]any{"const": "0"},
+			"id":          map[string]any{"type": "string", "description": "EventBridge's id of the entry (not the event's: that is detail.id)"},
+			"detail-type": map[string]any{"$ref": "#/$defs/EventType"},
+			"source":      map[string]any{"const": "anexo"},
+			"account":     map[string]any{"type": "string", "pattern": "^[0-9]{12}$", "description": "the AWS account of the bus"},
+			"time":        map[string]any{"type": "string", "format": "date-time"},
+			"region":      str,
+			"resources":   map[string]any{"type": "array", "items": str, "maxItems": 0},
+			"detail":      map[string]any{"$ref": "#/$defs/DeliveredEvent"},
+		},
+		"additionalProperties": false,
+		"$defs":                defs,
+	}, nil
+}
