@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -43,7 +44,16 @@ func main() {
 			origins = append(origins, o)
 		}
 	}
-	srv, err := devserver.Start(ctx, devserver.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: app.FromEnv(), SweepEvery: time.Minute,
+	cfg := app.FromEnv()
+	if f := os.Getenv("ANEXO_WEBHOOK_CA_FILE"); f != "" { // receivers with a development CA's certificate
+		if cfg.WebhookCA, err = os.ReadFile(f); err == nil && !x509.NewCertPool().AppendCertsFromPEM(cfg.WebhookCA) {
+			err = fmt.Errorf("ANEXO_WEBHOOK_CA_FILE=%s holds no PEM certificate", f)
+		}
+		if err != nil {
+			fail(err)
+		}
+	}
+	srv, err := devserver.Start(ctx, devserver.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: cfg, SweepEvery: time.Minute,
 		CORSOrigins: origins})
 	if err != nil {
 		fail(err)

@@ -3,13 +3,17 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"encoding/pem"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +43,9 @@ func soakOps(t *testing.T) int {
 // restore, attach, usage) from 8 concurrent workers. It asserts zero failed
 // requests (no 5xx, no unexpected 4xx), usage counters equal to the files'
 // sizes at the end, no data race in the server (built with -race when the
-// test is), and a clean exit on Ctrl-C.
+// test is), and a clean exit on Ctrl-C. Before the load, a webhook's test
+// delivery reaches an HTTPS receiver whose certificate only the CA in
+// ANEXO_WEBHOOK_CA_FILE vouches for.
 func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak: long")
@@ -53,8 +59,21 @@ func TestSoak(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	// an HTTPS receiver whose certificate only ANEXO_WEBHOOK_CA_FILE vouches for
+	var hooked atomic.Int32
+	receiver := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("webhook-signature") != "" {
+			hooked.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: receiver.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", t.TempDir())
-	cmd.Env = withoutEndpoints(os.Environ())
+	cmd.Env = append(withoutEndpoints(os.Environ()), "ANEXO_WEBHOOK_CA_FILE="+caFile)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -66,9 +85,17 @@ func TestSoak(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	endpoint, token := banner(t, stdout)
+	api := &client.Client{Endpoint: endpoint, Token: token}
+	hook, _, err := api.CreateWebhook(context.Background(), client.NewWebhook{URL: receiver.URL + "/hooks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := api.TestWebhook(context.Background(), hook.ID); err != nil || d.State != "delivered" || hooked.Load() != 1 {
+		t.Fatalf("a test delivery to an HTTPS receiver of the trusted CA: %+v, %v (%d received)", d, err, hooked.Load())
+	}
 
 	rep, err := load.Run(context.Background(), load.Config{
-		Client: &client.Client{Endpoint: endpoint, Token: token},
+		Client: api,
 		Ops:    soakOps(t), Concurrency: 8, MaxFileSize: 32 << 10, Seed: 7, Dir: t.TempDir(),
 	})
 	var out strings.Builder

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -168,5 +169,28 @@ func TestSendIsSSRFSafe(t *testing.T) {
 	}
 	if a := local.Send(context.Background(), srv.URL+"/long", []string{webhooks.NewSecret()}, "e", time.Now(), []byte("{}")); a.Status != 200 || len(a.Response) != webhooks.ExcerptBytes {
 		t.Fatalf("long: status %d, %d bytes kept", a.Status, len(a.Response))
+	}
+}
+
+// TestSenderTrustsALocalCA: an HTTPS receiver whose certificate a
+// development CA issued is refused (unknown authority) until the sender
+// trusts that CA's PEM, as make run does with ANEXO_WEBHOOK_CA_FILE.
+func TestSenderTrustsALocalCA(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer srv.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	s := webhooks.NewSender(true)
+	if a := s.Send(context.Background(), srv.URL+"/x", []string{webhooks.NewSecret()}, "e", time.Now(), []byte("{}")); a.OK() || !strings.Contains(a.Error, "certificate") {
+		t.Fatalf("before the CA is trusted: %+v", a)
+	}
+	if err := s.Trust([]byte("not a certificate")); err == nil {
+		t.Fatal("a bundle without a certificate was accepted")
+	}
+	if err := s.Trust(ca); err != nil {
+		t.Fatal(err)
+	}
+	if a := s.Send(context.Background(), srv.URL+"/x", []string{webhooks.NewSecret()}, "e", time.Now(), []byte("{}")); !a.OK() || a.Status != 204 {
+		t.Fatalf("with the CA trusted: %+v", a)
 	}
 }

@@ -72,6 +72,10 @@ type Config struct {
 	// LoopbackWebhooks admits http:// webhook endpoints on loopback (local
 	// mode and tests only: no environment variable sets it).
 	LoopbackWebhooks bool
+	// WebhookCA is a PEM bundle of CA certificates webhook endpoints'
+	// certificates may also chain to (local mode: ANEXO_WEBHOOK_CA_FILE
+	// in make run; the stack never sets it).
+	WebhookCA []byte
 	// WebhookTimeout bounds a delivery attempt (0: webhooks.AttemptTimeout;
 	// tests shorten it).
 	WebhookTimeout time.Duration
@@ -303,6 +307,11 @@ func (d *Deps) Webhooks() *webhooks.Service {
 		sender := webhooks.NewSender(d.Cfg.LoopbackWebhooks)
 		if d.Cfg.WebhookTimeout > 0 {
 			sender.WithTimeout(d.Cfg.WebhookTimeout)
+		}
+		if len(d.Cfg.WebhookCA) > 0 {
+			if err := sender.Trust(d.Cfg.WebhookCA); err != nil {
+				d.Log.Error("webhook CA bundle ignored", "err", err) // anexo-local checks it before it starts
+			}
 		}
 		return &webhooks.Service{Store: d.Store(), Sender: sender, Queue: d.Queue(), Clock: d.Cfg.Now, Loopback: d.Cfg.LoopbackWebhooks}
 	})
