@@ -22,7 +22,9 @@ import (
 // (local mode has no AWS). SQS: queues with a visibility timeout, message
 // delays, receive counts and a redrive policy that moves a message to its
 // dead-letter queue after maxReceiveCount receives, as SQS does.
-// EventBridge: buses that keep what is put on them (tests read them back).
+// EventBridge: buses that keep what is put on them (tests read them back),
+// and rules with event patterns that hand each entry to SQS queues and
+// API destinations (eventrules.go).
 // Its clock is the server's, so a test that moves time moves visibility.
 type Messaging struct {
 	URL   string
@@ -30,7 +32,12 @@ type Messaging struct {
 	mu    sync.Mutex
 	qs    map[string]*queue // by name
 	buses map[string][]PutEvent
-	srv   *http.Server
+	// the buses' rules (by bus, then name), connections and API
+	// destinations (by ARN)
+	ruleSet map[string]map[string]*rule
+	conns   map[string]*connection
+	dests   map[string]*apiDestination
+	srv     *http.Server
 }
 
 // PutEvent is an entry a bus received.
@@ -64,7 +71,8 @@ func StartMessaging(now func() time.Time) (*Messaging, error) {
 	if now == nil {
 		now = time.Now
 	}
-	m := &Messaging{URL: "http://" + ln.Addr().String(), Now: now, qs: map[string]*queue{}, buses: map[string][]PutEvent{}}
+	m := &Messaging{URL: "http://" + ln.Addr().String(), Now: now, qs: map[string]*queue{}, buses: map[string][]PutEvent{},
+		ruleSet: map[string]map[string]*rule{}, conns: map[string]*connection{}, dests: map[string]*apiDestination{}}
 	m.srv = &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = m.srv.Serve(ln) }()
 	return m, nil
@@ -335,6 +343,9 @@ func (m *Messaging) receive(q *queue, n int, vis time.Duration, now time.Time) [
 func (m *Messaging) events(op string, body []byte) (any, *apiError) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if out, e, ok := m.rules(op, body); ok {
+		return out, e
+	}
 	var in struct {
 		Name    string
 		Entries []struct {
@@ -380,6 +391,7 @@ func (m *Messaging) events(op string, body []byte) (any, *apiError) {
 				ev.Time = time.Unix(0, int64(*en.Time*1e9)).UTC()
 			}
 			m.buses[bus] = append(m.buses[bus], ev)
+			m.route(bus, ev)
 			res = append(res, map[string]string{"EventId": ev.ID})
 		}
 		return map[string]any{"FailedEntryCount": failed, "Entries": res}, nil

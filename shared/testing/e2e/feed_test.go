@@ -148,6 +148,9 @@ func TestEventFeed(t *testing.T) {
 	r := newReceiver(t, e.clock.Now)
 	c.hook(r, map[string]any{})
 	c.expect(201, "PUT", "/v1/entities/lead/"+lead, map[string]any{"title": "Ana Souza", "code": 9001})
+	// and an integrator's rule on the bus, for this account only
+	consumer := e.busRule(t, `{"source":["anexo"],"detail":{"account_id":["`+c.account+`"]}}`)
+	e.account(0, "").upload("other.bin", random(10), nil) // another account's event: not for the rule
 
 	a := c.upload("contrato.pdf", random(100), map[string]any{"attach": []map[string]any{{"entity_type": "lead", "entity_id": lead}}})
 	au := a["uuid"].(string)
@@ -242,12 +245,15 @@ func TestEventFeed(t *testing.T) {
 	}
 
 	// the webhook got each event once, signed, with the feed's id, type,
-	// time and data; the bus got each once too
+	// time and data; the bus rule's queue got each once too, as its schema
+	// says
 	hooked := r.waitFor(len(all))
 	bus := map[string]outbox.Envelope{}
-	for _, p := range e.srv.Messaging.BusEvents(e.srv.Deps.Cfg.BusName) {
+	for _, p := range consumer() {
 		var env outbox.Envelope
-		if err := json.Unmarshal([]byte(p.Detail), &env); err != nil || p.Source != "anexo" || p.DetailType != string(env.Type) || p.Time.Sub(env.Time).Abs() >= time.Second {
+		raw, _ := json.Marshal(p["detail"])
+		at, _ := time.Parse(time.RFC3339, p["time"].(string))
+		if err := json.Unmarshal(raw, &env); err != nil || p["detail-type"] != string(env.Type) || at.Sub(env.Time).Abs() >= 2*time.Second {
 			t.Fatalf("bus entry %+v: %v", p, err)
 		}
 		if _, dup := bus[env.ID]; dup {
