@@ -9,6 +9,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/anexo/anexo/shared/domain/webhooks"
 	"github.com/anexo/anexo/shared/inbound/httpapi"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
 )
@@ -56,7 +57,7 @@ func (s *Stack) routeThrottles(props Props, stage awsapigatewayv2.HttpStage) {
 // invocations at once, each up to ten 10 s attempts, whatever the queue
 // holds, so slow endpoints cannot take the account's concurrency from the
 // API.
-const DefaultDeliveriesConcurrency = 20
+const DefaultDeliveriesConcurrency = webhooks.Concurrency
 
 // RecommendedReservations is -c reservedConcurrency=recommended: the
 // authorizer (every authorized request) and the upload path keep this

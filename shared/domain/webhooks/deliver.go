@@ -68,6 +68,13 @@ const (
 	QueueBatch      = 10
 )
 
+// Concurrency is how many batches the delivery function is given at
+// once, by default: the stack's event source mapping's maximum
+// concurrency (-c deliveriesConcurrency) and local mode's. Each batch's
+// messages go out in parallel, and a batch that waits on a slow endpoint
+// holds one of these, never the others.
+const Concurrency = 20
+
 // Message is the deliveries to make of one change to one webhook: what
 // the dispatcher queues for the delivery function, the change's events
 // the webhook takes, in their order (a Wegly batch: batch.created, then

@@ -3,6 +3,7 @@ package devserver
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,7 +21,9 @@ import (
 // role (its client, its IAM policy enforced): it receives up to ten,
 // invokes, and deletes those the function did not report as failed.
 // Failed ones stay; they come back when their visibility ends (the
-// function set it to the wait before their next attempt).
+// function set it to the wait before their next attempt). Up to
+// webhooks.Concurrency invocations run at once, as the stack's mapping
+// allows: a batch waiting on a slow endpoint delays no other batch.
 func consumeQueue(ctx context.Context, fn *app.Deps, every time.Duration) {
 	deliver := app.Deliveries(fn)
 	ctx = lambdas.WithConsumer(ctx, lambdas.Deliveries)
@@ -34,7 +37,15 @@ func consumeQueue(ctx context.Context, fn *app.Deps, every time.Duration) {
 	arn := attrs.Attributes[string(types.QueueAttributeNameQueueArn)]
 	t := time.NewTicker(every)
 	defer t.Stop()
+	slots := make(chan struct{}, webhooks.Concurrency)
+	var running sync.WaitGroup
+	defer running.Wait()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case slots <- struct{}{}:
+		}
 		out, err := fn.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: webhooks.QueueBatch,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll}})
 		if err == nil && len(out.Messages) > 0 {
@@ -44,22 +55,31 @@ func consumeQueue(ctx context.Context, fn *app.Deps, every time.Duration) {
 					Body: aws.ToString(m.Body), Md5OfBody: aws.ToString(m.MD5OfBody), Attributes: m.Attributes,
 					EventSource: "aws:sqs", EventSourceARN: arn, AWSRegion: fn.Cfg.Region})
 			}
-			res, err := deliver(ctx, ev)
-			var done []types.DeleteMessageBatchRequestEntry
-			for _, r := range ev.Records {
-				if err == nil && !slices.ContainsFunc(res.BatchItemFailures, func(f events.SQSBatchItemFailure) bool { return f.ItemIdentifier == r.MessageId }) {
-					done = append(done, types.DeleteMessageBatchRequestEntry{Id: aws.String(r.MessageId), ReceiptHandle: aws.String(r.ReceiptHandle)})
-				}
-			}
-			if len(done) > 0 {
-				_, _ = fn.SQS().DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &url, Entries: done})
-			}
+			running.Go(func() {
+				defer func() { <-slots }()
+				invoke(ctx, fn, deliver, url, ev)
+			})
 			continue // more may be waiting
 		}
+		<-slots
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// invoke runs one batch and deletes the messages it did not report failed.
+func invoke(ctx context.Context, fn *app.Deps, deliver func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), url string, ev events.SQSEvent) {
+	res, err := deliver(ctx, ev)
+	var done []types.DeleteMessageBatchRequestEntry
+	for _, r := range ev.Records {
+		if err == nil && !slices.ContainsFunc(res.BatchItemFailures, func(f events.SQSBatchItemFailure) bool { return f.ItemIdentifier == r.MessageId }) {
+			done = append(done, types.DeleteMessageBatchRequestEntry{Id: aws.String(r.MessageId), ReceiptHandle: aws.String(r.ReceiptHandle)})
+		}
+	}
+	if len(done) > 0 {
+		_, _ = fn.SQS().DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: &url, Entries: done})
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/webhooks"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/platform/devserver"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
@@ -37,8 +38,9 @@ type receiver struct {
 	got     []delivered
 	tries   map[string]int // attempts per webhook-id
 	// answer is the status for attempt n of a webhook-id (0: hang past
-	// the sender's timeout); nil answers 204.
+	// the sender's timeout, or for hang); nil answers 204.
 	answer func(id string, n int) int
+	hang   time.Duration
 	// dupOK admits an event accepted twice (at least once: a retry after
 	// a lost answer), under its same id
 	dupOK bool
@@ -47,6 +49,7 @@ type receiver struct {
 type delivered struct {
 	ID, Type  string
 	At        time.Time
+	Got       time.Time // when the receiver got it
 	AccountID string
 	Data      map[string]any
 	Status    int
@@ -124,10 +127,17 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if r.answer != nil {
 		status = r.answer(ev.ID, n)
 	}
-	r.got = append(r.got, delivered{ID: ev.ID, Type: ev.Type, At: ev.Time, AccountID: ev.AccountID, Data: ev.Data, Status: status})
+	r.got = append(r.got, delivered{ID: ev.ID, Type: ev.Type, At: ev.Time, Got: r.now(), AccountID: ev.AccountID, Data: ev.Data, Status: status})
+	hang := r.hang
 	r.mu.Unlock()
 	if status == 0 {
-		time.Sleep(webhookTimeout + 200*time.Millisecond) // past the sender's timeout
+		if hang == 0 {
+			hang = webhookTimeout + 200*time.Millisecond // past the sender's timeout
+		}
+		select { // the sender hangs up at its timeout
+		case <-time.After(hang):
+		case <-req.Context().Done():
+		}
 		return
 	}
 	w.WriteHeader(status)
@@ -689,4 +699,51 @@ func TestWebhookRecovery(t *testing.T) {
 	if n := len(r.accepted()); n != 3 {
 		t.Fatalf("%d events accepted, want 3", n)
 	}
+}
+
+// TestSlowEndpointIsolation: a webhook whose endpoint never answers (each
+// attempt held for the sender's whole timeout, 5 s here) beside a healthy
+// one, both taking 20 changes made 50 ms apart. The healthy endpoint gets
+// every event before the slow endpoint's first attempt has even timed
+// out: a batch waiting on the slow endpoint holds one invocation, and the
+// others keep going (before, each batch waited for the one before it:
+// p50 7 s, p99 20 s). The latencies are logged (docs/performance.md).
+func TestSlowEndpointIsolation(t *testing.T) {
+	t.Parallel()
+	const attemptTimeout = 5 * time.Second
+	e := start(t, testenv.Embedded(t), func(o *devserver.Options) { o.Config.WebhookTimeout = attemptTimeout })
+	c := e.account(0, "")
+	slow, healthy := newReceiver(t, e.clock.Now), newReceiver(t, e.clock.Now)
+	slow.answer, slow.hang = func(string, int) int { return 0 }, 2*attemptTimeout
+	c.hook(slow, map[string]any{})
+	c.hook(healthy, map[string]any{})
+	f := c.upload("a.txt", random(10), nil)
+	const changes = 20
+	for i := range changes {
+		if i%2 == 0 {
+			c.expect(200, "DELETE", "/v1/files", batchBody(f["uuid"].(string)))
+		} else {
+			c.expect(200, "POST", "/v1/files/restore", batchBody(f["uuid"].(string)))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := healthy.waitFor(changes + 1)
+	slow.mu.Lock()
+	attempts := slices.Clone(slow.got)
+	slow.mu.Unlock()
+	if len(got) != changes+1 || len(attempts) == 0 {
+		t.Fatalf("the healthy endpoint got %d of %d events, the slow one %d attempts", len(got), changes+1, len(attempts))
+	}
+	firstTimeout := attempts[0].Got.Add(attemptTimeout)
+	var lat []time.Duration
+	for _, d := range got {
+		lat = append(lat, d.Got.Sub(d.At))
+		if !d.Got.Before(firstTimeout) {
+			t.Errorf("%s (%s) reached the healthy endpoint %v after the slow endpoint's first attempt began: it waited for it",
+				d.ID, d.Type, d.Got.Sub(attempts[0].Got).Round(time.Millisecond))
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("healthy endpoint beside a slow one: delivery p50 %v, p99 %v over %d events; the slow endpoint held %d attempts of %v",
+		lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)*99/100].Round(time.Millisecond), len(lat), len(attempts), attemptTimeout)
 }
