@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -24,7 +25,8 @@ import (
 // function set it to the wait before their next attempt). Up to
 // webhooks.Concurrency invocations run at once, as the stack's mapping
 // allows: a batch waiting on a slow endpoint delays no other batch.
-func consumeQueue(ctx context.Context, fn *app.Deps, every time.Duration) {
+// running counts the invocations under way.
+func consumeQueue(ctx context.Context, fn *app.Deps, every time.Duration, running *atomic.Int64) {
 	deliver := app.Deliveries(fn)
 	ctx = lambdas.WithConsumer(ctx, lambdas.Deliveries)
 	url := fn.Cfg.QueueURL
@@ -38,8 +40,8 @@ func consumeQueue(ctx context.Context, fn *app.Deps, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	slots := make(chan struct{}, webhooks.Concurrency)
-	var running sync.WaitGroup
-	defer running.Wait()
+	var invocations sync.WaitGroup
+	defer invocations.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -49,14 +51,15 @@ func consumeQueue(ctx context.Context, fn *app.Deps, every time.Duration) {
 		out, err := fn.SQS().ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: webhooks.QueueBatch,
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll}})
 		if err == nil && len(out.Messages) > 0 {
+			running.Add(1)
 			ev := events.SQSEvent{}
 			for _, m := range out.Messages {
 				ev.Records = append(ev.Records, events.SQSMessage{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
 					Body: aws.ToString(m.Body), Md5OfBody: aws.ToString(m.MD5OfBody), Attributes: m.Attributes,
 					EventSource: "aws:sqs", EventSourceARN: arn, AWSRegion: fn.Cfg.Region})
 			}
-			running.Go(func() {
-				defer func() { <-slots }()
+			invocations.Go(func() {
+				defer func() { running.Add(-1); <-slots }()
 				invoke(ctx, fn, deliver, url, ev)
 			})
 			continue // more may be waiting

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -62,6 +63,23 @@ type Server struct {
 	// Messaging is the embedded SQS and EventBridge (nil when the
 	// configuration names others).
 	Messaging *Messaging
+	// delivering counts the delivery function's invocations running.
+	delivering atomic.Int64
+}
+
+// DeliveriesIdle waits up to timeout until no invocation of the delivery
+// function runs; false if one still does. Tests that move the clock call
+// it first: on AWS an invocation ends within the function's timeout, long
+// before its messages' visibility, so a message is never received again
+// while its attempt runs — a clock moved by minutes mid-attempt would
+// make that happen here.
+func (s *Server) DeliveriesIdle(timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); s.delivering.Load() > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // Function returns the dependencies of one function's process.
@@ -186,7 +204,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		go consumeStream(ctx, st, s.Function(lambdas.Dispatcher))
 	}
 	if c.QueueURL != "" {
-		go consumeQueue(ctx, s.Function(lambdas.Deliveries), 50*time.Millisecond)
+		go consumeQueue(ctx, s.Function(lambdas.Deliveries), 50*time.Millisecond, &s.delivering)
 	}
 	return s, nil
 }

@@ -29,6 +29,9 @@ func TestMain(m *testing.M) { testenv.Main(m, catalogueCovered) }
 type clock struct {
 	mu     sync.Mutex
 	offset time.Duration
+	// settle runs before the clock moves: it waits for the delivery
+	// invocations under way (devserver.Server.DeliveriesIdle says why).
+	settle func()
 }
 
 func (c *clock) Now() time.Time {
@@ -38,6 +41,9 @@ func (c *clock) Now() time.Time {
 }
 
 func (c *clock) Advance(d time.Duration) {
+	if c.settle != nil {
+		c.settle()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offset += d
@@ -74,6 +80,11 @@ func start(t testing.TB, be testenv.Backend, opts ...func(*devserver.Options)) *
 		t.Fatal(err)
 	}
 	e.srv = srv
+	e.clock.settle = func() {
+		if !srv.DeliveriesIdle(30 * time.Second) {
+			t.Errorf("a delivery invocation still ran 30 s later when the clock moved")
+		}
+	}
 	// a call outside a function's IAM policy fails the test that made it
 	t.Cleanup(func() {
 		if denied := srv.Denied(); len(denied) > 0 {
