@@ -21,10 +21,6 @@ import (
 // API key or basic auth), posted to with a few retries.
 
 const (
-	region       = "us-east-1"
-	awsAccount   = "000000000000"
-	arnPrefix    = "arn:aws:events:" + region + ":" + awsAccount + ":"
-	sqsARNPrefix = "arn:aws:sqs:" + region + ":" + awsAccount + ":"
 	// apiDestinationTries and apiDestinationTimeout: EventBridge gives an
 	// API destination 5 s an attempt and retries 5xx, 429 and network
 	// errors; locally a few tries a second apart.

@@ -62,6 +62,15 @@ type message struct {
 	receives          int
 }
 
+// The region and account the emulator's ARNs and URLs name: a queue's ARN
+// is what a rule's target names, so both come from here.
+const (
+	region       = "us-east-1"
+	awsAccount   = "000000000000"
+	arnPrefix    = "arn:aws:events:" + region + ":" + awsAccount + ":"
+	sqsARNPrefix = "arn:aws:sqs:" + region + ":" + awsAccount + ":"
+)
+
 // StartMessaging serves an embedded SQS and EventBridge on 127.0.0.1.
 func StartMessaging(now func() time.Time) (*Messaging, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -82,7 +91,7 @@ func StartMessaging(now func() time.Time) (*Messaging, error) {
 func (m *Messaging) Close() error { return m.srv.Close() }
 
 // QueueURL is the URL of the queue named name.
-func (m *Messaging) QueueURL(name string) string { return m.URL + "/000000000000/" + name }
+func (m *Messaging) QueueURL(name string) string { return m.URL + "/" + awsAccount + "/" + name }
 
 // BusEvents lists what a bus received, oldest first.
 func (m *Messaging) BusEvents(bus string) []PutEvent {
@@ -209,7 +218,7 @@ func (m *Messaging) sqs(op string, body []byte) (any, *apiError) {
 				visible++
 			}
 		}
-		attrs := map[string]string{"QueueArn": "arn:aws:sqs:us-east-1:000000000000:" + q.name,
+		attrs := map[string]string{"QueueArn": sqsARNPrefix + q.name,
 			"VisibilityTimeout": strconv.Itoa(int(q.visibility.Seconds())), "ApproximateNumberOfMessages": strconv.Itoa(visible),
 			"ApproximateNumberOfMessagesNotVisible": strconv.Itoa(len(q.msgs) - visible)}
 		if q.redrive != "" {
@@ -362,7 +371,7 @@ func (m *Messaging) events(op string, body []byte) (any, *apiError) {
 			return nil, fail("ResourceAlreadyExistsException", "Event bus %s already exists.", in.Name)
 		}
 		m.buses[in.Name] = nil
-		return map[string]string{"EventBusArn": "arn:aws:events:us-east-1:000000000000:event-bus/" + in.Name}, nil
+		return map[string]string{"EventBusArn": arnPrefix + "event-bus/" + in.Name}, nil
 	case "PutEvents":
 		if len(in.Entries) == 0 || len(in.Entries) > 10 {
 			return nil, fail("ValidationException", "Entries must have 1 to 10 members")
