@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/anexo/anexo/shared/domain/webhooks"
 	"github.com/anexo/anexo/shared/platform/app"
 	"github.com/anexo/anexo/shared/platform/devserver"
 	"github.com/anexo/anexo/shared/platform/iam"
@@ -46,11 +46,12 @@ func main() {
 	}
 	cfg := app.FromEnv()
 	if f := os.Getenv("ANEXO_WEBHOOK_CA_FILE"); f != "" { // receivers with a development CA's certificate
-		if cfg.WebhookCA, err = os.ReadFile(f); err == nil && !x509.NewCertPool().AppendCertsFromPEM(cfg.WebhookCA) {
-			err = fmt.Errorf("ANEXO_WEBHOOK_CA_FILE=%s holds no PEM certificate", f)
+		pem, err := os.ReadFile(f)
+		if err == nil {
+			cfg.WebhookRoots, err = webhooks.Roots(pem)
 		}
 		if err != nil {
-			fail(err)
+			fail(fmt.Errorf("ANEXO_WEBHOOK_CA_FILE=%s: %w", f, err))
 		}
 	}
 	srv, err := devserver.Start(ctx, devserver.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: cfg, SweepEvery: time.Minute,

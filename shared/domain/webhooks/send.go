@@ -117,20 +117,25 @@ func (s *Sender) WithTimeout(d time.Duration) *Sender {
 	return s
 }
 
-// Trust adds the CA certificates of a PEM bundle to the system's roots
-// an endpoint's certificate may chain to (local mode: receivers with a
-// certificate from a development CA, such as mkcert's).
-func (s *Sender) Trust(pem []byte) error {
+// Roots is the system's CA certificates and those of a PEM bundle: what
+// an endpoint's certificate may chain to in local mode, where receivers
+// have a certificate from a development CA, such as mkcert's.
+func Roots(pem []byte) (*x509.CertPool, error) {
 	roots, err := x509.SystemCertPool()
 	if err != nil {
 		roots = x509.NewCertPool()
 	}
 	if !roots.AppendCertsFromPEM(pem) {
-		return errors.New("no CA certificate in the PEM data")
+		return nil, errors.New("no CA certificate in the PEM data")
 	}
-	tr := s.client.Transport.(*http.Transport)
-	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-	return nil
+	return roots, nil
+}
+
+// Trust makes roots the CA certificates an endpoint's certificate must
+// chain to (Roots).
+func (s *Sender) Trust(roots *x509.CertPool) *Sender {
+	s.client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return s
 }
 
 // ErrForbiddenAddress is a dial to an address deliveries may not reach.

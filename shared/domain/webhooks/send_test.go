@@ -184,12 +184,14 @@ func TestSenderTrustsALocalCA(t *testing.T) {
 	if a := s.Send(context.Background(), srv.URL+"/x", []string{webhooks.NewSecret()}, "e", time.Now(), []byte("{}")); a.OK() || !strings.Contains(a.Error, "certificate") {
 		t.Fatalf("before the CA is trusted: %+v", a)
 	}
-	if err := s.Trust([]byte("not a certificate")); err == nil {
+	if _, err := webhooks.Roots([]byte("not a certificate")); err == nil {
 		t.Fatal("a bundle without a certificate was accepted")
 	}
-	if err := s.Trust(ca); err != nil {
+	roots, err := webhooks.Roots(ca)
+	if err != nil {
 		t.Fatal(err)
 	}
+	s.Trust(roots)
 	if a := s.Send(context.Background(), srv.URL+"/x", []string{webhooks.NewSecret()}, "e", time.Now(), []byte("{}")); !a.OK() || a.Status != 204 {
 		t.Fatalf("with the CA trusted: %+v", a)
 	}

@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -72,10 +73,11 @@ type Config struct {
 	// LoopbackWebhooks admits http:// webhook endpoints on loopback (local
 	// mode and tests only: no environment variable sets it).
 	LoopbackWebhooks bool
-	// WebhookCA is a PEM bundle of CA certificates webhook endpoints'
-	// certificates may also chain to (local mode: ANEXO_WEBHOOK_CA_FILE
-	// in make run; the stack never sets it).
-	WebhookCA []byte
+	// WebhookRoots, when set, are the CA certificates webhook endpoints'
+	// certificates must chain to (local mode: the system's and those of
+	// ANEXO_WEBHOOK_CA_FILE in make run, webhooks.Roots; the stack never
+	// sets it).
+	WebhookRoots *x509.CertPool
 	// WebhookTimeout bounds a delivery attempt (0: webhooks.AttemptTimeout;
 	// tests shorten it).
 	WebhookTimeout time.Duration
@@ -308,10 +310,8 @@ func (d *Deps) Webhooks() *webhooks.Service {
 		if d.Cfg.WebhookTimeout > 0 {
 			sender.WithTimeout(d.Cfg.WebhookTimeout)
 		}
-		if len(d.Cfg.WebhookCA) > 0 {
-			if err := sender.Trust(d.Cfg.WebhookCA); err != nil {
-				d.Log.Error("webhook CA bundle ignored", "err", err) // anexo-local checks it before it starts
-			}
+		if d.Cfg.WebhookRoots != nil {
+			sender.Trust(d.Cfg.WebhookRoots)
 		}
 		return &webhooks.Service{Store: d.Store(), Sender: sender, Queue: d.Queue(), Clock: d.Cfg.Now, Loopback: d.Cfg.LoopbackWebhooks}
 	})
