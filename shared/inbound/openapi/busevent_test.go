@@ -1,4 +1,4 @@
-package openapi
+package openapi_test
 
 import (
 	"bytes"
@@ -9,16 +9,16 @@ import (
 	"testing"
 
 	"github.com/pb33f/jsonschema/v6"
-)
 
-// busDir is the repository's events/bus.
-const busDir = "../../../events/bus"
+	"github.com/anexo/anexo/shared/inbound/openapi"
+	"github.com/anexo/anexo/shared/inbound/openapi/openapitest"
+)
 
 // TestBusEventSchemaFile: events/bus/event.schema.json is BusEvent (make
 // bus-schema rewrites it), and it holds the sample entry and refuses an
 // entry that drifts from it.
 func TestBusEventSchemaFile(t *testing.T) {
-	s, err := BusEvent()
+	s, err := openapi.BusEvent()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func TestBusEventSchemaFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = append(want, '\n')
-	file := filepath.Join(busDir, "event.schema.json")
+	file := openapitest.BusSchemaFile()
 	if os.Getenv("ANEXO_UPDATE") != "" {
 		if err := os.WriteFile(file, want, 0o644); err != nil {
 			t.Fatal(err)
@@ -38,19 +38,8 @@ func TestBusEventSchemaFile(t *testing.T) {
 		t.Fatalf("%s is not the document's bus event schema (run make bus-schema): %v", file, err)
 	}
 
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(got)) // as a consumer reads the file
-	if err != nil {
-		t.Fatal(err)
-	}
-	comp := jsonschema.NewCompiler()
-	if err := comp.AddResource("event.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := comp.Compile("event.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(busDir, "file.attached.json"))
+	sch := openapitest.BusSchema(t)
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(file), "file.attached.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,6 +13,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/pb33f/jsonschema/v6"
 
+	"github.com/anexo/anexo/shared/inbound/openapi/openapitest"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
@@ -44,7 +43,7 @@ func (e *env) busRule(t *testing.T, pattern string) func() []map[string]any {
 	if err != nil || out.FailedEntryCount != 0 {
 		t.Fatalf("put targets: %v %+v", err, out)
 	}
-	schema := busSchema(t)
+	schema := openapitest.BusSchema(t)
 	return func() []map[string]any {
 		t.Helper()
 		var entries []map[string]any
@@ -72,26 +71,4 @@ func (e *env) busRule(t *testing.T, pattern string) func() []map[string]any {
 			}
 		}
 	}
-}
-
-// busSchema compiles events/bus/event.schema.json.
-func busSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(eventsDir(), "bus", "event.schema.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(string(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	comp := jsonschema.NewCompiler()
-	if err := comp.AddResource("event.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := comp.Compile("event.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
