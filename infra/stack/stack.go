@@ -189,8 +189,9 @@ var Specs = map[string]Spec{
 	// a batch of up to 100 records: a Query per account, PutEvents and
 	// SendMessageBatch calls of ten
 	lambdas.Dispatcher: {MemoryMB: 256, TimeoutSec: 60},
-	// ten deliveries in parallel, each at most 10 s
-	lambdas.Deliveries: {MemoryMB: 256, TimeoutSec: 30},
+	// ten deliveries in parallel, each at most 10 s; an endpoint's
+	// attempt slot is leased for this long
+	lambdas.Deliveries: {MemoryMB: 256, TimeoutSec: webhooks.FunctionTimeout.Seconds()},
 }
 
 // Stack exposes what tests and callers need.

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -276,4 +277,77 @@ func (s *Store) Record(ctx context.Context, account, position string) (outbox.Re
 		return outbox.Record{}, err
 	}
 	return it.record(account)
+}
+
+// A webhook's attempt slots are one item beside it (A#account /
+// WL#id, so that replacing the webhook keeps them): s0, s1, … hold the
+// end of each slot's lease (Unix milliseconds), v counts the leases
+// taken, and a lease is taken by a write conditioned on the v read, so
+// that two functions reading the same free slots never both take one past
+// n. The item expires a day after its last lease.
+
+const leasePrefix = "WL#"
+
+func leaseSK(id string) string { return leasePrefix + id }
+
+// maxLeaseTries bounds the conditional writes of one Lease (each lost to
+// another function's lease): past them the message waits its
+// postponement.
+const maxLeaseTries = 3
+
+// Lease implements webhooks.Store: a consistent read of the slots, and a
+// write of the first free one conditioned on nobody having taken one
+// since.
+func (s *Store) Lease(ctx context.Context, account, id string, n int, now, until time.Time) (int, bool, error) {
+	key := keyOf(accountPK(account), leaseSK(id))
+	for range maxLeaseTries {
+		res, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return 0, false, err
+		}
+		held, version := map[int]bool{}, res.Item["v"]
+		for name, av := range res.Item {
+			end, isNum := av.(*types.AttributeValueMemberN)
+			slot, err := strconv.Atoi(strings.TrimPrefix(name, "s"))
+			if !isNum || err != nil || !strings.HasPrefix(name, "s") {
+				continue
+			}
+			if ms, err := strconv.ParseInt(end.Value, 10, 64); err == nil && ms > now.UnixMilli() {
+				held[slot] = true
+			}
+		}
+		if len(held) >= n {
+			return 0, false, nil
+		}
+		slot := 0
+		for held[slot] {
+			slot++
+		}
+		cond, vals := "attribute_not_exists(v)", map[string]types.AttributeValue{":until": num(until.UnixMilli()),
+			":ttl": num(until.Add(24 * time.Hour).Unix()), ":one": num(1)}
+		if version != nil {
+			cond, vals[":v"] = "v = :v", version
+		}
+		_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key,
+			UpdateExpression:          aws.String("SET #s = :until, #ttl = :ttl ADD v :one"),
+			ConditionExpression:       &cond,
+			ExpressionAttributeNames:  map[string]string{"#s": "s" + strconv.Itoa(slot), "#ttl": AttrTTL},
+			ExpressionAttributeValues: vals})
+		if err = mapErr(err); !errors.Is(err, apperr.ErrConflict) {
+			return slot, err == nil, err
+		}
+	}
+	return 0, false, nil
+}
+
+// Release implements webhooks.Store.
+func (s *Store) Release(ctx context.Context, account, id string, slot int, until time.Time) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: keyOf(accountPK(account), leaseSK(id)),
+		UpdateExpression: aws.String("REMOVE #s"), ConditionExpression: aws.String("#s = :until"),
+		ExpressionAttributeNames:  map[string]string{"#s": "s" + strconv.Itoa(slot)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":until": num(until.UnixMilli())}})
+	if err = mapErr(err); errors.Is(err, apperr.ErrConflict) {
+		return nil // ran out, and may be another's now
+	}
+	return err
 }

@@ -41,6 +41,7 @@ type Store struct {
 	seqs       map[string]int64                        // per-account sequences, by account and name
 	webhooks   map[string]webhooks.Webhook             // by account and id (webhookKey)
 	deliveries map[string]map[string]webhooks.Delivery // by webhook, then event id
+	leases     map[string]map[int]time.Time            // a webhook's attempt slots (webhookKey): slot → lease end
 }
 
 type account struct {
@@ -83,6 +84,7 @@ func (s *Store) do(fn func() error) error {
 	if s.accounts == nil {
 		s.accounts, s.secrets, s.sessions = map[string]*account{}, map[string]*secret{}, map[string]*session{}
 		s.webhooks, s.deliveries = map[string]webhooks.Webhook{}, map[string]map[string]webhooks.Delivery{}
+		s.leases = map[string]map[int]time.Time{}
 	}
 	return fn()
 }

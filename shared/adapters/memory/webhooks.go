@@ -188,3 +188,40 @@ func (s *Store) Record(_ context.Context, accountID, position string) (outbox.Re
 		return r, true
 	})
 }
+
+// Lease implements webhooks.Store: the first free slot, when fewer than
+// n are held.
+func (s *Store) Lease(_ context.Context, account, id string, n int, now, until time.Time) (slot int, ok bool, err error) {
+	err = s.do(func() error {
+		k := webhookKey(account, id)
+		held := s.leases[k]
+		if held == nil {
+			held = map[int]time.Time{}
+			s.leases[k] = held
+		}
+		for i, end := range held {
+			if !end.After(now) {
+				delete(held, i)
+			}
+		}
+		if len(held) >= n {
+			return nil
+		}
+		for held[slot].After(now) {
+			slot++
+		}
+		held[slot], ok = until, true
+		return nil
+	})
+	return slot, ok, err
+}
+
+// Release implements webhooks.Store.
+func (s *Store) Release(_ context.Context, account, id string, slot int, until time.Time) error {
+	return s.do(func() error {
+		if held := s.leases[webhookKey(account, id)]; held[slot].Equal(until) {
+			delete(held, slot)
+		}
+		return nil
+	})
+}

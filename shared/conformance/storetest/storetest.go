@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	// webhooks.Store
 	run("Webhooks", testWebhooks)
 	run("Deliveries", testDeliveries)
+	run("AttemptSlots", testAttemptSlots)
 }
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC)

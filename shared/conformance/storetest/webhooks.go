@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -281,4 +283,79 @@ func deliveryFailures(t *testing.T, s Store, account string) []outbox.Record {
 		t.Fatal(err)
 	}
 	return recs
+}
+
+// testAttemptSlots: a webhook's attempt slots are taken while fewer than n
+// are held (whatever n the holders took them under), freed by their own
+// release or at their lease's end, kept when the webhook is replaced, and
+// never taken past n by leases racing for them.
+func testAttemptSlots(t *testing.T, s Store) {
+	ctx := context.Background()
+	acct := account(t, s, 0)
+	w, other := webhook(acct, now), webhook(acct, now)
+	for _, wh := range []webhooks.Webhook{w, other} {
+		if err := s.PutWebhook(ctx, wh, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	until := now.Add(30 * time.Second)
+	lease := func(id string, n int, at time.Time, want bool) int {
+		t.Helper()
+		slot, ok, err := s.Lease(ctx, acct, id, n, at, until)
+		if err != nil || ok != want {
+			t.Fatalf("Lease(n=%d) at %v = %d, %v, %v; want %v", n, at.Sub(now), slot, ok, err, want)
+		}
+		return slot
+	}
+	release := func(slot int, until time.Time) {
+		t.Helper()
+		if err := s.Release(ctx, acct, w.ID, slot, until); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := lease(w.ID, 2, now, true), lease(w.ID, 2, now, true)
+	if a == b {
+		t.Fatalf("two leases of slot %d", a)
+	}
+	lease(w.ID, 2, now, false)
+	lease(w.ID, 3, now, true)  // a third under a higher limit
+	lease(w.ID, 1, now, false) // a failing endpoint's one slot: taken while any is
+	lease(other.ID, 1, now, true)
+	if err := s.PutWebhook(ctx, w, false); err != nil {
+		t.Fatal(err)
+	}
+	lease(w.ID, 3, now, false)
+	release(a, until.Add(-time.Second)) // not this lease: it stays
+	lease(w.ID, 3, now, false)
+	release(a, until)
+	if got := lease(w.ID, 3, now, true); got != a {
+		t.Fatalf("took slot %d, want the freed %d", got, a)
+	}
+	release(a, until)
+	release(a, until)                                   // twice: nothing more
+	lease(w.ID, 2, until, true)                         // at its end a lease is free: all of them are
+	lease(w.ID, 1, until.Add(-time.Millisecond), false) // but not before
+
+	// leases racing for 3 slots of a fresh webhook
+	racing := webhook(acct, now)
+	if err := s.PutWebhook(ctx, racing, true); err != nil {
+		t.Fatal(err)
+	}
+	var taken atomic.Int32
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			_, ok, err := s.Lease(ctx, acct, racing.ID, 3, now, until)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				taken.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := taken.Load(); n < 1 || n > 3 {
+		t.Fatalf("%d leases taken of 3 slots", n)
+	}
 }

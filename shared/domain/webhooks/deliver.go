@@ -64,7 +64,7 @@ const MaxReceives = 50
 // after QueueVisibility (six times the delivery function's timeout, as
 // AWS advises); the function gets up to QueueBatch messages at once.
 const (
-	QueueVisibility = 3 * time.Minute
+	QueueVisibility = 6 * FunctionTimeout
 	QueueBatch      = 10
 )
 
@@ -90,6 +90,9 @@ type Message struct {
 	Event *outbox.Envelope `json:"event,omitempty"`
 	// Recover, instead of events, is a recovery's next step.
 	Recover *Recovery `json:"recover,omitempty"`
+	// Receives is how many times the queue has handed the message out,
+	// this one included (SQS's ApproximateReceiveCount; not in the body).
+	Receives int `json:"-"`
 }
 
 // MessageOf is the message of a change (its record's position and
@@ -134,12 +137,16 @@ type Outcome struct {
 	// GiveUp: the last attempt failed; the message goes to the
 	// dead-letter queue.
 	GiveUp bool
+	// Postponed: no attempt was made, every slot of the endpoint being
+	// held (RetryIn is Postponement's).
+	Postponed bool
 }
 
 // Deliver sends a message's events in their order: each not delivered
 // yet gets its next automatic attempt, and the first that fails stops the
 // message there (the events after it wait, so none overtakes it). After a
-// failure it returns the failed delivery's wait before its next attempt.
+// failure it returns the failed delivery's wait before its next attempt;
+// when the endpoint has no free slot (inflight.go), the postponement's.
 // When that delivery is given up, the events after it are logged failed,
 // unsent (a recovery or a redriven message sends them).
 func (s *Service) Deliver(ctx context.Context, m Message, log *slog.Logger) (Outcome, error) {
@@ -157,13 +164,19 @@ func (s *Service) Deliver(ctx context.Context, m Message, log *slog.Logger) (Out
 	if m.Recover != nil {
 		return s.recoverStep(ctx, w, *m.Recover)
 	}
+	in := &slots{s: s, w: w}
+	defer in.release(ctx, log)
 	for i, ev := range evs {
-		out, err := s.deliverOne(ctx, w, m.Position, ev, log)
+		out, err := s.deliverOne(ctx, w, m.Position, ev, in, log)
 		if err != nil {
 			return Outcome{}, err
 		}
 		if out.Done {
 			continue
+		}
+		if out.Postponed {
+			out.RetryIn = Postponement(m.Receives)
+			return out, nil
 		}
 		if out.GiveUp {
 			for _, rest := range evs[i+1:] {
@@ -195,8 +208,9 @@ func (s *Service) holdBack(ctx context.Context, w Webhook, position string, ev o
 // repeated message) is not sent again. The last failure of an endpoint
 // that has had no success since the delivery's first attempt (a day of
 // failures) switches the webhook off and reports it (a webhook.disabled
-// event).
-func (s *Service) deliverOne(ctx context.Context, w Webhook, position string, ev outbox.Envelope, log *slog.Logger) (Outcome, error) {
+// event). The attempt goes through one of the endpoint's slots (in);
+// with none free it is postponed, unmade.
+func (s *Service) deliverOne(ctx context.Context, w Webhook, position string, ev outbox.Envelope, in *slots, log *slog.Logger) (Outcome, error) {
 	d, err := s.delivery(ctx, w, position, ev)
 	if err != nil || d.State == StateDelivered {
 		return Outcome{Done: true}, err
@@ -207,6 +221,9 @@ func (s *Service) deliverOne(ctx context.Context, w Webhook, position string, ev
 	}
 	if d.State == StateFailed {
 		d.Tries = 0
+	}
+	if ok, err := in.take(ctx); err != nil || !ok {
+		return Outcome{Postponed: true}, err
 	}
 	a := s.send(ctx, w, ev)
 	if len(d.Attempts) == 0 {

@@ -2,6 +2,7 @@ package webhooks_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,24 @@ import (
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/webhooks"
 )
+
+// service is the webhooks of account "a" on a memory store, with a webhook
+// to each of urls (by id), and its clock.
+func service(t *testing.T, clock func() time.Time, urls map[string]string) (*webhooks.Service, *memory.Store) {
+	t.Helper()
+	ctx, now := context.Background(), clock()
+	st := &memory.Store{}
+	if err := st.PutAccount(ctx, auth.Account{ID: "a", Name: "acme", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for id, url := range urls {
+		w := webhooks.Webhook{ID: id, AccountID: "a", URL: url, Secret: webhooks.NewSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now}
+		if err := st.PutWebhook(ctx, w, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &webhooks.Service{Store: st, Sender: webhooks.NewSender(true), Clock: clock, Loopback: true}, st
+}
 
 // TestAttemptsAreCountedOnTheDelivery: a delivery's automatic attempts are
 // counted on the delivery, not by the queue's receives (a receive Lambda
@@ -34,15 +53,7 @@ func TestAttemptsAreCountedOnTheDelivery(t *testing.T) {
 	}))
 	defer srv.Close()
 	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
-	st := &memory.Store{}
-	if err := st.PutAccount(context.Background(), auth.Account{ID: "a", Name: "acme", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	svc := &webhooks.Service{Store: st, Sender: webhooks.NewSender(true), Clock: func() time.Time { return now }, Loopback: true}
-	w := webhooks.Webhook{ID: "w", AccountID: "a", URL: srv.URL, Secret: webhooks.NewSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now}
-	if err := st.PutWebhook(context.Background(), w, true); err != nil {
-		t.Fatal(err)
-	}
+	svc, st := service(t, func() time.Time { return now }, map[string]string{"w": srv.URL})
 	m := webhooks.Message{WebhookID: "w", Events: []outbox.Envelope{{Event: outbox.Event{ID: "e1", Type: outbox.FileCreated, Time: now}, AccountID: "a"}}}
 	log := slog.New(slog.DiscardHandler)
 	deliver := func() webhooks.Outcome {
@@ -108,16 +119,8 @@ func TestAChangesEventsGoInOrder(t *testing.T) {
 	}))
 	defer srv.Close()
 	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
-	st := &memory.Store{}
 	ctx := context.Background()
-	if err := st.PutAccount(ctx, auth.Account{ID: "a", Name: "acme", CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	svc := &webhooks.Service{Store: st, Sender: webhooks.NewSender(true), Clock: func() time.Time { return now }, Loopback: true}
-	w := webhooks.Webhook{ID: "w", AccountID: "a", URL: srv.URL, Secret: webhooks.NewSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now}
-	if err := st.PutWebhook(ctx, w, true); err != nil {
-		t.Fatal(err)
-	}
+	svc, st := service(t, func() time.Time { return now }, map[string]string{"w": srv.URL})
 	ev := func(id string) outbox.Envelope {
 		return outbox.Envelope{Event: outbox.Event{ID: id, Type: outbox.FileCreated, Time: now}, AccountID: "a"}
 	}
@@ -174,4 +177,88 @@ func TestAChangesEventsGoInOrder(t *testing.T) {
 	if out := deliver(webhooks.Message{WebhookID: "w", Position: "p", Event: &old}); !out.Done || !slices.Equal(got, []string{"e7"}) {
 		t.Fatalf("a one-event message: %+v, sent %v", out, got)
 	}
+}
+
+// TestEndpointSlots: an endpoint gets MaxInFlight attempts at once; the
+// messages beyond them are postponed unsent (by their receive's
+// postponement) while another webhook's go through, and a slot is free
+// again when its message is done. Once the endpoint fails it gets one
+// attempt at a time, until an attempt succeeds.
+func TestEndpointSlots(t *testing.T) {
+	t.Parallel()
+	arrived, gate, stop := make(chan struct{}, 100), make(chan int), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthy" {
+			return
+		}
+		arrived <- struct{}{}
+		select {
+		case status := <-gate:
+			w.WriteHeader(status)
+		case <-stop:
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	svc, _ := service(t, func() time.Time { return now }, map[string]string{"slow": srv.URL + "/slow", "healthy": srv.URL + "/healthy"})
+	log := slog.New(slog.DiscardHandler)
+	next := 0
+	deliver := func(webhook string, outs chan<- webhooks.Outcome) {
+		next++
+		ev := outbox.Envelope{Event: outbox.Event{ID: fmt.Sprint("e", next), Type: outbox.FileCreated, Time: now}, AccountID: "a"}
+		m := webhooks.Message{WebhookID: webhook, Position: "p", Events: []outbox.Envelope{ev}, Receives: 3}
+		go func() {
+			out, err := svc.Deliver(ctx, m, log)
+			if err != nil {
+				t.Error(err)
+			}
+			outs <- out
+		}()
+	}
+	// round sends n messages to the slow endpoint at once: slots of them
+	// are attempted, the rest postponed, and the attempts are answered
+	// status once the others have returned.
+	round := func(n, slots, status int) {
+		t.Helper()
+		outs := make(chan webhooks.Outcome, n)
+		for range n {
+			deliver("slow", outs)
+		}
+		for held, postponed := 0, 0; postponed < n-slots; {
+			select {
+			case <-arrived:
+				if held++; held > slots {
+					t.Fatalf("%d attempts at once, want %d", held, slots)
+				}
+			case out := <-outs:
+				if !out.Postponed || out.RetryIn < 4*time.Second || out.RetryIn > 4400*time.Millisecond {
+					t.Fatalf("a message beyond the slots: %+v, want postponed 4 s (its third receive) and its jitter", out)
+				}
+				postponed++
+			}
+		}
+		healthy := make(chan webhooks.Outcome, 1)
+		deliver("healthy", healthy)
+		if out := <-healthy; !out.Done {
+			t.Fatalf("another webhook's delivery while the slow one's slots are held: %+v", out)
+		}
+		for range slots {
+			gate <- status
+		}
+		for range slots {
+			if out := <-outs; out.Postponed || out.Done != (status < 300) {
+				t.Fatalf("an attempt answered %d: %+v", status, out)
+			}
+		}
+		for range len(arrived) {
+			<-arrived
+		}
+	}
+	round(webhooks.MaxInFlight+3, webhooks.MaxInFlight, 204)
+	round(webhooks.MaxInFlight+3, webhooks.MaxInFlight, 500) // now failing
+	round(4, 1, 500)
+	round(4, 1, 204) // the probe succeeds: healthy again
+	round(webhooks.MaxInFlight+1, webhooks.MaxInFlight, 204)
 }

@@ -91,6 +91,12 @@ type Store interface {
 	// when one is recorded); Healthy clears it.
 	Failing(ctx context.Context, account, id string, at time.Time) error
 	Healthy(ctx context.Context, account, id string) error
+	// Lease takes one of a webhook's n attempt slots until until (a slot
+	// whose lease ended by now is free) and says which; false when all n
+	// are held. Release frees a slot if its lease is still the one taken
+	// (until): a lease that ran out and was taken again stays.
+	Lease(ctx context.Context, account, id string, n int, now, until time.Time) (slot int, ok bool, err error)
+	Release(ctx context.Context, account, id string, slot int, until time.Time) error
 	// Disable switches an enabled webhook off with its record of the
 	// event (one transaction; a conflict when it is off already).
 	Disable(ctx context.Context, w Webhook, rec *outbox.Record) error

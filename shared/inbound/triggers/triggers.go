@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -205,6 +206,7 @@ func deliver(ctx context.Context, d Deliverer, q Postponer, r events.SQSMessage,
 		log.ErrorContext(ctx, "unreadable delivery dropped", "message_id", r.MessageId, "err", err)
 		return true
 	}
+	m.Receives, _ = strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
 	out, err := d.Deliver(ctx, m, log)
 	evs := m.Deliveries()
 	ids := make([]string, len(evs))
@@ -212,7 +214,7 @@ func deliver(ctx context.Context, d Deliverer, q Postponer, r events.SQSMessage,
 		ids[i] = e.ID
 	}
 	attrs := []any{"message_id", r.MessageId, "account_id", m.AccountID(), "webhook_id", m.WebhookID, "event_ids", ids,
-		"receives", r.Attributes["ApproximateReceiveCount"]}
+		"receives", m.Receives}
 	if m.Recover != nil {
 		attrs = append(attrs, "recovery_after", m.Recover.After)
 	}
@@ -234,7 +236,11 @@ func deliver(ctx context.Context, d Deliverer, q Postponer, r events.SQSMessage,
 	if err := q.Delay(ctx, r.ReceiptHandle, out.RetryIn); err != nil {
 		log.ErrorContext(ctx, "delivery not postponed", append(attrs, "err", err)...)
 	}
-	log.InfoContext(ctx, "delivery failed; retried later", append(attrs, "retry_in", out.RetryIn.String())...)
+	msg := "delivery failed; retried later"
+	if out.Postponed {
+		msg = "delivery postponed: the endpoint's attempt slots are all in use"
+	}
+	log.InfoContext(ctx, msg, append(attrs, "retry_in", out.RetryIn.String())...)
 	return false
 }
 

@@ -22,8 +22,9 @@ import (
 var quiet = slog.New(slog.DiscardHandler)
 
 // deliverer answers each delivery by its webhook id: "ok" is delivered,
-// "later" fails and is retried in five minutes, "last" failed its last
-// attempt, "broken" fails to run. Deliveries calls it from several
+// "later" fails and is retried in five minutes, "busy" is postponed a
+// second per receive, "last" failed its last attempt, "broken" fails to
+// run. Deliveries calls it from several
 // goroutines.
 type deliverer struct {
 	mu       sync.Mutex
@@ -39,6 +40,8 @@ func (d *deliverer) Deliver(_ context.Context, m webhooks.Message, _ *slog.Logge
 		return webhooks.Outcome{Done: true}, nil
 	case "later":
 		return webhooks.Outcome{RetryIn: 5 * time.Minute}, nil
+	case "busy":
+		return webhooks.Outcome{Postponed: true, RetryIn: time.Duration(m.Receives) * time.Second}, nil
 	case "last":
 		return webhooks.Outcome{GiveUp: true}, nil
 	}
@@ -57,13 +60,14 @@ func message(t *testing.T, id, hook string, receives string) events.SQSMessage {
 
 // TestDeliveriesReportTheirFailures: of a batch, the messages delivered
 // and the unreadable one go; one that failed is reported and its next
-// receive postponed to the retry's time; one whose attempt could not run
+// receive postponed to the retry's time (or, one whose endpoint was busy,
+// to its postponement: the receive count reaches it); one whose attempt could not run
 // is reported and left to the queue's visibility; one whose last attempt
 // failed goes to the dead-letter queue, whatever its receive count.
 func TestDeliveriesReportTheirFailures(t *testing.T) {
 	d, q := &deliverer{attempts: map[string]int{}}, &memory.Queue{}
 	ev := events.SQSEvent{Records: []events.SQSMessage{message(t, "1", "ok", "1"), message(t, "2", "later", "3"),
-		message(t, "3", "broken", ""), {MessageId: "4", Body: "{not json"}, message(t, "5", "last", "2")}}
+		message(t, "3", "broken", ""), {MessageId: "4", Body: "{not json"}, message(t, "5", "last", "2"), message(t, "6", "busy", "7")}}
 	res, err := Deliveries(quiet, d, q)(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
@@ -73,11 +77,14 @@ func TestDeliveriesReportTheirFailures(t *testing.T) {
 		failed = append(failed, f.ItemIdentifier)
 	}
 	slices.Sort(failed)
-	if !slices.Equal(failed, []string{"2", "3"}) {
-		t.Fatalf("failures %v, want [2 3]", failed)
+	if !slices.Equal(failed, []string{"2", "3", "6"}) {
+		t.Fatalf("failures %v, want [2 3 6]", failed)
 	}
 	if wait, ok := q.Delayed("r-2"); !ok || wait != 5*time.Minute {
 		t.Fatalf("the retried message waits %v (%v), want 5m", wait, ok)
+	}
+	if wait, ok := q.Delayed("r-6"); !ok || wait != 7*time.Second {
+		t.Fatalf("the postponed message waits %v (%v), want 7s (its seventh receive)", wait, ok)
 	}
 	if _, ok := q.Delayed("r-3"); ok {
 		t.Fatal("a delivery that could not run was postponed")
