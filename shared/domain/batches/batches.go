@@ -221,10 +221,30 @@ func deref(p *string) string {
 
 var idNamespace = uuid.MustParse("6f0e7a9c-5b8d-4c2e-9a31-0d4b7c2e8f15")
 
+// earlier is the batch an Idempotency-Key names (id): one recorded with
+// the same request, or a new one of that id; a different request under
+// the key is refused.
+func (s *Service) earlier(ctx context.Context, account, id, fp string) (Batch, error) {
+	cur, err := s.Store.GetBatch(ctx, account, id)
+	switch {
+	case errors.Is(err, apperr.ErrNotFound):
+		return Batch{ID: id}, nil
+	case err != nil:
+		return Batch{}, err
+	case cur.Fingerprint != fp:
+		return Batch{}, apperr.New(apperr.KindUnprocessable, "idempotency_key_reused",
+			"this Idempotency-Key was used for a different request").With("field", "Idempotency-Key")
+	}
+	return cur, nil
+}
+
 // Create records a batch. Steps, and what a retry after a crash between
 // them does:
 //  1. the pending record (plan: ids, keys, names) — with an idempotency
-//     key, a retry finds it and goes on with the same plan;
+//     key, a retry finds it and goes on with the same plan (so does an
+//     attempt whose write is refused because the record is there: one
+//     with the key raced it, or its own write landed and the answer was
+//     lost);
 //  2. the objects (PutObject each; a retry keeps what an earlier attempt
 //     stored — the same request, so the same bytes — and stores the rest);
 //  3. one transaction: files, versions, ids, attachments, counters and the
@@ -250,34 +270,37 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in Input) (Batch
 	b := Batch{}
 	if in.IdempotencyKey != "" {
 		id := uuid.NewSHA1(idNamespace, []byte(p.AccountID+"\x00"+in.IdempotencyKey)).String()
-		cur, err := s.Store.GetBatch(ctx, p.AccountID, id)
-		switch {
-		case err == nil && cur.Fingerprint != fp:
-			return Batch{}, false, apperr.New(apperr.KindUnprocessable, "idempotency_key_reused",
-				"this Idempotency-Key was used for a different request").With("field", "Idempotency-Key")
-		case err == nil && cur.Status == StatusCompleted:
-			return cur, false, nil // a retry of a finished batch
-		case err == nil:
-			b = cur // a retry of a crashed attempt: same plan
-		case !errors.Is(err, apperr.ErrNotFound):
-			return Batch{}, false, err
-		default:
-			b.ID = id
+		if b, err = s.earlier(ctx, p.AccountID, id, fp); err != nil || b.Status == StatusCompleted {
+			return b, false, err // a retry of a finished batch
 		}
 	}
 	now := s.Clock.Now()
-	resumed := b.Status != ""
+	resumed := b.Status != "" // a retry of a crashed attempt: same plan
 	if !resumed {
-		if b, err = s.plan(ctx, p, in, target, b.ID, fp, now); err != nil {
+		planned, err := s.plan(ctx, p, in, target, b.ID, fp, now)
+		if err != nil {
 			return Batch{}, false, err
 		}
-		if err := s.Store.PutPending(ctx, b); err != nil {
-			if errors.Is(err, apperr.ErrConflict) && in.IdempotencyKey != "" {
-				return Batch{}, false, apperr.New(apperr.KindConflict, "batch_in_progress", "another request with this Idempotency-Key is running; retry in a moment")
+		err = s.Store.PutPending(ctx, planned)
+		switch {
+		case err == nil:
+			b = planned
+		case errors.Is(err, apperr.ErrConflict) && in.IdempotencyKey != "":
+			// another attempt with this key recorded its plan first (or
+			// this one's write landed and its answer was lost, then was
+			// retried): go on with the recorded plan
+			if b, err = s.earlier(ctx, p.AccountID, b.ID, fp); err != nil || b.Status == StatusCompleted {
+				return b, false, err
 			}
+			if b.Status == "" {
+				return Batch{}, false, fmt.Errorf("batches: batch %s refused as existing, then not found", b.ID)
+			}
+			resumed = true
+		default:
 			return Batch{}, false, err
 		}
-	} else if !now.Before(b.StaleAt) {
+	}
+	if resumed && !now.Before(b.StaleAt) {
 		return Batch{}, false, apperr.New(apperr.KindConflict, "batch_expired", "an earlier attempt with this Idempotency-Key expired; retry with a new key")
 	}
 	if err := s.putObjects(ctx, &b, in.Files, resumed); err != nil {

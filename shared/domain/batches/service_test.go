@@ -31,6 +31,49 @@ func (c *crashOnce) CommitBatch(ctx context.Context, b batches.Batch, now time.T
 	return c.Store.CommitBatch(ctx, b, now, rec)
 }
 
+// lostAnswer writes the first PutPending and reports a conflict: its
+// answer was lost and the SDK's retry found the item it had written.
+type lostAnswer struct {
+	*memory.Store
+	lost bool
+}
+
+func (l *lostAnswer) PutPending(ctx context.Context, b batches.Batch) error {
+	if err := l.Store.PutPending(ctx, b); err != nil || l.lost {
+		return err
+	}
+	l.lost = true
+	return apperr.ErrConflict
+}
+
+// TestPendingWriteRetried: a pending record refused as existing because
+// this very attempt wrote it (or another with the key did) is taken up,
+// not refused: the batch completes once, with the recorded plan.
+func TestPendingWriteRetried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &lostAnswer{Store: &memory.Store{}}
+	ents := &entities.Service{Store: st, Clock: time.Now}
+	svc := &batches.Service{Store: st, Blobs: &memory.Blobs{}, Entities: ents, Clock: time.Now}
+	p := auth.Principal{AccountID: uuid.NewString(), Name: "crm", Scopes: auth.AllScopes}
+	if err := st.PutAccount(ctx, auth.Account{ID: p.AccountID, Name: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	lead := entities.Ref{Type: entities.Lead, Code: 7}
+	if _, _, err := ents.Upsert(ctx, p, lead, entities.UpsertInput{}); err != nil {
+		t.Fatal(err)
+	}
+	in := batches.Input{Target: lead, TargetField: "lead_code", IdempotencyKey: "k",
+		Files: []batches.Upload{{Field: "files", Name: "a.txt", ContentType: "text/plain", Data: []byte("alpha")}}}
+	b, created, err := svc.Create(ctx, p, in)
+	if err != nil || !created || b.Status != batches.StatusCompleted || !st.lost {
+		t.Fatalf("Create = %+v %v %v", b, created, err)
+	}
+	if u, _ := st.Usage(ctx, p.AccountID); u.UsedBytes != 5 || u.FileCount != 1 {
+		t.Fatalf("usage = %+v", u)
+	}
+}
+
 // TestBatchesOnMemory: a batch records its files attached to the target
 // all at once; a retry with its idempotency key after a crash finishes the
 // same batch; the same key with another request is refused; a crashed
