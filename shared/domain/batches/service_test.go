@@ -31,6 +31,30 @@ func (c *crashOnce) CommitBatch(ctx context.Context, b batches.Batch, now time.T
 	return c.Store.CommitBatch(ctx, b, now, rec)
 }
 
+// store is the memory store, or a wrapper of it that fails a step.
+type store interface {
+	batches.Store
+	entities.Store
+	PutAccount(ctx context.Context, a auth.Account) error
+}
+
+// newService is batches on st and blobs, for a new account whose token
+// may do everything, with its lead 7.
+func newService(t *testing.T, st store, blobs *memory.Blobs, clock func() time.Time) (*batches.Service, auth.Principal, entities.Ref) {
+	t.Helper()
+	ctx := context.Background()
+	ents := &entities.Service{Store: st, Clock: clock}
+	p := auth.Principal{AccountID: uuid.NewString(), Name: "crm", Scopes: auth.AllScopes}
+	if err := st.PutAccount(ctx, auth.Account{ID: p.AccountID, Name: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	lead := entities.Ref{Type: entities.Lead, Code: 7}
+	if _, _, err := ents.Upsert(ctx, p, lead, entities.UpsertInput{}); err != nil {
+		t.Fatal(err)
+	}
+	return &batches.Service{Store: st, Blobs: blobs, Entities: ents, Clock: clock}, p, lead
+}
+
 // lostAnswer writes the first PutPending and reports a conflict: its
 // answer was lost and the SDK's retry found the item it had written.
 type lostAnswer struct {
@@ -53,16 +77,7 @@ func TestPendingWriteRetried(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := &lostAnswer{Store: &memory.Store{}}
-	ents := &entities.Service{Store: st, Clock: time.Now}
-	svc := &batches.Service{Store: st, Blobs: &memory.Blobs{}, Entities: ents, Clock: time.Now}
-	p := auth.Principal{AccountID: uuid.NewString(), Name: "crm", Scopes: auth.AllScopes}
-	if err := st.PutAccount(ctx, auth.Account{ID: p.AccountID, Name: "acme"}); err != nil {
-		t.Fatal(err)
-	}
-	lead := entities.Ref{Type: entities.Lead, Code: 7}
-	if _, _, err := ents.Upsert(ctx, p, lead, entities.UpsertInput{}); err != nil {
-		t.Fatal(err)
-	}
+	svc, p, lead := newService(t, st, &memory.Blobs{}, time.Now)
 	in := batches.Input{Target: lead, TargetField: "lead_code", IdempotencyKey: "k",
 		Files: []batches.Upload{{Field: "files", Name: "a.txt", ContentType: "text/plain", Data: []byte("alpha")}}}
 	b, created, err := svc.Create(ctx, p, in)
@@ -85,16 +100,7 @@ func TestBatchesOnMemory(t *testing.T) {
 	clock := func() time.Time { return now }
 	st := &crashOnce{Store: &memory.Store{}}
 	blobs := &memory.Blobs{}
-	ents := &entities.Service{Store: st, Clock: clock}
-	svc := &batches.Service{Store: st, Blobs: blobs, Entities: ents, Clock: clock}
-	p := auth.Principal{AccountID: uuid.NewString(), Name: "crm", Scopes: auth.AllScopes}
-	if err := st.PutAccount(ctx, auth.Account{ID: p.AccountID, Name: "acme"}); err != nil {
-		t.Fatal(err)
-	}
-	lead := entities.Ref{Type: entities.Lead, Code: 7}
-	if _, _, err := ents.Upsert(ctx, p, lead, entities.UpsertInput{}); err != nil {
-		t.Fatal(err)
-	}
+	svc, p, lead := newService(t, st, blobs, clock)
 	in := batches.Input{Target: lead, TargetField: "lead_code", IdempotencyKey: "k1",
 		Files: []batches.Upload{{Field: "files", Name: "a.txt", ContentType: "text/plain", Data: []byte("alpha")},
 			{Field: "files", Name: "b.txt", ContentType: "text/plain", Data: []byte("bravo")}}}
