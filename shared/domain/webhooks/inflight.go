@@ -36,10 +36,8 @@ const MaxPostponement = time.Hour
 // jitter. Waits growing with the receives keep a message of a long
 // backlog under the queue's MaxReceives for more than a day.
 func Postponement(receives int) time.Duration {
-	wait := MaxPostponement
-	if receives < 13 {
-		wait = min(time.Second<<max(receives-1, 0), MaxPostponement)
-	}
+	doublings := min(max(receives-1, 0), 12) // 2¹² s is past the bound already
+	wait := min(time.Second<<doublings, MaxPostponement)
 	return wait + rand.N(wait/10+1)
 }
 
