@@ -290,6 +290,26 @@ const leasePrefix = "WL#"
 
 func leaseSK(id string) string { return leasePrefix + id }
 
+// slotAttr is the attribute of slot i's lease end.
+func slotAttr(i int) string { return "s" + strconv.Itoa(i) }
+
+// heldSlots is the slots of a lease item whose lease has not ended by now.
+func heldSlots(item map[string]types.AttributeValue, now time.Time) map[int]bool {
+	held := map[int]bool{}
+	for name, av := range item {
+		end, isNum := av.(*types.AttributeValueMemberN)
+		digits, isSlot := strings.CutPrefix(name, "s")
+		slot, err := strconv.Atoi(digits)
+		if !isNum || !isSlot || err != nil {
+			continue
+		}
+		if ms, err := strconv.ParseInt(end.Value, 10, 64); err == nil && ms > now.UnixMilli() {
+			held[slot] = true
+		}
+	}
+	return held
+}
+
 // maxLeaseTries bounds the conditional writes of one Lease (each lost to
 // another function's lease): past them the message waits its
 // postponement.
@@ -305,17 +325,7 @@ func (s *Store) Lease(ctx context.Context, account, id string, n int, now, until
 		if err != nil {
 			return 0, false, err
 		}
-		held, version := map[int]bool{}, res.Item["v"]
-		for name, av := range res.Item {
-			end, isNum := av.(*types.AttributeValueMemberN)
-			slot, err := strconv.Atoi(strings.TrimPrefix(name, "s"))
-			if !isNum || err != nil || !strings.HasPrefix(name, "s") {
-				continue
-			}
-			if ms, err := strconv.ParseInt(end.Value, 10, 64); err == nil && ms > now.UnixMilli() {
-				held[slot] = true
-			}
-		}
+		held := heldSlots(res.Item, now)
 		if len(held) >= n {
 			return 0, false, nil
 		}
@@ -325,13 +335,13 @@ func (s *Store) Lease(ctx context.Context, account, id string, n int, now, until
 		}
 		cond, vals := "attribute_not_exists(v)", map[string]types.AttributeValue{":until": num(until.UnixMilli()),
 			":ttl": num(until.Add(24 * time.Hour).Unix()), ":one": num(1)}
-		if version != nil {
+		if version, ok := res.Item["v"]; ok {
 			cond, vals[":v"] = "v = :v", version
 		}
 		_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key,
 			UpdateExpression:          aws.String("SET #s = :until, #ttl = :ttl ADD v :one"),
 			ConditionExpression:       &cond,
-			ExpressionAttributeNames:  map[string]string{"#s": "s" + strconv.Itoa(slot), "#ttl": AttrTTL},
+			ExpressionAttributeNames:  map[string]string{"#s": slotAttr(slot), "#ttl": AttrTTL},
 			ExpressionAttributeValues: vals})
 		if err = mapErr(err); !errors.Is(err, apperr.ErrConflict) {
 			return slot, err == nil, err
@@ -344,7 +354,7 @@ func (s *Store) Lease(ctx context.Context, account, id string, n int, now, until
 func (s *Store) Release(ctx context.Context, account, id string, slot int, until time.Time) error {
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: keyOf(accountPK(account), leaseSK(id)),
 		UpdateExpression: aws.String("REMOVE #s"), ConditionExpression: aws.String("#s = :until"),
-		ExpressionAttributeNames:  map[string]string{"#s": "s" + strconv.Itoa(slot)},
+		ExpressionAttributeNames:  map[string]string{"#s": slotAttr(slot)},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":until": num(until.UnixMilli())}})
 	if err = mapErr(err); errors.Is(err, apperr.ErrConflict) {
 		return nil // ran out, and may be another's now
