@@ -460,6 +460,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's settings */
+        get: operations["getAccount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change the account's settings (tokens:admin, the token's current secret) */
+        patch: operations["updateAccount"];
+        trace?: never;
+    };
     "/v1/entities/{entity_type}/{entity_id}": {
         parameters: {
             query?: never;
@@ -1307,6 +1325,28 @@ export interface components {
             created_by: string;
             updated_by: string;
             deleted_by: string | null;
+            scan?: components["schemas"]["Scan"];
+        };
+        /** @description A version's malware verdict (a file shows its main version's; every view has it, events recorded before scanning existed do not): pending until the scanner reports; clean, infected (never served, attached or made main), unsupported (the scanner cannot read it: over its size limit, password-protected), failed; off when the deployment does not scan or the version predates scanning. */
+        Scan: {
+            /** @enum {string} */
+            status: "pending" | "clean" | "infected" | "unsupported" | "failed" | "off";
+            /** Format: date-time */
+            scanned_at: string | null;
+            /** @description What the scanner found (infected only) */
+            threats: string[];
+        };
+        /**
+         * @description What a version whose malware verdict has not come, or whose scan failed, may do: block downloads (the default) or allow them
+         * @enum {string}
+         */
+        PendingPolicy: "block" | "allow";
+        Account: {
+            /** Format: uuid */
+            id: string;
+            settings: {
+                scan_pending: components["schemas"]["PendingPolicy"];
+            };
         };
         FilePage: {
             _page: components["schemas"]["PageInfo"];
@@ -1425,6 +1465,7 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             created_by: string;
+            scan?: components["schemas"]["Scan"];
             is_main: boolean;
             _links: components["schemas"]["VersionLinks"];
         };
@@ -2086,6 +2127,8 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
+                /** @description Files whose main version's malware scan status is one of these (comma-separated, or repeated as filter[scan][]) */
+                "filter[scan]"?: string;
             };
             header?: never;
             path?: never;
@@ -2437,6 +2480,58 @@ export interface operations {
                         /** Format: date-time */
                         at: string;
                     };
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account and its settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    updateAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    settings: {
+                        scan_pending?: components["schemas"]["PendingPolicy"];
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The account with its settings changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Account"];
                 };
             };
             "4XX": components["responses"]["Problem"];

@@ -31,6 +31,7 @@ type batchFile struct {
 	Size        int64  `dynamodbav:"size"`
 	Key         string `dynamodbav:"s3_key"`
 	S3Version   string `dynamodbav:"s3_version,omitempty"`
+	Scan        string `dynamodbav:"scan,omitempty"` // the versions' first scan status
 }
 
 type batchItem struct {
@@ -64,7 +65,8 @@ func newBatchItem(b batches.Batch) batchItem {
 		UpdatedAt: ts(b.UpdatedAt), StaleAt: ts(b.StaleAt), Fingerprint: b.Fingerprint}
 	for _, x := range b.Items {
 		it.Files = append(it.Files, batchFile{UUID: x.File.UUID, ID: x.File.ID, VersionUUID: x.Version.UUID, Name: x.File.Name,
-			MimeType: x.File.MimeType, Size: x.File.Size, Key: x.Version.Key, S3Version: x.Version.S3Version})
+			MimeType: x.File.MimeType, Size: x.File.Size, Key: x.Version.Key, S3Version: x.Version.S3Version,
+			Scan: string(x.Version.Scan.Status)})
 	}
 	if b.Status == batches.StatusPending {
 		it.GSI2PK, it.GSI2SK = dueEntry(pendingGSI, b.StaleAt, b.AccountID, b.ID)
@@ -83,9 +85,10 @@ func (it batchItem) batch(accountID string) batches.Batch {
 		file := files.File{AccountID: accountID, UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name,
 			SanitizedName: files.Sanitize(f.Name), Extension: ext, Type: files.Kind(f.MimeType, ext), MimeType: f.MimeType,
 			Size: f.Size, TotalBytes: f.Size, VersionCount: 1, Source: batches.SourceWegly, CreatedAt: b.CreatedAt,
-			UpdatedAt: b.CreatedAt, CreatedBy: it.CreatedBy, UpdatedBy: it.CreatedBy}
+			UpdatedAt: b.CreatedAt, CreatedBy: it.CreatedBy, UpdatedBy: it.CreatedBy, Scan: files.Scan{Status: files.ScanStatus(f.Scan)}}
 		v := files.Version{AccountID: accountID, FileUUID: f.UUID, UUID: f.VersionUUID, Name: f.Name, MimeType: f.MimeType,
-			Size: f.Size, Key: f.Key, S3Version: f.S3Version, SessionID: "batch:" + it.ID, CreatedAt: b.CreatedAt, CreatedBy: it.CreatedBy}
+			Size: f.Size, Key: f.Key, S3Version: f.S3Version, SessionID: "batch:" + it.ID, CreatedAt: b.CreatedAt, CreatedBy: it.CreatedBy,
+			Scan: file.Scan}
 		b.Items = append(b.Items, batches.Item{File: file, Version: v})
 	}
 	return b

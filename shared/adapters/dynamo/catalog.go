@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/domain/catalog"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
@@ -176,6 +178,17 @@ func filterCond(q catalog.Query) expression.ConditionBuilder {
 	if q.Source != "" {
 		and(expression.Name("source").Equal(expression.Value(q.Source)))
 	}
+	if len(q.Scans) > 0 {
+		// equalities, not IN: minidyn cannot parse a nested path in IN
+		c := expression.AttributeNotExists(expression.Name("scan")) // stored before scanning: off
+		if !slices.Contains(q.Scans, files.ScanOff) {
+			c = expression.Name("scan.s").Equal(expression.Value(string(q.Scans[0])))
+		}
+		for _, x := range q.Scans {
+			c = c.Or(expression.Name("scan.s").Equal(expression.Value(string(x))))
+		}
+		and(c)
+	}
 	return cond
 }
 
@@ -239,8 +252,10 @@ func (s *Store) ListVersions(ctx context.Context, accountID, fileUUID string, st
 func (s *Store) PromoteVersion(ctx context.Context, f files.File, rec *outbox.Record) error {
 	pk := accountPK(f.AccountID)
 	var tx txn
+	// the version's verdict is still the one the file takes
+	same, names, values := scanIs(f.Scan.Status)
 	tx.add(nil, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: keyOf(pk, versionSK(f.UUID, f.VersionUUID)),
-		ConditionExpression: aws.String("attribute_exists(pk)")}},
+		ConditionExpression: aws.String(same), ExpressionAttributeNames: names, ExpressionAttributeValues: nilIfEmpty(values)}},
 		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
 			UpdateExpression:         aws.String(mainVersionSet),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
@@ -248,4 +263,45 @@ func (s *Store) PromoteVersion(ctx context.Context, f files.File, rec *outbox.Re
 			ExpressionAttributeValues: mainVersionValues(f, map[string]types.AttributeValue{
 				":false": falseV})}})
 	return s.commit(ctx, &tx, rec)
+}
+
+func nilIfEmpty(m map[string]types.AttributeValue) map[string]types.AttributeValue {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// RecordScan records version v's verdict, and its file's when v is the
+// main version, with rec, if v's stored verdict is still prev;
+// ErrConflict when v is gone, its verdict changed, or (main) it is no
+// longer the main version.
+func (s *Store) RecordScan(ctx context.Context, v files.Version, prev files.ScanStatus, main bool, rec *outbox.Record) error {
+	pk := accountPK(v.AccountID)
+	scan := scanValue(v.Scan)
+	cond, names, values := scanIs(prev)
+	values[":scan"] = scan
+	var tx txn
+	tx.add(apperr.ErrConflict, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, versionSK(v.FileUUID, v.UUID)),
+		UpdateExpression: aws.String("SET #scan = :scan"), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values}})
+	if main {
+		tx.add(apperr.ErrConflict, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(v.FileUUID)),
+			UpdateExpression:          aws.String("SET #scan = :scan"),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND version_uuid = :v"),
+			ExpressionAttributeNames:  map[string]string{"#scan": "scan"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":scan": scan, ":v": str(v.UUID)}}})
+	}
+	return s.commit(ctx, &tx, rec)
+}
+
+// scanIs is the condition that an existing version's verdict has status
+// st ("": none stored).
+func scanIs(st files.ScanStatus) (string, map[string]string, map[string]types.AttributeValue) {
+	names := map[string]string{"#scan": "scan"}
+	if st == "" {
+		return "attribute_exists(pk) AND attribute_not_exists(#scan)", names, map[string]types.AttributeValue{}
+	}
+	names["#s"] = "s"
+	return "attribute_exists(pk) AND #scan.#s = :ss", names, map[string]types.AttributeValue{":ss": str(string(st))}
 }

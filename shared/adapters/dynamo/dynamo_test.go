@@ -12,11 +12,13 @@ import (
 func TestConformance(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		be.S3 = "" // metadata only
-		storetest.Run(t, func(t *testing.T) storetest.Store {
-			c := testenv.Config(be)
-			d := testenv.ConnectDynamo(t, c)
-			return d.Store()
-		})
+		newStore := func(t *testing.T) storetest.Store {
+			return testenv.ConnectDynamo(t, testenv.Config(be)).Store()
+		}
+		storetest.Run(t, newStore)
+		if be.Name != "moto" {
+			storetest.RunRaces(t, newStore)
+		}
 	})
 }
 

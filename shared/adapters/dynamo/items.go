@@ -24,6 +24,7 @@ type accountItem struct {
 	VersionCount int64  `dynamodbav:"version_count"`
 	NextFileID   int64  `dynamodbav:"next_file_id"`
 	CreatedAt    string `dynamodbav:"created_at"`
+	ScanPending  string `dynamodbav:"scan_pending,omitempty"` // files.Settings
 }
 
 func (a accountItem) usage() files.Usage {
@@ -86,34 +87,63 @@ func (s sessionItem) session(accountID string) upload.Session {
 }
 
 type fileItem struct {
-	PK            string `dynamodbav:"pk"`
-	SK            string `dynamodbav:"sk"`
-	GSI1PK        string `dynamodbav:"gsi1pk"`
-	GSI1SK        string `dynamodbav:"gsi1sk"`
-	UUID          string `dynamodbav:"uuid"`
-	ID            int64  `dynamodbav:"id"`
-	VersionUUID   string `dynamodbav:"version_uuid"`
-	Name          string `dynamodbav:"name"`
-	NameLC        string `dynamodbav:"name_lc"` // lower-cased for name and term filters
-	SanitizedName string `dynamodbav:"sanitized_name"`
-	Extension     string `dynamodbav:"extension"`
-	Type          string `dynamodbav:"type"`
-	MimeType      string `dynamodbav:"mime_type"`
-	Size          int64  `dynamodbav:"size"`
-	TotalBytes    int64  `dynamodbav:"total_bytes"`
-	VersionCount  int64  `dynamodbav:"version_count"`
-	Source        string `dynamodbav:"source"`
-	IsTrashed     bool   `dynamodbav:"is_trashed"`
-	CreatedAt     string `dynamodbav:"created_at"`
-	UpdatedAt     string `dynamodbav:"updated_at"`
-	DeletedAt     string `dynamodbav:"deleted_at,omitempty"`
-	PurgeAt       string `dynamodbav:"purge_at,omitempty"`
-	CreatedBy     string `dynamodbav:"created_by"`
-	UpdatedBy     string `dynamodbav:"updated_by"`
-	DeletedBy     string `dynamodbav:"deleted_by,omitempty"`
-	TTL           int64  `dynamodbav:"ttl,omitempty"`
-	GSI2PK        string `dynamodbav:"gsi2pk,omitempty"` // trashed files only
-	GSI2SK        string `dynamodbav:"gsi2sk,omitempty"`
+	PK            string    `dynamodbav:"pk"`
+	SK            string    `dynamodbav:"sk"`
+	GSI1PK        string    `dynamodbav:"gsi1pk"`
+	GSI1SK        string    `dynamodbav:"gsi1sk"`
+	UUID          string    `dynamodbav:"uuid"`
+	ID            int64     `dynamodbav:"id"`
+	VersionUUID   string    `dynamodbav:"version_uuid"`
+	Name          string    `dynamodbav:"name"`
+	NameLC        string    `dynamodbav:"name_lc"` // lower-cased for name and term filters
+	SanitizedName string    `dynamodbav:"sanitized_name"`
+	Extension     string    `dynamodbav:"extension"`
+	Type          string    `dynamodbav:"type"`
+	MimeType      string    `dynamodbav:"mime_type"`
+	Size          int64     `dynamodbav:"size"`
+	TotalBytes    int64     `dynamodbav:"total_bytes"`
+	VersionCount  int64     `dynamodbav:"version_count"`
+	Source        string    `dynamodbav:"source"`
+	IsTrashed     bool      `dynamodbav:"is_trashed"`
+	CreatedAt     string    `dynamodbav:"created_at"`
+	UpdatedAt     string    `dynamodbav:"updated_at"`
+	DeletedAt     string    `dynamodbav:"deleted_at,omitempty"`
+	PurgeAt       string    `dynamodbav:"purge_at,omitempty"`
+	CreatedBy     string    `dynamodbav:"created_by"`
+	UpdatedBy     string    `dynamodbav:"updated_by"`
+	DeletedBy     string    `dynamodbav:"deleted_by,omitempty"`
+	TTL           int64     `dynamodbav:"ttl,omitempty"`
+	GSI2PK        string    `dynamodbav:"gsi2pk,omitempty"` // trashed files only
+	GSI2SK        string    `dynamodbav:"gsi2sk,omitempty"`
+	Scan          *scanItem `dynamodbav:"scan,omitempty"` // the main version's
+}
+
+// scanItem is a malware verdict as stored (absent: before scanning, off).
+type scanItem struct {
+	Status    string   `dynamodbav:"s"`
+	ScannedAt string   `dynamodbav:"at,omitempty"`
+	Threats   []string `dynamodbav:"th,omitempty"`
+}
+
+func newScanItem(s files.Scan) *scanItem {
+	if s.Status == "" {
+		return nil
+	}
+	it := &scanItem{Status: string(s.Status)}
+	if len(s.Threats) > 0 { // never an empty list: minidyn garbles one inside a map
+		it.Threats = s.Threats
+	}
+	if s.ScannedAt != nil {
+		it.ScannedAt = ts(*s.ScannedAt)
+	}
+	return it
+}
+
+func (s *scanItem) scan() files.Scan {
+	if s == nil {
+		return files.Scan{}
+	}
+	return files.Scan{Status: files.ScanStatus(s.Status), ScannedAt: optTime(s.ScannedAt), Threats: s.Threats}
 }
 
 func newFileItem(f files.File) fileItem {
@@ -136,7 +166,7 @@ func fileItemOf(f files.File) fileItem {
 		UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name, NameLC: strings.ToLower(f.Name), SanitizedName: f.SanitizedName,
 		Extension: f.Extension, Type: f.Type, MimeType: f.MimeType, Size: f.Size, TotalBytes: f.TotalBytes, VersionCount: f.VersionCount,
 		Source: f.Source, IsTrashed: f.IsTrashed, CreatedAt: ts(f.CreatedAt), UpdatedAt: ts(f.UpdatedAt),
-		CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy}
+		CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy, Scan: newScanItem(f.Scan)}
 }
 
 func optTime(s string) *time.Time {
@@ -159,34 +189,37 @@ func (f fileItem) file(accountID string) files.File {
 		SanitizedName: f.SanitizedName, Extension: f.Extension, Type: f.Type, MimeType: f.MimeType, Size: f.Size,
 		TotalBytes: f.TotalBytes, VersionCount: f.VersionCount, Source: f.Source, IsTrashed: f.IsTrashed,
 		CreatedAt: parseTS(f.CreatedAt), UpdatedAt: parseTS(f.UpdatedAt), DeletedAt: optTime(f.DeletedAt),
-		PurgeAt: optTime(f.PurgeAt), CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy, DeletedBy: optString(f.DeletedBy)}
+		PurgeAt: optTime(f.PurgeAt), CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy, DeletedBy: optString(f.DeletedBy),
+		Scan: f.Scan.scan()}
 }
 
 type versionItem struct {
-	PK          string `dynamodbav:"pk"`
-	SK          string `dynamodbav:"sk"`
-	FileUUID    string `dynamodbav:"file_uuid"`
-	UUID        string `dynamodbav:"version_uuid"`
-	Name        string `dynamodbav:"name"`
-	MimeType    string `dynamodbav:"mime_type"`
-	Size        int64  `dynamodbav:"size"`
-	Key         string `dynamodbav:"s3_key"`
-	S3Version   string `dynamodbav:"s3_version,omitempty"`
-	Checksum    string `dynamodbav:"checksum,omitempty"`
-	ChecksumAlg string `dynamodbav:"checksum_algorithm,omitempty"`
-	SessionID   string `dynamodbav:"session_id"`
-	CreatedAt   string `dynamodbav:"created_at"`
-	CreatedBy   string `dynamodbav:"created_by"`
+	PK          string    `dynamodbav:"pk"`
+	SK          string    `dynamodbav:"sk"`
+	FileUUID    string    `dynamodbav:"file_uuid"`
+	UUID        string    `dynamodbav:"version_uuid"`
+	Name        string    `dynamodbav:"name"`
+	MimeType    string    `dynamodbav:"mime_type"`
+	Size        int64     `dynamodbav:"size"`
+	Key         string    `dynamodbav:"s3_key"`
+	S3Version   string    `dynamodbav:"s3_version,omitempty"`
+	Checksum    string    `dynamodbav:"checksum,omitempty"`
+	ChecksumAlg string    `dynamodbav:"checksum_algorithm,omitempty"`
+	SessionID   string    `dynamodbav:"session_id"`
+	CreatedAt   string    `dynamodbav:"created_at"`
+	CreatedBy   string    `dynamodbav:"created_by"`
+	Scan        *scanItem `dynamodbav:"scan,omitempty"`
 }
 
 func newVersionItem(v files.Version) versionItem {
 	return versionItem{PK: accountPK(v.AccountID), SK: versionSK(v.FileUUID, v.UUID), FileUUID: v.FileUUID, UUID: v.UUID,
 		Name: v.Name, MimeType: v.MimeType, Size: v.Size, Key: v.Key, S3Version: v.S3Version, Checksum: v.Checksum,
-		ChecksumAlg: v.ChecksumAlg, SessionID: v.SessionID, CreatedAt: ts(v.CreatedAt), CreatedBy: v.CreatedBy}
+		ChecksumAlg: v.ChecksumAlg, SessionID: v.SessionID, CreatedAt: ts(v.CreatedAt), CreatedBy: v.CreatedBy,
+		Scan: newScanItem(v.Scan)}
 }
 
 func (v versionItem) version(accountID string) files.Version {
 	return files.Version{AccountID: accountID, FileUUID: v.FileUUID, UUID: v.UUID, Name: v.Name, MimeType: v.MimeType,
 		Size: v.Size, Key: v.Key, S3Version: v.S3Version, Checksum: v.Checksum, ChecksumAlg: v.ChecksumAlg,
-		SessionID: v.SessionID, CreatedAt: parseTS(v.CreatedAt), CreatedBy: v.CreatedBy}
+		SessionID: v.SessionID, CreatedAt: parseTS(v.CreatedAt), CreatedBy: v.CreatedBy, Scan: v.Scan.scan()}
 }

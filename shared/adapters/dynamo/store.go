@@ -62,6 +62,28 @@ func (s *Store) Usage(ctx context.Context, accountID string) (files.Usage, error
 	return it.usage(), nil
 }
 
+// Settings reads the account's settings.
+func (s *Store) Settings(ctx context.Context, accountID string) (files.Settings, error) {
+	var it accountItem
+	if err := s.get(ctx, accountPK(accountID), accountSK, &it); err != nil {
+		return files.Settings{}, err
+	}
+	return files.Settings{ScanPending: files.PendingPolicy(it.ScanPending)}, nil
+}
+
+// SetSettings writes the account's settings.
+func (s *Store) SetSettings(ctx context.Context, accountID string, st files.Settings) error {
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: keyOf(accountPK(accountID), accountSK),
+		UpdateExpression:          aws.String("SET scan_pending = :p"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(string(st.ScanPending.Or()))}})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("%w: account %s", apperr.ErrNotFound, accountID)
+	}
+	return err
+}
+
 // ReserveFileID increments the account's file id counter.
 func (s *Store) ReserveFileID(ctx context.Context, accountID string) (int64, files.Usage, error) {
 	return s.reserveIDs(ctx, accountID, 1)
@@ -289,17 +311,27 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 
 // mainVersionSet updates the fields of a file that follow its main version.
 const mainVersionSet = "SET version_uuid = :v, #n = :n, name_lc = :nlc, sanitized_name = :sn, extension = :e, #t = :t, " +
-	"mime_type = :m, #sz = :s, updated_at = :u, updated_by = :ub"
+	"mime_type = :m, #sz = :s, updated_at = :u, updated_by = :ub, #scan = :scan"
 
-var mainVersionNames = map[string]string{"#n": "name", "#t": "type", "#sz": "size"}
+var mainVersionNames = map[string]string{"#n": "name", "#t": "type", "#sz": "size", "#scan": "scan"}
 
 func mainVersionValues(f files.File, extra map[string]types.AttributeValue) map[string]types.AttributeValue {
 	m := map[string]types.AttributeValue{
 		":v": str(f.VersionUUID), ":n": str(f.Name), ":nlc": str(strings.ToLower(f.Name)), ":sn": str(f.SanitizedName),
 		":e": str(f.Extension), ":t": str(f.Type), ":m": str(f.MimeType), ":s": num(f.Size), ":u": str(ts(f.UpdatedAt)),
-		":ub": str(f.UpdatedBy)}
+		":ub": str(f.UpdatedBy), ":scan": scanValue(f.Scan)}
 	for k, v := range extra {
 		m[k] = v
 	}
 	return m
+}
+
+// scanValue is a verdict as an attribute value (a version stored before
+// scanning shows as off).
+func scanValue(sc files.Scan) types.AttributeValue {
+	av, err := attributevalue.Marshal(newScanItem(sc.Current()))
+	if err != nil {
+		panic("dynamo: scan: " + err.Error()) // a plain struct
+	}
+	return av
 }

@@ -131,7 +131,8 @@ func (s *Store) PromoteVersion(_ context.Context, f files.File, rec *outbox.Reco
 			return apperr.ErrConflict
 		}
 		cur, ok := a.files[f.UUID]
-		if _, has := a.versions[f.UUID][f.VersionUUID]; !ok || !has || cur.IsTrashed {
+		v, has := a.versions[f.UUID][f.VersionUUID]
+		if !ok || !has || cur.IsTrashed || v.Scan.Status != f.Scan.Status {
 			return fmt.Errorf("%w: file %s cannot take version %s", apperr.ErrConflict, f.UUID, f.VersionUUID)
 		}
 		a.files[f.UUID] = mainVersion(cur, f)
@@ -144,6 +145,7 @@ func (s *Store) PromoteVersion(_ context.Context, f files.File, rec *outbox.Reco
 func mainVersion(cur, f files.File) files.File {
 	cur.VersionUUID, cur.Name, cur.SanitizedName, cur.Extension = f.VersionUUID, f.Name, f.SanitizedName, f.Extension
 	cur.Type, cur.MimeType, cur.Size, cur.UpdatedAt, cur.UpdatedBy = f.Type, f.MimeType, f.Size, f.UpdatedAt, f.UpdatedBy
+	cur.Scan = f.Scan.Current()
 	return cur
 }
 
@@ -322,4 +324,30 @@ func (s *Store) ListEntityFiles(_ context.Context, r catalog.ListRequest) (catal
 		return nil
 	})
 	return res, err
+}
+
+// RecordScan records version v's verdict, and its file's when v is the
+// main version, with rec, if v's stored verdict is still prev;
+// ErrConflict when v is gone, its verdict changed, or (main) it is no
+// longer the main version.
+func (s *Store) RecordScan(_ context.Context, v files.Version, prev files.ScanStatus, main bool, rec *outbox.Record) error {
+	return s.do(func() error {
+		a, ok := s.accounts[v.AccountID]
+		if !ok {
+			return apperr.ErrConflict
+		}
+		cur, ok := a.versions[v.FileUUID][v.UUID]
+		f, fok := a.files[v.FileUUID]
+		if !ok || cur.Scan.Status != prev || main && (!fok || f.VersionUUID != v.UUID) {
+			return apperr.ErrConflict
+		}
+		cur.Scan = v.Scan
+		a.versions[v.FileUUID][v.UUID] = cur
+		if main {
+			f.Scan = v.Scan
+			a.files[v.FileUUID] = f
+		}
+		a.write(rec)
+		return nil
+	})
 }

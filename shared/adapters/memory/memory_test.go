@@ -21,7 +21,9 @@ import (
 // shared/adapters/dynamo runs it on the emulators and moto_server.
 func TestStore(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) storetest.Store { return &memory.Store{} })
+	newStore := func(t *testing.T) storetest.Store { return &memory.Store{} }
+	storetest.Run(t, newStore)
+	storetest.RunRaces(t, newStore)
 }
 
 // newBlobs is a memory bucket served over HTTP.

@@ -47,6 +47,7 @@ type Store struct {
 type account struct {
 	auth.Account
 	usage    files.Usage
+	settings files.Settings
 	nextID   int64
 	tokens   map[string]auth.Token // by id, as stored in the account
 	files    map[string]files.File
@@ -155,6 +156,23 @@ func (s *Store) ListAccounts(context.Context) ([]auth.Account, error) {
 // Usage reads an account's counters.
 func (s *Store) Usage(_ context.Context, accountID string) (files.Usage, error) {
 	return read(s, accountID, func(a *account) (files.Usage, bool) { return a.usage, true })
+}
+
+// Settings reads the account's settings.
+func (s *Store) Settings(_ context.Context, accountID string) (files.Settings, error) {
+	return read(s, accountID, func(a *account) (files.Settings, bool) { return a.settings, true })
+}
+
+// SetSettings writes the account's settings.
+func (s *Store) SetSettings(_ context.Context, accountID string, st files.Settings) error {
+	return s.do(func() error {
+		a, ok := s.accounts[accountID]
+		if !ok {
+			return apperr.ErrNotFound
+		}
+		a.settings = st.Current()
+		return nil
+	})
 }
 
 // copyToken is t without aliasing the caller's slices.
@@ -516,12 +534,10 @@ func (s *Store) Commit(_ context.Context, c upload.Commit) error {
 			a.ids[f.ID] = f.UUID
 			a.usage.FileCount++
 		} else {
-			f := c.File
-			cur.VersionUUID, cur.Name, cur.SanitizedName, cur.Extension = f.VersionUUID, f.Name, f.SanitizedName, f.Extension
-			cur.Type, cur.MimeType, cur.Size, cur.UpdatedAt, cur.UpdatedBy = f.Type, f.MimeType, f.Size, f.UpdatedAt, f.UpdatedBy
+			cur = mainVersion(cur, c.File)
 			cur.VersionCount++
 			cur.TotalBytes += size
-			a.files[f.UUID] = cur
+			a.files[cur.UUID] = cur
 		}
 		if a.versions[c.File.UUID] == nil {
 			a.versions[c.File.UUID] = map[string]files.Version{}
@@ -567,6 +583,30 @@ func (s *Store) AddFile(f files.File, v files.Version) error {
 		a.usage.UsedBytes += f.TotalBytes
 		a.usage.FileCount++
 		a.usage.VersionCount += f.VersionCount
+		return nil
+	})
+}
+
+// AddVersion records v as the new main version of file f (f as it is
+// after the change), as a completion would, without a session.
+func (s *Store) AddVersion(f files.File, v files.Version) error {
+	return s.do(func() error {
+		a, err := s.account(f.AccountID)
+		if err != nil {
+			return err
+		}
+		cur, ok := a.files[f.UUID]
+		if !ok {
+			return apperr.ErrNotFound
+		}
+		f.Scan = v.Scan
+		cur = mainVersion(cur, f)
+		cur.VersionCount++
+		cur.TotalBytes += v.Size
+		a.files[f.UUID] = cur
+		a.versions[f.UUID][v.UUID] = v
+		a.usage.UsedBytes += v.Size
+		a.usage.VersionCount++
 		return nil
 	})
 }

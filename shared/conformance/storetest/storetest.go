@@ -19,6 +19,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/entities"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/domain/webhooks"
 )
@@ -32,6 +33,7 @@ type Store interface {
 	batches.Store
 	outbox.Outbox
 	webhooks.Store
+	scanning.Store
 	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 
@@ -53,6 +55,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	run("Listing", testListing)
 	run("Versions", testVersions)
 	run("Trash", testTrash)
+	run("Scans", testScans)
+	run("Settings", testSettings)
 	// entities.Store
 	run("Entities", testEntities)
 	run("Attachments", testAttachments)
@@ -65,6 +69,14 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	run("Webhooks", testWebhooks)
 	run("Deliveries", testDeliveries)
 	run("AttemptSlots", testAttemptSlots)
+}
+
+// RunRaces runs the groups that race concurrent writers for one limit:
+// only for stores whose condition and write are one atomic step (memory
+// and DynamoDB; moto_server checks and writes in separate steps, so
+// concurrent writers can all pass one check).
+func RunRaces(t *testing.T, newStore func(t *testing.T) Store) {
+	t.Run("LeaseRace", func(t *testing.T) { testLeaseRace(t, newStore(t)) })
 }
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 123456000, time.UTC)

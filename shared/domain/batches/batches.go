@@ -160,6 +160,8 @@ type Service struct {
 	Blobs    Blobs
 	Entities entities.Resolver
 	Clock    clock.Func
+	// Scanning: new versions start pending a malware verdict (else off).
+	Scanning bool
 }
 
 // Validate checks an input's fields (no side effects).
@@ -351,9 +353,11 @@ func (s *Service) plan(ctx context.Context, p auth.Principal, in Input, target e
 		size := int64(len(u.Data))
 		f := files.File{AccountID: p.AccountID, UUID: fileUUID, ID: first + int64(i), VersionUUID: verUUID, Name: u.Name,
 			SanitizedName: files.Sanitize(u.Name), Extension: ext, Type: files.Kind(mt, ext), MimeType: mt, Size: size,
-			TotalBytes: size, VersionCount: 1, Source: SourceWegly, CreatedAt: now, UpdatedAt: now, CreatedBy: p.Name, UpdatedBy: p.Name}
+			TotalBytes: size, VersionCount: 1, Source: SourceWegly, CreatedAt: now, UpdatedAt: now, CreatedBy: p.Name, UpdatedBy: p.Name,
+			Scan: files.NewScan(s.Scanning)}
 		v := files.Version{AccountID: p.AccountID, FileUUID: fileUUID, UUID: verUUID, Name: u.Name, MimeType: mt, Size: size,
-			Key: files.ObjectKey(p.AccountID, fileUUID, verUUID), SessionID: "batch:" + id, CreatedAt: now, CreatedBy: p.Name}
+			Key: files.ObjectKey(p.AccountID, fileUUID, verUUID), SessionID: "batch:" + id, CreatedAt: now, CreatedBy: p.Name,
+			Scan: f.Scan}
 		b.Items = append(b.Items, Item{File: f, Version: v})
 	}
 	return b, nil

@@ -24,6 +24,10 @@ import (
 type Store interface {
 	GetFile(ctx context.Context, accountID, fileUUID string) (files.File, error)
 	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
+	// Settings reads the account's settings (downloads read its pending
+	// policy when a version's verdict has not come).
+	Settings(ctx context.Context, accountID string) (files.Settings, error)
+	SetSettings(ctx context.Context, accountID string, st files.Settings) error
 	Lister
 	TrashStore
 }
@@ -104,8 +108,57 @@ func (c *Catalog) DownloadURL(ctx context.Context, p auth.Principal, fileUUID, v
 	if v.S3Version == "" { // commit records none without one
 		return "", time.Time{}, fmt.Errorf("version %s of file %s has no S3 version id", versionUUID, fileUUID)
 	}
+	var policy files.PendingPolicy
+	if v.Scan.NeedsPolicy() {
+		st, err := c.Store.Settings(ctx, p.AccountID)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		policy = st.ScanPending
+	}
+	if err := v.Scan.Servable(fileUUID, policy); err != nil {
+		return "", time.Time{}, err
+	}
 	kind, ctype := files.Delivery(v.MimeType, inline)
 	expires := c.Clock.Now().Add(ttl).UTC().Truncate(time.Second)
 	url, err := c.Blobs.PresignGet(ctx, v.Key, v.S3Version, files.ContentDisposition(kind, v.Name), ctype, ttl)
 	return url, expires, err
+}
+
+// Settings reads the caller's account settings.
+func (c *Catalog) Settings(ctx context.Context, p auth.Principal) (files.Settings, error) {
+	if err := p.Require(auth.ScopeRead); err != nil {
+		return files.Settings{}, err
+	}
+	st, err := c.Store.Settings(ctx, p.AccountID)
+	return st.Current(), err
+}
+
+// SettingsPatch is a change of settings: the fields set change.
+type SettingsPatch struct {
+	ScanPending *files.PendingPolicy `json:"scan_pending"`
+}
+
+// UpdateSettings changes the caller's account settings (an account
+// administrator's: tokens:admin).
+func (c *Catalog) UpdateSettings(ctx context.Context, p auth.Principal, patch SettingsPatch) (files.Settings, error) {
+	if err := p.Require(auth.ScopeTokens); err != nil {
+		return files.Settings{}, err
+	}
+	st, err := c.Store.Settings(ctx, p.AccountID)
+	if err != nil {
+		return files.Settings{}, err
+	}
+	if patch.ScanPending != nil {
+		switch *patch.ScanPending {
+		case files.PendingBlock, files.PendingAllow:
+			st.ScanPending = *patch.ScanPending
+		default:
+			return files.Settings{}, apperr.Invalid("settings.scan_pending", "must be block or allow")
+		}
+	}
+	if err := c.Store.SetSettings(ctx, p.AccountID, st); err != nil {
+		return files.Settings{}, err
+	}
+	return st.Current(), nil
 }

@@ -282,6 +282,10 @@ func (c *Catalog) Promote(ctx context.Context, p auth.Principal, fileUUID, versi
 	if f.VersionUUID == v.UUID {
 		return f, nil
 	}
+	if v.Scan.Current().Status == files.ScanInfected {
+		return files.File{}, files.Infected(fileUUID)
+	}
+	f.Scan = v.Scan
 	ext := files.Extension(v.Name)
 	f.VersionUUID, f.Name, f.SanitizedName, f.Extension = v.UUID, v.Name, files.Sanitize(v.Name), ext
 	f.MimeType, f.Type, f.Size = v.MimeType, files.Kind(v.MimeType, ext), v.Size

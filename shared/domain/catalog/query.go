@@ -41,6 +41,7 @@ type Query struct {
 	DatePreset string
 	CreatedBy  []string
 	Source     string
+	Scans      []files.ScanStatus // the main version's scan status is one of these
 	Ascending  bool
 	Limit      int
 	Cursor     string
@@ -68,6 +69,7 @@ var knownParams = map[string]bool{
 	"filter[size][from]": true, "filter[size][to]": true, "filter[size][unit]": true,
 	"filter[date][type]": true, "filter[date][from]": true, "filter[date][to]": true, "filter[date][date_preset]": true,
 	"filter[created_by]": true, "filter[created_by][]": true, "filter[source]": true,
+	"filter[scan]": true, "filter[scan][]": true,
 	"order[created_at]": true, "limit": true, "cursor": true, "page": false,
 	"filter[entity][type]": true, "filter[entity][id]": true, "filter[entity][kind]": true, "filter[entity][kind][]": true,
 }
@@ -222,6 +224,15 @@ func ParseQuery(raw string, now time.Time) (Query, error) {
 	if q.Source != "" && !slices.Contains(Sources, q.Source) {
 		errs.Add("filter[source]", "must be one of "+strings.Join(Sources, ", "))
 	}
+	for i, x := range list(v, "filter[scan]") {
+		st := files.ScanStatus(x)
+		if !slices.Contains(files.ScanStatuses, st) {
+			errs.Add(fmt.Sprintf("filter[scan][%d]", i), "must be one of pending, clean, infected, unsupported, failed, off")
+		} else if !slices.Contains(q.Scans, st) {
+			q.Scans = append(q.Scans, st)
+		}
+	}
+	slices.Sort(q.Scans)
 	switch o := single(v, "order[created_at]", &errs); o {
 	case "", "desc":
 	case "asc":
@@ -353,6 +364,9 @@ func (q Query) Matches(f files.File) bool {
 	if len(q.CreatedBy) > 0 && !slices.Contains(q.CreatedBy, f.CreatedBy) {
 		return false
 	}
+	if len(q.Scans) > 0 && !slices.Contains(q.Scans, f.Scan.Current().Status) {
+		return false
+	}
 	return q.Source == "" || f.Source == q.Source
 }
 
@@ -375,8 +389,9 @@ func (q Query) Canonical() string {
 		Del, Asc    bool
 		SF, ST      string
 		DF, DT, Ent string
+		Scan        []files.ScanStatus
 	}{c.UUIDs, c.Extensions, c.CreatedBy, c.Name, c.Term, c.DateField, c.Source, c.Deleted, c.Ascending,
-		ptrStr(c.SizeFrom), ptrStr(c.SizeTo), timeStr(c.DateFrom), timeStr(c.DateTo), ent})
+		ptrStr(c.SizeFrom), ptrStr(c.SizeTo), timeStr(c.DateFrom), timeStr(c.DateTo), ent, c.Scans})
 }
 
 func ptrStr(p *int64) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/catalog"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/keyring"
+	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/testing/presigned"
 )
 
@@ -28,6 +29,7 @@ type fake struct {
 	blobs *memory.Blobs
 	p     auth.Principal
 	now   time.Time
+	scan  files.Scan // the next file's
 }
 
 func newFake(t *testing.T) *fake {
@@ -61,10 +63,11 @@ func (f *fake) file(t *testing.T, name, mime string, body []byte) files.File {
 		t.Fatal(err)
 	}
 	file := files.File{AccountID: f.p.AccountID, UUID: fu, ID: id, VersionUUID: vu, Name: name, Extension: "txt", MimeType: mime,
-		Size: int64(len(body)), TotalBytes: int64(len(body)), VersionCount: 1, Source: "api", CreatedAt: f.now, UpdatedAt: f.now, CreatedBy: "crm"}
+		Size: int64(len(body)), TotalBytes: int64(len(body)), VersionCount: 1, Source: "api", CreatedAt: f.now, UpdatedAt: f.now, CreatedBy: "crm",
+		Scan: f.scan}
 	f.now = f.now.Add(time.Second)
 	err = f.store.AddFile(file, files.Version{AccountID: f.p.AccountID, FileUUID: fu, UUID: vu, Name: name,
-		MimeType: mime, Size: file.Size, Key: key, S3Version: s3v, CreatedAt: file.CreatedAt})
+		MimeType: mime, Size: file.Size, Key: key, S3Version: s3v, CreatedAt: file.CreatedAt, Scan: f.scan})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,4 +149,14 @@ func TestListTrashRestorePurge(t *testing.T) {
 	if u, _ := f.c.Usage(ctx, f.p); u.UsedBytes != 6 || u.TrashedBytes != 0 || u.FileCount != 1 {
 		t.Fatalf("usage after the sweep = %+v", u)
 	}
+}
+
+// records reads the account's outbox.
+func (f *fake) records(t *testing.T) []outbox.Record {
+	t.Helper()
+	recs, _, err := f.store.Records(context.Background(), outbox.Scan{AccountID: f.p.AccountID, Until: f.now.Add(time.Hour), Limit: 1000, Budget: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }

@@ -77,6 +77,8 @@ func (s *Service) Attach(ctx context.Context, p auth.Principal, r Ref, specs []S
 			res.Err = fileNotFound(sp.FileUUID)
 		case f.IsTrashed:
 			res.Err = fileTrashed(sp.FileUUID)
+		case f.Scan.Current().Status == files.ScanInfected:
+			res.Err = files.Infected(f.UUID)
 		default:
 			a := Attachment{Entity: e.Ref(), Title: e.Title, FileUUID: f.UUID, Kind: sp.Kind, RefID: sp.RefID(),
 				VersionUUID: sp.VersionUUID, FileCreated: f.CreatedAt, AttachedAt: now, AttachedBy: p.Name}

@@ -37,6 +37,8 @@ type File struct {
 	CreatedBy     string     `json:"created_by"`
 	UpdatedBy     string     `json:"updated_by"`
 	DeletedBy     *string    `json:"deleted_by"`
+	// Scan is the main version's malware verdict.
+	Scan Scan `json:"scan"`
 }
 
 // Gone reports a trashed file whose purge time has passed: it is treated
@@ -60,6 +62,7 @@ type Version struct {
 	SessionID   string    `json:"session_id"`
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
+	Scan        Scan      `json:"scan"`
 }
 
 // ObjectKey is where a version's bytes live. User-supplied names never

@@ -29,6 +29,8 @@ const (
 	FilePurged         Type = "file.purged" // deleted for good: by request, or by the sweeper when its trash time ran out
 	FileAttached       Type = "file.attached"
 	FileDetached       Type = "file.detached"
+	FileScanned        Type = "file.scanned"     // a version's malware verdict (data.version.scan)
+	FileInfected       Type = "file.infected"    // a version found infected (with its file.scanned)
 	BatchCreated       Type = "batch.created"    // a Wegly batch, with its files
 	SessionExpired     Type = "session.expired"  // an upload session that expired open: its parts are gone
 	WebhookDisabled    Type = "webhook.disabled" // an endpoint that kept failing, switched off

@@ -255,8 +255,10 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 			return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindConflict, "file_gone", "the file was trashed or deleted while uploading its new version"))
 		}
 	}
-	f := sess.file(prev, now)
 	v := sess.version(s3Version, now)
+	v.Scan = files.NewScan(s.Scanning)
+	f := sess.file(prev, now)
+	f.Scan = v.Scan
 	attach := sess.attachments(f, now)
 	err := s.store.Commit(ctx, Commit{Session: sess, File: f, Version: v, NewFile: sess.NewFile,
 		Attach: attach, Events: completionRecord(sess, f, v, attach, s.clock.Now())})

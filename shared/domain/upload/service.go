@@ -65,6 +65,9 @@ func (l Limits) withDefaults() Limits {
 type Service struct {
 	// Entities resolves attach targets; nil refuses them.
 	Entities entities.Resolver
+	// Scanning says the deployment scans new versions for malware: they
+	// start pending (else off).
+	Scanning bool
 
 	store  Store
 	blobs  Blobs

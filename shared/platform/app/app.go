@@ -39,6 +39,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/keyring"
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/relay"
+	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/domain/webhooks"
 	"github.com/anexo/anexo/shared/inbound/triggers"
@@ -334,6 +335,7 @@ type Store interface {
 	batches.Store
 	outbox.Outbox
 	webhooks.Store
+	scanning.Store
 	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 

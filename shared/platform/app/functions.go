@@ -49,7 +49,8 @@ func Companion(d *Deps) httpapi.Handler { return d.serve(lambdas.Companion, uppy
 
 // Files serves the file catalogue.
 func Files(d *Deps) httpapi.Handler {
-	return d.serve(lambdas.Files, &httpapi.Files{Catalog: d.Catalog()}, &httpapi.Kommo{Catalog: d.Catalog()})
+	return d.serve(lambdas.Files, &httpapi.Files{Catalog: d.Catalog()}, &httpapi.Account{Catalog: d.Catalog(), Current: d.Auth().RequireCurrent},
+		&httpapi.Kommo{Catalog: d.Catalog()})
 }
 
 // Attachments serves the entity directory and attachments.

@@ -59,7 +59,11 @@ var matrixRequests = map[string]func(x fixture) (path string, body any){
 	"POST /v1/files/{uuid}/versions/{version_uuid}/promote": func(x fixture) (string, any) {
 		return "/v1/files/" + x.file + "/versions/" + x.version + "/promote", nil
 	},
-	"GET /v1/usage":          func(fixture) (string, any) { return "/v1/usage", nil },
+	"GET /v1/usage":   func(fixture) (string, any) { return "/v1/usage", nil },
+	"GET /v1/account": func(fixture) (string, any) { return "/v1/account", nil },
+	"PATCH /v1/account": func(fixture) (string, any) {
+		return "/v1/account", map[string]any{"settings": map[string]any{"scan_pending": "block"}}
+	},
 	"GET /v1/events":         func(fixture) (string, any) { return "/v1/events", nil },
 	"DELETE /v1/files":       func(x fixture) (string, any) { return "/v1/files", []map[string]any{{"uuid": x.file}} },
 	"POST /v1/files/restore": func(x fixture) (string, any) { return "/v1/files/restore", []map[string]any{{"uuid": x.file}} },

@@ -1,0 +1,122 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anexo/anexo/shared/base/apperr"
+	"github.com/anexo/anexo/shared/domain/catalog"
+	"github.com/anexo/anexo/shared/domain/files"
+	"github.com/anexo/anexo/shared/domain/outbox"
+)
+
+// testScans: a verdict lands on the version and, while it is the main
+// version, on its file, with its record; a verdict read stale (another
+// was recorded meanwhile) or for a version no longer main conflicts and
+// writes nothing; a promotion carries the promoted version's verdict and
+// conflicts when that verdict changed after it was read.
+func testScans(t *testing.T, s Store) {
+	ctx := context.Background()
+	acct := account(t, s, 0)
+	f1 := put(t, s, acct, "a.pdf", 10, now)
+	if f1.Scan.Status != files.ScanPending {
+		t.Fatalf("new file's scan = %+v, want pending", f1.Scan)
+	}
+	v1, err := s.GetVersion(ctx, acct, f1.UUID, f1.VersionUUID)
+	if err != nil || v1.Scan.Status != files.ScanPending {
+		t.Fatalf("new version's scan = %+v, %v", v1.Scan, err)
+	}
+	before := len(records(t, s, acct))
+	at := now.Truncate(time.Second)
+	clean := v1
+	clean.Scan = files.Scan{Status: files.ScanClean, ScannedAt: &at}
+	if err := s.RecordScan(ctx, clean, files.ScanPending, true, outbox.OfFile(outbox.FileScanned, f1, &clean, "", now)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.GetFile(ctx, acct, f1.UUID)
+	gv, _ := s.GetVersion(ctx, acct, f1.UUID, f1.VersionUUID)
+	if got.Scan.Status != files.ScanClean || gv.Scan.Status != files.ScanClean || gv.Scan.ScannedAt == nil || !gv.Scan.ScannedAt.Equal(at) {
+		t.Fatalf("after the verdict: file %+v, version %+v", got.Scan, gv.Scan)
+	}
+	wrote(t, s, acct, &before, outbox.FileScanned, 1)
+	// stale: the version is clean now, not pending
+	if err := s.RecordScan(ctx, clean, files.ScanPending, true, outbox.OfFile(outbox.FileScanned, f1, &clean, "", now)); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("a stale verdict: %v, want ErrConflict", err)
+	}
+	wrote(t, s, acct, &before, outbox.FileScanned, 0)
+
+	// a second version: the first is no longer main
+	f2 := addVersion(t, s, got, "b.pdf", 20)
+	if f2.Scan.Status != files.ScanPending {
+		t.Fatalf("a new version's file scan = %+v, want pending", f2.Scan)
+	}
+	infected := clean
+	infected.Scan = files.Scan{Status: files.ScanInfected, ScannedAt: &at, Threats: []string{"EICAR-Test-File (not a virus)"}}
+	if err := s.RecordScan(ctx, infected, files.ScanClean, true, nil); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("a verdict as main for a version no longer main: %v, want ErrConflict", err)
+	}
+	if err := s.RecordScan(ctx, infected, files.ScanClean, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetFile(ctx, acct, f1.UUID)
+	gv, _ = s.GetVersion(ctx, acct, f1.UUID, f1.VersionUUID)
+	if got.Scan.Status != files.ScanPending || gv.Scan.Status != files.ScanInfected || len(gv.Scan.Threats) != 1 || gv.Scan.Threats[0] != "EICAR-Test-File (not a virus)" {
+		t.Fatalf("an older version's verdict: file %+v, version %+v", got.Scan, gv.Scan)
+	}
+
+	// promotion takes the version's verdict, if it is still the one read
+	back := got
+	back.VersionUUID, back.Name, back.Size, back.UpdatedAt, back.Scan = f1.VersionUUID, "a.pdf", 10, now.Add(time.Minute), clean.Scan
+	if err := s.PromoteVersion(ctx, back, nil); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("promoting with a stale verdict: %v, want ErrConflict", err)
+	}
+	back.Scan = gv.Scan
+	if err := s.PromoteVersion(ctx, back, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = s.GetFile(ctx, acct, f1.UUID); got.Scan.Status != files.ScanInfected || got.VersionUUID != f1.VersionUUID {
+		t.Fatalf("after promotion: %+v", got)
+	}
+	// the listing filters on the main version's status
+	put(t, s, acct, "c.pdf", 5, now.Add(time.Second))
+	for _, c := range []struct {
+		scans []files.ScanStatus
+		want  string
+	}{{[]files.ScanStatus{files.ScanInfected}, "a.pdf"}, {[]files.ScanStatus{files.ScanPending}, "c.pdf"},
+		{[]files.ScanStatus{files.ScanClean, files.ScanOff}, ""}, {[]files.ScanStatus{files.ScanInfected, files.ScanPending}, "c.pdf a.pdf"}} {
+		names, _ := page(t, s, acct, catalog.Query{Scans: c.scans}, nil, 10, 100)
+		if got := strings.Join(names, " "); got != c.want {
+			t.Fatalf("filter[scan]=%v: %q, want %q", c.scans, got, c.want)
+		}
+	}
+	gone := clean
+	gone.UUID = "0190c0de-0000-7000-8000-000000000000"
+	if err := s.RecordScan(ctx, gone, "", false, nil); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("a verdict for an unknown version: %v, want ErrConflict", err)
+	}
+}
+
+// testSettings: an account's settings start empty (defaults) and keep what
+// is set; an unknown account has none.
+func testSettings(t *testing.T, s Store) {
+	ctx := context.Background()
+	acct := account(t, s, 0)
+	if st, err := s.Settings(ctx, acct); err != nil || st.ScanPending != "" {
+		t.Fatalf("new account's settings = %+v, %v", st, err)
+	}
+	if err := s.SetSettings(ctx, acct, files.Settings{ScanPending: files.PendingAllow}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Settings(ctx, acct); err != nil || st.ScanPending != files.PendingAllow {
+		t.Fatalf("settings = %+v, %v", st, err)
+	}
+	if u, err := s.Usage(ctx, acct); err != nil || u.FileCount != 0 {
+		t.Fatalf("usage after a settings write = %+v, %v", u, err)
+	}
+	if err := s.SetSettings(ctx, "0190c0de-0000-7000-8000-000000000001", files.Settings{}); !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("settings of an unknown account: %v, want ErrNotFound", err)
+	}
+}

@@ -1,0 +1,122 @@
+// Package scanning records the malware verdicts a scanner (GuardDuty
+// Malware Protection for S3, or local mode's stand-in) reports for the
+// objects of file versions: on the version, on its file while it is the
+// main version, and as file.scanned (and file.infected) events written in
+// the same transaction. Verdicts arrive at least once and in any order
+// relative to the upload's commit; recording is idempotent.
+package scanning
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/anexo/anexo/shared/base/apperr"
+	"github.com/anexo/anexo/shared/base/clock"
+	"github.com/anexo/anexo/shared/domain/files"
+	"github.com/anexo/anexo/shared/domain/outbox"
+)
+
+// Verdict is a scanner's result for one object version.
+type Verdict struct {
+	Key       string // the object key (files.ObjectKey)
+	S3Version string // the object version scanned ("" if not said)
+	Status    files.ScanStatus
+	Threats   []string
+	At        time.Time // when it was scanned
+}
+
+// Store reads versions and files and records verdicts.
+type Store interface {
+	GetFile(ctx context.Context, accountID, fileUUID string) (files.File, error)
+	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
+	// RecordScan writes v.Scan on version v, and on its file when main,
+	// with rec, if v's stored verdict is still the one read (prev) and,
+	// when main, v is still the main version: else apperr.ErrConflict.
+	RecordScan(ctx context.Context, v files.Version, prev files.ScanStatus, main bool, rec *outbox.Record) error
+}
+
+// Outcome says what became of a verdict.
+type Outcome string
+
+// The outcomes.
+const (
+	Recorded   Outcome = "recorded"
+	Unchanged  Outcome = "unchanged"  // the version has this verdict already (a redelivery)
+	Unknown    Outcome = "unknown"    // no such version (yet: the sweeper reads the object's tag later; or purged)
+	Superseded Outcome = "superseded" // another object version than the one the catalogue serves
+	Foreign    Outcome = "foreign"    // not a file version's object (staged pieces)
+	Sticky     Outcome = "sticky"     // the version is infected: no later verdict clears it
+)
+
+// Service records verdicts.
+type Service struct {
+	Store Store
+	Clock clock.Func
+}
+
+// maxTries bounds the optimistic retries against concurrent writers (a
+// promote, a second verdict).
+const maxTries = 4
+
+// Record records v: idempotent, safe to retry.
+func (s *Service) Record(ctx context.Context, v Verdict) (Outcome, error) {
+	account, fileUUID, versionUUID, ok := files.ParseObjectKey(v.Key)
+	if !ok {
+		return Foreign, nil
+	}
+	if !slices.Contains(files.ScanStatuses, v.Status) || v.Status == files.ScanPending || v.Status == files.ScanOff {
+		return "", apperr.Invalid("status", "is not a verdict: "+string(v.Status))
+	}
+	for try := 0; ; try++ {
+		out, err := s.record(ctx, account, fileUUID, versionUUID, v)
+		if !errors.Is(err, apperr.ErrConflict) || try == maxTries-1 {
+			return out, err
+		}
+	}
+}
+
+func (s *Service) record(ctx context.Context, account, fileUUID, versionUUID string, v Verdict) (Outcome, error) {
+	ver, err := s.Store.GetVersion(ctx, account, fileUUID, versionUUID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return Unknown, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if v.S3Version != "" && ver.S3Version != "" && v.S3Version != ver.S3Version {
+		return Superseded, nil
+	}
+	prev := ver.Scan
+	switch {
+	case prev.Status == v.Status && slices.Equal(prev.Threats, v.Threats):
+		return Unchanged, nil
+	case prev.Status == files.ScanInfected:
+		return Sticky, nil
+	}
+	f, err := s.Store.GetFile(ctx, account, fileUUID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return Unknown, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	at := v.At.UTC().Truncate(time.Second)
+	if v.At.IsZero() {
+		at = s.Clock.Now().UTC().Truncate(time.Second)
+	}
+	ver.Scan = files.Scan{Status: v.Status, ScannedAt: &at, Threats: v.Threats}
+	main := f.VersionUUID == ver.UUID
+	if main {
+		f.Scan = ver.Scan
+	}
+	rec := outbox.OfFile(outbox.FileScanned, f, &ver, "", s.Clock.Now())
+	if v.Status == files.ScanInfected {
+		rec.Add(outbox.FileInfected, rec.Events[0].Data)
+	}
+	if err := s.Store.RecordScan(ctx, ver, prev.Status, main, rec); err != nil {
+		return "", err
+	}
+	return Recorded, nil
+}
