@@ -332,6 +332,16 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 			t.Fatalf("recorder: %v", resp)
 		}
 	})
+	run("scans", func(l *lambda) {
+		// a verdict for a version this table does not hold: logged, not
+		// retried
+		if resp := l.invoke(t, event(t, "scans/threats-found.json", "")); resp["errorMessage"] != nil {
+			t.Fatalf("scans: %v", resp)
+		}
+		if !l.logs.WaitFor(`"outcome":"unknown"`) {
+			t.Fatalf("scans did not record the verdict as unknown:\n%s", l.logs)
+		}
+	})
 	run("events", func(l *lambda) {
 		if b := status(t, l.invoke(t, event(t, "events/list.json", "")), 200); b["_page"].(map[string]any)["count"].(float64) != 0 {
 			t.Fatalf("events: %v", b)

@@ -24,6 +24,8 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	data := flag.String("data", "", "embedded S3 data directory (default: a new temporary directory)")
 	useAWS := flag.Bool("aws", false, "use real AWS (default credentials, TABLE_NAME, BUCKET_NAME) instead of emulators")
+	scanning := flag.Bool("malware-scanning", true, "scan new versions with GuardDuty's local stand-in (it flags the EICAR test file; embedded S3 only)")
+	scanDelay := flag.Duration("scan-delay", time.Second, "how long the stand-in takes to report a scan")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -45,7 +47,8 @@ func main() {
 		}
 	}
 	cfg := app.FromEnv()
-	if f := os.Getenv("ANEXO_WEBHOOK_CA_FILE"); f != "" { // receivers with a development CA's certificate
+	cfg.MalwareScanning = cfg.MalwareScanning || *scanning && !*useAWS && cfg.S3Endpoint == "" // the stand-in runs on the embedded S3
+	if f := os.Getenv("ANEXO_WEBHOOK_CA_FILE"); f != "" {                                      // receivers with a development CA's certificate
 		pem, err := os.ReadFile(f)
 		if err == nil {
 			cfg.WebhookRoots, err = webhooks.Roots(pem)
@@ -55,7 +58,7 @@ func main() {
 		}
 	}
 	srv, err := devserver.Start(ctx, devserver.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: cfg, SweepEvery: time.Minute,
-		CORSOrigins: origins})
+		CORSOrigins: origins, ScanDelay: *scanDelay})
 	if err != nil {
 		fail(err)
 	}
@@ -73,6 +76,7 @@ export ANEXO_URL=%[1]s
 export ANEXO_TOKEN=%[6]s
 
 Upload page (Uppy): %[1]s/#token=%[6]s
+Malware scanning: %[8]s
 
 Try it:
   curl -s -X POST $ANEXO_URL/v1/sessions -H "Authorization: Bearer $ANEXO_TOKEN" \
@@ -84,7 +88,7 @@ A Wegly batch to a lead (create the lead first):
     -H 'Content-Type: application/json' -d '{"title":"Acme Ltda"}'
   curl -s -X POST $ANEXO_URL/integrations/external/files/batches -H "Authorization: Bearer $ANEXO_TOKEN" \
     --form lead_code=1 --form title=Docs --form files=@README.md
-`, srv.URL, orAWS(c.DynamoEndpoint), orAWS(c.S3Endpoint), abs, acct, token, orAWS(c.SQSEndpoint))
+`, srv.URL, orAWS(c.DynamoEndpoint), orAWS(c.S3Endpoint), abs, acct, token, orAWS(c.SQSEndpoint), scanNote(c.MalwareScanning, *scanDelay))
 	<-ctx.Done()
 	if err := iam.WriteUsage(); err != nil {
 		fail(err)
@@ -93,6 +97,14 @@ A Wegly batch to a lead (create the lead first):
 		fmt.Fprintf(os.Stderr, "anexo-local: the functions' IAM policies refused %d AWS calls (AWS would too), first: %s\n", len(denied), denied[0])
 		os.Exit(3)
 	}
+}
+
+// scanNote says what the scanner's stand-in does.
+func scanNote(on bool, delay time.Duration) string {
+	if !on {
+		return "off (-malware-scanning=false): every version is off"
+	}
+	return fmt.Sprintf("GuardDuty's stand-in reports each new version after %s; a file holding the EICAR test string is infected,\n  anything else clean. Until then downloads answer 409 scan_pending (the account's scan_pending policy: block)", delay)
 }
 
 func orAWS(s string) string {

@@ -199,6 +199,7 @@ func cmdList(ctx context.Context, c *client.Client, fs *flag.FlagSet, args []str
 	ext := fs.String("ext", "", "extensions, comma-separated")
 	trash := fs.Bool("trash", false, "list the trash")
 	entity := fs.String("entity", "", "files attached to TYPE/ID")
+	scan := fs.String("scan", "", "malware scan statuses, comma-separated (pending, clean, infected, unsupported, failed, off)")
 	asc := fs.Bool("asc", false, "oldest first")
 	limit := fs.Int("limit", 50, "files per page (1-250)")
 	all := fs.Bool("all", false, "every page")
@@ -219,6 +220,7 @@ func cmdList(ctx context.Context, c *client.Client, fs *flag.FlagSet, args []str
 	set("filter[name]", *name)
 	set("filter[term]", *term)
 	set("filter[extensions]", *ext)
+	set("filter[scan]", *scan)
 	if *trash {
 		q.Set("filter[deleted]", "true")
 	}
@@ -237,7 +239,7 @@ func cmdList(ctx context.Context, c *client.Client, fs *flag.FlagSet, args []str
 	q.Set("limit", fmt.Sprint(*limit))
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	if !*asJSON {
-		fmt.Fprintln(tw, "UUID\tID\tSIZE\tCREATED\tNAME")
+		fmt.Fprintln(tw, "UUID\tID\tSIZE\tCREATED\tSCAN\tNAME")
 	}
 	cursor := ""
 	for {
@@ -249,7 +251,7 @@ func cmdList(ctx context.Context, c *client.Client, fs *flag.FlagSet, args []str
 			if *asJSON {
 				_ = json.NewEncoder(stdout).Encode(f)
 			} else {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", f.UUID, f.ID, human(f.Size), f.CreatedAt.Format(time.RFC3339), f.Name)
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", f.UUID, f.ID, human(f.Size), f.CreatedAt.Format(time.RFC3339), f.Scan.Status, f.Name)
 			}
 		}
 		if page.Next == "" || !*all {

@@ -107,7 +107,7 @@ func ContextBool(scope constructs.Construct, key string, def bool) bool {
 // backupRetentionDays, backupVaultLock, backupCopyTo, dataEvents, authorizerTtl,
 // alarmEmail, alarmTopicArn, concurrencyAlarm, terminationProtection (default true), domainName +
 // certificateArn, edge (+ edgeWebAclArn, edgeRatePerIp, edgeRatePerToken,
-// edgeCertificateArn, edgeOriginDomain), deployment, kmsKey,
+// edgeCertificateArn, edgeOriginDomain), deployment, kmsKey, malwareProtection (default true),
 // and account + region
 // (both or neither: a stage pinned to its account and region; without
 // them the stack is environment agnostic).
@@ -152,6 +152,7 @@ func FromContext(scope constructs.Construct) Props {
 		EdgeRatePerToken:      contextNumber(scope, "edgeRatePerToken"),
 		Deployment:            ContextString(scope, "deployment", ""),
 		KMSKey:                ContextString(scope, "kmsKey", ""),
+		NoMalwareProtection:   !ContextBool(scope, "malwareProtection", true),
 	}
 }
 

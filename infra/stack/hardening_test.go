@@ -15,6 +15,7 @@ import (
 	"github.com/anexo/anexo/infra/stack"
 	"github.com/anexo/anexo/shared/inbound/httpapi"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/inbound/triggers"
 	"github.com/anexo/anexo/shared/platform/iam"
 )
 
@@ -167,8 +168,89 @@ func TestBackups(t *testing.T) {
 		t.Errorf("backup plan with a copy: %s", b)
 	}
 
-	off := build(t, stack.Props{NoBackup: true})
+	off := build(t, stack.Props{NoBackup: true, NoMalwareProtection: true})
 	off.tpl.ResourceCountIs(jsii.String("AWS::Backup::BackupPlan"), jsii.Number(0))
+	// and without malware protection: no plan, no rule, no deny, versions off
+	off.tpl.ResourceCountIs(jsii.String("AWS::GuardDuty::MalwareProtectionPlan"), jsii.Number(0))
+	if b, _ := json.Marshal(off.doc); strings.Contains(string(b), "ANEXO_MALWARE_SCANNING") || strings.Contains(string(b), triggers.ScanTag) ||
+		strings.Contains(string(b), triggers.ScanResultDetailType) {
+		t.Error("a stack without malware protection scans, routes scan results or denies on the scan tag")
+	}
+}
+
+// TestMalwareProtection: the bucket has a GuardDuty malware protection
+// plan that tags, with a role GuardDuty assumes and that reads and tags the
+// bucket's objects; the bucket sends EventBridge notifications (the plan's
+// trigger); a rule on the default bus sends the bucket's scan results to
+// the scans function (retried, then the async failures queue); the bucket
+// refuses GetObject on objects tagged THREATS_FOUND to all but the
+// scanner; every function knows scanning is on.
+func TestMalwareProtection(t *testing.T) {
+	s := defaults(t)
+	ids := s.functionIDs(t)
+	bucket := map[string]any{"Ref": bucketID(t, s)}
+	_, plan := s.one(t, "AWS::GuardDuty::MalwareProtectionPlan")
+	p := props(plan)
+	roleRef := p["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	if fmt.Sprint(p["ProtectedResource"]) != fmt.Sprint(map[string]any{"S3Bucket": map[string]any{"BucketName": bucket}}) ||
+		fmt.Sprint(p["Actions"]) != fmt.Sprint(map[string]any{"Tagging": map[string]any{"Status": "ENABLED"}}) {
+		t.Errorf("plan: %v", p)
+	}
+	role := s.resources("AWS::IAM::Role")[roleRef]
+	if b, _ := json.Marshal(props(role)["AssumeRolePolicyDocument"]); !strings.Contains(string(b), `"Service":"malware-protection-plan.guardduty.amazonaws.com"`) {
+		t.Errorf("the plan's role trusts %s", b)
+	}
+	var granted []string
+	for _, pol := range s.resources("AWS::IAM::Policy") {
+		if fmt.Sprint(props(pol)["Roles"]) != fmt.Sprint([]any{map[string]any{"Ref": roleRef}}) {
+			continue
+		}
+		for _, st := range props(pol)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			switch a := st.(map[string]any)["Action"].(type) {
+			case string:
+				granted = append(granted, a)
+			case []any:
+				for _, x := range a {
+					granted = append(granted, x.(string))
+				}
+			}
+		}
+	}
+	for _, want := range []string{"s3:GetObject", "s3:GetObjectVersion", "s3:PutObjectTagging", "s3:PutObjectVersionTagging",
+		"s3:PutBucketNotification", "events:PutRule", "events:PutTargets"} {
+		if !slices.Contains(granted, want) {
+			t.Errorf("the plan's role lacks %s (has %v)", want, granted)
+		}
+	}
+	nc, _ := json.Marshal(s.resources("Custom::S3BucketNotifications"))
+	if !strings.Contains(string(nc), `"EventBridgeConfiguration":{}`) {
+		t.Errorf("the bucket does not send EventBridge notifications: %s", nc)
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), assertions.Match_ObjectLike(obj(map[string]any{
+		"EventPattern": map[string]any{"source": []any{triggers.ScanResultSource}, "detail-type": []any{triggers.ScanResultDetailType},
+			"detail": map[string]any{"resourceType": []any{"S3_OBJECT"}, "s3ObjectDetails": map[string]any{"bucketName": []any{bucket}}}},
+		"Targets": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(obj(map[string]any{
+			"Arn":              assertions.Match_AnyValue(),
+			"RetryPolicy":      map[string]any{"MaximumRetryAttempts": 2},
+			"DeadLetterConfig": assertions.Match_ObjectLike(obj(map[string]any{"Arn": assertions.Match_AnyValue()}))}))}),
+	})))
+	rules, _ := json.Marshal(s.resources("AWS::Events::Rule"))
+	if !strings.Contains(string(rules), ids[lambdas.Scans]) {
+		t.Errorf("no rule targets the scans function %s", ids[lambdas.Scans])
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), assertions.Match_ObjectLike(obj(map[string]any{
+		"Bucket": bucket,
+		"PolicyDocument": assertions.Match_ObjectLike(obj(map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(obj(map[string]any{"Sid": "NoInfectedObjectServed", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"},
+				"Action": []any{"s3:GetObject", "s3:GetObjectVersion"},
+				"Condition": map[string]any{"StringEquals": map[string]any{"s3:ExistingObjectTag/" + triggers.ScanTag: "THREATS_FOUND"},
+					"ArnNotEquals": map[string]any{"aws:PrincipalArn": map[string]any{"Fn::GetAtt": []any{roleRef, "Arn"}}}}}))})}))})))
+	for fn, id := range ids {
+		env := props(s.resources("AWS::Lambda::Function")[id])["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if env["ANEXO_MALWARE_SCANNING"] != "1" {
+			t.Errorf("%s does not know scanning is on", fn)
+		}
+	}
 }
 
 // TestPermanentDeletes: the bucket denies s3:DeleteObjectVersion to every

@@ -59,6 +59,13 @@ func (s *Stack) suppressNag(props Props) {
 				[]string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}})
 		}
 	}
+	if r := s.Node().TryFindChild(jsii.String("MalwareProtectionRole")); r != nil {
+		suppress(r, true,
+			finding{"AwsSolutions-IAM5", "GuardDuty scans and tags every new object of the bucket, whatever its account's prefix: the permissions AWS documents for a malware protection plan's role",
+				[]string{"Resource::<" + s.logicalID(s.Bucket) + ".Arn>/*"}},
+			finding{"AwsSolutions-IAM5", "The EventBridge rule GuardDuty manages for the plan is named by GuardDuty (DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3…), so AWS documents the grant with this prefix; changes are limited to rules GuardDuty manages (events:ManagedBy)",
+				[]string{"Resource::arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"}})
+	}
 	if props.Edge {
 		edge := s.Node().FindChild(jsii.String("Edge"))
 		suppress(edge, true,

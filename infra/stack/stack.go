@@ -102,6 +102,9 @@ type Props struct {
 	// deliveries queues, the alarm topic and the log groups: CreateKey for
 	// a key the stack creates, or an existing key's ARN; "" for AWS's own.
 	KMSKey string
+	// NoMalwareProtection leaves the bucket unscanned (no GuardDuty plan,
+	// every version's scan off): -c malwareProtection=false.
+	NoMalwareProtection bool
 	// Deployment is how a deploy replaces the functions' code: DeployDirect,
 	// DeployCanary or DeployLinear (CodeDeploy, rolled back on the new
 	// version's errors); "" is canary for the prod stage, direct elsewhere.
@@ -192,6 +195,8 @@ var Specs = map[string]Spec{
 	// ten deliveries in parallel, each at most 10 s; an endpoint's
 	// attempt slot is leased for this long
 	lambdas.Deliveries: {MemoryMB: 256, TimeoutSec: webhooks.FunctionTimeout.Seconds()},
+	// one verdict: two reads and a transaction
+	lambdas.Scans: {MemoryMB: 128, TimeoutSec: 10},
 }
 
 // Stack exposes what tests and callers need.
@@ -275,6 +280,10 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 				NoncurrentVersionExpiration: awscdk.Duration_Days(jsii.Number(1))},
 		},
 	}
+	// GuardDuty's malware protection learns of new objects from the
+	// bucket's EventBridge notifications: on here, so that no update of
+	// the bucket's notifications (the recorder's) switches them off
+	filesProps.EventBridgeEnabled = jsii.Bool(!props.NoMalwareProtection)
 	s.bucketEncryption(filesProps)
 	s.Bucket = awss3.NewBucket(st, jsii.String("Files"), filesProps)
 
@@ -337,6 +346,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	}
 	if s.key != nil { // local mode checks the key's grants with it; the code never names it
 		env["ANEXO_KMS_KEY"] = s.key.KeyArn()
+	}
+	if !props.NoMalwareProtection {
+		env["ANEXO_MALWARE_SCANNING"] = jsii.String("1")
 	}
 	if props.Edge {
 		s.newOriginSecret()
@@ -431,6 +443,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	})
 
 	s.addEventSources(props)
+	s.addMalwareProtection(props)
 	s.limitPermanentDeletes()
 	s.addBackup(props)
 	s.addDataEvents(props)

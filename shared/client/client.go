@@ -25,6 +25,9 @@ type Client struct {
 	HTTP     *http.Client // nil: a client with a 60 s timeout
 	// UserAgent is sent on every request.
 	UserAgent string
+	// ScanWait is how long a download waits for a new version's malware
+	// verdict (409 scan_pending) before it gives up (0: 2 minutes).
+	ScanWait time.Duration
 }
 
 // Problem is an API error (RFC 9457 problem document).
@@ -243,6 +246,15 @@ type File struct {
 	DeletedAt    *time.Time `json:"deleted_at"`
 	PurgeAt      *time.Time `json:"purge_at"`
 	CreatedBy    string     `json:"created_by"`
+	Scan         Scan       `json:"scan"`
+}
+
+// Scan is a version's malware verdict: status pending, clean, infected,
+// unsupported, failed or off.
+type Scan struct {
+	Status    string     `json:"status"`
+	ScannedAt *time.Time `json:"scanned_at"`
+	Threats   []string   `json:"threats"`
 }
 
 // OpenInput opens a session.
@@ -379,23 +391,48 @@ func (c *Client) DownloadURL(ctx context.Context, uuid, versionUUID string) (str
 	if versionUUID != "" {
 		path += "?version_uuid=" + url.QueryEscape(versionUUID)
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(c.Endpoint, "/")+path, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := c.send(req, c.noRedirect())
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusFound {
-		if resp.StatusCode >= 400 {
-			return "", decodeProblem(resp.StatusCode, b)
+	deadline := time.Now().Add(c.scanWait())
+	for {
+		req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(c.Endpoint, "/")+path, nil)
+		if err != nil {
+			return "", err
 		}
-		return "", fmt.Errorf("download: unexpected status %d", resp.StatusCode)
+		resp, err := c.send(req, c.noRedirect())
+		if err != nil {
+			return "", err
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		_ = resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusFound:
+			return resp.Header.Get("Location"), nil
+		case resp.StatusCode < 400:
+			return "", fmt.Errorf("download: unexpected status %d", resp.StatusCode)
+		}
+		err = decodeProblem(resp.StatusCode, b)
+		var p *Problem
+		if !errors.As(err, &p) || p.Code != "scan_pending" || !time.Now().Before(deadline) {
+			return "", err
+		}
+		// the malware scan has not reported yet: wait as asked, then ask again
+		wait := time.Second
+		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs > 0 {
+			wait = min(time.Duration(secs)*time.Second, 30*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(min(wait, time.Until(deadline)+time.Millisecond)):
+		}
 	}
-	return resp.Header.Get("Location"), nil
+}
+
+// scanWait is how long a download waits for a pending malware scan.
+func (c *Client) scanWait() time.Duration {
+	if c.ScanWait > 0 {
+		return c.ScanWait
+	}
+	return 2 * time.Minute
 }
 
 // ItemResult is one item of a batch answer (trash, restore, purge, attach).

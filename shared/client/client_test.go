@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -156,5 +157,46 @@ func TestTooManyRequestsIsRetried(t *testing.T) {
 	tries = nil
 	if _, err := c.Do(context.Background(), "GET", "/v1/flooded", nil, nil); !IsStatus(err, 429) || len(tries) != Throttled {
 		t.Fatalf("%v after %d tries", err, len(tries))
+	}
+}
+
+// TestDownloadWaitsForTheScan: a download answered 409 scan_pending asks
+// again after its Retry-After until the link comes, and gives up with the
+// problem after ScanWait; other problems are not retried.
+func TestDownloadWaitsForTheScan(t *testing.T) {
+	t.Parallel()
+	var asked, pending atomic.Int32
+	pending.Store(2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := asked.Add(1)
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/infected/download"):
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"status":403,"code":"file_infected"}`)
+		case n <= pending.Load():
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, `{"status":409,"code":"scan_pending"}`)
+		default:
+			w.Header().Set("Location", "https://bucket.example/object")
+			w.WriteHeader(http.StatusFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c := &Client{Endpoint: srv.URL, Token: "anx_t"}
+	ctx := context.Background()
+	if u, err := c.DownloadURL(ctx, "f", ""); err != nil || u != "https://bucket.example/object" || asked.Load() != 3 {
+		t.Fatalf("DownloadURL = %q, %v after %d requests", u, err, asked.Load())
+	}
+	asked.Store(0)
+	var p *Problem
+	if _, err := c.DownloadURL(ctx, "infected", ""); !errors.As(err, &p) || p.Code != "file_infected" || asked.Load() != 1 {
+		t.Fatalf("an infected file: %v after %d requests", err, asked.Load())
+	}
+	asked.Store(0)
+	pending.Store(100)
+	c.ScanWait = 1500 * time.Millisecond
+	if _, err := c.DownloadURL(ctx, "f", ""); !errors.As(err, &p) || p.Code != "scan_pending" || asked.Load() != 3 {
+		t.Fatalf("a scan that never comes: %v after %d requests", err, asked.Load())
 	}
 }

@@ -1359,7 +1359,7 @@ export interface components {
          * @description GET /v1/event-types describes each.
          * @enum {string}
          */
-        EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "batch.created" | "session.expired" | "webhook.disabled" | "webhook.delivery_failed" | "webhook.test";
+        EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "file.scanned" | "file.infected" | "batch.created" | "session.expired" | "webhook.disabled" | "webhook.delivery_failed" | "webhook.test";
         /** @description An event as the feed serves it */
         Event: components["schemas"]["EventFields"];
         /** @description An event as it leaves the service: a webhook delivery's body, and the detail of its entry on the EventBridge bus (events/bus/event.schema.json describes the whole entry) */
@@ -1379,7 +1379,7 @@ export interface components {
             sequence?: string;
             data: components["schemas"]["FileEventData"] | components["schemas"]["AttachmentEventData"] | components["schemas"]["BatchEventData"] | components["schemas"]["SessionEventData"] | components["schemas"]["WebhookEventData"] | components["schemas"]["DeliveryFailedEventData"] | components["schemas"]["WebhookTestEventData"];
         };
-        /** @description file.created, file.version_created, file.promoted, file.trashed, file.restored, file.purged */
+        /** @description file.created, file.version_created, file.promoted, file.trashed, file.restored, file.purged, file.scanned, file.infected */
         FileEventData: {
             file: components["schemas"]["File"];
             version?: components["schemas"]["EventVersion"];
@@ -1400,6 +1400,7 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             created_by: string;
+            scan?: components["schemas"]["Scan"];
             _links: components["schemas"]["VersionLinks"];
         };
         /** @description file.attached, file.detached */

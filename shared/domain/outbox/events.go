@@ -60,6 +60,8 @@ var Catalogue = []Kind{
 	{FilePurged, "A file deleted for good, with every version: by request, or by the sweeper when its trash time ran out (source sweeper).", "FileEventData"},
 	{FileAttached, "A file attached to an entity (a lead, a deal, a contact…): to its media, a note or a field.", "AttachmentEventData"},
 	{FileDetached, "A file detached from an entity.", "AttachmentEventData"},
+	{FileScanned, "A version's malware scan came back: data.version.scan has the verdict (clean, infected, unsupported or failed); data.file.scan changes with it when the version is the main one.", "FileEventData"},
+	{FileInfected, "A version found infected: it is never served, attached or made main. Written with the version's file.scanned.", "FileEventData"},
 	{BatchCreated, "A Wegly batch: its files, uploaded together and attached to one entity. Its files' file.created, then their file.attached, follow it in the same change.", "BatchEventData"},
 	{SessionExpired, "An upload session that expired open: its parts are gone, nothing was created.", "SessionEventData"},
 	{WebhookDisabled, "A webhook switched off after a day of failed deliveries (reason failing).", "WebhookEventData"},

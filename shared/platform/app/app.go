@@ -99,6 +99,10 @@ type Config struct {
 	// tracing) records every DynamoDB and S3 call as an X-Ray subsegment
 	// of the invocation's trace.
 	Tracing bool
+	// MalwareScanning (ANEXO_MALWARE_SCANNING=1, set by the stack with
+	// its malware protection plan; local mode's stand-in sets it): new
+	// versions start pending a verdict instead of off.
+	MalwareScanning bool
 	// EnforcePolicy (ANEXO_ENFORCE_POLICY=1) checks every AWS call against
 	// the function's IAM policy and answers as AWS would on a refusal:
 	// local mode and tests, where the emulators accept every call.
@@ -112,7 +116,8 @@ func FromEnv() Config {
 		S3Endpoint: os.Getenv("S3_ENDPOINT"), Function: os.Getenv("ANEXO_FUNCTION"),
 		SQSEndpoint: os.Getenv("SQS_ENDPOINT"), EventsEndpoint: os.Getenv("EVENTS_ENDPOINT"),
 		QueueURL: os.Getenv("DELIVERY_QUEUE_URL"), DeadLetterURL: os.Getenv("DELIVERY_DLQ_URL"), OriginSecret: os.Getenv("ANEXO_ORIGIN_SECRET"), KMSKey: os.Getenv("ANEXO_KMS_KEY"), BusName: getenv("EVENT_BUS_NAME", "anexo"),
-		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1", Tracing: os.Getenv("ANEXO_TRACING") == "1"}
+		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1", Tracing: os.Getenv("ANEXO_TRACING") == "1",
+		MalwareScanning: os.Getenv("ANEXO_MALWARE_SCANNING") == "1"}
 	c.KeysTable = getenv("KEYS_TABLE_NAME", c.Table+"-keys")
 	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
 	c.Limits.MaxFileSize = envInt("MAX_FILE_SIZE")
@@ -387,6 +392,7 @@ func (d *Deps) Uploads() *upload.Service {
 	return d.uploads.get(func() *upload.Service {
 		u := upload.NewService(d.Store(), d.Blobs(), d.Cfg.Limits, d.Cfg.Now, d.Log)
 		u.Entities = d.Entities()
+		u.Scanning = d.Cfg.MalwareScanning
 		return u
 	})
 }
@@ -394,7 +400,7 @@ func (d *Deps) Uploads() *upload.Service {
 // Batches is Wegly batch uploads.
 func (d *Deps) Batches() *batches.Service {
 	return d.batches.get(func() *batches.Service {
-		return &batches.Service{Store: d.Store(), Blobs: d.Blobs(), Entities: d.Entities(), Clock: d.Cfg.Now}
+		return &batches.Service{Store: d.Store(), Blobs: d.Blobs(), Entities: d.Entities(), Clock: d.Cfg.Now, Scanning: d.Cfg.MalwareScanning}
 	})
 }
 
@@ -410,6 +416,11 @@ func (d *Deps) Catalog() *catalog.Catalog {
 	return d.catalog.get(func() *catalog.Catalog {
 		return &catalog.Catalog{Store: d.Store(), Blobs: d.Blobs(), Entities: d.Entities(), Cursors: d.Ring(CursorKeys), Clock: d.Cfg.Now}
 	})
+}
+
+// Scans records malware verdicts.
+func (d *Deps) Scans() *scanning.Service {
+	return &scanning.Service{Store: d.Store(), Clock: d.Cfg.Now}
 }
 
 // Feed is the event feed.

@@ -116,6 +116,11 @@ func Recorder(d *Deps) func(ctx context.Context, ev events.S3Event) error {
 	return triggers.Recorder(d.Log, d.Uploads())
 }
 
+// Scans records the malware verdicts GuardDuty reports.
+func Scans(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) error {
+	return triggers.Scans(d.Log, d.Cfg.Bucket, d.Scans())
+}
+
 // Dispatcher routes the outbox records the table's stream reports.
 func Dispatcher(d *Deps) func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	return triggers.Dispatcher(d.Log, dynamo.StreamRecord, d.Dispatch())

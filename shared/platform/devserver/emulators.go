@@ -124,8 +124,15 @@ func startS3(dir string) (string, error) {
 	// Browsers upload straight to it; which pages may is each bucket's CORS
 	// configuration (Provision sets the local server's origin), as on AWS:
 	// no default origin.
+	// new objects are reported to the local servers' subscribers (the
+	// malware scanner's stand-in)
+	events, err := listenS3Events()
+	if err != nil {
+		return "", err
+	}
 	cfg := &embedgw.Config{RootUserAccess: creds[0], RootUserSecret: creds[1], Region: "us-east-1",
-		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true}
+		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true,
+		EventWebhookURL: events}
 	errc := make(chan error, 1)
 	go func() {
 		// The banner goes to stdout; keep it out of `make run` output.

@@ -292,6 +292,10 @@ var Policies = map[string]Policy{
 		Table(getItem, putItem, updateItem),
 		Objects(getObject, deleteObjectVersion),
 	},
+	// The scan results' function reads the version and its file and
+	// records the verdict with its events (a transaction: updates and the
+	// outbox record's put).
+	lambdas.Scans: {Table(getItem, putItem, updateItem)},
 	lambdas.Files: {
 		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
 		Index(dynamo.IndexGSI1, query),

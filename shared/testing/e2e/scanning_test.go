@@ -1,0 +1,117 @@
+package e2e_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/uuid"
+
+	"github.com/anexo/anexo/shared/domain/files"
+	"github.com/anexo/anexo/shared/inbound/triggers"
+	"github.com/anexo/anexo/shared/platform/devserver"
+	"github.com/anexo/anexo/shared/testing/testenv"
+)
+
+// scanning turns on the malware scanner's stand-in, reporting after delay.
+func scanning(delay time.Duration) func(*devserver.Options) {
+	return func(o *devserver.Options) { o.Config.MalwareScanning, o.ScanDelay = true, delay }
+}
+
+// waitScan polls a file until its scan status leaves pending.
+func (c *client) waitScan(uuid string) map[string]any {
+	c.t.Helper()
+	for range 200 {
+		f := c.expect(200, "GET", "/v1/files/"+uuid, nil)
+		if f["scan"].(map[string]any)["status"] != string(files.ScanPending) {
+			return f
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("file %s is still pending its scan", uuid)
+	return nil
+}
+
+// TestMalwareScanning, end to end on the embedded S3 with GuardDuty's
+// stand-in: a new upload is pending, its download refused under the
+// default policy and served under allow; a clean file becomes clean and
+// downloads; an EICAR upload becomes infected (its object tagged as
+// GuardDuty tags it), its download, attach and promotion are refused; the
+// listing filters on the status; file.scanned and file.infected reach a
+// webhook, validated against the catalogue.
+func TestMalwareScanning(t *testing.T) {
+	t.Parallel()
+	e := start(t, testenv.Embedded(t), scanning(300*time.Millisecond))
+	c := e.account(0, "")
+	r := newReceiver(t, e.clock.Now)
+	c.hook(r, map[string]any{"types": []string{"file.scanned", "file.infected"}})
+
+	clean := c.upload("report.txt", []byte("quarterly numbers"), nil)
+	if clean["scan"].(map[string]any)["status"] != "pending" {
+		t.Fatalf("a new upload's scan = %v", clean["scan"])
+	}
+	dl := c.do("GET", "/v1/files/"+clean["uuid"].(string)+"/download", nil)
+	if dl.Status != http.StatusConflict || !strings.Contains(string(dl.Body), "scan_pending") || dl.Header.Get("Retry-After") == "" {
+		t.Fatalf("downloading a pending file: %s (Retry-After %q)", dl, dl.Header.Get("Retry-After"))
+	}
+	c.expect(200, "PATCH", "/v1/account", map[string]any{"settings": map[string]any{"scan_pending": "allow"}})
+	early := c.upload("early.txt", []byte("needed now"), nil)
+	if got, _ := c.download(early["uuid"].(string), ""); string(got) != "needed now" {
+		t.Fatalf("a pending file under allow: %q", got)
+	}
+	c.expect(200, "PATCH", "/v1/account", map[string]any{"settings": map[string]any{"scan_pending": "block"}})
+
+	if f := c.waitScan(clean["uuid"].(string)); f["scan"].(map[string]any)["status"] != "clean" || f["scan"].(map[string]any)["scanned_at"] == nil {
+		t.Fatalf("a clean file's scan = %v", f["scan"])
+	}
+	if got, _ := c.download(clean["uuid"].(string), ""); string(got) != "quarterly numbers" {
+		t.Fatalf("a clean file's bytes = %q", got)
+	}
+
+	// the EICAR test file, then a clean version over it: the infected one
+	// cannot be made main again
+	eicar := c.upload("eicar.com", []byte(devserver.EICAR+"\r\n"), nil)
+	f := c.waitScan(eicar["uuid"].(string))
+	scan := f["scan"].(map[string]any)
+	if scan["status"] != "infected" || len(scan["threats"].([]any)) != 1 || scan["threats"].([]any)[0] != "EICAR-Test-File (not a virus)" {
+		t.Fatalf("the EICAR file's scan = %v", scan)
+	}
+	if r := c.do("GET", "/v1/files/"+eicar["uuid"].(string)+"/download", nil); r.Status != http.StatusForbidden || !strings.Contains(string(r.Body), "file_infected") {
+		t.Fatalf("downloading an infected file: %s", r)
+	}
+	att := c.expect(207, "POST", "/v1/entities/lead/"+uuid.NewString()+"/files", map[string]any{"file_uuids": []string{eicar["uuid"].(string), clean["uuid"].(string)}})
+	res := att["_embedded"].(map[string]any)["attachments"].([]any)
+	if code, st := res[0].(map[string]any)["error"].(map[string]any)["code"], res[1].(map[string]any)["status"]; code != "file_infected" || st != "attached" {
+		t.Fatalf("attaching an infected and a clean file: %v", att)
+	}
+	tags, err := e.srv.Deps.S3().GetObjectTagging(context.Background(), &s3.GetObjectTaggingInput{Bucket: &e.srv.Deps.Cfg.Bucket,
+		Key: aws.String(files.ObjectKey(c.account, eicar["uuid"].(string), eicar["version_uuid"].(string)))})
+	if err != nil || len(tags.TagSet) != 1 || aws.ToString(tags.TagSet[0].Key) != triggers.ScanTag || aws.ToString(tags.TagSet[0].Value) != "THREATS_FOUND" {
+		t.Fatalf("the infected object's tags: %+v %v", tags, err)
+	}
+	v2 := c.upload("eicar.com", []byte("clean now"), map[string]any{"file_uuid": eicar["uuid"]})
+	c.waitScan(eicar["uuid"].(string))
+	if r := c.do("POST", "/v1/files/"+eicar["uuid"].(string)+"/versions/"+eicar["version_uuid"].(string)+"/promote", nil); r.Status != http.StatusForbidden {
+		t.Fatalf("promoting the infected version: %s", r)
+	}
+	if ids, _ := c.walk("filter[scan]=infected"); len(ids) != 0 {
+		t.Fatalf("infected main versions after the clean one: %v", ids)
+	}
+	if ids, _ := c.walk("filter[scan]=clean&order[created_at]=asc"); len(ids) != 3 || ids[2] != v2["uuid"] {
+		t.Fatalf("clean files: %v", ids)
+	}
+
+	// every verdict's event: four file.scanned, one file.infected
+	got := r.waitFor(5)
+	count := map[string]int{}
+	for _, d := range got {
+		count[d.Type]++
+	}
+	if count["file.scanned"] != 4 || count["file.infected"] != 1 {
+		t.Fatalf("deliveries: %v", count)
+	}
+}
