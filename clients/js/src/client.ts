@@ -1,6 +1,6 @@
 import createClient, { type Client as TypedClient, type Middleware } from "openapi-fetch";
 
-import { NetworkError, problemError, TimeoutError } from "./errors.js";
+import { AnexoError, NetworkError, problemError, TimeoutError } from "./errors.js";
 import { attempt, backoff, defaultRetry, retryAfter, type RetryPolicy, throttled } from "./retry.js";
 import type { components, paths } from "./schema.js";
 
@@ -29,6 +29,11 @@ export interface ClientOptions {
    * doubling delay.
    */
   retry?: Partial<RetryPolicy>;
+  /**
+   * How long, in ms, downloadURL waits for a new version's malware
+   * verdict (409 scan_pending) before it throws (default 120000).
+   */
+  scanWait?: number;
 }
 
 /**
@@ -46,10 +51,12 @@ export class ApiClient {
   /** The retry policy, defaults filled in. */
   readonly retry: RetryPolicy;
   private readonly token: string;
+  private readonly scanWait: number;
 
   constructor(o: ClientOptions) {
     this.endpoint = o.endpoint.replace(/\/+$/, "");
     this.token = o.token;
+    this.scanWait = o.scanWait ?? 120_000;
     const base = o.fetch ?? globalThis.fetch.bind(globalThis);
     this.rawFetch = base;
     const p = (this.retry = { ...defaultRetry, ...o.retry });
@@ -96,16 +103,28 @@ export class ApiClient {
   /**
    * downloadURL is a short-lived presigned GET of a file (or one version),
    * asked for as JSON, which fetch can read in a browser too (a redirect's
-   * Location it cannot).
+   * Location it cannot). A version whose malware scan has not reported
+   * (409 scan_pending) is asked for again after the wait the problem
+   * names, for up to `scanWait` ms; an infected one throws file_infected.
    */
   async downloadURL(uuid: string, versionUUID?: string, signal?: AbortSignal): Promise<string> {
-    const link = await this.call(
-      this.api.GET("/v1/files/{uuid}/download", {
-        params: { path: { uuid }, query: versionUUID ? { version_uuid: versionUUID } : {}, header: { Accept: "application/json" } },
-        signal,
-      }),
-    );
-    return link.url;
+    const until = Date.now() + this.scanWait;
+    for (;;) {
+      try {
+        const link = await this.call(
+          this.api.GET("/v1/files/{uuid}/download", {
+            params: { path: { uuid }, query: versionUUID ? { version_uuid: versionUUID } : {}, header: { Accept: "application/json" } },
+            signal,
+          }),
+        );
+        return link.url;
+      } catch (e) {
+        const left = until - Date.now();
+        if (!(e instanceof AnexoError) || e.code !== "scan_pending" || left <= 0) throw e;
+        const secs = Number(e.problem.retry_after_seconds);
+        await sleep(Math.min(secs > 0 ? secs * 1000 : 1000, 30_000, left), signal);
+      }
+    }
   }
 }
 

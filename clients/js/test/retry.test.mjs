@@ -83,3 +83,20 @@ test("Retry-After as seconds or a date, capped by maxDelay", () => {
   const j = retryAfter(res(""), p, 3);
   assert.ok(j >= 0 && j <= 400, String(j));
 });
+
+test("a download waits for a pending malware scan, not for an infected file", async () => {
+  const pending = () => new Response(JSON.stringify({ status: 409, code: "scan_pending", retry_after_seconds: 1 }), { status: 409, headers: { "Content-Type": "application/problem+json", "Retry-After": "1" } });
+  const link = () => new Response(JSON.stringify({ url: "https://bucket.example/o", expires_at: "2026-12-06T12:00:00Z" }), { headers: { "Content-Type": "application/json" } });
+  let calls = 0;
+  const c = client(async () => (++calls === 1 ? pending() : link()));
+  const t0 = Date.now();
+  assert.equal(await c.downloadURL("f"), "https://bucket.example/o");
+  assert.equal(calls, 2);
+  assert.ok(Date.now() - t0 >= 950, "the scan's wait of 1 s was not kept");
+  const infected = client(async () => new Response(JSON.stringify({ status: 403, code: "file_infected" }), { status: 403, headers: { "Content-Type": "application/problem+json" } }));
+  await assert.rejects(infected.downloadURL("f"), (e) => e.code === "file_infected");
+  let tries = 0;
+  const never = new Client({ endpoint: "http://anexo.invalid", token: "anx_x", fetch: async () => (tries++, pending()), scanWait: 1500 });
+  await assert.rejects(never.downloadURL("f"), (e) => e.code === "scan_pending");
+  assert.equal(tries, 3); // at 0, 1 and 1.5 s
+});
