@@ -13,6 +13,7 @@ import (
 
 	"github.com/anexo/anexo/infra/cfnlint"
 	"github.com/anexo/anexo/infra/stack"
+	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/inbound/httpapi"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
 	"github.com/anexo/anexo/shared/inbound/triggers"
@@ -172,7 +173,7 @@ func TestBackups(t *testing.T) {
 	off.tpl.ResourceCountIs(jsii.String("AWS::Backup::BackupPlan"), jsii.Number(0))
 	// and without malware protection: no plan, no rule, no deny, versions off
 	off.tpl.ResourceCountIs(jsii.String("AWS::GuardDuty::MalwareProtectionPlan"), jsii.Number(0))
-	if b, _ := json.Marshal(off.doc); strings.Contains(string(b), "ANEXO_MALWARE_SCANNING") || strings.Contains(string(b), triggers.ScanTag) ||
+	if b, _ := json.Marshal(off.doc); strings.Contains(string(b), "ANEXO_MALWARE_SCANNING") || strings.Contains(string(b), scanning.Tag) ||
 		strings.Contains(string(b), triggers.ScanResultDetailType) {
 		t.Error("a stack without malware protection scans, routes scan results or denies on the scan tag")
 	}
@@ -243,7 +244,7 @@ func TestMalwareProtection(t *testing.T) {
 		"PolicyDocument": assertions.Match_ObjectLike(obj(map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
 			assertions.Match_ObjectLike(obj(map[string]any{"Sid": "NoInfectedObjectServed", "Effect": "Deny", "Principal": map[string]any{"AWS": "*"},
 				"Action": []any{"s3:GetObject", "s3:GetObjectVersion"},
-				"Condition": map[string]any{"StringEquals": map[string]any{"s3:ExistingObjectTag/" + triggers.ScanTag: "THREATS_FOUND"},
+				"Condition": map[string]any{"StringEquals": map[string]any{"s3:ExistingObjectTag/" + scanning.Tag: "THREATS_FOUND"},
 					"ArnNotEquals": map[string]any{"aws:PrincipalArn": map[string]any{"Fn::GetAtt": []any{roleRef, "Arn"}}}}}))})}))})))
 	for fn, id := range ids {
 		env := props(s.resources("AWS::Lambda::Function")[id])["Environment"].(map[string]any)["Variables"].(map[string]any)

@@ -60,11 +60,15 @@ func (s *Stack) suppressNag(props Props) {
 		}
 	}
 	if r := s.Node().TryFindChild(jsii.String("MalwareProtectionRole")); r != nil {
+		rules := []string{"Resource::arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"}
+		if env := props.Env; env != nil && env.Account != nil && env.Region != nil { // a pinned stage names them
+			rules = append(rules, "Resource::arn:aws:events:"+*env.Region+":"+*env.Account+":rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*")
+		}
 		suppress(r, true,
 			finding{"AwsSolutions-IAM5", "GuardDuty scans and tags every new object of the bucket, whatever its account's prefix: the permissions AWS documents for a malware protection plan's role",
 				[]string{"Resource::<" + s.logicalID(s.Bucket) + ".Arn>/*"}},
 			finding{"AwsSolutions-IAM5", "The EventBridge rule GuardDuty manages for the plan is named by GuardDuty (DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3…), so AWS documents the grant with this prefix; changes are limited to rules GuardDuty manages (events:ManagedBy)",
-				[]string{"Resource::arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"}})
+				rules})
 	}
 	if props.Edge {
 		edge := s.Node().FindChild(jsii.String("Edge"))

@@ -32,6 +32,7 @@ type batchFile struct {
 	Key         string `dynamodbav:"s3_key"`
 	S3Version   string `dynamodbav:"s3_version,omitempty"`
 	Scan        string `dynamodbav:"scan,omitempty"` // the versions' first scan status
+	ScanDue     string `dynamodbav:"scan_due,omitempty"`
 }
 
 type batchItem struct {
@@ -66,7 +67,7 @@ func newBatchItem(b batches.Batch) batchItem {
 	for _, x := range b.Items {
 		it.Files = append(it.Files, batchFile{UUID: x.File.UUID, ID: x.File.ID, VersionUUID: x.Version.UUID, Name: x.File.Name,
 			MimeType: x.File.MimeType, Size: x.File.Size, Key: x.Version.Key, S3Version: x.Version.S3Version,
-			Scan: string(x.Version.Scan.Status)})
+			Scan: string(x.Version.Scan.Status), ScanDue: newScanItem(x.Version.Scan).dueOf()})
 	}
 	if b.Status == batches.StatusPending {
 		it.GSI2PK, it.GSI2SK = dueEntry(pendingGSI, b.StaleAt, b.AccountID, b.ID)
@@ -85,7 +86,7 @@ func (it batchItem) batch(accountID string) batches.Batch {
 		file := files.File{AccountID: accountID, UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name,
 			SanitizedName: files.Sanitize(f.Name), Extension: ext, Type: files.Kind(f.MimeType, ext), MimeType: f.MimeType,
 			Size: f.Size, TotalBytes: f.Size, VersionCount: 1, Source: batches.SourceWegly, CreatedAt: b.CreatedAt,
-			UpdatedAt: b.CreatedAt, CreatedBy: it.CreatedBy, UpdatedBy: it.CreatedBy, Scan: files.Scan{Status: files.ScanStatus(f.Scan)}}
+			UpdatedAt: b.CreatedAt, CreatedBy: it.CreatedBy, UpdatedBy: it.CreatedBy, Scan: files.Scan{Status: files.ScanStatus(f.Scan), Due: parseTS(f.ScanDue)}}
 		v := files.Version{AccountID: accountID, FileUUID: f.UUID, UUID: f.VersionUUID, Name: f.Name, MimeType: f.MimeType,
 			Size: f.Size, Key: f.Key, S3Version: f.S3Version, SessionID: "batch:" + it.ID, CreatedAt: b.CreatedAt, CreatedBy: it.CreatedBy,
 			Scan: file.Scan}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -283,7 +284,7 @@ func (s *Store) RecordScan(ctx context.Context, v files.Version, prev files.Scan
 	values[":scan"] = scan
 	var tx txn
 	tx.add(apperr.ErrConflict, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, versionSK(v.FileUUID, v.UUID)),
-		UpdateExpression: aws.String("SET #scan = :scan"), ConditionExpression: aws.String(cond),
+		UpdateExpression: aws.String("SET #scan = :scan REMOVE gsi2pk, gsi2sk"), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values}})
 	if main {
 		tx.add(apperr.ErrConflict, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(v.FileUUID)),
@@ -304,4 +305,24 @@ func scanIs(st files.ScanStatus) (string, map[string]string, map[string]types.At
 	}
 	names["#s"] = "s"
 	return "attribute_exists(pk) AND #scan.#s = :ss", names, map[string]types.AttributeValue{":ss": str(string(st))}
+}
+
+// scansGSI is the sweeper's queue of versions pending their verdict.
+const scansGSI = "SCANS"
+
+// DueScans lists versions pending their verdict whose look is due at now.
+func (s *Store) DueScans(ctx context.Context, now time.Time, limit int) ([]files.Version, error) {
+	return due(ctx, s, scansGSI, now, limit, func(vi versionItem) files.Version { return vi.version(strings.TrimPrefix(vi.PK, "A#")) })
+}
+
+// RescheduleScan moves a pending version's look to v.Scan.Due.
+func (s *Store) RescheduleScan(ctx context.Context, v files.Version) error {
+	pk, sk := scanDue(v)
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: keyOf(accountPK(v.AccountID), versionSK(v.FileUUID, v.UUID)),
+		UpdateExpression:         aws.String("SET #scan.#due = :due, #scan.#n = :n, gsi2pk = :pk, gsi2sk = :sk"),
+		ConditionExpression:      aws.String("#scan.#s = :pending"),
+		ExpressionAttributeNames: map[string]string{"#scan": "scan", "#due": "due", "#n": "n", "#s": "s"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":due": str(ts(v.Scan.Due)), ":n": num(int64(v.Scan.Looks)),
+			":pk": str(pk), ":sk": str(sk), ":pending": str(string(files.ScanPending))}})
+	return mapErr(err)
 }

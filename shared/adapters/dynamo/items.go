@@ -123,6 +123,8 @@ type scanItem struct {
 	Status    string   `dynamodbav:"s"`
 	ScannedAt string   `dynamodbav:"at,omitempty"`
 	Threats   []string `dynamodbav:"th,omitempty"`
+	Due       string   `dynamodbav:"due,omitempty"` // pending: the sweeper's next look
+	Looks     int      `dynamodbav:"n,omitempty"`
 }
 
 func newScanItem(s files.Scan) *scanItem {
@@ -136,14 +138,26 @@ func newScanItem(s files.Scan) *scanItem {
 	if s.ScannedAt != nil {
 		it.ScannedAt = ts(*s.ScannedAt)
 	}
+	if s.Status == files.ScanPending && !s.Due.IsZero() {
+		it.Due, it.Looks = ts(s.Due), s.Looks
+	}
 	return it
+}
+
+// dueOf is a pending verdict's next look ("" if none).
+func (s *scanItem) dueOf() string {
+	if s == nil {
+		return ""
+	}
+	return s.Due
 }
 
 func (s *scanItem) scan() files.Scan {
 	if s == nil {
 		return files.Scan{}
 	}
-	return files.Scan{Status: files.ScanStatus(s.Status), ScannedAt: optTime(s.ScannedAt), Threats: s.Threats}
+	return files.Scan{Status: files.ScanStatus(s.Status), ScannedAt: optTime(s.ScannedAt), Threats: s.Threats,
+		Due: parseTS(s.Due), Looks: s.Looks}
 }
 
 func newFileItem(f files.File) fileItem {
@@ -209,13 +223,24 @@ type versionItem struct {
 	CreatedAt   string    `dynamodbav:"created_at"`
 	CreatedBy   string    `dynamodbav:"created_by"`
 	Scan        *scanItem `dynamodbav:"scan,omitempty"`
+	GSI2PK      string    `dynamodbav:"gsi2pk,omitempty"` // pending a verdict: the sweeper's look
+	GSI2SK      string    `dynamodbav:"gsi2sk,omitempty"`
 }
 
 func newVersionItem(v files.Version) versionItem {
-	return versionItem{PK: accountPK(v.AccountID), SK: versionSK(v.FileUUID, v.UUID), FileUUID: v.FileUUID, UUID: v.UUID,
+	it := versionItem{PK: accountPK(v.AccountID), SK: versionSK(v.FileUUID, v.UUID), FileUUID: v.FileUUID, UUID: v.UUID,
 		Name: v.Name, MimeType: v.MimeType, Size: v.Size, Key: v.Key, S3Version: v.S3Version, Checksum: v.Checksum,
 		ChecksumAlg: v.ChecksumAlg, SessionID: v.SessionID, CreatedAt: ts(v.CreatedAt), CreatedBy: v.CreatedBy,
 		Scan: newScanItem(v.Scan)}
+	if it.Scan != nil && it.Scan.Due != "" {
+		it.GSI2PK, it.GSI2SK = scanDue(v)
+	}
+	return it
+}
+
+// scanDue is the sweeper's queue entry of a version pending its verdict.
+func scanDue(v files.Version) (string, string) {
+	return dueEntry(scansGSI, v.Scan.Due, v.AccountID, v.FileUUID+"#"+v.UUID)
 }
 
 func (v versionItem) version(accountID string) files.Version {

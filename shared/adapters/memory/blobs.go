@@ -259,6 +259,17 @@ func (b *Blobs) Head(_ context.Context, key string) (upload.Object, error) {
 	return out, err
 }
 
+// ScanTag implements scanning.Tags: no scanner tags the memory bucket.
+func (b *Blobs) ScanTag(_ context.Context, key, versionID string) (string, error) {
+	err := b.do(func() error {
+		if _, ok := b.current(key); !ok {
+			return apperr.ErrNotFound
+		}
+		return nil
+	})
+	return "", err
+}
+
 // DeleteVersion implements upload.Blobs: one version goes for good (an
 // empty id puts a delete marker, as on a versioned bucket).
 func (b *Blobs) DeleteVersion(_ context.Context, key, versionID string) error {

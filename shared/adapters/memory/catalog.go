@@ -351,3 +351,40 @@ func (s *Store) RecordScan(_ context.Context, v files.Version, prev files.ScanSt
 		return nil
 	})
 }
+
+// DueScans lists versions pending their verdict whose look is due at now,
+// oldest first.
+func (s *Store) DueScans(_ context.Context, now time.Time, limit int) ([]files.Version, error) {
+	var out []files.Version
+	err := s.do(func() error {
+		for _, a := range s.accounts {
+			for _, vs := range a.versions {
+				for _, v := range vs {
+					if v.Scan.Status == files.ScanPending && !v.Scan.Due.IsZero() && !v.Scan.Due.After(now) {
+						out = append(out, v)
+					}
+				}
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b files.Version) int { return a.Scan.Due.Compare(b.Scan.Due) })
+	return out[:min(limit, len(out))], err
+}
+
+// RescheduleScan moves a pending version's look to v.Scan.Due.
+func (s *Store) RescheduleScan(_ context.Context, v files.Version) error {
+	return s.do(func() error {
+		a, ok := s.accounts[v.AccountID]
+		if !ok {
+			return apperr.ErrConflict
+		}
+		cur, ok := a.versions[v.FileUUID][v.UUID]
+		if !ok || cur.Scan.Status != files.ScanPending {
+			return apperr.ErrConflict
+		}
+		cur.Scan.Due, cur.Scan.Looks = v.Scan.Due, v.Scan.Looks
+		a.versions[v.FileUUID][v.UUID] = cur
+		return nil
+	})
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/anexo/anexo/shared/base/crc"
 	"github.com/anexo/anexo/shared/base/readbody"
 	"github.com/anexo/anexo/shared/domain/relay"
+	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/domain/upload"
 )
 
@@ -40,6 +41,7 @@ type API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error)
+	GetObjectTagging(ctx context.Context, in *s3.GetObjectTaggingInput, opts ...func(*s3.Options)) (*s3.GetObjectTaggingOutput, error)
 }
 
 // Presigner is the slice of s3.PresignClient the store uses. Presigning is
@@ -264,6 +266,25 @@ func (s *Store) Head(ctx context.Context, key string) (upload.Object, error) {
 		}
 	}
 	return obj, nil
+}
+
+// ScanTag reads the malware scanner's tag on an object version ("" when
+// it has none).
+func (s *Store) ScanTag(ctx context.Context, key, versionID string) (string, error) {
+	in := &s3.GetObjectTaggingInput{Bucket: &s.bucket, Key: &key}
+	if versionID != "" {
+		in.VersionId = &versionID
+	}
+	out, err := s.api.GetObjectTagging(ctx, in)
+	if err != nil {
+		return "", mapErr(err)
+	}
+	for _, t := range out.TagSet {
+		if aws.ToString(t.Key) == scanning.Tag {
+			return aws.ToString(t.Value), nil
+		}
+	}
+	return "", nil
 }
 
 // DeleteVersion permanently removes one version (or the object, when the

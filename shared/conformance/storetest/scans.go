@@ -120,3 +120,56 @@ func testSettings(t *testing.T, s Store) {
 		t.Fatalf("settings of an unknown account: %v, want ErrNotFound", err)
 	}
 }
+
+// testScanQueue: a pending version is due for the sweeper's look at its
+// Due time, moves when rescheduled (with its count of looks), and leaves
+// the queue with its verdict; a recorded version cannot be rescheduled.
+func testScanQueue(t *testing.T, s Store) {
+	ctx := context.Background()
+	acct := account(t, s, 0)
+	f := put(t, s, acct, "q.pdf", 10, now)
+	due := func(at time.Time) []files.Version {
+		t.Helper()
+		vs, err := s.DueScans(ctx, at, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine []files.Version
+		for _, v := range vs {
+			if v.AccountID == acct {
+				mine = append(mine, v)
+			}
+		}
+		return mine
+	}
+	if vs := due(now.Add(files.ScanOverdue - time.Second)); len(vs) != 0 {
+		t.Fatalf("due before its time: %+v", vs)
+	}
+	vs := due(now.Add(files.ScanOverdue + time.Second))
+	if len(vs) != 1 || vs[0].UUID != f.VersionUUID || vs[0].Key == "" || vs[0].S3Version != "v1" || vs[0].Scan.Looks != 0 {
+		t.Fatalf("due at its time: %+v", vs)
+	}
+	v := vs[0]
+	v.Scan.Looks, v.Scan.Due = 1, now.Add(time.Hour)
+	if err := s.RescheduleScan(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if vs := due(now.Add(30 * time.Minute)); len(vs) != 0 {
+		t.Fatalf("due before its new time: %+v", vs)
+	}
+	if vs := due(now.Add(time.Hour + time.Second)); len(vs) != 1 || vs[0].Scan.Looks != 1 || !vs[0].Scan.Due.Equal(now.Add(time.Hour)) {
+		t.Fatalf("rescheduled: %+v", vs)
+	}
+	at := now.Add(time.Hour).Truncate(time.Second)
+	v.Scan = files.Scan{Status: files.ScanFailed, ScannedAt: &at}
+	if err := s.RecordScan(ctx, v, files.ScanPending, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if vs := due(now.Add(24 * time.Hour)); len(vs) != 0 {
+		t.Fatalf("a recorded version is still due: %+v", vs)
+	}
+	v.Scan = files.Scan{Status: files.ScanPending, Due: now, Looks: 2}
+	if err := s.RescheduleScan(ctx, v); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("rescheduling a recorded version: %v, want ErrConflict", err)
+	}
+}

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	run("Versions", testVersions)
 	run("Trash", testTrash)
 	run("Scans", testScans)
+	run("ScanQueue", testScanQueue)
 	run("Settings", testSettings)
 	// entities.Store
 	run("Entities", testEntities)

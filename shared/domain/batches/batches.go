@@ -354,7 +354,7 @@ func (s *Service) plan(ctx context.Context, p auth.Principal, in Input, target e
 		f := files.File{AccountID: p.AccountID, UUID: fileUUID, ID: first + int64(i), VersionUUID: verUUID, Name: u.Name,
 			SanitizedName: files.Sanitize(u.Name), Extension: ext, Type: files.Kind(mt, ext), MimeType: mt, Size: size,
 			TotalBytes: size, VersionCount: 1, Source: SourceWegly, CreatedAt: now, UpdatedAt: now, CreatedBy: p.Name, UpdatedBy: p.Name,
-			Scan: files.NewScan(s.Scanning)}
+			Scan: files.NewScan(s.Scanning, now)}
 		v := files.Version{AccountID: p.AccountID, FileUUID: fileUUID, UUID: verUUID, Name: u.Name, MimeType: mt, Size: size,
 			Key: files.ObjectKey(p.AccountID, fileUUID, verUUID), SessionID: "batch:" + id, CreatedAt: now, CreatedBy: p.Name,
 			Scan: f.Scan}

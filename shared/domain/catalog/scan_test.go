@@ -39,7 +39,7 @@ func TestScanVerdicts(t *testing.T) {
 	ctx := context.Background()
 	f := newFake(t)
 	svc := &scanning.Service{Store: f.store, Clock: func() time.Time { return f.now }}
-	f.scan = files.NewScan(true)
+	f.scan = files.NewScan(true, f.now)
 	a := f.file(t, "a.txt", "text/plain", []byte("alpha"))
 	b := f.file(t, "b.txt", "text/plain", []byte("bravo"))
 	code := func(err error) string {
@@ -123,7 +123,7 @@ func TestScanVerdicts(t *testing.T) {
 		nf := d
 		nf.VersionUUID = "0190c0de-0000-7000-8000-00000000000d"
 		if err := f.store.AddVersion(nf, files.Version{AccountID: d.AccountID, FileUUID: d.UUID, UUID: nf.VersionUUID,
-			Name: "d.txt", Key: key(nf), S3Version: "v2", Scan: files.NewScan(true)}); err != nil {
+			Name: "d.txt", Key: key(nf), S3Version: "v2", Scan: files.NewScan(true, f.now)}); err != nil {
 			t.Fatal(err)
 		}
 	}}
@@ -136,5 +136,50 @@ func TestScanVerdicts(t *testing.T) {
 	}
 	if _, err := f.c.Promote(ctx, f.p, d.UUID, d.VersionUUID); code(err) != "file_infected" {
 		t.Fatalf("promoting an infected version: %v, want file_infected", err)
+	}
+}
+
+// TestOverdueScans: a version whose verdict never comes is looked at by
+// the sweep at 15 minutes, then 30, 60 and 120 minutes later, and then
+// recorded failed (with its file.scanned) — never left pending, never
+// served as clean under block; a version that got its verdict is not
+// looked at.
+func TestOverdueScans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFake(t)
+	svc := &scanning.Service{Store: f.store, Tags: f.blobs, Clock: func() time.Time { return f.now }}
+	f.scan = files.NewScan(true, f.now)
+	lost := f.file(t, "lost.txt", "text/plain", []byte("no verdict"))
+	f.scan = files.NewScan(true, f.now)
+	done := f.file(t, "done.txt", "text/plain", []byte("verdict"))
+	if _, err := svc.Record(ctx, scanning.Verdict{Key: files.ObjectKey(done.AccountID, done.UUID, done.VersionUUID), Status: files.ScanClean}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(f.records(t))
+	for i, wait := range []time.Duration{files.ScanOverdue, 30 * time.Minute, time.Hour, 2 * time.Hour} {
+		if n, err := svc.Sweep(ctx); err != nil || n != 0 {
+			t.Fatalf("look %d early: %d looked at, %v", i+1, n, err)
+		}
+		f.now = f.now.Add(wait)
+		if n, err := svc.Sweep(ctx); err != nil || n != 1 {
+			t.Fatalf("look %d: %d looked at, %v", i+1, n, err)
+		}
+		want := files.ScanPending
+		if i == scanning.MaxLooks-1 {
+			want = files.ScanFailed
+		}
+		if got, _ := f.c.Get(ctx, f.p, lost.UUID); got.Scan.Status != want {
+			t.Fatalf("after look %d: %+v, want %s", i+1, got.Scan, want)
+		}
+	}
+	if n, err := svc.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("a failed version is looked at again: %d, %v", n, err)
+	}
+	if recs := f.records(t)[before:]; len(recs) != 1 || recs[0].Types()[0] != outbox.FileScanned {
+		t.Fatalf("records after the looks: %d", len(recs))
+	}
+	if _, _, err := f.c.DownloadURL(ctx, f.p, lost.UUID, "", false); apperr.KindOf(err) != apperr.KindConflict {
+		t.Fatalf("a version the scanner never reported: %v, want scan_failed", err)
 	}
 }

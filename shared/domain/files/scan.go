@@ -31,12 +31,23 @@ type Scan struct {
 	ScannedAt *time.Time `json:"scanned_at"`
 	// Threats names what the scanner found (infected only).
 	Threats []string `json:"threats"`
+	// Due is when the sweeper looks at a version still pending (its
+	// object's tag), Looks how often it did.
+	Due   time.Time `json:"-"`
+	Looks int       `json:"-"`
 }
 
-// NewScan is a new version's scan: pending when the deployment scans.
-func NewScan(scanning bool) Scan {
+// ScanOverdue is how long after its upload a version still pending is
+// looked at by the sweeper (GuardDuty reports within seconds; its event
+// may have come before the upload's completion was recorded, or been
+// lost).
+const ScanOverdue = 15 * time.Minute
+
+// NewScan is the scan of a version uploaded at now: pending when the
+// deployment scans (the sweeper looks at it after ScanOverdue), else off.
+func NewScan(scanning bool, now time.Time) Scan {
 	if scanning {
-		return Scan{Status: ScanPending}
+		return Scan{Status: ScanPending, Due: now.Add(ScanOverdue)}
 	}
 	return Scan{Status: ScanOff}
 }

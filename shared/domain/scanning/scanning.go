@@ -34,7 +34,41 @@ type Store interface {
 	// RecordScan writes v.Scan on version v, and on its file when main,
 	// with rec, if v's stored verdict is still the one read (prev) and,
 	// when main, v is still the main version: else apperr.ErrConflict.
+	// The version leaves the sweeper's queue.
 	RecordScan(ctx context.Context, v files.Version, prev files.ScanStatus, main bool, rec *outbox.Record) error
+	// DueScans lists versions still pending whose look (Scan.Due) is at
+	// most now, oldest first.
+	DueScans(ctx context.Context, now time.Time, limit int) ([]files.Version, error)
+	// RescheduleScan sets a pending version's next look (v.Scan.Due and
+	// Looks); ErrConflict when it is no longer pending.
+	RescheduleScan(ctx context.Context, v files.Version) error
+}
+
+// Tags reads the scanner's tag on an object version ("" when it has
+// none; apperr.ErrNotFound when the version is gone).
+type Tags interface {
+	ScanTag(ctx context.Context, key, versionID string) (string, error)
+}
+
+// Tag is the tag GuardDuty Malware Protection for S3 puts on each object
+// it scanned, its value the result status (ResultStatus); local mode's
+// stand-in tags the same way.
+const Tag = "GuardDutyMalwareScanStatus"
+
+// ResultStatus maps GuardDuty's scan result status (its event's and its
+// tag's) to a verdict; ok is false for a value it does not know.
+func ResultStatus(s string) (files.ScanStatus, bool) {
+	switch s {
+	case "NO_THREATS_FOUND":
+		return files.ScanClean, true
+	case "THREATS_FOUND":
+		return files.ScanInfected, true
+	case "UNSUPPORTED":
+		return files.ScanUnsupported, true
+	case "ACCESS_DENIED", "FAILED": // the scanner could not read it: surfaced, never clean
+		return files.ScanFailed, true
+	}
+	return "", false
 }
 
 // Outcome says what became of a verdict.
@@ -50,10 +84,63 @@ const (
 	Sticky     Outcome = "sticky"     // the version is infected: no later verdict clears it
 )
 
-// Service records verdicts.
+// Service records verdicts, and settles the versions whose verdict is
+// overdue (Sweep).
 type Service struct {
 	Store Store
+	Tags  Tags // the sweeper's (nil: Sweep reads no tag)
 	Clock clock.Func
+}
+
+// SweepBatch is how many overdue versions one Sweep looks at.
+const SweepBatch = 100
+
+// MaxLooks is how often the sweeper looks at a pending version before it
+// records the scan as failed: at 15 minutes after the upload, then 30,
+// 60 and 120 minutes later (about 4 hours in all).
+const MaxLooks = 4
+
+// Sweep looks at the versions whose verdict is overdue: one whose object
+// the scanner tagged takes the tag's verdict (its event came before the
+// upload's completion was recorded, or was lost); one still untagged is
+// looked at again later, and after MaxLooks is recorded failed — never
+// left pending, never taken for clean. It returns how many it looked at.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	now := s.Clock.Now()
+	vs, err := s.Store.DueScans(ctx, now, SweepBatch)
+	if err != nil {
+		return 0, err
+	}
+	for i, v := range vs {
+		if err := s.look(ctx, v, now); err != nil {
+			return i, err
+		}
+	}
+	return len(vs), nil
+}
+
+func (s *Service) look(ctx context.Context, v files.Version, now time.Time) error {
+	tag := ""
+	if s.Tags != nil {
+		var err error
+		if tag, err = s.Tags.ScanTag(ctx, v.Key, v.S3Version); err != nil && !errors.Is(err, apperr.ErrNotFound) {
+			return err
+		}
+	}
+	st, tagged := ResultStatus(tag)
+	if !tagged && v.Scan.Looks+1 < MaxLooks {
+		v.Scan.Looks++
+		v.Scan.Due = now.Add(files.ScanOverdue << v.Scan.Looks)
+		if err := s.Store.RescheduleScan(ctx, v); err != nil && !errors.Is(err, apperr.ErrConflict) {
+			return err // a conflict: its verdict came meanwhile
+		}
+		return nil
+	}
+	if !tagged {
+		st = files.ScanFailed // the scanner never reported
+	}
+	_, err := s.Record(ctx, Verdict{Key: v.Key, S3Version: v.S3Version, Status: st, At: now})
+	return err
 }
 
 // maxTries bounds the optimistic retries against concurrent writers (a

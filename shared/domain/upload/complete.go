@@ -256,7 +256,7 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 		}
 	}
 	v := sess.version(s3Version, now)
-	v.Scan = files.NewScan(s.Scanning)
+	v.Scan = files.NewScan(s.Scanning, now)
 	f := sess.file(prev, now)
 	f.Scan = v.Scan
 	attach := sess.attachments(f, now)

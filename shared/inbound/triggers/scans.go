@@ -20,9 +20,6 @@ import (
 const (
 	ScanResultSource     = "aws.guardduty"
 	ScanResultDetailType = "GuardDuty Malware Protection Object Scan Result"
-	// ScanTag is the tag GuardDuty puts on each scanned object, its value
-	// the result status (THREATS_FOUND, ...).
-	ScanTag = "GuardDutyMalwareScanStatus"
 )
 
 // ScanResult is the detail of GuardDuty's scan result event (schema 1.0).
@@ -45,23 +42,6 @@ type ScanResult struct {
 	} `json:"scanResultDetails"`
 }
 
-// ResultStatus maps GuardDuty's scan result status (the event's, and the
-// object tag's value) to a verdict; ok is false for a value it does not
-// know.
-func ResultStatus(s string) (files.ScanStatus, bool) {
-	switch s {
-	case "NO_THREATS_FOUND":
-		return files.ScanClean, true
-	case "THREATS_FOUND":
-		return files.ScanInfected, true
-	case "UNSUPPORTED":
-		return files.ScanUnsupported, true
-	case "ACCESS_DENIED", "FAILED": // the scanner could not read it: surfaced, never clean
-		return files.ScanFailed, true
-	}
-	return "", false
-}
-
 // ParseScanResult reads a scan result event of bucket into a verdict; ok
 // is false for an event that is not one (another source, type, resource
 // or bucket): ignored, not retried.
@@ -76,7 +56,7 @@ func ParseScanResult(ev events.EventBridgeEvent, bucket string) (scanning.Verdic
 	if d.ResourceType != "S3_OBJECT" || d.S3Object.BucketName != bucket {
 		return scanning.Verdict{}, false, nil
 	}
-	st, ok := ResultStatus(d.Result.Status)
+	st, ok := scanning.ResultStatus(d.Result.Status)
 	if !ok {
 		switch d.ScanStatus { // a result without a known status: by the scan's
 		case "SKIPPED":

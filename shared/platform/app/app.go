@@ -351,6 +351,7 @@ type Blobs interface {
 	catalog.Blobs
 	batches.Blobs
 	relay.Blobs
+	scanning.Tags
 }
 
 // Queue is the deliveries queue: what the dispatcher sends and the
@@ -420,7 +421,7 @@ func (d *Deps) Catalog() *catalog.Catalog {
 
 // Scans records malware verdicts.
 func (d *Deps) Scans() *scanning.Service {
-	return &scanning.Service{Store: d.Store(), Clock: d.Cfg.Now}
+	return &scanning.Service{Store: d.Store(), Tags: d.Blobs(), Clock: d.Cfg.Now}
 }
 
 // Feed is the event feed.

@@ -8,6 +8,7 @@ import (
 	"github.com/anexo/anexo/shared/adapters/dynamo"
 	"github.com/anexo/anexo/shared/domain/batches"
 	"github.com/anexo/anexo/shared/domain/catalog"
+	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/inbound/authorizer"
 	"github.com/anexo/anexo/shared/inbound/httpapi"
@@ -102,13 +103,21 @@ func Handler(d *Deps, fn string) httpapi.Handler {
 }
 
 // Sweeper is the scheduled sweep: trashed files past their window, the
-// bytes of batch uploads a crash left uncommitted, and upload sessions
-// whose parts are all in but which nobody completed (upload.Service.Settle).
+// bytes of batch uploads a crash left uncommitted, upload sessions whose
+// parts are all in but which nobody completed (upload.Service.Settle),
+// and, where the deployment scans, versions whose malware verdict is
+// overdue (scanning.Service.Sweep).
 func Sweeper(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) error {
-	return triggers.Sweeper(d.Log,
-		triggers.Sweep{Name: "purged", Run: func(ctx context.Context) (int, error) { return d.Catalog().Sweep(ctx) }, Batch: catalog.SweepBatch},
-		triggers.Sweep{Name: "stale_batches", Run: func(ctx context.Context) (int, error) { return d.Batches().Sweep(ctx) }, Batch: batches.SweepBatch},
-		triggers.Sweep{Name: "sessions", Run: func(ctx context.Context) (int, error) { return d.Uploads().Settle(ctx) }, Batch: upload.SettleBatch})
+	sweeps := []triggers.Sweep{
+		{Name: "purged", Run: func(ctx context.Context) (int, error) { return d.Catalog().Sweep(ctx) }, Batch: catalog.SweepBatch},
+		{Name: "stale_batches", Run: func(ctx context.Context) (int, error) { return d.Batches().Sweep(ctx) }, Batch: batches.SweepBatch},
+		{Name: "sessions", Run: func(ctx context.Context) (int, error) { return d.Uploads().Settle(ctx) }, Batch: upload.SettleBatch},
+	}
+	if d.Cfg.MalwareScanning {
+		sweeps = append(sweeps, triggers.Sweep{Name: "overdue_scans", Run: func(ctx context.Context) (int, error) { return d.Scans().Sweep(ctx) },
+			Batch: scanning.SweepBatch})
+	}
+	return triggers.Sweeper(d.Log, sweeps...)
 }
 
 // Recorder records the browser form uploads S3 reports.

@@ -28,7 +28,10 @@ import (
 	"github.com/versity/versitygw/backend/meta"
 	"github.com/versity/versitygw/backend/posix"
 	"github.com/versity/versitygw/embedgw"
+	"github.com/versity/versitygw/s3err"
 	"github.com/versity/versitygw/s3response"
+
+	"github.com/anexo/anexo/shared/domain/scanning"
 )
 
 // S3Credentials are the embedded S3 root user's, generated at random when
@@ -124,15 +127,8 @@ func startS3(dir string) (string, error) {
 	// Browsers upload straight to it; which pages may is each bucket's CORS
 	// configuration (Provision sets the local server's origin), as on AWS:
 	// no default origin.
-	// new objects are reported to the local servers' subscribers (the
-	// malware scanner's stand-in)
-	events, err := listenS3Events()
-	if err != nil {
-		return "", err
-	}
 	cfg := &embedgw.Config{RootUserAccess: creds[0], RootUserSecret: creds[1], Region: "us-east-1",
-		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true,
-		EventWebhookURL: events}
+		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true}
 	errc := make(chan error, 1)
 	go func() {
 		// The banner goes to stdout; keep it out of `make run` output.
@@ -159,7 +155,11 @@ func startS3(dir string) (string, error) {
 //     version of the new bytes (a form upload replayed after its file was
 //     trashed): the backend kept the marker's flag, in the sidecar, on the
 //     object it wrote, so the new bytes were listed as a delete marker that
-//     nothing could see or clean.
+//     nothing could see or clean;
+//   - an object tagged GuardDutyMalwareScanStatus=THREATS_FOUND is served to
+//     nobody (GetObject and HeadObject answer AccessDenied), as the stack's
+//     bucket policy denies it on AWS: a URL signed before the verdict
+//     cannot fetch it after.
 type posixFix struct {
 	*posix.Posix
 	side  meta.SideCar
@@ -201,6 +201,30 @@ func (f *posixFix) upload(id *string) func() {
 	f.mu.Unlock()
 	l.Lock()
 	return l.Unlock
+}
+
+// infected refuses a read of an object version the scanner tagged
+// THREATS_FOUND.
+func (f *posixFix) infected(ctx context.Context, bucket, key, version *string) error {
+	tags, err := f.Posix.GetObjectTagging(ctx, aws.ToString(bucket), aws.ToString(key), aws.ToString(version))
+	if err == nil && tags[scanning.Tag] == "THREATS_FOUND" {
+		return s3err.GetAPIError(s3err.ErrAccessDenied)
+	}
+	return nil
+}
+
+func (f *posixFix) GetObject(ctx context.Context, in *s3.GetObjectInput) (*s3.GetObjectOutput, error) {
+	if err := f.infected(ctx, in.Bucket, in.Key, in.VersionId); err != nil {
+		return nil, err
+	}
+	return f.Posix.GetObject(ctx, in)
+}
+
+func (f *posixFix) HeadObject(ctx context.Context, in *s3.HeadObjectInput) (*s3.HeadObjectOutput, error) {
+	if err := f.infected(ctx, in.Bucket, in.Key, in.VersionId); err != nil {
+		return nil, err
+	}
+	return f.Posix.HeadObject(ctx, in)
 }
 
 func (f *posixFix) DeleteObject(ctx context.Context, in *s3.DeleteObjectInput) (*s3.DeleteObjectOutput, error) {

@@ -38,6 +38,9 @@ type Messaging struct {
 	conns   map[string]*connection
 	dests   map[string]*apiDestination
 	srv     *http.Server
+	// published, when set, sees every entry a bus takes (called with mu
+	// held: it must not call back)
+	published func(bus string, ev PutEvent)
 }
 
 // PutEvent is an entry a bus received.
@@ -401,6 +404,9 @@ func (m *Messaging) events(op string, body []byte) (any, *apiError) {
 			}
 			m.buses[bus] = append(m.buses[bus], ev)
 			m.route(bus, ev)
+			if m.published != nil {
+				m.published(bus, ev)
+			}
 			res = append(res, map[string]string{"EventId": ev.ID})
 		}
 		return map[string]any{"FailedEntryCount": failed, "Entries": res}, nil

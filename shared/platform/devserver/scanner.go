@@ -16,6 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/uuid"
 
+	"github.com/anexo/anexo/shared/adapters/eventbus"
+	"github.com/anexo/anexo/shared/domain/files"
+	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/inbound/triggers"
 	"github.com/anexo/anexo/shared/platform/app"
 )
@@ -28,12 +32,20 @@ const EICAR = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H
 const eicarThreat = "EICAR-Test-File (not a virus)"
 
 // scanner stands in for GuardDuty Malware Protection for S3 in local mode.
-// It emulates GuardDuty's interface, not a virus scanner: each new object
-// version of the bucket is read after a delay; one that holds the EICAR
+// It emulates GuardDuty's interface, not a virus scanner: the object of
+// each new file version is read after a delay; one that holds the EICAR
 // test string is THREATS_FOUND, any other NO_THREATS_FOUND. Like
 // GuardDuty, it tags the object version GuardDutyMalwareScanStatus=<result>
 // and publishes the scan result event in GuardDuty's shape, which it hands
 // to the scans function as the stack's rule does (retried twice).
+//
+// GuardDuty hears of new objects from S3; the stand-in hears of new
+// versions from the bus (file.created, file.version_created), since the
+// embedded S3's notifications are not safe to use (versitygw's webhook
+// reads a request's strings after the request ends). Objects no version
+// records (a discarded upload, staged pieces) are therefore not scanned
+// here, and a verdict never precedes its version's record: the sweeper's
+// look at overdue versions (scanning.Service.Sweep) is tested apart.
 type scanner struct {
 	s3     *app.Deps // the bucket, as GuardDuty's role reaches it
 	record func(context.Context, events.EventBridgeEvent) error
@@ -52,6 +64,32 @@ type scanJob struct {
 
 func newScanner(s3 *app.Deps, record func(context.Context, events.EventBridgeEvent) error, delay time.Duration) *scanner {
 	return &scanner{s3: s3, record: record, delay: delay, log: s3.Log, wake: make(chan struct{}, 1)}
+}
+
+// objectCreated is a new object version to scan.
+type objectCreated struct {
+	Key       string
+	VersionID string // "": the current version
+}
+
+// published hears of each new file version on the bus.
+func (sc *scanner) published(_ string, ev PutEvent) {
+	if ev.Source != eventbus.Source || ev.DetailType != string(outbox.FileCreated) && ev.DetailType != string(outbox.FileVersionCreated) {
+		return
+	}
+	var d struct {
+		AccountID string `json:"account_id"`
+		Data      struct {
+			File struct {
+				UUID        string `json:"uuid"`
+				VersionUUID string `json:"version_uuid"`
+			} `json:"file"`
+		} `json:"data"`
+	}
+	if json.Unmarshal([]byte(ev.Detail), &d) != nil || d.Data.File.VersionUUID == "" {
+		return
+	}
+	sc.enqueue(objectCreated{Key: files.ObjectKey(d.AccountID, d.Data.File.UUID, d.Data.File.VersionUUID)})
 }
 
 // enqueue schedules a scan of a new object version.
@@ -88,9 +126,16 @@ func (sc *scanner) run(ctx context.Context) {
 		}
 		sc.pending = rest
 		sc.mu.Unlock()
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 4) // four scans at a time, as GuardDuty scans in parallel
 		for _, j := range due {
-			sc.scan(ctx, j.objectCreated)
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				sc.scan(ctx, j.objectCreated)
+			})
 		}
+		wg.Wait()
 	}
 }
 
@@ -118,7 +163,7 @@ func (sc *scanner) scan(ctx context.Context, o objectCreated) {
 		status = "THREATS_FOUND"
 	}
 	_, err = sc.s3.S3().PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: &sc.s3.Cfg.Bucket, Key: &o.Key, VersionId: aws.String(o.VersionID),
-		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String(triggers.ScanTag), Value: aws.String(status)}}}})
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String(scanning.Tag), Value: aws.String(status)}}}})
 	if err != nil {
 		sc.log.WarnContext(ctx, "scanner: tagging failed", "key", o.Key, "err", err)
 	}

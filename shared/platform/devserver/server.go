@@ -156,9 +156,6 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	// none, and its DynamoDB transactions are not atomic under concurrency:
 	// a recorder racing a status call there can lose a committed write).
 	watchPosts := !o.UseAWS && isEmbeddedS3(c.S3Endpoint)
-	if c.MalwareScanning && !o.UseAWS && !watchPosts {
-		return nil, errors.New("local: malware scanning needs the embedded S3, where its stand-in runs")
-	}
 	d, err := awsconfig.App(ctx, c)
 	if err != nil {
 		return nil, err
@@ -191,10 +188,14 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	rt := s.router(o, ln)
 	posts := &postWatch{s3: d, recorder: s.fns[lambdas.Recorder], keys: map[string]*watched{}}
-	if c.MalwareScanning && watchPosts {
+	if c.MalwareScanning && !o.UseAWS {
+		if msg == nil {
+			return nil, errors.New("local: malware scanning's stand-in needs the embedded EventBridge")
+		}
 		sc := newScanner(d, app.Scans(s.fns[lambdas.Scans]), o.ScanDelay)
-		posts.scanned = sc.enqueue // S3's notifications of form uploads carry no key
-		context.AfterFunc(ctx, s3Events.subscribe(c.Bucket, sc.enqueue))
+		msg.mu.Lock()
+		msg.published = sc.published
+		msg.mu.Unlock()
 		go sc.run(ctx)
 	}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {
@@ -350,9 +351,6 @@ type postWatch struct {
 	recorder *app.Deps // the recorder function
 	mu       sync.Mutex
 	keys     map[string]*watched
-	// scanned, when set, hears of each form upload's new version (the
-	// malware scanner's stand-in)
-	scanned func(objectCreated)
 }
 
 type watched struct {
@@ -427,9 +425,6 @@ func (w *postWatch) report(ctx context.Context, key string, record func(context.
 			S3: events.S3Entity{Bucket: events.S3Bucket{Name: w.s3.Cfg.Bucket}, Object: events.S3Object{Key: key, URLDecodedKey: key, VersionID: id}}}}}
 		if record(ctx, ev) != nil {
 			return // retried on the next tick
-		}
-		if w.scanned != nil {
-			w.scanned(objectCreated{Key: key, VersionID: id})
 		}
 		w.mu.Lock()
 		k.reported[id], k.next = true, time.Now().Add(time.Second)

@@ -156,6 +156,8 @@ func required(params any, n Names) (call, error) {
 	case *s3.HeadObjectInput:
 		obj(in.Bucket, versioned(in.VersionId, getObject, getObjectVersion))
 		c.readsObject = true
+	case *s3.GetObjectTaggingInput:
+		obj(in.Bucket, versioned(in.VersionId, getObjectTagging, getObjectVersionTagging))
 	case *s3.DeleteObjectInput:
 		obj(in.Bucket, versioned(in.VersionId, deleteObject, deleteObjectVersion))
 	case *s3.ListObjectVersionsInput:

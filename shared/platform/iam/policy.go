@@ -216,15 +216,17 @@ const (
 	conditionChk = "dynamodb:ConditionCheckItem"
 	query        = "dynamodb:Query"
 
-	putObject           = "s3:PutObject"
-	getObject           = "s3:GetObject"
-	getObjectVersion    = "s3:GetObjectVersion"
-	deleteObject        = "s3:DeleteObject"
-	deleteObjectVersion = "s3:DeleteObjectVersion"
-	abortMultipart      = "s3:AbortMultipartUpload"
-	listParts           = "s3:ListMultipartUploadParts"
-	listBucket          = "s3:ListBucket"
-	listBucketVersions  = "s3:ListBucketVersions"
+	putObject               = "s3:PutObject"
+	getObject               = "s3:GetObject"
+	getObjectVersion        = "s3:GetObjectVersion"
+	getObjectTagging        = "s3:GetObjectTagging"
+	getObjectVersionTagging = "s3:GetObjectVersionTagging"
+	deleteObject            = "s3:DeleteObject"
+	deleteObjectVersion     = "s3:DeleteObjectVersion"
+	abortMultipart          = "s3:AbortMultipartUpload"
+	listParts               = "s3:ListMultipartUploadParts"
+	listBucket              = "s3:ListBucket"
+	listBucketVersions      = "s3:ListBucketVersions"
 
 	sendMessage      = "sqs:SendMessage"
 	receiveMessage   = "sqs:ReceiveMessage"
@@ -331,12 +333,13 @@ var Policies = map[string]Policy{
 	// gsi2; it purges each file as the files function does (its
 	// attachments by gsi1) and settles each session as its status call
 	// does (lists parts, completes and records it, or heads a form
-	// upload's object, a missing key until it is posted).
+	// upload's object, a missing key until it is posted); a version whose
+	// malware verdict is overdue takes its object version's scan tag.
 	lambdas.Sweeper: {
 		Table(getItem, putItem, query, deleteItem, updateItem),
 		Index(dynamo.IndexGSI1, query),
 		Index(dynamo.IndexGSI2, query),
-		Objects(putObject, getObject, listParts, deleteObjectVersion),
+		Objects(putObject, getObject, listParts, deleteObjectVersion, getObjectVersionTagging),
 		Bucket(listBucket, listBucketVersions),
 	},
 	// Webhooks: register, change and remove them (the account's WH#

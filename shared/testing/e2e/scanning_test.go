@@ -7,18 +7,23 @@ import (
 	"testing"
 	"time"
 
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/domain/files"
-	"github.com/anexo/anexo/shared/inbound/triggers"
+	"github.com/anexo/anexo/shared/domain/scanning"
+	"github.com/anexo/anexo/shared/inbound/lambdas"
+	"github.com/anexo/anexo/shared/platform/app"
 	"github.com/anexo/anexo/shared/platform/devserver"
+	"github.com/anexo/anexo/shared/testing/presigned"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
-// scanning turns on the malware scanner's stand-in, reporting after delay.
-func scanning(delay time.Duration) func(*devserver.Options) {
+// withScanner turns on the malware scanner's stand-in, reporting after delay.
+func withScanner(delay time.Duration) func(*devserver.Options) {
 	return func(o *devserver.Options) { o.Config.MalwareScanning, o.ScanDelay = true, delay }
 }
 
@@ -45,7 +50,7 @@ func (c *client) waitScan(uuid string) map[string]any {
 // webhook, validated against the catalogue.
 func TestMalwareScanning(t *testing.T) {
 	t.Parallel()
-	e := start(t, testenv.Embedded(t), scanning(300*time.Millisecond))
+	e := start(t, testenv.Embedded(t), withScanner(300*time.Millisecond))
 	c := e.account(0, "")
 	r := newReceiver(t, e.clock.Now)
 	c.hook(r, map[string]any{"types": []string{"file.scanned", "file.infected"}})
@@ -90,8 +95,18 @@ func TestMalwareScanning(t *testing.T) {
 	}
 	tags, err := e.srv.Deps.S3().GetObjectTagging(context.Background(), &s3.GetObjectTaggingInput{Bucket: &e.srv.Deps.Cfg.Bucket,
 		Key: aws.String(files.ObjectKey(c.account, eicar["uuid"].(string), eicar["version_uuid"].(string)))})
-	if err != nil || len(tags.TagSet) != 1 || aws.ToString(tags.TagSet[0].Key) != triggers.ScanTag || aws.ToString(tags.TagSet[0].Value) != "THREATS_FOUND" {
+	if err != nil || len(tags.TagSet) != 1 || aws.ToString(tags.TagSet[0].Key) != scanning.Tag || aws.ToString(tags.TagSet[0].Value) != "THREATS_FOUND" {
 		t.Fatalf("the infected object's tags: %+v %v", tags, err)
+	}
+	// a URL signed for the object (as one signed before the verdict): the
+	// bucket refuses it, as the stack's bucket policy does
+	key := files.ObjectKey(c.account, eicar["uuid"].(string), eicar["version_uuid"].(string))
+	signed, err := e.srv.Deps.Blobs().PresignGet(context.Background(), key, "", "attachment", "application/octet-stream", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _, _, err := presigned.Get(context.Background(), signed); err != nil || status != http.StatusForbidden {
+		t.Fatalf("a signed GET of the infected object: %d %v, want 403", status, err)
 	}
 	v2 := c.upload("eicar.com", []byte("clean now"), map[string]any{"file_uuid": eicar["uuid"]})
 	c.waitScan(eicar["uuid"].(string))
@@ -113,5 +128,34 @@ func TestMalwareScanning(t *testing.T) {
 	}
 	if count["file.scanned"] != 4 || count["file.infected"] != 1 {
 		t.Fatalf("deliveries: %v", count)
+	}
+}
+
+// TestOverdueScanTakesTheTag: a version whose scan result never reached
+// the function (here the stand-in waits an hour) is looked at by the
+// sweeper after 15 minutes: it takes the verdict GuardDuty's tag on its
+// object says; an untagged one stays pending for a later look.
+func TestOverdueScanTakesTheTag(t *testing.T) {
+	t.Parallel()
+	e := start(t, testenv.Embedded(t), withScanner(time.Hour))
+	c := e.account(0, "")
+	tagged := c.upload("tagged.bin", []byte("tagged by the scanner"), nil)
+	untagged := c.upload("untagged.bin", []byte("not scanned yet"), nil)
+	ctx := context.Background()
+	_, err := e.srv.Deps.S3().PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: &e.srv.Deps.Cfg.Bucket,
+		Key:     aws.String(files.ObjectKey(c.account, tagged["uuid"].(string), tagged["version_uuid"].(string))),
+		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String(scanning.Tag), Value: aws.String("THREATS_FOUND")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(files.ScanOverdue + time.Minute)
+	if err := app.Sweeper(e.srv.Function(lambdas.Sweeper))(ctx, lambdaevents.EventBridgeEvent{ID: "sweep"}); err != nil {
+		t.Fatal(err)
+	}
+	if f := c.expect(200, "GET", "/v1/files/"+tagged["uuid"].(string), nil); f["scan"].(map[string]any)["status"] != "infected" {
+		t.Fatalf("the tagged version: %v", f["scan"])
+	}
+	if f := c.expect(200, "GET", "/v1/files/"+untagged["uuid"].(string), nil); f["scan"].(map[string]any)["status"] != "pending" {
+		t.Fatalf("the untagged version: %v", f["scan"])
 	}
 }
