@@ -79,6 +79,8 @@ func (s *Service) Attach(ctx context.Context, p auth.Principal, r Ref, specs []S
 			res.Err = fileTrashed(sp.FileUUID)
 		case f.Scan.Current().Status == files.ScanInfected:
 			res.Err = files.Infected(f.UUID)
+		case sp.VersionUUID != "" && sp.VersionUUID != f.VersionUUID && s.pinsInfected(ctx, p.AccountID, f.UUID, sp.VersionUUID):
+			res.Err = files.Infected(f.UUID).With("field", "files["+strconv.Itoa(i)+"].version_uuid")
 		default:
 			a := Attachment{Entity: e.Ref(), Title: e.Title, FileUUID: f.UUID, Kind: sp.Kind, RefID: sp.RefID(),
 				VersionUUID: sp.VersionUUID, FileCreated: f.CreatedAt, AttachedAt: now, AttachedBy: p.Name}
@@ -109,6 +111,13 @@ func (s *Service) Attach(ctx context.Context, p auth.Principal, r Ref, specs []S
 		out[i] = res
 	}
 	return e, out, nil
+}
+
+// pinsInfected reports a pinned older version that is infected (one that
+// cannot be read is left to the attach's own condition).
+func (s *Service) pinsInfected(ctx context.Context, accountID, fileUUID, versionUUID string) bool {
+	v, err := s.Store.GetVersion(ctx, accountID, fileUUID, versionUUID)
+	return err == nil && v.Scan.Current().Status == files.ScanInfected
 }
 
 // prepare validates a batch of specs, finds the entity (registering a new

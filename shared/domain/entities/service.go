@@ -45,6 +45,9 @@ type Store interface {
 	// Usages lists a file's attachments.
 	Usages(ctx context.Context, accountID, fileUUID string) ([]Attachment, error)
 	GetFiles(ctx context.Context, accountID string, uuids []string) ([]files.File, error)
+	// GetVersion reads one version (a field pinned to an older version is
+	// refused when that version is infected).
+	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
 	// FileUUIDsByID resolves numeric file ids; unknown ids are absent.
 	FileUUIDsByID(ctx context.Context, accountID string, ids []int64) (map[int64]string, error)
 	// NextSeq allocates the next number of a per-account sequence.

@@ -89,7 +89,7 @@ func (p PendingPolicy) Or() PendingPolicy {
 }
 
 // Infected is the error of an operation on an infected version.
-func Infected(fileUUID string) error {
+func Infected(fileUUID string) *apperr.Error {
 	return apperr.New(apperr.KindForbidden, "file_infected",
 		"file "+fileUUID+" is infected: malware was found in it, so it is never served, attached or made main")
 }

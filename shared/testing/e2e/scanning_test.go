@@ -113,6 +113,12 @@ func TestMalwareScanning(t *testing.T) {
 	if r := c.do("POST", "/v1/files/"+eicar["uuid"].(string)+"/versions/"+eicar["version_uuid"].(string)+"/promote", nil); r.Status != http.StatusForbidden {
 		t.Fatalf("promoting the infected version: %s", r)
 	}
+	// a field pinned to the infected version, while a clean one is main
+	pin := c.expect(207, "POST", "/v1/entities/deal/"+uuid.NewString()+"/files", map[string]any{"files": []map[string]any{
+		{"file_uuid": eicar["uuid"], "kind": "field", "field_id": "contract", "version_uuid": eicar["version_uuid"]}}})
+	if e := pin["_embedded"].(map[string]any)["attachments"].([]any)[0].(map[string]any)["error"].(map[string]any); e["code"] != "file_infected" || e["field"] != "files[0].version_uuid" {
+		t.Fatalf("pinning the infected version: %v", pin)
+	}
 	if ids, _ := c.walk("filter[scan]=infected"); len(ids) != 0 {
 		t.Fatalf("infected main versions after the clean one: %v", ids)
 	}
