@@ -141,6 +141,19 @@ func (sc *scanner) run(ctx context.Context) {
 
 // scan reads one object version, tags it and reports its result.
 func (sc *scanner) scan(ctx context.Context, o objectCreated) {
+	if o.VersionID == "" {
+		// the version the bus event is about: its key's newest object
+		// version, even under a delete marker (a file trashed meanwhile)
+		vs, err := sc.s3.S3().ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &sc.s3.Cfg.Bucket, Prefix: &o.Key})
+		if err == nil {
+			for _, v := range vs.Versions {
+				if aws.ToString(v.Key) == o.Key {
+					o.VersionID = aws.ToString(v.VersionId)
+					break
+				}
+			}
+		}
+	}
 	in := &s3.GetObjectInput{Bucket: &sc.s3.Cfg.Bucket, Key: &o.Key}
 	if o.VersionID != "" {
 		in.VersionId = &o.VersionID

@@ -126,13 +126,21 @@ func TestMalwareScanning(t *testing.T) {
 		t.Fatalf("clean files: %v", ids)
 	}
 
-	// every verdict's event: four file.scanned, one file.infected
-	got := r.waitFor(5)
+	// a file trashed before its scan: the scanner reads the version under
+	// the delete marker, as GuardDuty scans what was uploaded
+	gone := c.upload("early-trash.txt", []byte("trashed at once"), nil)
+	c.expect(200, "DELETE", "/v1/files", batchBody(gone["uuid"].(string)))
+	if f := c.waitScan(gone["uuid"].(string)); f["scan"].(map[string]any)["status"] != "clean" {
+		t.Fatalf("a file trashed before its scan: %v", f["scan"])
+	}
+
+	// every verdict's event: five file.scanned, one file.infected
+	got := r.waitFor(6)
 	count := map[string]int{}
 	for _, d := range got {
 		count[d.Type]++
 	}
-	if count["file.scanned"] != 4 || count["file.infected"] != 1 {
+	if count["file.scanned"] != 5 || count["file.infected"] != 1 {
 		t.Fatalf("deliveries: %v", count)
 	}
 }
