@@ -1,13 +1,11 @@
 package devserver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -47,32 +45,20 @@ const eicarThreat = "EICAR-Test-File (not a virus)"
 // here, and a verdict never precedes its version's record: the sweeper's
 // look at overdue versions (scanning.Service.Sweep) is tested apart.
 type scanner struct {
-	s3     *app.Deps // the bucket, as GuardDuty's role reaches it
+	ctx    context.Context // the server's: scans stop with it
+	s3     *app.Deps       // the bucket, as GuardDuty's role reaches it
 	record func(context.Context, events.EventBridgeEvent) error
 	delay  time.Duration
 	log    *slog.Logger
-
-	mu      sync.Mutex
-	pending []scanJob
-	wake    chan struct{}
+	slots  chan struct{} // four scans at a time, as GuardDuty scans in parallel
 }
 
-type scanJob struct {
-	objectCreated
-	due time.Time
+func newScanner(ctx context.Context, s3 *app.Deps, record func(context.Context, events.EventBridgeEvent) error, delay time.Duration) *scanner {
+	return &scanner{ctx: ctx, s3: s3, record: record, delay: delay, log: s3.Log, slots: make(chan struct{}, 4)}
 }
 
-func newScanner(s3 *app.Deps, record func(context.Context, events.EventBridgeEvent) error, delay time.Duration) *scanner {
-	return &scanner{s3: s3, record: record, delay: delay, log: s3.Log, wake: make(chan struct{}, 1)}
-}
-
-// objectCreated is a new object version to scan.
-type objectCreated struct {
-	Key       string
-	VersionID string // "": the current version
-}
-
-// published hears of each new file version on the bus.
+// published hears of each new file version on the bus and scans its
+// object after the delay.
 func (sc *scanner) published(_ string, ev PutEvent) {
 	if ev.Source != eventbus.Source || ev.DetailType != string(outbox.FileCreated) && ev.DetailType != string(outbox.FileVersionCreated) {
 		return
@@ -89,114 +75,70 @@ func (sc *scanner) published(_ string, ev PutEvent) {
 	if json.Unmarshal([]byte(ev.Detail), &d) != nil || d.Data.File.VersionUUID == "" {
 		return
 	}
-	sc.enqueue(objectCreated{Key: files.ObjectKey(d.AccountID, d.Data.File.UUID, d.Data.File.VersionUUID)})
+	key := files.ObjectKey(d.AccountID, d.Data.File.UUID, d.Data.File.VersionUUID)
+	time.AfterFunc(sc.delay, func() {
+		sc.slots <- struct{}{}
+		defer func() { <-sc.slots }()
+		if sc.ctx.Err() == nil {
+			sc.scan(sc.ctx, key)
+		}
+	})
 }
 
-// enqueue schedules a scan of a new object version.
-func (sc *scanner) enqueue(o objectCreated) {
-	sc.mu.Lock()
-	sc.pending = append(sc.pending, scanJob{objectCreated: o, due: time.Now().Add(sc.delay)})
-	sc.mu.Unlock()
-	select {
-	case sc.wake <- struct{}{}:
-	default:
+// uploaded is the object version a new file version's key holds: its
+// newest, even under a delete marker (a file trashed before its scan), as
+// GuardDuty scans what was uploaded; nil when none is listed.
+func (sc *scanner) uploaded(ctx context.Context, key string) *string {
+	vs, err := sc.s3.S3().ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &sc.s3.Cfg.Bucket, Prefix: &key})
+	if err != nil {
+		return nil
 	}
-}
-
-func (sc *scanner) run(ctx context.Context) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-sc.wake:
+	for _, v := range vs.Versions {
+		if aws.ToString(v.Key) == key {
+			return v.VersionId
 		}
-		now := time.Now()
-		sc.mu.Lock()
-		var due []scanJob
-		rest := sc.pending[:0]
-		for _, j := range sc.pending {
-			if now.Before(j.due) {
-				rest = append(rest, j)
-			} else {
-				due = append(due, j)
-			}
-		}
-		sc.pending = rest
-		sc.mu.Unlock()
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 4) // four scans at a time, as GuardDuty scans in parallel
-		for _, j := range due {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				sc.scan(ctx, j.objectCreated)
-			})
-		}
-		wg.Wait()
 	}
+	return nil
 }
 
 // scan reads one object version, tags it and reports its result.
-func (sc *scanner) scan(ctx context.Context, o objectCreated) {
-	if o.VersionID == "" {
-		// the version the bus event is about: its key's newest object
-		// version, even under a delete marker (a file trashed meanwhile)
-		vs, err := sc.s3.S3().ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &sc.s3.Cfg.Bucket, Prefix: &o.Key})
-		if err == nil {
-			for _, v := range vs.Versions {
-				if aws.ToString(v.Key) == o.Key {
-					o.VersionID = aws.ToString(v.VersionId)
-					break
-				}
-			}
-		}
-	}
-	in := &s3.GetObjectInput{Bucket: &sc.s3.Cfg.Bucket, Key: &o.Key}
-	if o.VersionID != "" {
-		in.VersionId = &o.VersionID
-	}
-	obj, err := sc.s3.S3().GetObject(ctx, in)
+func (sc *scanner) scan(ctx context.Context, key string) {
+	obj, err := sc.s3.S3().GetObject(ctx, &s3.GetObjectInput{Bucket: &sc.s3.Cfg.Bucket, Key: &key, VersionId: sc.uploaded(ctx, key)})
 	if err != nil {
-		sc.log.WarnContext(ctx, "scanner: object gone before its scan", "key", o.Key, "err", err)
+		sc.log.WarnContext(ctx, "scanner: object gone before its scan", "key", key, "err", err)
 		return // deleted meanwhile: GuardDuty reports nothing either
 	}
 	infected, err := holdsEICAR(obj.Body)
 	_ = obj.Body.Close()
-	status, etag := "NO_THREATS_FOUND", aws.ToString(obj.ETag)
-	if o.VersionID == "" {
-		o.VersionID = aws.ToString(obj.VersionId)
-	}
+	status, version := "NO_THREATS_FOUND", aws.ToString(obj.VersionId)
 	switch {
 	case err != nil:
 		status = "FAILED"
 	case infected:
 		status = "THREATS_FOUND"
 	}
-	_, err = sc.s3.S3().PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: &sc.s3.Cfg.Bucket, Key: &o.Key, VersionId: aws.String(o.VersionID),
+	_, err = sc.s3.S3().PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: &sc.s3.Cfg.Bucket, Key: &key, VersionId: &version,
 		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String(scanning.Tag), Value: aws.String(status)}}}})
 	if err != nil {
-		sc.log.WarnContext(ctx, "scanner: tagging failed", "key", o.Key, "err", err)
+		sc.log.WarnContext(ctx, "scanner: tagging failed", "key", key, "err", err)
 	}
-	ev := scanResultEvent(sc.s3.Cfg.Bucket, o, etag, status)
+	ev := scanResultEvent(sc.s3.Cfg.Bucket, key, version, aws.ToString(obj.ETag), status)
 	for try := 0; try < 3; try++ { // the rule's retry policy
 		if err = sc.record(ctx, ev); err == nil {
 			return
 		}
 	}
-	sc.log.ErrorContext(ctx, "scanner: the scans function failed the result", "key", o.Key, "err", err)
+	sc.log.ErrorContext(ctx, "scanner: the scans function failed the result", "key", key, "err", err)
 }
 
 // scanResultEvent is GuardDuty's scan result event for an object version.
-func scanResultEvent(bucket string, o objectCreated, etag, status string) events.EventBridgeEvent {
+func scanResultEvent(bucket, key, version, etag, status string) events.EventBridgeEvent {
 	var d triggers.ScanResult
 	d.SchemaVersion, d.ResourceType, d.ScanStatus = "1.0", "S3_OBJECT", "COMPLETED"
 	if status == "FAILED" {
 		d.ScanStatus = "FAILED"
 	}
-	d.S3Object.BucketName, d.S3Object.ObjectKey, d.S3Object.ETag, d.S3Object.VersionID = bucket, o.Key, etag, o.VersionID
+	d.S3Object.BucketName, d.S3Object.ObjectKey, d.S3Object.ETag, d.S3Object.VersionID = bucket, key, etag, version
 	d.Result.Status = status
 	if status == "THREATS_FOUND" {
 		d.Result.Threats = append(d.Result.Threats, struct {
@@ -212,11 +154,10 @@ func scanResultEvent(bucket string, o objectCreated, etag, status string) events
 // once in 64 KiB windows that overlap by the signature's length.
 func holdsEICAR(r io.Reader) (bool, error) {
 	sig := []byte(EICAR)
-	br := bufio.NewReaderSize(r, 64<<10)
 	buf := make([]byte, 0, 64<<10+len(sig))
 	chunk := make([]byte, 64<<10)
 	for {
-		n, err := br.Read(chunk)
+		n, err := r.Read(chunk)
 		buf = append(buf, chunk[:n]...)
 		if bytes.Contains(buf, sig) {
 			return true, nil

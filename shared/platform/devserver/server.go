@@ -192,11 +192,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		if msg == nil {
 			return nil, errors.New("local: malware scanning's stand-in needs the embedded EventBridge")
 		}
-		sc := newScanner(d, app.Scans(s.fns[lambdas.Scans]), o.ScanDelay)
+		sc := newScanner(ctx, d, app.Scans(s.fns[lambdas.Scans]), o.ScanDelay)
 		msg.mu.Lock()
 		msg.published = sc.published
 		msg.mu.Unlock()
-		go sc.run(ctx)
 	}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {
 		if watchPosts {
