@@ -282,7 +282,7 @@ func (c *Catalog) Promote(ctx context.Context, p auth.Principal, fileUUID, versi
 	if f.VersionUUID == v.UUID {
 		return f, nil
 	}
-	if v.Scan.Current().Status == files.ScanInfected {
+	if v.Scan.Status == files.ScanInfected {
 		return files.File{}, files.Infected(fileUUID)
 	}
 	f.Scan = v.Scan

@@ -77,7 +77,7 @@ func (s *Service) Attach(ctx context.Context, p auth.Principal, r Ref, specs []S
 			res.Err = fileNotFound(sp.FileUUID)
 		case f.IsTrashed:
 			res.Err = fileTrashed(sp.FileUUID)
-		case f.Scan.Current().Status == files.ScanInfected:
+		case f.Scan.Status == files.ScanInfected:
 			res.Err = files.Infected(f.UUID)
 		case sp.VersionUUID != "" && sp.VersionUUID != f.VersionUUID && s.pinsInfected(ctx, p.AccountID, f.UUID, sp.VersionUUID):
 			res.Err = files.Infected(f.UUID).With("field", "files["+strconv.Itoa(i)+"].version_uuid")
@@ -117,7 +117,7 @@ func (s *Service) Attach(ctx context.Context, p auth.Principal, r Ref, specs []S
 // cannot be read is left to the attach's own condition).
 func (s *Service) pinsInfected(ctx context.Context, accountID, fileUUID, versionUUID string) bool {
 	v, err := s.Store.GetVersion(ctx, accountID, fileUUID, versionUUID)
-	return err == nil && v.Scan.Current().Status == files.ScanInfected
+	return err == nil && v.Scan.Status == files.ScanInfected
 }
 
 // prepare validates a batch of specs, finds the entity (registering a new

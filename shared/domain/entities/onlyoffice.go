@@ -83,7 +83,7 @@ func (s *Service) AttachByIDs(ctx context.Context, p auth.Principal, t Type, cod
 			return Event{}, apperr.New(apperr.KindNotFound, "file_not_found", fmt.Sprintf("no file with id %d in this account", id)).With("field", "fileids["+strconv.Itoa(i)+"]")
 		case f.IsTrashed:
 			return Event{}, apperr.New(apperr.KindConflict, "file_trashed", fmt.Sprintf("file %d is in the trash; trashed files cannot be attached", id)).With("field", "fileids["+strconv.Itoa(i)+"]")
-		case f.Scan.Current().Status == files.ScanInfected:
+		case f.Scan.Status == files.ScanInfected:
 			return Event{}, apperr.New(apperr.KindForbidden, "file_infected", fmt.Sprintf("file %d is infected: malware was found in it, so it cannot be attached", id)).With("field", "fileids["+strconv.Itoa(i)+"]")
 		}
 		ev.Files = append(ev.Files, f)

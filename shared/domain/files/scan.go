@@ -97,8 +97,7 @@ func Infected(fileUUID string) *apperr.Error {
 // NeedsPolicy reports whether Servable's answer depends on the account's
 // pending policy (so the caller reads it only then).
 func (s Scan) NeedsPolicy() bool {
-	st := s.Current().Status
-	return st == ScanPending || st == ScanFailed
+	return s.Status == ScanPending || s.Status == ScanFailed
 }
 
 // Servable says whether a version with this scan may be downloaded under
@@ -106,7 +105,7 @@ func (s Scan) NeedsPolicy() bool {
 // while pending or when the scan failed (a failed scan is surfaced, never
 // served as clean); otherwise yes (clean, unsupported, off).
 func (s Scan) Servable(fileUUID string, policy PendingPolicy) error {
-	switch s.Current().Status {
+	switch s.Status {
 	case ScanInfected:
 		return Infected(fileUUID)
 	case ScanPending:
