@@ -23,16 +23,15 @@ func batchSK(id string) string { return "B#" + id }
 const pendingGSI = "BATCH_PENDING"
 
 type batchFile struct {
-	UUID        string `dynamodbav:"uuid"`
-	ID          int64  `dynamodbav:"id"`
-	VersionUUID string `dynamodbav:"version_uuid"`
-	Name        string `dynamodbav:"name"`
-	MimeType    string `dynamodbav:"mime_type"`
-	Size        int64  `dynamodbav:"size"`
-	Key         string `dynamodbav:"s3_key"`
-	S3Version   string `dynamodbav:"s3_version,omitempty"`
-	Scan        string `dynamodbav:"scan,omitempty"` // the versions' first scan status
-	ScanDue     string `dynamodbav:"scan_due,omitempty"`
+	UUID        string    `dynamodbav:"uuid"`
+	ID          int64     `dynamodbav:"id"`
+	VersionUUID string    `dynamodbav:"version_uuid"`
+	Name        string    `dynamodbav:"name"`
+	MimeType    string    `dynamodbav:"mime_type"`
+	Size        int64     `dynamodbav:"size"`
+	Key         string    `dynamodbav:"s3_key"`
+	S3Version   string    `dynamodbav:"s3_version,omitempty"`
+	Scan        *scanItem `dynamodbav:"scan,omitempty"` // the version's first scan
 }
 
 type batchItem struct {
@@ -67,7 +66,7 @@ func newBatchItem(b batches.Batch) batchItem {
 	for _, x := range b.Items {
 		it.Files = append(it.Files, batchFile{UUID: x.File.UUID, ID: x.File.ID, VersionUUID: x.Version.UUID, Name: x.File.Name,
 			MimeType: x.File.MimeType, Size: x.File.Size, Key: x.Version.Key, S3Version: x.Version.S3Version,
-			Scan: string(x.Version.Scan.Status), ScanDue: newScanItem(x.Version.Scan).dueOf()})
+			Scan: newScanItem(x.Version.Scan)})
 	}
 	if b.Status == batches.StatusPending {
 		it.GSI2PK, it.GSI2SK = dueEntry(pendingGSI, b.StaleAt, b.AccountID, b.ID)
@@ -86,7 +85,7 @@ func (it batchItem) batch(accountID string) batches.Batch {
 		file := files.File{AccountID: accountID, UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name,
 			SanitizedName: files.Sanitize(f.Name), Extension: ext, Type: files.Kind(f.MimeType, ext), MimeType: f.MimeType,
 			Size: f.Size, TotalBytes: f.Size, VersionCount: 1, Source: batches.SourceWegly, CreatedAt: b.CreatedAt,
-			UpdatedAt: b.CreatedAt, CreatedBy: it.CreatedBy, UpdatedBy: it.CreatedBy, Scan: files.Scan{Status: files.ScanStatus(f.Scan), Due: parseTS(f.ScanDue)}}
+			UpdatedAt: b.CreatedAt, CreatedBy: it.CreatedBy, UpdatedBy: it.CreatedBy, Scan: f.Scan.scan()}
 		v := files.Version{AccountID: accountID, FileUUID: f.UUID, UUID: f.VersionUUID, Name: f.Name, MimeType: f.MimeType,
 			Size: f.Size, Key: f.Key, S3Version: f.S3Version, SessionID: "batch:" + it.ID, CreatedAt: b.CreatedAt, CreatedBy: it.CreatedBy,
 			Scan: file.Scan}

@@ -181,12 +181,12 @@ func filterCond(q catalog.Query) expression.ConditionBuilder {
 	}
 	if len(q.Scans) > 0 {
 		// equalities, not IN: minidyn cannot parse a nested path in IN
-		c := expression.AttributeNotExists(expression.Name("scan")) // stored before scanning: off
-		if !slices.Contains(q.Scans, files.ScanOff) {
-			c = expression.Name("scan.s").Equal(expression.Value(string(q.Scans[0])))
-		}
-		for _, x := range q.Scans {
+		c := expression.Name("scan.s").Equal(expression.Value(string(q.Scans[0])))
+		for _, x := range q.Scans[1:] {
 			c = c.Or(expression.Name("scan.s").Equal(expression.Value(string(x))))
+		}
+		if slices.Contains(q.Scans, files.ScanOff) { // stored before scanning: no scan at all
+			c = c.Or(expression.AttributeNotExists(expression.Name("scan")))
 		}
 		and(c)
 	}

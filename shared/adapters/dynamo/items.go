@@ -144,14 +144,6 @@ func newScanItem(s files.Scan) *scanItem {
 	return it
 }
 
-// dueOf is a pending verdict's next look ("" if none).
-func (s *scanItem) dueOf() string {
-	if s == nil {
-		return ""
-	}
-	return s.Due
-}
-
 func (s *scanItem) scan() files.Scan {
 	if s == nil {
 		return files.Scan{}
