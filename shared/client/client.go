@@ -156,11 +156,16 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, isJSO
 	if err != nil {
 		return resp.StatusCode, nil, -1, err
 	}
-	wait := time.Duration(-1)
-	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
-		wait = min(time.Duration(secs)*time.Second, 30*time.Second)
+	return resp.StatusCode, b, retryAfter(resp.Header), nil
+}
+
+// retryAfter is the wait an answer's Retry-After asks for, at most 30 s
+// (-1: none).
+func retryAfter(h http.Header) time.Duration {
+	if secs, err := strconv.Atoi(h.Get("Retry-After")); err == nil && secs >= 0 {
+		return min(time.Duration(secs)*time.Second, 30*time.Second)
 	}
-	return resp.StatusCode, b, wait, nil
+	return -1
 }
 
 func (c *Client) send(req *http.Request, h *http.Client) (*http.Response, error) {
@@ -415,9 +420,9 @@ func (c *Client) DownloadURL(ctx context.Context, uuid, versionUUID string) (str
 			return "", err
 		}
 		// the malware scan has not reported yet: wait as asked, then ask again
-		wait := time.Second
-		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs > 0 {
-			wait = min(time.Duration(secs)*time.Second, 30*time.Second)
+		wait := retryAfter(resp.Header)
+		if wait <= 0 {
+			wait = time.Second
 		}
 		select {
 		case <-ctx.Done():
