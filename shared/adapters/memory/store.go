@@ -527,26 +527,18 @@ func (s *Store) Commit(_ context.Context, c upload.Commit) error {
 			return fmt.Errorf("%w: file id %d is taken", apperr.ErrConflict, c.File.ID)
 		}
 		sess.Status, sess.CompletedAt = upload.StatusCompleted, c.File.UpdatedAt
+		v := c.Version
+		v.AccountID = acct
 		if c.NewFile {
 			f := c.File
 			f.AccountID = acct
 			a.files[f.UUID] = f
 			a.ids[f.ID] = f.UUID
 			a.usage.FileCount++
+			a.putVersion(v)
 		} else {
-			cur = mainVersion(cur, c.File)
-			cur.VersionCount++
-			cur.TotalBytes += size
-			a.files[cur.UUID] = cur
+			a.addVersion(cur, c.File, v)
 		}
-		if a.versions[c.File.UUID] == nil {
-			a.versions[c.File.UUID] = map[string]files.Version{}
-		}
-		v := c.Version
-		v.AccountID = acct
-		a.versions[c.File.UUID][v.UUID] = v
-		a.usage.UsedBytes += size
-		a.usage.VersionCount++
 		for _, at := range c.Attach { // unconditional: the session's condition makes them once
 			a.attached[attachKey(at)] = at
 		}
@@ -600,13 +592,27 @@ func (s *Store) AddVersion(f files.File, v files.Version) error {
 			return apperr.ErrNotFound
 		}
 		f.Scan = v.Scan
-		cur = mainVersion(cur, f)
-		cur.VersionCount++
-		cur.TotalBytes += v.Size
-		a.files[f.UUID] = cur
-		a.versions[f.UUID][v.UUID] = v
-		a.usage.UsedBytes += v.Size
-		a.usage.VersionCount++
+		a.addVersion(cur, f, v)
 		return nil
 	})
+}
+
+// addVersion records v as file cur's new main version (its main-version
+// fields from f) and counts its bytes.
+func (a *account) addVersion(cur, f files.File, v files.Version) {
+	cur = mainVersion(cur, f)
+	cur.VersionCount++
+	cur.TotalBytes += v.Size
+	a.files[cur.UUID] = cur
+	a.putVersion(v)
+}
+
+// putVersion stores v and counts its bytes in the account's usage.
+func (a *account) putVersion(v files.Version) {
+	if a.versions[v.FileUUID] == nil {
+		a.versions[v.FileUUID] = map[string]files.Version{}
+	}
+	a.versions[v.FileUUID][v.UUID] = v
+	a.usage.UsedBytes += v.Size
+	a.usage.VersionCount++
 }
