@@ -88,7 +88,7 @@ const (
 // overdue (Sweep).
 type Service struct {
 	Store Store
-	Tags  Tags // the sweeper's (nil: Sweep reads no tag)
+	Tags  Tags // the sweeper reads the scanner's tags
 	Clock clock.Func
 }
 
@@ -120,12 +120,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 }
 
 func (s *Service) look(ctx context.Context, v files.Version, now time.Time) error {
-	tag := ""
-	if s.Tags != nil {
-		var err error
-		if tag, err = s.Tags.ScanTag(ctx, v.Key, v.S3Version); err != nil && !errors.Is(err, apperr.ErrNotFound) {
-			return err
-		}
+	tag, err := s.Tags.ScanTag(ctx, v.Key, v.S3Version)
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		return err
 	}
 	st, tagged := ResultStatus(tag)
 	if !tagged && v.Scan.Looks+1 < MaxLooks {
@@ -139,7 +136,7 @@ func (s *Service) look(ctx context.Context, v files.Version, now time.Time) erro
 	if !tagged {
 		st = files.ScanFailed // the scanner never reported
 	}
-	_, err := s.Record(ctx, Verdict{Key: v.Key, S3Version: v.S3Version, Status: st, At: now})
+	_, err = s.Record(ctx, Verdict{Key: v.Key, S3Version: v.S3Version, Status: st, At: now})
 	return err
 }
 
