@@ -174,8 +174,8 @@ func TestBackups(t *testing.T) {
 	// and without malware protection: no plan, no rule, no deny, versions off
 	off.tpl.ResourceCountIs(jsii.String("AWS::GuardDuty::MalwareProtectionPlan"), jsii.Number(0))
 	if b, _ := json.Marshal(off.doc); strings.Contains(string(b), "ANEXO_MALWARE_SCANNING") || strings.Contains(string(b), scanning.Tag) ||
-		strings.Contains(string(b), triggers.ScanResultDetailType) {
-		t.Error("a stack without malware protection scans, routes scan results or denies on the scan tag")
+		strings.Contains(string(b), triggers.ScanResultDetailType) || strings.Contains(string(b), "guardduty:SendObjectMalwareScan") {
+		t.Error("a stack without malware protection scans, rescans, routes scan results or denies on the scan tag")
 	}
 }
 

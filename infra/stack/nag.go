@@ -24,7 +24,7 @@ func (s *Stack) suppressNag(props Props) {
 		suppress(fn, true,
 			finding{"AwsSolutions-IAM4", "AWSLambdaBasicExecutionRole grants only logs:CreateLogGroup, logs:CreateLogStream and logs:PutLogEvents, what every function needs to log",
 				[]string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}},
-			finding{"AwsSolutions-IAM5", "X-Ray's xray:PutTraceSegments and xray:PutTelemetryRecords take no resource: the IAM reference lists them on * only",
+			finding{"AwsSolutions-IAM5", "X-Ray's xray:PutTraceSegments and xray:PutTelemetryRecords, and GuardDuty's on-demand SendObjectMalwareScan (the sweeper's rescans; GuardDuty scans only buckets a malware protection plan covers), take no resource: the IAM reference lists them on * only",
 				[]string{"Resource::*"}},
 			finding{"AwsSolutions-IAM5", "Object-level actions name the bucket's objects: every account's keys live in the one bucket, and the application confines each request to its account (shared/platform/iam holds each function's actions, enforced in local mode and tests)",
 				[]string{"Resource::<" + s.logicalID(s.Bucket) + ".Arn>/*"}},

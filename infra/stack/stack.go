@@ -396,6 +396,9 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 			policy = policy.WithKey()
 		}
 		for _, st := range policy {
+			if st.Resource.Kind == iam.KindMalwareScans && props.NoMalwareProtection {
+				continue // no plan: nothing to scan on demand
+			}
 			var cond *map[string]any
 			if c := st.Condition.IAM(); c != nil {
 				cond = &c

@@ -255,11 +255,14 @@ type File struct {
 }
 
 // Scan is a version's malware verdict: status pending, clean, infected,
-// unsupported, failed or off.
+// unsupported, failed or off. An infected version's bytes are erased at
+// PurgeAt (PurgedAt once they were).
 type Scan struct {
 	Status    string     `json:"status"`
 	ScannedAt *time.Time `json:"scanned_at"`
 	Threats   []string   `json:"threats"`
+	PurgeAt   *time.Time `json:"purge_at"`
+	PurgedAt  *time.Time `json:"purged_at"`
 }
 
 // OpenInput opens a session.

@@ -1335,6 +1335,16 @@ export interface components {
             scanned_at: string | null;
             /** @description What the scanner found (infected only) */
             threats: string[];
+            /**
+             * Format: date-time
+             * @description Infected only: when the version's quarantine ends and the sweeper erases its bytes (30 days after the verdict); null otherwise. Views always carry it; events recorded before quarantines existed do not.
+             */
+            purge_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Infected only, once its bytes were erased (file.version_purged); the version's record stays
+             */
+            purged_at?: string | null;
         };
         /**
          * @description What a version whose malware verdict has not come, or whose scan failed, may do: block downloads (the default) or allow them
@@ -1359,7 +1369,7 @@ export interface components {
          * @description GET /v1/event-types describes each.
          * @enum {string}
          */
-        EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "file.scanned" | "file.infected" | "batch.created" | "session.expired" | "webhook.disabled" | "webhook.delivery_failed" | "webhook.test";
+        EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "file.scanned" | "file.infected" | "file.version_purged" | "batch.created" | "session.expired" | "webhook.disabled" | "webhook.delivery_failed" | "webhook.test";
         /** @description An event as the feed serves it */
         Event: components["schemas"]["EventFields"];
         /** @description An event as it leaves the service: a webhook delivery's body, and the detail of its entry on the EventBridge bus (events/bus/event.schema.json describes the whole entry) */
@@ -1379,7 +1389,7 @@ export interface components {
             sequence?: string;
             data: components["schemas"]["FileEventData"] | components["schemas"]["AttachmentEventData"] | components["schemas"]["BatchEventData"] | components["schemas"]["SessionEventData"] | components["schemas"]["WebhookEventData"] | components["schemas"]["DeliveryFailedEventData"] | components["schemas"]["WebhookTestEventData"];
         };
-        /** @description file.created, file.version_created, file.promoted, file.trashed, file.restored, file.purged, file.scanned, file.infected */
+        /** @description file.created, file.version_created, file.promoted, file.trashed, file.restored, file.purged, file.scanned, file.infected, file.version_purged */
         FileEventData: {
             file: components["schemas"]["File"];
             version?: components["schemas"]["EventVersion"];

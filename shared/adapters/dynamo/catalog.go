@@ -282,9 +282,15 @@ func (s *Store) RecordScan(ctx context.Context, v files.Version, prev files.Scan
 	scan := scanValue(v.Scan)
 	cond, names, values := scanIs(prev)
 	values[":scan"] = scan
+	queue := " REMOVE gsi2pk, gsi2sk"
+	if v.Scan.Quarantined() { // the sweeper erases its bytes at v.Scan.PurgeAt
+		queue = ", gsi2pk = :pk, gsi2sk = :sk"
+		qpk, qsk := scanQueue(v)
+		values[":pk"], values[":sk"] = str(qpk), str(qsk)
+	}
 	var tx txn
 	tx.add(apperr.ErrConflict, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, versionSK(v.FileUUID, v.UUID)),
-		UpdateExpression: aws.String("SET #scan = :scan REMOVE gsi2pk, gsi2sk"), ConditionExpression: aws.String(cond),
+		UpdateExpression: aws.String("SET #scan = :scan" + queue), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values}})
 	if main {
 		tx.add(apperr.ErrConflict, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(v.FileUUID)),
@@ -307,17 +313,55 @@ func scanIs(st files.ScanStatus) (string, map[string]string, map[string]types.At
 	return "attribute_exists(pk) AND #scan.#s = :ss", names, map[string]types.AttributeValue{":ss": str(string(st))}
 }
 
-// scansGSI is the sweeper's queue of versions pending their verdict.
+// PurgeInfected records that infected version v's bytes were erased
+// (v.Scan.PurgedAt): the version leaves the sweeper's queue, its size
+// leaves its file's total and the account's used (or trashed) bytes, the
+// file's scan follows when v is main, all with rec, on condition that v
+// is still quarantined and f still trashed or not and on the main version
+// as read.
+func (s *Store) PurgeInfected(ctx context.Context, v files.Version, f files.File, rec *outbox.Record) error {
+	pk := accountPK(v.AccountID)
+	var tx txn
+	tx.add(nil, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, versionSK(v.FileUUID, v.UUID)),
+		UpdateExpression:          aws.String("SET #scan = :scan REMOVE gsi2pk, gsi2sk"),
+		ConditionExpression:       aws.String("#scan.#s = :infected AND attribute_not_exists(#scan.#pd)"),
+		ExpressionAttributeNames:  map[string]string{"#scan": "scan", "#s": "s", "#pd": "pd"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":scan": scanValue(v.Scan), ":infected": str(string(files.ScanInfected))}}})
+	set, vals := "", map[string]types.AttributeValue{":neg": num(-v.Size), ":t": boolValue(f.IsTrashed), ":v": str(f.VersionUUID)}
+	if f.VersionUUID == v.UUID {
+		set, vals[":scan"] = " SET #scan = :scan", scanValue(v.Scan)
+	}
+	file := &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
+		UpdateExpression:          aws.String("ADD total_bytes :neg" + set),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND is_trashed = :t AND version_uuid = :v"),
+		ExpressionAttributeValues: vals}
+	if set != "" {
+		file.ExpressionAttributeNames = map[string]string{"#scan": "scan"}
+	}
+	usage, uvals := "ADD used_bytes :neg, avail :size", map[string]types.AttributeValue{":neg": num(-v.Size), ":size": num(v.Size)}
+	if f.IsTrashed {
+		usage = "ADD trashed_bytes :neg"
+		delete(uvals, ":size")
+	}
+	tx.add(nil, types.TransactWriteItem{Update: file},
+		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, accountSK), UpdateExpression: aws.String(usage),
+			ExpressionAttributeValues: uvals}})
+	return s.commit(ctx, &tx, rec)
+}
+
+// scansGSI is the sweeper's queue of versions pending their verdict, and
+// of infected versions until their bytes are erased.
 const scansGSI = "SCANS"
 
-// DueScans lists versions pending their verdict whose look is due at now.
+// DueScans lists versions pending their verdict whose look is due at now,
+// and infected versions whose quarantine ended.
 func (s *Store) DueScans(ctx context.Context, now time.Time, limit int) ([]files.Version, error) {
 	return due(ctx, s, scansGSI, now, limit, func(vi versionItem) files.Version { return vi.version(strings.TrimPrefix(vi.PK, "A#")) })
 }
 
 // RescheduleScan moves a pending version's look to v.Scan.Due.
 func (s *Store) RescheduleScan(ctx context.Context, v files.Version) error {
-	pk, sk := scanDue(v)
+	pk, sk := scanQueue(v)
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: keyOf(accountPK(v.AccountID), versionSK(v.FileUUID, v.UUID)),
 		UpdateExpression:         aws.String("SET #scan.#due = :due, #scan.#n = :n, gsi2pk = :pk, gsi2sk = :sk"),
 		ConditionExpression:      aws.String("#scan.#s = :pending"),

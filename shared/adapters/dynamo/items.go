@@ -123,8 +123,9 @@ type scanItem struct {
 	Status    string   `dynamodbav:"s"`
 	ScannedAt string   `dynamodbav:"at,omitempty"`
 	Threats   []string `dynamodbav:"th,omitempty"`
-	Due       string   `dynamodbav:"due,omitempty"` // pending: the sweeper's next look
+	Due       string   `dynamodbav:"due,omitempty"` // pending: the sweeper's next look; infected: when its bytes are erased
 	Looks     int      `dynamodbav:"n,omitempty"`
+	PurgedAt  string   `dynamodbav:"pd,omitempty"` // infected: when its bytes were erased
 }
 
 func newScanItem(s files.Scan) *scanItem {
@@ -141,6 +142,12 @@ func newScanItem(s files.Scan) *scanItem {
 	if s.Status == files.ScanPending && !s.Due.IsZero() {
 		it.Due, it.Looks = ts(s.Due), s.Looks
 	}
+	if s.PurgeAt != nil {
+		it.Due = ts(*s.PurgeAt)
+	}
+	if s.PurgedAt != nil {
+		it.PurgedAt = ts(*s.PurgedAt)
+	}
 	return it
 }
 
@@ -148,8 +155,12 @@ func (s *scanItem) scan() files.Scan {
 	if s == nil {
 		return files.Scan{}
 	}
-	return files.Scan{Status: files.ScanStatus(s.Status), ScannedAt: optTime(s.ScannedAt), Threats: s.Threats,
-		Due: parseTS(s.Due), Looks: s.Looks}
+	sc := files.Scan{Status: files.ScanStatus(s.Status), ScannedAt: optTime(s.ScannedAt), Threats: s.Threats,
+		Due: parseTS(s.Due), Looks: s.Looks, PurgedAt: optTime(s.PurgedAt)}
+	if sc.Status == files.ScanInfected {
+		sc.PurgeAt = optTime(s.Due)
+	}
+	return sc
 }
 
 func newFileItem(f files.File) fileItem {
@@ -215,7 +226,7 @@ type versionItem struct {
 	CreatedAt   string    `dynamodbav:"created_at"`
 	CreatedBy   string    `dynamodbav:"created_by"`
 	Scan        *scanItem `dynamodbav:"scan,omitempty"`
-	GSI2PK      string    `dynamodbav:"gsi2pk,omitempty"` // pending a verdict: the sweeper's look
+	GSI2PK      string    `dynamodbav:"gsi2pk,omitempty"` // pending a verdict, or quarantined: the sweeper's queue
 	GSI2SK      string    `dynamodbav:"gsi2sk,omitempty"`
 }
 
@@ -224,14 +235,15 @@ func newVersionItem(v files.Version) versionItem {
 		Name: v.Name, MimeType: v.MimeType, Size: v.Size, Key: v.Key, S3Version: v.S3Version, Checksum: v.Checksum,
 		ChecksumAlg: v.ChecksumAlg, SessionID: v.SessionID, CreatedAt: ts(v.CreatedAt), CreatedBy: v.CreatedBy,
 		Scan: newScanItem(v.Scan)}
-	if it.Scan != nil && it.Scan.Due != "" {
-		it.GSI2PK, it.GSI2SK = scanDue(v)
+	if it.Scan != nil && it.Scan.Due != "" && it.Scan.PurgedAt == "" {
+		it.GSI2PK, it.GSI2SK = scanQueue(v)
 	}
 	return it
 }
 
-// scanDue is the sweeper's queue entry of a version pending its verdict.
-func scanDue(v files.Version) (string, string) {
+// scanQueue is the sweeper's queue entry of a version pending its
+// verdict, or infected until its bytes are erased.
+func scanQueue(v files.Version) (string, string) {
 	return dueEntry(scansGSI, v.Scan.Due, v.AccountID, v.FileUUID+"#"+v.UUID)
 }
 

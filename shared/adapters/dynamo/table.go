@@ -132,6 +132,14 @@ func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Va
 
 var falseV, trueV = &types.AttributeValueMemberBOOL{Value: false}, &types.AttributeValueMemberBOOL{Value: true}
 
+// boolValue is b as an attribute value.
+func boolValue(b bool) types.AttributeValue {
+	if b {
+		return trueV
+	}
+	return falseV
+}
+
 func num(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
 
 // mapErr turns SDK errors into apperr sentinels.

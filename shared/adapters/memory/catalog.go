@@ -353,14 +353,15 @@ func (s *Store) RecordScan(_ context.Context, v files.Version, prev files.ScanSt
 }
 
 // DueScans lists versions pending their verdict whose look is due at now,
-// oldest first.
+// and infected versions whose quarantine ended, oldest first.
 func (s *Store) DueScans(_ context.Context, now time.Time, limit int) ([]files.Version, error) {
 	var out []files.Version
 	err := s.do(func() error {
 		for _, a := range s.accounts {
 			for _, vs := range a.versions {
 				for _, v := range vs {
-					if v.Scan.Status == files.ScanPending && !v.Scan.Due.IsZero() && !v.Scan.Due.After(now) {
+					queued := v.Scan.Status == files.ScanPending || v.Scan.Quarantined()
+					if queued && !v.Scan.Due.IsZero() && !v.Scan.Due.After(now) {
 						out = append(out, v)
 					}
 				}
@@ -370,6 +371,38 @@ func (s *Store) DueScans(_ context.Context, now time.Time, limit int) ([]files.V
 	})
 	slices.SortFunc(out, func(a, b files.Version) int { return a.Scan.Due.Compare(b.Scan.Due) })
 	return out[:min(limit, len(out))], err
+}
+
+// PurgeInfected records that infected version v's bytes were erased, with
+// rec, if v is still quarantined and f still as read (trashed or not, its
+// main version); its size leaves the file's total and the account's used
+// (or trashed) bytes.
+func (s *Store) PurgeInfected(_ context.Context, v files.Version, f files.File, rec *outbox.Record) error {
+	return s.do(func() error {
+		a, ok := s.accounts[v.AccountID]
+		if !ok {
+			return apperr.ErrConflict
+		}
+		cur, ok := a.versions[v.FileUUID][v.UUID]
+		cf, fok := a.files[f.UUID]
+		if !ok || !cur.Scan.Quarantined() || !fok || cf.IsTrashed != f.IsTrashed || cf.VersionUUID != f.VersionUUID {
+			return apperr.ErrConflict
+		}
+		cur.Scan = v.Scan
+		a.versions[v.FileUUID][v.UUID] = cur
+		cf.TotalBytes -= v.Size
+		if cf.VersionUUID == v.UUID {
+			cf.Scan = v.Scan
+		}
+		a.files[f.UUID] = cf
+		if f.IsTrashed {
+			a.usage.TrashedBytes -= v.Size
+		} else {
+			a.usage.UsedBytes -= v.Size
+		}
+		a.write(rec)
+		return nil
+	})
 }
 
 // RescheduleScan moves a pending version's look to v.Scan.Due.

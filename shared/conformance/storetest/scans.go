@@ -128,20 +128,7 @@ func testScanQueue(t *testing.T, s Store) {
 	ctx := context.Background()
 	acct := account(t, s, 0)
 	f := put(t, s, acct, "q.pdf", 10, now)
-	due := func(at time.Time) []files.Version {
-		t.Helper()
-		vs, err := s.DueScans(ctx, at, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var mine []files.Version
-		for _, v := range vs {
-			if v.AccountID == acct {
-				mine = append(mine, v)
-			}
-		}
-		return mine
-	}
+	due := func(at time.Time) []files.Version { return dueScans(t, s, acct, at) }
 	if vs := due(now.Add(files.ScanOverdue - time.Second)); len(vs) != 0 {
 		t.Fatalf("due before its time: %+v", vs)
 	}
@@ -172,4 +159,95 @@ func testScanQueue(t *testing.T, s Store) {
 	if err := s.RescheduleScan(ctx, v); !errors.Is(err, apperr.ErrConflict) {
 		t.Fatalf("rescheduling a recorded version: %v, want ErrConflict", err)
 	}
+}
+
+// testQuarantine: an infected version waits in the sweeper's queue until
+// its quarantine ends; PurgeInfected marks it purged (it leaves the
+// queue), takes its size off its file's total and the account's used
+// bytes — or trashed bytes for a trashed file — and mirrors the scan on
+// the file while it is main; it conflicts, writing nothing, once purged or
+// when the file was trashed since it was read.
+func testQuarantine(t *testing.T, s Store) {
+	ctx := context.Background()
+	acct := account(t, s, 0)
+	a := put(t, s, acct, "a.pdf", 10, now)
+	b := put(t, s, acct, "b.pdf", 7, now)
+	at := now.Add(time.Minute).Truncate(time.Second)
+	infect := func(f files.File) files.Version {
+		t.Helper()
+		v, err := s.GetVersion(ctx, acct, f.UUID, f.VersionUUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v.Scan = files.Infect(at, []string{"EICAR-Test-File (not a virus)"})
+		if err := s.RecordScan(ctx, v, files.ScanPending, true, nil); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	va, vb := infect(a), infect(b)
+	mine := func(at time.Time) []files.Version { return dueScans(t, s, acct, at) }
+	if vs := mine(at.Add(files.Quarantine - time.Second)); len(vs) != 0 {
+		t.Fatalf("due inside the quarantine: %+v", vs)
+	}
+	vs := mine(at.Add(files.Quarantine + time.Second))
+	if len(vs) != 2 || vs[0].Scan.Status != files.ScanInfected || vs[0].Scan.PurgeAt == nil || !vs[0].Scan.PurgeAt.Equal(at.Add(files.Quarantine)) {
+		t.Fatalf("due after the quarantine: %+v", vs)
+	}
+	trashed, err := s.GetFile(ctx, acct, b.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TrashFile(ctx, trashed, now, now.Add(catalog.TrashWindow), "crm", nil); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Usage(ctx, acct)
+	purgedAt := at.Add(files.Quarantine + time.Second)
+	purge := func(v files.Version, f files.File) error {
+		v.Scan.PurgedAt = &purgedAt
+		return s.PurgeInfected(ctx, v, f, outbox.OfFile(outbox.FileVersionPurged, f, &v, "sweeper", purgedAt))
+	}
+	fa, _ := s.GetFile(ctx, acct, a.UUID)
+	if err := purge(vb, b); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("purging with the file read before it was trashed: %v, want ErrConflict", err)
+	}
+	fb, _ := s.GetFile(ctx, acct, b.UUID)
+	if err := purge(va, fa); err != nil {
+		t.Fatal(err)
+	}
+	if err := purge(vb, fb); err != nil {
+		t.Fatal(err)
+	}
+	if err := purge(va, fa); !errors.Is(err, apperr.ErrConflict) {
+		t.Fatalf("purging twice: %v, want ErrConflict", err)
+	}
+	after, _ := s.Usage(ctx, acct)
+	if after.UsedBytes != before.UsedBytes-10 || after.TrashedBytes != before.TrashedBytes-7 || after.VersionCount != before.VersionCount {
+		t.Fatalf("usage %+v after the purges, %+v before", after, before)
+	}
+	if vs := mine(at.Add(365 * 24 * time.Hour)); len(vs) != 0 {
+		t.Fatalf("purged versions still due: %+v", vs)
+	}
+	got, _ := s.GetFile(ctx, acct, a.UUID)
+	v, _ := s.GetVersion(ctx, acct, a.UUID, a.VersionUUID)
+	if got.TotalBytes != 0 || got.Scan.PurgedAt == nil || !got.Scan.PurgedAt.Equal(purgedAt) || v.Scan.PurgedAt == nil ||
+		v.Scan.PurgeAt == nil || v.Scan.Status != files.ScanInfected || len(v.Scan.Threats) != 1 {
+		t.Fatalf("after the purge: file total %d scan %+v, version scan %+v", got.TotalBytes, got.Scan, v.Scan)
+	}
+}
+
+// dueScans is the sweeper's queue of scans due at at, of one account.
+func dueScans(t *testing.T, s Store, acct string, at time.Time) []files.Version {
+	t.Helper()
+	vs, err := s.DueScans(context.Background(), at, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []files.Version
+	for _, v := range vs {
+		if v.AccountID == acct {
+			mine = append(mine, v)
+		}
+	}
+	return mine
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	run("Trash", testTrash)
 	run("Scans", testScans)
 	run("ScanQueue", testScanQueue)
+	run("Quarantine", testQuarantine)
 	run("Settings", testSettings)
 	// entities.Store
 	run("Entities", testEntities)

@@ -2,8 +2,11 @@ package catalog_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/domain/catalog"
@@ -181,5 +184,128 @@ func TestOverdueScans(t *testing.T) {
 	}
 	if _, _, err := f.c.DownloadURL(ctx, f.p, lost.UUID, "", false); apperr.KindOf(err) != apperr.KindConflict {
 		t.Fatalf("a version the scanner never reported: %v, want scan_failed", err)
+	}
+}
+
+// failingPurge fails the first PurgeInfected: a crash after the bytes
+// were erased, before the purge was recorded.
+type failingPurge struct {
+	scanning.Store
+	failed bool
+}
+
+func (s *failingPurge) PurgeInfected(ctx context.Context, v files.Version, f files.File, rec *outbox.Record) error {
+	if !s.failed {
+		s.failed = true
+		return errors.New("injected: crash before the purge is recorded")
+	}
+	return s.Store.PurgeInfected(ctx, v, f, rec)
+}
+
+// TestQuarantine: an infected version's bytes are kept (quarantined)
+// until Quarantine after its verdict, then the sweep erases them and
+// records it once (file.version_purged): its record stays with
+// purged_at, its size leaves the file's total and the account's used or
+// trashed bytes — exactly once, even when the sweep crashes between the
+// erase and the record. Clean versions beside it are untouched.
+func TestQuarantine(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFake(t)
+	store := &failingPurge{Store: f.store}
+	svc := &scanning.Service{Store: store, Tags: f.blobs, Blobs: f.blobs, Clock: func() time.Time { return f.now }}
+	f.scan = files.NewScan(true, f.now)
+	a := f.file(t, "a.txt", "text/plain", []byte("clean first version"))
+	key := func(account, fileUUID, versionUUID string) string {
+		return files.ObjectKey(account, fileUUID, versionUUID)
+	}
+	record := func(file files.File, st files.ScanStatus) {
+		t.Helper()
+		got, err := svc.Record(ctx, scanning.Verdict{Key: key(file.AccountID, file.UUID, file.VersionUUID), Status: st, Threats: map[bool][]string{true: {"EICAR"}}[st == files.ScanInfected], At: f.now})
+		if err != nil || got != scanning.Recorded {
+			t.Fatalf("record %s: %s, %v", st, got, err)
+		}
+	}
+	record(a, files.ScanClean)
+	// a second version of a, infected, becomes main
+	a2 := a
+	a2.VersionUUID = uuid.Must(uuid.NewV7()).String()
+	bad := []byte("X5O!P%@AP... an infected second version")
+	s3v, err := f.blobs.PutObject(ctx, key(a.AccountID, a.UUID, a2.VersionUUID), "text/plain", bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2.Size = int64(len(bad))
+	if err := f.store.AddVersion(a2, files.Version{AccountID: a.AccountID, FileUUID: a.UUID, UUID: a2.VersionUUID, Name: "a.txt",
+		MimeType: "text/plain", Size: a2.Size, Key: key(a.AccountID, a.UUID, a2.VersionUUID), S3Version: s3v, Scan: files.NewScan(true, f.now)}); err != nil {
+		t.Fatal(err)
+	}
+	record(a2, files.ScanInfected)
+	// b: infected, then trashed
+	b := f.file(t, "b.txt", "text/plain", []byte("infected and trashed"))
+	record(b, files.ScanInfected)
+	if _, err := f.c.Trash(ctx, f.p, []string{b.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	infectedAt := f.now
+	got, err := f.c.Get(ctx, f.p, a.UUID)
+	if err != nil || got.Scan.Status != files.ScanInfected || got.Scan.PurgeAt == nil || !got.Scan.PurgeAt.Equal(got.Scan.ScannedAt.Add(files.Quarantine)) || got.Scan.PurgedAt != nil {
+		t.Fatalf("a quarantined main version: %+v, %v; want purge_at its verdict's time + %s", got.Scan, err, files.Quarantine)
+	}
+	before, _ := f.store.Usage(ctx, f.p.AccountID)
+	recs := len(f.records(t))
+
+	f.now = infectedAt.Add(files.Quarantine - time.Minute)
+	if n, err := svc.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("a sweep inside the quarantine handled %d, %v", n, err)
+	}
+	f.now = infectedAt.Add(files.Quarantine + time.Minute)
+	if _, err := svc.Sweep(ctx); err == nil {
+		t.Fatal("the injected crash was not reported")
+	}
+	if n, err := svc.Sweep(ctx); err != nil || n != 2 {
+		t.Fatalf("the sweep after the quarantine handled %d, %v; want 2", n, err)
+	}
+	if n, err := svc.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("purged versions are swept again: %d, %v", n, err)
+	}
+	for _, k := range []string{key(a.AccountID, a.UUID, a2.VersionUUID), key(b.AccountID, b.UUID, b.VersionUUID)} {
+		if vs, err := f.blobs.Versions(ctx, k); err != nil || len(vs) != 0 {
+			t.Fatalf("infected bytes kept after the quarantine: %s: %v, %v", k, vs, err)
+		}
+	}
+	if vs, err := f.blobs.Versions(ctx, key(a.AccountID, a.UUID, a.VersionUUID)); err != nil || len(vs) != 1 {
+		t.Fatalf("the clean version's bytes: %v, %v", vs, err)
+	}
+	after, _ := f.store.Usage(ctx, f.p.AccountID)
+	if after.UsedBytes != before.UsedBytes-a2.Size || after.TrashedBytes != before.TrashedBytes-b.Size || after.VersionCount != before.VersionCount {
+		t.Fatalf("usage %+v after the purge, %+v before; want %d fewer used and %d fewer trashed bytes", after, before, a2.Size, b.Size)
+	}
+	got, _ = f.c.Get(ctx, f.p, a.UUID)
+	if got.Scan.PurgedAt == nil || got.TotalBytes != a.Size {
+		t.Fatalf("file a after the purge: scan %+v, total %d; want purged_at and %d", got.Scan, got.TotalBytes, a.Size)
+	}
+	if _, _, err := f.c.DownloadURL(ctx, f.p, a.UUID, a.VersionUUID, false); err != nil {
+		t.Fatalf("the clean version after its sibling's purge: %v", err)
+	}
+	var purged []outbox.Type
+	for _, r := range f.records(t)[recs:] {
+		purged = append(purged, r.Types()...)
+	}
+	if len(purged) != 2 || purged[0] != outbox.FileVersionPurged || purged[1] != outbox.FileVersionPurged {
+		t.Fatalf("events of the purge: %v; want file.version_purged twice", purged)
+	}
+	// the trashed file is restored and purged for good with exact counters
+	if _, err := f.c.Restore(ctx, f.p, []string{b.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.Trash(ctx, f.p, []string{a.UUID, b.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.c.Purge(ctx, f.p, []string{a.UUID, b.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.store.Usage(ctx, f.p.AccountID); u.UsedBytes != 0 || u.TrashedBytes != 0 {
+		t.Fatalf("usage after every file was purged: %+v", u)
 	}
 }

@@ -31,10 +31,34 @@ type Scan struct {
 	ScannedAt *time.Time `json:"scanned_at"`
 	// Threats names what the scanner found (infected only).
 	Threats []string `json:"threats"`
-	// Due is when the sweeper looks at a version still pending (its
-	// object's tag), Looks how often it did.
+	// PurgeAt is when an infected version's bytes are erased (its
+	// quarantine ends), PurgedAt when they were; its record stays.
+	PurgeAt  *time.Time `json:"purge_at"`
+	PurgedAt *time.Time `json:"purged_at"`
+	// Due is when the sweeper next acts on the version: looks at one
+	// still pending (its object's tag; Looks counts how often it did), or
+	// erases an infected one's bytes (PurgeAt).
 	Due   time.Time `json:"-"`
 	Looks int       `json:"-"`
+}
+
+// Quarantine is how long an infected version's bytes are kept after its
+// verdict — never served, attached or made main, denied by the bucket
+// policy — before the sweeper erases them. The account's usage counts
+// them until then.
+const Quarantine = 30 * 24 * time.Hour
+
+// Infect makes s the infected verdict at, found threats: its bytes are
+// quarantined until at+Quarantine (when the sweeper erases them).
+func Infect(at time.Time, threats []string) Scan {
+	purge := at.Add(Quarantine)
+	return Scan{Status: ScanInfected, ScannedAt: &at, Threats: threats, PurgeAt: &purge, Due: purge}
+}
+
+// Quarantined reports whether the version's bytes are kept in quarantine
+// (infected, not yet erased).
+func (s Scan) Quarantined() bool {
+	return s.Status == ScanInfected && s.PurgedAt == nil
 }
 
 // ScanOverdue is how long after its upload a version still pending is

@@ -29,11 +29,12 @@ const (
 	FilePurged         Type = "file.purged" // deleted for good: by request, or by the sweeper when its trash time ran out
 	FileAttached       Type = "file.attached"
 	FileDetached       Type = "file.detached"
-	FileScanned        Type = "file.scanned"     // a version's malware verdict (data.version.scan)
-	FileInfected       Type = "file.infected"    // a version found infected (with its file.scanned)
-	BatchCreated       Type = "batch.created"    // a Wegly batch, with its files
-	SessionExpired     Type = "session.expired"  // an upload session that expired open: its parts are gone
-	WebhookDisabled    Type = "webhook.disabled" // an endpoint that kept failing, switched off
+	FileScanned        Type = "file.scanned"        // a version's malware verdict (data.version.scan)
+	FileInfected       Type = "file.infected"       // a version found infected (with its file.scanned)
+	FileVersionPurged  Type = "file.version_purged" // an infected version's bytes erased after its quarantine (its record stays)
+	BatchCreated       Type = "batch.created"       // a Wegly batch, with its files
+	SessionExpired     Type = "session.expired"     // an upload session that expired open: its parts are gone
+	WebhookDisabled    Type = "webhook.disabled"    // an endpoint that kept failing, switched off
 	// WebhookDeliveryFailed: a delivery given up after its last attempt
 	// (delivered to every webhook but the one it is about).
 	WebhookDeliveryFailed Type = "webhook.delivery_failed"
@@ -61,7 +62,8 @@ var Catalogue = []Kind{
 	{FileAttached, "A file attached to an entity (a lead, a deal, a contact…): to its media, a note or a field.", "AttachmentEventData"},
 	{FileDetached, "A file detached from an entity.", "AttachmentEventData"},
 	{FileScanned, "A version's malware scan came back: data.version.scan has the verdict (clean, infected, unsupported or failed); data.file.scan changes with it when the version is the main one.", "FileEventData"},
-	{FileInfected, "A version found infected: it is never served, attached or made main. Written with the version's file.scanned.", "FileEventData"},
+	{FileInfected, "A version found infected: it is never served, attached or made main, and its bytes are erased when its quarantine ends (data.version.scan.purge_at). Written with the version's file.scanned.", "FileEventData"},
+	{FileVersionPurged, "An infected version's bytes erased by the sweeper when its quarantine ended (data.version.scan.purged_at): they leave the account's usage; the version's record stays.", "FileEventData"},
 	{BatchCreated, "A Wegly batch: its files, uploaded together and attached to one entity. Its files' file.created, then their file.attached, follow it in the same change.", "BatchEventData"},
 	{SessionExpired, "An upload session that expired open: its parts are gone, nothing was created.", "SessionEventData"},
 	{WebhookDisabled, "A webhook switched off after a day of failed deliveries (reason failing).", "WebhookEventData"},

@@ -9,6 +9,7 @@ package scanning
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -42,12 +43,31 @@ type Store interface {
 	// RescheduleScan sets a pending version's next look (v.Scan.Due and
 	// Looks); ErrConflict when it is no longer pending.
 	RescheduleScan(ctx context.Context, v files.Version) error
+	// PurgeInfected records that infected version v's bytes were erased
+	// (v.Scan.PurgedAt), taking its size off its file f's total and the
+	// account's usage, with rec, if v is still quarantined and f as read
+	// (trashed or not, its main version): else apperr.ErrConflict. The
+	// version leaves the sweeper's queue.
+	PurgeInfected(ctx context.Context, v files.Version, f files.File, rec *outbox.Record) error
+}
+
+// Blobs erases the bytes of a version's object (every object version and
+// delete marker of its key; nothing left is no error).
+type Blobs interface {
+	Erase(ctx context.Context, key string) error
 }
 
 // Tags reads the scanner's tag on an object version ("" when it has
 // none; apperr.ErrNotFound when the version is gone).
 type Tags interface {
 	ScanTag(ctx context.Context, key, versionID string) (string, error)
+}
+
+// Scanner asks the scanner to scan an object version again, on demand
+// (GuardDuty's SendObjectMalwareScan): its verdict comes back as any
+// other, by the scan result event and the tag.
+type Scanner interface {
+	RequestScan(ctx context.Context, key, versionID string) error
 }
 
 // Tag is the tag GuardDuty Malware Protection for S3 puts on each object
@@ -88,8 +108,12 @@ const (
 // overdue (Sweep).
 type Service struct {
 	Store Store
-	Tags  Tags // the sweeper reads the scanner's tags
-	Clock clock.Func
+	Tags  Tags  // the sweeper reads the scanner's tags
+	Blobs Blobs // and erases infected versions' bytes after their quarantine
+	// Scanner, when set, is asked to scan an overdue untagged version
+	// again at each look but the last.
+	Scanner Scanner
+	Clock   clock.Func
 }
 
 // SweepBatch is how many overdue versions one Sweep looks at.
@@ -103,33 +127,94 @@ const MaxLooks = 4
 // Sweep looks at the versions whose verdict is overdue: one whose object
 // the scanner tagged takes the tag's verdict (its event came before the
 // upload's completion was recorded, or was lost); one still untagged is
-// looked at again later, and after MaxLooks is recorded failed — never
-// left pending, never taken for clean. It returns how many it looked at.
+// scanned again on demand (Scanner) and looked at again later, and after
+// MaxLooks is recorded failed — never left pending, never taken for
+// clean. It erases the bytes of infected versions whose quarantine ended
+// (purge). It returns how many versions it handled; a refused scan
+// request is reported after the others were handled.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.Clock.Now()
 	vs, err := s.Store.DueScans(ctx, now, SweepBatch)
 	if err != nil {
 		return 0, err
 	}
+	var requests []error
 	for i, v := range vs {
-		if err := s.look(ctx, v, now); err != nil {
-			return i, err
+		if v.Scan.Status == files.ScanInfected {
+			err = s.purge(ctx, v, now)
+		} else {
+			err = s.look(ctx, v, now, &requests)
+		}
+		if err != nil {
+			return i, fmt.Errorf("version %s/%s/%s: %w", v.AccountID, v.FileUUID, v.UUID, err)
 		}
 	}
-	return len(vs), nil
+	return len(vs), errors.Join(requests...)
 }
 
-func (s *Service) look(ctx context.Context, v files.Version, now time.Time) error {
+// purge erases an infected version's bytes when its quarantine ended,
+// then records it (file.version_purged): its record stays, its bytes
+// leave the usage. A retry after a crash in between finds nothing left
+// to erase and records it; a version purged meanwhile (or its whole
+// file) is left as it is.
+func (s *Service) purge(ctx context.Context, v files.Version, now time.Time) error {
+	if err := s.Blobs.Erase(ctx, v.Key); err != nil {
+		return err
+	}
+	for try := 0; ; try++ {
+		err := s.recordPurge(ctx, v.AccountID, v.FileUUID, v.UUID, now)
+		if !errors.Is(err, apperr.ErrConflict) || try == maxTries-1 {
+			return err
+		}
+	}
+}
+
+func (s *Service) recordPurge(ctx context.Context, account, fileUUID, versionUUID string, now time.Time) error {
+	f, err := s.Store.GetFile(ctx, account, fileUUID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return nil // purged with its file
+	}
+	if err != nil {
+		return err
+	}
+	v, err := s.Store.GetVersion(ctx, account, fileUUID, versionUUID)
+	if errors.Is(err, apperr.ErrNotFound) || err == nil && !v.Scan.Quarantined() {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	at := now.UTC().Truncate(time.Second)
+	v.Scan.PurgedAt = &at
+	f.TotalBytes -= v.Size
+	if f.VersionUUID == v.UUID {
+		f.Scan = v.Scan
+	}
+	return s.Store.PurgeInfected(ctx, v, f, outbox.OfFile(outbox.FileVersionPurged, f, &v, "sweeper", s.Clock.Now()))
+}
+
+// look settles or reschedules one overdue version; a refused scan
+// request is added to requests (the version is rescheduled all the same).
+func (s *Service) look(ctx context.Context, v files.Version, now time.Time, requests *[]error) error {
 	tag, err := s.Tags.ScanTag(ctx, v.Key, v.S3Version)
-	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+	gone := errors.Is(err, apperr.ErrNotFound)
+	if err != nil && !gone {
 		return err
 	}
 	st, tagged := ResultStatus(tag)
 	if !tagged && v.Scan.Looks+1 < MaxLooks {
 		v.Scan.Looks++
 		v.Scan.Due = now.Add(files.ScanOverdue << v.Scan.Looks)
-		if err := s.Store.RescheduleScan(ctx, v); err != nil && !errors.Is(err, apperr.ErrConflict) {
-			return err // a conflict: its verdict came meanwhile
+		if err := s.Store.RescheduleScan(ctx, v); err != nil {
+			if errors.Is(err, apperr.ErrConflict) {
+				return nil // its verdict came meanwhile
+			}
+			return err
+		}
+		if s.Scanner != nil && !gone {
+			if err := s.Scanner.RequestScan(ctx, v.Key, v.S3Version); err != nil {
+				*requests = append(*requests, fmt.Errorf("scan request for %s: %w", v.Key, err))
+			}
 		}
 		return nil
 	}
@@ -191,6 +276,9 @@ func (s *Service) record(ctx context.Context, account, fileUUID, versionUUID str
 		at = s.Clock.Now().UTC().Truncate(time.Second)
 	}
 	ver.Scan = files.Scan{Status: v.Status, ScannedAt: &at, Threats: v.Threats}
+	if v.Status == files.ScanInfected {
+		ver.Scan = files.Infect(at, v.Threats)
+	}
 	main := f.VersionUUID == ver.UUID
 	if main {
 		f.Scan = ver.Scan

@@ -22,12 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/anexo/anexo/shared/adapters/dynamo"
 	"github.com/anexo/anexo/shared/adapters/eventbus"
+	"github.com/anexo/anexo/shared/adapters/malwarescan"
 	"github.com/anexo/anexo/shared/adapters/s3store"
 	"github.com/anexo/anexo/shared/adapters/sqsqueue"
 	"github.com/anexo/anexo/shared/domain/auth"
@@ -59,8 +61,11 @@ type Config struct {
 	// emulator URLs, empty for AWS.
 	SQSEndpoint    string
 	EventsEndpoint string
-	QueueURL       string // DELIVERY_QUEUE_URL: the webhook deliveries queue
-	DeadLetterURL  string // DELIVERY_DLQ_URL: where deliveries given up go
+	// GuardDutyEndpoint (GUARDDUTY_ENDPOINT): local mode's stand-in for
+	// GuardDuty's on-demand scans, empty for AWS.
+	GuardDutyEndpoint string
+	QueueURL          string // DELIVERY_QUEUE_URL: the webhook deliveries queue
+	DeadLetterURL     string // DELIVERY_DLQ_URL: where deliveries given up go
 	// OriginSecret (ANEXO_ORIGIN_SECRET, set by the stack's edge): a
 	// request without it in httpapi.OriginHeader did not come through
 	// CloudFront and is refused.
@@ -114,7 +119,7 @@ func FromEnv() Config {
 	c := Config{Table: getenv("TABLE_NAME", "anexo"), Bucket: getenv("BUCKET_NAME", "anexo-files"),
 		Region: getenv("AWS_REGION", "us-east-1"), DynamoEndpoint: os.Getenv("DYNAMODB_ENDPOINT"),
 		S3Endpoint: os.Getenv("S3_ENDPOINT"), Function: os.Getenv("ANEXO_FUNCTION"),
-		SQSEndpoint: os.Getenv("SQS_ENDPOINT"), EventsEndpoint: os.Getenv("EVENTS_ENDPOINT"),
+		SQSEndpoint: os.Getenv("SQS_ENDPOINT"), EventsEndpoint: os.Getenv("EVENTS_ENDPOINT"), GuardDutyEndpoint: os.Getenv("GUARDDUTY_ENDPOINT"),
 		QueueURL: os.Getenv("DELIVERY_QUEUE_URL"), DeadLetterURL: os.Getenv("DELIVERY_DLQ_URL"), OriginSecret: os.Getenv("ANEXO_ORIGIN_SECRET"), KMSKey: os.Getenv("ANEXO_KMS_KEY"), BusName: getenv("EVENT_BUS_NAME", "anexo"),
 		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1", Tracing: os.Getenv("ANEXO_TRACING") == "1",
 		MalwareScanning: os.Getenv("ANEXO_MALWARE_SCANNING") == "1"}
@@ -172,6 +177,7 @@ type Deps struct {
 	feed     lazy[*outbox.Feed]
 	sqs      lazy[*sqs.Client]
 	bridge   lazy[*eventbridge.Client]
+	guard    lazy[*guardduty.Client]
 	queue    lazy[Queue]
 	bus      lazy[dispatch.Bus]
 	webhooks lazy[*webhooks.Service]
@@ -299,6 +305,18 @@ func (d *Deps) EventBridge() *eventbridge.Client {
 	})
 }
 
+// GuardDuty is the GuardDuty client (on-demand malware scans).
+func (d *Deps) GuardDuty() *guardduty.Client {
+	d.sdk()
+	return d.guard.get(func() *guardduty.Client {
+		return guardduty.NewFromConfig(d.aws, func(o *guardduty.Options) {
+			if d.Cfg.GuardDutyEndpoint != "" {
+				o.BaseEndpoint = aws.String(d.Cfg.GuardDutyEndpoint)
+			}
+		})
+	})
+}
+
 // Queue is the webhook deliveries queue.
 func (d *Deps) Queue() Queue {
 	return d.queue.get(func() Queue { return sqsqueue.New(d.SQS(), d.Cfg.QueueURL, d.Cfg.DeadLetterURL) })
@@ -421,7 +439,11 @@ func (d *Deps) Catalog() *catalog.Catalog {
 
 // Scans records malware verdicts.
 func (d *Deps) Scans() *scanning.Service {
-	return &scanning.Service{Store: d.Store(), Tags: d.Blobs(), Clock: d.Cfg.Now}
+	s := &scanning.Service{Store: d.Store(), Tags: d.Blobs(), Blobs: d.Blobs(), Clock: d.Cfg.Now}
+	if d.Cfg.MalwareScanning && !d.memory {
+		s.Scanner = malwarescan.New(d.GuardDuty(), d.Cfg.Bucket)
+	}
+	return s
 }
 
 // Feed is the event feed.

@@ -41,6 +41,9 @@ type Messaging struct {
 	// published, when set, sees every entry a bus takes (called with mu
 	// held: it must not call back)
 	published func(bus string, ev PutEvent)
+	// scanRequested, when set, takes GuardDuty's on-demand scan requests
+	// (SendObjectMalwareScan): false when the bucket has no plan
+	scanRequested func(bucket, key, versionID string) bool
 }
 
 // PutEvent is an entry a bus received.
@@ -124,6 +127,10 @@ func fail(code, format string, a ...any) *apiError {
 }
 
 func (m *Messaging) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == scanRequestPath {
+		m.scanRequest(w, r)
+		return
+	}
 	target := r.Header.Get("X-Amz-Target")
 	body, err := io.ReadAll(io.LimitReader(r.Body, 2<<20))
 	if err != nil {
@@ -412,4 +419,39 @@ func (m *Messaging) events(op string, body []byte) (any, *apiError) {
 		return map[string]any{"FailedEntryCount": failed, "Entries": res}, nil
 	}
 	return nil, fail("UnsupportedOperation", "%s is not supported by the embedded EventBridge", op)
+}
+
+// scanRequestPath is GuardDuty's SendObjectMalwareScan (REST JSON).
+const scanRequestPath = "/object-malware-scan/send"
+
+// scanRequest answers SendObjectMalwareScan as GuardDuty does: 200 with
+// an empty body, 400 BadRequestException for a request without an object
+// or for a bucket no malware protection plan covers.
+func (m *Messaging) scanRequest(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		S3Object *struct {
+			Bucket    string `json:"bucket"`
+			Key       string `json:"key"`
+			VersionID string `json:"versionId"`
+		} `json:"s3Object"`
+	}
+	m.mu.Lock()
+	requested := m.scanRequested
+	m.mu.Unlock()
+	fail := func(msg string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-Errortype", "BadRequestException")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"message": msg, "__type": "BadRequestException"})
+	}
+	switch err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&in); {
+	case err != nil:
+		fail("malformed request: " + err.Error())
+	case in.S3Object == nil || in.S3Object.Bucket == "" || in.S3Object.Key == "":
+		fail("s3Object with its bucket and key is required")
+	case requested == nil || !requested(in.S3Object.Bucket, in.S3Object.Key, in.S3Object.VersionID):
+		fail("The bucket " + in.S3Object.Bucket + " has no Malware Protection plan")
+	default:
+		w.WriteHeader(http.StatusOK)
+	}
 }

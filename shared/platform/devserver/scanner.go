@@ -35,7 +35,10 @@ const eicarThreat = "EICAR-Test-File (not a virus)"
 // test string is THREATS_FOUND, any other NO_THREATS_FOUND. Like
 // GuardDuty, it tags the object version GuardDutyMalwareScanStatus=<result>
 // and publishes the scan result event in GuardDuty's shape, which it hands
-// to the scans function as the stack's rule does (retried twice).
+// to the scans function as the stack's rule does (retried twice). It also
+// takes GuardDuty's on-demand scan requests (SendObjectMalwareScan, the
+// sweeper's, at the embedded messaging endpoint) and scans the version
+// named at once.
 //
 // GuardDuty hears of new objects from S3; the stand-in hears of new
 // versions from the bus (file.created, file.version_created), since the
@@ -76,13 +79,31 @@ func (sc *scanner) published(_ string, ev PutEvent) {
 		return
 	}
 	key := files.ObjectKey(d.AccountID, d.Data.File.UUID, d.Data.File.VersionUUID)
-	time.AfterFunc(sc.delay, func() {
-		sc.slots <- struct{}{}
-		defer func() { <-sc.slots }()
-		if sc.ctx.Err() == nil {
-			sc.scan(sc.ctx, key)
-		}
-	})
+	time.AfterFunc(sc.delay, func() { sc.run(key, nil) })
+}
+
+// requested takes an on-demand scan request (GuardDuty's
+// SendObjectMalwareScan, as the sweeper sends it) for the bucket's object
+// version, scanned at once; false for another bucket (no plan covers it).
+func (sc *scanner) requested(bucket, key, versionID string) bool {
+	if bucket != sc.s3.Cfg.Bucket {
+		return false
+	}
+	var v *string
+	if versionID != "" {
+		v = &versionID
+	}
+	go sc.run(key, v)
+	return true
+}
+
+// run scans key's object version (nil: the one uploaded) in a free slot.
+func (sc *scanner) run(key string, version *string) {
+	sc.slots <- struct{}{}
+	defer func() { <-sc.slots }()
+	if sc.ctx.Err() == nil {
+		sc.scan(sc.ctx, key, version)
+	}
 }
 
 // uploaded is the object version a new file version's key holds: its
@@ -101,28 +122,32 @@ func (sc *scanner) uploaded(ctx context.Context, key string) *string {
 	return nil
 }
 
-// scan reads one object version, tags it and reports its result.
-func (sc *scanner) scan(ctx context.Context, key string) {
-	obj, err := sc.s3.S3().GetObject(ctx, &s3.GetObjectInput{Bucket: &sc.s3.Cfg.Bucket, Key: &key, VersionId: sc.uploaded(ctx, key)})
+// scan reads one object version (nil: the one uploaded), tags it and
+// reports its result.
+func (sc *scanner) scan(ctx context.Context, key string, version *string) {
+	if version == nil {
+		version = sc.uploaded(ctx, key)
+	}
+	obj, err := sc.s3.S3().GetObject(ctx, &s3.GetObjectInput{Bucket: &sc.s3.Cfg.Bucket, Key: &key, VersionId: version})
 	if err != nil {
 		sc.log.WarnContext(ctx, "scanner: object gone before its scan", "key", key, "err", err)
 		return // deleted meanwhile: GuardDuty reports nothing either
 	}
 	infected, err := holdsEICAR(obj.Body)
 	_ = obj.Body.Close()
-	status, version := "NO_THREATS_FOUND", aws.ToString(obj.VersionId)
+	status, scanned := "NO_THREATS_FOUND", aws.ToString(obj.VersionId)
 	switch {
 	case err != nil:
 		status = "FAILED"
 	case infected:
 		status = "THREATS_FOUND"
 	}
-	_, err = sc.s3.S3().PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: &sc.s3.Cfg.Bucket, Key: &key, VersionId: &version,
+	_, err = sc.s3.S3().PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: &sc.s3.Cfg.Bucket, Key: &key, VersionId: &scanned,
 		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String(scanning.Tag), Value: aws.String(status)}}}})
 	if err != nil {
 		sc.log.WarnContext(ctx, "scanner: tagging failed", "key", key, "err", err)
 	}
-	ev := scanResultEvent(sc.s3.Cfg.Bucket, key, version, aws.ToString(obj.ETag), status)
+	ev := scanResultEvent(sc.s3.Cfg.Bucket, key, scanned, aws.ToString(obj.ETag), status)
 	for try := 0; try < 3; try++ { // the rule's retry policy
 		if err = sc.record(ctx, ev); err == nil {
 			return

@@ -149,6 +149,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		context.AfterFunc(ctx, func() { _ = msg.Close() })
 		c.SQSEndpoint, c.EventsEndpoint = msg.URL, msg.URL
+		if c.MalwareScanning { // the stand-in takes on-demand scans too
+			c.GuardDutyEndpoint = msg.URL
+		}
 	}
 	// webhooks to receivers on this machine (local mode only)
 	c.LoopbackWebhooks = !o.UseAWS
@@ -194,7 +197,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		sc := newScanner(ctx, d, app.Scans(s.fns[lambdas.Scans]), o.ScanDelay)
 		msg.mu.Lock()
-		msg.published = sc.published
+		msg.published, msg.scanRequested = sc.published, sc.requested
 		msg.mu.Unlock()
 	}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/guardduty"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
@@ -190,6 +191,10 @@ func required(params any, n Names) (call, error) {
 			}
 			grant(KindBus, "", bus, n.Bus, putEvents)
 		}
+	// GuardDuty: on-demand scans are account-level (the bucket must be a
+	// plan's, which GuardDuty checks, not IAM)
+	case *guardduty.SendObjectMalwareScanInput:
+		grant(KindMalwareScans, "", "*", "*", sendObjectMalwareScan)
 	default:
 		return c, fmt.Errorf("no IAM mapping for %s: map it in iam.required before any function calls it", op)
 	}

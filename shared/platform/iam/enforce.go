@@ -110,11 +110,14 @@ func (e *Enforcer) refusal(ctx context.Context, service, msg string) error {
 }
 
 // accessDenied is the error AWS returns: S3 403 AccessDenied, DynamoDB 400
-// AccessDeniedException.
+// AccessDeniedException, GuardDuty 403 AccessDeniedException.
 func accessDenied(service, msg string) error {
 	status, code := http.StatusForbidden, "AccessDenied"
-	if service == "dynamodb" || service == "eventbridge" {
+	switch service {
+	case "dynamodb", "eventbridge":
 		status, code = http.StatusBadRequest, "AccessDeniedException"
+	case "guardduty":
+		code = "AccessDeniedException"
 	}
 	return &awshttp.ResponseError{RequestID: "iam-local", ResponseError: &smithyhttp.ResponseError{
 		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status, Header: http.Header{}}},

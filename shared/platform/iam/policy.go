@@ -30,6 +30,10 @@ const (
 	KindBus         // the event bus
 	KindDeadLetters // the deliveries' dead-letter queue
 	KindKMSKey      // the deployment's KMS key, when it has one
+	// KindMalwareScans: GuardDuty's on-demand malware scans, an
+	// account-level action (no resource type: "*"; the plan's bucket is
+	// the only one it scans).
+	KindMalwareScans
 )
 
 // Resource is what a statement grants on. Index names one index.
@@ -58,6 +62,8 @@ func (r Resource) String() string {
 		return "event bus"
 	case KindKMSKey:
 		return "kms key"
+	case KindMalwareScans:
+		return "malware scans"
 	}
 	return fmt.Sprintf("resource(%d)", r.Kind)
 }
@@ -89,6 +95,8 @@ func (r Resource) ARN(a ARNs) string {
 		return a.Bus
 	case KindKMSKey:
 		return a.Key
+	case KindMalwareScans:
+		return "*"
 	}
 	panic("iam: unknown resource kind")
 }
@@ -201,6 +209,11 @@ func Bus(actions ...string) Statement {
 	return Statement{Resource: Resource{Kind: KindBus}, Actions: actions}
 }
 
+// MalwareScans grants GuardDuty's on-demand malware scans.
+func MalwareScans(actions ...string) Statement {
+	return Statement{Resource: Resource{Kind: KindMalwareScans}, Actions: actions}
+}
+
 // Objects grants actions on the bucket's objects.
 func Objects(actions ...string) Statement {
 	return Statement{Resource: Resource{Kind: KindObjects}, Actions: actions}
@@ -234,6 +247,8 @@ const (
 	changeVisibility = "sqs:ChangeMessageVisibility"
 	queueAttributes  = "sqs:GetQueueAttributes"
 	putEvents        = "events:PutEvents"
+
+	sendObjectMalwareScan = "guardduty:SendObjectMalwareScan"
 )
 
 // DeleteObjectVersion deletes a version for good: the stack's bucket
@@ -341,6 +356,9 @@ var Policies = map[string]Policy{
 		Index(dynamo.IndexGSI2, query),
 		Objects(putObject, getObject, listParts, deleteObjectVersion, getObjectVersionTagging),
 		Bucket(listBucket, listBucketVersions),
+		// a version whose verdict is overdue and untagged is scanned again
+		// (the stack grants it only with its malware protection plan)
+		MalwareScans(sendObjectMalwareScan),
 	},
 	// Webhooks: register, change and remove them (the account's WH#
 	// items), read their deliveries (a Query of the webhook's own

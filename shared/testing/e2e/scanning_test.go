@@ -145,31 +145,63 @@ func TestMalwareScanning(t *testing.T) {
 	}
 }
 
-// TestOverdueScanTakesTheTag: a version whose scan result never reached
-// the function (here the stand-in waits an hour) is looked at by the
-// sweeper after 15 minutes: it takes the verdict GuardDuty's tag on its
-// object says; an untagged one stays pending for a later look.
-func TestOverdueScanTakesTheTag(t *testing.T) {
+// TestOverdueScans: a version whose scan result never reached the
+// function (here the stand-in waits an hour) is looked at by the sweeper
+// after 15 minutes: it takes the verdict GuardDuty's tag on its object
+// says; an untagged one is scanned again on demand (SendObjectMalwareScan,
+// under the sweeper's enforced policy), whose verdict lands as any other.
+// 30 days after its verdict, the sweeper erases the infected version's
+// bytes from S3 and from the usage; its record stays, purged, and
+// file.version_purged reaches a webhook.
+func TestOverdueScans(t *testing.T) {
 	t.Parallel()
 	e := start(t, testenv.Embedded(t), withScanner(time.Hour))
 	c := e.account(0, "")
+	r := newReceiver(t, e.clock.Now)
+	c.hook(r, map[string]any{"types": []string{"file.version_purged"}})
 	tagged := c.upload("tagged.bin", []byte("tagged by the scanner"), nil)
 	untagged := c.upload("untagged.bin", []byte("not scanned yet"), nil)
 	ctx := context.Background()
-	_, err := e.srv.Deps.S3().PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: &e.srv.Deps.Cfg.Bucket,
-		Key:     aws.String(files.ObjectKey(c.account, tagged["uuid"].(string), tagged["version_uuid"].(string))),
+	taggedKey := files.ObjectKey(c.account, tagged["uuid"].(string), tagged["version_uuid"].(string))
+	_, err := e.srv.Deps.S3().PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: &e.srv.Deps.Cfg.Bucket, Key: &taggedKey,
 		Tagging: &s3types.Tagging{TagSet: []s3types.Tag{{Key: aws.String(scanning.Tag), Value: aws.String("THREATS_FOUND")}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	sweep := func() {
+		t.Helper()
+		if err := app.Sweeper(e.srv.Function(lambdas.Sweeper))(ctx, lambdaevents.EventBridgeEvent{ID: "sweep"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.clock.Advance(files.ScanOverdue + time.Minute)
-	if err := app.Sweeper(e.srv.Function(lambdas.Sweeper))(ctx, lambdaevents.EventBridgeEvent{ID: "sweep"}); err != nil {
-		t.Fatal(err)
+	sweep()
+	f := c.expect(200, "GET", "/v1/files/"+tagged["uuid"].(string), nil)
+	scan := f["scan"].(map[string]any)
+	if scan["status"] != "infected" || scan["purge_at"] == nil || scan["purged_at"] != nil {
+		t.Fatalf("the tagged version: %v", scan)
 	}
-	if f := c.expect(200, "GET", "/v1/files/"+tagged["uuid"].(string), nil); f["scan"].(map[string]any)["status"] != "infected" {
-		t.Fatalf("the tagged version: %v", f["scan"])
+	if f := c.waitScan(untagged["uuid"].(string)); f["scan"].(map[string]any)["status"] != "clean" {
+		t.Fatalf("the untagged version after its on-demand scan: %v", f["scan"])
 	}
-	if f := c.expect(200, "GET", "/v1/files/"+untagged["uuid"].(string), nil); f["scan"].(map[string]any)["status"] != "pending" {
-		t.Fatalf("the untagged version: %v", f["scan"])
+	used := c.expect(200, "GET", "/v1/usage", nil)["used_bytes"].(float64)
+
+	e.clock.Advance(files.Quarantine)
+	sweep()
+	scan = c.expect(200, "GET", "/v1/files/"+tagged["uuid"].(string), nil)["scan"].(map[string]any)
+	if scan["status"] != "infected" || scan["purged_at"] == nil {
+		t.Fatalf("the infected version after its quarantine: %v", scan)
+	}
+	vs, err := e.srv.Deps.S3().ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: &e.srv.Deps.Cfg.Bucket, Prefix: &taggedKey})
+	if err != nil || len(vs.Versions)+len(vs.DeleteMarkers) != 0 {
+		t.Fatalf("the infected bytes after the quarantine: %d versions, %v", len(vs.Versions), err)
+	}
+	if got := c.expect(200, "GET", "/v1/usage", nil)["used_bytes"].(float64); got != used-float64(len("tagged by the scanner")) {
+		t.Fatalf("used bytes %v after the purge, %v before", got, used)
+	}
+	for _, d := range r.waitFor(1) {
+		if d.Type != "file.version_purged" {
+			t.Fatalf("delivered %s, want file.version_purged", d.Type)
+		}
 	}
 }
