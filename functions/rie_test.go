@@ -343,6 +343,16 @@ func TestBootstrapsUnderRIE(t *testing.T) {
 			t.Fatalf("scans did not record the verdict as unknown:\n%s", l.logs)
 		}
 	})
+	run("previews", func(l *lambda) {
+		// the bus's file.scanned for a version this table does not hold:
+		// nothing to render, nothing retried
+		if resp := l.invoke(t, event(t, "previews/file-scanned.json", "")); resp["errorMessage"] != nil {
+			t.Fatalf("previews: %v", resp)
+		}
+		if !l.logs.WaitFor(`"outcome":"gone"`) {
+			t.Fatalf("previews did not find the version gone:\n%s", l.logs)
+		}
+	})
 	run("events", func(l *lambda) {
 		if b := status(t, l.invoke(t, event(t, "events/list.json", "")), 200); b["_page"].(map[string]any)["count"].(float64) != 0 {
 			t.Fatalf("events: %v", b)

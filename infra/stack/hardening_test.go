@@ -13,6 +13,7 @@ import (
 
 	"github.com/anexo/anexo/infra/cfnlint"
 	"github.com/anexo/anexo/infra/stack"
+	"github.com/anexo/anexo/shared/adapters/eventbus"
 	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/inbound/httpapi"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
@@ -614,4 +615,49 @@ func TestDataKey(t *testing.T) {
 	imported.tpl.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(0))
 	imported.tpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), assertions.Match_ObjectLike(obj(map[string]any{
 		"SSESpecification": map[string]any{"KMSMasterKeyId": arn, "SSEEnabled": true, "SSEType": "KMS"}})))
+}
+
+// TestPreviewsStack: the previews live in a bucket of their own —
+// unversioned, private, TLS only, logged, encrypted — which every
+// function knows; a rule on the deployment's bus hands the version events
+// to the previews function (retried, then the async failures queue).
+func TestPreviewsStack(t *testing.T) {
+	s := defaults(t)
+	ids := s.functionIDs(t)
+	var previews string
+	for id, b := range s.resources("AWS::S3::Bucket") {
+		if strings.HasPrefix(id, "Previews") {
+			previews = id
+			p := props(b)
+			if p["VersioningConfiguration"] != nil || p["LoggingConfiguration"] == nil || p["BucketEncryption"] == nil ||
+				fmt.Sprint(p["PublicAccessBlockConfiguration"]) != fmt.Sprint(map[string]any{"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true}) {
+				t.Errorf("the previews bucket: %v", p)
+			}
+		}
+	}
+	if previews == "" {
+		t.Fatal("no previews bucket")
+	}
+	for fn, id := range ids {
+		env := props(s.resources("AWS::Lambda::Function")[id])["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if fmt.Sprint(env["PREVIEWS_BUCKET_NAME"]) != fmt.Sprint(map[string]any{"Ref": previews}) {
+			t.Errorf("%s does not know the previews bucket: %v", fn, env["PREVIEWS_BUCKET_NAME"])
+		}
+	}
+	types := make([]any, len(triggers.PreviewTypes))
+	for i, ty := range triggers.PreviewTypes {
+		types[i] = string(ty)
+	}
+	s.tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), assertions.Match_ObjectLike(obj(map[string]any{
+		"EventBusName": assertions.Match_AnyValue(),
+		"EventPattern": map[string]any{"source": []any{eventbus.Source}, "detail-type": types},
+		"Targets": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(obj(map[string]any{
+			"Arn":              assertions.Match_AnyValue(),
+			"RetryPolicy":      map[string]any{"MaximumRetryAttempts": 2},
+			"DeadLetterConfig": assertions.Match_ObjectLike(obj(map[string]any{"Arn": assertions.Match_AnyValue()}))}))}),
+	})))
+	rules, _ := json.Marshal(s.resources("AWS::Events::Rule"))
+	if !strings.Contains(string(rules), ids[lambdas.Previews]) {
+		t.Errorf("no rule targets the previews function %s", ids[lambdas.Previews])
+	}
 }

@@ -28,6 +28,8 @@ func (s *Stack) suppressNag(props Props) {
 				[]string{"Resource::*"}},
 			finding{"AwsSolutions-IAM5", "Object-level actions name the bucket's objects: every account's keys live in the one bucket, and the application confines each request to its account (shared/platform/iam holds each function's actions, enforced in local mode and tests)",
 				[]string{"Resource::<" + s.logicalID(s.Bucket) + ".Arn>/*"}},
+			finding{"AwsSolutions-IAM5", "Previews are objects of their own bucket, keyed by account, file and version like the files; the application confines each request to its account",
+				[]string{"Resource::<" + s.logicalID(s.Previews) + ".Arn>/*"}},
 			finding{"Serverless-LambdaDLQ", "A dead-letter queue serves asynchronous invocations only: API functions answer their caller, background ones send failures to AsyncFailures (an on-failure destination, which this rule does not read), stream and queue consumers fail through their event source mappings", nil},
 		)
 	}
@@ -67,6 +69,8 @@ func (s *Stack) suppressNag(props Props) {
 		suppress(r, true,
 			finding{"AwsSolutions-IAM5", "GuardDuty scans and tags every new object of the bucket, whatever its account's prefix: the permissions AWS documents for a malware protection plan's role",
 				[]string{"Resource::<" + s.logicalID(s.Bucket) + ".Arn>/*"}},
+			finding{"AwsSolutions-IAM5", "Previews are objects of their own bucket, keyed by account, file and version like the files; the application confines each request to its account",
+				[]string{"Resource::<" + s.logicalID(s.Previews) + ".Arn>/*"}},
 			finding{"AwsSolutions-IAM5", "The EventBridge rule GuardDuty manages for the plan is named by GuardDuty (DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3…), so AWS documents the grant with this prefix; changes are limited to rules GuardDuty manages (events:ManagedBy)",
 				rules})
 	}

@@ -197,14 +197,22 @@ var Specs = map[string]Spec{
 	lambdas.Deliveries: {MemoryMB: 256, TimeoutSec: webhooks.FunctionTimeout.Seconds()},
 	// one verdict: two reads and a transaction
 	lambdas.Scans: {MemoryMB: 128, TimeoutSec: 10},
+	// one version's previews: its bytes (at most previews.MaxSource) and
+	// up to a 64-megapixel picture decoded in memory (render.MaxPixels),
+	// within previews.Timeout; a cold start compiles pdfium's WebAssembly
+	// for the first PDF (docs/performance.md)
+	lambdas.Previews: {MemoryMB: 2048, TimeoutSec: 60},
 }
 
 // Stack exposes what tests and callers need.
 type Stack struct {
 	awscdk.Stack
-	Table     awsdynamodb.Table
-	Keys      awsdynamodb.Table // signing keys: only the functions that sign or verify may read it
-	Bucket    awss3.Bucket
+	Table  awsdynamodb.Table
+	Keys   awsdynamodb.Table // signing keys: only the functions that sign or verify may read it
+	Bucket awss3.Bucket
+	// Previews keeps the versions' previews: apart from the files, so
+	// GuardDuty does not scan them and they never count in the usage.
+	Previews  awss3.Bucket
 	Functions map[string]awslambda.Function
 	API       awsapigatewayv2.HttpApi
 	// AsyncFailures holds the asynchronous invocations that failed (and
@@ -286,6 +294,18 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 	filesProps.EventBridgeEnabled = jsii.Bool(!props.NoMalwareProtection)
 	s.bucketEncryption(filesProps)
 	s.Bucket = awss3.NewBucket(st, jsii.String("Files"), filesProps)
+	// previews: written once per version, deleted with their file; no
+	// versions, no CORS (an <img> loads them), no public access
+	previewsProps := &awss3.BucketProps{
+		ServerAccessLogsBucket: s.accessLogs,
+		ServerAccessLogsPrefix: jsii.String("previews/"),
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:             jsii.Bool(true),
+		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
+	}
+	s.bucketEncryption(previewsProps)
+	s.Previews = awss3.NewBucket(st, jsii.String("Previews"), previewsProps)
 
 	al := newAlarms(st, props, s.key)
 	fiveMinutes := awscdk.Duration_Minutes(jsii.Number(5))
@@ -336,13 +356,14 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		"Anexo: webhook deliveries given up after their retries (messages in the DeliveriesDLQ queue; redrive them when the endpoints are back)")
 
 	env := map[string]*string{
-		"ANEXO_TRACING":      jsii.String("1"),
-		"TABLE_NAME":         s.Table.TableName(),
-		"KEYS_TABLE_NAME":    s.Keys.TableName(),
-		"BUCKET_NAME":        s.Bucket.BucketName(),
-		"EVENT_BUS_NAME":     s.Bus.EventBusName(),
-		"DELIVERY_QUEUE_URL": s.Deliveries.QueueUrl(),
-		"DELIVERY_DLQ_URL":   s.DeliveriesDLQ.QueueUrl(),
+		"ANEXO_TRACING":        jsii.String("1"),
+		"TABLE_NAME":           s.Table.TableName(),
+		"KEYS_TABLE_NAME":      s.Keys.TableName(),
+		"BUCKET_NAME":          s.Bucket.BucketName(),
+		"PREVIEWS_BUCKET_NAME": s.Previews.BucketName(),
+		"EVENT_BUS_NAME":       s.Bus.EventBusName(),
+		"DELIVERY_QUEUE_URL":   s.Deliveries.QueueUrl(),
+		"DELIVERY_DLQ_URL":     s.DeliveriesDLQ.QueueUrl(),
 	}
 	if s.key != nil { // local mode checks the key's grants with it; the code never names it
 		env["ANEXO_KMS_KEY"] = s.key.KeyArn()
@@ -407,7 +428,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 				Actions:    jsii.Strings(st.Actions...),
 				Conditions: cond,
 				Resources: jsii.Strings(st.Resource.ARN(iam.ARNs{Table: *s.Table.TableArn(), Keys: *s.Keys.TableArn(), Bucket: *s.Bucket.BucketArn(),
-					Queue: *s.Deliveries.QueueArn(), DeadLetters: *s.DeliveriesDLQ.QueueArn(), Bus: *s.Bus.EventBusArn(), Key: s.keyARN()})),
+					Queue: *s.Deliveries.QueueArn(), DeadLetters: *s.DeliveriesDLQ.QueueArn(), Bus: *s.Bus.EventBusArn(), Key: s.keyARN(), Previews: *s.Previews.BucketArn()})),
 			}))
 		}
 		// the request path pages; background work notifies
@@ -447,6 +468,7 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 
 	s.addEventSources(props)
 	s.addMalwareProtection(props)
+	s.addPreviews()
 	s.limitPermanentDeletes()
 	s.addBackup(props)
 	s.addDataEvents(props)

@@ -1098,7 +1098,7 @@ export interface components {
              * @description a new version of this file
              */
             file_uuid?: string;
-            /** @description accepted; previews are not generated yet */
+            /** @description accepted: every version gets previews where its format has them */
             with_preview?: boolean;
         };
         KommoUser: {
@@ -1133,10 +1133,17 @@ export interface components {
             deleted_at: number | null;
             deleted_by: null | components["schemas"]["KommoUser"];
             metadata: components["schemas"]["KommoMetadata"];
-            previews: Record<string, never>[] | null;
+            previews: components["schemas"]["KommoPreview"][] | null;
             _links: {
                 [key: string]: components["schemas"]["Link"];
             };
+        };
+        /** @description A preview as Kommo's API shows it (null previews until they are rendered) */
+        KommoPreview: {
+            /** Format: uri */
+            download_link: string;
+            width: number;
+            height: number;
         };
         KommoVersion: {
             /** Format: uuid */
@@ -1155,7 +1162,7 @@ export interface components {
             updated_at: number;
             updated_by: components["schemas"]["KommoUser"];
             metadata: components["schemas"]["KommoMetadata"];
-            previews: Record<string, never>[] | null;
+            previews: components["schemas"]["KommoPreview"][] | null;
             _links: {
                 [key: string]: components["schemas"]["Link"];
             };
@@ -1326,6 +1333,19 @@ export interface components {
             updated_by: string;
             deleted_by: string | null;
             scan?: components["schemas"]["Scan"];
+            /** @description The main version's previews (a listing shows them only with=previews) */
+            previews?: components["schemas"]["Preview"][];
+        };
+        /** @description An image rendered from a version's bytes after its upload (pictures, a PDF's first page; once its malware scan is clean): a JPEG at most `size` pixels on its long edge, never enlarged, its metadata stripped. Views carry a short-lived signed `url`; events do not. */
+        Preview: {
+            /** @enum {integer} */
+            size: 64 | 256 | 1024;
+            width: number;
+            height: number;
+            /** @enum {string} */
+            type: "image/jpeg";
+            /** Format: uri */
+            url?: string;
         };
         /** @description A version's malware verdict (a file shows its main version's; every view has it, events recorded before scanning existed do not): pending until the scanner reports; clean, infected (never served, attached or made main), unsupported (the scanner cannot read it: over its size limit, password-protected), failed; off when the deployment does not scan or the version predates scanning. */
         Scan: {
@@ -1369,7 +1389,7 @@ export interface components {
          * @description GET /v1/event-types describes each.
          * @enum {string}
          */
-        EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "file.scanned" | "file.infected" | "file.version_purged" | "batch.created" | "session.expired" | "webhook.disabled" | "webhook.delivery_failed" | "webhook.test";
+        EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "file.scanned" | "file.infected" | "file.version_purged" | "file.preview_ready" | "batch.created" | "session.expired" | "webhook.disabled" | "webhook.delivery_failed" | "webhook.test";
         /** @description An event as the feed serves it */
         Event: components["schemas"]["EventFields"];
         /** @description An event as it leaves the service: a webhook delivery's body, and the detail of its entry on the EventBridge bus (events/bus/event.schema.json describes the whole entry) */
@@ -1389,7 +1409,7 @@ export interface components {
             sequence?: string;
             data: components["schemas"]["FileEventData"] | components["schemas"]["AttachmentEventData"] | components["schemas"]["BatchEventData"] | components["schemas"]["SessionEventData"] | components["schemas"]["WebhookEventData"] | components["schemas"]["DeliveryFailedEventData"] | components["schemas"]["WebhookTestEventData"];
         };
-        /** @description file.created, file.version_created, file.promoted, file.trashed, file.restored, file.purged, file.scanned, file.infected, file.version_purged */
+        /** @description file.created, file.version_created, file.promoted, file.trashed, file.restored, file.purged, file.scanned, file.infected, file.version_purged, file.preview_ready */
         FileEventData: {
             file: components["schemas"]["File"];
             version?: components["schemas"]["EventVersion"];
@@ -1411,6 +1431,8 @@ export interface components {
             created_at: string;
             created_by: string;
             scan?: components["schemas"]["Scan"];
+            /** @description Its previews' sizes (events carry no links; read the version for them) */
+            previews?: components["schemas"]["Preview"][];
             _links: components["schemas"]["VersionLinks"];
         };
         /** @description file.attached, file.detached */
@@ -1477,6 +1499,7 @@ export interface components {
             created_at: string;
             created_by: string;
             scan?: components["schemas"]["Scan"];
+            previews?: components["schemas"]["Preview"][];
             is_main: boolean;
             _links: components["schemas"]["VersionLinks"];
         };
@@ -2140,6 +2163,10 @@ export interface operations {
                 cursor?: string;
                 /** @description Files whose main version's malware scan status is one of these (comma-separated, or repeated as filter[scan][]) */
                 "filter[scan]"?: string;
+                /** @description previews: each file's previews, with signed links (a listing shows none otherwise) */
+                with?: "previews";
+                /** @description Kommo's spelling of with=previews */
+                with_preview?: boolean;
             };
             header?: never;
             path?: never;
@@ -2619,7 +2646,10 @@ export interface operations {
     };
     entityFiles: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description previews: each file's previews, with signed links */
+                with?: "previews";
+            };
             header?: never;
             path: {
                 entity_type: components["parameters"]["EntityType"];

@@ -253,12 +253,17 @@ func (s *Store) ListVersions(ctx context.Context, accountID, fileUUID string, st
 func (s *Store) PromoteVersion(ctx context.Context, f files.File, rec *outbox.Record) error {
 	pk := accountPK(f.AccountID)
 	var tx txn
-	// the version's verdict is still the one the file takes
+	// the version's verdict and previews are still the ones the file takes
 	same, names, values := scanIs(f.Scan.Status)
+	if len(f.Previews) == 0 {
+		same += " AND attribute_not_exists(previews)"
+	} else {
+		same += " AND attribute_exists(previews)"
+	}
 	tx.add(nil, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: &s.table, Key: keyOf(pk, versionSK(f.UUID, f.VersionUUID)),
 		ConditionExpression: aws.String(same), ExpressionAttributeNames: names, ExpressionAttributeValues: nilIfEmpty(values)}},
 		types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
-			UpdateExpression:         aws.String(mainVersionSet),
+			UpdateExpression:         aws.String(mainVersionUpdate(f, "")),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
 			ExpressionAttributeNames: mainVersionNames,
 			ExpressionAttributeValues: mainVersionValues(f, map[string]types.AttributeValue{
@@ -311,6 +316,22 @@ func scanIs(st files.ScanStatus) (string, map[string]string, map[string]types.At
 	}
 	names["#s"] = "s"
 	return "attribute_exists(pk) AND #scan.#s = :ss", names, map[string]types.AttributeValue{":ss": str(string(st))}
+}
+
+// RecordPreviews writes version v's previews, and its file's when v is
+// main, with rec, if v has none yet and (main) is still the main version.
+func (s *Store) RecordPreviews(ctx context.Context, v files.Version, main bool, rec *outbox.Record) error {
+	pk, pv := accountPK(v.AccountID), previewsValue(v.Previews)
+	var tx txn
+	tx.add(nil, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, versionSK(v.FileUUID, v.UUID)),
+		UpdateExpression: aws.String("SET previews = :pv"), ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(previews)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pv": pv}}})
+	if main {
+		tx.add(nil, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(v.FileUUID)),
+			UpdateExpression: aws.String("SET previews = :pv"), ConditionExpression: aws.String("attribute_exists(pk) AND version_uuid = :v"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":pv": pv, ":v": str(v.UUID)}}})
+	}
+	return s.commit(ctx, &tx, rec)
 }
 
 // PurgeInfected records that infected version v's bytes were erased

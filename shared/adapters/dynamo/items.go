@@ -87,35 +87,61 @@ func (s sessionItem) session(accountID string) upload.Session {
 }
 
 type fileItem struct {
-	PK            string    `dynamodbav:"pk"`
-	SK            string    `dynamodbav:"sk"`
-	GSI1PK        string    `dynamodbav:"gsi1pk"`
-	GSI1SK        string    `dynamodbav:"gsi1sk"`
-	UUID          string    `dynamodbav:"uuid"`
-	ID            int64     `dynamodbav:"id"`
-	VersionUUID   string    `dynamodbav:"version_uuid"`
-	Name          string    `dynamodbav:"name"`
-	NameLC        string    `dynamodbav:"name_lc"` // lower-cased for name and term filters
-	SanitizedName string    `dynamodbav:"sanitized_name"`
-	Extension     string    `dynamodbav:"extension"`
-	Type          string    `dynamodbav:"type"`
-	MimeType      string    `dynamodbav:"mime_type"`
-	Size          int64     `dynamodbav:"size"`
-	TotalBytes    int64     `dynamodbav:"total_bytes"`
-	VersionCount  int64     `dynamodbav:"version_count"`
-	Source        string    `dynamodbav:"source"`
-	IsTrashed     bool      `dynamodbav:"is_trashed"`
-	CreatedAt     string    `dynamodbav:"created_at"`
-	UpdatedAt     string    `dynamodbav:"updated_at"`
-	DeletedAt     string    `dynamodbav:"deleted_at,omitempty"`
-	PurgeAt       string    `dynamodbav:"purge_at,omitempty"`
-	CreatedBy     string    `dynamodbav:"created_by"`
-	UpdatedBy     string    `dynamodbav:"updated_by"`
-	DeletedBy     string    `dynamodbav:"deleted_by,omitempty"`
-	TTL           int64     `dynamodbav:"ttl,omitempty"`
-	GSI2PK        string    `dynamodbav:"gsi2pk,omitempty"` // trashed files only
-	GSI2SK        string    `dynamodbav:"gsi2sk,omitempty"`
-	Scan          *scanItem `dynamodbav:"scan,omitempty"` // the main version's
+	PK            string        `dynamodbav:"pk"`
+	SK            string        `dynamodbav:"sk"`
+	GSI1PK        string        `dynamodbav:"gsi1pk"`
+	GSI1SK        string        `dynamodbav:"gsi1sk"`
+	UUID          string        `dynamodbav:"uuid"`
+	ID            int64         `dynamodbav:"id"`
+	VersionUUID   string        `dynamodbav:"version_uuid"`
+	Name          string        `dynamodbav:"name"`
+	NameLC        string        `dynamodbav:"name_lc"` // lower-cased for name and term filters
+	SanitizedName string        `dynamodbav:"sanitized_name"`
+	Extension     string        `dynamodbav:"extension"`
+	Type          string        `dynamodbav:"type"`
+	MimeType      string        `dynamodbav:"mime_type"`
+	Size          int64         `dynamodbav:"size"`
+	TotalBytes    int64         `dynamodbav:"total_bytes"`
+	VersionCount  int64         `dynamodbav:"version_count"`
+	Source        string        `dynamodbav:"source"`
+	IsTrashed     bool          `dynamodbav:"is_trashed"`
+	CreatedAt     string        `dynamodbav:"created_at"`
+	UpdatedAt     string        `dynamodbav:"updated_at"`
+	DeletedAt     string        `dynamodbav:"deleted_at,omitempty"`
+	PurgeAt       string        `dynamodbav:"purge_at,omitempty"`
+	CreatedBy     string        `dynamodbav:"created_by"`
+	UpdatedBy     string        `dynamodbav:"updated_by"`
+	DeletedBy     string        `dynamodbav:"deleted_by,omitempty"`
+	TTL           int64         `dynamodbav:"ttl,omitempty"`
+	GSI2PK        string        `dynamodbav:"gsi2pk,omitempty"` // trashed files only
+	GSI2SK        string        `dynamodbav:"gsi2sk,omitempty"`
+	Scan          *scanItem     `dynamodbav:"scan,omitempty"`     // the main version's
+	Previews      []previewItem `dynamodbav:"previews,omitempty"` // the main version's
+}
+
+// previewItem is a preview as stored (a version's list; absent: none).
+type previewItem struct {
+	Size   int    `dynamodbav:"s"`
+	Width  int    `dynamodbav:"w"`
+	Height int    `dynamodbav:"h"`
+	Type   string `dynamodbav:"t"`
+	Key    string `dynamodbav:"k"`
+}
+
+func previewItems(ps files.Previews) []previewItem {
+	var out []previewItem
+	for _, p := range ps {
+		out = append(out, previewItem{Size: p.Size, Width: p.Width, Height: p.Height, Type: p.Type, Key: p.Key})
+	}
+	return out
+}
+
+func previewsOf(items []previewItem) files.Previews {
+	var out files.Previews
+	for _, p := range items {
+		out = append(out, files.Preview{Size: p.Size, Width: p.Width, Height: p.Height, Type: p.Type, Key: p.Key})
+	}
+	return out
 }
 
 // scanItem is a malware verdict as stored (absent: before scanning, off).
@@ -183,7 +209,7 @@ func fileItemOf(f files.File) fileItem {
 		UUID: f.UUID, ID: f.ID, VersionUUID: f.VersionUUID, Name: f.Name, NameLC: strings.ToLower(f.Name), SanitizedName: f.SanitizedName,
 		Extension: f.Extension, Type: f.Type, MimeType: f.MimeType, Size: f.Size, TotalBytes: f.TotalBytes, VersionCount: f.VersionCount,
 		Source: f.Source, IsTrashed: f.IsTrashed, CreatedAt: ts(f.CreatedAt), UpdatedAt: ts(f.UpdatedAt),
-		CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy, Scan: newScanItem(f.Scan)}
+		CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy, Scan: newScanItem(f.Scan), Previews: previewItems(f.Previews)}
 }
 
 func optTime(s string) *time.Time {
@@ -207,34 +233,35 @@ func (f fileItem) file(accountID string) files.File {
 		TotalBytes: f.TotalBytes, VersionCount: f.VersionCount, Source: f.Source, IsTrashed: f.IsTrashed,
 		CreatedAt: parseTS(f.CreatedAt), UpdatedAt: parseTS(f.UpdatedAt), DeletedAt: optTime(f.DeletedAt),
 		PurgeAt: optTime(f.PurgeAt), CreatedBy: f.CreatedBy, UpdatedBy: f.UpdatedBy, DeletedBy: optString(f.DeletedBy),
-		Scan: f.Scan.scan()}
+		Scan: f.Scan.scan(), Previews: previewsOf(f.Previews)}
 }
 
 type versionItem struct {
-	PK          string    `dynamodbav:"pk"`
-	SK          string    `dynamodbav:"sk"`
-	FileUUID    string    `dynamodbav:"file_uuid"`
-	UUID        string    `dynamodbav:"version_uuid"`
-	Name        string    `dynamodbav:"name"`
-	MimeType    string    `dynamodbav:"mime_type"`
-	Size        int64     `dynamodbav:"size"`
-	Key         string    `dynamodbav:"s3_key"`
-	S3Version   string    `dynamodbav:"s3_version,omitempty"`
-	Checksum    string    `dynamodbav:"checksum,omitempty"`
-	ChecksumAlg string    `dynamodbav:"checksum_algorithm,omitempty"`
-	SessionID   string    `dynamodbav:"session_id"`
-	CreatedAt   string    `dynamodbav:"created_at"`
-	CreatedBy   string    `dynamodbav:"created_by"`
-	Scan        *scanItem `dynamodbav:"scan,omitempty"`
-	GSI2PK      string    `dynamodbav:"gsi2pk,omitempty"` // pending a verdict, or quarantined: the sweeper's queue
-	GSI2SK      string    `dynamodbav:"gsi2sk,omitempty"`
+	PK          string        `dynamodbav:"pk"`
+	SK          string        `dynamodbav:"sk"`
+	FileUUID    string        `dynamodbav:"file_uuid"`
+	UUID        string        `dynamodbav:"version_uuid"`
+	Name        string        `dynamodbav:"name"`
+	MimeType    string        `dynamodbav:"mime_type"`
+	Size        int64         `dynamodbav:"size"`
+	Key         string        `dynamodbav:"s3_key"`
+	S3Version   string        `dynamodbav:"s3_version,omitempty"`
+	Checksum    string        `dynamodbav:"checksum,omitempty"`
+	ChecksumAlg string        `dynamodbav:"checksum_algorithm,omitempty"`
+	SessionID   string        `dynamodbav:"session_id"`
+	CreatedAt   string        `dynamodbav:"created_at"`
+	CreatedBy   string        `dynamodbav:"created_by"`
+	Scan        *scanItem     `dynamodbav:"scan,omitempty"`
+	Previews    []previewItem `dynamodbav:"previews,omitempty"`
+	GSI2PK      string        `dynamodbav:"gsi2pk,omitempty"` // pending a verdict, or quarantined: the sweeper's queue
+	GSI2SK      string        `dynamodbav:"gsi2sk,omitempty"`
 }
 
 func newVersionItem(v files.Version) versionItem {
 	it := versionItem{PK: accountPK(v.AccountID), SK: versionSK(v.FileUUID, v.UUID), FileUUID: v.FileUUID, UUID: v.UUID,
 		Name: v.Name, MimeType: v.MimeType, Size: v.Size, Key: v.Key, S3Version: v.S3Version, Checksum: v.Checksum,
 		ChecksumAlg: v.ChecksumAlg, SessionID: v.SessionID, CreatedAt: ts(v.CreatedAt), CreatedBy: v.CreatedBy,
-		Scan: newScanItem(v.Scan)}
+		Scan: newScanItem(v.Scan), Previews: previewItems(v.Previews)}
 	if it.Scan != nil && it.Scan.Due != "" && it.Scan.PurgedAt == "" {
 		it.GSI2PK, it.GSI2SK = scanQueue(v)
 	}
@@ -250,5 +277,5 @@ func scanQueue(v files.Version) (string, string) {
 func (v versionItem) version(accountID string) files.Version {
 	return files.Version{AccountID: accountID, FileUUID: v.FileUUID, UUID: v.UUID, Name: v.Name, MimeType: v.MimeType,
 		Size: v.Size, Key: v.Key, S3Version: v.S3Version, Checksum: v.Checksum, ChecksumAlg: v.ChecksumAlg,
-		SessionID: v.SessionID, CreatedAt: parseTS(v.CreatedAt), CreatedBy: v.CreatedBy, Scan: v.Scan.scan()}
+		SessionID: v.SessionID, CreatedAt: parseTS(v.CreatedAt), CreatedBy: v.CreatedBy, Scan: v.Scan.scan(), Previews: previewsOf(v.Previews)}
 }

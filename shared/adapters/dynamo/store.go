@@ -270,7 +270,7 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 		f := c.File
 		tx.add(upload.ErrFileGone, types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: keyOf(pk, fileSK(f.UUID)),
-			UpdateExpression:         aws.String(mainVersionSet + " ADD version_count :one, total_bytes :size"),
+			UpdateExpression:         aws.String(mainVersionUpdate(f, " ADD version_count :one, total_bytes :size")),
 			ConditionExpression:      aws.String("attribute_exists(pk) AND is_trashed = :false"),
 			ExpressionAttributeNames: mainVersionNames,
 			ExpressionAttributeValues: mainVersionValues(f, map[string]types.AttributeValue{
@@ -315,11 +315,23 @@ const mainVersionSet = "SET version_uuid = :v, #n = :n, name_lc = :nlc, sanitize
 
 var mainVersionNames = map[string]string{"#n": "name", "#t": "type", "#sz": "size", "#scan": "scan"}
 
+// mainVersionUpdate is mainVersionSet with the main version's previews
+// (removed when it has none) and add, an ADD clause or "".
+func mainVersionUpdate(f files.File, add string) string {
+	if len(f.Previews) > 0 {
+		return mainVersionSet + ", previews = :pv" + add
+	}
+	return mainVersionSet + add + " REMOVE previews"
+}
+
 func mainVersionValues(f files.File, extra map[string]types.AttributeValue) map[string]types.AttributeValue {
 	m := map[string]types.AttributeValue{
 		":v": str(f.VersionUUID), ":n": str(f.Name), ":nlc": str(strings.ToLower(f.Name)), ":sn": str(f.SanitizedName),
 		":e": str(f.Extension), ":t": str(f.Type), ":m": str(f.MimeType), ":s": num(f.Size), ":u": str(ts(f.UpdatedAt)),
 		":ub": str(f.UpdatedBy), ":scan": scanValue(f.Scan)}
+	if len(f.Previews) > 0 {
+		m[":pv"] = previewsValue(f.Previews)
+	}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -332,6 +344,15 @@ func scanValue(sc files.Scan) types.AttributeValue {
 	av, err := attributevalue.Marshal(newScanItem(sc.Current()))
 	if err != nil {
 		panic("dynamo: scan: " + err.Error()) // a plain struct
+	}
+	return av
+}
+
+// previewsValue is a list of previews as an attribute value.
+func previewsValue(ps files.Previews) types.AttributeValue {
+	av, err := attributevalue.Marshal(previewItems(ps))
+	if err != nil {
+		panic("dynamo: previews: " + err.Error()) // plain structs
 	}
 	return av
 }

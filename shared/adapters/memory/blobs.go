@@ -23,6 +23,7 @@ import (
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/base/crc"
 	"github.com/anexo/anexo/shared/base/readbody"
+	"github.com/anexo/anexo/shared/domain/previews"
 	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/domain/upload"
 )
@@ -474,6 +475,35 @@ func (b *Blobs) GetObject(_ context.Context, key string) ([]byte, error) {
 		return nil
 	})
 	return data, err
+}
+
+// ReadVersion implements previews.Sources.
+func (b *Blobs) ReadVersion(_ context.Context, key, versionID string, max int64) ([]byte, error) {
+	var data []byte
+	err := b.do(func() error {
+		for _, v := range b.objects[key] {
+			if !v.marker && (v.version == versionID || versionID == "") {
+				data = v.data
+			}
+		}
+		switch {
+		case data == nil:
+			return apperr.ErrNotFound
+		case int64(len(data)) > max:
+			return previews.ErrTooLarge
+		}
+		data = slices.Clone(data)
+		return nil
+	})
+	return data, err
+}
+
+// Remove deletes every version of key (the previews' bucket keeps none).
+func (b *Blobs) Remove(_ context.Context, key string) error {
+	return b.do(func() error {
+		delete(b.objects, key)
+		return nil
+	})
 }
 
 // UploadPart implements relay.Blobs: a part the API uploads itself.

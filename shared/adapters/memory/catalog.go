@@ -132,7 +132,7 @@ func (s *Store) PromoteVersion(_ context.Context, f files.File, rec *outbox.Reco
 		}
 		cur, ok := a.files[f.UUID]
 		v, has := a.versions[f.UUID][f.VersionUUID]
-		if !ok || !has || cur.IsTrashed || v.Scan.Status != f.Scan.Status {
+		if !ok || !has || cur.IsTrashed || v.Scan.Status != f.Scan.Status || (len(v.Previews) > 0) != (len(f.Previews) > 0) {
 			return fmt.Errorf("%w: file %s cannot take version %s", apperr.ErrConflict, f.UUID, f.VersionUUID)
 		}
 		a.files[f.UUID] = mainVersion(cur, f)
@@ -146,6 +146,7 @@ func mainVersion(cur, f files.File) files.File {
 	cur.VersionUUID, cur.Name, cur.SanitizedName, cur.Extension = f.VersionUUID, f.Name, f.SanitizedName, f.Extension
 	cur.Type, cur.MimeType, cur.Size, cur.UpdatedAt, cur.UpdatedBy = f.Type, f.MimeType, f.Size, f.UpdatedAt, f.UpdatedBy
 	cur.Scan = f.Scan.Current()
+	cur.Previews = f.Previews
 	return cur
 }
 
@@ -331,21 +332,29 @@ func (s *Store) ListEntityFiles(_ context.Context, r catalog.ListRequest) (catal
 // ErrConflict when v is gone, its verdict changed, or (main) it is no
 // longer the main version.
 func (s *Store) RecordScan(_ context.Context, v files.Version, prev files.ScanStatus, main bool, rec *outbox.Record) error {
+	return s.onVersion(v, main, rec, func(cur files.Version) bool { return cur.Scan.Status == prev },
+		func(cur *files.Version, f *files.File) { cur.Scan, f.Scan = v.Scan, v.Scan })
+}
+
+// onVersion applies a change to version v, and to its file when main,
+// with rec, if ok holds of the stored version and, when main, v is still
+// the main version (else ErrConflict).
+func (s *Store) onVersion(v files.Version, main bool, rec *outbox.Record, ok func(cur files.Version) bool, apply func(cur *files.Version, f *files.File)) error {
 	return s.do(func() error {
-		a, ok := s.accounts[v.AccountID]
-		if !ok {
+		a, found := s.accounts[v.AccountID]
+		if !found {
 			return apperr.ErrConflict
 		}
-		cur, ok := a.versions[v.FileUUID][v.UUID]
+		cur, has := a.versions[v.FileUUID][v.UUID]
 		f, fok := a.files[v.FileUUID]
-		if !ok || cur.Scan.Status != prev || main && (!fok || f.VersionUUID != v.UUID) {
+		if !has || !ok(cur) || main && (!fok || f.VersionUUID != v.UUID) {
 			return apperr.ErrConflict
 		}
-		cur.Scan = v.Scan
+		file := f
+		apply(&cur, &file)
 		a.versions[v.FileUUID][v.UUID] = cur
 		if main {
-			f.Scan = v.Scan
-			a.files[v.FileUUID] = f
+			a.files[v.FileUUID] = file
 		}
 		a.write(rec)
 		return nil
@@ -371,6 +380,13 @@ func (s *Store) DueScans(_ context.Context, now time.Time, limit int) ([]files.V
 	})
 	slices.SortFunc(out, func(a, b files.Version) int { return a.Scan.Due.Compare(b.Scan.Due) })
 	return out[:min(limit, len(out))], err
+}
+
+// RecordPreviews writes version v's previews, and its file's when main,
+// with rec, if v has none yet and (main) is still the main version.
+func (s *Store) RecordPreviews(_ context.Context, v files.Version, main bool, rec *outbox.Record) error {
+	return s.onVersion(v, main, rec, func(cur files.Version) bool { return len(cur.Previews) == 0 },
+		func(cur *files.Version, f *files.File) { cur.Previews, f.Previews = v.Previews, v.Previews })
 }
 
 // PurgeInfected records that infected version v's bytes were erased, with

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/base/crc"
 	"github.com/anexo/anexo/shared/base/readbody"
+	"github.com/anexo/anexo/shared/domain/previews"
 	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/domain/upload"
@@ -320,16 +322,25 @@ type Admin interface {
 	PutBucketCors(ctx context.Context, in *s3.PutBucketCorsInput, opts ...func(*s3.Options)) (*s3.PutBucketCorsOutput, error)
 }
 
-// EnsureBucket creates a versioned bucket for local and test use (the CDK
-// stack owns the real one).
-func EnsureBucket(ctx context.Context, api Admin, bucket string, corsOrigins []string) error {
+// EnsurePlainBucket creates an unversioned bucket (the previews') for
+// local and test use.
+func EnsurePlainBucket(ctx context.Context, api Admin, bucket string) error {
 	_, err := api.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &bucket})
 	var owned *types.BucketAlreadyOwnedByYou
 	var exists *types.BucketAlreadyExists
 	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) {
 		return fmt.Errorf("create bucket %s: %w", bucket, err)
 	}
-	_, err = api.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &bucket,
+	return nil
+}
+
+// EnsureBucket creates a versioned bucket for local and test use (the CDK
+// stack owns the real one).
+func EnsureBucket(ctx context.Context, api Admin, bucket string, corsOrigins []string) error {
+	if err := EnsurePlainBucket(ctx, api, bucket); err != nil {
+		return err
+	}
+	_, err := api.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &bucket,
 		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
 	if err != nil {
 		return fmt.Errorf("enable versioning on %s: %w", bucket, err)
@@ -377,6 +388,31 @@ func (s *Store) GetObject(ctx context.Context, key string) ([]byte, error) {
 	}
 	defer out.Body.Close()
 	return readbody.All(out.Body, aws.ToInt64(out.ContentLength))
+}
+
+// ReadVersion reads one object version whole (a version to preview):
+// previews.ErrTooLarge past max bytes, apperr.ErrNotFound when it is gone.
+func (s *Store) ReadVersion(ctx context.Context, key, versionID string, max int64) ([]byte, error) {
+	in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &key}
+	if versionID != "" {
+		in.VersionId = &versionID
+	}
+	out, err := s.api.GetObject(ctx, in)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer out.Body.Close()
+	if n := aws.ToInt64(out.ContentLength); n > max {
+		return nil, fmt.Errorf("%w: %s holds %d bytes", previews.ErrTooLarge, key, n)
+	}
+	return readbody.All(io.LimitReader(out.Body, max), aws.ToInt64(out.ContentLength))
+}
+
+// Remove deletes an object of an unversioned bucket (a preview); a key
+// already gone is no error.
+func (s *Store) Remove(ctx context.Context, key string) error {
+	_, err := s.api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key})
+	return mapErr(err)
 }
 
 // UploadPart uploads one part of a multipart upload from the API itself

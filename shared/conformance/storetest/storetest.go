@@ -19,6 +19,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/entities"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/previews"
 	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/domain/webhooks"
@@ -34,6 +35,7 @@ type Store interface {
 	outbox.Outbox
 	webhooks.Store
 	scanning.Store
+	previews.Store
 	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 
@@ -58,6 +60,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	run("Scans", testScans)
 	run("ScanQueue", testScanQueue)
 	run("Quarantine", testQuarantine)
+	run("Previews", testPreviews)
+	run("DueAfterPurge", testDueAfterPurge)
 	run("Settings", testSettings)
 	// entities.Store
 	run("Entities", testEntities)

@@ -195,7 +195,7 @@ func commitOf(sess upload.Session, prev files.File) upload.Commit {
 	}
 	f.VersionUUID, f.Name, f.Size, f.UpdatedAt, f.MimeType = sess.VersionUUID, sess.FileName, sess.Plan.Size, now, sess.MimeType
 	f.VersionCount++
-	f.Scan = files.NewScan(true, now)
+	f.Scan, f.Previews = files.NewScan(true, now), nil
 	return upload.Commit{Session: sess, File: f, NewFile: sess.NewFile, Version: files.Version{AccountID: sess.AccountID,
 		FileUUID: sess.FileUUID, UUID: sess.VersionUUID, Size: sess.Plan.Size, Key: sess.Key, S3Version: "v1", CreatedAt: now, Name: sess.FileName,
 		Scan: f.Scan}}

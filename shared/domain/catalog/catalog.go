@@ -38,6 +38,12 @@ type Blobs interface {
 	TrashBlobs
 }
 
+// PreviewImages is the previews' bucket.
+type PreviewImages interface {
+	PresignGet(ctx context.Context, key, versionID, disposition, contentType string, ttl time.Duration) (string, error)
+	Remove(ctx context.Context, key string) error
+}
+
 // Catalog reads, lists, versions, downloads, trashes, restores and purges
 // files.
 type Catalog struct {
@@ -48,6 +54,9 @@ type Catalog struct {
 	// Cursors signs and verifies listing cursors.
 	Cursors     *keyring.Ring
 	DownloadTTL time.Duration // default 5 min
+	// Previews signs links to previews (in views) and erases them (with
+	// their file); nil: previews are shown without links.
+	Previews PreviewImages
 	// Budget and PerCall override PageBudget and DefaultPerCall (tests use
 	// small values to exercise multi-request and budget-limited pages).
 	Budget, PerCall int
@@ -63,7 +72,37 @@ func (c *Catalog) Get(ctx context.Context, p auth.Principal, fileUUID string) (f
 	if err := p.Require(auth.ScopeRead); err != nil {
 		return files.File{}, err
 	}
-	return c.file(ctx, p.AccountID, fileUUID)
+	f, err := c.file(ctx, p.AccountID, fileUUID)
+	if err != nil {
+		return files.File{}, err
+	}
+	f.Previews, err = c.linkPreviews(ctx, f, f.Previews)
+	return f, err
+}
+
+// linkPreviews signs a short-lived link to each preview of a file's
+// version (none while the file is in the trash: its bytes are hidden).
+func (c *Catalog) linkPreviews(ctx context.Context, f files.File, ps files.Previews) (files.Previews, error) {
+	if c.Previews == nil || f.IsTrashed || len(ps) == 0 {
+		return ps, nil
+	}
+	out := make(files.Previews, len(ps))
+	for i, pv := range ps {
+		u, err := c.Previews.PresignGet(ctx, pv.Key, "", "inline", pv.Type, c.downloadTTL())
+		if err != nil {
+			return nil, err
+		}
+		pv.URL = u
+		out[i] = pv
+	}
+	return out, nil
+}
+
+func (c *Catalog) downloadTTL() time.Duration {
+	if c.DownloadTTL <= 0 {
+		return 5 * time.Minute
+	}
+	return c.DownloadTTL
 }
 
 // file reads one file of an account for an operation whose own scope was
@@ -101,10 +140,7 @@ func (c *Catalog) DownloadURL(ctx context.Context, p auth.Principal, fileUUID, v
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	ttl := c.DownloadTTL
-	if ttl <= 0 {
-		ttl = 5 * time.Minute
-	}
+	ttl := c.downloadTTL()
 	if v.S3Version == "" { // commit records none without one
 		return "", time.Time{}, fmt.Errorf("version %s of file %s has no S3 version id", versionUUID, fileUUID)
 	}

@@ -140,6 +140,20 @@ func (c *Catalog) ListEntity(ctx context.Context, p auth.Principal, ref entities
 }
 
 func (c *Catalog) list(ctx context.Context, p auth.Principal, q Query) (Query, Page, error) {
+	q, page, err := c.page(ctx, p, q)
+	if err != nil || !q.WithPreviews {
+		return q, page, err
+	}
+	for i, f := range page.Files {
+		if page.Files[i].Previews, err = c.linkPreviews(ctx, f, f.Previews); err != nil {
+			return q, Page{}, err
+		}
+	}
+	return q, page, nil
+}
+
+// page reads one page of a listing.
+func (c *Catalog) page(ctx context.Context, p auth.Principal, q Query) (Query, Page, error) {
 	now := q.Now
 	if len(q.UUIDs) > 0 {
 		if q.Cursor != "" {
@@ -239,6 +253,11 @@ func (c *Catalog) Versions(ctx context.Context, p auth.Principal, fileUUID strin
 			return files.File{}, nil, "", err
 		}
 	}
+	for i := range vs {
+		if vs[i].Previews, err = c.linkPreviews(ctx, f, vs[i].Previews); err != nil {
+			return files.File{}, nil, "", err
+		}
+	}
 	return f, vs, nextCursor, nil
 }
 
@@ -249,6 +268,10 @@ func (c *Catalog) Version(ctx context.Context, p auth.Principal, fileUUID, versi
 		return files.File{}, files.Version{}, err
 	}
 	v, err := c.version(ctx, p, fileUUID, versionUUID)
+	if err != nil {
+		return files.File{}, files.Version{}, err
+	}
+	v.Previews, err = c.linkPreviews(ctx, f, v.Previews)
 	return f, v, err
 }
 
@@ -285,7 +308,7 @@ func (c *Catalog) Promote(ctx context.Context, p auth.Principal, fileUUID, versi
 	if v.Scan.Status == files.ScanInfected {
 		return files.File{}, files.Infected(fileUUID)
 	}
-	f.Scan = v.Scan
+	f.Scan, f.Previews = v.Scan, v.Previews
 	ext := files.Extension(v.Name)
 	f.VersionUUID, f.Name, f.SanitizedName, f.Extension = v.UUID, v.Name, files.Sanitize(v.Name), ext
 	f.MimeType, f.Type, f.Size = v.MimeType, files.Kind(v.MimeType, ext), v.Size

@@ -47,6 +47,9 @@ type Query struct {
 	Cursor     string
 	Now        time.Time // trashed files past their purge time are gone
 	Entity     *EntityFilter
+	// WithPreviews asks for each file's previews, with signed links
+	// (with=previews; Kommo's with_preview=true).
+	WithPreviews bool
 }
 
 // EntityFilter keeps the files attached to one entity (of some kinds).
@@ -69,7 +72,7 @@ var knownParams = map[string]bool{
 	"filter[size][from]": true, "filter[size][to]": true, "filter[size][unit]": true,
 	"filter[date][type]": true, "filter[date][from]": true, "filter[date][to]": true, "filter[date][date_preset]": true,
 	"filter[created_by]": true, "filter[created_by][]": true, "filter[source]": true,
-	"filter[scan]": true, "filter[scan][]": true,
+	"filter[scan]": true, "filter[scan][]": true, "with": true, "with[]": true, "with_preview": true,
 	"order[created_at]": true, "limit": true, "cursor": true, "page": false,
 	"filter[entity][type]": true, "filter[entity][id]": true, "filter[entity][kind]": true, "filter[entity][kind][]": true,
 }
@@ -125,6 +128,19 @@ func ParseQuery(raw string, now time.Time) (Query, error) {
 			errs.Add(fmt.Sprintf("filter[uuid][%d]", i), "must be a UUID")
 		}
 		q.UUIDs[i] = strings.ToLower(u)
+	}
+	for i, w := range list(v, "with") {
+		if w != "previews" {
+			errs.Add(fmt.Sprintf("with[%d]", i), "must be previews")
+		}
+		q.WithPreviews = true
+	}
+	switch single(v, "with_preview", &errs) {
+	case "", "false", "0":
+	case "true", "1":
+		q.WithPreviews = true
+	default:
+		errs.Add("with_preview", "must be true or false")
 	}
 	q.Name = single(v, "filter[name]", &errs)
 	q.Term = single(v, "filter[term]", &errs)

@@ -251,6 +251,16 @@ func (c *Catalog) purge(ctx context.Context, f files.File, source string) error 
 	if err != nil {
 		return err
 	}
+	for _, v := range vs {
+		for _, pv := range v.Previews {
+			if c.Previews == nil {
+				break
+			}
+			if err := c.Previews.Remove(ctx, pv.Key); err != nil {
+				return fmt.Errorf("version %s's preview: %w", v.UUID, err)
+			}
+		}
+	}
 	err = c.Store.PurgeFile(ctx, f, vs, outbox.OfFile(outbox.FilePurged, f, nil, source, c.Clock.Now()))
 	if errors.Is(err, apperr.ErrConflict) {
 		return apperr.New(apperr.KindConflict, "file_changed", "the file was restored meanwhile")

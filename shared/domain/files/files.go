@@ -39,6 +39,8 @@ type File struct {
 	DeletedBy     *string    `json:"deleted_by"`
 	// Scan is the main version's malware verdict.
 	Scan Scan `json:"scan"`
+	// Previews are the main version's (none until rendered).
+	Previews Previews `json:"previews"`
 }
 
 // Gone reports a trashed file whose purge time has passed: it is treated
@@ -63,6 +65,9 @@ type Version struct {
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
 	Scan        Scan      `json:"scan"`
+	// Previews are images rendered from its bytes (none until rendered,
+	// nor for a format that has none).
+	Previews Previews `json:"previews"`
 }
 
 // ObjectKey is where a version's bytes live. User-supplied names never

@@ -32,6 +32,7 @@ const (
 	FileScanned        Type = "file.scanned"        // a version's malware verdict (data.version.scan)
 	FileInfected       Type = "file.infected"       // a version found infected (with its file.scanned)
 	FileVersionPurged  Type = "file.version_purged" // an infected version's bytes erased after its quarantine (its record stays)
+	FilePreviewReady   Type = "file.preview_ready"  // a version's previews rendered (data.version.previews)
 	BatchCreated       Type = "batch.created"       // a Wegly batch, with its files
 	SessionExpired     Type = "session.expired"     // an upload session that expired open: its parts are gone
 	WebhookDisabled    Type = "webhook.disabled"    // an endpoint that kept failing, switched off
@@ -64,6 +65,7 @@ var Catalogue = []Kind{
 	{FileScanned, "A version's malware scan came back: data.version.scan has the verdict (clean, infected, unsupported or failed); data.file.scan changes with it when the version is the main one.", "FileEventData"},
 	{FileInfected, "A version found infected: it is never served, attached or made main, and its bytes are erased when its quarantine ends (data.version.scan.purge_at). Written with the version's file.scanned.", "FileEventData"},
 	{FileVersionPurged, "An infected version's bytes erased by the sweeper when its quarantine ended (data.version.scan.purged_at): they leave the account's usage; the version's record stays.", "FileEventData"},
+	{FilePreviewReady, "A version's previews were rendered (data.version.previews: size, width, height, type); data.file.previews changes with them when the version is the main one. Read the file or the version for their signed URLs.", "FileEventData"},
 	{BatchCreated, "A Wegly batch: its files, uploaded together and attached to one entity. Its files' file.created, then their file.attached, follow it in the same change.", "BatchEventData"},
 	{SessionExpired, "An upload session that expired open: its parts are gone, nothing was created.", "SessionEventData"},
 	{WebhookDisabled, "A webhook switched off after a day of failed deliveries (reason failing).", "WebhookEventData"},

@@ -77,6 +77,7 @@ func (s Session) file(prev files.File, now time.Time) files.File {
 	f.UpdatedAt = now
 	f.UpdatedBy = s.CreatedBy
 	f.VersionCount++
+	f.Previews = nil // the new main version's: none until rendered
 	return f
 }
 

@@ -191,7 +191,7 @@ func (a *Entities) list(ctx context.Context, req Request, p auth.Principal) (Res
 	}
 	items := make([]listItem, len(page.Files))
 	for i, f := range page.Files {
-		items[i] = listItem{FileView: ViewFile(f), Attachments: []AttachmentView{}}
+		items[i] = listItem{FileView: ViewListed(f, q.WithPreviews), Attachments: []AttachmentView{}}
 		for _, at := range page.Result.Attachments[f.UUID] {
 			items[i].Attachments = append(items[i].Attachments, ViewAttachment(at))
 		}

@@ -104,7 +104,7 @@ func (a *Files) list(ctx context.Context, req Request, p auth.Principal) (Respon
 	}
 	views := make([]FileView, len(page.Files))
 	for i, f := range page.Files {
-		views[i] = ViewFile(f)
+		views[i] = ViewListed(f, q.WithPreviews)
 	}
 	return ListPage("/v1/files", req.RawQueryString, q.Limit, page.Cursor, "files", views)
 }

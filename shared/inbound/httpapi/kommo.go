@@ -93,7 +93,7 @@ type kommoFile struct {
 	DeletedAt           *int64          `json:"deleted_at"`
 	DeletedBy           *kommoUser      `json:"deleted_by"`
 	Metadata            kommoMetadata   `json:"metadata"`
-	Previews            []any           `json:"previews"` // null until previews exist
+	Previews            []kommoPreview  `json:"previews"` // null until previews exist (and in listings without with_preview)
 	Links               map[string]Link `json:"_links"`
 }
 
@@ -110,7 +110,7 @@ func viewKommoFile(base string, f files.File) kommoFile {
 		Type: f.Type, Extension: f.Extension, MimeType: f.MimeType, Size: f.Size, IsTrashed: f.IsTrashed,
 		HasMultipleVersions: f.VersionCount > 1, CreatedAt: f.CreatedAt.Unix(), CreatedBy: robot,
 		UpdatedAt: f.UpdatedAt.Unix(), UpdatedBy: robot, DeletedAt: unixPtr(f.DeletedAt),
-		Metadata: kommoMetadata{Extension: f.Extension, MimeType: f.MimeType},
+		Metadata: kommoMetadata{Extension: f.Extension, MimeType: f.MimeType}, Previews: viewKommoPreviews(f.Previews),
 		Links: map[string]Link{
 			"self":             {Href: base + "/v1.0/files/" + f.UUID},
 			"download":         {Href: base + "/v1/files/" + f.UUID + "/download"},
@@ -137,8 +137,26 @@ type kommoVersion struct {
 	UpdatedAt     int64           `json:"updated_at"`
 	UpdatedBy     *kommoUser      `json:"updated_by"`
 	Metadata      kommoMetadata   `json:"metadata"`
-	Previews      []any           `json:"previews"`
+	Previews      []kommoPreview  `json:"previews"`
 	Links         map[string]Link `json:"_links"`
+}
+
+// kommoPreview is a preview as Kommo's API shows it.
+type kommoPreview struct {
+	DownloadLink string `json:"download_link"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+}
+
+// viewKommoPreviews are the previews whose links were signed.
+func viewKommoPreviews(ps files.Previews) []kommoPreview {
+	var out []kommoPreview
+	for _, p := range ps {
+		if p.URL != "" {
+			out = append(out, kommoPreview{DownloadLink: p.URL, Width: p.Width, Height: p.Height})
+		}
+	}
+	return out
 }
 
 // kommoOpenBody is Kommo's session request, as JSON or form fields.
@@ -147,7 +165,7 @@ type kommoOpenBody struct {
 	FileSize    *int64 `json:"file_size"`
 	ContentType string `json:"content_type"`
 	FileUUID    string `json:"file_uuid"`
-	WithPreview *bool  `json:"with_preview"` // accepted; previews are not generated yet
+	WithPreview *bool  `json:"with_preview"` // accepted: every version gets previews where its format has them
 }
 
 // isForm reports a multipart/form-data request and its boundary.
@@ -387,6 +405,7 @@ func (a *Kommo) versions(ctx context.Context, req Request, p auth.Principal) (Re
 			views = append(views, kommoVersion{UUID: v.UUID, FileUUID: f.UUID, Type: files.Kind(v.MimeType, ext), Name: v.Name,
 				SanitizedName: files.Sanitize(v.Name), Size: v.Size, IsMain: v.UUID == f.VersionUUID, CreatedAt: v.CreatedAt.Unix(),
 				CreatedBy: robot, UpdatedAt: v.CreatedAt.Unix(), UpdatedBy: robot, Metadata: kommoMetadata{Extension: ext, MimeType: v.MimeType},
+				Previews: viewKommoPreviews(v.Previews),
 				Links: map[string]Link{
 					"self":     {Href: base + "/v1/files/" + f.UUID + "/versions/" + v.UUID},
 					"download": {Href: base + "/v1/files/" + f.UUID + "/download?version_uuid=" + v.UUID},

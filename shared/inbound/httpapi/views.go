@@ -15,12 +15,25 @@ type Link = links.Link
 // FileView is the public JSON of a file (Kommo-style field names).
 type FileView struct {
 	files.File
-	Links links.Set `json:"_links"`
+	// Previews hides the file's own previews from a listing that did not
+	// ask for them (nil: omitted).
+	Previews *files.Previews `json:"previews,omitempty"`
+	Links    links.Set       `json:"_links"`
 }
 
 // ViewFile renders a file with its links.
 func ViewFile(f files.File) FileView {
-	return FileView{File: f, Links: links.File(f.UUID)}
+	return FileView{File: f, Previews: &f.Previews, Links: links.File(f.UUID)}
+}
+
+// ViewListed renders a file of a listing: its previews only when asked
+// for (with=previews), since their links are signed per request.
+func ViewListed(f files.File, withPreviews bool) FileView {
+	v := ViewFile(f)
+	if !withPreviews {
+		v.Previews = nil
+	}
+	return v
 }
 
 // ListPage renders one page of a cursor-paged list at path: `_page`

@@ -21,6 +21,7 @@ const (
 	Sweeper          = "sweeper"    // scheduled: purges trashed files past their window
 	Recorder         = "recorder"   // S3 ObjectCreated:Post: records browser form uploads
 	Scans            = "scans"      // EventBridge: records GuardDuty's malware verdicts
+	Previews         = "previews"   // EventBridge: renders new versions' previews
 	Dispatcher       = "dispatcher" // DynamoDB Streams: routes outbox records to the bus and the deliveries queue
 	Deliveries       = "deliveries" // SQS: delivers webhooks
 )
@@ -30,7 +31,7 @@ var HTTP = []string{Authorizer, SessionsOpen, Companion, SessionsParts, Sessions
 
 // Background lists the functions run by a schedule or an event rather
 // than by routes (invoked asynchronously).
-var Background = []string{Sweeper, Recorder, Scans}
+var Background = []string{Sweeper, Recorder, Scans, Previews}
 
 // Consumers lists the functions an event source mapping invokes with
 // batches it reads (a stream, a queue).

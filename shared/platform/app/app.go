@@ -30,6 +30,7 @@ import (
 	"github.com/anexo/anexo/shared/adapters/dynamo"
 	"github.com/anexo/anexo/shared/adapters/eventbus"
 	"github.com/anexo/anexo/shared/adapters/malwarescan"
+	"github.com/anexo/anexo/shared/adapters/render"
 	"github.com/anexo/anexo/shared/adapters/s3store"
 	"github.com/anexo/anexo/shared/adapters/sqsqueue"
 	"github.com/anexo/anexo/shared/domain/auth"
@@ -40,6 +41,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/keyring"
 	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/previews"
 	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/domain/upload"
@@ -51,9 +53,12 @@ import (
 
 // Config is read from the environment (see README "Configuration").
 type Config struct {
-	Table          string // TABLE_NAME
-	KeysTable      string // KEYS_TABLE_NAME: the signing keys (default TABLE_NAME-keys)
-	Bucket         string // BUCKET_NAME
+	Table     string // TABLE_NAME
+	KeysTable string // KEYS_TABLE_NAME: the signing keys (default TABLE_NAME-keys)
+	Bucket    string // BUCKET_NAME
+	// PreviewsBucket (PREVIEWS_BUCKET_NAME): where previews are kept,
+	// apart from the files (unversioned, unscanned); default Bucket-previews.
+	PreviewsBucket string
 	Region         string // AWS_REGION
 	DynamoEndpoint string // DYNAMODB_ENDPOINT: emulator URL, empty for AWS
 	S3Endpoint     string // S3_ENDPOINT: emulator URL, empty for AWS
@@ -124,11 +129,21 @@ func FromEnv() Config {
 		EnforcePolicy: os.Getenv("ANEXO_ENFORCE_POLICY") == "1", Tracing: os.Getenv("ANEXO_TRACING") == "1",
 		MalwareScanning: os.Getenv("ANEXO_MALWARE_SCANNING") == "1"}
 	c.KeysTable = getenv("KEYS_TABLE_NAME", c.Table+"-keys")
+	c.PreviewsBucket = os.Getenv("PREVIEWS_BUCKET_NAME")
 	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
 	c.Limits.MaxFileSize = envInt("MAX_FILE_SIZE")
 	c.Limits.SessionTTL = time.Duration(envInt("SESSION_TTL_SECONDS")) * time.Second
 	c.Limits.PartURLTTL = time.Duration(envInt("PART_URL_TTL_SECONDS")) * time.Second
 	return c
+}
+
+// PreviewsBucketName is the previews' bucket: PreviewsBucket, or the
+// bucket's name with "-previews".
+func (c Config) PreviewsBucketName() string {
+	if c.PreviewsBucket != "" {
+		return c.PreviewsBucket
+	}
+	return c.Bucket + "-previews"
 }
 
 // KeysTableName is the signing keys' table: KeysTable, or the table's name
@@ -168,6 +183,7 @@ type Deps struct {
 	store    lazy[Store]
 	keys     lazy[keyring.Store]
 	blobs    lazy[Blobs]
+	images   lazy[PreviewImages]
 	auth     lazy[*auth.Service]
 	entities lazy[*entities.Service]
 	uploads  lazy[*upload.Service]
@@ -235,7 +251,7 @@ func New(c Config, awsCfg aws.Config) (*Deps, error) {
 	d := &Deps{Cfg: c, Log: c.Log}
 	if c.EnforcePolicy {
 		var err error
-		if d.Enforcer, err = iam.NewEnforcer(c.Function, iam.Names{Table: c.Table, Keys: c.KeysTableName(), Bucket: c.Bucket,
+		if d.Enforcer, err = iam.NewEnforcer(c.Function, iam.Names{Table: c.Table, Keys: c.KeysTableName(), Bucket: c.Bucket, Previews: c.PreviewsBucketName(),
 			Queue: c.QueueURL, DeadLetters: c.DeadLetterURL, Bus: c.BusName, Key: c.KMSKey}, c.Log); err != nil {
 			return nil, err
 		}
@@ -359,6 +375,7 @@ type Store interface {
 	outbox.Outbox
 	webhooks.Store
 	scanning.Store
+	previews.Store
 	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 
@@ -370,6 +387,7 @@ type Blobs interface {
 	batches.Blobs
 	relay.Blobs
 	scanning.Tags
+	previews.Sources
 }
 
 // Queue is the deliveries queue: what the dispatcher sends and the
@@ -394,6 +412,25 @@ func (d *Deps) Blobs() Blobs {
 	return d.blobs.get(func() Blobs {
 		return s3store.New(d.S3(), s3.NewPresignClient(d.S3()), d.Cfg.Bucket)
 	})
+}
+
+// PreviewImages is the previews' bucket: every port of it, as s3store.Store
+// and memory.Blobs implement them.
+type PreviewImages interface {
+	catalog.PreviewImages
+	previews.Images
+}
+
+// PreviewImages is the previews' bucket.
+func (d *Deps) PreviewImages() PreviewImages {
+	return d.images.get(func() PreviewImages {
+		return s3store.New(d.S3(), s3.NewPresignClient(d.S3()), d.Cfg.PreviewsBucketName())
+	})
+}
+
+// Previews renders versions' previews.
+func (d *Deps) Previews() *previews.Service {
+	return &previews.Service{Store: d.Store(), Sources: d.Blobs(), Images: d.PreviewImages(), Renderer: &render.Renderer{}, Clock: d.Cfg.Now}
 }
 
 // Auth is accounts, tokens and tickets.
@@ -433,7 +470,7 @@ func (d *Deps) Relay() *relay.Service {
 // Catalog is the file catalogue.
 func (d *Deps) Catalog() *catalog.Catalog {
 	return d.catalog.get(func() *catalog.Catalog {
-		return &catalog.Catalog{Store: d.Store(), Blobs: d.Blobs(), Entities: d.Entities(), Cursors: d.Ring(CursorKeys), Clock: d.Cfg.Now}
+		return &catalog.Catalog{Store: d.Store(), Blobs: d.Blobs(), Previews: d.PreviewImages(), Entities: d.Entities(), Cursors: d.Ring(CursorKeys), Clock: d.Cfg.Now}
 	})
 }
 
@@ -481,6 +518,9 @@ func (d *Deps) Provision(ctx context.Context, corsOrigins ...string) error {
 		return err
 	}
 	if err := s3store.EnsureBucket(ctx, d.S3(), d.Cfg.Bucket, corsOrigins); err != nil {
+		return err
+	}
+	if err := s3store.EnsurePlainBucket(ctx, d.S3(), d.Cfg.PreviewsBucketName()); err != nil {
 		return err
 	}
 	if d.Cfg.SQSEndpoint == "" || d.Cfg.EventsEndpoint == "" {

@@ -130,6 +130,12 @@ func Scans(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) error 
 	return triggers.Scans(d.Log, d.Cfg.Bucket, d.Scans())
 }
 
+// Previews renders the previews of the versions the bus's events are
+// about.
+func Previews(d *Deps) func(ctx context.Context, ev events.EventBridgeEvent) error {
+	return triggers.Previews(d.Log, d.Previews())
+}
+
 // Dispatcher routes the outbox records the table's stream reports.
 func Dispatcher(d *Deps) func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	return triggers.Dispatcher(d.Log, dynamo.StreamRecord, d.Dispatch())

@@ -41,6 +41,7 @@ func Memory(c Config, m *Drivers) *Deps {
 	d := &Deps{Cfg: c, Log: c.Log, memory: true}
 	d.store.get(func() Store { return m.Store })
 	d.blobs.get(func() Blobs { return m.Blobs })
+	d.images.get(func() PreviewImages { return m.Blobs }) // previews' keys are apart from the files' (files.PreviewKey)
 	d.keys.get(func() keyring.Store { return m.Keys })
 	d.bus.get(func() dispatch.Bus { return m.Bus })
 	d.queue.get(func() Queue { return m.Queue })

@@ -232,6 +232,11 @@ func (f removeFix) remove(r *http.Request, rm removal) {
 	for _, n := range rm.names {
 		delete(item, n)
 	}
+	// deleted first: minidyn drops an item's index entry only when the
+	// item it deletes still has the entry's key (a put without the key
+	// keeps the old entry, and a later delete of the item then leaves a
+	// stale key that misaligns every query of that index after it)
+	f.call(r, "DeleteItem", map[string]any{"TableName": rm.table, "Key": rm.key})
 	f.call(r, "PutItem", map[string]any{"TableName": rm.table, "Item": item})
 }
 

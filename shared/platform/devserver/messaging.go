@@ -38,9 +38,9 @@ type Messaging struct {
 	conns   map[string]*connection
 	dests   map[string]*apiDestination
 	srv     *http.Server
-	// published, when set, sees every entry a bus takes (called with mu
-	// held: it must not call back)
-	published func(bus string, ev PutEvent)
+	// published see every entry a bus takes (called with mu held: they
+	// must not call back)
+	published []func(bus string, ev PutEvent)
 	// scanRequested, when set, takes GuardDuty's on-demand scan requests
 	// (SendObjectMalwareScan): false when the bucket has no plan
 	scanRequested func(bucket, key, versionID string) bool
@@ -411,8 +411,8 @@ func (m *Messaging) events(op string, body []byte) (any, *apiError) {
 			}
 			m.buses[bus] = append(m.buses[bus], ev)
 			m.route(bus, ev)
-			if m.published != nil {
-				m.published(bus, ev)
+			for _, hear := range m.published {
+				hear(bus, ev)
 			}
 			res = append(res, map[string]string{"EventId": ev.ID})
 		}

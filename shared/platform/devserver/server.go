@@ -197,7 +197,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 		sc := newScanner(ctx, d, app.Scans(s.fns[lambdas.Scans]), o.ScanDelay)
 		msg.mu.Lock()
-		msg.published, msg.scanRequested = sc.published, sc.requested
+		msg.published, msg.scanRequested = append(msg.published, sc.published), sc.requested
+		msg.mu.Unlock()
+	}
+	if msg != nil { // the stack's rule: the bus's version events to the previews function
+		hear := busRule(ctx, d.Log, c.BusName, previewEvents, app.Previews(s.fns[lambdas.Previews]))
+		msg.mu.Lock()
+		msg.published = append(msg.published, hear)
 		msg.mu.Unlock()
 	}
 	rt.Observe = func(r *http.Request, resp events.APIGatewayV2HTTPResponse) {

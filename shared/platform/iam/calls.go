@@ -29,6 +29,7 @@ type call struct {
 // and the bus.
 type Names struct {
 	Table, Keys, Bucket, Queue, DeadLetters, Bus string
+	Previews                                     string // the previews' bucket
 	// Key is the KMS key the deployment encrypts its data with (empty:
 	// AWS's own keys): calls then also need the key's actions.
 	Key string
@@ -39,7 +40,7 @@ func (n Names) arns() ARNs {
 	return ARNs{Table: "arn:aws:dynamodb:local:000000000000:table/" + n.Table, Keys: "arn:aws:dynamodb:local:000000000000:table/" + n.Keys,
 		Bucket: "arn:aws:s3:::" + n.Bucket, Queue: "arn:aws:sqs:local:000000000000:" + path.Base(n.Queue),
 		DeadLetters: "arn:aws:sqs:local:000000000000:" + path.Base(n.DeadLetters),
-		Bus:         "arn:aws:events:local:000000000000:event-bus/" + n.Bus, Key: n.Key}
+		Bus:         "arn:aws:events:local:000000000000:event-bus/" + n.Bus, Key: n.Key, Previews: "arn:aws:s3:::" + n.Previews}
 }
 
 // required maps an operation's input to the IAM actions AWS checks for it
@@ -85,7 +86,13 @@ func required(params any, n Names) (call, error) {
 		}
 		grant(KindIndex, *index, aws.ToString(name), table, action)
 	}
-	obj := func(b *string, action string) { grant(KindObjects, "", aws.ToString(b), bucket, action) }
+	obj := func(b *string, action string) {
+		if aws.ToString(b) == n.Previews && n.Previews != "" {
+			grant(KindPreviews, "", n.Previews, n.Previews, action)
+			return
+		}
+		grant(KindObjects, "", aws.ToString(b), bucket, action)
+	}
 	bkt := func(b *string, action string) { grant(KindBucket, "", aws.ToString(b), bucket, action) }
 	queue := func(u *string, action string) {
 		if aws.ToString(u) == n.DeadLetters && n.DeadLetters != "" {

@@ -34,6 +34,7 @@ const (
 	// account-level action (no resource type: "*"; the plan's bucket is
 	// the only one it scans).
 	KindMalwareScans
+	KindPreviews // the previews' bucket's objects
 )
 
 // Resource is what a statement grants on. Index names one index.
@@ -64,6 +65,8 @@ func (r Resource) String() string {
 		return "kms key"
 	case KindMalwareScans:
 		return "malware scans"
+	case KindPreviews:
+		return "previews bucket/*"
 	}
 	return fmt.Sprintf("resource(%d)", r.Kind)
 }
@@ -72,6 +75,7 @@ func (r Resource) String() string {
 // tokens, enforcement passes names).
 type ARNs struct {
 	Table, Keys, Bucket, Queue, DeadLetters, Bus, Key string
+	Previews                                          string // the previews' bucket
 }
 
 // ARN renders the resource's ARN.
@@ -97,6 +101,8 @@ func (r Resource) ARN(a ARNs) string {
 		return a.Key
 	case KindMalwareScans:
 		return "*"
+	case KindPreviews:
+		return a.Previews + "/*"
 	}
 	panic("iam: unknown resource kind")
 }
@@ -214,6 +220,11 @@ func MalwareScans(actions ...string) Statement {
 	return Statement{Resource: Resource{Kind: KindMalwareScans}, Actions: actions}
 }
 
+// Previews grants actions on the previews' bucket's objects.
+func Previews(actions ...string) Statement {
+	return Statement{Resource: Resource{Kind: KindPreviews}, Actions: actions}
+}
+
 // Objects grants actions on the bucket's objects.
 func Objects(actions ...string) Statement {
 	return Statement{Resource: Resource{Kind: KindObjects}, Actions: actions}
@@ -313,6 +324,14 @@ var Policies = map[string]Policy{
 	// records the verdict with its events (a transaction: updates and the
 	// outbox record's put).
 	lambdas.Scans: {Table(getItem, putItem, updateItem)},
+	// The previews function reads a version's bytes (its S3 version),
+	// stores its previews in their own bucket, and records them with
+	// their event (a transaction: updates and the outbox record's put).
+	lambdas.Previews: {
+		Table(getItem, putItem, updateItem),
+		Objects(getObjectVersion),
+		Previews(putObject),
+	},
 	lambdas.Files: {
 		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
 		Index(dynamo.IndexGSI1, query),
@@ -321,11 +340,14 @@ var Policies = map[string]Policy{
 		// marker, restore and purge remove versions they list
 		Objects(getObjectVersion, deleteObject, deleteObjectVersion),
 		Bucket(listBucketVersions),
+		// views sign their previews' links; a purge deletes them
+		Previews(getObject, deleteObject),
 	},
 	lambdas.Attachments: {
 		Table(getItem, batchGetItem, query, putItem, updateItem, deleteItem, conditionChk),
 		Index(dynamo.IndexGSI1, query),
 		Keys(query, putItem), // listing cursors
+		Previews(getObject),  // an entity's files with=previews: their links
 	},
 	// The event feed reads the account's outbox records and signs its
 	// cursors (a key a month, verifiable for the events' retention).
@@ -356,6 +378,7 @@ var Policies = map[string]Policy{
 		Index(dynamo.IndexGSI2, query),
 		Objects(putObject, getObject, listParts, deleteObjectVersion, getObjectVersionTagging),
 		Bucket(listBucket, listBucketVersions),
+		Previews(deleteObject), // a purged file's previews
 		// a version whose verdict is overdue and untagged is scanned again
 		// (the stack grants it only with its malware protection plan)
 		MalwareScans(sendObjectMalwareScan),

@@ -88,14 +88,7 @@ func (c *client) ticket(ttl int) uppy {
 // reports it).
 func (c *client) waitFile(uuid string) map[string]any {
 	c.t.Helper()
-	for range 100 {
-		if r := c.do("GET", "/v1/files/"+uuid, nil); r.Status == 200 {
-			return r.JSON()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	c.t.Fatalf("file %s was never recorded", uuid)
-	return nil
+	return c.pollFile(uuid, "was never recorded", func(map[string]any) bool { return true })
 }
 
 func TestUppyCompanion(t *testing.T) {

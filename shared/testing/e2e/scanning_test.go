@@ -30,14 +30,22 @@ func withScanner(delay time.Duration) func(*devserver.Options) {
 // waitScan polls a file until its scan status leaves pending.
 func (c *client) waitScan(uuid string) map[string]any {
 	c.t.Helper()
+	return c.pollFile(uuid, "its scan is still pending", func(f map[string]any) bool {
+		return f["scan"].(map[string]any)["status"] != string(files.ScanPending)
+	})
+}
+
+// pollFile polls a file until it exists and done holds of it (10 s at
+// most).
+func (c *client) pollFile(uuid, still string, done func(map[string]any) bool) map[string]any {
+	c.t.Helper()
 	for range 200 {
-		f := c.expect(200, "GET", "/v1/files/"+uuid, nil)
-		if f["scan"].(map[string]any)["status"] != string(files.ScanPending) {
-			return f
+		if r := c.do("GET", "/v1/files/"+uuid, nil); r.Status == 200 && done(r.JSON()) {
+			return r.JSON()
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	c.t.Fatalf("file %s is still pending its scan", uuid)
+	c.t.Fatalf("file %s: %s", uuid, still)
 	return nil
 }
 

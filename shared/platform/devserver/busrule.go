@@ -1,0 +1,49 @@
+package devserver
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/anexo/anexo/shared/adapters/eventbus"
+	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/inbound/triggers"
+)
+
+// previewEvents is the pattern of the stack's rule for the previews
+// function: the deployment's version events (triggers.PreviewTypes).
+func previewEvents(ev PutEvent) bool {
+	return ev.Source == eventbus.Source && slices.Contains(triggers.PreviewTypes, outbox.Type(ev.DetailType))
+}
+
+// busRule stands in for an EventBridge rule with a Lambda target: each
+// entry of bus that match takes is handed to fn asynchronously, four at
+// a time, retried twice as the stack's retry policy does; a last failure
+// is logged (the stack sends it to its failure destination).
+func busRule(ctx context.Context, log *slog.Logger, bus string, match func(PutEvent) bool,
+	fn func(context.Context, events.EventBridgeEvent) error) func(string, PutEvent) {
+	slots := make(chan struct{}, 4)
+	return func(to string, ev PutEvent) {
+		if to != bus || !match(ev) {
+			return
+		}
+		e := events.EventBridgeEvent{Version: "0", ID: ev.ID, Source: ev.Source, DetailType: ev.DetailType, AccountID: awsAccount,
+			Time: ev.Time, Region: region, Detail: json.RawMessage(ev.Detail)}
+		go func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			var err error
+			for try := 0; try < 3 && ctx.Err() == nil; try++ {
+				if err = fn(ctx, e); err == nil {
+					return
+				}
+			}
+			if ctx.Err() == nil {
+				log.ErrorContext(ctx, "bus rule: the target failed the event", "type", ev.DetailType, "event_id", ev.ID, "err", err)
+			}
+		}()
+	}
+}
