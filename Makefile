@@ -60,7 +60,7 @@ load:
 # deadline races busy workers (go.dev/issue/75804, fixed in Go 1.27).
 # Run longer with FUZZTIME=10m or FUZZTIME=5000000x.
 FUZZTIME ?= 1m
-FUZZ := shared/domain/catalog:FuzzParseQuery shared/domain/catalog:FuzzDecodeCursor shared/inbound/httpapi:FuzzParse shared/inbound/httpapi:FuzzDecodeJSON
+FUZZ := shared/domain/catalog:FuzzParseQuery shared/domain/catalog:FuzzDecodeCursor shared/inbound/httpapi:FuzzParse shared/inbound/httpapi:FuzzDecodeJSON shared/adapters/render:FuzzRender
 fuzz:
 	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \

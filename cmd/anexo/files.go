@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -158,14 +159,18 @@ func cmdDownload(ctx context.Context, c *client.Client, fs *flag.FlagSet, args [
 	out := fs.String("o", "", "output path (default: the file's name, in this directory)")
 	version := fs.String("version", "", "a version uuid (default: the main version)")
 	quiet := fs.Bool("quiet", false, "no progress")
+	preview := fs.Int("preview", 0, "save its preview of this size instead (64, 256 or 1024 px)")
 	if !parse(fs, c, args, stderr) {
 		return exitUsage
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: anexo download [-o PATH] [--version UUID] FILE_UUID")
+		fmt.Fprintln(stderr, "usage: anexo download [-o PATH] [--version UUID] [--preview SIZE] FILE_UUID")
 		return exitUsage
 	}
 	uuid := fs.Arg(0)
+	if *preview != 0 {
+		return downloadPreview(ctx, c, uuid, *version, *preview, *out, stdout, stderr)
+	}
 	dst := *out
 	if dst == "" {
 		f, err := c.Get(ctx, uuid)
@@ -188,6 +193,33 @@ func cmdDownload(ctx context.Context, c *client.Client, fs *flag.FlagSet, args [
 		return apiFail(stderr, "download", err)
 	}
 	fmt.Fprintf(stdout, "%s\t%s\n", dst, human(n))
+	return exitOK
+}
+
+// downloadPreview saves a version's preview of one size (default path:
+// the file's name with -SIZE.jpg).
+func downloadPreview(ctx context.Context, c *client.Client, uuid, version string, size int, dst string, stdout, stderr io.Writer) int {
+	p, body, err := c.Preview(ctx, uuid, version, size)
+	if errors.Is(err, client.ErrNoPreview) {
+		fmt.Fprintf(stderr, "anexo download: file %s has no %d px preview (previews follow the upload and its malware scan; formats without them have none)\n", uuid, size)
+		return exitFailed
+	}
+	if err != nil {
+		return apiFail(stderr, "download", err)
+	}
+	if dst == "" {
+		f, err := c.Get(ctx, uuid)
+		if err != nil {
+			return apiFail(stderr, "download", err)
+		}
+		base := filepath.Base(f.Name)
+		dst = strings.TrimSuffix(base, filepath.Ext(base)) + "-" + strconv.Itoa(size) + ".jpg"
+	}
+	if err := os.WriteFile(dst, body, 0o644); err != nil {
+		fmt.Fprintf(stderr, "anexo download: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "%s\t%d × %d\t%s\n", dst, p.Width, p.Height, human(int64(len(body))))
 	return exitOK
 }
 

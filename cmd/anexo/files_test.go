@@ -5,6 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"image"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -412,5 +415,51 @@ func TestFileChangedDuringUpload(t *testing.T) {
 	f, err := c.Upload(context.Background(), p, client.UploadOptions{StateDir: state})
 	if err != nil || f.Size != 2*8*mib+5+4 {
 		t.Fatalf("the rerun: %+v %v", f, err)
+	}
+}
+
+// TestDownloadPreview: `anexo download --preview 256` saves a picture's
+// preview once it is rendered (name-256.jpg), and says why when a file
+// has none.
+func TestDownloadPreview(t *testing.T) {
+	t.Parallel()
+	url, token := server(t, 0)
+	dir := t.TempDir()
+	c := cli{t: t, url: url, token: token, state: t.TempDir()}
+	img := image.NewNRGBA(image.Rect(0, 0, 640, 480))
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	pic := filepath.Join(dir, "foto.png")
+	if err := os.WriteFile(pic, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := writeRandom(t, dir, "dados.bin", 100)
+	out := c.ok("upload", pic, other)
+	ids := strings.Fields(out)
+	picID, otherID := ids[0], strings.Fields(strings.Split(strings.TrimSpace(out), "\n")[1])[0]
+	dst := filepath.Join(dir, "thumb.jpg")
+	var code int
+	var errs string
+	for range 100 { // previews follow the upload
+		if code, out, errs = c.run("download", "--preview", "256", "-o", dst, picID); code == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code != 0 || !strings.Contains(out, "256 × 192") {
+		t.Fatalf("download --preview: exit %d %q %q", code, out, errs)
+	}
+	f, err := os.Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if cfg, err := jpeg.DecodeConfig(f); err != nil || cfg.Width != 256 || cfg.Height != 192 {
+		t.Fatalf("the saved preview: %+v, %v", cfg, err)
+	}
+	if code, _, errs := c.run("download", "--preview", "64", otherID); code != exitFailed || !strings.Contains(errs, "has no 64 px preview") {
+		t.Fatalf("a file without previews: exit %d %q", code, errs)
 	}
 }

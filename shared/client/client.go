@@ -252,6 +252,17 @@ type File struct {
 	PurgeAt      *time.Time `json:"purge_at"`
 	CreatedBy    string     `json:"created_by"`
 	Scan         Scan       `json:"scan"`
+	Previews     []Preview  `json:"previews"`
+}
+
+// Preview is an image of a version: a JPEG at most Size pixels on its
+// long edge, URL a link signed for a few minutes.
+type Preview struct {
+	Size   int    `json:"size"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Type   string `json:"type"`
+	URL    string `json:"url"`
 }
 
 // Scan is a version's malware verdict: status pending, clean, infected,

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -102,4 +103,44 @@ func (c *Client) Download(ctx context.Context, uuid, versionUUID, dst string, pr
 		return have, err
 	}
 	return have, os.Rename(tmp, dst)
+}
+
+// ErrNoPreview: the version has no preview of that size (yet: previews
+// follow the upload and its malware verdict; or never, for a format
+// without them).
+var ErrNoPreview = errors.New("no preview of that size")
+
+// Preview reads a file's preview of one size (its main version's, or one
+// version's) and its bytes.
+func (c *Client) Preview(ctx context.Context, uuid, versionUUID string, size int) (Preview, []byte, error) {
+	var ps struct {
+		Previews []Preview `json:"previews"`
+	}
+	path := "/v1/files/" + url.PathEscape(uuid)
+	if versionUUID != "" {
+		path += "/versions/" + url.PathEscape(versionUUID)
+	}
+	if _, err := c.Do(ctx, "GET", path, nil, &ps); err != nil {
+		return Preview{}, nil, err
+	}
+	for _, p := range ps.Previews {
+		if p.Size != size {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, "GET", p.URL, nil)
+		if err != nil {
+			return Preview{}, nil, err
+		}
+		resp, err := c.http().Do(req)
+		if err != nil {
+			return Preview{}, nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return Preview{}, nil, fmt.Errorf("preview: storage answered %d", resp.StatusCode)
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		return p, b, err
+	}
+	return Preview{}, nil, ErrNoPreview
 }

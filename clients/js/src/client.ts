@@ -6,6 +6,8 @@ import type { components, paths } from "./schema.js";
 
 export type Schemas = components["schemas"];
 export type File = Schemas["File"];
+/** A version's preview: a JPEG at most `size` px on its long edge, `url` signed for a few minutes. */
+export type Preview = Schemas["Preview"];
 /** What a completion answers a token without files:read that uploaded a new version of a file it did not create. */
 export type VersionReceipt = Schemas["VersionReceipt"];
 /** What an upload answers: the file, or (without files:read, a new version) its receipt. */
@@ -98,6 +100,25 @@ export class ApiClient {
   /** file reads a file's record. */
   getFile(uuid: string, signal?: AbortSignal): Promise<File> {
     return this.call(this.api.GET("/v1/files/{uuid}", { params: { path: { uuid } }, signal }));
+  }
+
+  /**
+   * previews are a file's previews (its main version's, or one version's),
+   * their links signed for a few minutes. A version has none until they are
+   * rendered, after its upload and its malware verdict: `wait` ms asks again
+   * until they are there (a format without previews never gets any).
+   */
+  async previews(uuid: string, o: { versionUUID?: string; wait?: number; signal?: AbortSignal } = {}): Promise<Preview[]> {
+    const until = Date.now() + (o.wait ?? 0);
+    for (;;) {
+      const got = o.versionUUID
+        ? await this.call(this.api.GET("/v1/files/{uuid}/versions/{version_uuid}", { params: { path: { uuid, version_uuid: o.versionUUID } }, signal: o.signal }))
+        : await this.getFile(uuid, o.signal);
+      const ps = got.previews ?? [];
+      const left = until - Date.now();
+      if (ps.length > 0 || left <= 0) return ps;
+      await sleep(Math.min(250, left), o.signal);
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 // What both entries (node.ts, browser.ts) export besides their Client.
 export { ApiClient, sleep } from "./client.js";
-export type { ClientOptions, File, PartURL, Schemas, Session, SessionState, Uploaded, VersionReceipt } from "./client.js";
+export type { ClientOptions, File, PartURL, Preview, Schemas, Session, SessionState, Uploaded, VersionReceipt } from "./client.js";
 export { AnexoError, NetworkError, StorageError, TimeoutError } from "./errors.js";
 export type { FieldError } from "./errors.js";
 export { FileChangedError, ResumeMismatchError } from "./upload.js";

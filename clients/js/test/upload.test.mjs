@@ -6,6 +6,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, createReadStream } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { crc32, deflateSync } from "node:zlib";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 
@@ -35,6 +36,25 @@ function counting(base = fetch) {
     return base(req);
   };
   return { n, f };
+}
+
+// pngOf is a w × h grey PNG (its chunks' CRCs and its zlib stream made here)
+function pngOf(w, h) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit greyscale
+  const rows = Buffer.alloc((w + 1) * h, 0x80);
+  for (let y = 0; y < h; y++) rows[y * (w + 1)] = 0; // filter: none
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
 }
 
 async function usage(c) {
@@ -167,6 +187,18 @@ describe("the client against a server", { skip: !endpoint && "ANEXO_URL and ANEX
     const res = await fetch(await c.downloadURL(file.uuid));
     assert.equal(res.status, 200);
     assert.equal(sha(Buffer.from(await res.arrayBuffer())), sha(data));
+  });
+
+  test("a picture's previews come after its upload, with links that serve JPEGs", async () => {
+    // a 2 × 1 PNG: its previews are 2 × 1 too (never enlarged)
+    const file = await c.upload(pngOf(2, 1), { name: "pixels.png" });
+    const previews = await c.previews(file.uuid, { wait: 20_000 });
+    assert.deepEqual(previews.map((p) => [p.size, p.width, p.height, p.type]), [[64, 2, 1, "image/jpeg"], [256, 2, 1, "image/jpeg"], [1024, 2, 1, "image/jpeg"]]);
+    const res = await fetch(previews[0].url);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "image/jpeg");
+    const text = await c.upload(new Blob(["no previews"]), { name: "nota.txt" });
+    assert.deepEqual(await c.previews(text.uuid), []);
   });
 
   test("the same call goes on after a crash: the session remembered under the file's fingerprint", async () => {

@@ -42,7 +42,11 @@ const (
 )
 
 // Renderer renders previews; its zero value is ready.
-type Renderer struct{}
+type Renderer struct {
+	// MaxPixels overrides the package's MaxPixels when set (fuzzing uses a
+	// smaller bound, so each input stays cheap).
+	MaxPixels int
+}
 
 // pdf is the process's one pdfium runtime, started by the first PDF.
 var pdf pdfEngine
@@ -83,7 +87,11 @@ func (r *Renderer) Render(ctx context.Context, _ string, src []byte, sizes []int
 	if isPDF(src) {
 		img, err = pdf.firstPage(ctx, src, slices.Max(sizes))
 	} else {
-		img, orient, err = decode(ctx, src)
+		limit := MaxPixels
+		if r.MaxPixels > 0 {
+			limit = r.MaxPixels
+		}
+		img, orient, err = decode(ctx, src, limit)
 	}
 	if err != nil {
 		return nil, err
@@ -97,7 +105,7 @@ func isPDF(src []byte) bool {
 
 // decode reads a picture's header, refuses one over the limits, then
 // decodes its pixels (abandoned when ctx ends) and reads its orientation.
-func decode(ctx context.Context, src []byte) (image.Image, int, error) {
+func decode(ctx context.Context, src []byte, maxPixels int) (image.Image, int, error) {
 	var (
 		cfg    image.Config
 		format string
@@ -109,7 +117,7 @@ func decode(ctx context.Context, src []byte) (image.Image, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %v", previews.ErrUnsupported, err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxSide || cfg.Height > MaxSide || cfg.Width*cfg.Height > MaxPixels {
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > MaxSide || cfg.Height > MaxSide || cfg.Width*cfg.Height > maxPixels {
 		return nil, 0, fmt.Errorf("%w: a %s of %d × %d pixels", previews.ErrTooLarge, format, cfg.Width, cfg.Height)
 	}
 	img, err := inTime(ctx, func() (img image.Image, err error) {

@@ -17,9 +17,11 @@ import (
 
 // TestUploadPageInChromium drives the page `make run` serves in headless
 // Chromium (Debian's chromium + playwright-core): Uppy's Dashboard uploads
-// one small file (a POST policy form upload, recorded from S3's report)
-// and one multi-part file (the companion multipart routes), under an
-// upload ticket; then the bytes are compared through the API.
+// one small file (a POST policy form upload, recorded from S3's report),
+// one multi-part file (the companion multipart routes) and a picture,
+// under an upload ticket; the list shows the picture's thumbnail, loaded
+// from its preview's signed link; then the bytes are compared through the
+// API.
 func TestUploadPageInChromium(t *testing.T) {
 	t.Parallel()
 	_, file, _, _ := runtime.Caller(0)
@@ -40,8 +42,8 @@ func TestUploadPageInChromium(t *testing.T) {
 	c := e.account(0, "")
 	tmp := t.TempDir()
 	small, big := random(300_000), random(13*MiB+777)
-	paths := []string{filepath.Join(tmp, "proposta.pdf"), filepath.Join(tmp, "gravação.mp4")}
-	for i, b := range [][]byte{small, big} {
+	paths := []string{filepath.Join(tmp, "proposta.pdf"), filepath.Join(tmp, "gravação.mp4"), filepath.Join(tmp, "foto.png")}
+	for i, b := range [][]byte{small, big, pngOf(t, 400, 300)} {
 		if err := os.WriteFile(paths[i], b, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +53,7 @@ func TestUploadPageInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(dir, "uppy.mjs"), e.srv.URL + "/", c.token}, paths...)...)
 	saved := filepath.Join(tmp, "downloaded")
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "DOWNLOAD_NAME=proposta.pdf", "DOWNLOAD_TO="+saved)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "DOWNLOAD_NAME=proposta.pdf", "DOWNLOAD_TO="+saved, "THUMB_NAME=foto.png")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -63,17 +65,21 @@ func TestUploadPageInChromium(t *testing.T) {
 		Failed     []map[string]any
 		Listed     []string
 		Downloaded string
+		Thumb      struct{ Width, Height int }
 		Console    []string
 		Error      string
 	}
 	if jerr := json.Unmarshal(stdout.Bytes(), &out); jerr != nil || err != nil || out.Error != "" {
 		t.Fatalf("browser: %v %v\nstdout: %s\nstderr: %s", err, jerr, stdout.String(), stderr.String())
 	}
-	if len(out.Uploaded) != 2 || len(out.Failed) != 0 {
+	if len(out.Uploaded) != 3 || len(out.Failed) != 0 {
 		t.Fatalf("uploads: %+v failed %v\nconsole: %v", out.Uploaded, out.Failed, out.Console)
 	}
 	if !slices.Contains(out.Listed, "proposta.pdf") || !slices.Contains(out.Listed, "gravação.mp4") {
 		t.Fatalf("the page lists %v", out.Listed)
+	}
+	if out.Thumb.Width != 64 || out.Thumb.Height != 48 {
+		t.Fatalf("the picture's thumbnail: %+v", out.Thumb)
 	}
 	// the page's download button saved the small file's bytes
 	if got, _ := os.ReadFile(saved); out.Downloaded != "proposta.pdf" || !bytes.Equal(got, small) {

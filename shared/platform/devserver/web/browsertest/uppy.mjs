@@ -22,7 +22,14 @@ try {
   await page.waitForFunction((n) => document.querySelectorAll('#files tr').length >= n, paths.length, { timeout: 30000 })
   out.uploaded = await page.evaluate(() => window.anexo.uploaded)
   out.failed = await page.evaluate(() => window.anexo.failed)
-  out.listed = await page.$$eval('#files tr td:first-child', (tds) => tds.map((td) => td.textContent))
+  out.listed = await page.$$eval('#files tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent))
+  // a picture's thumbnail, once its preview is rendered (the page asks again)
+  if (process.env.THUMB_NAME) {
+    const img = page.locator('#files tr', { hasText: process.env.THUMB_NAME }).locator('img')
+    await img.waitFor({ timeout: 30000 })
+    await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle(), { timeout: 30000 })
+    out.thumb = await img.evaluate((el) => ({ width: el.naturalWidth, height: el.naturalHeight }))
+  }
   // download one file with the page's button, as a person would
   if (process.env.DOWNLOAD_NAME) {
     const row = page.locator('#files tr', { hasText: process.env.DOWNLOAD_NAME })
