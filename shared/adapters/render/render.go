@@ -213,6 +213,11 @@ func scale(src image.Image, tw, th int) *image.RGBA {
 		src, sb = mid, mid.Bounds()
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, tw, th))
+	if o, ok := src.(interface{ Opaque() bool }); ok && o.Opaque() {
+		// nothing to flatten: the scaler's fast paths (YCbCr, RGBA) take Src
+		xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, sb, xdraw.Src, nil)
+		return dst
+	}
 	draw.Draw(dst, dst.Bounds(), &image.Uniform{C: color.White}, image.Point{}, draw.Src)
 	xdraw.CatmullRom.Scale(dst, dst.Bounds(), src, sb, xdraw.Over, nil)
 	return dst

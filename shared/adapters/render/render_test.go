@@ -242,7 +242,7 @@ func TestRefusesBombsAndJunk(t *testing.T) {
 	}
 	for name, src := range map[string][]byte{
 		"text":          []byte("just some text, no picture"),
-		"truncated PNG": samples(t, 64, 48)["png"][:200],
+		"truncated PNG": samples(t, 640, 480)["png"][:400],
 		"a broken PDF":  []byte("%PDF-1.4\nnothing else"),
 	} {
 		if _, err := r.Render(context.Background(), "", src, files.PreviewSizes); !errors.Is(err, previews.ErrUnsupported) {
