@@ -1,6 +1,9 @@
 # Anexo — see README.md. `make run` and `make test` are the two commands that matter.
 GO        ?= go
 ADDR      ?= 127.0.0.1:8080
+# Pictures in AVIF and HEIC decode in WebAssembly, as on Lambda, even where
+# the machine has libavif or libheif (their Go packages would load them)
+export GOFLAGS := -tags=nodynamic $(GOFLAGS)
 
 .PHONY: run test test-short check deadcode vet build clean deploy synth diff destroy invoke fuzz bench load js-types openapi-lint bus-schema
 

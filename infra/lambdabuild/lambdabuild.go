@@ -29,9 +29,10 @@ import (
 const GOARCH = "arm64"
 
 // Flags are the go build flags of every bootstrap: no RPC mode in the
-// Lambda runtime library (provided.al2023 speaks the Runtime API), no
-// local paths, no VCS stamp, no symbol tables.
-var Flags = []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-ldflags", "-s -w"}
+// Lambda runtime library (provided.al2023 speaks the Runtime API), AVIF
+// and HEIC decoded in WebAssembly only (never a shared library found on
+// the machine: nodynamic), no local paths, no VCS stamp, no symbol tables.
+var Flags = []string{"-tags", "lambda.norpc,nodynamic", "-trimpath", "-buildvcs=false", "-ldflags", "-s -w"}
 
 // Command is the go build of one function's bootstrap for goarch into out,
 // run in the module root.

@@ -7,6 +7,8 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/anexo/anexo/shared/adapters/render"
@@ -46,6 +48,7 @@ func BenchmarkRender(b *testing.B) {
 		{"png-2MP", encode(b, func(buf *bytes.Buffer) error { return png.Encode(buf, photo(1600, 1200)) })},
 		{"png-12MP", encode(b, func(buf *bytes.Buffer) error { return png.Encode(buf, photo(4000, 3000)) })},
 		{"pdf-page", minimalPDF()},
+		{"heic-sample", heicSample(b)},
 	}
 	r := &render.Renderer{}
 	for _, c := range cases {
@@ -63,4 +66,13 @@ func BenchmarkRender(b *testing.B) {
 			}
 		})
 	}
+}
+
+// heicSample is the HEIC photo of testdata (see its README).
+func heicSample(t testing.TB) []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", "sample.heic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

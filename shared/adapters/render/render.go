@@ -1,6 +1,7 @@
 // Package render makes previews: JPEG images of a picture (JPEG, PNG,
-// GIF's first frame, WebP, BMP, TIFF — pure-Go decoders) or of a PDF's
-// first page (pdfium compiled to WebAssembly, run by wazero: no cgo), at
+// GIF's first frame, WebP, BMP, TIFF — pure-Go decoders; AVIF and HEIC —
+// libavif and libheif compiled to WebAssembly) or of a PDF's first page
+// (pdfium compiled to WebAssembly, run by wazero: no cgo), at
 // a few sizes on the long edge. The format is read from the bytes, never
 // from the name; the pixel count is checked before any pixel is decoded
 // (a decompression bomb is refused at its header); EXIF orientation is
@@ -23,6 +24,8 @@ import (
 
 	xdraw "golang.org/x/image/draw"
 
+	_ "github.com/gen2brain/avif" // libavif (dav1d) compiled to WebAssembly
+	_ "github.com/gen2brain/heic" // libheif (libde265) compiled to WebAssembly
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
@@ -55,6 +58,7 @@ var pdf pdfEngine
 var media = map[string]string{
 	"image/jpeg": "jpg jpeg jpe jfif", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
 	"image/bmp": "bmp", "image/x-ms-bmp": "bmp", "image/tiff": "tif tiff", "application/pdf": "pdf",
+	"image/avif": "avif", "image/heic": "heic", "image/heif": "heif hif",
 }
 
 // Renders reports whether a media type (or, for a generic one, the

@@ -19,6 +19,8 @@ import (
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 
+	"github.com/gen2brain/avif"
+
 	"github.com/anexo/anexo/shared/adapters/render"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/previews"
@@ -291,4 +293,28 @@ func abs(n int) int {
 		return -n
 	}
 	return n
+}
+
+// TestRendersHEICAndAVIF: an iPhone's HEIC photo (a real sample: no
+// encoder exists here) and an AVIF made by libavif's encoder become
+// previews like any other picture.
+func TestRendersHEICAndAVIF(t *testing.T) {
+	t.Parallel()
+	heic := heicSample(t)
+	avifSrc := encode(t, func(b *bytes.Buffer) error {
+		return avif.Encode(b, picture(320, 240), avif.Options{Quality: 60, Speed: 10})
+	})
+	r := &render.Renderer{}
+	for name, src := range map[string][]byte{"heic": heic, "avif": avifSrc} {
+		if !r.Renders("image/"+name, name) {
+			t.Fatalf("%s is not rendered", name)
+		}
+		imgs, err := r.Render(context.Background(), "image/"+name, src, files.PreviewSizes)
+		if err != nil || len(imgs) != 3 {
+			t.Fatalf("%s: %d previews, %v", name, len(imgs), err)
+		}
+		if got, err := jpeg.Decode(bytes.NewReader(imgs[1].Bytes)); err != nil || max(got.Bounds().Dx(), got.Bounds().Dy()) != 256 {
+			t.Fatalf("%s: the 256 px preview: %v, %v", name, got.Bounds(), err)
+		}
+	}
 }
