@@ -10,6 +10,7 @@ import (
 
 	"github.com/anexo/anexo/shared/adapters/eventbus"
 	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/inbound/lambdas"
 	"github.com/anexo/anexo/shared/inbound/triggers"
 )
 
@@ -19,12 +20,15 @@ func previewEvents(ev PutEvent) bool {
 	return ev.Source == eventbus.Source && slices.Contains(triggers.PreviewTypes, outbox.Type(ev.DetailType))
 }
 
-// busRule stands in for an EventBridge rule with a Lambda target: each
-// entry of bus that match takes is handed to fn asynchronously, four at
-// a time, retried twice as the stack's retry policy does; a last failure
-// is logged (the stack sends it to its failure destination).
-func busRule(ctx context.Context, log *slog.Logger, bus string, match func(PutEvent) bool,
+// busRule stands in for an EventBridge rule with a Lambda target, the
+// function name: each entry of bus that match takes is handed to fn
+// asynchronously (marked as that function's invocation, apart from any
+// request's), four at a time, retried twice as the stack's retry policy
+// does; a last failure is logged (the stack sends it to its failure
+// destination).
+func busRule(ctx context.Context, log *slog.Logger, bus string, match func(PutEvent) bool, name string,
 	fn func(context.Context, events.EventBridgeEvent) error) func(string, PutEvent) {
+	ctx = lambdas.WithConsumer(ctx, name)
 	slots := make(chan struct{}, 4)
 	return func(to string, ev PutEvent) {
 		if to != bus || !match(ev) {

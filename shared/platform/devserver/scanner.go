@@ -18,6 +18,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/scanning"
+	"github.com/anexo/anexo/shared/inbound/lambdas"
 	"github.com/anexo/anexo/shared/inbound/triggers"
 	"github.com/anexo/anexo/shared/platform/app"
 )
@@ -57,6 +58,7 @@ type scanner struct {
 }
 
 func newScanner(ctx context.Context, s3 *app.Deps, record func(context.Context, events.EventBridgeEvent) error, delay time.Duration) *scanner {
+	ctx = lambdas.WithConsumer(ctx, lambdas.Scans) // GuardDuty's work and the rule's invocation: apart from any request's
 	return &scanner{ctx: ctx, s3: s3, record: record, delay: delay, log: s3.Log, slots: make(chan struct{}, 4)}
 }
 

@@ -201,7 +201,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		msg.mu.Unlock()
 	}
 	if msg != nil { // the stack's rule: the bus's version events to the previews function
-		hear := busRule(ctx, d.Log, c.BusName, previewEvents, app.Previews(s.fns[lambdas.Previews]))
+		hear := busRule(ctx, d.Log, c.BusName, previewEvents, lambdas.Previews, app.Previews(s.fns[lambdas.Previews]))
 		msg.mu.Lock()
 		msg.published = append(msg.published, hear)
 		msg.mu.Unlock()
