@@ -58,9 +58,10 @@ func (e *pdfEngine) firstPage(ctx context.Context, src []byte, size int) (image.
 	if err != nil {
 		return nil, err
 	}
+	killed := false
 	img, err := inTime(ctx, func() (image.Image, error) { return render(inst, src, size) },
-		func() { _ = inst.Kill() }) // stops the instance mid-page
-	if ctx.Err() == nil {
+		func() { killed, _ = true, inst.Kill() }) // stops the instance mid-page
+	if !killed { // back to the pool, even when ctx ended just after the page
 		_ = inst.Close()
 	}
 	return img, err
