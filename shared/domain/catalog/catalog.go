@@ -69,15 +69,21 @@ func notFound(uuid string) error {
 
 // Get returns one file of the caller's account.
 func (c *Catalog) Get(ctx context.Context, p auth.Principal, fileUUID string) (files.File, error) {
-	if err := p.Require(auth.ScopeRead); err != nil {
-		return files.File{}, err
-	}
-	f, err := c.file(ctx, p.AccountID, fileUUID)
+	f, err := c.readable(ctx, p, fileUUID)
 	if err != nil {
 		return files.File{}, err
 	}
 	f.Previews, err = c.linkPreviews(ctx, f, f.Previews)
 	return f, err
+}
+
+// readable reads one file for a caller that may read files, its
+// previews' links unsigned (for views of its versions).
+func (c *Catalog) readable(ctx context.Context, p auth.Principal, fileUUID string) (files.File, error) {
+	if err := p.Require(auth.ScopeRead); err != nil {
+		return files.File{}, err
+	}
+	return c.file(ctx, p.AccountID, fileUUID)
 }
 
 // linkPreviews signs a short-lived link to each preview of a file's

@@ -230,7 +230,7 @@ func (c *Catalog) page(ctx context.Context, p auth.Principal, q Query) (Query, P
 
 // Versions lists a file's versions, newest first.
 func (c *Catalog) Versions(ctx context.Context, p auth.Principal, fileUUID string, limit int, cursor string) (files.File, []files.Version, string, error) {
-	f, err := c.Get(ctx, p, fileUUID)
+	f, err := c.readable(ctx, p, fileUUID)
 	if err != nil {
 		return files.File{}, nil, "", err
 	}
@@ -263,7 +263,7 @@ func (c *Catalog) Versions(ctx context.Context, p auth.Principal, fileUUID strin
 
 // Version reads one version of a file.
 func (c *Catalog) Version(ctx context.Context, p auth.Principal, fileUUID, versionUUID string) (files.File, files.Version, error) {
-	f, err := c.Get(ctx, p, fileUUID)
+	f, err := c.readable(ctx, p, fileUUID)
 	if err != nil {
 		return files.File{}, files.Version{}, err
 	}
