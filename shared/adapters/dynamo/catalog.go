@@ -298,13 +298,20 @@ func (s *Store) RecordScan(ctx context.Context, v files.Version, prev files.Scan
 		UpdateExpression: aws.String("SET #scan = :scan" + queue), ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: values}})
 	if main {
-		tx.add(apperr.ErrConflict, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(v.FileUUID)),
-			UpdateExpression:          aws.String("SET #scan = :scan"),
-			ConditionExpression:       aws.String("attribute_exists(pk) AND version_uuid = :v"),
-			ExpressionAttributeNames:  map[string]string{"#scan": "scan"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":scan": scan, ":v": str(v.UUID)}}})
+		tx.add(apperr.ErrConflict, s.onMainFile(v, "scan", scan))
 	}
 	return s.commit(ctx, &tx, rec)
+}
+
+// onMainFile sets attribute name of version v's file to value (a file
+// shows its main version's verdict and previews), on condition that v is
+// still its main version.
+func (s *Store) onMainFile(v files.Version, name string, value types.AttributeValue) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(v.AccountID), fileSK(v.FileUUID)),
+		UpdateExpression:          aws.String("SET #a = :a"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND version_uuid = :v"),
+		ExpressionAttributeNames:  map[string]string{"#a": name},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":a": value, ":v": str(v.UUID)}}}
 }
 
 // scanIs is the condition that an existing version's verdict has status
@@ -327,9 +334,7 @@ func (s *Store) RecordPreviews(ctx context.Context, v files.Version, main bool, 
 		UpdateExpression: aws.String("SET previews = :pv"), ConditionExpression: aws.String("attribute_exists(pk) AND attribute_not_exists(previews)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pv": pv}}})
 	if main {
-		tx.add(nil, types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(pk, fileSK(v.FileUUID)),
-			UpdateExpression: aws.String("SET previews = :pv"), ConditionExpression: aws.String("attribute_exists(pk) AND version_uuid = :v"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pv": pv, ":v": str(v.UUID)}}})
+		tx.add(nil, s.onMainFile(v, "previews", pv))
 	}
 	return s.commit(ctx, &tx, rec)
 }

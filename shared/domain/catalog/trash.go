@@ -251,21 +251,30 @@ func (c *Catalog) purge(ctx context.Context, f files.File, source string) error 
 	if err != nil {
 		return err
 	}
-	for _, v := range vs {
-		for _, pv := range v.Previews {
-			if c.Previews == nil {
-				break
-			}
-			if err := c.Previews.Remove(ctx, pv.Key); err != nil {
-				return fmt.Errorf("version %s's preview: %w", v.UUID, err)
-			}
-		}
+	if err := c.removePreviews(ctx, vs); err != nil {
+		return err
 	}
 	err = c.Store.PurgeFile(ctx, f, vs, outbox.OfFile(outbox.FilePurged, f, nil, source, c.Clock.Now()))
 	if errors.Is(err, apperr.ErrConflict) {
 		return apperr.New(apperr.KindConflict, "file_changed", "the file was restored meanwhile")
 	}
 	return err
+}
+
+// removePreviews deletes the versions' previews (none are kept without
+// a previews' bucket).
+func (c *Catalog) removePreviews(ctx context.Context, vs []files.Version) error {
+	if c.Previews == nil {
+		return nil
+	}
+	for _, v := range vs {
+		for _, pv := range v.Previews {
+			if err := c.Previews.Remove(ctx, pv.Key); err != nil {
+				return fmt.Errorf("version %s's preview: %w", v.UUID, err)
+			}
+		}
+	}
+	return nil
 }
 
 // SweepBatch is how many due files one Sweep call handles; the sweeper

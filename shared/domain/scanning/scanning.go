@@ -161,12 +161,10 @@ func (s *Service) purge(ctx context.Context, v files.Version, now time.Time) err
 	if err := s.Blobs.Erase(ctx, v.Key); err != nil {
 		return err
 	}
-	for try := 0; ; try++ {
-		err := s.recordPurge(ctx, v.AccountID, v.FileUUID, v.UUID, now)
-		if !errors.Is(err, apperr.ErrConflict) || try == maxTries-1 {
-			return err
-		}
-	}
+	_, err := retried(func() (struct{}, error) {
+		return struct{}{}, s.recordPurge(ctx, v.AccountID, v.FileUUID, v.UUID, now)
+	})
+	return err
 }
 
 func (s *Service) recordPurge(ctx context.Context, account, fileUUID, versionUUID string, now time.Time) error {
@@ -238,8 +236,14 @@ func (s *Service) Record(ctx context.Context, v Verdict) (Outcome, error) {
 	if !slices.Contains(files.ScanStatuses, v.Status) || v.Status == files.ScanPending || v.Status == files.ScanOff {
 		return "", apperr.Invalid("status", "is not a verdict: "+string(v.Status))
 	}
+	return retried(func() (Outcome, error) { return s.record(ctx, account, fileUUID, versionUUID, v) })
+}
+
+// retried runs an optimistic step again while it conflicts with a
+// concurrent writer, up to maxTries times.
+func retried[T any](step func() (T, error)) (T, error) {
 	for try := 0; ; try++ {
-		out, err := s.record(ctx, account, fileUUID, versionUUID, v)
+		out, err := step()
 		if !errors.Is(err, apperr.ErrConflict) || try == maxTries-1 {
 			return out, err
 		}

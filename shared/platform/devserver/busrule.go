@@ -23,9 +23,7 @@ func previewEvents(ev PutEvent) bool {
 // busRule stands in for an EventBridge rule with a Lambda target, the
 // function name: each entry of bus that match takes is handed to fn
 // asynchronously (marked as that function's invocation, apart from any
-// request's), four at a time, retried twice as the stack's retry policy
-// does; a last failure is logged (the stack sends it to its failure
-// destination).
+// request's), four at a time (invokeTarget).
 func busRule(ctx context.Context, log *slog.Logger, bus string, match func(PutEvent) bool, name string,
 	fn func(context.Context, events.EventBridgeEvent) error) func(string, PutEvent) {
 	ctx = lambdas.WithConsumer(ctx, name)
@@ -39,15 +37,22 @@ func busRule(ctx context.Context, log *slog.Logger, bus string, match func(PutEv
 		go func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			var err error
-			for try := 0; try < 3 && ctx.Err() == nil; try++ {
-				if err = fn(ctx, e); err == nil {
-					return
-				}
-			}
-			if ctx.Err() == nil {
-				log.ErrorContext(ctx, "bus rule: the target failed the event", "type", ev.DetailType, "event_id", ev.ID, "err", err)
-			}
+			invokeTarget(ctx, log, fn, e)
 		}()
+	}
+}
+
+// invokeTarget hands ev to a rule's Lambda target as EventBridge does: retried
+// twice (the stack's retry policy), a last failure logged (the stack
+// sends it to its failure destination).
+func invokeTarget(ctx context.Context, log *slog.Logger, fn func(context.Context, events.EventBridgeEvent) error, ev events.EventBridgeEvent) {
+	var err error
+	for try := 0; try < 3 && ctx.Err() == nil; try++ {
+		if err = fn(ctx, ev); err == nil {
+			return
+		}
+	}
+	if ctx.Err() == nil {
+		log.ErrorContext(ctx, "rule target: the function failed the event", "source", ev.Source, "type", ev.DetailType, "event_id", ev.ID, "err", err)
 	}
 }

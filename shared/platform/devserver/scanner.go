@@ -149,13 +149,7 @@ func (sc *scanner) scan(ctx context.Context, key string, version *string) {
 	if err != nil {
 		sc.log.WarnContext(ctx, "scanner: tagging failed", "key", key, "err", err)
 	}
-	ev := scanResultEvent(sc.s3.Cfg.Bucket, key, scanned, aws.ToString(obj.ETag), status)
-	for try := 0; try < 3; try++ { // the rule's retry policy
-		if err = sc.record(ctx, ev); err == nil {
-			return
-		}
-	}
-	sc.log.ErrorContext(ctx, "scanner: the scans function failed the result", "key", key, "err", err)
+	invokeTarget(ctx, sc.log, sc.record, scanResultEvent(sc.s3.Cfg.Bucket, key, scanned, aws.ToString(obj.ETag), status))
 }
 
 // scanResultEvent is GuardDuty's scan result event for an object version.
