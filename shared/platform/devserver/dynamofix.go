@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // queryFix corrects minidyn's Query when it has both a FilterExpression
@@ -148,10 +149,17 @@ func (f queryFix) call(w http.ResponseWriter, r *http.Request, in map[string]any
 // writes back only the attributes it kept, so a removed attribute — and
 // the sparse index entry it keys — survives. After an UpdateItem or a
 // TransactWriteItems succeeded, the fix reads each item an update removed
-// attributes from and writes it back without them (not atomic, as no
-// other writer of those items runs between the two in this process's
-// tests; on DynamoDB the REMOVE is part of the update).
-type removeFix struct{ next http.Handler }
+// attributes from, deletes it and writes it back without them. On DynamoDB
+// the REMOVE is part of the update; here the update and its fix hold the
+// lock alone, and every other operation shares it, so no reader sees the
+// item missing between the delete and the put, and no writer's change is
+// lost between the read and the put (concurrent requests, the local
+// scanner's and previews' invocations: the soak test caught a download
+// that read a file's version in that window).
+type removeFix struct {
+	next http.Handler
+	mu   sync.RWMutex
+}
 
 var (
 	removeClause = regexp.MustCompile(`(?i)\bREMOVE\s+(.+?)\s*(?:\b(?:SET|ADD|DELETE)\b|$)`)
@@ -186,8 +194,8 @@ func removals(table string, key any, expr string, aliases map[string]any) []remo
 	return []removal{{table: table, key: key, names: names}}
 }
 
-func (f removeFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, in, ok := intercept(f.next, w, r, "UpdateItem", "TransactWriteItems")
+func (f *removeFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, in, ok := intercept(f.shared(), w, r, "UpdateItem", "TransactWriteItems")
 	if !ok {
 		return
 	}
@@ -208,9 +216,11 @@ func (f removeFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(todo) == 0 {
-		f.next.ServeHTTP(w, r)
+		f.shared().ServeHTTP(w, r)
 		return
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	rec := httptest.NewRecorder()
 	f.next.ServeHTTP(rec, r)
 	if rec.Code == http.StatusOK {
@@ -223,7 +233,16 @@ func (f removeFix) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(rec.Body.Bytes())
 }
 
-func (f removeFix) remove(r *http.Request, rm removal) {
+// shared is next, run while no update's fix is under way.
+func (f *removeFix) shared() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.RLock()
+		defer f.mu.RUnlock()
+		f.next.ServeHTTP(w, r)
+	})
+}
+
+func (f *removeFix) remove(r *http.Request, rm removal) {
 	got := f.call(r, "GetItem", map[string]any{"TableName": rm.table, "Key": rm.key, "ConsistentRead": true})
 	item, ok := got["Item"].(map[string]any)
 	if !ok {
@@ -240,7 +259,7 @@ func (f removeFix) remove(r *http.Request, rm removal) {
 	f.call(r, "PutItem", map[string]any{"TableName": rm.table, "Item": item})
 }
 
-func (f removeFix) call(r *http.Request, op string, in map[string]any) map[string]any {
+func (f *removeFix) call(r *http.Request, op string, in map[string]any) map[string]any {
 	rec := send(f.next, r, op, in)
 	var out map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &out)

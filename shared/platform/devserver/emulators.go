@@ -63,7 +63,7 @@ func StartDynamo(ctx context.Context) (string, error) {
 		return "", err
 	}
 	u := "http://" + ln.Addr().String()
-	tap := &streamTap{next: removeFix{next: queryFix{next: minidyn.NewServer()}}, subs: map[string]*Stream{}}
+	tap := &streamTap{next: &removeFix{next: queryFix{next: minidyn.NewServer()}}, subs: map[string]*Stream{}}
 	tapsMu.Lock()
 	taps[u] = tap
 	tapsMu.Unlock()
