@@ -1720,6 +1720,52 @@ export interface components {
         };
     };
     parameters: {
+        /** @description Files per page (default 50) */
+        Limit: number;
+        /** @description The signed cursor of the page before (_page.next_cursor); the other parameters must be the same */
+        Cursor: string;
+        /** @description These files only (at most 50); not with filter[entity] */
+        FilterUUID: string[];
+        /** @description Files whose name is exactly this (case-insensitive) */
+        FilterName: string;
+        /** @description Files whose name contains this (case-insensitive) */
+        FilterTerm: string;
+        /** @description Files with one of these extensions (without the dot) */
+        FilterExtensions: string[];
+        /** @description true: the trash (trashed files only); false or absent: files not trashed */
+        FilterDeleted: boolean;
+        /** @description Files of at least this size, in filter[size][unit] (a plain decimal) */
+        FilterSizeFrom: string;
+        /** @description Files of at most this size, in filter[size][unit] */
+        FilterSizeTo: string;
+        /** @description The unit of the size filters (1024-based; default B) */
+        FilterSizeUnit: "B" | "KB" | "MB" | "GB" | "TB";
+        /** @description Which time the date filters compare (default created_at) */
+        FilterDateType: "created_at" | "updated_at";
+        /** @description At or after this time (RFC 3339, or a Unix time in seconds) */
+        FilterDateFrom: string;
+        /** @description At or before this time (RFC 3339, or a Unix time in seconds) */
+        FilterDateTo: string;
+        /** @description A period instead of from/to (in UTC) */
+        FilterDatePreset: "today" | "yesterday" | "current_week" | "last_week" | "current_month" | "last_month" | "last_7_days" | "last_30_days";
+        /** @description Files created by one of these (the token's name, or its id) */
+        FilterCreatedBy: string[];
+        /** @description How the files arrived */
+        FilterSource: "api" | "wegly";
+        /** @description Files whose main version's malware scan status is one of these (comma-separated, or repeated as filter[scan][]) */
+        FilterScan: string;
+        /** @description With filter[entity][id], the files attached to that entity */
+        FilterEntityType: "lead" | "deal" | "contact" | "company" | "customer" | "opportunity" | "case";
+        /** @description The entity's UUID or numeric code */
+        FilterEntityID: string;
+        /** @description Attachments of these kinds only (default media and note) */
+        FilterEntityKind: ("media" | "note" | "field")[];
+        /** @description Newest first (desc, the default) or oldest first */
+        OrderCreatedAt: "asc" | "desc";
+        /** @description previews: each file's previews, with signed links (a listing shows none otherwise) */
+        WithPreviews: "previews";
+        /** @description Kommo's spelling of with=previews */
+        WithPreview: boolean;
         /** @description An upload ticket (POST /v1/upload-tickets) */
         Ticket: string;
         EntityType: string;
@@ -2159,14 +2205,52 @@ export interface operations {
     listFiles: {
         parameters: {
             query?: {
-                limit?: number;
-                cursor?: string;
+                /** @description Files per page (default 50) */
+                limit?: components["parameters"]["Limit"];
+                /** @description The signed cursor of the page before (_page.next_cursor); the other parameters must be the same */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description These files only (at most 50); not with filter[entity] */
+                "filter[uuid][]"?: components["parameters"]["FilterUUID"];
+                /** @description Files whose name is exactly this (case-insensitive) */
+                "filter[name]"?: components["parameters"]["FilterName"];
+                /** @description Files whose name contains this (case-insensitive) */
+                "filter[term]"?: components["parameters"]["FilterTerm"];
+                /** @description Files with one of these extensions (without the dot) */
+                "filter[extensions][]"?: components["parameters"]["FilterExtensions"];
+                /** @description true: the trash (trashed files only); false or absent: files not trashed */
+                "filter[deleted]"?: components["parameters"]["FilterDeleted"];
+                /** @description Files of at least this size, in filter[size][unit] (a plain decimal) */
+                "filter[size][from]"?: components["parameters"]["FilterSizeFrom"];
+                /** @description Files of at most this size, in filter[size][unit] */
+                "filter[size][to]"?: components["parameters"]["FilterSizeTo"];
+                /** @description The unit of the size filters (1024-based; default B) */
+                "filter[size][unit]"?: components["parameters"]["FilterSizeUnit"];
+                /** @description Which time the date filters compare (default created_at) */
+                "filter[date][type]"?: components["parameters"]["FilterDateType"];
+                /** @description At or after this time (RFC 3339, or a Unix time in seconds) */
+                "filter[date][from]"?: components["parameters"]["FilterDateFrom"];
+                /** @description At or before this time (RFC 3339, or a Unix time in seconds) */
+                "filter[date][to]"?: components["parameters"]["FilterDateTo"];
+                /** @description A period instead of from/to (in UTC) */
+                "filter[date][date_preset]"?: components["parameters"]["FilterDatePreset"];
+                /** @description Files created by one of these (the token's name, or its id) */
+                "filter[created_by][]"?: components["parameters"]["FilterCreatedBy"];
+                /** @description How the files arrived */
+                "filter[source]"?: components["parameters"]["FilterSource"];
                 /** @description Files whose main version's malware scan status is one of these (comma-separated, or repeated as filter[scan][]) */
-                "filter[scan]"?: string;
+                "filter[scan]"?: components["parameters"]["FilterScan"];
+                /** @description With filter[entity][id], the files attached to that entity */
+                "filter[entity][type]"?: components["parameters"]["FilterEntityType"];
+                /** @description The entity's UUID or numeric code */
+                "filter[entity][id]"?: components["parameters"]["FilterEntityID"];
+                /** @description Attachments of these kinds only (default media and note) */
+                "filter[entity][kind][]"?: components["parameters"]["FilterEntityKind"];
+                /** @description Newest first (desc, the default) or oldest first */
+                "order[created_at]"?: components["parameters"]["OrderCreatedAt"];
                 /** @description previews: each file's previews, with signed links (a listing shows none otherwise) */
-                with?: "previews";
+                with?: components["parameters"]["WithPreviews"];
                 /** @description Kommo's spelling of with=previews */
-                with_preview?: boolean;
+                with_preview?: components["parameters"]["WithPreview"];
             };
             header?: never;
             path?: never;
@@ -2647,8 +2731,42 @@ export interface operations {
     entityFiles: {
         parameters: {
             query?: {
-                /** @description previews: each file's previews, with signed links */
-                with?: "previews";
+                /** @description Files per page (default 50) */
+                limit?: components["parameters"]["Limit"];
+                /** @description The signed cursor of the page before (_page.next_cursor); the other parameters must be the same */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Files whose name is exactly this (case-insensitive) */
+                "filter[name]"?: components["parameters"]["FilterName"];
+                /** @description Files whose name contains this (case-insensitive) */
+                "filter[term]"?: components["parameters"]["FilterTerm"];
+                /** @description Files with one of these extensions (without the dot) */
+                "filter[extensions][]"?: components["parameters"]["FilterExtensions"];
+                /** @description Files of at least this size, in filter[size][unit] (a plain decimal) */
+                "filter[size][from]"?: components["parameters"]["FilterSizeFrom"];
+                /** @description Files of at most this size, in filter[size][unit] */
+                "filter[size][to]"?: components["parameters"]["FilterSizeTo"];
+                /** @description The unit of the size filters (1024-based; default B) */
+                "filter[size][unit]"?: components["parameters"]["FilterSizeUnit"];
+                /** @description Which time the date filters compare (default created_at) */
+                "filter[date][type]"?: components["parameters"]["FilterDateType"];
+                /** @description At or after this time (RFC 3339, or a Unix time in seconds) */
+                "filter[date][from]"?: components["parameters"]["FilterDateFrom"];
+                /** @description At or before this time (RFC 3339, or a Unix time in seconds) */
+                "filter[date][to]"?: components["parameters"]["FilterDateTo"];
+                /** @description A period instead of from/to (in UTC) */
+                "filter[date][date_preset]"?: components["parameters"]["FilterDatePreset"];
+                /** @description Files created by one of these (the token's name, or its id) */
+                "filter[created_by][]"?: components["parameters"]["FilterCreatedBy"];
+                /** @description How the files arrived */
+                "filter[source]"?: components["parameters"]["FilterSource"];
+                /** @description Files whose main version's malware scan status is one of these (comma-separated, or repeated as filter[scan][]) */
+                "filter[scan]"?: components["parameters"]["FilterScan"];
+                /** @description Attachments of these kinds only (default media and note) */
+                "filter[entity][kind][]"?: components["parameters"]["FilterEntityKind"];
+                /** @description Newest first (desc, the default) or oldest first */
+                "order[created_at]"?: components["parameters"]["OrderCreatedAt"];
+                /** @description previews: each file's previews, with signed links (a listing shows none otherwise) */
+                with?: components["parameters"]["WithPreviews"];
             };
             header?: never;
             path: {
