@@ -5,10 +5,11 @@ ADDR      ?= 127.0.0.1:8080
 # the machine has libavif or libheif (their Go packages would load them)
 export GOFLAGS := -tags=nodynamic $(GOFLAGS)
 
-.PHONY: run test test-short check deadcode vet build clean deploy synth diff destroy invoke fuzz bench load js-types openapi-lint bus-schema
+.PHONY: run console test test-short check deadcode vet build clean deploy synth diff destroy invoke fuzz bench load js-types openapi-lint bus-schema
 
-## run: the whole API on localhost with embedded DynamoDB, S3, SQS and EventBridge; prints a dev token
-run:
+## run: the whole API on localhost with embedded DynamoDB, S3, SQS and EventBridge, the files
+## console at its root; prints a dev token and the console's link
+run: console
 	$(GO) run ./cmd/anexo-local -addr $(ADDR)
 
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
@@ -18,6 +19,7 @@ RIE := $(shell $(GO) env GOPATH)/bin/aws-lambda-rie
 ## CDK assertions + cfn-lint, bootstraps under aws-lambda-rie), with -race
 BROWSERTEST := shared/platform/devserver/web/browsertest
 JSCLIENT    := clients/js
+CONSOLE     := clients/console
 
 # Every test process that runs functions enforces their IAM policies and
 # leaves the grants their code used in IAM_USAGE; after the suite,
@@ -29,9 +31,9 @@ IAM_USAGE ?= $(CURDIR)/.cache/iam-usage
 # a second pass runs them without it (shared/testing/e2e/bytes_test.go).
 E2E_BYTES := TestKommoPartCrashSafety|TestKommoFilesAPI|TestKommoAnyPartSizes|TestUploadSizes|TestWholeFileChecksum|TestOnePassChecksum|TestCompleteCrashSafety
 
-test: openapi-lint vet deadcode $(RIE) $(BROWSERTEST)/node_modules $(JSCLIENT)/node_modules
+test: openapi-lint vet deadcode $(RIE) $(BROWSERTEST)/node_modules console
 	rm -rf $(IAM_USAGE) && mkdir -p $(IAM_USAGE)
-	ANEXO_IAM_USAGE=$(IAM_USAGE) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
+	ANEXO_JS_BUILT=1 ANEXO_IAM_USAGE=$(IAM_USAGE) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
 	ANEXO_IAM_USAGE=$(IAM_USAGE) $(GO) test -count=1 -timeout 10m -run '^($(E2E_BYTES))$$' ./shared/testing/e2e
 	ANEXO_IAM_USAGE=$(IAM_USAGE) ANEXO_IAM_COVERAGE=1 $(GO) test -count=1 -run '^TestPoliciesMatchTheCode$$' ./shared/platform/iam
 	$(MAKE) fuzz FUZZTIME=50000x
@@ -81,6 +83,21 @@ $(BROWSERTEST)/node_modules: $(BROWSERTEST)/package-lock.json
 $(JSCLIENT)/node_modules: $(JSCLIENT)/package-lock.json
 	cd $(JSCLIENT) && npm ci --no-audit --no-fund
 	@touch $@
+
+# the client's build (dist/), which the console bundles; make test builds it
+# before the tests, which then leave it alone (ANEXO_JS_BUILT)
+$(JSCLIENT)/dist/browser.js: $(JSCLIENT)/node_modules $(JSCLIENT)/tsconfig.json $(wildcard $(JSCLIENT)/src/*.ts)
+	cd $(JSCLIENT) && npm run build
+
+# the files console's toolchain (esbuild, TypeScript, Preact; playwright-core
+# and axe-core for its browser test)
+$(CONSOLE)/node_modules: $(CONSOLE)/package-lock.json $(JSCLIENT)/node_modules
+	cd $(CONSOLE) && npm ci --no-audit --no-fund
+	@touch $@
+
+## console: build the files console into clients/console/dist (make run serves it at /)
+console: $(CONSOLE)/node_modules $(JSCLIENT)/dist/browser.js
+	cd $(CONSOLE) && npm run build
 
 # Redocly CLI (pinned in shared/inbound/openapi/lint) lints the OpenAPI document
 # with its recommended rules, every warning an error

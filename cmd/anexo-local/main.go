@@ -26,6 +26,7 @@ func main() {
 	useAWS := flag.Bool("aws", false, "use real AWS (default credentials, TABLE_NAME, BUCKET_NAME) instead of emulators")
 	scanning := flag.Bool("malware-scanning", true, "scan new versions with GuardDuty's local stand-in (it flags the EICAR test file; embedded S3 only)")
 	scanDelay := flag.Duration("scan-delay", time.Second, "how long the stand-in takes to report a scan")
+	console := flag.String("console", filepath.Join("clients", "console", "dist"), "the built files console to serve at / (make run builds it)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -40,7 +41,11 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	var origins []string // pages besides the upload page that may upload to the embedded S3
+	// absolute before the embedded S3 starts (it changes the working directory)
+	if *console, err = filepath.Abs(*console); err != nil {
+		fail(err)
+	}
+	var origins []string // pages besides the console and the Uppy page that may upload to the embedded S3
 	for _, o := range strings.Split(os.Getenv("ANEXO_CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			origins = append(origins, o)
@@ -58,7 +63,7 @@ func main() {
 		}
 	}
 	srv, err := devserver.Start(ctx, devserver.Options{Addr: *addr, DataDir: abs, UseAWS: *useAWS, Config: cfg, SweepEvery: time.Minute,
-		CORSOrigins: origins, ScanDelay: *scanDelay})
+		CORSOrigins: origins, ScanDelay: *scanDelay, Console: *console})
 	if err != nil {
 		fail(err)
 	}
@@ -75,7 +80,8 @@ func main() {
 export ANEXO_URL=%[1]s
 export ANEXO_TOKEN=%[6]s
 
-Upload page (Uppy): %[1]s/#token=%[6]s
+Files console: %[1]s/#token=%[6]s
+Uppy page: %[1]s/uppy/#token=%[6]s
 Malware scanning: %[8]s
 
 Try it:

@@ -73,6 +73,7 @@ func TestSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-data", t.TempDir())
+	cmd.Dir = filepath.Join("..", "..") // the repository's root, as make run: the console's default clients/console/dist
 	cmd.Env = append(withoutEndpoints(os.Environ()), "ANEXO_WEBHOOK_CA_FILE="+caFile)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -85,6 +86,7 @@ func TestSoak(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	endpoint, token := banner(t, stdout)
+	console(t, endpoint)
 	api := &client.Client{Endpoint: endpoint, Token: token}
 	hook, _, err := api.CreateWebhook(context.Background(), client.NewWebhook{URL: receiver.URL + "/hooks"})
 	if err != nil {
@@ -128,6 +130,30 @@ func TestSoak(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "DATA RACE") {
 		t.Fatalf("the server raced:\n%s", stderr.String())
+	}
+}
+
+// console checks the root serves the files console (make test builds it
+// before the tests; elsewhere, without a build, the page saying how) under
+// its Content-Security-Policy.
+func console(t *testing.T, endpoint string) {
+	t.Helper()
+	resp, err := http.Get(endpoint + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	built := resp.StatusCode == http.StatusOK && strings.Contains(string(body), `<div id="app">`)
+	switch {
+	case built:
+	case os.Getenv("CI") != "":
+		t.Fatalf("/ does not serve the built console (make test builds it): %d %s", resp.StatusCode, body)
+	default:
+		t.Logf("the console is not built (make console): / answers %d", resp.StatusCode)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Fatalf("/ answers the policy %q", csp)
 	}
 }
 

@@ -18,7 +18,7 @@ func TestListingParametersDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Paths map[string]map[string]yaml.Node `yaml:"paths"`
+		Paths      map[string]map[string]yaml.Node `yaml:"paths"`
 		Components struct {
 			Parameters map[string]struct {
 				Name string `yaml:"name"`

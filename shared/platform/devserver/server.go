@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,9 @@ type Options struct {
 	// CORSOrigins are web origins besides the server's own whose pages may
 	// upload straight to the bucket (ANEXO_CORS_ORIGINS in make run).
 	CORSOrigins []string
+	// Console is the directory of the built files console, served at /
+	// (make run: clients/console/dist; empty: a page saying how to build it).
+	Console string
 	// ScanDelay is how long the malware scanner's stand-in takes to report
 	// a new object (with Config.MalwareScanning, on the embedded S3).
 	ScanDelay time.Duration
@@ -271,6 +275,23 @@ func (s *Server) pageOrigins(o Options, ln net.Listener) []string {
 	return append([]string{s.URL, fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)}, o.CORSOrigins...)
 }
 
+// storageOrigins are where the console's pages send parts and load
+// previews from: the emulator, or the buckets' regional endpoints.
+func storageOrigins(c app.Config) []string {
+	if c.S3Endpoint != "" {
+		if u, err := url.Parse(c.S3Endpoint); err == nil {
+			return []string{u.Scheme + "://" + u.Host}
+		}
+	}
+	var out []string
+	for _, b := range []string{c.Bucket, c.PreviewsBucket} {
+		if b != "" {
+			out = append(out, fmt.Sprintf("https://%s.s3.%s.amazonaws.com", b, c.Region))
+		}
+	}
+	return out
+}
+
 // router is API Gateway over the server's functions, on listener ln.
 func (s *Server) router(o Options, ln net.Listener) *Router {
 	handlers := map[string]httpapi.Handler{}
@@ -282,7 +303,8 @@ func (s *Server) router(o Options, ln net.Listener) *Router {
 	rt := &Router{Routes: httpapi.All(), Functions: handlers, Authorizer: app.Authorizer(s.fns[lambdas.Authorizer]), Log: s.Deps.Log,
 		Now: s.Deps.Cfg.Now, AuthorizerCache: o.AuthorizerCache,
 		Hosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", ln.Addr().(*net.TCPAddr).Port)}}
-	rt.Extra = web.Handler() // the upload page at /
+	// the console at /, the Uppy page at /uppy/
+	rt.Extra = web.Handler(o.Console, web.CSP(storageOrigins(s.Deps.Cfg)...))
 	// the pages that may upload to the bucket may call the API
 	rt.CORS = &CORS{Policy: httpapi.CORS, Origins: s.pageOrigins(o, ln)}
 	if !o.NoThrottle {

@@ -15,7 +15,7 @@ import (
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
-// TestUploadPageInChromium drives the page `make run` serves in headless
+// TestUploadPageInChromium drives the Uppy page `make run` serves in headless
 // Chromium (Debian's chromium + playwright-core): Uppy's Dashboard uploads
 // one small file (a POST policy form upload, recorded from S3's report),
 // one multi-part file (the companion multipart routes) and a picture,
@@ -51,7 +51,7 @@ func TestUploadPageInChromium(t *testing.T) {
 	e.probe.Reset()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(dir, "uppy.mjs"), e.srv.URL + "/", c.token}, paths...)...)
+	cmd := exec.CommandContext(ctx, "node", append([]string{filepath.Join(dir, "uppy.mjs"), e.srv.URL + "/uppy/", c.token}, paths...)...)
 	saved := filepath.Join(tmp, "downloaded")
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "DOWNLOAD_NAME=proposta.pdf", "DOWNLOAD_TO="+saved, "THUMB_NAME=foto.png")
 	var stdout, stderr bytes.Buffer

@@ -1,0 +1,42 @@
+// Routes live in the URL's fragment (#/files, #/files/<uuid>, …): the
+// console is static files, served from any path, with no server routes.
+import { useEffect, useState } from "preact/hooks";
+
+export type Route =
+  | { name: "files" }
+  | { name: "file"; uuid: string }
+  | { name: "trash" }
+  | { name: "upload" };
+
+export function parse(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  switch (parts[0]) {
+    case "files":
+      return parts[1] ? { name: "file", uuid: parts[1] } : { name: "files" };
+    case "trash":
+      return { name: "trash" };
+    case "upload":
+      return { name: "upload" };
+  }
+  return { name: "files" };
+}
+
+export function href(r: Route): string {
+  switch (r.name) {
+    case "file":
+      return `#/files/${encodeURIComponent(r.uuid)}`;
+    default:
+      return `#/${r.name}`;
+  }
+}
+
+/** useRoute is the current route, following the fragment. */
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parse(location.hash));
+  useEffect(() => {
+    const on = () => setRoute(parse(location.hash));
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+  return route;
+}

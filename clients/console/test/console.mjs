@@ -1,0 +1,223 @@
+// Drives the console in headless Chromium (Debian's chromium,
+// playwright-core) as a person would, screen by screen, runs axe-core on
+// each and saves screenshots. Prints what it saw as JSON; exits 1 on the
+// first step that did not go as it should. Run by console_test.go, which
+// starts the server and seeds the account (SEED: what it made).
+// Env: CHROMIUM, ANEXO_URL, ANEXO_TOKEN, SHOTS (a directory), WORK (files
+// to upload: nota.txt, gravação-longa.bin), SEED (JSON).
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const axeSource = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
+const { ANEXO_URL: url, ANEXO_TOKEN: token, SHOTS: shots, WORK: work } = process.env;
+const seed = JSON.parse(process.env.SEED);
+
+const out = { console: [], axe: {}, steps: [] };
+const step = (s) => out.steps.push(s);
+const check = (ok, what) => {
+  if (!ok) throw new Error(what);
+};
+
+/** audit runs axe-core on the page as it is and saves a screenshot. */
+async function audit(page, name) {
+  await page.evaluate(axeSource); // by the DevTools protocol: the page's CSP does not apply
+  out.axe[name] = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, target: v.nodes[0] && v.nodes[0].target }));
+  });
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+function watch(page) {
+  page.on("console", (m) => out.console.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => out.console.push(`pageerror: ${e.message}`));
+}
+
+const rows = (page) => page.locator("main table tbody tr");
+/** only waits until the list shows one file, named name. */
+const only = (page, name) =>
+  page.waitForFunction((name) => {
+    const rs = document.querySelectorAll("main table tbody tr");
+    return rs.length === 1 && rs[0].textContent.includes(name);
+  }, name);
+const heading = (page) => page.locator("main h1");
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
+try {
+  const ctx = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = await ctx.newPage();
+  watch(page);
+
+  // Sign in: a wrong token is refused with the API's word; the right one opens the files
+  await page.goto(url + "/");
+  await page.getByLabel("Token").waitFor();
+  await audit(page, "signin");
+  await page.getByLabel("Token").fill("anx_not-a-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "not accepted" }).waitFor();
+  await page.getByLabel("Token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await heading(page).filter({ hasText: "Files" }).waitFor();
+  step("sign-in: a wrong token refused, the right one opens Files");
+
+  // Files: the first page, its thumbnails, the next page, search as you type, a filter
+  await page.getByLabel("Per page").selectOption("25");
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length === 25);
+  const thumb = page.locator("main table tbody tr", { hasText: "foto.png" }).locator("img");
+  await thumb.waitFor();
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await thumb.elementHandle());
+  await page.getByRole("button", { name: "Next page" }).click();
+  await page.getByText("Page 2").waitFor();
+  await page.waitForFunction((n) => document.querySelectorAll("main table tbody tr").length === n, seed.files - 25);
+  await page.getByRole("button", { name: "Previous page" }).click();
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length === 25);
+  await audit(page, "files");
+  await page.getByLabel("Search by name").pressSequentially("relat", { delay: 40 });
+  await only(page, "relatório-anual.pdf");
+  await page.getByLabel("Search by name").fill("");
+  await page.getByText("Filters", { exact: true }).click();
+  await page.getByLabel("Extensions").fill("png");
+  await only(page, "foto.png");
+  await page.getByLabel("Extensions").fill("");
+  await page.getByRole("checkbox", { name: "Infected" }).check();
+  await only(page, "eicar.com.txt");
+  check((await rows(page).first().textContent()).includes("Infected"), "the EICAR file's row does not say Infected");
+  await audit(page, "files-filtered");
+  await page.getByRole("button", { name: "Clear filters" }).click();
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length === 25);
+  step(`files: 25 + ${seed.files - 25} over two pages, thumbnail loaded, search, extension and scan filters`);
+
+  // Keyboard: the skip link first, then the file's link, Enter opens it with focus on its heading
+  await page.reload();
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length > 0);
+  await page.keyboard.press("Tab");
+  check((await page.evaluate(() => document.activeElement.textContent)) === "Skip to content", "the first Tab does not reach the skip link");
+  const link = page.getByRole("link", { name: "contrato.txt" });
+  await link.focus();
+  await page.keyboard.press("Enter");
+  await heading(page).filter({ hasText: "contrato.txt" }).waitFor();
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === "screen-title");
+  step("keyboard: skip link first; Enter on a file's link opens it, focus on its heading");
+
+  // A file: two versions, the older made main again, a download, where it is attached
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length === 2);
+  await page.getByText(seed.entity).waitFor();
+  await audit(page, "file");
+  const mainBefore = await page.locator("main table tbody tr.selected").textContent();
+  await page.getByRole("button", { name: /^Make main/ }).click();
+  await page.getByRole("status").filter({ hasText: "main one now" }).waitFor();
+  await page.waitForFunction((before) => {
+    const sel = document.querySelector("main table tbody tr.selected");
+    return sel && sel.textContent !== before;
+  }, mainBefore);
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download", exact: true }).click()]);
+  const body = await readFile(await dl.path(), "utf8");
+  check(body === "contrato, primeira versão\n", `the download after make-main holds ${JSON.stringify(body)}`);
+  check(dl.suggestedFilename() === "contrato.txt", `download named ${dl.suggestedFilename()}`);
+  step("file: make-main moved the main version; the download is the older version's bytes, named contrato.txt; attached to the lead");
+
+  // Trash: trash a file from the list, restore it from the trash, purge the old one after confirming
+  await page.goto(url + "/#/files");
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length > 0);
+  await page.getByRole("checkbox", { name: "Select documento-00.txt" }).check();
+  await page.getByRole("button", { name: "Move to trash" }).click();
+  await page.getByRole("status").filter({ hasText: "1 moved to the trash" }).waitFor();
+  await page.getByRole("link", { name: "Trash" }).click();
+  await heading(page).filter({ hasText: "Trash" }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length === 2);
+  await audit(page, "trash");
+  await page.getByRole("checkbox", { name: "Select documento-00.txt" }).check();
+  await page.getByRole("button", { name: "Restore" }).click();
+  await page.getByRole("status").filter({ hasText: "1 restored" }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length === 1);
+  await page.getByRole("checkbox", { name: "Select antigo.txt" }).check();
+  await page.getByRole("button", { name: "Delete forever" }).click();
+  const dialog = page.getByRole("dialog", { name: /Delete 1 files forever/ });
+  await dialog.waitFor();
+  await audit(page, "trash-confirm");
+  await page.keyboard.press("Escape"); // cancel: nothing happens
+  await dialog.waitFor({ state: "hidden" });
+  check((await rows(page).count()) === 1, "Escape in the dialog purged");
+  await page.getByRole("button", { name: "Delete forever" }).click();
+  await dialog.getByRole("button", { name: "Delete forever" }).click();
+  await page.getByRole("status").filter({ hasText: "1 deleted forever" }).waitFor();
+  await page.getByText("The trash is empty.").waitFor();
+  step("trash: trashed from Files, restored, purged after a confirmation (Escape cancels)");
+
+  // Upload: two files at once; the big one paused after its first part, the page reloaded,
+  // the same file chosen again: it goes on from what storage holds
+  let parts = [];
+  let part1Done = false;
+  page.on("requestfinished", (r) => {
+    const u = new URL(r.url());
+    if (u.searchParams.get("partNumber") === "1" && u.searchParams.has("uploadId")) part1Done = true;
+  });
+  await page.route((u) => u.searchParams.has("partNumber") && u.searchParams.has("uploadId"), async (route) => {
+    const n = Number(new URL(route.request().url()).searchParams.get("partNumber"));
+    parts.push(n);
+    if (n > 1) await new Promise((r) => setTimeout(r, 1500)); // slow enough to pause
+    await route.continue();
+  });
+  await page.getByRole("link", { name: "Upload" }).click();
+  await heading(page).filter({ hasText: "Upload" }).waitFor();
+  await page.setInputFiles("input[data-testid=files]", [join(work, "nota.txt"), join(work, "gravação-longa.bin")]);
+  await page.locator("li.upload.completed", { hasText: "nota.txt" }).waitFor();
+  for (let i = 0; !part1Done; i++) {
+    check(i < 600, "part 1 did not reach storage in 30 s");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await page.getByRole("button", { name: "Pause gravação-longa.bin" }).click();
+  await page.locator("li.upload.paused", { hasText: "gravação-longa.bin" }).waitFor();
+  await audit(page, "upload");
+  await page.reload();
+  await page.getByRole("heading", { name: "Interrupted uploads" }).waitFor();
+  check((await page.locator(".interrupted li").textContent()).includes("gravação-longa.bin"), "the interrupted upload is not listed after the reload");
+  parts = [];
+  await page.setInputFiles("input[data-testid=files]", [join(work, "gravação-longa.bin")]);
+  await page.locator("li.upload.completed", { hasText: "gravação-longa.bin" }).waitFor({ timeout: 60000 });
+  check(!parts.includes(1), `after the reload part 1 was sent again (parts ${parts})`);
+  check((await page.locator(".interrupted").count()) === 0, "the interrupted list stays after the upload");
+  step(`upload: nota.txt and a 21 MiB file in parallel; paused, reloaded, resumed with parts ${parts.sort((a, b) => a - b)} (part 1 was in storage)`);
+  await page.unroute(() => true);
+  await ctx.close();
+
+  // Brazilian Portuguese, from the browser's language; the token from the link, cleared at once
+  const pt = await browser.newContext({ locale: "pt-BR", viewport: { width: 1280, height: 900 } });
+  const ptPage = await pt.newPage();
+  watch(ptPage);
+  await ptPage.goto(`${url}/#token=${encodeURIComponent(token)}`);
+  await heading(ptPage).filter({ hasText: "Arquivos" }).waitFor();
+  check(!ptPage.url().includes(token) && ptPage.url().endsWith("#/files"), `the token stays in the address bar: ${ptPage.url()}`);
+  check((await ptPage.evaluate(() => document.documentElement.lang)) === "pt-BR", "html lang is not pt-BR");
+  await ptPage.getByRole("link", { name: "Lixeira" }).waitFor();
+  await ptPage.waitForFunction(() => document.querySelectorAll("main table tbody tr").length > 0);
+  await audit(ptPage, "files-pt-BR");
+  step("pt-BR: chosen from the browser; a #token= link signs in and leaves the address bar at once");
+  await pt.close();
+
+  // A phone: 360 px wide, nothing wider than the screen
+  const phone = await browser.newContext({ locale: "en-US", viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+  const phonePage = await phone.newPage();
+  watch(phonePage);
+  await phonePage.goto(`${url}/#token=${encodeURIComponent(token)}`);
+  await phonePage.waitForFunction(() => document.querySelectorAll("main table tbody tr").length > 0);
+  const width = await phonePage.evaluate(() => document.documentElement.scrollWidth);
+  check(width <= 360, `at 360 px the page is ${width} px wide`);
+  await audit(phonePage, "files-360");
+  step(`360 px: the files screen fits (${width} px)`);
+  await phone.close();
+
+  // the strict CSP held: nothing was refused, nothing threw
+  const refused = out.console.filter((l) => /Content Security Policy|pageerror/.test(l));
+  check(refused.length === 0, `the page broke its policy or threw: ${refused.join(" | ")}`);
+} catch (e) {
+  out.error = String((e && e.stack) || e);
+} finally {
+  await browser.close();
+}
+process.stdout.write(JSON.stringify(out) + "\n");
+process.exit(out.error ? 1 : 0);
