@@ -195,6 +195,13 @@ try {
   check((await ptPage.evaluate(() => document.documentElement.lang)) === "pt-BR", "html lang is not pt-BR");
   await ptPage.getByRole("link", { name: "Lixeira" }).waitFor();
   await ptPage.waitForFunction(() => document.querySelectorAll("main table tbody tr").length > 0);
+  // how soon a person sees something, and their files (a fresh load, the API on this machine)
+  const timing = await ptPage.evaluate(() => ({
+    fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime,
+    listed: performance.now(),
+    script: performance.getEntriesByType("resource").filter((r) => r.name.endsWith(".js")).map((r) => r.transferSize || r.encodedBodySize)[0],
+  }));
+  step(`first render: first contentful paint ${Math.round(timing.fcp)} ms, files listed by ${Math.round(timing.listed)} ms (upper bound), script ${timing.script} B`);
   await audit(ptPage, "files-pt-BR");
   step("pt-BR: chosen from the browser; a #token= link signs in and leaves the address bar at once");
   await pt.close();
