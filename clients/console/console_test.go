@@ -129,7 +129,7 @@ func TestConsoleInChromium(t *testing.T) {
 	for _, s := range res.Steps {
 		t.Log(s)
 	}
-	screens := []string{"signin", "files", "files-filtered", "file", "trash", "trash-confirm", "upload", "files-pt-BR", "files-360"}
+	screens := []string{"signin", "files", "files-filtered", "file", "trash", "trash-confirm", "tokens", "upload", "files-pt-BR", "files-360"}
 	for _, s := range screens {
 		v, ok := res.Axe[s]
 		if !ok {

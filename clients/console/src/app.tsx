@@ -8,6 +8,7 @@ import { href, type Route, useRoute } from "./route.js";
 import { FileScreen } from "./screens/file.js";
 import { FilesScreen } from "./screens/files.js";
 import { SignIn } from "./screens/signin.js";
+import { TokensScreen } from "./screens/tokens.js";
 import { UploadScreen } from "./screens/upload.js";
 import { clear, connect, load, save, type Session } from "./session.js";
 
@@ -15,6 +16,7 @@ const nav: { route: Route; label: () => string }[] = [
   { route: { name: "files" }, label: () => t("nav.files") },
   { route: { name: "upload" }, label: () => t("nav.upload") },
   { route: { name: "trash" }, label: () => t("nav.trash") },
+  { route: { name: "tokens" }, label: () => t("nav.tokens") },
 ];
 
 export function App() {
@@ -80,6 +82,7 @@ export function App() {
         {route.name === "trash" && <FilesScreen key="trash" client={client} trash />}
         {route.name === "file" && <FileScreen key={route.uuid} client={client} uuid={route.uuid} />}
         {route.name === "upload" && <UploadScreen client={client} />}
+        {route.name === "tokens" && <TokensScreen client={client} />}
       </main>
     </>
   );

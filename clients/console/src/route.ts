@@ -6,7 +6,8 @@ export type Route =
   | { name: "files" }
   | { name: "file"; uuid: string }
   | { name: "trash" }
-  | { name: "upload" };
+  | { name: "upload" }
+  | { name: "tokens" };
 
 export function parse(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -17,6 +18,8 @@ export function parse(hash: string): Route {
       return { name: "trash" };
     case "upload":
       return { name: "upload" };
+    case "tokens":
+      return { name: "tokens" };
   }
   return { name: "files" };
 }

@@ -148,6 +148,36 @@ try {
   await page.getByText("The trash is empty.").waitFor();
   step("trash: trashed from Files, restored, purged after a confirmation (Escape cancels)");
 
+  // Tokens: mint one and see its secret once, rotate it (the old secret ends at once), revoke it
+  const works = async (secret) => (await fetch(`${url}/v1/usage`, { headers: { Authorization: `Bearer ${secret}` } })).status === 200;
+  await page.getByRole("link", { name: "Tokens" }).click();
+  await heading(page).filter({ hasText: "Tokens" }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length >= 1);
+  await page.getByLabel("Name").fill("CRM do cliente");
+  await page.getByRole("checkbox", { name: "files:write" }).check();
+  await page.getByRole("combobox", { name: /^Expires/ }).selectOption("month");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const first = await page.getByTestId("secret").textContent();
+  check(/^anx_/.test(first) && (await works(first)), `the new token's secret ${first.slice(0, 8)}… does not work`);
+  await audit(page, "tokens");
+  await page.getByRole("button", { name: "I have saved it" }).click();
+  await page.getByTestId("secret").waitFor({ state: "detached" });
+  await page.getByRole("combobox", { name: /^After a rotation/ }).selectOption("now");
+  await page.getByRole("button", { name: "Rotate CRM do cliente" }).click();
+  await page.waitForFunction((old) => {
+    const el = document.querySelector("[data-testid=secret]");
+    return el && el.textContent !== old;
+  }, first);
+  const second = await page.getByTestId("secret").textContent();
+  check((await works(second)) && !(await works(first)), "after a rotation with no grace: the new secret must work and the old must not");
+  await page.getByRole("button", { name: "I have saved it" }).click();
+  await page.getByRole("button", { name: "Revoke CRM do cliente" }).click();
+  await page.getByRole("dialog", { name: "Revoke CRM do cliente?" }).getByRole("button", { name: "Revoke" }).click();
+  await page.getByRole("status").filter({ hasText: "CRM do cliente is revoked" }).waitFor();
+  await page.locator("main table tbody tr", { hasText: "CRM do cliente" }).getByText("Revoked").waitFor();
+  check(!(await works(second)), "a revoked token's secret still works");
+  step("tokens: minted (secret shown once, works), rotated with no grace (old secret refused), revoked after a confirmation (refused)");
+
   // Upload: two files at once; the big one paused after its first part, the page reloaded,
   // the same file chosen again: it goes on from what storage holds
   let parts = [];

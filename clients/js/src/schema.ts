@@ -3301,7 +3301,7 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
-                    scopes: ("files:read" | "files:write" | "files:delete" | "tokens:admin")[];
+                    scopes: ("files:read" | "files:write" | "files:delete" | "tokens:admin" | "webhooks:admin")[];
                     /** @description A web origin: https://app.example.com, https://*.example.com, http://localhost:3000 */
                     allowed_domain?: string;
                     ttl_seconds?: number;
