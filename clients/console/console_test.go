@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -19,10 +20,12 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,6 +91,18 @@ func TestConsoleInChromium(t *testing.T) {
 	c := testenv.Config(testenv.Embedded(t))
 	c.Limits.MinPartSize = 5 << 20
 	c.MalwareScanning = true // GuardDuty's stand-in: verdicts within 50 ms, EICAR infected
+	c.EventSettle = 300 * time.Millisecond // the feed serves events 30 s old by default
+	// a webhook receiver over HTTPS, its certificate trusted as ANEXO_WEBHOOK_CA_FILE would
+	var hooked atomic.Int32
+	receiver := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("webhook-signature") != "" {
+			hooked.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	c.WebhookRoots = x509.NewCertPool()
+	c.WebhookRoots.AddCert(receiver.Certificate())
 	srv, err := devserver.Start(ctx, devserver.Options{Config: c, Observe: openapitest.New(t).Observe, Console: out, ScanDelay: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +124,7 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	seedJSON, _ := json.Marshal(seed)
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "test", "console.mjs"))
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token, "SHOTS="+shots, "WORK="+work, "SEED="+string(seedJSON))
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token, "SHOTS="+shots, "WORK="+work, "SEED="+string(seedJSON), "RECEIVER="+receiver.URL+"/hooks/anexo")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
@@ -129,7 +144,7 @@ func TestConsoleInChromium(t *testing.T) {
 	for _, s := range res.Steps {
 		t.Log(s)
 	}
-	screens := []string{"signin", "files", "files-filtered", "file", "trash", "trash-confirm", "tokens", "upload", "files-pt-BR", "files-360"}
+	screens := []string{"signin", "files", "files-filtered", "file", "trash", "trash-confirm", "tokens", "webhooks", "deliveries", "events", "entity", "upload", "files-pt-BR", "files-360"}
 	for _, s := range screens {
 		v, ok := res.Axe[s]
 		if !ok {
@@ -144,6 +159,9 @@ func TestConsoleInChromium(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(shots, s+".png")); err != nil {
 			t.Errorf("no screenshot of %s: %v", s, err)
 		}
+	}
+	if hooked.Load() < 2 {
+		t.Errorf("the receiver got %d signed deliveries (a test and a retry at least)", hooked.Load())
 	}
 	// what the page uploaded is what storage holds, and the resumed upload is one file
 	api := &client.Client{Endpoint: srv.URL, Token: token}

@@ -8,7 +8,10 @@ import { href, type Route, useRoute } from "./route.js";
 import { FileScreen } from "./screens/file.js";
 import { FilesScreen } from "./screens/files.js";
 import { SignIn } from "./screens/signin.js";
+import { EntityScreen } from "./screens/entity.js";
+import { EventsScreen } from "./screens/events.js";
 import { TokensScreen } from "./screens/tokens.js";
+import { DeliveriesScreen, WebhooksScreen } from "./screens/webhooks.js";
 import { UploadScreen } from "./screens/upload.js";
 import { clear, connect, load, save, type Session } from "./session.js";
 
@@ -16,6 +19,9 @@ const nav: { route: Route; label: () => string }[] = [
   { route: { name: "files" }, label: () => t("nav.files") },
   { route: { name: "upload" }, label: () => t("nav.upload") },
   { route: { name: "trash" }, label: () => t("nav.trash") },
+  { route: { name: "entity" }, label: () => t("nav.entity") },
+  { route: { name: "events" }, label: () => t("nav.events") },
+  { route: { name: "webhooks" }, label: () => t("nav.webhooks") },
   { route: { name: "tokens" }, label: () => t("nav.tokens") },
 ];
 
@@ -45,7 +51,7 @@ export function App() {
       />
     );
   }
-  const current = route.name === "file" ? "files" : route.name;
+  const current = route.name === "file" ? "files" : route.name === "deliveries" ? "webhooks" : route.name;
   return (
     <>
       <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById("main")?.focus())}>
@@ -83,6 +89,10 @@ export function App() {
         {route.name === "file" && <FileScreen key={route.uuid} client={client} uuid={route.uuid} />}
         {route.name === "upload" && <UploadScreen client={client} />}
         {route.name === "tokens" && <TokensScreen client={client} />}
+        {route.name === "webhooks" && <WebhooksScreen client={client} />}
+        {route.name === "deliveries" && <DeliveriesScreen key={route.id} client={client} id={route.id} />}
+        {route.name === "events" && <EventsScreen client={client} />}
+        {route.name === "entity" && <EntityScreen key={`${route.type}/${route.id}`} client={client} type={route.type} id={route.id} />}
       </main>
     </>
   );

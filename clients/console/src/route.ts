@@ -7,7 +7,11 @@ export type Route =
   | { name: "file"; uuid: string }
   | { name: "trash" }
   | { name: "upload" }
-  | { name: "tokens" };
+  | { name: "tokens" }
+  | { name: "webhooks" }
+  | { name: "deliveries"; id: string }
+  | { name: "events" }
+  | { name: "entity"; type?: string; id?: string };
 
 export function parse(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -20,6 +24,12 @@ export function parse(hash: string): Route {
       return { name: "upload" };
     case "tokens":
       return { name: "tokens" };
+    case "webhooks":
+      return parts[1] && parts[2] === "deliveries" ? { name: "deliveries", id: parts[1] } : { name: "webhooks" };
+    case "events":
+      return { name: "events" };
+    case "entities":
+      return { name: "entity", type: parts[1] || undefined, id: parts[2] || undefined };
   }
   return { name: "files" };
 }
@@ -28,6 +38,10 @@ export function href(r: Route): string {
   switch (r.name) {
     case "file":
       return `#/files/${encodeURIComponent(r.uuid)}`;
+    case "deliveries":
+      return `#/webhooks/${encodeURIComponent(r.id)}/deliveries`;
+    case "entity":
+      return r.type && r.id ? `#/entities/${encodeURIComponent(r.type)}/${encodeURIComponent(r.id)}` : "#/entities";
     default:
       return `#/${r.name}`;
   }

@@ -2,7 +2,7 @@
 // badges, previews, a confirmation dialog and a polite announcer.
 import { AnexoError, NetworkError, type Schemas, TimeoutError } from "@anexo/client";
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
 import { type Key, t } from "./i18n.js";
 
@@ -102,5 +102,36 @@ export function Status({ message }: { message: string }) {
     <p class="status" role="status" aria-live="polite">
       {message}
     </p>
+  );
+}
+
+/** Secret shows a secret once, with a copy button. */
+export function Secret({ name, secret, hint, onDone }: { name: string; secret: string; hint: string; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div class="secret" role="region" aria-labelledby="secret-title">
+      <h2 id="secret-title">{t("secret.title", { name })}</h2>
+      <p>{hint}</p>
+      <p>
+        <code data-testid="secret">{secret}</code>
+      </p>
+      <div class="toolbar">
+        <button
+          type="button"
+          onClick={() =>
+            navigator.clipboard?.writeText(secret).then(
+              () => setCopied(true),
+              () => setCopied(false),
+            )
+          }
+        >
+          {t("secret.copy")}
+        </button>
+        <button type="button" class="primary" onClick={onDone}>
+          {t("secret.saved")}
+        </button>
+        {copied && <span role="status">{t("secret.copied")}</span>}
+      </div>
+    </div>
   );
 }

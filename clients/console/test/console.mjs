@@ -178,6 +178,68 @@ try {
   check(!(await works(second)), "a revoked token's secret still works");
   step("tokens: minted (secret shown once, works), rotated with no grace (old secret refused), revoked after a confirmation (refused)");
 
+  // Webhooks: add one (its secret once), a test delivery, off and on again, its deliveries, one sent again
+  await page.getByRole("link", { name: "Webhooks" }).click();
+  await heading(page).filter({ hasText: "Webhooks" }).waitFor();
+  await page.getByLabel("Endpoint URL (https)").fill(process.env.RECEIVER);
+  await page.getByLabel("Description").fill("CRM");
+  await page.getByRole("checkbox", { name: "file.created" }).check();
+  await page.getByRole("checkbox", { name: "file.trashed" }).check();
+  await page.getByRole("button", { name: "Add webhook" }).click();
+  check(/^whsec_/.test(await page.getByTestId("secret").textContent()), "no whsec_ secret shown");
+  await page.getByRole("button", { name: "I have saved it" }).click();
+  await page.getByRole("button", { name: `Send a test ${process.env.RECEIVER}` }).click();
+  await page.locator(".tested").filter({ hasText: "Test delivery: Delivered" }).filter({ hasText: "204" }).waitFor();
+  await audit(page, "webhooks");
+  await page.getByRole("button", { name: `Switch off ${process.env.RECEIVER}` }).click();
+  await page.getByRole("status").filter({ hasText: "is off" }).waitFor();
+  await page.getByRole("button", { name: `Switch on ${process.env.RECEIVER}` }).click();
+  await page.getByRole("status").filter({ hasText: "is on" }).waitFor();
+  await page.getByRole("link", { name: `Deliveries ${process.env.RECEIVER}` }).click();
+  await heading(page).filter({ hasText: "Deliveries" }).waitFor();
+  await page.getByRole("combobox", { name: /^State/ }).selectOption("delivered");
+  const delivered = page.locator("ul.cards li", { hasText: "webhook.test" });
+  await delivered.first().waitFor();
+  await delivered.first().getByText(/attempts/).click();
+  await audit(page, "deliveries");
+  await delivered.first().getByRole("button", { name: /^Send again/ }).click();
+  await page.getByRole("status").filter({ hasText: "webhook.test sent again: Delivered" }).waitFor();
+  step("webhooks: added (whsec_ secret once), a test delivered (204), switched off and on, its deliveries filtered, one sent again");
+
+  // Events: the feed live; a file trashed elsewhere shows up within seconds
+  await page.getByRole("link", { name: "Events" }).click();
+  await heading(page).filter({ hasText: "Events" }).waitFor();
+  await page.locator("ol.events li", { hasText: "file.created" }).first().waitFor();
+  const victim = await (await fetch(`${url}/v1/files?filter[name]=documento-01.txt`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  const uuid = victim._embedded.files[0].uuid;
+  const trashed = await fetch(`${url}/v1/files`, { method: "DELETE", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" }, body: JSON.stringify([{ uuid }]) });
+  check(trashed.ok, `trashing documento-01.txt: ${trashed.status}`);
+  try {
+    await page.locator("ol.events li").first().filter({ hasText: "file.trashed" }).filter({ hasText: "documento-01.txt" }).waitFor({ timeout: 15000 });
+  } catch (e) {
+    throw new Error(`the trash did not reach the tail: ${JSON.stringify(await page.locator("ol.events li").evaluateAll((ls) => ls.slice(0, 4).map((l) => l.textContent)))}`);
+  }
+  await audit(page, "events");
+  step("events: the feed from an hour ago, then a file trashed through the API appears at the top within seconds");
+
+  // The Media tab: a lead's files; attach one found by name, detach another
+  await page.getByRole("link", { name: "Media tab" }).click();
+  await heading(page).filter({ hasText: "Media tab" }).waitFor();
+  await page.getByLabel("UUID or code").fill("9001");
+  await page.getByRole("button", { name: "Open" }).click();
+  await heading(page).filter({ hasText: `${seed.entity} · Media` }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length === 1);
+  await page.getByLabel("Search by name").fill("foto");
+  await page.getByRole("checkbox", { name: /foto\.png/ }).check();
+  await page.getByRole("button", { name: "Attach 1 selected" }).click();
+  await page.getByRole("status").filter({ hasText: "1 attached." }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length === 2);
+  await audit(page, "entity");
+  await page.getByRole("button", { name: "Detach contrato.txt" }).click();
+  await page.getByRole("status").filter({ hasText: "contrato.txt detached." }).waitFor();
+  await only(page, "foto.png");
+  step("media tab: lead 9001 by its code; foto.png found by name and attached, contrato.txt detached");
+
   // Upload: two files at once; the big one paused after its first part, the page reloaded,
   // the same file chosen again: it goes on from what storage holds
   let parts = [];

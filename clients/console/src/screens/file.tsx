@@ -170,7 +170,13 @@ export function FileScreen({ client, uuid }: { client: Client; uuid: string }) {
             <ul class="usages">
               {usages.map((u, i) => (
                 <li key={i}>
-                  <strong>{u.entity?.title || `${u.entity?.type ?? ""} ${u.entity?.code ?? u.entity?.uuid ?? ""}`}</strong>{" "}
+                  {u.entity ? (
+                    <a href={href({ name: "entity", type: u.entity.type, id: u.entity.uuid })}>
+                      <strong>{u.entity.title || `${u.entity.type} ${u.entity.code}`}</strong>
+                    </a>
+                  ) : (
+                    <strong>{t("common.none")}</strong>
+                  )}{" "}
                   <span class="muted">
                     {u.entity?.type} · {t("file.kind")}: {u.kind}
                     {u.version_uuid && ` · ${t("file.pinned")}: ${u.version_uuid}`}

@@ -5,44 +5,13 @@ import type { Client, Schemas } from "@anexo/client";
 import { useEffect, useState } from "preact/hooks";
 
 import { type Key, t, when } from "../i18n.js";
-import { Confirm, Problem, Status } from "../ui.js";
+import { Confirm, Problem, Secret, Status } from "../ui.js";
 
 type Token = Schemas["Token"];
 const scopes = ["files:read", "files:write", "files:delete", "tokens:admin", "webhooks:admin"] as const;
 type TokenScope = (typeof scopes)[number];
 const lifetimes: [string, number | undefined][] = [["never", undefined], ["day", 86400], ["month", 30 * 86400], ["quarter", 90 * 86400], ["year", 365 * 86400]];
 const graces: [string, number][] = [["now", 0], ["hour", 3600], ["day", 86400], ["week", 7 * 86400]];
-
-/** Secret shows a secret once, with a copy button. */
-function Secret({ name, secret, onDone }: { name: string; secret: string; onDone: () => void }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <div class="secret" role="region" aria-labelledby="secret-title">
-      <h2 id="secret-title">{t("tokens.secretTitle", { name })}</h2>
-      <p>{t("tokens.secretOnce")}</p>
-      <p>
-        <code data-testid="secret">{secret}</code>
-      </p>
-      <div class="toolbar">
-        <button
-          type="button"
-          onClick={() =>
-            navigator.clipboard?.writeText(secret).then(
-              () => setCopied(true),
-              () => setCopied(false),
-            )
-          }
-        >
-          {t("tokens.copy")}
-        </button>
-        <button type="button" class="primary" onClick={onDone}>
-          {t("tokens.saved")}
-        </button>
-        {copied && <span role="status">{t("tokens.copied")}</span>}
-      </div>
-    </div>
-  );
-}
 
 export function TokensScreen({ client }: { client: Client }) {
   const [tokens, setTokens] = useState<Token[]>([]);
@@ -107,7 +76,7 @@ export function TokensScreen({ client }: { client: Client }) {
       <h1 id="screen-title" tabIndex={-1}>
         {t("tokens.title")}
       </h1>
-      {secret && <Secret {...secret} onDone={() => setSecret(undefined)} />}
+      {secret && <Secret {...secret} hint={t("tokens.secretOnce")} onDone={() => setSecret(undefined)} />}
       {message && <Status message={message} />}
       <Problem error={error} />
       <form class="card" onSubmit={create} aria-labelledby="new-token">

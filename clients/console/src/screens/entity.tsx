@@ -1,0 +1,197 @@
+// An entity's Media tab: the files attached to a lead, deal, contact or
+// another CRM record (by its UUID or numeric code); attach files found by
+// name, detach one.
+import type { Client, File, Schemas } from "@anexo/client";
+import { useEffect, useState } from "preact/hooks";
+
+import { bytes, t, when } from "../i18n.js";
+import { href } from "../route.js";
+import { Problem, ScanBadge, Status, Thumb } from "../ui.js";
+
+type Entity = Schemas["Entity"];
+export const entityTypes = ["lead", "deal", "contact", "company", "customer", "opportunity", "case"] as const;
+type EntityType = (typeof entityTypes)[number];
+
+/** EntityPicker goes to an entity's Media tab. */
+function EntityPicker({ type, id }: { type?: string; id?: string }) {
+  const [ty, setTy] = useState(type ?? "lead");
+  const [ident, setIdent] = useState(id ?? "");
+  return (
+    <form
+      class="toolbar"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (ident.trim()) location.hash = href({ name: "entity", type: ty, id: ident.trim() });
+      }}
+    >
+      <label>
+        <span>{t("entity.type")}</span>
+        <select value={ty} onChange={(e) => setTy(e.currentTarget.value)}>
+          {entityTypes.map((x) => (
+            <option key={x} value={x}>
+              {x}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        <span>{t("entity.id")}</span>
+        <input required value={ident} onInput={(e) => setIdent(e.currentTarget.value)} />
+      </label>
+      <button type="submit">{t("entity.open")}</button>
+    </form>
+  );
+}
+
+export function EntityScreen({ client, type, id }: { client: Client; type?: string; id?: string }) {
+  const [entity, setEntity] = useState<Entity>();
+  const [files, setFiles] = useState<File[]>([]);
+  const [error, setError] = useState<unknown>();
+  const [message, setMessage] = useState("");
+  const [reload, setReload] = useState(0);
+  const [term, setTerm] = useState("");
+  const [found, setFound] = useState<File[]>([]);
+  const [picked, setPicked] = useState<Set<string>>(new Set());
+
+  const p = type && id ? { params: { path: { entity_type: type, entity_id: id } } } : undefined;
+  useEffect(() => {
+    if (!p) return;
+    const ctl = new AbortController();
+    setError(undefined);
+    Promise.all([
+      client.call(client.api.GET("/v1/entities/{entity_type}/{entity_id}", { ...p, signal: ctl.signal })),
+      client.call(client.api.GET("/v1/entities/{entity_type}/{entity_id}/files", { params: { ...p.params, query: { with: "previews", limit: 100 } }, signal: ctl.signal })),
+    ])
+      .then(([e, fs]) => {
+        setEntity(e);
+        setFiles((fs._embedded.files ?? []) as File[]);
+      })
+      .catch((e) => ctl.signal.aborted || setError(e));
+    return () => ctl.abort();
+  }, [client, type, id, reload]);
+  useEffect(() => {
+    if (!term.trim()) return setFound([]);
+    const ctl = new AbortController();
+    const timer = setTimeout(() => {
+      client
+        .call(client.api.GET("/v1/files", { params: { query: { "filter[term]": term.trim(), limit: 10 } }, signal: ctl.signal }))
+        .then((r) => setFound(r._embedded.files))
+        .catch((e) => ctl.signal.aborted || setError(e));
+    }, 250);
+    return () => {
+      clearTimeout(timer);
+      ctl.abort();
+    };
+  }, [client, term]);
+
+  const change = async (method: "POST" | "DELETE", uuids: string[], done: string) => {
+    if (!p) return;
+    setError(undefined);
+    try {
+      const body = { file_uuids: uuids };
+      const r = method === "POST" ? await client.call(client.api.POST("/v1/entities/{entity_type}/{entity_id}/files", { ...p, body })) : await client.call(client.api.DELETE("/v1/entities/{entity_type}/{entity_id}/files", { ...p, body }));
+      const failed = r._embedded.attachments.filter((a) => a.status === "error");
+      setMessage([done, ...failed.map((a) => t("batch.failed", { name: a.attachment.file_uuid, detail: String(a.error?.detail ?? a.error?.code ?? "") }))].join(" "));
+      setPicked(new Set());
+      setTerm("");
+      setReload((n) => n + 1);
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  return (
+    <section aria-labelledby="screen-title">
+      <h1 id="screen-title" tabIndex={-1}>
+        {entity ? `${entity.title || entity.code} · ${t("entity.media")}` : t("entity.title")}
+      </h1>
+      <EntityPicker key={`${type}/${id}`} type={type} id={id} />
+      {message && <Status message={message} />}
+      <Problem error={error} />
+      {entity && (
+        <>
+          <p class="muted">
+            {entity.type} · {t("entity.code")} {entity.code} · <code>{entity.uuid}</code>
+          </p>
+          <div class="card">
+            <h2>{t("entity.attach")}</h2>
+            <label>
+              <span>{t("files.search")}</span>
+              <input type="search" value={term} onInput={(e) => setTerm(e.currentTarget.value)} autocomplete="off" />
+            </label>
+            {found.length > 0 && (
+              <ul class="picks">
+                {found.map((f) => (
+                  <li key={f.uuid}>
+                    <label class="inline">
+                      <input
+                        type="checkbox"
+                        checked={picked.has(f.uuid)}
+                        onChange={(e) => {
+                          const n = new Set(picked);
+                          if (e.currentTarget.checked) n.add(f.uuid);
+                          else n.delete(f.uuid);
+                          setPicked(n);
+                        }}
+                      />
+                      {f.name} <span class="muted small">{bytes(f.size)}</span>
+                    </label>
+                  </li>
+                ))}
+              </ul>
+            )}
+            <button type="button" class="primary" disabled={picked.size === 0} onClick={() => change("POST", [...picked], t("entity.attached", { n: picked.size }))}>
+              {t("entity.attachSelected", { n: picked.size })}
+            </button>
+          </div>
+          {files.length === 0 ? (
+            <p class="empty">{t("entity.empty")}</p>
+          ) : (
+            <div class="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col" class="thumbcol">
+                      <span class="sr-only">{t("files.col.preview")}</span>
+                    </th>
+                    <th scope="col">{t("files.col.name")}</th>
+                    <th scope="col" class="num">{t("files.col.size")}</th>
+                    <th scope="col" class="wide">{t("files.col.created")}</th>
+                    <th scope="col">{t("files.col.scan")}</th>
+                    <th scope="col">
+                      <span class="sr-only">{t("entity.detach")}</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {files.map((f) => (
+                    <tr key={f.uuid}>
+                      <td class="thumbcol">
+                        <Thumb previews={f.previews} ext={f.extension} px={64} />
+                      </td>
+                      <td class="name">
+                        <a href={href({ name: "file", uuid: f.uuid })}>{f.name}</a>
+                      </td>
+                      <td class="num">{bytes(f.size)}</td>
+                      <td class="wide">{when(f.created_at)}</td>
+                      <td>
+                        <ScanBadge scan={f.scan} />
+                      </td>
+                      <td class="actions">
+                        <button type="button" onClick={() => change("DELETE", [f.uuid], t("entity.detached", { name: f.name }))} aria-label={`${t("entity.detach")} ${f.name}`}>
+                          {t("entity.detach")}
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+export type { EntityType };
