@@ -88,8 +88,8 @@ type assetManifest struct {
 }
 
 // TestCDKSynth: the README's `cdk synth` line, run as written in the
-// repository (in CI a fresh clone: nothing built), builds every function:
-// one zip asset per function, each a static linux/arm64 bootstrap that
+// repository (in CI a fresh clone: nothing built), builds every function
+// and the files console: one zip asset per function, the console's build, each a static linux/arm64 bootstrap that
 // depends on its code only. Builds are reproducible: a rebuild gives the
 // same bytes (lambdabuild leaves a bootstrap whose bytes did not change
 // untouched, modification time included), and CDK names an asset by a
@@ -109,8 +109,22 @@ func TestCDKSynth(t *testing.T) {
 			code++
 		}
 	}
-	if code != len(fns) {
-		t.Errorf("%d code assets (%d assets in all), want one per function (%d)", code, len(first.Files), len(fns))
+	// one per function, the console's build and its config.json, and the
+	// handler CDK deploys them with
+	if code != len(fns)+3 {
+		t.Errorf("%d code assets (%d assets in all), want one per function (%d) and the console's 3", code, len(first.Files), len(fns))
+	}
+	console := false
+	for _, f := range first.Files {
+		page, err := os.ReadFile(filepath.Join(out1, f.Source.Path, "index.html"))
+		if err != nil {
+			continue
+		}
+		scripts, _ := filepath.Glob(filepath.Join(out1, f.Source.Path, "assets", "main-*.js"))
+		console = strings.Contains(string(page), `<div id="app">`) && len(scripts) == 1
+	}
+	if !console {
+		t.Error("no asset holds the console's build (index.html and its script)")
 	}
 
 	modified := map[string]time.Time{}

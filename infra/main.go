@@ -4,6 +4,8 @@
 // linux/arm64 bootstrap under assetDir, reproducibly and from go build's
 // cache, before the stack refers to it; -c buildAssets=false takes the
 // bootstraps already there (a pipeline that built them in an earlier step).
+// It builds the files console too (npm, into assetDir/console) unless
+// -c console=false.
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/anexo/anexo/infra/consolebuild"
 	"github.com/anexo/anexo/infra/lambdabuild"
 	"github.com/anexo/anexo/infra/stack"
 	"github.com/anexo/anexo/shared/platform/iam"
@@ -47,6 +50,11 @@ func synth() (err error) {
 		fns := slices.Sorted(maps.Keys(iam.Policies))
 		if err := lambdabuild.Build(context.Background(), root, props.AssetDir, lambdabuild.GOARCH, fns); err != nil {
 			return err
+		}
+		if props.Console {
+			if err := consolebuild.Build(context.Background(), root, props.ConsoleDir()); err != nil {
+				return err
+			}
 		}
 	}
 	stack.New(app, stack.ContextString(app, "stackName", "Anexo"), props)

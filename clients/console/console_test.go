@@ -20,12 +20,10 @@ import (
 	"image/png"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,17 +88,10 @@ func TestConsoleInChromium(t *testing.T) {
 	defer cancel()
 	c := testenv.Config(testenv.Embedded(t))
 	c.Limits.MinPartSize = 5 << 20
-	c.MalwareScanning = true // GuardDuty's stand-in: verdicts within 50 ms, EICAR infected
+	c.MalwareScanning = true               // GuardDuty's stand-in: verdicts within 50 ms, EICAR infected
 	c.EventSettle = 300 * time.Millisecond // the feed serves events 30 s old by default
 	// a webhook receiver over HTTPS, its certificate trusted as ANEXO_WEBHOOK_CA_FILE would
-	var hooked atomic.Int32
-	receiver := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("webhook-signature") != "" {
-			hooked.Add(1)
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer receiver.Close()
+	receiver := testenv.NewReceiver(t)
 	c.WebhookRoots = x509.NewCertPool()
 	c.WebhookRoots.AddCert(receiver.Certificate())
 	srv, err := devserver.Start(ctx, devserver.Options{Config: c, Observe: openapitest.New(t).Observe, Console: out, ScanDelay: 50 * time.Millisecond})
@@ -160,8 +151,8 @@ func TestConsoleInChromium(t *testing.T) {
 			t.Errorf("no screenshot of %s: %v", s, err)
 		}
 	}
-	if hooked.Load() < 2 {
-		t.Errorf("the receiver got %d signed deliveries (a test and a retry at least)", hooked.Load())
+	if receiver.Signed.Load() < 2 {
+		t.Errorf("the receiver got %d signed deliveries (a test and a retry at least)", receiver.Signed.Load())
 	}
 	// what the page uploaded is what storage holds, and the resumed upload is one file
 	api := &client.Client{Endpoint: srv.URL, Token: token}

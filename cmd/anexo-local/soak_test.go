@@ -6,14 +6,12 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -60,14 +58,7 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	// an HTTPS receiver whose certificate only ANEXO_WEBHOOK_CA_FILE vouches for
-	var hooked atomic.Int32
-	receiver := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("webhook-signature") != "" {
-			hooked.Add(1)
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer receiver.Close()
+	receiver := testenv.NewReceiver(t)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: receiver.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
@@ -92,8 +83,8 @@ func TestSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := api.TestWebhook(context.Background(), hook.ID); err != nil || d.State != "delivered" || hooked.Load() != 1 {
-		t.Fatalf("a test delivery to an HTTPS receiver of the trusted CA: %+v, %v (%d received)", d, err, hooked.Load())
+	if d, err := api.TestWebhook(context.Background(), hook.ID); err != nil || d.State != "delivered" || receiver.Signed.Load() != 1 {
+		t.Fatalf("a test delivery to an HTTPS receiver of the trusted CA: %+v, %v (%d received)", d, err, receiver.Signed.Load())
 	}
 
 	rep, err := load.Run(context.Background(), load.Config{

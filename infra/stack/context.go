@@ -153,6 +153,7 @@ func FromContext(scope constructs.Construct) Props {
 		Deployment:            ContextString(scope, "deployment", ""),
 		KMSKey:                ContextString(scope, "kmsKey", ""),
 		NoMalwareProtection:   !ContextBool(scope, "malwareProtection", true),
+		Console:               ContextBool(scope, "console", true),
 	}
 }
 

@@ -53,12 +53,12 @@ func (s *Stack) regionalDomain(id, name, certificate string, stage awsapigateway
 // CloudFront lives in us-east-1: the stack creates the ACL (and its log
 // group) when it is deployed there, else it takes an existing one
 // (edgeWebAclArn).
-func (s *Stack) addEdge(props Props, stage awsapigatewayv2.HttpStage, out func(string, *string, string)) {
+func (s *Stack) addEdge(props Props, stage awsapigatewayv2.HttpStage, out func(string, *string, string)) awscloudfront.Distribution {
 	if !props.Edge {
 		if props.EdgeOriginDomain != "" || props.EdgeCertificateARN != "" {
 			panic("context edgeOriginDomain and edgeCertificateArn need -c edge=true")
 		}
-		return
+		return nil
 	}
 	region := s.Stack.Region()
 	inUSEast1 := !*awscdk.Token_IsUnresolved(region) && *region == "us-east-1"
@@ -121,6 +121,7 @@ func (s *Stack) addEdge(props Props, stage awsapigatewayv2.HttpStage, out func(s
 		out("DomainTarget", dist.DistributionDomainName(), "point "+props.DomainName+" here (CNAME, or an alias record to CloudFront)")
 		out("DomainUrl", jsii.String("https://"+props.DomainName), "Base URL of the Anexo API at its domain (through CloudFront and WAF)")
 	}
+	return dist
 }
 
 // newOriginSecret is the edge's shared secret: CloudFront sends it to the

@@ -132,10 +132,15 @@ func TestDomainAndEdge(t *testing.T) {
 	}
 	cfnlint.Doc(t, s.doc)
 
-	// defaults: none of it
+	// defaults: none of it (the one distribution is the console's)
 	def := defaults(t)
-	for _, typ := range []string{"AWS::CloudFront::Distribution", "AWS::WAFv2::WebACL", "AWS::ApiGatewayV2::DomainName", "AWS::SecretsManager::Secret"} {
+	for _, typ := range []string{"AWS::WAFv2::WebACL", "AWS::ApiGatewayV2::DomainName", "AWS::SecretsManager::Secret"} {
 		def.tpl.ResourceCountIs(jsii.String(typ), jsii.Number(0))
+	}
+	for id := range def.resources("AWS::CloudFront::Distribution") {
+		if !strings.HasPrefix(id, "ConsoleEdge") {
+			t.Errorf("the defaults have distribution %s besides the console's", id)
+		}
 	}
 }
 

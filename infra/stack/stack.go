@@ -7,6 +7,7 @@ package stack
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -105,11 +106,18 @@ type Props struct {
 	// NoMalwareProtection leaves the bucket unscanned (no GuardDuty plan,
 	// every version's scan off): -c malwareProtection=false.
 	NoMalwareProtection bool
+	// Console deploys the files console, built under AssetDir/console
+	// (ConsoleDir), to a bucket of its own behind CloudFront (ConsoleUrl):
+	// FromContext sets it unless -c console=false.
+	Console bool
 	// Deployment is how a deploy replaces the functions' code: DeployDirect,
 	// DeployCanary or DeployLinear (CodeDeploy, rolled back on the new
 	// version's errors); "" is canary for the prod stage, direct elsewhere.
 	Deployment string
 }
+
+// ConsoleDir is where the app builds the console and the stack takes it.
+func (p Props) ConsoleDir() string { return filepath.Join(p.Defaults().AssetDir, "console") }
 
 // Defaults fills unset props.
 func (p Props) Defaults() Props {
@@ -551,7 +559,15 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		out("ApiUrl", stage.Url(), "Base URL of the Anexo API")
 	}
 	s.addDomain(props, stage, out)
-	s.addEdge(props, stage, out)
+	// where clients reach the API: its domain, else CloudFront's under the
+	// edge, else the stage's own URL
+	api := stage.Url()
+	if edge := s.addEdge(props, stage, out); props.DomainName != "" {
+		api = jsii.String("https://" + props.DomainName + "/")
+	} else if edge != nil {
+		api = jsii.String("https://" + *edge.DistributionDomainName() + "/")
+	}
+	s.addConsole(props, api, out)
 	out("TableName", s.Table.TableName(), "DynamoDB metadata table")
 	out("EventBusName", s.Bus.EventBusName(), "EventBridge bus every event is published to (add your rules here)")
 	out("BucketName", s.Bucket.BucketName(), "S3 bucket of file bytes")

@@ -38,11 +38,17 @@ func assets(t *testing.T) string {
 		t.Skip("synthesizes the stack: not under -short")
 	}
 	dir := t.TempDir()
+	files := map[string]string{ // and the console's build
+		"console/index.html": "<!doctype html><div id=app></div>", "console/assets/main-ABC.js": "export {}",
+		"console/assets/main-ABC.css": "", "console/sizes.json": "{}"}
 	for _, fn := range allFunctions() {
-		if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err != nil {
+		files[fn+"/bootstrap"] = "#!/bin/sh\n"
+	}
+	for name, body := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, fn, "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -148,7 +154,7 @@ func readTarJSON(t *testing.T, path, name string) map[string]any {
 
 func defaults(t *testing.T) synth {
 	if defaultSynth == nil {
-		s := build(t, stack.Props{})
+		s := build(t, stack.Props{Console: true}) // as FromContext: the app builds the console by default
 		defaultSynth = &s
 	}
 	return *defaultSynth
@@ -185,11 +191,13 @@ func (s synth) one(t *testing.T, typ string) (string, map[string]any) {
 func (s synth) functionIDs(t *testing.T) map[string]string {
 	out := map[string]string{}
 	for id, r := range s.resources("AWS::Lambda::Function") {
-		env, ok := props(r)["Environment"].(map[string]any)
+		env, _ := props(r)["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		name, ok := vars["ANEXO_FUNCTION"].(string)
 		if !ok {
-			continue // CDK's own bucket-notification handler
+			continue // CDK's own handlers (bucket notifications, the console's deployment)
 		}
-		out[env["Variables"].(map[string]any)["ANEXO_FUNCTION"].(string)] = id
+		out[name] = id
 	}
 	if len(out) != len(allFunctions()) {
 		t.Fatalf("functions in template: %v, want %v", out, allFunctions())
@@ -222,8 +230,9 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("%s: timeout %v s exceeds the HTTP API integration limit", name, spec.TimeoutSec)
 		}
 	}
-	// ours, plus the handler CDK deploys to configure bucket notifications
-	s.tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(float64(len(allFunctions())+1)))
+	// ours, plus the handlers CDK deploys to configure bucket notifications
+	// and to copy the console's build
+	s.tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(float64(len(allFunctions())+2)))
 	// S3 invokes the recorder for browser form uploads (POST policy)
 	s.tpl.HasResourceProperties(jsii.String("Custom::S3BucketNotifications"), assertions.Match_ObjectLike(obj(map[string]any{
 		"NotificationConfiguration": map[string]any{"LambdaFunctionConfigurations": []any{map[string]any{
@@ -232,7 +241,7 @@ func TestFunctions(t *testing.T) {
 		}}},
 	})))
 	s.tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), assertions.Match_ObjectLike(obj(map[string]any{"RetentionInDays": 30})))
-	s.tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(allFunctions())+1))) // + API access logs
+	s.tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(allFunctions())+2))) // + API access logs, the console deployment's
 	s.tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), assertions.Match_ObjectLike(obj(map[string]any{
 		"ScheduleExpression": "rate(1 hour)", "State": "ENABLED",
 		"Targets": []any{assertions.Match_ObjectLike(obj(map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{s.functionIDs(t)[lambdas.Sweeper], "Arn"}}}))},
@@ -506,6 +515,9 @@ func TestIAM(t *testing.T) {
 		roles := pp["Roles"].([]any)
 		if len(roles) == 1 && strings.HasPrefix(ref(roles[0]), "MalwareProtectionRole") {
 			continue // GuardDuty's role, not a function's (TestMalwareProtection)
+		}
+		if len(roles) == 1 && strings.HasPrefix(ref(roles[0]), "CustomCDKBucketDeployment") {
+			continue // CDK's deploy-time copy of the console's build (TestConsoleStack)
 		}
 		for _, st := range pp["PolicyDocument"].(map[string]any)["Statement"].([]any) {
 			stm := st.(map[string]any)

@@ -5,7 +5,11 @@ import "./style.css";
 import { render } from "preact";
 
 import { App } from "./app.js";
-import { takeFragmentToken } from "./session.js";
+import { loadConfig, takeFragmentToken } from "./session.js";
 
-takeFragmentToken();
+// the token leaves the address bar before the configuration is read
+const fragment = location.hash;
+history.replaceState(null, "", location.pathname + location.search + (/^#token=/.test(fragment) ? "#/files" : fragment));
+await loadConfig();
+takeFragmentToken(fragment);
 render(<App />, document.getElementById("app")!);

@@ -12,6 +12,25 @@ export interface Session {
 
 const KEY = "anexo:console:session";
 
+/**
+ * apiEndpoint is where the API answers: config.json's endpoint beside the
+ * page (the stack writes it when the console has its own origin), or the
+ * page's own origin (make run, or the console under the API's edge).
+ */
+export let apiEndpoint = location.origin;
+
+/** loadConfig reads config.json; a console without one talks to its own origin. */
+export async function loadConfig(): Promise<void> {
+  try {
+    const res = await fetch("config.json", { cache: "no-cache" });
+    if (!res.ok) return;
+    const c = (await res.json()) as { endpoint?: unknown };
+    if (typeof c.endpoint === "string" && c.endpoint) apiEndpoint = c.endpoint.replace(/\/+$/, "");
+  } catch {
+    // no configuration: the page's origin
+  }
+}
+
 function storage(): Storage | undefined {
   try {
     return globalThis.sessionStorage;
@@ -20,12 +39,10 @@ function storage(): Storage | undefined {
   }
 }
 
-/** takeFragmentToken moves a #token=… into the session and clears it from the address bar. */
-export function takeFragmentToken(): void {
-  const m = /^#token=([^&]+)(?:&(.*))?$/.exec(location.hash);
-  if (!m) return;
-  save({ endpoint: location.origin, token: decodeURIComponent(m[1]) });
-  history.replaceState(null, "", location.pathname + location.search + "#/files");
+/** takeFragmentToken keeps the token of a #token=… fragment (main cleared it from the address bar). */
+export function takeFragmentToken(fragment: string): void {
+  const m = /^#token=([^&]+)(?:&(.*))?$/.exec(fragment);
+  if (m) save({ endpoint: apiEndpoint, token: decodeURIComponent(m[1]) });
 }
 
 export function load(): Session | undefined {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -22,4 +23,17 @@ var CORS = CORSPolicy{
 	Methods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions},
 	Expose:  []string{"Location", "Apigw-Requestid", "Retry-After"},
 	MaxAge:  time.Hour,
+}
+
+// ConsoleCSP is the files console's Content-Security-Policy: its own
+// scripts and styles only (WebAssembly, for the uploads' CRC32C, may
+// compile), no inline code, no framing; connections to its own origin, to
+// the API at api when the API has another origin ("" when it is the
+// page's), and to storage (where parts go and previews and downloads come
+// from). Local mode serves it; the stack's CloudFront sends it.
+func ConsoleCSP(api string, storage ...string) string {
+	s := strings.Join(storage, " ")
+	return "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
+		"img-src 'self' data: blob: " + s + "; connect-src " + strings.TrimSpace("'self' "+api+" "+s) + "; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }

@@ -304,7 +304,7 @@ func (s *Server) router(o Options, ln net.Listener) *Router {
 		Now: s.Deps.Cfg.Now, AuthorizerCache: o.AuthorizerCache,
 		Hosts: []string{ln.Addr().String(), fmt.Sprintf("localhost:%d", ln.Addr().(*net.TCPAddr).Port)}}
 	// the console at /, the Uppy page at /uppy/
-	rt.Extra = web.Handler(o.Console, web.CSP(storageOrigins(s.Deps.Cfg)...))
+	rt.Extra = web.Handler(o.Console, httpapi.ConsoleCSP("", storageOrigins(s.Deps.Cfg)...))
 	// the pages that may upload to the bucket may call the API
 	rt.CORS = &CORS{Policy: httpapi.CORS, Origins: s.pageOrigins(o, ln)}
 	if !o.NoThrottle {

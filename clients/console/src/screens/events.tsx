@@ -9,7 +9,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { t, when } from "../i18n.js";
 import { href } from "../route.js";
 import { Problem } from "../ui.js";
-import { useEventTypes } from "./webhooks.js";
+import { TypeSelect, useEventTypes } from "./webhooks.js";
 
 type Event = Schemas["Event"];
 type EventType = Schemas["EventType"];
@@ -80,17 +80,7 @@ export function EventsScreen({ client }: { client: Client }) {
       </h1>
       <p class="muted">{t("events.lag")}</p>
       <div class="toolbar">
-        <label>
-          <span>{t("events.type")}</span>
-          <select value={chosen} onChange={(e) => setChosen(e.currentTarget.value as typeof chosen)}>
-            <option value="">{t("deliveries.anyType")}</option>
-            {types.map((ty) => (
-              <option key={ty} value={ty}>
-                {ty}
-              </option>
-            ))}
-          </select>
-        </label>
+        <TypeSelect label={t("events.type")} types={types} value={chosen} onChange={setChosen} />
         <label>
           <span>{t("events.from")}</span>
           <select value={from} onChange={(e) => setFrom(e.currentTarget.value)}>

@@ -1,10 +1,11 @@
 // A file: its details and preview, its versions (download any, make an
 // older one main again), where it is attached; trash or restore it.
 import type { Client, File, Schemas } from "@anexo/client";
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 
 import { bytes, t, when } from "../i18n.js";
 import { href } from "../route.js";
+import { useLoad, useScreen } from "../screen.js";
 import { Problem, ScanBadge, Status } from "../ui.js";
 
 type Version = Schemas["Version"];
@@ -25,40 +26,29 @@ export function FileScreen({ client, uuid }: { client: Client; uuid: string }) {
   const [file, setFile] = useState<File>();
   const [versions, setVersions] = useState<Version[]>([]);
   const [usages, setUsages] = useState<Usage[]>([]);
-  const [error, setError] = useState<unknown>();
-  const [message, setMessage] = useState("");
-  const [reload, setReload] = useState(0);
+  const { error, setError, message, reload, run, again } = useScreen();
 
-  useEffect(() => {
-    const ctl = new AbortController();
-    const signal = ctl.signal;
-    setError(undefined);
-    Promise.all([
-      client.call(client.api.GET("/v1/files/{uuid}", { params: { path: { uuid } }, signal })),
-      client.call(client.api.GET("/v1/files/{uuid}/versions", { params: { path: { uuid } }, signal })),
-      client.call(client.api.GET("/v1/files/{uuid}/usages", { params: { path: { uuid } }, signal })),
-    ])
-      .then(([f, vs, us]) => {
-        setFile(f);
-        setVersions(vs._embedded.versions ?? []);
-        setUsages((us._embedded.usages ?? []) as Usage[]);
-      })
-      .catch((e) => signal.aborted || setError(e));
-    return () => ctl.abort();
-  }, [client, uuid, reload]);
+  useLoad(
+    (signal) =>
+      Promise.all([
+        client.call(client.api.GET("/v1/files/{uuid}", { params: { path: { uuid } }, signal })),
+        client.call(client.api.GET("/v1/files/{uuid}/versions", { params: { path: { uuid } }, signal })),
+        client.call(client.api.GET("/v1/files/{uuid}/usages", { params: { path: { uuid } }, signal })),
+      ]),
+    ([f, vs, us]) => {
+      setFile(f);
+      setVersions(vs._embedded.versions ?? []);
+      setUsages((us._embedded.usages ?? []) as Usage[]);
+    },
+    setError,
+    [client, uuid, reload],
+  );
 
-  const run = async (f: () => Promise<unknown>, done: string) => {
-    setError(undefined);
-    try {
-      await f();
-      setMessage(done);
-      setReload((n) => n + 1);
-    } catch (e) {
-      setError(e);
-    }
-  };
   const promote = (v: Version) =>
-    run(() => client.call(client.api.POST("/v1/files/{uuid}/versions/{version_uuid}/promote", { params: { path: { uuid, version_uuid: v.version_uuid } } })), t("file.promoted"));
+    run(async () => {
+      await client.call(client.api.POST("/v1/files/{uuid}/versions/{version_uuid}/promote", { params: { path: { uuid, version_uuid: v.version_uuid } } }));
+      return t("file.promoted");
+    });
   const trash = (restore: boolean) =>
     run(async () => {
       const res = restore
@@ -66,7 +56,8 @@ export function FileScreen({ client, uuid }: { client: Client; uuid: string }) {
         : await client.call(client.api.DELETE("/v1/files", { body: [{ uuid }] }));
       const r = res._embedded.files[0];
       if (r?.status === "error") throw new Error(String(r.error?.detail ?? r.error?.code));
-    }, restore ? t("trash.restored", { n: 1 }) : t("files.trashed", { n: 1 }));
+      return restore ? t("trash.restored", { n: 1 }) : t("files.trashed", { n: 1 });
+    });
 
   const big = file?.previews?.filter((p) => p.url).sort((a, b) => b.size - a.size)[0];
   return (
@@ -78,7 +69,7 @@ export function FileScreen({ client, uuid }: { client: Client; uuid: string }) {
         {file?.name ?? t("file.title")}
       </h1>
       {message && <Status message={message} />}
-      <Problem error={error} onRetry={() => setReload((n) => n + 1)} />
+      <Problem error={error} onRetry={again} />
       {file && (
         <>
           {file.is_trashed && <p class="notice">{t("file.trashed")}</p>}

@@ -4,11 +4,11 @@ import { AnexoError } from "@anexo/client";
 import { useState } from "preact/hooks";
 
 import { t } from "../i18n.js";
-import { connect, type Session } from "../session.js";
+import { apiEndpoint, connect, type Session } from "../session.js";
 import { Problem } from "../ui.js";
 
 export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
-  const [endpoint, setEndpoint] = useState(location.origin);
+  const [endpoint, setEndpoint] = useState(apiEndpoint);
   const [token, setToken] = useState("");
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);

@@ -2,9 +2,10 @@
 // origin it is bound to, a lifetime) and see its secret once; rotate a
 // secret with a grace period; revoke after a confirmation.
 import type { Client, Schemas } from "@anexo/client";
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 
 import { type Key, t, when } from "../i18n.js";
+import { useLoad, useScreen } from "../screen.js";
 import { Confirm, Problem, Secret, Status } from "../ui.js";
 
 type Token = Schemas["Token"];
@@ -15,9 +16,7 @@ const graces: [string, number][] = [["now", 0], ["hour", 3600], ["day", 86400], 
 
 export function TokensScreen({ client }: { client: Client }) {
   const [tokens, setTokens] = useState<Token[]>([]);
-  const [error, setError] = useState<unknown>();
-  const [message, setMessage] = useState("");
-  const [reload, setReload] = useState(0);
+  const { error, setError, message, reload, run } = useScreen();
   const [secret, setSecret] = useState<{ name: string; secret: string }>();
   const [revoking, setRevoking] = useState<Token>();
   const [name, setName] = useState("");
@@ -26,25 +25,7 @@ export function TokensScreen({ client }: { client: Client }) {
   const [lifetime, setLifetime] = useState("never");
   const [grace, setGrace] = useState("day");
 
-  useEffect(() => {
-    const ctl = new AbortController();
-    client
-      .call(client.api.GET("/v1/tokens", { signal: ctl.signal }))
-      .then((r) => setTokens(r.tokens))
-      .catch((e) => ctl.signal.aborted || setError(e));
-    return () => ctl.abort();
-  }, [client, reload]);
-
-  const run = async (f: () => Promise<void>) => {
-    setError(undefined);
-    setMessage("");
-    try {
-      await f();
-      setReload((n) => n + 1);
-    } catch (e) {
-      setError(e);
-    }
-  };
+  useLoad((signal) => client.call(client.api.GET("/v1/tokens", { signal })), (r) => setTokens(r.tokens), setError, [client, reload]);
   const create = (e: Event) => {
     e.preventDefault();
     void run(async () => {
@@ -68,7 +49,7 @@ export function TokensScreen({ client }: { client: Client }) {
     run(async () => {
       setRevoking(undefined);
       await client.call(client.api.DELETE("/v1/tokens/{id}", { params: { path: { id: tk.id } } }));
-      setMessage(t("tokens.revoked", { name: tk.name }));
+      return t("tokens.revoked", { name: tk.name });
     });
 
   return (

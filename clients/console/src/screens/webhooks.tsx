@@ -8,6 +8,7 @@ import { useEffect, useState } from "preact/hooks";
 
 import { type Key, t, when } from "../i18n.js";
 import { href } from "../route.js";
+import { useLoad, useScreen } from "../screen.js";
 import { Confirm, Problem, Secret, Status } from "../ui.js";
 
 type Webhook = Schemas["Webhook"];
@@ -21,6 +22,23 @@ export function useEventTypes(client: Client): EventType[] {
     client.call(client.api.GET("/v1/event-types")).then((c) => setTypes(c.event_types.map((e) => e.type)), () => setTypes([]));
   }, [client]);
   return types;
+}
+
+/** TypeSelect picks one event type, or any. */
+export function TypeSelect(p: { label: string; types: EventType[]; value: "" | EventType; onChange: (v: "" | EventType) => void }) {
+  return (
+    <label>
+      <span>{p.label}</span>
+      <select value={p.value} onChange={(e) => p.onChange(e.currentTarget.value as "" | EventType)}>
+        <option value="">{t("deliveries.anyType")}</option>
+        {p.types.map((ty) => (
+          <option key={ty} value={ty}>
+            {ty}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
 
 /** Attempt is one delivery attempt: the endpoint's status, latency and answer. */
@@ -42,36 +60,16 @@ function Attempt({ a }: { a: Delivery["attempts"][number] }) {
 export function WebhooksScreen({ client }: { client: Client }) {
   const [hooks, setHooks] = useState<Webhook[]>([]);
   const types = useEventTypes(client);
-  const [error, setError] = useState<unknown>();
-  const [message, setMessage] = useState("");
+  const { error, setError, message, reload, run } = useScreen();
   const [secret, setSecret] = useState<{ name: string; secret: string }>();
   const [tested, setTested] = useState<{ id: string; delivery: Delivery }>();
   const [removing, setRemoving] = useState<Webhook>();
-  const [reload, setReload] = useState(0);
   const [url, setUrl] = useState("");
   const [description, setDescription] = useState("");
   const [chosen, setChosen] = useState<EventType[]>([]);
   const [recover, setRecover] = useState(true);
 
-  useEffect(() => {
-    const ctl = new AbortController();
-    client
-      .call(client.api.GET("/v1/webhooks", { signal: ctl.signal }))
-      .then((r) => setHooks(r.webhooks))
-      .catch((e) => ctl.signal.aborted || setError(e));
-    return () => ctl.abort();
-  }, [client, reload]);
-
-  const run = async (f: () => Promise<void>) => {
-    setError(undefined);
-    setMessage("");
-    try {
-      await f();
-      setReload((n) => n + 1);
-    } catch (e) {
-      setError(e);
-    }
-  };
+  useLoad((signal) => client.call(client.api.GET("/v1/webhooks", { signal })), (r) => setHooks(r.webhooks), setError, [client, reload]);
   const add = (e: Event) => {
     e.preventDefault();
     void run(async () => {
@@ -93,7 +91,7 @@ export function WebhooksScreen({ client }: { client: Client }) {
       await client.call(
         client.api.PATCH("/v1/webhooks/{id}", { ...path(h.id), body: h.enabled ? { enabled: false } : { enabled: true, recover: recover && !!h.disabled_at } }),
       );
-      setMessage(h.enabled ? t("webhooks.disabledNow", { url: h.url }) : t("webhooks.enabledNow", { url: h.url }));
+      return h.enabled ? t("webhooks.disabledNow", { url: h.url }) : t("webhooks.enabledNow", { url: h.url });
     });
   const rotate = (h: Webhook) =>
     run(async () => {
@@ -104,7 +102,7 @@ export function WebhooksScreen({ client }: { client: Client }) {
     run(async () => {
       setRemoving(undefined);
       await client.call(client.api.DELETE("/v1/webhooks/{id}", path(h.id)));
-      setMessage(t("webhooks.removed", { url: h.url }));
+      return t("webhooks.removed", { url: h.url });
     });
 
   return (
@@ -211,39 +209,24 @@ export function DeliveriesScreen({ client, id }: { client: Client; id: string })
   const [type, setType] = useState<"" | EventType>("");
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const [page, setPage] = useState<{ deliveries: Delivery[]; next?: string | null }>();
-  const [error, setError] = useState<unknown>();
-  const [message, setMessage] = useState("");
+  const { error, setError, message, reload, run } = useScreen();
   const [since, setSince] = useState("");
-  const [reload, setReload] = useState(0);
   const at = cursors.length - 1;
 
-  useEffect(() => {
-    client.call(client.api.GET("/v1/webhooks/{id}", { params: { path: { id } } })).then(setHook, setError);
-  }, [client, id]);
+  useLoad((signal) => client.call(client.api.GET("/v1/webhooks/{id}", { params: { path: { id } }, signal })), setHook, setError, [client, id]);
   useEffect(() => setCursors([undefined]), [state, type]);
-  useEffect(() => {
-    const ctl = new AbortController();
-    client
-      .call(
+  useLoad(
+    (signal) =>
+      client.call(
         client.api.GET("/v1/webhooks/{id}/deliveries", {
           params: { path: { id }, query: { limit: 20, after: cursors[at], state: state || undefined, type: type || undefined } },
-          signal: ctl.signal,
+          signal,
         }),
-      )
-      .then((p) => setPage({ deliveries: p._embedded.deliveries, next: p._page.next_cursor }))
-      .catch((e) => ctl.signal.aborted || setError(e));
-    return () => ctl.abort();
-  }, [client, id, cursors, state, type, reload]);
-
-  const run = async (f: () => Promise<string>) => {
-    setError(undefined);
-    try {
-      setMessage(await f());
-      setReload((n) => n + 1);
-    } catch (e) {
-      setError(e);
-    }
-  };
+      ),
+    (p) => setPage({ deliveries: p._embedded.deliveries, next: p._page.next_cursor }),
+    setError,
+    [client, id, cursors, state, type, reload],
+  );
   const retry = (d: Delivery) =>
     run(async () => {
       const r = await client.call(client.api.POST("/v1/webhooks/{id}/deliveries/{delivery}/retry", { params: { path: { id, delivery: d.id } } }));
@@ -284,17 +267,7 @@ export function DeliveriesScreen({ client, id }: { client: Client; id: string })
             ))}
           </select>
         </label>
-        <label>
-          <span>{t("deliveries.type")}</span>
-          <select value={type} onChange={(e) => setType(e.currentTarget.value as typeof type)}>
-            <option value="">{t("deliveries.anyType")}</option>
-            {types.map((ty) => (
-              <option key={ty} value={ty}>
-                {ty}
-              </option>
-            ))}
-          </select>
-        </label>
+        <TypeSelect label={t("deliveries.type")} types={types} value={type} onChange={setType} />
       </div>
       <form class="toolbar" onSubmit={recover}>
         <label>

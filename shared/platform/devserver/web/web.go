@@ -48,6 +48,12 @@ func Console(dir, csp string) http.Handler {
 			fmt.Fprint(w, notBuilt)
 			return
 		}
+		if r.URL.Path == "/config.json" { // the API is this origin: nothing to configure
+			h.Set("Content-Type", "application/json")
+			h.Set("Cache-Control", "no-cache")
+			fmt.Fprint(w, "{}\n")
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/assets/") {
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {
@@ -61,14 +67,3 @@ const notBuilt = `<!doctype html><meta charset="utf-8"><title>Anexo</title>
 <h1>The console is not built</h1>
 <p><code>make run</code> builds it (<code>clients/console</code>: <code>npm ci &amp;&amp; npm run build</code>) and serves it here.
 The API answers on this address; the Uppy page is at <a href="/uppy/">/uppy/</a>.</p>`
-
-// CSP is the console's Content-Security-Policy: its own scripts and
-// styles only (WebAssembly, for the uploads' CRC32C, may compile), the API
-// at its own origin, and storage — where uploads go and previews and
-// downloads come from — at the given origins.
-func CSP(storage ...string) string {
-	s := strings.Join(storage, " ")
-	return "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
-		"img-src 'self' data: blob: " + s + "; connect-src 'self' " + s + "; " +
-		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-}
