@@ -110,8 +110,13 @@ func TestConsoleInChromium(t *testing.T) {
 	if err := os.WriteFile(bigPath, big, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(work, "nota.txt"), []byte("uma nota\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for name, body := range map[string]string{"nota.txt": "uma nota\n", "pasta/a.txt": "a\n", "pasta/sub/b.txt": "b\n"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(work, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	seedJSON, _ := json.Marshal(seed)
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "test", "console.mjs"))

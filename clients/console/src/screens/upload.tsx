@@ -73,8 +73,13 @@ async function entries(items: DataTransferItemList): Promise<{ file: globalThis.
       }
     }
   };
-  const roots = [...items].filter((i) => i.kind === "file").map((i) => i.webkitGetAsEntry());
-  for (const r of roots) await walk(r, "");
+  // entries first (reading them empties the list when the event ends); an
+  // item without one (a drop a page made) gives its file
+  const roots = [...items].filter((i) => i.kind === "file").map((i) => ({ entry: i.webkitGetAsEntry(), file: i.getAsFile() }));
+  for (const r of roots) {
+    if (r.entry) await walk(r.entry, "");
+    else if (r.file) out.push({ file: r.file, path: r.file.name });
+  }
   return out;
 }
 
@@ -165,7 +170,7 @@ export function UploadScreen({ client }: { client: Client }) {
           </button>
         </div>
         <input ref={filesInput} type="file" multiple hidden data-testid="files" onChange={(e) => fromInput(e.currentTarget)} />
-        <input ref={folderInput} type="file" multiple hidden data-testid="folder" {...{ webkitdirectory: "" }} onChange={(e) => fromInput(e.currentTarget)} />
+        <input ref={folderInput} type="file" multiple hidden data-testid="folder" {...{ webkitdirectory: true }} onChange={(e) => fromInput(e.currentTarget)} />
       </div>
       <div class="toolbar">
         <label>
