@@ -43,12 +43,14 @@ test: openapi-lint vet deadcode $(RIE) $(BROWSERTEST)/node_modules console
 # through Lambda, handler latency percentiles; cold starts and binary sizes
 # of every bootstrap; CLI vs plain sequential upload throughput; the cost
 # of a catalogue page as an account grows (LIST_COST_SIZES, default
-# 1000,10000,100000: seeding 100,000 files into moto takes minutes).
+# 1000,10000,100000: seeding 100,000 files into moto takes minutes); the
+# console on an account of 10,000 files (CONSOLE_FILES) in Chromium.
 BENCHTIME ?= 30x
 LIST_COST_SIZES ?= 1000,10000,100000
-bench: $(RIE) $(JSCLIENT)/node_modules
+bench: $(RIE) $(JSCLIENT)/node_modules console
 	$(GO) test ./shared/testing/e2e ./functions -run '^$$' -bench . -skip 'Throughput|UploadIntegrity' -benchtime $(BENCHTIME) -timeout 30m
 	$(GO) test ./clients/js -run '^$$' -bench NodeVsCLI -benchtime 3x -timeout 10m
+	$(GO) test ./clients/console -run '^$$' -bench ConsoleLargeAccount -benchtime 1x -timeout 60m
 	$(GO) test ./shared/testing/e2e -run '^$$' -bench Throughput -benchtime 3x -timeout 30m
 	$(GO) test ./shared/testing/e2e -run '^$$' -bench UploadIntegrity -benchtime 8x -timeout 30m
 	LIST_COST_SIZES=$(LIST_COST_SIZES) $(GO) test ./shared/adapters/dynamo -run '^$$' -bench ListCost -benchtime 10x -timeout 60m

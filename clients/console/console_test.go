@@ -43,7 +43,7 @@ var dir = func() string {
 }()
 
 // ready finds chromium and the package's tools, or skips (CI fails instead).
-func ready(t *testing.T) string {
+func ready(t testing.TB) string {
 	t.Helper()
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
