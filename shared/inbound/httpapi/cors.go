@@ -33,7 +33,8 @@ var CORS = CORSPolicy{
 // from). Local mode serves it; the stack's CloudFront sends it.
 func ConsoleCSP(api string, storage ...string) string {
 	s := strings.Join(storage, " ")
+	connect := strings.Join(strings.Fields("'self' "+api+" "+s), " ")
 	return "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
-		"img-src 'self' data: blob: " + s + "; connect-src " + strings.TrimSpace("'self' "+api+" "+s) + "; " +
+		"img-src 'self' data: blob: " + s + "; connect-src " + connect + "; " +
 		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
