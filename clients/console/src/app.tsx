@@ -27,8 +27,18 @@ const nav: { route: Route; label: () => string }[] = [
 
 export function App() {
   const [session, setSession] = useState<Session | undefined>(load);
+  const [refused, setRefused] = useState(false);
   const route = useRoute();
-  const client = useMemo(() => session && connect(session), [session]);
+  const client = useMemo(
+    () =>
+      session &&
+      connect(session, () => {
+        clear();
+        setSession(undefined);
+        setRefused(true);
+      }),
+    [session],
+  );
 
   useEffect(() => {
     document.documentElement.lang = lang;
@@ -44,8 +54,10 @@ export function App() {
   if (!session || !client) {
     return (
       <SignIn
+        refused={refused}
         onSignIn={(s) => {
           save(s);
+          setRefused(false);
           setSession(s);
         }}
       />

@@ -64,7 +64,21 @@ export function clear(): void {
   storage()?.removeItem(KEY);
 }
 
-/** connect makes the client of a session. */
-export function connect(s: Session): Client {
-  return new Client({ endpoint: s.endpoint, token: s.token, scanWait: 0 });
+/**
+ * connect makes the client of a session. A refusal of the token itself —
+ * 401, or the gateway's own 403 (the authorizer's: unknown, expired or
+ * revoked), not a function's problem — calls onRefused, so the console
+ * asks for a token again instead of failing screen by screen.
+ */
+export function connect(s: Session, onRefused?: () => void): Client {
+  const c = new Client({ endpoint: s.endpoint, token: s.token, scanWait: 0 });
+  if (onRefused) {
+    c.api.use({
+      onResponse({ response }) {
+        if ((response.status === 401 || response.status === 403) && !response.headers.get("Content-Type")?.includes("problem+json")) onRefused();
+        return undefined;
+      },
+    });
+  }
+  return c;
 }

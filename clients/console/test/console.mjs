@@ -331,6 +331,16 @@ try {
   check(width <= 360, `at 360 px the page is ${width} px wide`);
   await audit(phonePage, "files-360");
   step(`360 px: the files screen fits (${width} px)`);
+
+  // the console's own token revoked: the next screen asks to sign in again, saying why
+  const auth = { Authorization: `Bearer ${token}` };
+  const mine = (await (await fetch(`${url}/v1/tokens`, { headers: auth })).json()).tokens.find((tk) => tk.name === "console");
+  check((await fetch(`${url}/v1/tokens/${mine.id}`, { method: "DELETE", headers: auth })).ok, "revoking the console's token");
+  await phonePage.getByRole("link", { name: "Trash" }).click();
+  await phonePage.getByRole("alert").filter({ hasText: "no longer accepted" }).waitFor();
+  await phonePage.getByLabel("Token").waitFor();
+  check((await phonePage.evaluate(() => sessionStorage.length)) === 0, "the refused token stays in sessionStorage");
+  step("a revoked token: the next screen asks to sign in again, and the token is forgotten");
   await phone.close();
 
   // the strict CSP held: nothing was refused, nothing threw

@@ -7,7 +7,7 @@ import { t } from "../i18n.js";
 import { apiEndpoint, connect, type Session } from "../session.js";
 import { Problem } from "../ui.js";
 
-export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
+export function SignIn({ onSignIn, refused }: { onSignIn: (s: Session) => void; refused?: boolean }) {
   const [endpoint, setEndpoint] = useState(apiEndpoint);
   const [token, setToken] = useState("");
   const [error, setError] = useState<unknown>();
@@ -35,6 +35,11 @@ export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
   return (
     <main id="main" class="signin">
       <h1>{t("signin.title")}</h1>
+      {refused && (
+        <p class="notice" role="alert">
+          {t("signin.refused")}
+        </p>
+      )}
       <p class="muted">{t("signin.intro")}</p>
       <form onSubmit={submit}>
         <label>
