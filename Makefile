@@ -44,7 +44,7 @@ test: openapi-lint vet deadcode $(RIE) $(BROWSERTEST)/node_modules console
 # of every bootstrap; CLI vs plain sequential upload throughput; the cost
 # of a catalogue page as an account grows (LIST_COST_SIZES, default
 # 1000,10000,100000: seeding 100,000 files into moto takes minutes); the
-# console on an account of 10,000 files (CONSOLE_FILES) in Chromium.
+# console on a large account (CONSOLE_FILES, default 3,000) in Chromium.
 BENCHTIME ?= 30x
 LIST_COST_SIZES ?= 1000,10000,100000
 bench: $(RIE) $(JSCLIENT)/node_modules console
