@@ -43,6 +43,24 @@ type versionEvent struct {
 	} `json:"data"`
 }
 
+// VersionOf reads the account, file and version a file event on the bus
+// (its detail) is about: the version it names (data.version), else its
+// file's main version.
+func VersionOf(detail []byte) (account, file, version string, err error) {
+	var d versionEvent
+	if err := json.Unmarshal(detail, &d); err != nil {
+		return "", "", "", err
+	}
+	if d.AccountID == "" || d.Data.File.UUID == "" {
+		return "", "", "", fmt.Errorf("no account or file")
+	}
+	version = d.Data.File.VersionUUID
+	if d.Data.Version != nil && d.Data.Version.UUID != "" {
+		version = d.Data.Version.UUID
+	}
+	return d.AccountID, d.Data.File.UUID, version, nil
+}
+
 // Previews renders the previews of the version each event is about (an
 // EventBridge rule on the deployment's bus invokes it asynchronously: an
 // error is retried twice, then goes to the failure destination).
@@ -53,19 +71,15 @@ func Previews(log *slog.Logger, r VersionRenderer) func(ctx context.Context, ev 
 			log.WarnContext(ctx, "not an event previews follow", attrs...)
 			return nil
 		}
-		var d versionEvent
-		if err := json.Unmarshal(ev.Detail, &d); err != nil || d.AccountID == "" || d.Data.File.UUID == "" {
+		account, file, version, err := VersionOf(ev.Detail)
+		if err != nil {
 			err = fmt.Errorf("a %s event without its file: %v", ev.DetailType, err)
 			log.ErrorContext(ctx, "event unreadable", append(attrs, "err", err)...)
 			return err
 		}
-		version := d.Data.File.VersionUUID
-		if d.Data.Version != nil && d.Data.Version.UUID != "" {
-			version = d.Data.Version.UUID
-		}
-		attrs = append(attrs, "account_id", d.AccountID, "file_uuid", d.Data.File.UUID, "version_uuid", version)
+		attrs = append(attrs, "account_id", account, "file_uuid", file, "version_uuid", version)
 		start := time.Now()
-		out, err := r.Render(ctx, d.AccountID, d.Data.File.UUID, version)
+		out, err := r.Render(ctx, account, file, version)
 		if err != nil {
 			log.ErrorContext(ctx, "previews not rendered", append(attrs, "err", err)...)
 			return err

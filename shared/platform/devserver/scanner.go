@@ -68,19 +68,11 @@ func (sc *scanner) published(_ string, ev PutEvent) {
 	if ev.Source != eventbus.Source || ev.DetailType != string(outbox.FileCreated) && ev.DetailType != string(outbox.FileVersionCreated) {
 		return
 	}
-	var d struct {
-		AccountID string `json:"account_id"`
-		Data      struct {
-			File struct {
-				UUID        string `json:"uuid"`
-				VersionUUID string `json:"version_uuid"`
-			} `json:"file"`
-		} `json:"data"`
-	}
-	if json.Unmarshal([]byte(ev.Detail), &d) != nil || d.Data.File.VersionUUID == "" {
+	account, file, version, err := triggers.VersionOf([]byte(ev.Detail))
+	if err != nil || version == "" {
 		return
 	}
-	key := files.ObjectKey(d.AccountID, d.Data.File.UUID, d.Data.File.VersionUUID)
+	key := files.ObjectKey(account, file, version)
 	time.AfterFunc(sc.delay, func() { sc.run(key, nil) })
 }
 
