@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 
-import { chromium } from "playwright-core";
+import { session } from "./chromium.mjs";
 
 const require = createRequire(import.meta.url);
 const axeSource = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -46,8 +46,7 @@ const only = (page, name) =>
   }, name);
 const heading = (page) => page.locator("main h1");
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
-try {
+await session(out, async (browser) => {
   const ctx = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const page = await ctx.newPage();
   watch(page);
@@ -346,10 +345,4 @@ try {
   // the strict CSP held: nothing was refused, nothing threw
   const refused = out.console.filter((l) => /Content Security Policy|pageerror/.test(l));
   check(refused.length === 0, `the page broke its policy or threw: ${refused.join(" | ")}`);
-} catch (e) {
-  out.error = String((e && e.stack) || e);
-} finally {
-  await browser.close();
-}
-process.stdout.write(JSON.stringify(out) + "\n");
-process.exit(out.error ? 1 : 0);
+});

@@ -3,10 +3,9 @@
 // and the DOM's size. Prints JSON of milliseconds. Run by
 // BenchmarkConsoleLargeAccount (bench_test.go), which seeds the account.
 // Env: CHROMIUM, ANEXO_URL, ANEXO_TOKEN, TERM (a name part ~1% of files have).
-import { chromium } from "playwright-core";
+import { session } from "./chromium.mjs";
 
 const { ANEXO_URL: url, ANEXO_TOKEN: token } = process.env;
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
 const out = {};
 /** rendered is ms from the last listing's answer to now: the console's own part. */
 const rendered = (page) =>
@@ -14,7 +13,7 @@ const rendered = (page) =>
     const r = performance.getEntriesByType("resource").filter((e) => e.name.includes("/v1/files?")).at(-1);
     return performance.now() - r.responseEnd;
   });
-try {
+await session(out, async (browser) => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const rows = () => page.evaluate(() => document.querySelectorAll("main table tbody tr").length);
   const t0 = Date.now();
@@ -44,10 +43,4 @@ try {
   out.searchRows = await rows();
   out.domNodes = await page.evaluate(() => document.getElementsByTagName("*").length);
   out.heapMB = Math.round((await page.evaluate(() => performance.memory?.usedJSHeapSize ?? 0)) / 1048576);
-} catch (e) {
-  out.error = String((e && e.stack) || e);
-} finally {
-  await browser.close();
-}
-process.stdout.write(JSON.stringify(out) + "\n");
-process.exit(out.error ? 1 : 0);
+});
