@@ -54,6 +54,11 @@ export function Problem({ error, onRetry }: { error: unknown; onRetry?: () => vo
   );
 }
 
+/** failed is "name: detail" for a batch item the API refused. */
+export function failed(name: string, error?: { detail?: unknown; code?: unknown }): string {
+  return t("batch.failed", { name, detail: String(error?.detail ?? error?.code ?? "") });
+}
+
 /** ScanBadge is a version's malware verdict. */
 export function ScanBadge({ scan }: { scan?: Scan }) {
   if (!scan) return <span class="muted">{t("common.none")}</span>;

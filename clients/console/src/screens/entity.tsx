@@ -6,7 +6,8 @@ import { useEffect, useState } from "preact/hooks";
 
 import { bytes, t, when } from "../i18n.js";
 import { href } from "../route.js";
-import { Problem, ScanBadge, Status, Thumb } from "../ui.js";
+import { useLoad, useScreen } from "../screen.js";
+import { failed, Problem, ScanBadge, Status, Thumb } from "../ui.js";
 
 type Entity = Schemas["Entity"];
 export const entityTypes = ["lead", "deal", "contact", "company", "customer", "opportunity", "case"] as const;
@@ -46,29 +47,28 @@ function EntityPicker({ type, id }: { type?: string; id?: string }) {
 export function EntityScreen({ client, type, id }: { client: Client; type?: string; id?: string }) {
   const [entity, setEntity] = useState<Entity>();
   const [files, setFiles] = useState<File[]>([]);
-  const [error, setError] = useState<unknown>();
-  const [message, setMessage] = useState("");
-  const [reload, setReload] = useState(0);
+  const { error, setError, message, reload, run } = useScreen();
   const [term, setTerm] = useState("");
   const [found, setFound] = useState<File[]>([]);
   const [picked, setPicked] = useState<Set<string>>(new Set());
 
   const p = type && id ? { params: { path: { entity_type: type, entity_id: id } } } : undefined;
-  useEffect(() => {
-    if (!p) return;
-    const ctl = new AbortController();
-    setError(undefined);
-    Promise.all([
-      client.call(client.api.GET("/v1/entities/{entity_type}/{entity_id}", { ...p, signal: ctl.signal })),
-      client.call(client.api.GET("/v1/entities/{entity_type}/{entity_id}/files", { params: { ...p.params, query: { with: "previews", limit: 100 } }, signal: ctl.signal })),
-    ])
-      .then(([e, fs]) => {
-        setEntity(e);
-        setFiles((fs._embedded.files ?? []) as File[]);
-      })
-      .catch((e) => ctl.signal.aborted || setError(e));
-    return () => ctl.abort();
-  }, [client, type, id, reload]);
+  useLoad(
+    (signal) =>
+      p
+        ? Promise.all([
+            client.call(client.api.GET("/v1/entities/{entity_type}/{entity_id}", { ...p, signal })),
+            client.call(client.api.GET("/v1/entities/{entity_type}/{entity_id}/files", { params: { ...p.params, query: { with: "previews", limit: 100 } }, signal })),
+          ])
+        : Promise.resolve(undefined),
+    (got) => {
+      if (!got) return;
+      setEntity(got[0]);
+      setFiles((got[1]._embedded.files ?? []) as File[]);
+    },
+    setError,
+    [client, type, id, reload],
+  );
   useEffect(() => {
     if (!term.trim()) return setFound([]);
     const ctl = new AbortController();
@@ -84,21 +84,15 @@ export function EntityScreen({ client, type, id }: { client: Client; type?: stri
     };
   }, [client, term]);
 
-  const change = async (method: "POST" | "DELETE", uuids: string[], done: string) => {
-    if (!p) return;
-    setError(undefined);
-    try {
+  const change = (method: "POST" | "DELETE", uuids: string[], done: string) =>
+    p &&
+    run(async () => {
       const body = { file_uuids: uuids };
       const r = method === "POST" ? await client.call(client.api.POST("/v1/entities/{entity_type}/{entity_id}/files", { ...p, body })) : await client.call(client.api.DELETE("/v1/entities/{entity_type}/{entity_id}/files", { ...p, body }));
-      const failed = r._embedded.attachments.filter((a) => a.status === "error");
-      setMessage([done, ...failed.map((a) => t("batch.failed", { name: a.attachment.file_uuid, detail: String(a.error?.detail ?? a.error?.code ?? "") }))].join(" "));
       setPicked(new Set());
       setTerm("");
-      setReload((n) => n + 1);
-    } catch (e) {
-      setError(e);
-    }
-  };
+      return [done, ...r._embedded.attachments.filter((a) => a.status === "error").map((a) => failed(a.attachment.file_uuid, a.error))].join(" ");
+    });
 
   return (
     <section aria-labelledby="screen-title">

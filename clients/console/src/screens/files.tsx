@@ -6,7 +6,8 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 
 import { bytes, type Key, t, when } from "../i18n.js";
 import { href } from "../route.js";
-import { Confirm, Problem, ScanBadge, Status, Thumb } from "../ui.js";
+import { useScreen } from "../screen.js";
+import { Confirm, failed, Problem, ScanBadge, Status, Thumb } from "../ui.js";
 
 export interface Filters {
   term: string;
@@ -76,12 +77,10 @@ export function FilesScreen({ client, trash }: { client: Client; trash: boolean 
   // cursors[i] is the cursor of page i (page 0 has none)
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
   const [page, setPage] = useState<{ files: File[]; next: string | null } | undefined>();
-  const [error, setError] = useState<unknown>();
+  const { error, setError, message, reload, run, again } = useScreen();
   const [loading, setLoading] = useState(false);
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [message, setMessage] = useState("");
   const [confirm, setConfirm] = useState(false);
-  const [reload, setReload] = useState(0);
   const at = cursors.length - 1;
   const heading = useRef<HTMLHeadingElement>(null);
 
@@ -112,22 +111,15 @@ export function FilesScreen({ client, trash }: { client: Client; trash: boolean 
       return n;
     });
 
-  const act = async (method: "DELETE" | "POST", path: "/v1/files" | "/v1/files/restore" | "/v1/files/purge", done: Key) => {
+  const act = (path: "/v1/files" | "/v1/files/restore" | "/v1/files/purge", done: Key) => {
     setConfirm(false);
-    setError(undefined);
     const body = [...selected].map((uuid) => ({ uuid }));
-    try {
-      const res = await client.call(method === "DELETE" ? client.api.DELETE("/v1/files", { body }) : client.api.POST(path as "/v1/files/restore", { body }));
-      const failed = res._embedded.files.filter((r) => r.status === "error");
-      const ok = res._embedded.files.length - failed.length;
+    return run(async () => {
+      const res = await client.call(path === "/v1/files" ? client.api.DELETE(path, { body }) : client.api.POST(path, { body }));
+      const refused = res._embedded.files.filter((r) => r.status === "error");
       const names = new Map(files.map((f) => [f.uuid, f.name]));
-      setMessage(
-        [t(done, { n: ok }), ...failed.map((r) => t("batch.failed", { name: names.get(r.uuid) ?? r.uuid, detail: String(r.error?.detail ?? r.error?.code ?? "") }))].join(" "),
-      );
-      setReload((n) => n + 1);
-    } catch (e) {
-      setError(e);
-    }
+      return [t(done, { n: res._embedded.files.length - refused.length }), ...refused.map((r) => failed(names.get(r.uuid) ?? r.uuid, r.error))].join(" ");
+    });
   };
 
   const title = trash ? t("trash.title") : t("files.title");
@@ -141,13 +133,13 @@ export function FilesScreen({ client, trash }: { client: Client; trash: boolean 
       <div class="toolbar">
         <span>{selected.size > 0 ? t("files.selected", { n: selected.size }) : t("files.count", { n: files.length })}</span>
         {!trash && (
-          <button type="button" disabled={selected.size === 0} onClick={() => act("DELETE", "/v1/files", "files.trashed")}>
+          <button type="button" disabled={selected.size === 0} onClick={() => act("/v1/files", "files.trashed")}>
             {t("files.trash")}
           </button>
         )}
         {trash && (
           <>
-            <button type="button" disabled={selected.size === 0} onClick={() => act("POST", "/v1/files/restore", "trash.restored")}>
+            <button type="button" disabled={selected.size === 0} onClick={() => act("/v1/files/restore", "trash.restored")}>
               {t("trash.restore")}
             </button>
             <button type="button" class="danger" disabled={selected.size === 0} onClick={() => setConfirm(true)}>
@@ -157,7 +149,7 @@ export function FilesScreen({ client, trash }: { client: Client; trash: boolean 
         )}
       </div>
       {message && <Status message={message} />}
-      <Problem error={error} onRetry={() => setReload((n) => n + 1)} />
+      <Problem error={error} onRetry={again} />
       <div class="table-wrap">
         <table aria-busy={loading} aria-describedby="screen-title">
           <thead>
@@ -216,7 +208,7 @@ export function FilesScreen({ client, trash }: { client: Client; trash: boolean 
         title={t("trash.confirmTitle", { n: selected.size })}
         body={t("trash.confirmBody")}
         action={t("trash.purge")}
-        onConfirm={() => act("POST", "/v1/files/purge", "trash.purged")}
+        onConfirm={() => act("/v1/files/purge", "trash.purged")}
         onCancel={() => setConfirm(false)}
       />
     </section>

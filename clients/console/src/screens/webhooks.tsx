@@ -15,11 +15,20 @@ type Webhook = Schemas["Webhook"];
 type Delivery = Schemas["Delivery"];
 type EventType = Schemas["EventType"];
 
+// the catalogue's types, read once per client (it changes with a deploy)
+const catalogues = new WeakMap<Client, Promise<EventType[]>>();
+
 /** useEventTypes is the catalogue's types (GET /v1/event-types). */
 export function useEventTypes(client: Client): EventType[] {
   const [types, setTypes] = useState<EventType[]>([]);
   useEffect(() => {
-    client.call(client.api.GET("/v1/event-types")).then((c) => setTypes(c.event_types.map((e) => e.type)), () => setTypes([]));
+    let got = catalogues.get(client);
+    if (!got) {
+      got = client.call(client.api.GET("/v1/event-types")).then((c) => c.event_types.map((e) => e.type));
+      got.catch(() => catalogues.delete(client)); // asked again next time
+      catalogues.set(client, got);
+    }
+    got.then(setTypes, () => setTypes([]));
   }, [client]);
   return types;
 }
