@@ -559,12 +559,14 @@ func New(scope constructs.Construct, id string, props Props) *Stack {
 		out("ApiUrl", stage.Url(), "Base URL of the Anexo API")
 	}
 	s.addDomain(props, stage, out)
+	edge := s.addEdge(props, stage, out)
 	// where clients reach the API: its domain, else CloudFront's under the
 	// edge, else the stage's own URL
 	api := stage.Url()
-	if edge := s.addEdge(props, stage, out); props.DomainName != "" {
+	switch {
+	case props.DomainName != "":
 		api = jsii.String("https://" + props.DomainName + "/")
-	} else if edge != nil {
+	case edge != nil:
 		api = jsii.String("https://" + *edge.DistributionDomainName() + "/")
 	}
 	s.addConsole(props, api, out)
