@@ -1,7 +1,8 @@
 // Package consolebuild builds the files console for the CDK app to deploy,
 // as make console does: the TypeScript client (clients/js: npm ci when its
-// modules are missing or older than its lockfile, then its build), the
-// console's own modules, then the console's build into the asset directory.
+// modules are missing or older than its lockfile, its build when a source
+// is newer than it), the console's own modules, then the console's build
+// into the asset directory.
 package consolebuild
 
 import (
@@ -24,9 +25,11 @@ func Build(ctx context.Context, root, out string) error {
 		args []string
 		when func() bool
 	}{
-		{js, []string{"npm", "ci", "--no-audit", "--no-fund"}, stale(js)},
-		{js, []string{"npm", "run", "build"}, always},
-		{console, []string{"npm", "ci", "--no-audit", "--no-fund"}, stale(console)},
+		{js, []string{"npm", "ci", "--no-audit", "--no-fund"}, modulesStale(js)},
+		// only when a source is newer: tests that read dist/ run beside
+		// TestCDKSynth, and make test built it before them
+		{js, []string{"npm", "run", "build"}, older(filepath.Join(js, "dist", "browser.js"), filepath.Join(js, "tsconfig.json"), filepath.Join(js, "src", "*.ts"))},
+		{console, []string{"npm", "ci", "--no-audit", "--no-fund"}, modulesStale(console)},
 		{console, []string{"node", "build.mjs", out}, always},
 	}
 	for _, s := range steps {
@@ -44,15 +47,28 @@ func Build(ctx context.Context, root, out string) error {
 
 func always() bool { return true }
 
-// stale reports whether dir's node_modules are missing or older than its
-// lockfile (npm ci writes node_modules/.package-lock.json).
-func stale(dir string) func() bool {
+// modulesStale reports whether dir's node_modules are missing or older
+// than its lockfile (npm ci writes node_modules/.package-lock.json).
+func modulesStale(dir string) func() bool {
+	return older(filepath.Join(dir, "node_modules", ".package-lock.json"), filepath.Join(dir, "package-lock.json"))
+}
+
+// older reports whether target is missing or older than a file the
+// patterns match.
+func older(target string, patterns ...string) func() bool {
 	return func() bool {
-		lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
+		t, err := os.Stat(target)
 		if err != nil {
 			return true
 		}
-		installed, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json"))
-		return err != nil || installed.ModTime().Before(lock.ModTime())
+		for _, p := range patterns {
+			matches, _ := filepath.Glob(p)
+			for _, m := range matches {
+				if st, err := os.Stat(m); err == nil && st.ModTime().After(t.ModTime()) {
+					return true
+				}
+			}
+		}
+		return false
 	}
 }
