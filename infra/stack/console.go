@@ -36,8 +36,10 @@ func (s *Stack) addConsole(props Props, api *string, out func(string, *string, s
 		Encryption:             awss3.BucketEncryption_S3_MANAGED,
 		EnforceSSL:             jsii.Bool(true),
 		ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		RemovalPolicy:          awscdk.RemovalPolicy_DESTROY, // a build: deploy makes it again
-		AutoDeleteObjects:      jsii.Bool(false),
+		// retained like the other buckets: CloudFormation cannot delete a
+		// bucket with objects, and auto-deletion would add a custom
+		// resource's function for a bucket of a few hundred KB
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 	storage := []string{"https://" + *s.Bucket.BucketRegionalDomainName(), "https://" + *s.Previews.BucketRegionalDomainName()}
 	headers := awscloudfront.NewResponseHeadersPolicy(st, jsii.String("ConsoleHeaders"), &awscloudfront.ResponseHeadersPolicyProps{

@@ -84,6 +84,13 @@ func TestConsoleStack(t *testing.T) {
 	if !page || !assets {
 		t.Errorf("deployments: the page's (no-cache, invalidated, config.json) %v, the assets' (immutable) %v", page, assets)
 	}
+	// every bucket is retained: CloudFormation cannot delete one holding
+	// objects, so a DESTROY policy would fail cdk destroy
+	for id, b := range s.resources("AWS::S3::Bucket") {
+		if b["DeletionPolicy"] != "Retain" || b["UpdateReplacePolicy"] != "Retain" {
+			t.Errorf("bucket %s: DeletionPolicy %v, UpdateReplacePolicy %v, want Retain", id, b["DeletionPolicy"], b["UpdateReplacePolicy"])
+		}
+	}
 	if _, ok := s.doc["Outputs"].(map[string]any)["ConsoleUrl"]; !ok {
 		t.Error("no ConsoleUrl output")
 	}
