@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/domain/webhooks"
 	"github.com/anexo/anexo/shared/platform/app"
 	"github.com/anexo/anexo/shared/platform/devserver"
@@ -75,7 +76,7 @@ func main() {
 	fmt.Printf(`Anexo is listening on %[1]s
   DynamoDB: %[2]s   S3: %[3]s   SQS and EventBridge: %[7]s   data: %[4]s
   dev account: %[5]s
-  dev token (files:read files:write files:delete tokens:admin webhooks:admin):
+  dev token (%[9]s):
 
 export ANEXO_URL=%[1]s
 export ANEXO_TOKEN=%[6]s
@@ -94,7 +95,7 @@ A Wegly batch to a lead (create the lead first):
     -H 'Content-Type: application/json' -d '{"title":"Acme Ltda"}'
   curl -s -X POST $ANEXO_URL/integrations/external/files/batches -H "Authorization: Bearer $ANEXO_TOKEN" \
     --form lead_code=1 --form title=Docs --form files=@README.md
-`, srv.URL, orAWS(c.DynamoEndpoint), orAWS(c.S3Endpoint), abs, acct, token, orAWS(c.SQSEndpoint), scanNote(c.MalwareScanning, *scanDelay))
+`, srv.URL, orAWS(c.DynamoEndpoint), orAWS(c.S3Endpoint), abs, acct, token, orAWS(c.SQSEndpoint), scanNote(c.MalwareScanning, *scanDelay), auth.ScopeNames(" "))
 	<-ctx.Done()
 	if err := iam.WriteUsage(); err != nil {
 		fail(err)

@@ -56,6 +56,7 @@ type sessionItem struct {
 	TokenID     string          `dynamodbav:"token_id"`
 	TTL         int64           `dynamodbav:"ttl"`
 	Attach      []sessionAttach `dynamodbav:"attach,omitempty"`
+	Request     *requestedItem  `dynamodbav:"file_request,omitempty"`
 	GSI2PK      string          `dynamodbav:"gsi2pk,omitempty"` // until the sweeper's last look
 	GSI2SK      string          `dynamodbav:"gsi2sk,omitempty"`
 }
@@ -75,7 +76,7 @@ func (s sessionItem) session(accountID string) upload.Session {
 		NewFile: s.NewFile, FileID: s.FileID, FileName: s.FileName, MimeType: s.MimeType,
 		Plan: upload.Plan{Size: s.Size, PartSize: s.PartSize, PartCount: s.PartCount}, Key: s.Key, UploadID: s.UploadID,
 		Status: upload.Status(s.Status), CreatedAt: parseTS(s.CreatedAt), ExpiresAt: parseTS(s.ExpiresAt),
-		CompletedAt: parseTS(s.CompletedAt), CreatedBy: s.CreatedBy, TokenID: s.TokenID}
+		CompletedAt: parseTS(s.CompletedAt), CreatedBy: s.CreatedBy, TokenID: s.TokenID, Request: s.Request.requested()}
 	if s.ChecksumAlg != "" {
 		out.Checksum = &upload.Checksum{Algorithm: s.ChecksumAlg, Value: s.Checksum}
 	}
@@ -237,31 +238,32 @@ func (f fileItem) file(accountID string) files.File {
 }
 
 type versionItem struct {
-	PK          string        `dynamodbav:"pk"`
-	SK          string        `dynamodbav:"sk"`
-	FileUUID    string        `dynamodbav:"file_uuid"`
-	UUID        string        `dynamodbav:"version_uuid"`
-	Name        string        `dynamodbav:"name"`
-	MimeType    string        `dynamodbav:"mime_type"`
-	Size        int64         `dynamodbav:"size"`
-	Key         string        `dynamodbav:"s3_key"`
-	S3Version   string        `dynamodbav:"s3_version,omitempty"`
-	Checksum    string        `dynamodbav:"checksum,omitempty"`
-	ChecksumAlg string        `dynamodbav:"checksum_algorithm,omitempty"`
-	SessionID   string        `dynamodbav:"session_id"`
-	CreatedAt   string        `dynamodbav:"created_at"`
-	CreatedBy   string        `dynamodbav:"created_by"`
-	Scan        *scanItem     `dynamodbav:"scan,omitempty"`
-	Previews    []previewItem `dynamodbav:"previews,omitempty"`
-	GSI2PK      string        `dynamodbav:"gsi2pk,omitempty"` // pending a verdict, or quarantined: the sweeper's queue
-	GSI2SK      string        `dynamodbav:"gsi2sk,omitempty"`
+	PK          string         `dynamodbav:"pk"`
+	SK          string         `dynamodbav:"sk"`
+	FileUUID    string         `dynamodbav:"file_uuid"`
+	UUID        string         `dynamodbav:"version_uuid"`
+	Name        string         `dynamodbav:"name"`
+	MimeType    string         `dynamodbav:"mime_type"`
+	Size        int64          `dynamodbav:"size"`
+	Key         string         `dynamodbav:"s3_key"`
+	S3Version   string         `dynamodbav:"s3_version,omitempty"`
+	Checksum    string         `dynamodbav:"checksum,omitempty"`
+	ChecksumAlg string         `dynamodbav:"checksum_algorithm,omitempty"`
+	SessionID   string         `dynamodbav:"session_id"`
+	CreatedAt   string         `dynamodbav:"created_at"`
+	CreatedBy   string         `dynamodbav:"created_by"`
+	Scan        *scanItem      `dynamodbav:"scan,omitempty"`
+	Previews    []previewItem  `dynamodbav:"previews,omitempty"`
+	Request     *requestedItem `dynamodbav:"file_request,omitempty"`
+	GSI2PK      string         `dynamodbav:"gsi2pk,omitempty"` // pending a verdict, or quarantined: the sweeper's queue
+	GSI2SK      string         `dynamodbav:"gsi2sk,omitempty"`
 }
 
 func newVersionItem(v files.Version) versionItem {
 	it := versionItem{PK: accountPK(v.AccountID), SK: versionSK(v.FileUUID, v.UUID), FileUUID: v.FileUUID, UUID: v.UUID,
 		Name: v.Name, MimeType: v.MimeType, Size: v.Size, Key: v.Key, S3Version: v.S3Version, Checksum: v.Checksum,
 		ChecksumAlg: v.ChecksumAlg, SessionID: v.SessionID, CreatedAt: ts(v.CreatedAt), CreatedBy: v.CreatedBy,
-		Scan: newScanItem(v.Scan), Previews: previewItems(v.Previews)}
+		Scan: newScanItem(v.Scan), Previews: previewItems(v.Previews), Request: requestedItemOf(v.Request)}
 	if it.Scan != nil && it.Scan.Due != "" && it.Scan.PurgedAt == "" {
 		it.GSI2PK, it.GSI2SK = scanQueue(v)
 	}
@@ -277,5 +279,28 @@ func scanQueue(v files.Version) (string, string) {
 func (v versionItem) version(accountID string) files.Version {
 	return files.Version{AccountID: accountID, FileUUID: v.FileUUID, UUID: v.UUID, Name: v.Name, MimeType: v.MimeType,
 		Size: v.Size, Key: v.Key, S3Version: v.S3Version, Checksum: v.Checksum, ChecksumAlg: v.ChecksumAlg,
-		SessionID: v.SessionID, CreatedAt: parseTS(v.CreatedAt), CreatedBy: v.CreatedBy, Scan: v.Scan.scan(), Previews: previewsOf(v.Previews)}
+		SessionID: v.SessionID, CreatedAt: parseTS(v.CreatedAt), CreatedBy: v.CreatedBy, Scan: v.Scan.scan(), Previews: previewsOf(v.Previews),
+		Request: v.Request.requested()}
+}
+
+// requestedItem is the file request a session or a version is bound to.
+type requestedItem struct {
+	ID            string `dynamodbav:"id"`
+	Slot          string `dynamodbav:"slot,omitempty"`
+	UploaderName  string `dynamodbav:"uploader_name,omitempty"`
+	UploaderEmail string `dynamodbav:"uploader_email,omitempty"`
+}
+
+func requestedItemOf(r *files.Requested) *requestedItem {
+	if r == nil {
+		return nil
+	}
+	return &requestedItem{ID: r.ID, Slot: r.Slot, UploaderName: r.UploaderName, UploaderEmail: r.UploaderEmail}
+}
+
+func (it *requestedItem) requested() *files.Requested {
+	if it == nil {
+		return nil
+	}
+	return &files.Requested{ID: it.ID, Slot: it.Slot, UploaderName: it.UploaderName, UploaderEmail: it.UploaderEmail}
 }

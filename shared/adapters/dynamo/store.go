@@ -16,6 +16,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/requests"
 	"github.com/anexo/anexo/shared/domain/upload"
 )
 
@@ -140,7 +141,7 @@ func (s *Store) PutSession(ctx context.Context, ss upload.Session) error {
 		VersionUUID: ss.VersionUUID, NewFile: ss.NewFile, FileID: ss.FileID, FileName: ss.FileName, MimeType: ss.MimeType,
 		Size: ss.Plan.Size, PartSize: ss.Plan.PartSize, PartCount: ss.Plan.PartCount, Key: ss.Key, UploadID: ss.UploadID,
 		Status: string(ss.Status), CreatedAt: ts(ss.CreatedAt), ExpiresAt: ts(ss.ExpiresAt), CreatedBy: ss.CreatedBy,
-		TokenID: ss.TokenID, TTL: ss.ExpiresAt.Add(sessionRetention).Unix()}
+		TokenID: ss.TokenID, TTL: ss.ExpiresAt.Add(sessionRetention).Unix(), Request: requestedItemOf(ss.Request)}
 	if ss.Checksum != nil {
 		it.ChecksumAlg, it.Checksum = ss.Checksum.Algorithm, ss.Checksum.Value
 	}
@@ -247,6 +248,7 @@ func (s *Store) GetVersion(ctx context.Context, accountID, fileUUID, versionUUID
 //	account counters                  (no quota, or avail >= size; apperr.ErrQuota)
 //	numeric id → uuid (new files)     (absent)
 //	attachments requested at open     (unconditional puts)
+//	its file request's receipt         (rev as read; requests.ErrChanged)
 func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 	pk := accountPK(c.Session.AccountID)
 	size := c.Version.Size
@@ -305,6 +307,13 @@ func (s *Store) Commit(ctx context.Context, c upload.Commit) error {
 			return err
 		}
 		tx.add(nil, put)
+	}
+	if c.Request != nil {
+		up, err := s.requestUpdate(*c.Request)
+		if err != nil {
+			return err
+		}
+		tx.add(requests.ErrChanged, up)
 	}
 	return s.commit(ctx, &tx, c.Events)
 }

@@ -1,7 +1,8 @@
 // Package memory holds in-memory implementations of the domain's ports,
 // with the semantics of the AWS adapters: the metadata store (Store:
 // auth.Store, upload.Store, catalog.Store, entities.Store, batches.Store,
-// outbox.Outbox and webhooks.Store, as the DynamoDB table keeps them) and
+// outbox.Outbox, webhooks.Store and requests.Store, as the DynamoDB table
+// keeps them) and
 // the bucket (Blobs, as S3 keeps objects, versions and multipart uploads).
 // They check the same conditions, report the same errors and apply each
 // multi-item write all or nothing. The conformance suites run against
@@ -25,6 +26,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/entities"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/requests"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/domain/webhooks"
 )
@@ -42,6 +44,7 @@ type Store struct {
 	webhooks   map[string]webhooks.Webhook             // by account and id (webhookKey)
 	deliveries map[string]map[string]webhooks.Delivery // by webhook, then event id
 	leases     map[string]map[int]time.Time            // a webhook's attempt slots (webhookKey): slot → lease end
+	links      map[string]requestKey                   // file requests' links, by the hash of their secret
 }
 
 type account struct {
@@ -57,7 +60,8 @@ type account struct {
 	entities map[string]entities.Entity          // by entityKey
 	codes    map[string]string                   // entity code alias (codeKey) → entity uuid
 	batches  map[string]batches.Batch
-	records  []outbox.Record // the outbox, in position order
+	requests map[string]requests.Request // file requests, by id
+	records  []outbox.Record             // the outbox, in position order
 }
 
 // attachKey identifies an attachment as the table's sort key does: entity,
@@ -85,7 +89,7 @@ func (s *Store) do(fn func() error) error {
 	if s.accounts == nil {
 		s.accounts, s.secrets, s.sessions = map[string]*account{}, map[string]*secret{}, map[string]*session{}
 		s.webhooks, s.deliveries = map[string]webhooks.Webhook{}, map[string]map[string]webhooks.Delivery{}
-		s.leases = map[string]map[int]time.Time{}
+		s.leases, s.links = map[string]map[int]time.Time{}, map[string]requestKey{}
 	}
 	return fn()
 }
@@ -129,7 +133,7 @@ func (s *Store) PutAccount(_ context.Context, a auth.Account) error {
 		s.accounts[a.ID] = &account{Account: a, usage: files.Usage{QuotaBytes: a.QuotaBytes},
 			tokens: map[string]auth.Token{}, files: map[string]files.File{}, versions: map[string]map[string]files.Version{},
 			ids: map[int64]string{}, attached: map[string]entities.Attachment{}, entities: map[string]entities.Entity{},
-			codes: map[string]string{}, batches: map[string]batches.Batch{}}
+			codes: map[string]string{}, batches: map[string]batches.Batch{}, requests: map[string]requests.Request{}}
 		return nil
 	})
 }
@@ -526,6 +530,12 @@ func (s *Store) Commit(_ context.Context, c upload.Commit) error {
 		if _, dup := a.ids[c.File.ID]; dup && c.NewFile {
 			return fmt.Errorf("%w: file id %d is taken", apperr.ErrConflict, c.File.ID)
 		}
+		if c.Request != nil {
+			if err := a.checkRequest(*c.Request); err != nil {
+				return err
+			}
+			a.requests[c.Request.Request.ID] = c.Request.Request
+		}
 		sess.Status, sess.CompletedAt = upload.StatusCompleted, c.File.UpdatedAt
 		v := c.Version
 		v.AccountID = acct
@@ -554,6 +564,7 @@ var (
 	_ catalog.Store  = (*Store)(nil)
 	_ entities.Store = (*Store)(nil)
 	_ batches.Store  = (*Store)(nil)
+	_ requests.Store = (*Store)(nil)
 )
 
 // AddFile records a file and its main version as a completion would

@@ -25,6 +25,8 @@ const (
 	KindUnprocessable
 	KindQuota
 	KindUnavailable
+	// KindTooMany: the caller must wait before trying again (429).
+	KindTooMany
 )
 
 // FieldError names one invalid input field.

@@ -32,10 +32,23 @@ const (
 	// ScopeWebhooks manages the account's webhooks (register, change,
 	// rotate their secrets, read and retry their deliveries).
 	ScopeWebhooks Scope = "webhooks:admin"
+	// ScopeRequests manages the account's file requests (create, list,
+	// renew their links, revoke): each is a public link that lets anyone
+	// holding it upload into an entity, a grant of its own.
+	ScopeRequests Scope = "requests:admin"
 )
 
 // AllScopes lists every scope a token may carry.
-var AllScopes = []Scope{ScopeRead, ScopeWrite, ScopeDelete, ScopeTokens, ScopeWebhooks}
+var AllScopes = []Scope{ScopeRead, ScopeWrite, ScopeDelete, ScopeTokens, ScopeWebhooks, ScopeRequests}
+
+// ScopeNames is every scope, separated by sep.
+func ScopeNames(sep string) string {
+	names := make([]string, len(AllScopes))
+	for i, s := range AllScopes {
+		names[i] = string(s)
+	}
+	return strings.Join(names, sep)
+}
 
 // TokenPrefix starts every token secret so leaked tokens are recognisable.
 const TokenPrefix = "anx_"
@@ -117,6 +130,9 @@ type Principal struct {
 	// token's current one or one a rotation replaced. Only the current
 	// secret manages the token (CurrentSecret); tickets are bound to it.
 	Secret string
+	// FileRequest, when set, is a file request's uploader (no token): it
+	// opens sessions bound to that request and reaches only those.
+	FileRequest string
 }
 
 // SecretID names a secret by its hash without being a credential or the
@@ -176,7 +192,7 @@ func ParseScopes(s string) ([]Scope, error) {
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
 		sc := Scope(f)
 		if !slices.Contains(AllScopes, sc) {
-			return nil, apperr.Invalid("scopes", "unknown scope "+strconv.Quote(f)+"; use files:read, files:write, files:delete, tokens:admin, webhooks:admin")
+			return nil, apperr.Invalid("scopes", "unknown scope "+strconv.Quote(f)+"; use "+ScopeNames(", "))
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)

@@ -68,6 +68,18 @@ type Version struct {
 	// Previews are images rendered from its bytes (none until rendered,
 	// nor for a format that has none).
 	Previews Previews `json:"previews"`
+	// Request is the file request it was sent to, when it came through
+	// one's link.
+	Request *Requested `json:"file_request,omitempty"`
+}
+
+// Requested names the file request a version was sent to: which slot,
+// and who sent it (as they said: never verified).
+type Requested struct {
+	ID            string `json:"id"`
+	Slot          string `json:"slot"`
+	UploaderName  string `json:"uploader_name"`
+	UploaderEmail string `json:"uploader_email"`
 }
 
 // ObjectKey is where a version's bytes live. User-supplied names never

@@ -32,3 +32,8 @@ func Entity(typ, uuid string) Set {
 	self := "/v1/entities/" + typ + "/" + uuid
 	return Set{"self": {Href: self}, "files": {Href: self + "/files"}}
 }
+
+// FileRequest is a file request's links.
+func FileRequest(id string) Set {
+	return Set{"self": {Href: "/v1/file-requests/" + id}}
+}

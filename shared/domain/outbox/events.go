@@ -42,6 +42,11 @@ const (
 	// WebhookTest is what POST /v1/webhooks/{id}/test sends (to that
 	// webhook only; never in the feed or on the bus).
 	WebhookTest Type = "webhook.test"
+	// The file requests' events.
+	FileRequestCreated      Type = "file_request.created"
+	FileRequestFileReceived Type = "file_request.file_received" // a file uploaded through the request's link
+	FileRequestFulfilled    Type = "file_request.fulfilled"     // every required slot holds an attached file
+	FileRequestRevoked      Type = "file_request.revoked"
 )
 
 // Kind is an entry of the event catalogue (GET /v1/event-types).
@@ -71,6 +76,10 @@ var Catalogue = []Kind{
 	{WebhookDisabled, "A webhook switched off after a day of failed deliveries (reason failing).", "WebhookEventData"},
 	{WebhookDeliveryFailed, "A delivery given up after its last attempt: which webhook, which event, the last error. Sent to the account's other webhooks, not to the one it is about.", "DeliveryFailedEventData"},
 	{WebhookTest, "A test delivery (POST /v1/webhooks/{id}/test), to that webhook only.", "WebhookTestEventData"},
+	{FileRequestCreated, "A file request: a link that asks someone outside the account for documents, bound to an entity.", "FileRequestEventData"},
+	{FileRequestFileReceived, "A file uploaded through a request's link (data.receipt: the slot, the file, who sent it). Written with the file's file.created; its file.attached follows at once, or after its malware verdict when the deployment scans (an infected file is refused, never attached).", "FileRequestEventData"},
+	{FileRequestFulfilled, "Every required slot of a request holds an attached file (a request without required slots: its first attached file). The request still takes files until it expires or is revoked.", "FileRequestEventData"},
+	{FileRequestRevoked, "A file request withdrawn: its link takes nothing more and shows nothing.", "FileRequestEventData"},
 }
 
 // Types lists every event type.
@@ -270,6 +279,45 @@ func OfFile(t Type, f files.File, v *files.Version, source string, at time.Time)
 		d.Version = VersionOf(*v)
 	}
 	return NewRecord(f.AccountID, at).Add(t, d)
+}
+
+// FileRequestData is the payload of the file_request events.
+type FileRequestData struct {
+	FileRequest FileRequest         `json:"file_request"`
+	Receipt     *FileRequestReceipt `json:"receipt,omitempty"` // file_request.file_received
+}
+
+// FileRequest is a file request in a payload.
+type FileRequest struct {
+	ID        string            `json:"id"`
+	Title     string            `json:"title"`
+	Status    string            `json:"status"`
+	Entity    Entity            `json:"entity"`
+	ExpiresAt time.Time         `json:"expires_at"`
+	Slots     []FileRequestSlot `json:"slots"`
+	Received  int               `json:"received"` // files received (refused ones included)
+	Links     links.Set         `json:"_links"`
+}
+
+// FileRequestSlot is a slot in a payload: how many files it holds.
+type FileRequestSlot struct {
+	Name     string `json:"name"`
+	Required bool   `json:"required"`
+	Received int    `json:"received"`
+}
+
+// FileRequestReceipt is a received file in a payload.
+type FileRequestReceipt struct {
+	Slot          string    `json:"slot"`
+	FileUUID      string    `json:"file_uuid"`
+	VersionUUID   string    `json:"version_uuid"`
+	Name          string    `json:"name"`
+	Size          int64     `json:"size"`
+	MimeType      string    `json:"mime_type"`
+	UploaderName  string    `json:"uploader_name"`
+	UploaderEmail string    `json:"uploader_email"`
+	Status        string    `json:"status"`
+	ReceivedAt    time.Time `json:"received_at"`
 }
 
 // DeliveryFailedData is the payload of webhook.delivery_failed.

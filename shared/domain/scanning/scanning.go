@@ -70,6 +70,13 @@ type Scanner interface {
 	RequestScan(ctx context.Context, key, versionID string) error
 }
 
+// Receipts settles what waits for a version's verdict: a file request's
+// received file, attached once it is not infected
+// (requests.Service.Settle; idempotent).
+type Receipts interface {
+	Settle(ctx context.Context, v files.Version) error
+}
+
 // Tag is the tag GuardDuty Malware Protection for S3 puts on each object
 // it scanned, its value the result status (ResultStatus); local mode's
 // stand-in tags the same way.
@@ -113,7 +120,11 @@ type Service struct {
 	// Scanner, when set, is asked to scan an overdue untagged version
 	// again at each look but the last.
 	Scanner Scanner
-	Clock   clock.Func
+	// Receipts, when set, settles a version sent to a file request once
+	// its verdict is recorded — and at every later delivery of it, so a
+	// crash in between is healed by the redelivery.
+	Receipts Receipts
+	Clock    clock.Func
 }
 
 // SweepBatch is how many overdue versions one Sweep looks at.
@@ -264,9 +275,9 @@ func (s *Service) record(ctx context.Context, account, fileUUID, versionUUID str
 	prev := ver.Scan
 	switch {
 	case prev.Status == v.Status && slices.Equal(prev.Threats, v.Threats):
-		return Unchanged, nil
+		return Unchanged, s.settle(ctx, ver)
 	case prev.Status == files.ScanInfected:
-		return Sticky, nil
+		return Sticky, s.settle(ctx, ver)
 	}
 	f, err := s.Store.GetFile(ctx, account, fileUUID)
 	if errors.Is(err, apperr.ErrNotFound) {
@@ -294,5 +305,16 @@ func (s *Service) record(ctx context.Context, account, fileUUID, versionUUID str
 	if err := s.Store.RecordScan(ctx, ver, prev.Status, main, rec); err != nil {
 		return "", err
 	}
-	return Recorded, nil
+	return Recorded, s.settle(ctx, ver)
+}
+
+// settle hands a version sent to a file request to Receipts.
+func (s *Service) settle(ctx context.Context, v files.Version) error {
+	if v.Request == nil || s.Receipts == nil {
+		return nil
+	}
+	if err := s.Receipts.Settle(ctx, v); err != nil {
+		return fmt.Errorf("settle file request %s: %w", v.Request.ID, err)
+	}
+	return nil
 }

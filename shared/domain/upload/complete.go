@@ -18,6 +18,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/entities"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/requests"
 )
 
 // CompleteInput optionally lists the parts the client uploaded.
@@ -259,9 +260,20 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 	v.Scan = files.NewScan(s.Scanning, now)
 	f := sess.file(prev, now)
 	f.Scan = v.Scan
-	attach := sess.attachments(f, now)
-	err := s.store.Commit(ctx, Commit{Session: sess, File: f, Version: v, NewFile: sess.NewFile,
-		Attach: attach, Events: completionRecord(sess, f, v, attach, s.clock.Now())})
+	c := Commit{Session: sess, File: f, Version: v, NewFile: sess.NewFile, Attach: sess.attachments(f, now)}
+	var err error
+	for try := 0; ; try++ {
+		if err = s.receive(ctx, &c, now); err != nil {
+			if ae, ok := apperr.As(err); ok {
+				return s.discard(ctx, sess, s3Version, ae) // its file request has no room for it
+			}
+			return files.File{}, err
+		}
+		err = s.store.Commit(ctx, c)
+		if !errors.Is(err, requests.ErrChanged) || try == maxReceiveTries-1 {
+			break
+		}
+	}
 	switch {
 	case err == nil:
 		return f, nil
@@ -282,6 +294,45 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 		return s.discard(ctx, sess, s3Version, apperr.New(apperr.KindConflict, "file_gone", "the file was trashed or deleted while uploading its new version"))
 	}
 	return files.File{}, fmt.Errorf("commit: %w", err)
+}
+
+// maxReceiveTries bounds the commits of an upload whose file request
+// other uploads keep changing.
+const maxReceiveTries = 5
+
+// receive readies c's events and, for a session bound to a file request,
+// the file's receipt on the request as it is now: attached as the request
+// says, unless the deployment scans (then after its verdict:
+// requests.Service.Settle). An apperr is the request refusing the file.
+func (s *Service) receive(ctx context.Context, c *Commit, now time.Time) error {
+	if c.Session.Request == nil {
+		c.Events = completionRecord(c.Session, c.File, c.Version, c.Attach, s.clock.Now())
+		return nil
+	}
+	r, err := s.store.GetRequest(ctx, c.Session.AccountID, c.Session.Request.ID)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return apperr.New(apperr.KindGone, "request_not_found", "the file request this upload was for no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	next, err := r.Receive(c.File, c.Version, s.Scanning, now)
+	if err != nil {
+		return err
+	}
+	next.Rev = r.Rev + 1
+	c.Request = &requests.Write{Request: next, Prev: r.Rev}
+	c.Attach = nil
+	if !s.Scanning {
+		c.Attach = []entities.Attachment{r.Attachment(c.File, c.Version, c.Session.CreatedBy, now)}
+	}
+	c.Events = completionRecord(c.Session, c.File, c.Version, c.Attach, s.clock.Now())
+	rc := next.Received[len(next.Received)-1]
+	c.Events.Add(outbox.FileRequestFileReceived, next.EventData(&rc, now))
+	if r.FulfilledAt.IsZero() && !next.FulfilledAt.IsZero() {
+		c.Events.Add(outbox.FileRequestFulfilled, next.EventData(nil, now))
+	}
+	return nil
 }
 
 // completionRecord is the events of a completed upload: the new file or

@@ -37,6 +37,9 @@ type OpenInput struct {
 	// Relay opens a multipart upload whose parts the API uploads itself
 	// (package relay): no part URLs are signed.
 	Relay bool
+	// Request binds the session to a file request (requests.Service.Admit
+	// made it, with the principal that must open it).
+	Request *files.Requested
 }
 
 // AttachTarget asks completion to attach the file to an entity.
@@ -87,6 +90,20 @@ func (s *Service) validateOpen(in OpenInput) (string, error) {
 		errs.Add("attach", fmt.Sprintf("at most %d entities", MaxAttach))
 	}
 	return mt, errs.Err()
+}
+
+// checkRequest keeps a file request's uploader to what the request lets
+// it do: new files, bound to that request, attached as it says.
+func checkRequest(p auth.Principal, in OpenInput) error {
+	switch {
+	case p.FileRequest == "" && in.Request == nil:
+		return nil
+	case in.Request == nil || in.Request.ID != p.FileRequest:
+		return apperr.New(apperr.KindForbidden, "request_mismatch", "a file request's uploads are bound to that request")
+	case in.FileUUID != "" || len(in.Attach) > 0 || in.Post || in.Relay:
+		return apperr.New(apperr.KindForbidden, "request_upload", "a file request's upload brings a new file, attached as the request says")
+	}
+	return nil
 }
 
 // attachments validates and resolves the attach targets (registering
@@ -143,6 +160,9 @@ func (s *Service) Open(ctx context.Context, p auth.Principal, in OpenInput) (Ope
 	if err := p.Require(auth.ScopeWrite); err != nil {
 		return Opened{}, err
 	}
+	if err := checkRequest(p, in); err != nil {
+		return Opened{}, err
+	}
 	mimeType, err := s.validateOpen(in)
 	if err != nil {
 		return Opened{}, err
@@ -169,7 +189,7 @@ func (s *Service) Open(ctx context.Context, p auth.Principal, in OpenInput) (Ope
 	now := s.clock.Now()
 	sess := Session{AccountID: p.AccountID, ID: uuid.NewString(), VersionUUID: mustV7(), FileName: in.FileName,
 		MimeType: mimeType, Plan: plan, Checksum: in.Checksum, Status: StatusOpen, CreatedAt: now,
-		ExpiresAt: now.Add(s.limits.SessionTTL), CreatedBy: p.Name, TokenID: p.TokenID, Attach: attach}
+		ExpiresAt: now.Add(s.limits.SessionTTL), CreatedBy: p.Name, TokenID: p.TokenID, Attach: attach, Request: in.Request}
 	var usage files.Usage
 	if in.FileUUID != "" {
 		f, u, err := s.store.FileWithUsage(ctx, p.AccountID, in.FileUUID)

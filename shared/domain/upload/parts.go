@@ -41,6 +41,9 @@ func (s *Service) Parts(ctx context.Context, p auth.Principal, id string, in Par
 	}
 	now := s.clock.Now()
 	sess, cached := s.cache.get(p.AccountID, id, now)
+	if cached && !reaches(p, sess) {
+		return Session{}, nil, errNoSession(id)
+	}
 	if !cached {
 		var err error
 		if sess, err = s.session(ctx, p, id); err != nil {

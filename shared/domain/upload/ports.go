@@ -8,6 +8,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/entities"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
+	"github.com/anexo/anexo/shared/domain/requests"
 )
 
 // Commit is everything completion writes atomically.
@@ -18,6 +19,9 @@ type Commit struct {
 	NewFile bool
 	Attach  []entities.Attachment // recorded in the same transaction
 	Events  *outbox.Record        // the change's events, in the same transaction
+	// Request, for a session bound to a file request, records the file
+	// on it (requests.ErrChanged when the request changed since read).
+	Request *requests.Write
 }
 
 // Errors a Store reports from Commit.
@@ -41,6 +45,8 @@ type Store interface {
 	Commit(ctx context.Context, c Commit) error
 	GetFile(ctx context.Context, accountID, fileUUID string) (files.File, error)
 	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
+	// GetRequest reads the file request a session is bound to.
+	GetRequest(ctx context.Context, accountID, id string) (requests.Request, error)
 	// DueSessions lists sessions due for the sweeper's look at before.
 	DueSessions(ctx context.Context, before time.Time, limit int) ([]Session, error)
 	// RescheduleSession sets the next look at an open session (zero: the

@@ -113,16 +113,27 @@ func (s *Service) Session(ctx context.Context, p auth.Principal, id string) (Ses
 }
 
 // session loads a session of the principal's account; other accounts' ids
+// (and for a file request's uploader, other sessions than the request's)
 // are simply not found.
 func (s *Service) session(ctx context.Context, p auth.Principal, id string) (Session, error) {
 	if err := ids.Check("id", id); err != nil {
 		return Session{}, err
 	}
 	sess, err := s.store.GetSession(ctx, p.AccountID, id)
-	if errors.Is(err, apperr.ErrNotFound) {
-		return Session{}, apperr.New(apperr.KindNotFound, "session_not_found", "no upload session "+id+" in this account")
+	if errors.Is(err, apperr.ErrNotFound) || err == nil && !reaches(p, sess) {
+		return Session{}, errNoSession(id)
 	}
 	return sess, err
+}
+
+func errNoSession(id string) error {
+	return apperr.New(apperr.KindNotFound, "session_not_found", "no upload session "+id+" in this account")
+}
+
+// reaches reports whether p may use sess (of its account): a file
+// request's uploader reaches that request's sessions only.
+func reaches(p auth.Principal, sess Session) bool {
+	return p.FileRequest == "" || sess.Request != nil && sess.Request.ID == p.FileRequest
 }
 
 // checkOpen refuses a session that can no longer take parts or complete.

@@ -43,6 +43,10 @@ type Session struct {
 	// Attach lists the attachments completion records with the file
 	// (entities resolved at open; file and times filled in at completion).
 	Attach []entities.Attachment
+	// Request, when set, is the file request the session brings a file
+	// to: its completion records the file on the request (and attaches
+	// it as the request says).
+	Request *files.Requested
 }
 
 // form reports a browser form upload (one POST of the whole object).
@@ -64,6 +68,9 @@ func (s Session) file(prev files.File, now time.Time) files.File {
 	f := prev
 	if s.NewFile {
 		f = files.File{AccountID: s.AccountID, UUID: s.FileUUID, ID: s.FileID, CreatedAt: now, CreatedBy: s.CreatedBy, Source: "api"}
+		if s.Request != nil {
+			f.Source = "file_request"
+		}
 	}
 	ext := files.Extension(s.FileName)
 	f.VersionUUID = s.VersionUUID
@@ -97,7 +104,7 @@ func (s Session) attachments(f files.File, now time.Time) []entities.Attachment 
 func (s Session) version(s3Version string, now time.Time) files.Version {
 	v := files.Version{AccountID: s.AccountID, FileUUID: s.FileUUID, UUID: s.VersionUUID, Name: s.FileName,
 		MimeType: s.MimeType, Size: s.Plan.Size, Key: s.Key, S3Version: s3Version, SessionID: s.ID,
-		CreatedAt: now, CreatedBy: s.CreatedBy}
+		CreatedAt: now, CreatedBy: s.CreatedBy, Request: s.Request}
 	if s.Checksum != nil {
 		v.Checksum, v.ChecksumAlg = s.Checksum.Value, s.Checksum.Algorithm
 	}

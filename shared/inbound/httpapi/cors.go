@@ -16,10 +16,11 @@ type CORSPolicy struct {
 	MaxAge                   time.Duration
 }
 
-// CORS is the API's policy. Retry-After is exposed so that a page can
+// CORS is the API's policy (a file request's page sends its link and
+// passcode in headers of their own). Retry-After is exposed so that a page can
 // wait as a throttled answer asks; Location, for a download's redirect.
 var CORS = CORSPolicy{
-	Headers: []string{"Authorization", "Content-Type", "Idempotency-Key"},
+	Headers: []string{"Authorization", "Content-Type", "Idempotency-Key", RequestHeader, PasscodeHeader},
 	Methods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions},
 	Expose:  []string{"Location", "Apigw-Requestid", "Retry-After"},
 	MaxAge:  time.Hour,

@@ -17,7 +17,7 @@ func TestReadmeScopeTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile("(?m)^\\| `([A-Z]+) ([^`]+)` \\| ((?:files|tokens|webhooks):[a-z]+) \\|")
+	row := regexp.MustCompile("(?m)^\\| `([A-Z]+) ([^`]+)` \\| ((?:files|tokens|webhooks|requests):[a-z]+) \\|")
 	param := regexp.MustCompile(`\{[^}]*\}`)
 	shape := func(method, path string) string { return method + " " + param.ReplaceAllString(path, "{}") }
 	want := map[string]string{}

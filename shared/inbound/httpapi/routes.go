@@ -48,7 +48,7 @@ type Feature interface{ Routes() []Route }
 // features are the API's features without services: their routes'
 // declarations, for the stack, the local router and the tests.
 func features() []Feature {
-	return []Feature{&Sessions{}, &Uppy{}, &Files{}, &Account{}, &Entities{}, &Wegly{}, &Kommo{}, &Tokens{}, &Events{}, &Webhooks{}}
+	return []Feature{&Sessions{}, &Uppy{}, &Files{}, &Account{}, &Entities{}, &Wegly{}, &Kommo{}, &Tokens{}, &Events{}, &Webhooks{}, &FileRequests{}}
 }
 
 // All lists every route. Its handlers have no services: they are for

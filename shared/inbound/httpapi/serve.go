@@ -140,6 +140,7 @@ var statusOf = map[apperr.Kind]int{
 	apperr.KindUnprocessable: http.StatusUnprocessableEntity,
 	apperr.KindQuota:         http.StatusInsufficientStorage,
 	apperr.KindUnavailable:   http.StatusServiceUnavailable,
+	apperr.KindTooMany:       http.StatusTooManyRequests,
 }
 
 // Status is the HTTP status for an error.

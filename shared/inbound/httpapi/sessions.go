@@ -148,6 +148,18 @@ func (a *Sessions) status(ctx context.Context, req Request, p auth.Principal) (R
 	if err != nil {
 		return Response{}, err
 	}
+	out := a.statusBody(st, req)
+	if st.File != nil {
+		ss := st.Session
+		out["file"] = completed(p, *st.File, VersionReceipt{UUID: ss.FileUUID, VersionUUID: ss.VersionUUID, Name: ss.FileName,
+			Size: ss.Plan.Size, MimeType: ss.MimeType})
+	}
+	return JSON(http.StatusOK, out)
+}
+
+// statusBody is a session's status as GET /v1/sessions/{id} answers it,
+// without the file it made.
+func (a *Sessions) statusBody(st upload.State, req Request) map[string]any {
 	uploaded := make([]uploadedPart, 0, len(st.Parts))
 	have := map[int32]bool{}
 	var bytes int64
@@ -166,15 +178,10 @@ func (a *Sessions) status(ctx context.Context, req Request, p auth.Principal) (R
 	}
 	out := map[string]any{"session": a.view(st.Session, st.Status, nil), "uploaded_parts": uploaded,
 		"missing_parts": missing, "bytes_uploaded": bytes}
-	if st.File != nil {
-		ss := st.Session
-		out["file"] = completed(p, *st.File, VersionReceipt{UUID: ss.FileUUID, VersionUUID: ss.VersionUUID, Name: ss.FileName,
-			Size: ss.Plan.Size, MimeType: ss.MimeType})
-	}
 	if st.CompletionError != nil {
 		out["completion_error"] = ProblemDoc(st.CompletionError, req.RequestContext.RequestID)
 	}
-	return JSON(http.StatusOK, out)
+	return out
 }
 
 type completeBody struct {
@@ -185,19 +192,28 @@ type completeBody struct {
 	Checksum *upload.Checksum `json:"checksum"`
 }
 
-func (a *Sessions) complete(ctx context.Context, req Request, p auth.Principal) (Response, error) {
+// completeInput reads a completion's body (optional).
+func completeInput(req Request) (upload.CompleteInput, error) {
 	var b completeBody
 	if req.Body != "" {
 		if err := DecodeJSON(req, &b); err != nil {
-			return Response{}, err
+			return upload.CompleteInput{}, err
 		}
 	}
 	in := upload.CompleteInput{Checksum: b.Checksum}
 	for i, pt := range b.Parts {
 		if pt.PartNumber == 0 {
-			return Response{}, apperr.Invalid("parts["+strconv.Itoa(i)+"].part_number", "is required")
+			return upload.CompleteInput{}, apperr.Invalid("parts["+strconv.Itoa(i)+"].part_number", "is required")
 		}
 		in.Parts = append(in.Parts, upload.Part{Number: pt.PartNumber, ETag: pt.ETag})
+	}
+	return in, nil
+}
+
+func (a *Sessions) complete(ctx context.Context, req Request, p auth.Principal) (Response, error) {
+	in, err := completeInput(req)
+	if err != nil {
+		return Response{}, err
 	}
 	f, err := a.Svc.Complete(ctx, p, PathParam(req, "id"), in)
 	if err != nil {

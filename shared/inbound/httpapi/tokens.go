@@ -126,7 +126,7 @@ func (a *Tokens) create(ctx context.Context, req Request, p auth.Principal) (Res
 	for i, s := range b.Scopes {
 		sc, err := auth.ParseScopes(s)
 		if err != nil || len(sc) != 1 {
-			errs.Add("scopes["+strconv.Itoa(i)+"]", "unknown scope; use files:read, files:write, files:delete, tokens:admin, webhooks:admin")
+			errs.Add("scopes["+strconv.Itoa(i)+"]", "unknown scope; use "+auth.ScopeNames(", "))
 			continue
 		}
 		in.Scopes = append(in.Scopes, sc[0])

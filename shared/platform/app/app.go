@@ -43,6 +43,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/previews"
 	"github.com/anexo/anexo/shared/domain/relay"
+	"github.com/anexo/anexo/shared/domain/requests"
 	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/domain/webhooks"
@@ -81,6 +82,11 @@ type Config struct {
 	// names it (S3, DynamoDB and SQS use it on their own); EnforcePolicy
 	// then also checks the key's actions each call needs.
 	KMSKey string
+	// RequestPage (ANEXO_REQUEST_PAGE, set by the stack with its console;
+	// local mode sets it): the file requests' public page, where their
+	// links point (PAGE#secret). Empty: the API answers a link's secret
+	// alone.
+	RequestPage string
 	// LoopbackWebhooks admits http:// webhook endpoints on loopback (local
 	// mode and tests only: no environment variable sets it).
 	LoopbackWebhooks bool
@@ -130,6 +136,7 @@ func FromEnv() Config {
 		MalwareScanning: os.Getenv("ANEXO_MALWARE_SCANNING") == "1"}
 	c.KeysTable = getenv("KEYS_TABLE_NAME", c.Table+"-keys")
 	c.PreviewsBucket = os.Getenv("PREVIEWS_BUCKET_NAME")
+	c.RequestPage = os.Getenv("ANEXO_REQUEST_PAGE")
 	c.Limits.MinPartSize = envInt("MIN_PART_SIZE")
 	c.Limits.MaxFileSize = envInt("MAX_FILE_SIZE")
 	c.Limits.SessionTTL = time.Duration(envInt("SESSION_TTL_SECONDS")) * time.Second
@@ -197,6 +204,7 @@ type Deps struct {
 	queue    lazy[Queue]
 	bus      lazy[dispatch.Bus]
 	webhooks lazy[*webhooks.Service]
+	requests lazy[*requests.Service]
 	dispatch lazy[*dispatch.Dispatcher]
 }
 
@@ -376,6 +384,7 @@ type Store interface {
 	webhooks.Store
 	scanning.Store
 	previews.Store
+	requests.Store
 	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 
@@ -443,6 +452,14 @@ func (d *Deps) Entities() *entities.Service {
 	return d.entities.get(func() *entities.Service { return &entities.Service{Store: d.Store(), Clock: d.Cfg.Now} })
 }
 
+// Requests is file requests.
+func (d *Deps) Requests() *requests.Service {
+	return d.requests.get(func() *requests.Service {
+		return &requests.Service{Store: d.Store(), Entities: d.Entities(), Clock: d.Cfg.Now, PageURL: d.Cfg.RequestPage,
+			Scanning: d.Cfg.MalwareScanning}
+	})
+}
+
 // Uploads is upload sessions.
 func (d *Deps) Uploads() *upload.Service {
 	return d.uploads.get(func() *upload.Service {
@@ -476,7 +493,7 @@ func (d *Deps) Catalog() *catalog.Catalog {
 
 // Scans records malware verdicts.
 func (d *Deps) Scans() *scanning.Service {
-	s := &scanning.Service{Store: d.Store(), Tags: d.Blobs(), Blobs: d.Blobs(), Clock: d.Cfg.Now}
+	s := &scanning.Service{Store: d.Store(), Tags: d.Blobs(), Blobs: d.Blobs(), Receipts: d.Requests(), Clock: d.Cfg.Now}
 	if d.Cfg.MalwareScanning && !d.memory {
 		s.Scanner = malwarescan.New(d.GuardDuty(), d.Cfg.Bucket)
 	}

@@ -45,8 +45,9 @@ func SessionsComplete(d *Deps) httpapi.Handler {
 	return d.serve(lambdas.SessionsComplete, sessions(d))
 }
 
-// Companion serves Uppy's companion routes under upload tickets.
-func Companion(d *Deps) httpapi.Handler { return d.serve(lambdas.Companion, uppy(d)) }
+// Companion serves Uppy's companion routes under upload tickets,
+// and file requests' public routes under their links.
+func Companion(d *Deps) httpapi.Handler { return d.serve(lambdas.Companion, uppy(d), fileRequests(d)) }
 
 // Files serves the file catalogue.
 func Files(d *Deps) httpapi.Handler {
@@ -54,10 +55,11 @@ func Files(d *Deps) httpapi.Handler {
 		&httpapi.Kommo{Catalog: d.Catalog()})
 }
 
-// Attachments serves the entity directory and attachments.
+// Attachments serves the entity directory and attachments, and the
+// account's file requests (which attach what they receive).
 func Attachments(d *Deps) httpapi.Handler {
 	return d.serve(lambdas.Attachments, &httpapi.Entities{Entities: d.Entities(), Catalog: d.Catalog()},
-		&httpapi.Kommo{Entities: d.Entities(), Catalog: d.Catalog()})
+		&httpapi.Kommo{Entities: d.Entities(), Catalog: d.Catalog()}, fileRequests(d))
 }
 
 // Batches serves the uploads whose bytes pass through Lambda: Wegly
@@ -82,6 +84,10 @@ func Webhooks(d *Deps) httpapi.Handler {
 }
 
 func sessions(d *Deps) *httpapi.Sessions { return &httpapi.Sessions{Svc: d.Uploads()} }
+
+func fileRequests(d *Deps) *httpapi.FileRequests {
+	return &httpapi.FileRequests{Svc: d.Requests(), Sessions: sessions(d), Current: d.Auth().RequireCurrent, Clock: d.Cfg.Now}
+}
 
 func uppy(d *Deps) *httpapi.Uppy {
 	return &httpapi.Uppy{Svc: d.Uploads(), Clock: d.Cfg.Now, Live: d.Auth().CheckLive, Current: d.Auth().RequireCurrent, Tickets: d.Ring(TicketKeys)}

@@ -178,6 +178,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		}
 	}()
 	s := &Server{URL: "http://" + ln.Addr().String()}
+	c.RequestPage = requestPage(c, s.URL)
 	if !o.UseAWS {
 		// the bucket's CORS admits the pages the API does, nothing else
 		if err := d.Provision(ctx, s.pageOrigins(o, ln)...); err != nil {
@@ -256,7 +257,9 @@ func StartMemory(ctx context.Context, o Options) (*Server, error) {
 	}
 	serveHTTP(ctx, blobs, m.Blobs)
 	m.Blobs.Endpoint = "http://" + blobs.Addr().String()
-	s := &Server{URL: "http://" + ln.Addr().String(), Deps: app.Memory(c, m), fns: map[string]*app.Deps{}}
+	url := "http://" + ln.Addr().String()
+	c.RequestPage = requestPage(c, url)
+	s := &Server{URL: url, Deps: app.Memory(c, m), fns: map[string]*app.Deps{}}
 	for _, fn := range lambdas.All() {
 		fc := c
 		fc.Function = fn
@@ -266,6 +269,15 @@ func StartMemory(ctx context.Context, o Options) (*Server, error) {
 	rt.Observe = o.Observe
 	s.serve(ctx, rt, ln, o.SweepEvery)
 	return s, nil
+}
+
+// requestPage is where file requests' links point: the configured page,
+// else this server's (the console's request page).
+func requestPage(c app.Config, url string) string {
+	if c.RequestPage != "" {
+		return c.RequestPage
+	}
+	return url + "/request/"
 }
 
 // pageOrigins are the web origins whose pages may call the API and upload

@@ -26,13 +26,14 @@ import (
 
 // fixture names what a route's request refers to.
 type fixture struct {
-	file, version, session, entity, batch, token, webhook, delivery string
-	fileID, code                                                    int64
+	file, version, session, entity, batch, token, webhook, delivery, request string
+	fileID, code                                                             int64
 }
 
 func randomFixture() fixture {
 	return fixture{file: uuid.NewString(), version: uuid.NewString(), session: uuid.NewString(), entity: uuid.NewString(),
-		batch: uuid.NewString(), token: uuid.NewString(), webhook: uuid.NewString(), delivery: uuid.NewString(), fileID: 987654, code: 987654}
+		batch: uuid.NewString(), token: uuid.NewString(), webhook: uuid.NewString(), delivery: uuid.NewString(), request: uuid.NewString(),
+		fileID: 987654, code: 987654}
 }
 
 // matrixRequests builds a request for every authenticated route: the
@@ -132,6 +133,13 @@ var matrixRequests = map[string]func(x fixture) (path string, body any){
 	"POST /v1/webhooks/{id}/deliveries/{delivery}/retry": func(x fixture) (string, any) {
 		return "/v1/webhooks/" + x.webhook + "/deliveries/" + x.delivery + "/retry", nil
 	},
+	"POST /v1/file-requests": func(x fixture) (string, any) {
+		return "/v1/file-requests", map[string]any{"entity": map[string]any{"type": "deal", "id": strconv.FormatInt(x.code, 10)}, "title": "Documents"}
+	},
+	"GET /v1/file-requests":              func(fixture) (string, any) { return "/v1/file-requests", nil },
+	"GET /v1/file-requests/{id}":         func(x fixture) (string, any) { return "/v1/file-requests/" + x.request, nil },
+	"POST /v1/file-requests/{id}/revoke": func(x fixture) (string, any) { return "/v1/file-requests/" + x.request + "/revoke", nil },
+	"POST /v1/file-requests/{id}/link":   func(x fixture) (string, any) { return "/v1/file-requests/" + x.request + "/link", nil },
 }
 
 // problemCode reads a problem's code, in either error shape.
@@ -187,10 +195,13 @@ func TestSecurityMatrix(t *testing.T) {
 	rcv := newReceiver(t, e.clock.Now)
 	hook := a.hook(rcv, map[string]any{"description": "secret-hook"})
 	delivery := a.expect(200, "POST", "/v1/webhooks/"+hook["id"].(string)+"/test", nil)
-	mine := fixture{file: f["uuid"].(string), version: f["version_uuid"].(string), session: s["id"].(string),
+	fr := a.expect(201, "POST", "/v1/file-requests", map[string]any{"entity": map[string]any{"type": "lead", "id": "4521"},
+		"title": "secret-request"})["file_request"].(map[string]any)
+	mine := fixture{request: fr["id"].(string), file: f["uuid"].(string), version: f["version_uuid"].(string), session: s["id"].(string),
 		entity: ent["uuid"].(string), batch: batch.JSON()["id"].(string), token: reader.ID, webhook: hook["id"].(string),
 		delivery: delivery["id"].(string), fileID: int64(f["id"].(float64)), code: 4521}
-	leaks := []string{mine.file, mine.version, mine.session, mine.batch, mine.token, mine.webhook, mine.delivery, "secret-name", "secret-hook"}
+	leaks := []string{mine.file, mine.version, mine.session, mine.batch, mine.token, mine.webhook, mine.delivery, mine.request,
+		"secret-name", "secret-hook", "secret-request"}
 
 	for key := range matrixRequests {
 		if _, ok := httpapi.Find(key); !ok {
@@ -293,7 +304,7 @@ func TestSecurityMatrix(t *testing.T) {
 			got := send(old, r, x)
 			code, _ := problemCode(got)
 			switch {
-			case r.Scope == auth.ScopeTokens || r.Scope == auth.ScopeWebhooks || r.Key() == "POST /v1/upload-tickets":
+			case r.Scope == auth.ScopeTokens || r.Scope == auth.ScopeWebhooks || r.Scope == auth.ScopeRequests || r.Key() == "POST /v1/upload-tickets":
 				if got.Status != 403 || code != "secret_replaced" {
 					t.Errorf("%s with a replaced secret: %s, want 403 secret_replaced", r.Key(), got)
 				}

@@ -1,0 +1,100 @@
+package requests
+
+import (
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// LinkPrefix starts every link secret, so a leaked one is recognisable.
+const LinkPrefix = "anr_"
+
+// newLink is a link's secret: 256 random bits.
+func newLink() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return LinkPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// HashLink is the only form in which a link's secret is stored (256
+// random bits: a fast hash suffices).
+func HashLink(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// WellFormedLink reports whether a secret has newLink's shape.
+func WellFormedLink(secret string) bool {
+	body, ok := strings.CutPrefix(secret, LinkPrefix)
+	if !ok || len(body) != 43 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(body)
+	return err == nil && len(b) == 32
+}
+
+// Passcodes are people's words, so they are stored as PBKDF2-SHA256 with a
+// salt of their own; attempts are limited (Lockout) so guessing one
+// through the API is out of reach.
+const (
+	passcodeIter    = 60000
+	MinPasscode     = 6
+	MaxPasscode     = 64
+	MaxFailures     = 5                // wrong passcodes before a lockout
+	FailureWindow   = 15 * time.Minute // counted over, and locked for
+	passcodeKeySize = 32
+)
+
+// HashPasscode hashes a passcode for storage: "pbkdf2-sha256$iter$salt$key".
+func HashPasscode(code string) string {
+	salt := make([]byte, 16)
+	_, _ = rand.Read(salt)
+	return hashWith(code, salt, passcodeIter)
+}
+
+func hashWith(code string, salt []byte, iter int) string {
+	key, err := pbkdf2.Key(sha256.New, code, salt, iter, passcodeKeySize)
+	if err != nil {
+		panic("requests: pbkdf2: " + err.Error()) // only in FIPS-only mode with short salts
+	}
+	return "pbkdf2-sha256$" + strconv.Itoa(iter) + "$" + base64.RawStdEncoding.EncodeToString(salt) + "$" + base64.RawStdEncoding.EncodeToString(key)
+}
+
+// CheckPasscode reports whether code is the passcode hashed as stored.
+func CheckPasscode(stored, code string) bool {
+	parts := strings.Split(stored, "$")
+	if len(parts) != 4 || parts[0] != "pbkdf2-sha256" {
+		return false
+	}
+	iter, err := strconv.Atoi(parts[1])
+	salt, err2 := base64.RawStdEncoding.DecodeString(parts[2])
+	if err != nil || err2 != nil || iter < 1 {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(hashWith(code, salt, iter)), []byte(stored)) == 1
+}
+
+// Lockout is when a request whose passcode was mistyped too often takes
+// attempts again (zero: it takes them now).
+func (r Request) Lockout(now time.Time) time.Time {
+	end := r.FailedSince.Add(FailureWindow)
+	if r.Failures >= MaxFailures && now.Before(end) {
+		return end
+	}
+	return time.Time{}
+}
+
+// failed is r after a wrong passcode at now.
+func (r Request) failed(now time.Time) Request {
+	if now.Sub(r.FailedSince) >= FailureWindow {
+		r.Failures, r.FailedSince = 0, now.UTC().Truncate(time.Second)
+	}
+	r.Failures++
+	return r
+}
