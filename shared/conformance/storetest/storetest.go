@@ -1,7 +1,7 @@
 // Package storetest is the conformance suite of the metadata store: one
 // group of tests per port the domain packages define (auth.Store,
 // upload.Store, catalog.Store, entities.Store, batches.Store,
-// outbox.Outbox, webhooks.Store). Run it
+// outbox.Outbox, webhooks.Store, requests.Store). Run it
 // against every implementation: memory, the embedded emulators and
 // moto_server.
 package storetest
@@ -20,6 +20,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/previews"
+	"github.com/anexo/anexo/shared/domain/requests"
 	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/domain/webhooks"
@@ -36,6 +37,7 @@ type Store interface {
 	webhooks.Store
 	scanning.Store
 	previews.Store
+	requests.Store
 	Usage(ctx context.Context, accountID string) (files.Usage, error)
 }
 
@@ -75,6 +77,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	run("Webhooks", testWebhooks)
 	run("Deliveries", testDeliveries)
 	run("AttemptSlots", testAttemptSlots)
+	// requests.Store
+	run("Requests", testRequests)
+	run("CommitReceipt", testCommitReceipt)
 }
 
 // RunRaces runs the groups that race concurrent writers for one limit:

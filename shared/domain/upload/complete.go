@@ -277,6 +277,8 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 	switch {
 	case err == nil:
 		return f, nil
+	case errors.Is(err, requests.ErrChanged):
+		return files.File{}, errCompletionInProgress() // nothing written: the client retries
 	case errors.Is(err, ErrSessionNotOpen):
 		cur, gerr := s.store.GetSession(ctx, sess.AccountID, sess.ID)
 		if gerr == nil && cur.Status == StatusCompleted {
@@ -298,7 +300,7 @@ func (s *Service) commit(ctx context.Context, sess Session, s3Version string, no
 
 // maxReceiveTries bounds the commits of an upload whose file request
 // other uploads keep changing.
-const maxReceiveTries = 5
+const maxReceiveTries = 10
 
 // receive readies c's events and, for a session bound to a file request,
 // the file's receipt on the request as it is now: attached as the request
