@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/anexo/anexo/shared/base/apperr"
-	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/base/clock"
+	"github.com/anexo/anexo/shared/domain/auth"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/requests"

@@ -134,7 +134,9 @@ func TestFileRequests(t *testing.T) {
 	}
 
 	t.Run("refused before any byte moves", func(t *testing.T) {
-		open := func(body map[string]any) response { return maria.do("POST", httpapi.PublicRequestPath+"/uploads", body) }
+		open := func(body map[string]any) response {
+			return maria.do("POST", httpapi.PublicRequestPath+"/uploads", body)
+		}
 		problem(t, open(map[string]any{"slot": "RG", "file_name": "rg.exe", "file_size": 10}), 422, "type_not_accepted", "file_name")
 		problem(t, open(map[string]any{"slot": "RG", "file_name": "rg.pdf", "file_size": 9 << 20}), 413, "file_too_large", "file_size")
 		problem(t, open(map[string]any{"slot": "CNH", "file_name": "cnh.pdf", "file_size": 10}), 400, "invalid_request", "slot")
