@@ -1,6 +1,7 @@
 // @anexo/client for browsers (and any runtime without node:): the
 // package's "browser" and "default" export. Nothing here reaches node:.
 import { ApiClient, type ClientOptions } from "./client.js";
+import { FileRequestClient, type FileRequestOptions } from "./filerequest.js";
 import { webAssembly } from "./hashers.js";
 import { type Readable, openReadable } from "./source.js";
 import { type Platform, type PutPart, type UploadOptions } from "./upload.js";
@@ -41,6 +42,18 @@ export class Client extends ApiClient {
   /** upload sends a File, a Blob or bytes: createUpload(...).start(). */
   upload(source: Source, o?: UploadOptions) {
     return this.createUpload(source, o).start();
+  }
+}
+
+/**
+ * FileRequest is a file request's link, as a page opened from it holds
+ * it: `view` reads what it asks for; `upload` sends a File into a slot,
+ * resumable after a reload like any upload.
+ */
+export class FileRequest extends FileRequestClient<Source> {
+  constructor(o: FileRequestOptions) {
+    super(o, { crc: webAssembly, put: !o.fetch && typeof XMLHttpRequest !== "undefined" ? xhrPut : undefined, store: localStore() },
+      async (source, u) => openReadable(source, u.name, u.size));
   }
 }
 

@@ -20,8 +20,8 @@ export type PartURL = Schemas["PartURL"];
 export interface ClientOptions {
   /** The API's base URL, e.g. https://files.example.com or http://127.0.0.1:8080. */
   endpoint: string;
-  /** An Anexo token (anx_…). */
-  token: string;
+  /** An Anexo token (anx_…); none for the public routes (a file request's link). */
+  token?: string;
   /** fetch to use (default: the platform's). */
   fetch?: typeof fetch;
   /**
@@ -52,7 +52,7 @@ export class ApiClient {
   readonly rawFetch: typeof fetch;
   /** The retry policy, defaults filled in. */
   readonly retry: RetryPolicy;
-  private readonly token: string;
+  private readonly token?: string;
   private readonly scanWait: number;
 
   constructor(o: ClientOptions) {
@@ -83,7 +83,7 @@ export class ApiClient {
     this.api = createClient<paths>({ baseUrl: this.endpoint, fetch: (req: Request) => this.fetch(req) });
     const auth: Middleware = {
       onRequest: ({ request }) => {
-        request.headers.set("Authorization", `Bearer ${this.token}`);
+        if (this.token) request.headers.set("Authorization", `Bearer ${this.token}`);
         return request;
       },
     };

@@ -11,3 +11,5 @@ export type { RetryPolicy } from "./retry.js";
 export type { AttachTo, UploadOptions, UploadProgress } from "./upload.js";
 export { combine, combineAll, crc32c, decode, encode, update } from "./crc32c.js";
 export type { components, paths } from "./schema.js";
+export { linkSecret } from "./filerequest.js";
+export type { FileRequestOptions, PublicFileRequest, Received, RequestReceipt, RequestUploadOptions, Uploader } from "./filerequest.js";

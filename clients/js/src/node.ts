@@ -6,6 +6,7 @@ import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
 
 import { ApiClient, type ClientOptions } from "./client.js";
+import { FileRequestClient, type FileRequestOptions } from "./filerequest.js";
 import { download } from "./download.js";
 import { type CRC32C, webAssembly } from "./hashers.js";
 import type { DownloadOptions } from "./download-options.js";
@@ -59,6 +60,19 @@ export class Client extends ApiClient {
   /** download saves a file at path, resuming a partial one. */
   download(uuid: string, path: string, o?: DownloadOptions) {
     return download(this, uuid, path, o);
+  }
+}
+
+/**
+ * FileRequest is a file request's link: `view` reads what it asks for;
+ * `upload` sends a path, a Blob, a File or bytes into a slot, remembered
+ * and resumable as any upload.
+ */
+export class FileRequest extends FileRequestClient<Source> {
+  constructor(o: FileRequestOptions) {
+    const own = o.fetch ? undefined : nodeHTTP();
+    super(own ? { ...o, fetch: own.fetch } : o, { crc: native, put: own?.put, store: cacheStore },
+      (source, u) => (typeof source === "string" ? openPath(source) : Promise.resolve().then(() => openReadable(source, u.name, u.size))));
   }
 }
 

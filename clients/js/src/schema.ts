@@ -911,6 +911,198 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/file-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's file requests, newest first */
+        get: operations["listFileRequests"];
+        put?: never;
+        /** Ask someone outside the account for documents: a link bound to an entity */
+        post: operations["createFileRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/file-requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** One file request: its slots and what each received, and from whom */
+        get: operations["getFileRequest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/file-requests/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Withdraw a request: its link takes nothing more and shows nothing (idempotent) */
+        post: operations["revokeFileRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/file-requests/{id}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new link for the request: the old one stops working at once */
+        post: operations["relinkFileRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/public/file-request": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** The request a link opens, as the person it was sent to sees it */
+        get: operations["visitFileRequest"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/public/file-request/uploads": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open an upload session for one file into the request (a slot, within its limits) */
+        post: operations["openRequestUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/public/file-request/uploads/{id}": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** An upload's status, uploaded and missing parts (to resume after a reload) */
+        get: operations["requestUploadStatus"];
+        put?: never;
+        post?: never;
+        /** Abort an upload */
+        delete: operations["abortRequestUpload"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/public/file-request/uploads/{id}/parts": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Presigned part URLs */
+        post: operations["signRequestUploadParts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/public/file-request/uploads/{id}/complete": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Complete the upload: the file lands in the request (idempotent) */
+        post: operations["completeRequestUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     event: {
@@ -1276,7 +1468,11 @@ export interface components {
                 [key: string]: components["schemas"]["Link"];
             };
         };
-        SessionState: {
+        SessionState: components["schemas"]["SessionStateFields"] & {
+            /** @description The recorded file once the session is completed (a VersionReceipt for a token without files:read that uploaded a new version of a file it did not create). A session that needs nothing more (every part uploaded, an empty file, an object S3 assembled but nobody recorded, a form upload posted) completes itself on this call and answers with its file. */
+            file?: components["schemas"]["File"] | components["schemas"]["VersionReceipt"];
+        };
+        SessionStateFields: {
             session: components["schemas"]["Session"];
             uploaded_parts: {
                 part_number: number;
@@ -1287,8 +1483,6 @@ export interface components {
             }[];
             missing_parts: number[];
             bytes_uploaded: number;
-            /** @description The recorded file once the session is completed (a VersionReceipt for a token without files:read that uploaded a new version of a file it did not create). A session that needs nothing more (every part uploaded, an empty file, an object S3 assembled but nobody recorded, a form upload posted) completes itself on this call and answers with its file. */
-            file?: components["schemas"]["File"] | components["schemas"]["VersionReceipt"];
             /** @description Why this call could not complete a session whose parts are all in (what completing it would answer). */
             completion_error?: components["schemas"]["Problem"];
         };
@@ -1319,7 +1513,7 @@ export interface components {
             size: number;
             version_count: number;
             /** @enum {string} */
-            source: "api" | "wegly";
+            source: "api" | "wegly" | "file_request";
             is_trashed: boolean;
             /** Format: date-time */
             created_at: string;
@@ -1389,7 +1583,7 @@ export interface components {
          * @description GET /v1/event-types describes each.
          * @enum {string}
          */
-        EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "file.scanned" | "file.infected" | "file.version_purged" | "file.preview_ready" | "batch.created" | "session.expired" | "webhook.disabled" | "webhook.delivery_failed" | "webhook.test";
+        EventType: "file.created" | "file.version_created" | "file.promoted" | "file.trashed" | "file.restored" | "file.purged" | "file.attached" | "file.detached" | "file.scanned" | "file.infected" | "file.version_purged" | "file.preview_ready" | "batch.created" | "session.expired" | "webhook.disabled" | "webhook.delivery_failed" | "webhook.test" | "file_request.created" | "file_request.file_received" | "file_request.fulfilled" | "file_request.revoked";
         /** @description An event as the feed serves it */
         Event: components["schemas"]["EventFields"];
         /** @description An event as it leaves the service: a webhook delivery's body, and the detail of its entry on the EventBridge bus (events/bus/event.schema.json describes the whole entry) */
@@ -1407,7 +1601,7 @@ export interface components {
             version: number;
             /** @description the event's place in the account's feed: sequences sort as strings in the feed's order, and the events of one change are consecutive (absent on webhook.test) */
             sequence?: string;
-            data: components["schemas"]["FileEventData"] | components["schemas"]["AttachmentEventData"] | components["schemas"]["BatchEventData"] | components["schemas"]["SessionEventData"] | components["schemas"]["WebhookEventData"] | components["schemas"]["DeliveryFailedEventData"] | components["schemas"]["WebhookTestEventData"];
+            data: components["schemas"]["FileEventData"] | components["schemas"]["AttachmentEventData"] | components["schemas"]["BatchEventData"] | components["schemas"]["SessionEventData"] | components["schemas"]["WebhookEventData"] | components["schemas"]["DeliveryFailedEventData"] | components["schemas"]["WebhookTestEventData"] | components["schemas"]["FileRequestEventData"];
         };
         /** @description file.created, file.version_created, file.promoted, file.trashed, file.restored, file.purged, file.scanned, file.infected, file.version_purged, file.preview_ready */
         FileEventData: {
@@ -1433,6 +1627,7 @@ export interface components {
             scan?: components["schemas"]["Scan"];
             /** @description Its previews' sizes (events carry no links; read the version for them) */
             previews?: components["schemas"]["Preview"][];
+            file_request?: components["schemas"]["Requested"];
             _links: components["schemas"]["VersionLinks"];
         };
         /** @description file.attached, file.detached */
@@ -1500,8 +1695,217 @@ export interface components {
             created_by: string;
             scan?: components["schemas"]["Scan"];
             previews?: components["schemas"]["Preview"][];
+            file_request?: components["schemas"]["Requested"];
             is_main: boolean;
             _links: components["schemas"]["VersionLinks"];
+        };
+        NewFileRequest: {
+            entity: {
+                /** @enum {string} */
+                type: "lead" | "deal" | "contact" | "company" | "customer" | "opportunity" | "case";
+                /** @description the entity's UUID or the CRM's numeric code */
+                id: string;
+            };
+            /** @description how received files are attached (default: media) */
+            attach?: {
+                /** @enum {string} */
+                kind?: "media" | "note" | "field";
+                note_id?: string;
+                field_id?: string;
+            };
+            title: string;
+            message?: string;
+            /** @description the documents asked for; none: any files, up to max_files */
+            slots?: components["schemas"]["Slot"][];
+            /** @description files it takes in all (default: the slots' max_files, or 10 without slots) */
+            max_files?: number;
+            /** @description bytes it takes in all (default 1 GiB, at most 50 GiB) */
+            max_bytes?: number;
+            /** @description seconds until it closes itself (default 7 days) */
+            expires_in?: number;
+            passcode?: string;
+        };
+        CompleteSession: {
+            /** @description every part with its ETag, or none (what S3 holds is checked either way) */
+            parts?: {
+                part_number?: number;
+                etag?: string;
+            }[];
+            checksum?: components["schemas"]["Checksum"];
+        };
+        PartsRequest: {
+            part_numbers: number[];
+            /** @description each part's base64 CRC (sessions with a checksum): signed into its URL */
+            checksums?: {
+                [key: string]: string;
+            };
+        };
+        RequestUpload: {
+            /** @description the slot the file is for (required when the request has slots) */
+            slot?: string;
+            file_name: string;
+            file_size: number;
+            content_type?: string;
+            checksum?: components["schemas"]["Checksum"];
+            uploader?: components["schemas"]["Uploader"];
+        };
+        /** @description The file request a version was sent to, and who sent it (as they said; never verified) */
+        Requested: {
+            /** Format: uuid */
+            id: string;
+            /** @description the slot's name (empty in a request without slots) */
+            slot: string;
+            uploader_name: string;
+            uploader_email: string;
+        };
+        /** @description file_request.created, file_request.file_received, file_request.fulfilled, file_request.revoked */
+        FileRequestEventData: {
+            file_request: {
+                /** Format: uuid */
+                id: string;
+                title: string;
+                status: components["schemas"]["FileRequestStatus"];
+                entity: components["schemas"]["EventEntity"];
+                /** Format: date-time */
+                expires_at: string;
+                slots: {
+                    name: string;
+                    required: boolean;
+                    /** @description files it holds */
+                    received: number;
+                }[];
+                /** @description files received in all (refused ones included) */
+                received: number;
+                _links: {
+                    [key: string]: components["schemas"]["Link"];
+                };
+            };
+            /** @description file_request.file_received only */
+            receipt?: {
+                slot: string;
+                /** Format: uuid */
+                file_uuid: string;
+                /** Format: uuid */
+                version_uuid: string;
+                name: string;
+                size: number;
+                mime_type: string;
+                uploader_name: string;
+                uploader_email: string;
+                status: components["schemas"]["ReceiptStatus"];
+                /** Format: date-time */
+                received_at: string;
+            };
+        };
+        /**
+         * @description fulfilled: every required slot holds an attached file (it still takes files until it expires or is revoked)
+         * @enum {string}
+         */
+        FileRequestStatus: "open" | "fulfilled" | "expired" | "revoked";
+        /**
+         * @description scanning: waiting for its malware verdict before it is attached; refused: infected, never attached; deleted: its file was deleted before its verdict came
+         * @enum {string}
+         */
+        ReceiptStatus: "scanning" | "attached" | "refused" | "deleted";
+        Slot: components["schemas"]["SlotFields"];
+        SlotFields: {
+            name: string;
+            /** @default false */
+            required: boolean;
+            /** @description extensions (.pdf) and media types (application/pdf, image/*) it takes; empty: any file. A convenience for the sender, checked on the name and the type the browser gives: malware scanning is the defence */
+            accept?: string[];
+            /** @description bytes per file (0 or absent: the request's max_bytes) */
+            max_size?: number;
+            /** @description files it takes (0 or absent: 1) */
+            max_files?: number;
+        };
+        FileRequest: {
+            /** Format: uuid */
+            id: string;
+            status: components["schemas"]["FileRequestStatus"];
+            title: string;
+            message: string;
+            entity: components["schemas"]["EventEntity"];
+            attach: {
+                entity_type: string;
+                /** Format: uuid */
+                entity_uuid: string;
+                /** @enum {string} */
+                kind: "media" | "note" | "field";
+                note_id?: string;
+                field_id?: string;
+            };
+            slots: (components["schemas"]["SlotFields"] & {
+                /** @description files it holds (refused and deleted ones aside) */
+                received: number;
+            })[];
+            max_files: number;
+            max_bytes: number;
+            received_bytes: number;
+            received: {
+                slot: string;
+                /** Format: uuid */
+                file_uuid: string;
+                /** Format: uuid */
+                version_uuid: string;
+                name: string;
+                size: number;
+                mime_type: string;
+                uploader: components["schemas"]["Uploader"];
+                /** Format: date-time */
+                received_at: string;
+                status: components["schemas"]["ReceiptStatus"];
+            }[];
+            /** @description whether the link asks for a passcode (never the passcode) */
+            passcode: boolean;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: date-time */
+            created_at: string;
+            created_by: string;
+            /** Format: date-time */
+            fulfilled_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+            _links: {
+                [key: string]: components["schemas"]["Link"];
+            };
+        };
+        FileRequestLink: {
+            file_request: components["schemas"]["FileRequest"];
+            link: {
+                /** @description the link's secret, answered once (only its hash is kept) */
+                secret: string;
+                /** @description the public page with the secret in its fragment; null when the deployment names no page */
+                url: string | null;
+            };
+        };
+        Uploader: {
+            name?: string;
+            email?: string;
+        };
+        PublicReceipt: {
+            name: string;
+            size: number;
+            status: components["schemas"]["ReceiptStatus"];
+            /** Format: date-time */
+            received_at: string;
+        };
+        /** @description A request as the person its link was sent to sees it (never the entity, the account, who sent what, or the files) */
+        PublicFileRequest: {
+            title: string;
+            message: string;
+            status: components["schemas"]["FileRequestStatus"];
+            /** Format: date-time */
+            expires_at: string;
+            slots: (components["schemas"]["SlotFields"] & {
+                received: components["schemas"]["PublicReceipt"][];
+            })[];
+            max_files: number;
+            max_bytes: number;
+            received_bytes: number;
+            /** @description what a request without slots received */
+            received: components["schemas"]["PublicReceipt"][];
         };
         VersionLinks: {
             self: components["schemas"]["Link"];
@@ -1720,6 +2124,10 @@ export interface components {
         };
     };
     parameters: {
+        /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+        RequestLink: string;
+        /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+        Passcode: string;
         /** @description Files per page (default 50) */
         Limit: number;
         /** @description The signed cursor of the page before (_page.next_cursor); the other parameters must be the same */
@@ -1900,12 +2308,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    part_numbers: number[];
-                    checksums?: {
-                        [key: string]: string;
-                    };
-                };
+                "application/json": components["schemas"]["PartsRequest"];
             };
         };
         responses: {
@@ -1937,13 +2340,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": {
-                    parts?: {
-                        part_number?: number;
-                        etag?: string;
-                    }[];
-                    checksum?: components["schemas"]["Checksum"];
-                };
+                "application/json": components["schemas"]["CompleteSession"];
             };
         };
         responses: {
@@ -3301,7 +3698,7 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
-                    scopes: ("files:read" | "files:write" | "files:delete" | "tokens:admin" | "webhooks:admin")[];
+                    scopes: ("files:read" | "files:write" | "files:delete" | "tokens:admin" | "webhooks:admin" | "requests:admin")[];
                     /** @description A web origin: https://app.example.com, https://*.example.com, http://localhost:3000 */
                     allowed_domain?: string;
                     ttl_seconds?: number;
@@ -3667,6 +4064,330 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    listFileRequests: {
+        parameters: {
+            query?: {
+                /** @description a next_cursor from an earlier page */
+                after?: string;
+                limit?: number;
+                status?: components["schemas"]["FileRequestStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        _page: components["schemas"]["PageInfo"];
+                        _links: {
+                            [key: string]: components["schemas"]["Link"];
+                        };
+                        _embedded: {
+                            file_requests: components["schemas"]["FileRequest"][];
+                        };
+                    };
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    createFileRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewFileRequest"];
+            };
+        };
+        responses: {
+            /** @description The request and its link (the secret is answered once) */
+            201: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileRequestLink"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    getFileRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileRequest"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    revokeFileRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request, revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileRequest"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    relinkFileRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request and its new link (answered once) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileRequestLink"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    visitFileRequest: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicFileRequest"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    openRequestUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestUpload"];
+            };
+        };
+        responses: {
+            /** @description The session, as POST /v1/sessions answers it, its links on the public routes */
+            201: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Session"];
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    requestUploadStatus: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session's state; once completed, the request as it stands */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionStateFields"] & {
+                        file_request?: components["schemas"]["PublicFileRequest"];
+                    };
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    abortRequestUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Aborted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    signRequestUploadParts: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PartsRequest"];
+            };
+        };
+        responses: {
+            /** @description Part URLs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        parts: components["schemas"]["PartURL"][];
+                    };
+                };
+            };
+            "4XX": components["responses"]["Problem"];
+            default: components["responses"]["Problem"];
+        };
+    };
+    completeRequestUpload: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the request link's secret (anr_…): what the page reads from its address's fragment */
+                "Anexo-File-Request": components["parameters"]["RequestLink"];
+                /** @description the request's passcode, when it has one (5 wrong ones lock the link for 15 minutes) */
+                "Anexo-Passcode"?: components["parameters"]["Passcode"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CompleteSession"];
+            };
+        };
+        responses: {
+            /** @description The request as it stands, and the file's receipt */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        file_request: components["schemas"]["PublicFileRequest"];
+                        receipt?: components["schemas"]["PublicReceipt"];
+                    };
                 };
             };
             "4XX": components["responses"]["Problem"];

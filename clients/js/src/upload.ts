@@ -1,4 +1,4 @@
-import type { ApiClient, Session, Uploaded } from "./client.js";
+import type { ApiClient, PartURL, Session, Uploaded } from "./client.js";
 import { sleep } from "./client.js";
 import { attempt, backoff } from "./retry.js";
 import { combineAll, encode } from "./crc32c.js";
@@ -72,8 +72,53 @@ export class FileChangedError extends Error {
  * A session of another file is refused (ResumeMismatchError) before any
  * byte is sent.
  */
-export function send(c: ApiClient, src: Opened, o: UploadOptions, p: Platform): Promise<Uploaded> {
-  return run(c, src, o, p.crc ?? (async () => tables), p.put ?? fetchPut(c));
+export function send<R = Uploaded>(c: ApiClient, src: Opened, o: UploadOptions, p: Platform, routes: Sessions<R> = tokenSessions(c) as Sessions<R>): Promise<R> {
+  return run(c, routes, src, o, p.crc ?? (async () => tables), p.put ?? fetchPut(c));
+}
+
+type OpenBody = components["schemas"]["OpenSession"];
+type PartsBody = components["schemas"]["PartsRequest"];
+type CompleteBody = { checksum?: components["schemas"]["Checksum"] };
+
+/** A session's state as an upload reads it to resume, with what a completed one answers. */
+export interface SessionStatus<R> {
+  session: Session;
+  missing_parts: number[];
+  uploaded_parts: { part_number: number; checksum?: string }[];
+  /** a completed session's answer (what complete gives) */
+  done?: R;
+}
+
+/**
+ * Sessions are the routes an upload runs on: the account's
+ * (/v1/sessions, under a token) or a file request's public ones (under
+ * its link). R is what a completion answers.
+ */
+export interface Sessions<R> {
+  /** names the routes in a remembered session's key */
+  readonly key: string;
+  open(body: OpenBody, signal?: AbortSignal): Promise<Session>;
+  status(id: string, signal?: AbortSignal): Promise<SessionStatus<R>>;
+  parts(id: string, body: PartsBody, signal?: AbortSignal): Promise<PartURL[]>;
+  complete(id: string, body: CompleteBody, signal?: AbortSignal): Promise<R>;
+  abort(id: string): Promise<void>;
+}
+
+/** tokenSessions are the account's own session routes. */
+export function tokenSessions(c: ApiClient): Sessions<Uploaded> {
+  return {
+    key: "",
+    open: (body, signal) => c.call(c.api.POST("/v1/sessions", { body, signal })),
+    status: async (id, signal) => {
+      const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id } }, signal }));
+      return { ...st, done: st.file };
+    },
+    parts: async (id, body, signal) => (await c.call(c.api.POST("/v1/sessions/{id}/parts", { params: { path: { id } }, body, signal }))).parts,
+    complete: (id, body, signal) => c.call(c.api.POST("/v1/sessions/{id}/complete", { params: { path: { id } }, body, signal })),
+    abort: async (id) => {
+      await c.call(c.api.DELETE("/v1/sessions/{id}", { params: { path: { id } } }));
+    },
+  };
 }
 
 /** What an entry gives an upload: its fastest CRC32C, storage transport and store of sessions. */
@@ -96,7 +141,7 @@ export type PutPart = (
   blob?: Blob,
 ) => Promise<{ status: number; text: string }>;
 
-async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promise<CRC32C>, put: PutPart): Promise<Uploaded> {
+async function run<R>(c: ApiClient, routes: Sessions<R>, src: Opened, o: UploadOptions, crc: () => Promise<CRC32C>, put: PutPart): Promise<R> {
   const { name, size: total } = src;
   const signal = o.signal;
   // the hasher loads (a native module, WebAssembly) while the session opens
@@ -106,12 +151,12 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promi
   let sess: Session | undefined;
   let missing: number[] = [];
   if (o.resume) {
-    const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id: o.resume } }, signal })).catch((e) => {
+    const st = await routes.status(o.resume, signal).catch((e) => {
       if (e instanceof AnexoError && (e.status === 404 || e.status === 410)) return undefined;
       throw e;
     });
     if (st) checkResumed(o.resume, st.session, { name: o.name ?? name, size: total });
-    if (st?.session.status === "completed" && st.file) return st.file;
+    if (st?.session.status === "completed" && st.done) return st.done;
     if (st?.session.status === "open" && Date.parse(st.session.expires_at) - Date.now() > 60_000) {
       sess = st.session;
       missing = st.missing_parts;
@@ -119,7 +164,7 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promi
     }
   }
   if (!sess) {
-    const body: components["schemas"]["OpenSession"] = { file_name: o.name ?? name, file_size: total };
+    const body: OpenBody = { file_name: o.name ?? name, file_size: total };
     if (o.contentType) body.content_type = o.contentType;
     if (o.versionOf) body.file_uuid = o.versionOf;
     if (o.attach) body.attach = o.attach;
@@ -127,7 +172,7 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promi
     // the caller knows it, declared now: then no path completes the
     // session with another
     if (o.checksum !== false) body.checksum = typeof o.checksum === "string" ? { algorithm: ALG, value: o.checksum } : { algorithm: ALG };
-    sess = await c.call(c.api.POST("/v1/sessions", { body, signal }));
+    sess = await routes.open(body, signal);
     missing = Array.from({ length: sess.part_count }, (_, i) => i + 1);
   }
   const s = sess;
@@ -156,7 +201,7 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promi
         // a reader that took the buffer over (a BYOB stream) gives it back in bytes
         if (bytes.buffer !== buf.buffer && bytes.buffer.byteLength >= s.part_size) buf = new Uint8Array(bytes.buffer, 0, s.part_size);
         const sum = crc32c ? encode(crc32c(bytes)) : undefined;
-        await sendPart(c, put, s.id, n, bytes, src.slice?.((n - 1) * s.part_size, bytes.length), sum, signal, (b) => {
+        await sendPart(c, routes, put, s.id, n, bytes, src.slice?.((n - 1) * s.part_size, bytes.length), sum, signal, (b) => {
           inFlight.set(n, b);
           report("uploading");
         });
@@ -173,7 +218,7 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promi
       await src.unchanged();
     } catch (e) {
       // its parts mix two contents: nothing may complete it
-      await c.call(c.api.DELETE("/v1/sessions/{id}", { params: { path: { id: s.id } } })).catch(() => undefined);
+      await routes.abort(s.id).catch(() => undefined);
       throw e;
     }
     report("completing");
@@ -181,12 +226,12 @@ async function run(c: ApiClient, src: Opened, o: UploadOptions, crc: () => Promi
     if (alg && !s.checksum?.value && sums.size === s.part_count) {
       checksum = { algorithm: ALG, value: combineAll(Array.from({ length: s.part_count }, (_, i) => ({ value: sums.get(i + 1)!, size: partLen(i + 1) }))) };
     }
-    return await c.call(c.api.POST("/v1/sessions/{id}/complete", { params: { path: { id: s.id } }, body: checksum ? { checksum } : {}, signal }));
+    return await routes.complete(s.id, checksum ? { checksum } : {}, signal);
   } catch (err) {
     // an answer lost, storage's upload gone: the session may have
     // completed after all (the API's own refusals stand)
     const definite = signal?.aborted || err instanceof FileChangedError || (err instanceof AnexoError && err.status < 500);
-    const file = definite ? undefined : await completedMeanwhile(c, s.id);
+    const file = definite ? undefined : await completedMeanwhile(routes, s.id);
     if (file) return file;
     if (err && typeof err === "object") (err as { sessionId?: string }).sessionId = s.id;
     throw err;
@@ -218,17 +263,18 @@ function checkResumed(id: string, s: Session, file: { name: string; size: number
 
 /** completedMeanwhile is the file of a session that completed after all
  * (its status call, the sweeper, or a completion whose answer was lost). */
-async function completedMeanwhile(c: ApiClient, id: string): Promise<Uploaded | undefined> {
+async function completedMeanwhile<R>(routes: Sessions<R>, id: string): Promise<R | undefined> {
   try {
-    const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id } } }));
-    return st.session.status === "completed" ? st.file : undefined;
+    const st = await routes.status(id);
+    return st.session.status === "completed" ? st.done : undefined;
   } catch {
     return undefined;
   }
 }
 
-async function sendPart(
+async function sendPart<R>(
   c: ApiClient,
+  routes: Sessions<R>,
   put: PutPart,
   id: string,
   n: number,
@@ -245,7 +291,7 @@ async function sendPart(
     let part;
     try {
       const body = { part_numbers: [n], ...(sum ? { checksums: { [String(n)]: sum } } : {}) };
-      part = (await c.call(c.api.POST("/v1/sessions/{id}/parts", { params: { path: { id } }, body, signal }))).parts[0];
+      part = (await routes.parts(id, body, signal))[0];
     } catch (e) {
       if (signal?.aborted || (e instanceof AnexoError && [400, 401, 403, 404, 409, 410, 422].includes(e.status))) throw e;
       last = e;

@@ -4,7 +4,7 @@
 // a reload.
 import type { ApiClient, Uploaded } from "./client.js";
 import { AnexoError } from "./errors.js";
-import { type Platform, ResumeMismatchError, send, type UploadOptions, type UploadProgress } from "./upload.js";
+import { type Platform, ResumeMismatchError, send, type Sessions, tokenSessions, type UploadOptions, type UploadProgress } from "./upload.js";
 import type { Opened } from "./source.js";
 
 /**
@@ -32,7 +32,7 @@ const PAUSED = Symbol("paused");
  * handed to the network), `pause`, `resume`, `complete` (the file),
  * `error` (the error).
  */
-export class Upload extends EventTarget {
+export class Upload<R = Uploaded> extends EventTarget {
   state: UploadState = "idle";
   /** The session, once open (remembered under the fingerprint). */
   sessionId?: string;
@@ -41,7 +41,7 @@ export class Upload extends EventTarget {
 
   private ctl?: AbortController;
   private gate?: { promise: Promise<void>; open: () => void };
-  private done?: Promise<Uploaded>;
+  private done?: Promise<R>;
   private aborted = false;
 
   constructor(
@@ -49,6 +49,7 @@ export class Upload extends EventTarget {
     private readonly opening: Promise<Opened>,
     private readonly o: UploadOptions,
     private readonly platform: Platform,
+    private readonly routes: Sessions<R> = tokenSessions(c) as Sessions<R>,
   ) {
     super();
     this.store = o.remember === false ? undefined : typeof o.remember === "object" ? o.remember : platform.store;
@@ -57,7 +58,7 @@ export class Upload extends EventTarget {
   private readonly store: ResumeStore | undefined;
 
   /** start sends the file (again the same promise if it was started). */
-  start(): Promise<Uploaded> {
+  start(): Promise<R> {
     this.done ??= this.run();
     return this.done;
   }
@@ -83,7 +84,7 @@ export class Upload extends EventTarget {
     this.resume();
     await this.done?.catch(() => undefined);
     if (this.sessionId && this.state !== "completed") {
-      await this.c.call(this.c.api.DELETE("/v1/sessions/{id}", { params: { path: { id: this.sessionId } } })).catch(() => undefined);
+      await this.routes.abort(this.sessionId).catch(() => undefined);
     }
     const key = await this.key();
     if (key) await this.store?.delete(key);
@@ -101,10 +102,10 @@ export class Upload extends EventTarget {
     // what the session was opened with is part of it: another checksum,
     // another file to version, is another session
     const sum = typeof this.o.checksum === "string" ? this.o.checksum : this.o.checksum === false ? "none" : "crc32c";
-    return [this.c.endpoint, this.o.name ?? src.name, src.size, src.fingerprint, this.o.versionOf ?? "", sum].join("\0");
+    return [this.c.endpoint, this.o.name ?? src.name, src.size, src.fingerprint, this.o.versionOf ?? "", sum, this.routes.key].join("\0");
   }
 
-  private async run(): Promise<Uploaded> {
+  private async run(): Promise<R> {
     const src = await this.opening;
     const key = await this.key();
     let resume = this.o.resume ?? (key ? await this.store!.get(key) : undefined);
@@ -116,7 +117,7 @@ export class Upload extends EventTarget {
         this.ctl = new AbortController();
         const signal = this.o.signal ? AbortSignal.any([this.o.signal, this.ctl.signal]) : this.ctl.signal;
         try {
-          const file = await send(this.c, src, {
+          const file = await send<R>(this.c, src, {
             ...this.o,
             resume,
             signal,
@@ -131,7 +132,7 @@ export class Upload extends EventTarget {
               this.o.onProgress?.(p);
               this.emit("progress", p);
             },
-          }, this.platform);
+          }, this.platform, this.routes);
           if (key) await this.store!.delete(key);
           this.state = "completed";
           this.emit("complete", file);

@@ -195,23 +195,24 @@ func (s *Store) ListRequests(ctx context.Context, accountID, after string, limit
 }
 
 // requestUpdate is the update of a request's changing state, conditional
-// on its revision being w.Prev.
+// on its revision being w.Prev. No receipts is no attribute (as the item
+// is put): an empty list is what some emulators do not keep.
 func (s *Store) requestUpdate(w requests.Write) (types.TransactWriteItem, error) {
 	r := w.Request
-	rc, err := attributevalue.Marshal(receiptItems(r.Received))
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	if len(r.Received) == 0 {
-		rc = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
+	set := "SET fulfilled_at = :ff, revoked_at = :rv, link_hash = :lh, failures = :fl, failed_since = :fs, rev = :next"
+	values := map[string]types.AttributeValue{":ff": str(optTS(r.FulfilledAt)), ":rv": str(optTS(r.RevokedAt)),
+		":lh": str(r.LinkHash), ":fl": num(int64(r.Failures)), ":fs": str(optTS(r.FailedSince)), ":next": num(r.Rev), ":prev": num(w.Prev)}
+	if len(r.Received) > 0 {
+		rc, err := attributevalue.Marshal(receiptItems(r.Received))
+		if err != nil {
+			return types.TransactWriteItem{}, err
+		}
+		set, values[":rc"] = set+", received = :rc", rc
+	} else {
+		set += " REMOVE received"
 	}
 	return types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(r.AccountID), requestSK(r.ID)),
-		UpdateExpression: aws.String("SET received = :rc, fulfilled_at = :ff, revoked_at = :rv, link_hash = :lh, failures = :fl, " +
-			"failed_since = :fs, rev = :next"),
-		ConditionExpression: aws.String("rev = :prev"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":rc": rc, ":ff": str(optTS(r.FulfilledAt)), ":rv": str(optTS(r.RevokedAt)),
-			":lh": str(r.LinkHash), ":fl": num(int64(r.Failures)), ":fs": str(optTS(r.FailedSince)), ":next": num(r.Rev), ":prev": num(w.Prev)},
-	}}, nil
+		UpdateExpression: aws.String(set), ConditionExpression: aws.String("rev = :prev"), ExpressionAttributeValues: values}}, nil
 }
 
 // UpdateRequest implements requests.Store: the request's update (and a

@@ -70,9 +70,14 @@ func TestEmbeddedQueryLimitWithFilter(t *testing.T) {
 // neither hides its item from a concurrent read nor loses a concurrent
 // writer's change — on the embedded DynamoDB the REMOVE is made to take
 // effect after minidyn's update, and the soak test once downloaded a file
-// whose version record was missing for that moment.
+// whose version record was missing for that moment. Not on moto_server,
+// whose updates are not atomic under concurrency (it reads, then writes:
+// concurrent ADDs can be lost there whatever local mode does).
 func TestEmbeddedRemoveUnderConcurrency(t *testing.T) {
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
+		if be.Name == "moto" {
+			t.Skip("moto_server's UpdateItem is not atomic under concurrency")
+		}
 		ctx := context.Background()
 		c := testenv.Config(be)
 		db := testenv.ConnectDynamo(t, c).DynamoDB()

@@ -277,7 +277,7 @@ func requestPage(c app.Config, url string) string {
 	if c.RequestPage != "" {
 		return c.RequestPage
 	}
-	return url + "/request/"
+	return url + "/request.html"
 }
 
 // pageOrigins are the web origins whose pages may call the API and upload

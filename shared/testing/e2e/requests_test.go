@@ -107,7 +107,7 @@ func TestFileRequests(t *testing.T) {
 	if !regexp.MustCompile(`^anr_[A-Za-z0-9_-]{43}$`).MatchString(secret) || fr["status"] != "open" || fr["passcode"] != true {
 		t.Fatalf("a new request: %v (secret %q)", fr, secret)
 	}
-	if got := c.expect(200, "POST", "/v1/file-requests/"+id+"/link", nil); got["link"].(map[string]any)["url"] != e.srv.URL+"/request/#"+got["link"].(map[string]any)["secret"].(string) {
+	if got := c.expect(200, "POST", "/v1/file-requests/"+id+"/link", nil); got["link"].(map[string]any)["url"] != e.srv.URL+"/request.html#"+got["link"].(map[string]any)["secret"].(string) {
 		t.Fatalf("a new link's url: %v", got["link"])
 	} else {
 		problem(t, c.outsider(secret, "segredo1").do("GET", httpapi.PublicRequestPath, nil), 404, "request_not_found", "")

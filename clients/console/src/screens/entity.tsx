@@ -151,6 +151,7 @@ export function EntityScreen({ client, type, id }: { client: Client; type?: stri
                     <th scope="col">{t("files.col.name")}</th>
                     <th scope="col" class="num">{t("files.col.size")}</th>
                     <th scope="col" class="wide">{t("files.col.created")}</th>
+                    <th scope="col">{t("files.col.by")}</th>
                     <th scope="col">{t("files.col.scan")}</th>
                     <th scope="col">
                       <span class="sr-only">{t("entity.detach")}</span>
@@ -168,6 +169,7 @@ export function EntityScreen({ client, type, id }: { client: Client; type?: stri
                       </td>
                       <td class="num">{bytes(f.size)}</td>
                       <td class="wide">{when(f.created_at)}</td>
+                      <td>{f.created_by}</td>
                       <td>
                         <ScanBadge scan={f.scan} />
                       </td>
