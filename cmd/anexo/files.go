@@ -38,6 +38,7 @@ var apiCommands = map[string]func(ctx context.Context, c *client.Client, fs *fla
 	"token":    cmdToken,
 	"events":   cmdEvents,
 	"webhooks": cmdWebhooks,
+	"request":  cmdRequest,
 }
 
 // runAPI parses the common flags and runs an API command.

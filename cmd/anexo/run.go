@@ -27,6 +27,10 @@ commands (--endpoint/ANEXO_URL, --token/ANEXO_TOKEN):
                         [--once] [--json]
   webhooks add URL      register an endpoint; prints its id and secret [--type T,T] [--description D]
   webhooks ls|rm ID|test ID   list, remove, send a test event    (these need webhooks:admin)
+  request create --entity TYPE/ID --slot NAME[=.pdf,image/*]... [--optional NAME] [--expires 7d]
+                        [--title T] [--message M] [--passcode P]: a link that asks someone for
+                        documents; prints its id and link (shown once)
+  request ls|show ID|link ID|revoke ID                           (these need requests:admin)
 
 flags may follow arguments; exit codes: 0 ok, 1 failed, 2 usage, 3 some items failed,
 4 authentication or scope, 130 interrupted

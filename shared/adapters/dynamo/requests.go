@@ -195,8 +195,8 @@ func (s *Store) ListRequests(ctx context.Context, accountID, after string, limit
 }
 
 // requestUpdate is the update of a request's changing state, conditional
-// on its revision being w.Prev. No receipts is no attribute (as the item
-// is put): an empty list is what some emulators do not keep.
+// on its revision being w.Prev. No receipts is NULL: an empty list, or a
+// REMOVE, is what the embedded emulator does not keep right.
 func (s *Store) requestUpdate(w requests.Write) (types.TransactWriteItem, error) {
 	r := w.Request
 	set := "SET fulfilled_at = :ff, revoked_at = :rv, link_hash = :lh, failures = :fl, failed_since = :fs, rev = :next"
@@ -209,7 +209,7 @@ func (s *Store) requestUpdate(w requests.Write) (types.TransactWriteItem, error)
 		}
 		set, values[":rc"] = set+", received = :rc", rc
 	} else {
-		set += " REMOVE received"
+		set, values[":rc"] = set+", received = :rc", &types.AttributeValueMemberNULL{Value: true}
 	}
 	return types.TransactWriteItem{Update: &types.Update{TableName: &s.table, Key: keyOf(accountPK(r.AccountID), requestSK(r.ID)),
 		UpdateExpression: aws.String(set), ConditionExpression: aws.String("rev = :prev"), ExpressionAttributeValues: values}}, nil

@@ -56,14 +56,17 @@ func testRequests(t *testing.T, s Store) {
 	if _, err := s.GetRequest(ctx, account(t, s, 0), r.ID); !errors.Is(err, apperr.ErrNotFound) {
 		t.Fatalf("another account's request: %v", err)
 	}
-	// a write before any receipt (a wrong passcode's count)
-	failed := got
-	failed.Failures, failed.FailedSince, failed.Rev = 1, now.Truncate(time.Second), 1
-	if err := s.UpdateRequest(ctx, requests.Write{Request: failed, Prev: 0}); err != nil {
-		t.Fatal(err)
-	}
-	if got, err = s.GetRequest(ctx, a, r.ID); err != nil || got.Failures != 1 || !got.FailedSince.Equal(failed.FailedSince) || len(got.Received) != 0 {
-		t.Fatalf("after a write without receipts: %+v %v", got, err)
+	// writes before any receipt (wrong passcodes counted)
+	for rev := int64(1); rev <= 2; rev++ {
+		failed := got
+		failed.Failures, failed.FailedSince, failed.Rev = int(rev), now.Truncate(time.Second), rev
+		if err := s.UpdateRequest(ctx, requests.Write{Request: failed, Prev: rev - 1}); err != nil {
+			t.Fatalf("write %d without receipts: %v", rev, err)
+		}
+		if got, err = s.GetRequest(ctx, a, r.ID); err != nil || got.Failures != int(rev) || !got.FailedSince.Equal(failed.FailedSince) ||
+			len(got.Received) != 0 || len(got.Slots[0].Accept) != 2 {
+			t.Fatalf("after write %d without receipts: %+v %v", rev, got, err)
+		}
 	}
 
 	// a receipt, an attachment and events, on the revision read
@@ -71,9 +74,9 @@ func testRequests(t *testing.T, s Store) {
 	rc := requests.Receipt{Slot: "RG", FileUUID: f.UUID, VersionUUID: f.VersionUUID, Name: "rg.pdf", Size: 10, MimeType: "application/pdf",
 		Uploader: requests.Uploader{Name: "Maria", Email: "maria@example.com"}, ReceivedAt: now.Truncate(time.Second), Status: requests.ReceiptAttached}
 	next := got
-	next.Received, next.FulfilledAt, next.Rev = []requests.Receipt{rc}, now.Truncate(time.Second), 2
+	next.Received, next.FulfilledAt, next.Rev = []requests.Receipt{rc}, now.Truncate(time.Second), 3
 	att := next.Attachment(f, files.Version{UUID: f.VersionUUID}, "Maria", now)
-	w := requests.Write{Request: next, Prev: 1, Attach: []entities.Attachment{att},
+	w := requests.Write{Request: next, Prev: 2, Attach: []entities.Attachment{att},
 		Events: outbox.NewRecord(a, now).Add(outbox.FileRequestFulfilled, next.EventData(nil, now))}
 	if err := s.UpdateRequest(ctx, w); err != nil {
 		t.Fatal(err)
@@ -83,7 +86,7 @@ func testRequests(t *testing.T, s Store) {
 	}
 	wrote(t, s, a, &before, outbox.FileRequestFulfilled, 1)
 	got, _ = s.GetRequest(ctx, a, r.ID)
-	if got.Rev != 2 || len(got.Received) != 1 || got.Received[0] != rc || !got.FulfilledAt.Equal(next.FulfilledAt) {
+	if got.Rev != 3 || len(got.Received) != 1 || got.Received[0] != rc || !got.FulfilledAt.Equal(next.FulfilledAt) {
 		t.Fatalf("after the write: %+v", got)
 	}
 	if us, err := s.Usages(ctx, a, f.UUID); err != nil || len(us) != 1 || us[0].Entity.UUID != r.Target.Entity.UUID {
@@ -92,14 +95,14 @@ func testRequests(t *testing.T, s Store) {
 
 	// a new link: the old one opens nothing
 	old := got.LinkHash
-	got.LinkHash, got.Rev = uuid.NewString(), 3
-	if err := s.UpdateRequest(ctx, requests.Write{Request: got, Prev: 2, OldLink: old}); err != nil {
+	got.LinkHash, got.Rev = uuid.NewString(), 4
+	if err := s.UpdateRequest(ctx, requests.Write{Request: got, Prev: 3, OldLink: old}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RequestByLink(ctx, old); !errors.Is(err, apperr.ErrNotFound) {
 		t.Fatalf("the replaced link: %v", err)
 	}
-	if by, err := s.RequestByLink(ctx, got.LinkHash); err != nil || by.Rev != 3 || len(by.Received) != 1 {
+	if by, err := s.RequestByLink(ctx, got.LinkHash); err != nil || by.Rev != 4 || len(by.Received) != 1 {
 		t.Fatalf("the new link: %+v %v", by, err)
 	}
 
