@@ -12,6 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/anexo/anexo/shared/inbound/httpapi"
+	"github.com/anexo/anexo/shared/inbound/lambdas"
 )
 
 // addConsole deploys the built files console (props.ConsoleDir()) to a
@@ -21,8 +22,9 @@ import (
 // API at api and to the buckets' regional endpoints, where parts go and
 // previews come from), HSTS, no framing, no sniffing, no referrer.
 // config.json tells the page where the API is. Hashed assets are cached
-// for a year; index.html and config.json revalidate, and each deploy
-// invalidates them. The API's CORS must admit ConsoleUrl: allowedOrigins
+// for a year; index.html, request.html (the page a file request's link
+// opens: the request-making function names it) and config.json
+// revalidate, and each deploy invalidates them. The API's CORS must admit ConsoleUrl: allowedOrigins
 // does by default ("*"); with a list, add it.
 func (s *Stack) addConsole(props Props, api *string, out func(string, *string, string)) {
 	if !props.Console {
@@ -91,7 +93,7 @@ func (s *Stack) addConsole(props Props, api *string, out func(string, *string, s
 		Prune:             jsii.Bool(false),
 		CacheControl:      &[]awss3deployment.CacheControl{awss3deployment.CacheControl_NoCache()},
 		Distribution:      dist,
-		DistributionPaths: jsii.Strings("/", "/index.html", "/config.json"),
+		DistributionPaths: jsii.Strings("/", "/index.html", "/request.html", "/config.json"),
 		LogGroup:          logs,
 	})
 	page.Node().AddDependency(assets)
@@ -112,5 +114,8 @@ func (s *Stack) addConsole(props Props, api *string, out func(string, *string, s
 				finding{"Serverless-LambdaTracing", "A deploy-time handler of CDK's, outside every request path", nil})
 		}
 	}
+	// file requests' links open the console's request page (PAGE#secret)
+	s.Functions[lambdas.Attachments].AddEnvironment(jsii.String("ANEXO_REQUEST_PAGE"),
+		jsii.String("https://"+*dist.DistributionDomainName()+"/request.html"), nil)
 	out("ConsoleUrl", jsii.String("https://"+*dist.DistributionDomainName()), "The files console (sign in with a token of the account)")
 }

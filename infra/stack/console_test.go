@@ -91,6 +91,15 @@ func TestConsoleStack(t *testing.T) {
 			t.Errorf("bucket %s: DeletionPolicy %v, UpdateReplacePolicy %v, want Retain", id, b["DeletionPolicy"], b["UpdateReplacePolicy"])
 		}
 	}
+	// file requests' links point at the console's request page
+	var named bool
+	for _, fn := range s.resources("AWS::Lambda::Function") {
+		raw, _ := json.Marshal(fn["Properties"])
+		named = named || strings.Contains(string(raw), `"ANEXO_REQUEST_PAGE":{"Fn::Join":["",["https://",{"Fn::GetAtt":["`+distID+`","DomainName"]},"/request.html"]]}`)
+	}
+	if !named {
+		t.Error("no function names the console's request page (ANEXO_REQUEST_PAGE)")
+	}
 	if _, ok := s.doc["Outputs"].(map[string]any)["ConsoleUrl"]; !ok {
 		t.Error("no ConsoleUrl output")
 	}

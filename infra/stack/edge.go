@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/anexo/anexo/shared/inbound/httpapi"
 )
 
 // addDomain serves the API at a custom domain: without the edge, a
@@ -144,9 +146,11 @@ func stagePath(stage string) *string {
 }
 
 // webACL is the edge's ACL: AWS's managed rule groups (common threats,
-// known bad inputs, IP reputation), then two rate-based rules, each
-// blocking a key past its limit per 5 minutes; its log (Authorization
-// redacted) in a CloudWatch group.
+// known bad inputs, IP reputation), then rate-based rules, each blocking
+// a key past its limit per 5 minutes (an address; a token; on a file
+// request's public routes, an address and a link); its log
+// (Authorization, the origin secret and a request's link redacted) in a
+// CloudWatch group.
 func (s *Stack) webACL(props Props) awswafv2.CfnWebACL {
 	visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
 		return &awswafv2.CfnWebACL_VisibilityConfigProperty{CloudWatchMetricsEnabled: jsii.Bool(true), MetricName: jsii.String(name), SampledRequestsEnabled: jsii.Bool(true)}
@@ -191,6 +195,16 @@ func (s *Stack) webACL(props Props) awswafv2.CfnWebACL {
 					Name:                jsii.String("authorization"),
 					TextTransformations: &[]any{&awswafv2.CfnWebACL_TextTransformationProperty{Priority: jsii.Number(0), Type: jsii.String("NONE")}},
 				}}}}),
+			// a file request's link opened, or a file's upload opened
+			// through it: per address, and per link (whoever holds it)
+			rule("RequestLinkPerIp", 5, &awswafv2.CfnWebACL_RateBasedStatementProperty{AggregateKeyType: jsii.String("IP"),
+				Limit: jsii.Number(RequestLinkRatePerIP), EvaluationWindowSec: jsii.Number(300), ScopeDownStatement: requestLinkRoutes()}),
+			rule("RequestLinkPerLink", 6, &awswafv2.CfnWebACL_RateBasedStatementProperty{AggregateKeyType: jsii.String("CUSTOM_KEYS"),
+				Limit: jsii.Number(RequestLinkRatePerLink), EvaluationWindowSec: jsii.Number(300), ScopeDownStatement: requestLinkRoutes(),
+				CustomKeys: &[]any{&awswafv2.CfnWebACL_RateBasedStatementCustomKeyProperty{Header: &awswafv2.CfnWebACL_RateLimitHeaderProperty{
+					Name:                jsii.String(strings.ToLower(httpapi.RequestHeader)),
+					TextTransformations: &[]any{&awswafv2.CfnWebACL_TextTransformationProperty{Priority: jsii.Number(0), Type: jsii.String("NONE")}},
+				}}}}),
 		},
 	})
 	// WAF logs to a group whose name starts with aws-waf-logs-; tokens
@@ -204,9 +218,33 @@ func (s *Stack) webACL(props Props) awswafv2.CfnWebACL {
 		RedactedFields: &[]any{
 			&awswafv2.CfnLoggingConfiguration_FieldToMatchProperty{SingleHeader: map[string]any{"Name": "authorization"}},
 			&awswafv2.CfnLoggingConfiguration_FieldToMatchProperty{SingleHeader: map[string]any{"Name": "x-origin-verify"}},
+			&awswafv2.CfnLoggingConfiguration_FieldToMatchProperty{SingleHeader: map[string]any{"Name": strings.ToLower(httpapi.RequestHeader)}},
+			&awswafv2.CfnLoggingConfiguration_FieldToMatchProperty{SingleHeader: map[string]any{"Name": strings.ToLower(httpapi.PasscodeHeader)}},
 		},
 	})
 	return acl
+}
+
+// The rate limits of a file request's public routes that a person calls
+// once per file (reading the request, opening an upload), per 5 minutes:
+// per address, and per link. Part URLs and completions fall under the
+// general per-address rule (a part URL per 8 MiB part).
+const (
+	RequestLinkRatePerIP   = 100
+	RequestLinkRatePerLink = 300
+)
+
+// requestLinkRoutes matches those routes' paths (as the viewer sends
+// them: a stage's prefix, when there is one, is the origin's).
+func requestLinkRoutes() *awswafv2.CfnWebACL_StatementProperty {
+	match := func(suffix string) *awswafv2.CfnWebACL_StatementProperty {
+		return &awswafv2.CfnWebACL_StatementProperty{ByteMatchStatement: &awswafv2.CfnWebACL_ByteMatchStatementProperty{
+			FieldToMatch: &awswafv2.CfnWebACL_FieldToMatchProperty{UriPath: map[string]any{}}, PositionalConstraint: jsii.String("ENDS_WITH"),
+			SearchString:        jsii.String(suffix),
+			TextTransformations: &[]any{&awswafv2.CfnWebACL_TextTransformationProperty{Priority: jsii.Number(0), Type: jsii.String("NONE")}}}}
+	}
+	return &awswafv2.CfnWebACL_StatementProperty{OrStatement: &awswafv2.CfnWebACL_OrStatementProperty{
+		Statements: &[]any{match(httpapi.PublicRequestPath), match(httpapi.PublicRequestPath + "/uploads")}}}
 }
 
 // BodyRulesCounted are the common rule set's rules that read the request

@@ -50,7 +50,7 @@ func TestDomainAndEdge(t *testing.T) {
 	aclID, acl := s.one(t, "AWS::WAFv2::WebACL")
 	p := props(acl)
 	rules := p["Rules"].([]any)
-	if p["Scope"] != "CLOUDFRONT" || len(rules) != 5 {
+	if p["Scope"] != "CLOUDFRONT" || len(rules) != 7 {
 		t.Fatalf("web ACL %v", p)
 	}
 	var groups []string
@@ -76,11 +76,27 @@ func TestDomainAndEdge(t *testing.T) {
 		header["Name"] != "authorization" || tok["Limit"] != float64(10000) {
 		t.Fatalf("rate rules %v %v", ip, tok)
 	}
-	if _, ok := rules[3].(map[string]any)["Action"].(map[string]any)["Block"]; !ok {
-		t.Fatal("the rate rules do not block")
+	for _, r := range rules[3:] {
+		if _, ok := r.(map[string]any)["Action"].(map[string]any)["Block"]; !ok {
+			t.Fatalf("rate rule %v does not block", r)
+		}
+	}
+	// a file request's link: per address and per link, on the routes a
+	// person calls once per file
+	for i, key := range []string{"IP", "CUSTOM_KEYS"} {
+		st := rules[5+i].(map[string]any)["Statement"].(map[string]any)["RateBasedStatement"].(map[string]any)
+		scope, _ := json.Marshal(st["ScopeDownStatement"])
+		if st["AggregateKeyType"] != key || !strings.Contains(string(scope), `"SearchString":"/v1/public/file-request"`) ||
+			!strings.Contains(string(scope), `"SearchString":"/v1/public/file-request/uploads"`) {
+			t.Fatalf("the request link's rule %d: %v", i, st)
+		}
+		if key == "CUSTOM_KEYS" && st["CustomKeys"].([]any)[0].(map[string]any)["Header"].(map[string]any)["Name"] != "anexo-file-request" {
+			t.Fatalf("the per-link rule's key: %v", st["CustomKeys"])
+		}
 	}
 	_, logging := s.one(t, "AWS::WAFv2::LoggingConfiguration")
-	if b, _ := json.Marshal(props(logging)["RedactedFields"]); string(b) != `[{"SingleHeader":{"Name":"authorization"}},{"SingleHeader":{"Name":"x-origin-verify"}}]` {
+	if b, _ := json.Marshal(props(logging)["RedactedFields"]); string(b) != `[{"SingleHeader":{"Name":"authorization"}},{"SingleHeader":{"Name":"x-origin-verify"}},`+
+		`{"SingleHeader":{"Name":"anexo-file-request"}},{"SingleHeader":{"Name":"anexo-passcode"}}]` {
 		t.Errorf("WAF log redactions: %s", b)
 	}
 	s.tpl.HasResourceProperties(jsii.String("AWS::Logs::LogGroup"), assertions.Match_ObjectLike(obj(map[string]any{"LogGroupName": "aws-waf-logs-Anexo"})))

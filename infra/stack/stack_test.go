@@ -39,7 +39,7 @@ func assets(t *testing.T) string {
 	}
 	dir := t.TempDir()
 	files := map[string]string{ // and the console's build
-		"console/index.html": "<!doctype html><div id=app></div>", "console/assets/main-ABC.js": "export {}",
+		"console/index.html": "<!doctype html><div id=app></div>", "console/request.html": "<!doctype html><div id=app></div>", "console/assets/main-ABC.js": "export {}",
 		"console/assets/main-ABC.css": "", "console/sizes.json": "{}"}
 	for _, fn := range allFunctions() {
 		files[fn+"/bootstrap"] = "#!/bin/sh\n"
@@ -367,7 +367,8 @@ func TestBucket(t *testing.T) {
 		"ProtocolType": "HTTP",
 		"CorsConfiguration": assertions.Match_ObjectLike(obj(map[string]any{
 			"AllowOrigins": []any{"https://crm.example.com", "https://app.example.com"},
-			"AllowHeaders": []any{"Authorization", "Content-Type", "Idempotency-Key"},
+			// a file request's page sends its link and passcode in headers of their own
+			"AllowHeaders": []any{"Authorization", "Content-Type", "Idempotency-Key", "Anexo-File-Request", "Anexo-Passcode"},
 			// every method a route uses (PUT: the entity directory; PATCH: webhooks)
 			"AllowMethods": []any{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
 			// a page reads a throttled answer's Retry-After

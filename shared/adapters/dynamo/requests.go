@@ -59,6 +59,8 @@ type requestItem struct {
 	Received    []receiptItem `dynamodbav:"received,omitempty"`
 	Failures    int           `dynamodbav:"failures,omitempty"`
 	FailedSince string        `dynamodbav:"failed_since,omitempty"`
+	Opens       int           `dynamodbav:"opens,omitempty"`
+	OpensSince  string        `dynamodbav:"opens_since,omitempty"`
 	Rev         int64         `dynamodbav:"rev"`
 	TTL         int64         `dynamodbav:"ttl"`
 }
@@ -107,7 +109,7 @@ func requestItemOf(r requests.Request) requestItem {
 		EntityCode: t.Entity.Code, EntityTitle: t.Title, Kind: string(t.Kind), RefID: t.RefID, Title: r.Title, Message: r.Message,
 		MaxFiles: r.MaxFiles, MaxBytes: r.MaxBytes, ExpiresAt: ts(r.ExpiresAt), Passcode: r.Passcode, LinkHash: r.LinkHash,
 		CreatedAt: ts(r.CreatedAt), CreatedBy: r.CreatedBy, TokenID: r.TokenID, RevokedAt: optTS(r.RevokedAt), FulfilledAt: optTS(r.FulfilledAt),
-		Received: receiptItems(r.Received), Failures: r.Failures, FailedSince: optTS(r.FailedSince), Rev: r.Rev, TTL: linkTTL(r)}
+		Received: receiptItems(r.Received), Failures: r.Failures, FailedSince: optTS(r.FailedSince), Opens: r.Opens, OpensSince: optTS(r.OpensSince), Rev: r.Rev, TTL: linkTTL(r)}
 	for _, s := range r.Slots {
 		it.Slots = append(it.Slots, slotItem{Name: s.Name, Required: s.Required, Accept: s.Accept, MaxSize: s.MaxSize, MaxFiles: s.MaxFiles})
 	}
@@ -120,7 +122,7 @@ func (it requestItem) request(account string) requests.Request {
 		Title:  it.EntityTitle, Kind: entities.Kind(it.Kind), RefID: it.RefID},
 		Title: it.Title, Message: it.Message, MaxFiles: it.MaxFiles, MaxBytes: it.MaxBytes, ExpiresAt: parseTS(it.ExpiresAt),
 		Passcode: it.Passcode, LinkHash: it.LinkHash, CreatedAt: parseTS(it.CreatedAt), CreatedBy: it.CreatedBy, TokenID: it.TokenID,
-		RevokedAt: parseTS(it.RevokedAt), FulfilledAt: parseTS(it.FulfilledAt), Failures: it.Failures, FailedSince: parseTS(it.FailedSince), Rev: it.Rev}
+		RevokedAt: parseTS(it.RevokedAt), FulfilledAt: parseTS(it.FulfilledAt), Failures: it.Failures, FailedSince: parseTS(it.FailedSince), Opens: it.Opens, OpensSince: parseTS(it.OpensSince), Rev: it.Rev}
 	for _, s := range it.Slots {
 		r.Slots = append(r.Slots, requests.Slot{Name: s.Name, Required: s.Required, Accept: s.Accept, MaxSize: s.MaxSize, MaxFiles: s.MaxFiles})
 	}
@@ -199,9 +201,10 @@ func (s *Store) ListRequests(ctx context.Context, accountID, after string, limit
 // REMOVE, is what the embedded emulator does not keep right.
 func (s *Store) requestUpdate(w requests.Write) (types.TransactWriteItem, error) {
 	r := w.Request
-	set := "SET fulfilled_at = :ff, revoked_at = :rv, link_hash = :lh, failures = :fl, failed_since = :fs, rev = :next"
+	set := "SET fulfilled_at = :ff, revoked_at = :rv, link_hash = :lh, failures = :fl, failed_since = :fs, opens = :op, opens_since = :os, rev = :next"
 	values := map[string]types.AttributeValue{":ff": str(optTS(r.FulfilledAt)), ":rv": str(optTS(r.RevokedAt)),
-		":lh": str(r.LinkHash), ":fl": num(int64(r.Failures)), ":fs": str(optTS(r.FailedSince)), ":next": num(r.Rev), ":prev": num(w.Prev)}
+		":lh": str(r.LinkHash), ":fl": num(int64(r.Failures)), ":fs": str(optTS(r.FailedSince)), ":op": num(int64(r.Opens)),
+		":os": str(optTS(r.OpensSince)), ":next": num(r.Rev), ":prev": num(w.Prev)}
 	if len(r.Received) > 0 {
 		rc, err := attributevalue.Marshal(receiptItems(r.Received))
 		if err != nil {

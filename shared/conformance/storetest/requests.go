@@ -59,11 +59,12 @@ func testRequests(t *testing.T, s Store) {
 	// writes before any receipt (wrong passcodes counted)
 	for rev := int64(1); rev <= 2; rev++ {
 		failed := got
-		failed.Failures, failed.FailedSince, failed.Rev = int(rev), now.Truncate(time.Second), rev
+		failed.Failures, failed.FailedSince, failed.Opens, failed.OpensSince, failed.Rev = int(rev), now.Truncate(time.Second), int(rev), now.Truncate(time.Second), rev
 		if err := s.UpdateRequest(ctx, requests.Write{Request: failed, Prev: rev - 1}); err != nil {
 			t.Fatalf("write %d without receipts: %v", rev, err)
 		}
 		if got, err = s.GetRequest(ctx, a, r.ID); err != nil || got.Failures != int(rev) || !got.FailedSince.Equal(failed.FailedSince) ||
+			got.Opens != int(rev) || !got.OpensSince.Equal(failed.OpensSince) ||
 			len(got.Received) != 0 || len(got.Slots[0].Accept) != 2 {
 			t.Fatalf("after write %d without receipts: %+v %v", rev, got, err)
 		}

@@ -115,6 +115,10 @@ type Request struct {
 	// Failures counts wrong passcodes since FailedSince (Lockout).
 	Failures    int
 	FailedSince time.Time
+	// Opens counts the uploads opened through the link since OpensSince
+	// (OpenWindow): a link opens at most MaxOpens an hour.
+	Opens      int
+	OpensSince time.Time
 	// Rev counts the request's changes: each write is conditional on the
 	// one it read (receipts are recorded against concurrent uploads).
 	Rev int64

@@ -103,7 +103,7 @@ func (e env) sendAll(t *testing.T, r requests.Request, slot string, n int) ([]up
 	var sessions []upload.Session
 	var who []auth.Principal
 	for i := range n {
-		p, bound, err := e.reqs.Admit(r, requests.Upload{Slot: slot, Name: "doc.pdf", Size: 5, MimeType: "application/pdf",
+		p, bound, err := e.reqs.Admit(ctx, r, requests.Upload{Slot: slot, Name: "doc.pdf", Size: 5, MimeType: "application/pdf",
 			Uploader: requests.Uploader{Name: "Maria"}})
 		if err != nil {
 			t.Fatalf("admitting upload %d: %v", i, err)
@@ -210,7 +210,7 @@ func TestSettleOnce(t *testing.T) {
 	}
 	got, _ = e.store.GetRequest(ctx, e.admin.AccountID, r.ID)
 	us, _ := e.store.Usages(ctx, e.admin.AccountID, rc.FileUUID)
-	if got.Received[0].Status != requests.ReceiptAttached || got.FulfilledAt.IsZero() || got.Rev != 2 || len(us) != 1 {
+	if got.Received[0].Status != requests.ReceiptAttached || got.FulfilledAt.IsZero() || got.Rev != 3 || len(us) != 1 { // the open, the receipt, the verdict
 		t.Fatalf("after two deliveries of the verdict: %+v, %d usages", got, len(us))
 	}
 }

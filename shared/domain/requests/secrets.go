@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/anexo/anexo/shared/base/apperr"
 )
 
 // LinkPrefix starts every link secret, so a leaked one is recognisable.
@@ -97,4 +99,26 @@ func (r Request) failed(now time.Time) Request {
 	}
 	r.Failures++
 	return r
+}
+
+// OpenWindow is the period over which a link's upload opens are counted.
+const OpenWindow = time.Hour
+
+// MaxOpens is how many uploads a link may open an hour: ten per file it
+// takes, and at least 50 (retries, reloads, pauses).
+func (r Request) MaxOpens() int { return max(50, 10*r.MaxFiles) }
+
+// opened is r after an upload opened at now, or an error when the link
+// opened its hour's share already.
+func (r Request) opened(now time.Time) (Request, error) {
+	if now.Sub(r.OpensSince) >= OpenWindow {
+		r.Opens, r.OpensSince = 0, now.UTC().Truncate(time.Second)
+	}
+	if r.Opens >= r.MaxOpens() {
+		wait := r.OpensSince.Add(OpenWindow).Sub(now)
+		return Request{}, apperr.New(apperr.KindTooMany, "request_busy",
+			"this link opened the uploads it may open in an hour; try again later").With("retry_after_seconds", int(wait/time.Second)+1)
+	}
+	r.Opens++
+	return r, nil
 }

@@ -345,10 +345,11 @@ func (s *Service) Visit(ctx context.Context, secret, passcode string) (Request, 
 		With("attempts_left", max(MaxFailures-r.Failures, 0))
 }
 
-// Admit checks an upload against a visited request and returns the
-// principal and the binding its session is opened with: the uploader
-// reaches that request's sessions only, and names the file's author.
-func (s *Service) Admit(r Request, u Upload) (auth.Principal, files.Requested, error) {
+// Admit checks an upload against a visited request, counts it against
+// the link's opens, and returns the principal and the binding its session
+// is opened with: the uploader reaches that request's sessions only, and
+// names the file's author.
+func (s *Service) Admit(ctx context.Context, r Request, u Upload) (auth.Principal, files.Requested, error) {
 	var errs apperr.Fields
 	u.Uploader.Name = strings.TrimSpace(u.Uploader.Name)
 	if u.Uploader.Name != "" {
@@ -365,6 +366,16 @@ func (s *Service) Admit(r Request, u Upload) (auth.Principal, files.Requested, e
 		return auth.Principal{}, files.Requested{}, err
 	}
 	if err := r.Admit(u, s.Clock.Now()); err != nil {
+		return auth.Principal{}, files.Requested{}, err
+	}
+	_, err := s.change(ctx, r.AccountID, r.ID, func(cur Request) (*Write, error) {
+		next, err := cur.opened(s.Clock.Now())
+		if err != nil {
+			return nil, err
+		}
+		return &Write{Request: next}, nil
+	})
+	if err != nil {
 		return auth.Principal{}, files.Requested{}, err
 	}
 	return r.Principal(u.Uploader), files.Requested{ID: r.ID, Slot: u.Slot, UploaderName: u.Uploader.Name, UploaderEmail: u.Uploader.Email}, nil

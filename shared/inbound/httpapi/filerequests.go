@@ -356,7 +356,7 @@ func (a *FileRequests) open(ctx context.Context, req Request, r requests.Request
 	if err != nil {
 		return Response{}, apperr.Invalid("content_type", "must be a media type such as application/pdf")
 	}
-	p, bound, err := a.Svc.Admit(r, requests.Upload{Slot: b.Slot, Name: b.FileName, Size: *b.FileSize, MimeType: mt, Uploader: b.Uploader})
+	p, bound, err := a.Svc.Admit(ctx, r, requests.Upload{Slot: b.Slot, Name: b.FileName, Size: *b.FileSize, MimeType: mt, Uploader: b.Uploader})
 	if err != nil {
 		return Response{}, err
 	}

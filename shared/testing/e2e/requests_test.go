@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"regexp"
+	"strconv"
 	"slices"
 	"strings"
 	"testing"
@@ -231,6 +232,21 @@ func TestFileRequests(t *testing.T) {
 		}
 		e.clock.Advance(requests.FailureWindow)
 		maria.expect(200, "GET", httpapi.PublicRequestPath, nil)
+	})
+
+	t.Run("a link opens so many uploads an hour", func(t *testing.T) {
+		_, busy := c.request(map[string]any{"entity": map[string]any{"type": "deal", "id": "9001"}, "title": "Fotos", "max_files": 2})
+		o := c.outsider(busy, "")
+		for i := range 50 {
+			o.expect(201, "POST", httpapi.PublicRequestPath+"/uploads", map[string]any{"file_name": "f" + strconv.Itoa(i) + ".jpg", "file_size": 1})
+		}
+		r := o.do("POST", httpapi.PublicRequestPath+"/uploads", map[string]any{"file_name": "one-more.jpg", "file_size": 1})
+		problem(t, r, 429, "request_busy", "")
+		if r.Header.Get("Retry-After") == "" {
+			t.Fatalf("no Retry-After: %s", r)
+		}
+		e.clock.Advance(requests.OpenWindow)
+		o.expect(201, "POST", httpapi.PublicRequestPath+"/uploads", map[string]any{"file_name": "next-hour.jpg", "file_size": 1})
 	})
 
 	t.Run("revoked and expired links show nothing", func(t *testing.T) {
