@@ -1,6 +1,10 @@
 package e2e_test
 
 import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"slices"
@@ -327,5 +331,44 @@ func TestFileRequestScanned(t *testing.T) {
 	if count["file_request.created"] != 1 || count["file_request.file_received"] != 2 || count["file_request.fulfilled"] != 1 ||
 		count["file_request.revoked"] != 1 || count["file.attached"] != 1 {
 		t.Fatalf("deliveries: %v", count)
+	}
+}
+
+// TestReadmeFileRequest runs the README's file request block (its curl)
+// as written, and the link it answers opens the request.
+func TestReadmeFileRequest(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("curl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("curl is required")
+		}
+		t.Skip("curl not installed")
+	}
+	readme, err := os.ReadFile(filepath.Join(eventsDir(), "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n### File requests\n")
+	_, block, ok := strings.Cut(section, "```sh\n")
+	block, _, ok2 := strings.Cut(block, "```\n")
+	if !ok || !ok2 || !strings.Contains(block, "/v1/file-requests") {
+		t.Fatalf("README: no curl block under File requests:\n%s", section)
+	}
+	e := start(t, testenv.Memory())
+	c := e.account(0, "")
+	c.expect(201, "PUT", "/v1/entities/deal/9001", map[string]any{"title": "Venda apto 302"})
+	cmd := exec.Command("/bin/sh", "-e", "-c", block)
+	cmd.Env = append(os.Environ(), "ANEXO_URL="+c.base, "ANEXO_TOKEN="+c.token)
+	out, err := cmd.Output()
+	var got struct {
+		FileRequest map[string]any `json:"file_request"`
+		Link        struct{ Secret, URL string }
+	}
+	if err != nil || json.Unmarshal(out, &got) != nil || got.FileRequest["status"] != "open" || !strings.HasSuffix(got.Link.URL, "#"+got.Link.Secret) {
+		t.Fatalf("the README's block: %v\n%s", err, out)
+	}
+	view := c.outsider(got.Link.Secret, "segredo-1").expect(200, "GET", httpapi.PublicRequestPath, nil)
+	if view["title"] != "Documentos para a venda" || len(view["slots"].([]any)) != 2 {
+		t.Fatalf("the README's request: %v", view)
 	}
 }
