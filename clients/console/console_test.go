@@ -147,7 +147,7 @@ func TestConsoleInChromium(t *testing.T) {
 	for _, s := range res.Steps {
 		t.Log(s)
 	}
-	axe(t, res.Axe, shots, "signin", "files", "files-filtered", "file", "trash", "trash-confirm", "tokens", "webhooks", "deliveries", "events", "entity", "upload", "files-pt-BR", "files-360")
+	axe(t, res.Axe, shots, "signin", "files", "files-filtered", "file", "trash", "trash-confirm", "tokens", "webhooks", "deliveries", "events", "entity", "requests", "upload", "files-pt-BR", "files-360")
 	if receiver.Signed.Load() < 2 {
 		t.Errorf("the receiver got %d signed deliveries (a test and a retry at least)", receiver.Signed.Load())
 	}

@@ -10,6 +10,7 @@ import { FilesScreen } from "./screens/files.js";
 import { SignIn } from "./screens/signin.js";
 import { EntityScreen } from "./screens/entity.js";
 import { EventsScreen } from "./screens/events.js";
+import { RequestsScreen } from "./screens/requests.js";
 import { TokensScreen } from "./screens/tokens.js";
 import { DeliveriesScreen, WebhooksScreen } from "./screens/webhooks.js";
 import { UploadScreen } from "./screens/upload.js";
@@ -20,6 +21,7 @@ const nav: { route: Route; label: () => string }[] = [
   { route: { name: "upload" }, label: () => t("nav.upload") },
   { route: { name: "trash" }, label: () => t("nav.trash") },
   { route: { name: "entity" }, label: () => t("nav.entity") },
+  { route: { name: "requests" }, label: () => t("nav.requests") },
   { route: { name: "events" }, label: () => t("nav.events") },
   { route: { name: "webhooks" }, label: () => t("nav.webhooks") },
   { route: { name: "tokens" }, label: () => t("nav.tokens") },
@@ -104,6 +106,7 @@ export function App() {
         {route.name === "webhooks" && <WebhooksScreen client={client} />}
         {route.name === "deliveries" && <DeliveriesScreen key={route.id} client={client} id={route.id} />}
         {route.name === "events" && <EventsScreen client={client} />}
+        {route.name === "requests" && <RequestsScreen client={client} />}
         {route.name === "entity" && <EntityScreen key={`${route.type}/${route.id}`} client={client} type={route.type} id={route.id} />}
       </main>
     </>

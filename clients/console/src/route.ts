@@ -11,6 +11,7 @@ export type Route =
   | { name: "webhooks" }
   | { name: "deliveries"; id: string }
   | { name: "events" }
+  | { name: "requests" }
   | { name: "entity"; type?: string; id?: string };
 
 export function parse(hash: string): Route {
@@ -28,6 +29,8 @@ export function parse(hash: string): Route {
       return parts[1] && parts[2] === "deliveries" ? { name: "deliveries", id: parts[1] } : { name: "webhooks" };
     case "events":
       return { name: "events" };
+    case "requests":
+      return { name: "requests" };
     case "entities":
       return { name: "entity", type: parts[1] || undefined, id: parts[2] || undefined };
   }

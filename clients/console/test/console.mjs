@@ -250,6 +250,30 @@ await session(out, async (browser) => {
   await only(page, "foto.png");
   step("media tab: lead 9001 by its code; foto.png found by name and attached, contrato.txt detached");
 
+  // File requests: one for lead 9001 (its link shown once), a new link (another), withdrawn after a confirmation
+  await page.getByRole("link", { name: "File requests" }).click();
+  await heading(page).filter({ hasText: "File requests" }).waitFor();
+  await page.getByRole("combobox", { name: /^Type/ }).selectOption("lead");
+  await page.getByLabel("UUID or code").fill("9001");
+  await page.getByLabel("What you ask for").fill("Contrato assinado");
+  await page.getByLabel("Document 1", { exact: true }).fill("Contrato");
+  await page.getByLabel("Types of document 1 (empty: any)").fill(".pdf");
+  await page.getByRole("button", { name: "Create the request" }).click();
+  const firstLink = await page.getByTestId("secret").textContent();
+  check(firstLink.startsWith(url + "/request.html#anr_"), `the request's link: ${firstLink}`);
+  await page.locator("article", { hasText: "Contrato assinado" }).filter({ hasText: "Contrato * (0/1)" }).waitFor();
+  await audit(page, "requests");
+  await page.getByRole("button", { name: "I have saved it" }).click();
+  await page.getByRole("button", { name: "New link Contrato assinado" }).click();
+  const secondLink = await page.getByTestId("secret").textContent();
+  check(secondLink !== firstLink && secondLink.startsWith(url + "/request.html#anr_"), "a new link is not another link");
+  await page.getByRole("button", { name: "I have saved it" }).click();
+  await page.getByRole("button", { name: "Withdraw Contrato assinado" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Withdraw" }).click();
+  await page.getByRole("status").filter({ hasText: "Contrato assinado withdrawn" }).waitFor();
+  await page.locator("article", { hasText: "Contrato assinado" }).filter({ hasText: "revoked" }).waitFor();
+  step("file requests: one made for lead 9001 (link shown once), a new link, withdrawn after a confirmation");
+
   // Upload: two files at once; the big one paused after its first part, the page reloaded,
   // the same file chosen again: it goes on from what storage holds
   let parts = [];

@@ -9,7 +9,7 @@ import { useLoad, useScreen } from "../screen.js";
 import { Confirm, Problem, Secret, Status } from "../ui.js";
 
 type Token = Schemas["Token"];
-const scopes = ["files:read", "files:write", "files:delete", "tokens:admin", "webhooks:admin"] as const;
+const scopes = ["files:read", "files:write", "files:delete", "tokens:admin", "webhooks:admin", "requests:admin"] as const;
 type TokenScope = (typeof scopes)[number];
 const lifetimes: [string, number | undefined][] = [["never", undefined], ["day", 86400], ["month", 30 * 86400], ["quarter", 90 * 86400], ["year", 365 * 86400]];
 const graces: [string, number][] = [["now", 0], ["hour", 3600], ["day", 86400], ["week", 7 * 86400]];
