@@ -126,28 +126,10 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	links := makeRequests(ctx, t, srv, acct, token, work)
 	seedJSON, _ := json.Marshal(seed)
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "test", "console.mjs"))
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token, "SHOTS="+shots, "WORK="+work, "SEED="+string(seedJSON), "RECEIVER="+receiver.URL+"/hooks/anexo")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	var res struct {
-		Error   string
-		Console []string
-		Axe     map[string][]struct {
-			ID, Impact, Help string
-			Nodes            int
-			Target           any
-		}
-		Steps []string
-	}
-	if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil || runErr != nil || res.Error != "" {
-		t.Fatalf("console: %v %v\n%s\nstdout: %s\nstderr: %s", runErr, jerr, res.Error, stdout.String(), stderr.String())
-	}
-	for _, s := range res.Steps {
-		t.Log(s)
-	}
-	axe(t, res.Axe, shots, "signin", "files", "files-filtered", "file", "trash", "trash-confirm", "tokens", "webhooks", "deliveries", "events", "entity", "requests", "upload", "files-pt-BR", "files-360")
+	drive(ctx, t, "console.mjs", shots, []string{"signin", "files", "files-filtered", "file", "trash", "trash-confirm", "tokens", "webhooks",
+		"deliveries", "events", "entity", "requests", "upload", "files-pt-BR", "files-360"},
+		"CHROMIUM="+chromium, "ANEXO_URL="+srv.URL, "ANEXO_TOKEN="+token, "SHOTS="+shots, "WORK="+work, "SEED="+string(seedJSON),
+		"RECEIVER="+receiver.URL+"/hooks/anexo")
 	if receiver.Signed.Load() < 2 {
 		t.Errorf("the receiver got %d signed deliveries (a test and a retry at least)", receiver.Signed.Load())
 	}
@@ -163,16 +145,33 @@ func TestConsoleInChromium(t *testing.T) {
 	requestPage(ctx, t, chromium, srv.URL, checker, shots, work, links)
 }
 
-// axe fails the test on a serious or critical axe-core violation of any
-// of screens, or a screen not audited or not shot.
-func axe(t *testing.T, got map[string][]struct {
-	ID, Impact, Help string
-	Nodes            int
-	Target           any
-}, shots string, screens ...string) {
+// drive runs test/<script> (env: its environment) and fails the test
+// when it failed, or on a serious or critical axe-core violation of any of
+// screens, or a screen not audited or not shot; it logs the steps.
+func drive(ctx context.Context, t *testing.T, script, shots string, screens []string, env ...string) {
 	t.Helper()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "test", script))
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var res struct {
+		Error string
+		Axe   map[string][]struct {
+			ID, Impact, Help string
+			Nodes            int
+			Target           any
+		}
+		Steps []string
+	}
+	if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil || runErr != nil || res.Error != "" {
+		t.Fatalf("%s: %v %v\n%s\nstdout: %s\nstderr: %s", script, runErr, jerr, res.Error, stdout.String(), stderr.String())
+	}
+	for _, s := range res.Steps {
+		t.Log(s)
+	}
 	for _, s := range screens {
-		v, ok := got[s]
+		v, ok := res.Axe[s]
 		if !ok {
 			t.Errorf("axe-core did not run on %s", s)
 		}

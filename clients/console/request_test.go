@@ -1,12 +1,9 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,28 +76,9 @@ func makeRequests(ctx context.Context, t *testing.T, srv *devserver.Server, acct
 // and the events it made.
 func requestPage(ctx context.Context, t *testing.T, chromium, base, checker, shots, work string, l requestLinks) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "test", "request.mjs"))
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "ANEXO_URL="+base, "ANEXO_TOKEN="+checker, "SHOTS="+shots, "WORK="+work,
+	drive(ctx, t, "request.mjs", shots, []string{"request-expired", "request-passcode", "request", "request-refused", "request-fulfilled", "request-pt-BR"},
+		"CHROMIUM="+chromium, "ANEXO_URL="+base, "ANEXO_TOKEN="+checker, "SHOTS="+shots, "WORK="+work,
 		"LINK="+l.Link, "PASSCODE="+passcode, "EXPIRED="+l.Expired, "REVOKED="+l.Revoked, "DEAL="+l.Deal)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	var res struct {
-		Error string
-		Axe   map[string][]struct {
-			ID, Impact, Help string
-			Nodes            int
-			Target           any
-		}
-		Steps []string
-	}
-	if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil || runErr != nil || res.Error != "" {
-		t.Fatalf("request page: %v %v\n%s\nstdout: %s\nstderr: %s", runErr, jerr, res.Error, stdout.String(), stderr.String())
-	}
-	for _, s := range res.Steps {
-		t.Log(s)
-	}
-	axe(t, res.Axe, shots, "request-expired", "request-passcode", "request", "request-refused", "request-fulfilled", "request-pt-BR")
 	// the events of the request: both files received, then fulfilled
 	api := &client.Client{Endpoint: base, Token: checker}
 	count := map[string]int{}

@@ -472,17 +472,21 @@ func TestReadmeDeploy(t *testing.T) {
 			public[p["RouteKey"].(string)] = true
 		}
 	}
-	uppy := 0
+	uppy, requests := 0, 0
 	for key := range public {
 		switch path := strings.SplitN(key, " ", 2)[1]; {
 		case strings.HasPrefix(path, "/v1/uppy/{ticket}/s3/"):
 			uppy++
+		case strings.HasPrefix(path, httpapi.PublicRequestPath):
+			requests++
 		case !strings.Contains(string(line[1]), "`"+key+"`"):
 			t.Errorf("README does not list %s among the routes without the authorizer", key)
 		}
 	}
-	if want := fmt.Sprintf("(%s;", map[int]string{6: "six"}[uppy]); uppy == 0 || !strings.Contains(string(line[1]), want) {
-		t.Errorf("README: %q does not count the %d Uppy routes", line[1], uppy)
+	for what, n := range map[string]int{"`/v1/uppy/{ticket}/s3/…` routes": uppy, "`" + httpapi.PublicRequestPath + "…` routes": requests} {
+		if want := fmt.Sprintf("%s (%s;", what, map[int]string{6: "six"}[n]); n == 0 || !strings.Contains(string(line[1]), want) {
+			t.Errorf("README: %q does not count the %d %s", line[1], n, what)
+		}
 	}
 	for _, r := range s.resources("AWS::S3::Bucket") {
 		lc, _ := props(r)["LifecycleConfiguration"].(map[string]any)

@@ -11,6 +11,7 @@ import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 
 import { bytes, type Key, lang, t, when } from "./i18n.js";
+import { pendingList } from "./pending.js";
 import { apiEndpoint, loadConfig } from "./session.js";
 import { Problem, Status } from "./ui.js";
 
@@ -46,22 +47,7 @@ interface Interrupted {
   size: number;
 }
 
-function readPending(): Interrupted[] {
-  try {
-    return JSON.parse(localStorage.getItem(PENDING) ?? "[]") as Interrupted[];
-  } catch {
-    return [];
-  }
-}
-
-function writePending(list: Interrupted[]) {
-  try {
-    if (list.length) localStorage.setItem(PENDING, JSON.stringify(list));
-    else localStorage.removeItem(PENDING);
-  } catch {
-    // storage denied: nothing to remember with
-  }
-}
+const { read: readPending, write: writePending } = pendingList<Interrupted>(PENDING);
 
 const same = (a: Interrupted, b: Interrupted) => a.slot === b.slot && a.name === b.name && a.size === b.size;
 

@@ -14,3 +14,30 @@ export async function session(out, f) {
   process.stdout.write(JSON.stringify(out) + "\n");
   process.exit(out.error ? 1 : 0);
 }
+
+/**
+ * holdParts holds every part after the first ms before it goes to
+ * storage, so a test can interrupt an upload after its first part: parts
+ * lists the part numbers sent (reset it at will), waitPart1 waits until
+ * part 1 reached storage.
+ */
+export async function holdParts(page, ms) {
+  const held = { parts: [], part1: false };
+  page.on("requestfinished", (r) => {
+    const u = new URL(r.url());
+    if (u.searchParams.get("partNumber") === "1" && u.searchParams.has("uploadId")) held.part1 = true;
+  });
+  await page.route((u) => u.searchParams.has("partNumber") && u.searchParams.has("uploadId"), async (route) => {
+    const n = Number(new URL(route.request().url()).searchParams.get("partNumber"));
+    held.parts.push(n);
+    if (n > 1) await new Promise((r) => setTimeout(r, ms));
+    await route.continue().catch(() => undefined); // a reload drops it
+  });
+  held.waitPart1 = async () => {
+    for (let i = 0; !held.part1; i++) {
+      if (i >= 600) throw new Error("part 1 did not reach storage in 30 s");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return held;
+}

@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 
-import { session } from "./chromium.mjs";
+import { holdParts, session } from "./chromium.mjs";
 
 const require = createRequire(import.meta.url);
 const axeSource = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -276,38 +276,24 @@ await session(out, async (browser) => {
 
   // Upload: two files at once; the big one paused after its first part, the page reloaded,
   // the same file chosen again: it goes on from what storage holds
-  let parts = [];
-  let part1Done = false;
-  page.on("requestfinished", (r) => {
-    const u = new URL(r.url());
-    if (u.searchParams.get("partNumber") === "1" && u.searchParams.has("uploadId")) part1Done = true;
-  });
-  await page.route((u) => u.searchParams.has("partNumber") && u.searchParams.has("uploadId"), async (route) => {
-    const n = Number(new URL(route.request().url()).searchParams.get("partNumber"));
-    parts.push(n);
-    if (n > 1) await new Promise((r) => setTimeout(r, 1500)); // slow enough to pause
-    await route.continue();
-  });
+  const held = await holdParts(page, 1500); // slow enough to pause
   await page.getByRole("link", { name: "Upload" }).click();
   await heading(page).filter({ hasText: "Upload" }).waitFor();
   await page.setInputFiles("input[data-testid=files]", [join(work, "nota.txt"), join(work, "gravação-longa.bin")]);
   await page.locator("li.upload.completed", { hasText: "nota.txt" }).waitFor();
-  for (let i = 0; !part1Done; i++) {
-    check(i < 600, "part 1 did not reach storage in 30 s");
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await held.waitPart1();
   await page.getByRole("button", { name: "Pause gravação-longa.bin" }).click();
   await page.locator("li.upload.paused", { hasText: "gravação-longa.bin" }).waitFor();
   await audit(page, "upload");
   await page.reload();
   await page.getByRole("heading", { name: "Interrupted uploads" }).waitFor();
   check((await page.locator(".interrupted li").textContent()).includes("gravação-longa.bin"), "the interrupted upload is not listed after the reload");
-  parts = [];
+  held.parts = [];
   await page.setInputFiles("input[data-testid=files]", [join(work, "gravação-longa.bin")]);
   await page.locator("li.upload.completed", { hasText: "gravação-longa.bin" }).waitFor({ timeout: 60000 });
-  check(!parts.includes(1), `after the reload part 1 was sent again (parts ${parts})`);
+  check(!held.parts.includes(1), `after the reload part 1 was sent again (parts ${held.parts})`);
   check((await page.locator(".interrupted").count()) === 0, "the interrupted list stays after the upload");
-  step(`upload: nota.txt and a 21 MiB file in parallel; paused, reloaded, resumed with parts ${parts.sort((a, b) => a - b)} (part 1 was in storage)`);
+  step(`upload: nota.txt and a 21 MiB file in parallel; paused, reloaded, resumed with parts ${held.parts.sort((a, b) => a - b)} (part 1 was in storage)`);
   // a folder (its files with their paths) and a drop
   await page.setInputFiles("input[data-testid=folder]", join(work, "pasta"));
   await page.locator("li.upload.completed", { hasText: "pasta/a.txt" }).waitFor();

@@ -4,20 +4,18 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/anexo/anexo/shared/base/apperr"
 	"github.com/anexo/anexo/shared/base/clock"
+	"github.com/anexo/anexo/shared/base/secrets"
 	"github.com/anexo/anexo/shared/base/text"
-	"github.com/google/uuid"
 )
 
 // Scope is a permission carried by a token.
@@ -173,18 +171,10 @@ type Service struct {
 	Clock clock.Func
 }
 
-// HashToken is the only form in which a secret is stored. Secrets carry 256
-// random bits, so a fast hash is sufficient (no brute force is feasible).
-func HashToken(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
+// HashToken is the only form in which a secret is stored (secrets.Hash).
+func HashToken(secret string) string { return secrets.Hash(secret) }
 
-func newSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
-}
+func newSecret() string { return secrets.New(TokenPrefix) }
 
 // ParseScopes parses a space- or comma-separated scope list.
 func ParseScopes(s string) ([]Scope, error) {
@@ -310,14 +300,7 @@ func (t Token) principal() Principal {
 
 // WellFormed reports whether a secret has the shape newSecret gives: the
 // prefix and 43 characters of unpadded base64url (256 bits).
-func WellFormed(secret string) bool {
-	body, ok := strings.CutPrefix(secret, TokenPrefix)
-	if !ok || len(body) != 43 {
-		return false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(body)
-	return err == nil && len(b) == 32
-}
+func WellFormed(secret string) bool { return secrets.WellFormed(TokenPrefix, secret) }
 
 // Has reports whether the principal carries scope.
 func (p Principal) Has(scope Scope) bool { return slices.Contains(p.Scopes, scope) }

@@ -6,40 +6,25 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/anexo/anexo/shared/base/apperr"
+	"github.com/anexo/anexo/shared/base/secrets"
 )
 
 // LinkPrefix starts every link secret, so a leaked one is recognisable.
 const LinkPrefix = "anr_"
 
 // newLink is a link's secret: 256 random bits.
-func newLink() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return LinkPrefix + base64.RawURLEncoding.EncodeToString(b)
-}
+func newLink() string { return secrets.New(LinkPrefix) }
 
-// HashLink is the only form in which a link's secret is stored (256
-// random bits: a fast hash suffices).
-func HashLink(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
+// HashLink is the only form in which a link's secret is stored.
+func HashLink(secret string) string { return secrets.Hash(secret) }
 
 // WellFormedLink reports whether a secret has newLink's shape.
-func WellFormedLink(secret string) bool {
-	body, ok := strings.CutPrefix(secret, LinkPrefix)
-	if !ok || len(body) != 43 {
-		return false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(body)
-	return err == nil && len(b) == 32
-}
+func WellFormedLink(secret string) bool { return secrets.WellFormed(LinkPrefix, secret) }
 
 // Passcodes are people's words, so they are stored as PBKDF2-SHA256 with a
 // salt of their own; attempts are limited (Lockout) so guessing one

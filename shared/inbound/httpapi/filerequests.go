@@ -10,7 +10,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/anexo/anexo/shared/base/apperr"
@@ -124,11 +123,7 @@ func (a *FileRequests) list(ctx context.Context, req Request, p auth.Principal) 
 		switch k {
 		case "after":
 		case "limit":
-			n, err := strconv.Atoi(vals[0])
-			if err != nil || n < 1 || n > requests.MaxList {
-				errs.Add("limit", "must be an integer from 1 to 100")
-			}
-			limit = n
+			limit = limitParam(vals[0], requests.MaxList, &errs)
 		case "status":
 			status = requests.Status(vals[0])
 			if !validStatus(status) {
@@ -149,16 +144,7 @@ func (a *FileRequests) list(ctx context.Context, req Request, p auth.Principal) 
 	for i, r := range rs {
 		views[i] = a.view(r)
 	}
-	links := map[string]Link{"self": {Href: "/v1/file-requests"}}
-	if next != "" {
-		v.Set("after", next)
-		links["next"] = Link{Href: "/v1/file-requests?" + v.Encode()}
-	}
-	return JSON(http.StatusOK, map[string]any{
-		"_page":     map[string]any{"limit": limit, "count": len(views), "next_cursor": optString(next)},
-		"_links":    links,
-		"_embedded": map[string]any{"file_requests": views},
-	})
+	return afterPage(req, "/v1/file-requests", v, next, limit, len(views), "file_requests", views, nil)
 }
 
 func validStatus(s requests.Status) bool {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/anexo/anexo/shared/base/apperr"
@@ -261,11 +260,7 @@ func (a *Webhooks) deliveries(ctx context.Context, req Request, p auth.Principal
 		switch k {
 		case "after":
 		case "limit":
-			n, err := strconv.Atoi(vals[0])
-			if err != nil || n < 1 || n > webhooks.MaxDeliveriesPage {
-				errs.Add("limit", "must be an integer from 1 to 100")
-			}
-			limit = n
+			limit = limitParam(vals[0], webhooks.MaxDeliveriesPage, &errs)
 		case "state":
 			f.State = vals[0]
 		case "type":
@@ -290,18 +285,6 @@ func (a *Webhooks) deliveries(ctx context.Context, req Request, p auth.Principal
 	for i, d := range ds {
 		views[i] = ViewDelivery(d)
 	}
-	self := "/v1/webhooks/" + id + "/deliveries"
-	links := map[string]Link{"self": {Href: self}, "webhook": {Href: "/v1/webhooks/" + id}}
-	if req.RawQueryString != "" {
-		links["self"] = Link{Href: self + "?" + req.RawQueryString}
-	}
-	if next != "" {
-		v.Set("after", next)
-		links["next"] = Link{Href: self + "?" + v.Encode()}
-	}
-	return JSON(http.StatusOK, map[string]any{
-		"_page":     map[string]any{"limit": limit, "count": len(views), "next_cursor": optString(next)},
-		"_links":    links,
-		"_embedded": map[string]any{"deliveries": views},
-	})
+	return afterPage(req, "/v1/webhooks/"+id+"/deliveries", v, next, limit, len(views), "deliveries", views,
+		map[string]Link{"webhook": {Href: "/v1/webhooks/" + id}})
 }

@@ -7,6 +7,7 @@ import type { Client, File as AnexoFile, Upload, UploadState } from "@anexo/clie
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { bytes, type Key, t } from "../i18n.js";
+import { pendingList } from "../pending.js";
 import { href } from "../route.js";
 import { Problem } from "../ui.js";
 
@@ -28,25 +29,10 @@ interface Interrupted {
   loaded: number;
 }
 
-const PENDING = "anexo:console:uploads";
+const pending = pendingList<Interrupted>("anexo:console:uploads");
 const fp = (f: { name: string; size: number; lastModified: number }) => `${f.name}\0${f.size}\0${f.lastModified}`;
-
-function readPending(): Interrupted[] {
-  try {
-    return JSON.parse(localStorage.getItem(PENDING) ?? "[]") as Interrupted[];
-  } catch {
-    return [];
-  }
-}
-
-function writePending(list: Interrupted[]) {
-  try {
-    if (list.length) localStorage.setItem(PENDING, JSON.stringify(list));
-    else localStorage.removeItem(PENDING);
-  } catch {
-    // storage denied: nothing to remember with
-  }
-}
+const readPending = pending.read;
+const writePending = pending.write;
 
 /** remember records an upload under way (or its progress), forget drops it. */
 function remember(f: globalThis.File, loaded: number) {
