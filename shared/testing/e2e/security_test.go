@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -341,6 +342,82 @@ func TestSecurityMatrix(t *testing.T) {
 			t.Fatalf("a bare token: %v %v", resp, err)
 		} else {
 			resp.Body.Close()
+		}
+	})
+
+	t.Run("file request links", func(t *testing.T) {
+		// every public route of a file request, under every link that
+		// must open nothing: none, a token, an unknown, a revoked, an
+		// expired link, and one whose passcode is missing or wrong
+		var public []httpapi.Route
+		for _, r := range httpapi.All() {
+			if r.Public && strings.HasPrefix(r.Path, httpapi.PublicRequestPath) {
+				public = append(public, r)
+			}
+		}
+		if len(public) != 6 {
+			t.Fatalf("%d public file request routes", len(public))
+		}
+		made := func(body map[string]any) (string, string) {
+			body["entity"], body["title"] = map[string]any{"type": "lead", "id": "4521"}, "matrix"
+			out := a.expect(201, "POST", "/v1/file-requests", body)
+			return out["file_request"].(map[string]any)["id"].(string), out["link"].(map[string]any)["secret"].(string)
+		}
+		id, revoked := made(map[string]any{})
+		a.expect(200, "POST", "/v1/file-requests/"+id+"/revoke", nil)
+		_, expiring := made(map[string]any{"expires_in": 3600})
+		_, guarded := made(map[string]any{"passcode": "segredo-1"})
+		mySession := s["id"].(string) // the account's own session
+		cases := map[string]struct {
+			headers map[string]string
+			codes   string // the problem codes it may get
+		}{
+			"no link":         {nil, "missing_link"},
+			"a token":         {map[string]string{httpapi.RequestHeader: a.token}, "request_not_found"},
+			"an unknown link": {map[string]string{httpapi.RequestHeader: "anr_" + strings.Repeat("A", 43)}, "request_not_found"},
+			"a revoked link":  {map[string]string{httpapi.RequestHeader: revoked}, "request_revoked"},
+			"no passcode":     {map[string]string{httpapi.RequestHeader: guarded}, "passcode_required"},
+			// the sixth wrong passcode finds the link locked
+			"a wrong passcode": {map[string]string{httpapi.RequestHeader: guarded, httpapi.PasscodeHeader: "not-it"}, "passcode_wrong passcode_locked"},
+		}
+		send := func(c *client, r httpapi.Route) response {
+			path := strings.ReplaceAll(r.Path, "{id}", mySession)
+			var body any
+			switch {
+			case strings.HasSuffix(path, "/parts"):
+				body = map[string]any{"part_numbers": []int{1}}
+			case strings.HasSuffix(path, "/complete"):
+				body = map[string]any{}
+			case r.Method == "POST":
+				body = map[string]any{"file_name": "x.txt", "file_size": 1}
+			}
+			return c.do(r.Method, path, body)
+		}
+		for name, tc := range cases {
+			c := &client{t: t, base: a.base, headers: tc.headers}
+			for _, r := range public {
+				got := send(c, r)
+				if code, _ := got.JSON()["code"].(string); code == "" || !slices.Contains(strings.Fields(tc.codes), code) || got.Status < 400 {
+					t.Errorf("%s with %s: %s, want %s", r.Key(), name, got, tc.codes)
+				}
+			}
+		}
+		// a live link reaches none of the account's sessions, and its
+		// expiry ends it on every route
+		live := &client{t: t, base: a.base, headers: map[string]string{httpapi.RequestHeader: expiring}}
+		for _, r := range public {
+			if strings.Contains(r.Path, "{id}") {
+				if got := send(live, r); got.Status != 404 || got.JSON()["code"] != "session_not_found" {
+					t.Errorf("%s on the account's own session: %s", r.Key(), got)
+				}
+			}
+		}
+		e.clock.Advance(time.Hour)
+		defer e.clock.Advance(-time.Hour)
+		for _, r := range public {
+			if got := send(live, r); got.Status != 410 || got.JSON()["code"] != "request_expired" {
+				t.Errorf("%s past the link's expiry: %s", r.Key(), got)
+			}
 		}
 	})
 }
