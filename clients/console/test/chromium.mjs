@@ -18,14 +18,15 @@ export async function session(out, f) {
 /**
  * holdParts holds every part after the first ms before it goes to
  * storage, so a test can interrupt an upload after its first part: parts
- * lists the part numbers sent (reset it at will), waitPart1 waits until
- * part 1 reached storage.
+ * lists the part numbers sent (reset it at will), waitPart1(n) waits until
+ * n parts numbered 1 reached storage (every upload has one: a page that
+ * sent a small file first waits for 2).
  */
 export async function holdParts(page, ms) {
-  const held = { parts: [], part1: false };
+  const held = { parts: [], part1s: 0 };
   page.on("requestfinished", (r) => {
     const u = new URL(r.url());
-    if (u.searchParams.get("partNumber") === "1" && u.searchParams.has("uploadId")) held.part1 = true;
+    if (u.searchParams.get("partNumber") === "1" && u.searchParams.has("uploadId")) held.part1s++;
   });
   await page.route((u) => u.searchParams.has("partNumber") && u.searchParams.has("uploadId"), async (route) => {
     const n = Number(new URL(route.request().url()).searchParams.get("partNumber"));
@@ -33,8 +34,8 @@ export async function holdParts(page, ms) {
     if (n > 1) await new Promise((r) => setTimeout(r, ms));
     await route.continue().catch(() => undefined); // a reload drops it
   });
-  held.waitPart1 = async () => {
-    for (let i = 0; !held.part1; i++) {
+  held.waitPart1 = async (n = 1) => {
+    for (let i = 0; held.part1s < n; i++) {
       if (i >= 600) throw new Error("part 1 did not reach storage in 30 s");
       await new Promise((r) => setTimeout(r, 50));
     }

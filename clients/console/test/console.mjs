@@ -281,7 +281,7 @@ await session(out, async (browser) => {
   await heading(page).filter({ hasText: "Upload" }).waitFor();
   await page.setInputFiles("input[data-testid=files]", [join(work, "nota.txt"), join(work, "gravação-longa.bin")]);
   await page.locator("li.upload.completed", { hasText: "nota.txt" }).waitFor();
-  await held.waitPart1();
+  await held.waitPart1(2); // nota.txt's part, then the big file's first
   await page.getByRole("button", { name: "Pause gravação-longa.bin" }).click();
   await page.locator("li.upload.paused", { hasText: "gravação-longa.bin" }).waitFor();
   await audit(page, "upload");
