@@ -214,3 +214,14 @@ func TestSettleOnce(t *testing.T) {
 		t.Fatalf("after two deliveries of the verdict: %+v, %d usages", got, len(us))
 	}
 }
+
+// BenchmarkCheckPasscode is what a passcode costs each public call of a
+// request that has one (PBKDF2-SHA256, 60,000 iterations).
+func BenchmarkCheckPasscode(b *testing.B) {
+	h := requests.HashPasscode("segredo-1")
+	for b.Loop() {
+		if !requests.CheckPasscode(h, "segredo-1") {
+			b.Fatal("refused")
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/anexo/anexo/shared/base/apperr"
@@ -65,6 +66,39 @@ func CheckPasscode(stored, code string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare([]byte(hashWith(code, salt, iter)), []byte(stored)) == 1
+}
+
+// passcodeMemory remembers passcodes checked right, by request and the
+// passcode's SHA-256 (never the passcode), for a few minutes: PBKDF2 costs
+// tens of milliseconds, and a page calls once per part. A request's
+// passcode never changes, so a remembered check stays true.
+type passcodeMemory struct {
+	mu sync.Mutex
+	m  map[string]time.Time // until when
+}
+
+const (
+	passcodeRemembered = 10 * time.Minute
+	passcodesKept      = 10000
+)
+
+func (pm *passcodeMemory) key(r Request, code string) string {
+	return r.AccountID + "/" + r.ID + "/" + secrets.Hash(code)
+}
+
+func (pm *passcodeMemory) knows(r Request, code string, now time.Time) bool {
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	return now.Before(pm.m[pm.key(r, code)])
+}
+
+func (pm *passcodeMemory) remember(r Request, code string, now time.Time) {
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	if pm.m == nil || len(pm.m) >= passcodesKept {
+		pm.m = map[string]time.Time{}
+	}
+	pm.m[pm.key(r, code)] = now.Add(passcodeRemembered)
 }
 
 // Lockout is when a request whose passcode was mistyped too often takes

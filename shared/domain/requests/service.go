@@ -63,6 +63,8 @@ type Service struct {
 	// Scanning: received files wait for their malware verdict before
 	// they are attached.
 	Scanning bool
+
+	passcodes passcodeMemory
 }
 
 // New describes a request to make.
@@ -332,7 +334,8 @@ func (s *Service) Visit(ctx context.Context, secret, passcode string) (Request, 
 	if passcode == "" {
 		return Request{}, apperr.New(apperr.KindUnauthorized, "passcode_required", "this request asks for a passcode (the Anexo-Passcode header)").With("field", "passcode")
 	}
-	if CheckPasscode(r.Passcode, passcode) {
+	if s.passcodes.knows(r, passcode, now) || CheckPasscode(r.Passcode, passcode) {
+		s.passcodes.remember(r, passcode, now)
 		return r, nil
 	}
 	r, err = s.change(ctx, r.AccountID, r.ID, func(cur Request) (*Write, error) {
