@@ -128,7 +128,9 @@ await session(out, async (browser) => {
   const cPage = await con.newPage();
   watch(cPage);
   await cPage.goto(`${url}/#token=${token}`);
-  await cPage.goto(`${url}/#/entities/deal/${deal}`);
+  await cPage.locator("main h1").filter({ hasText: "Files" }).waitFor(); // signed in
+  await cPage.evaluate((deal) => (location.hash = `#/entities/deal/${deal}`), deal);
+  await cPage.locator("main h1").filter({ hasText: "Media" }).waitFor();
   const rows = cPage.locator("main table tbody tr");
   await rows.first().waitFor();
   await cPage.waitForFunction(() => document.querySelectorAll("main table tbody tr").length >= 2, null, { timeout: 10000 }).catch(() => undefined);
