@@ -17,6 +17,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/requests"
+	"github.com/anexo/anexo/shared/domain/scanning"
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/testing/presigned"
 )
@@ -212,6 +213,42 @@ func TestSettleOnce(t *testing.T) {
 	us, _ := e.store.Usages(ctx, e.admin.AccountID, rc.FileUUID)
 	if got.Received[0].Status != requests.ReceiptAttached || got.FulfilledAt.IsZero() || got.Rev != 3 || len(us) != 1 { // the open, the receipt, the verdict
 		t.Fatalf("after two deliveries of the verdict: %+v, %d usages", got, len(us))
+	}
+}
+
+// TestHealLostSettle: a verdict recorded whose settling was lost (the
+// scan function ended between the two, its retries spent) is settled by
+// the next read of the request once the receipt has waited a while.
+func TestHealLostSettle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, true)
+	now := time.Now()
+	e.reqs.Clock = func() time.Time { return now }
+	ctx := context.Background()
+	r, _, err := e.reqs.Create(ctx, e.admin, requests.New{EntityType: "deal", EntityID: uuid.NewString(), Title: "RG",
+		Slots: []requests.Slot{{Name: "RG", Required: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := e.sendAll(t, r, "RG", 1); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	got, _ := e.store.GetRequest(ctx, e.admin.AccountID, r.ID)
+	rc := got.Received[0]
+	v, _ := e.store.GetVersion(ctx, e.admin.AccountID, rc.FileUUID, rc.VersionUUID)
+	// the verdict recorded as the scan function does, with no settling
+	scans := &scanning.Service{Store: e.store, Clock: func() time.Time { return now }}
+	if out, err := scans.Record(ctx, scanning.Verdict{Key: v.Key, S3Version: v.S3Version, Status: files.ScanClean, At: now}); err != nil || out != scanning.Recorded {
+		t.Fatalf("record: %v %v", out, err)
+	}
+	if got, _ := e.reqs.Get(ctx, e.admin, r.ID); got.Received[0].Status != requests.ReceiptScanning {
+		t.Fatalf("healed before the receipt waited: %v", got.Received[0].Status)
+	}
+	now = now.Add(requests.StaleScan)
+	got, err = e.reqs.Get(ctx, e.admin, r.ID)
+	us, _ := e.store.Usages(ctx, e.admin.AccountID, rc.FileUUID)
+	if err != nil || got.Received[0].Status != requests.ReceiptAttached || got.FulfilledAt.IsZero() || len(us) != 1 {
+		t.Fatalf("after a read a minute later: %+v %v, %d usages", got.Received, err, len(us))
 	}
 }
 

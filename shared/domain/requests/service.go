@@ -48,6 +48,7 @@ type Store interface {
 	ListRequests(ctx context.Context, accountID, after string, limit int) ([]Request, string, error)
 	UpdateRequest(ctx context.Context, w Write) error
 	GetFile(ctx context.Context, accountID, fileUUID string) (files.File, error)
+	GetVersion(ctx context.Context, accountID, fileUUID, versionUUID string) (files.Version, error)
 }
 
 // Service manages file requests (requests:admin) and opens them to the
@@ -199,7 +200,46 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (Request
 	if err := p.Require(auth.ScopeRequests); err != nil {
 		return Request{}, err
 	}
-	return s.get(ctx, p.AccountID, id)
+	r, err := s.get(ctx, p.AccountID, id)
+	if err != nil {
+		return Request{}, err
+	}
+	return s.Heal(ctx, r)
+}
+
+// StaleScan is how long a receipt waits for its verdict before a read of
+// its request looks at the version itself.
+const StaleScan = time.Minute
+
+// Heal settles the receipts of r still waiting for a verdict that came a
+// while ago (the verdict recorded, its settling lost: the function ended
+// between the two and its retries ran out) and answers r as it is then.
+// Reads of a request call it: the account's, and the page's, which asks
+// again while a file is being scanned. A version read per waiting receipt.
+func (s *Service) Heal(ctx context.Context, r Request) (Request, error) {
+	healed := false
+	for _, rc := range r.Received {
+		if rc.Status != ReceiptScanning || s.Clock.Now().Sub(rc.ReceivedAt) < StaleScan {
+			continue
+		}
+		v, err := s.Store.GetVersion(ctx, r.AccountID, rc.FileUUID, rc.VersionUUID)
+		if errors.Is(err, apperr.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return Request{}, err
+		}
+		if v.Scan.Status != files.ScanPending && v.Request != nil {
+			if err := s.Settle(ctx, v); err != nil {
+				return Request{}, err
+			}
+			healed = true
+		}
+	}
+	if !healed {
+		return r, nil
+	}
+	return s.get(ctx, r.AccountID, r.ID)
 }
 
 func (s *Service) get(ctx context.Context, account, id string) (Request, error) {

@@ -311,7 +311,11 @@ func (a *FileRequests) public(r requests.Request) PublicView {
 	return v
 }
 
-func (a *FileRequests) show(_ context.Context, _ Request, r requests.Request) (Response, error) {
+func (a *FileRequests) show(ctx context.Context, _ Request, r requests.Request) (Response, error) {
+	r, err := a.Svc.Heal(ctx, r)
+	if err != nil {
+		return Response{}, err
+	}
 	return JSON(http.StatusOK, a.public(r))
 }
 
