@@ -10,6 +10,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/anexo/anexo/shared/base/apperr"
@@ -126,7 +127,7 @@ func (a *FileRequests) list(ctx context.Context, req Request, p auth.Principal) 
 			limit = limitParam(vals[0], requests.MaxList, &errs)
 		case "status":
 			status = requests.Status(vals[0])
-			if !validStatus(status) {
+			if !slices.Contains(requests.Statuses, status) {
 				errs.Add("status", "must be open, fulfilled, expired or revoked")
 			}
 		default:
@@ -145,15 +146,6 @@ func (a *FileRequests) list(ctx context.Context, req Request, p auth.Principal) 
 		views[i] = a.view(r)
 	}
 	return afterPage(req, "/v1/file-requests", v, next, limit, len(views), "file_requests", views, nil)
-}
-
-func validStatus(s requests.Status) bool {
-	for _, st := range requests.Statuses {
-		if st == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *FileRequests) get(ctx context.Context, req Request, p auth.Principal) (Response, error) {
