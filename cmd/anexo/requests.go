@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -49,7 +50,7 @@ func cmdRequest(ctx context.Context, c *client.Client, fs *flag.FlagSet, args []
 		typ, id, err := entityFlag(*entity)
 		ttl, derr := days(*expires)
 		if err != nil || derr != nil {
-			fmt.Fprintf(stderr, "anexo request create: %v\n", orErr(err, derr))
+			fmt.Fprintf(stderr, "anexo request create: %v\n", cmp.Or(err, derr))
 			return exitUsage
 		}
 		in := client.NewFileRequest{Entity: client.RequestEntity{Type: typ, ID: id}, Title: *title, Message: *message,
@@ -97,7 +98,7 @@ func cmdRequest(ctx context.Context, c *client.Client, fs *flag.FlagSet, args []
 		fmt.Fprintln(tw, "SLOT\tFILE\tSIZE\tFROM\tSTATUS\tFILE UUID")
 		for _, rc := range r.Received {
 			from := strings.TrimSpace(rc.Uploader.Name + " <" + rc.Uploader.Email + ">")
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", or(rc.Slot, "-"), rc.Name, rc.Size, strings.TrimSuffix(from, " <>"), rc.Status, rc.FileUUID)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", cmp.Or(rc.Slot, "-"), rc.Name, rc.Size, strings.TrimSuffix(from, " <>"), rc.Status, rc.FileUUID)
 		}
 		_ = tw.Flush()
 	case "link":
@@ -122,7 +123,7 @@ func printLink(stdout, stderr io.Writer, r client.FileRequest, l client.Link, as
 	if asJSON {
 		return printJSON(stdout, map[string]any{"file_request": r, "link": l})
 	}
-	fmt.Fprintf(stdout, "%s\t%s\n", r.ID, or(l.URL, l.Secret))
+	fmt.Fprintf(stdout, "%s\t%s\n", r.ID, cmp.Or(l.URL, l.Secret))
 	fmt.Fprintf(stderr, "request %s for %s/%d, open until %s: send the link printed (shown once; anexo request link %s makes a new one)\n",
 		r.ID, r.Entity.Type, r.Entity.Code, r.ExpiresAt.UTC().Format(time.RFC3339), r.ID)
 	return exitOK
@@ -152,18 +153,4 @@ func days(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("--expires %q: a number of days like 7d, or a duration like 36h", v)
 	}
 	return d, nil
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-func orErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }

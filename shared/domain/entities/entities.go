@@ -199,6 +199,16 @@ func (s Spec) RefID() string {
 	return ""
 }
 
+// TargetSpec validates, under prefix, how a file not uploaded yet is to
+// be attached (an upload session's attach targets, a file request's): its
+// kind, media by default, and its note or field id. The spec names no
+// file.
+func TargetSpec(prefix, kind, noteID, fieldID string, errs *apperr.Fields) Spec {
+	s := Spec{FileUUID: uuid.Nil.String(), Kind: Kind(kind), NoteID: noteID, FieldID: fieldID}
+	s.Validate(prefix, errs)
+	return s
+}
+
 // Validate checks one spec; prefix names it in errors ("files[2]").
 func (s *Spec) Validate(prefix string, errs *apperr.Fields) {
 	if _, err := uuid.Parse(s.FileUUID); err != nil || len(s.FileUUID) != 36 {

@@ -357,6 +357,11 @@ func (r Request) Admit(u Upload, now time.Time) error {
 	if err := r.Taking(now); err != nil {
 		return err
 	}
+	return r.fits(u)
+}
+
+// fits checks an upload against the request's slots and limits.
+func (r Request) fits(u Upload) error {
 	maxSize, maxFiles := r.MaxBytes, r.MaxFiles
 	if len(r.Slots) > 0 {
 		s, ok := r.slot(u.Slot)
@@ -416,8 +421,9 @@ func (r Request) Receive(f files.File, v files.Version, scanning bool, now time.
 	b := v.Request
 	u := Upload{Slot: b.Slot, Name: v.Name, Size: v.Size, MimeType: v.MimeType, Uploader: Uploader{Name: b.UploaderName, Email: b.UploaderEmail}}
 	// a request revoked or expired while the file was uploading still
-	// records it: the uploader was let in, and the parts came before
-	if err := r.Admit(u, time.Time{}); err != nil && !isStatus(err) {
+	// records it (only its limits are checked again): the uploader was let
+	// in, and the parts came before
+	if err := r.fits(u); err != nil {
 		return Request{}, err
 	}
 	rc := Receipt{Slot: b.Slot, FileUUID: f.UUID, VersionUUID: v.UUID, Name: v.Name, Size: v.Size, MimeType: v.MimeType,
@@ -429,13 +435,6 @@ func (r Request) Receive(f files.File, v files.Version, scanning bool, now time.
 	next.Received = append(slices.Clone(r.Received), rc)
 	next.fulfil(now)
 	return next, nil
-}
-
-// isStatus reports the errors of a request that stopped taking files: an
-// upload let in before still lands.
-func isStatus(err error) bool {
-	e, ok := apperr.As(err)
-	return ok && (e.Code == "request_revoked" || e.Code == "request_expired")
 }
 
 // fulfil sets FulfilledAt when the request just became fulfilled.

@@ -102,10 +102,7 @@ func (s *Service) validate(in New) (Request, entities.Ref, error) {
 		ref, err = entities.ParseRef(typ, "entity_id", in.EntityID)
 	}
 	errs.AddErr(err)
-	spec := entities.Spec{FileUUID: "00000000-0000-0000-0000-000000000000", Kind: entities.Kind(in.Kind), NoteID: in.NoteID, FieldID: in.FieldID}
-	var attachErrs apperr.Fields
-	spec.Validate("attach", &attachErrs)
-	errs = append(errs, attachErrs...)
+	spec := entities.TargetSpec("attach", in.Kind, in.NoteID, in.FieldID, &errs)
 	title := strings.TrimSpace(in.Title)
 	if title == "" {
 		errs.Add("title", "is required (1-200 characters): what the person is asked for")
@@ -147,10 +144,7 @@ func (s *Service) validate(in New) (Request, entities.Ref, error) {
 			errs.AddErr(text.Check("passcode", in.Passcode, text.Rules{}))
 		}
 	}
-	r.Target = Target{Kind: spec.Kind, RefID: spec.RefID()}
-	if r.Target.Kind == "" {
-		r.Target.Kind = entities.KindMedia
-	}
+	r.Target = Target{Kind: spec.Kind, RefID: spec.RefID()} // media by default
 	now := s.Clock.Now().UTC().Truncate(time.Second)
 	r.CreatedAt, r.ExpiresAt = now, now.Add(ttl)
 	return r, ref, errs.Err()

@@ -126,8 +126,7 @@ func (s *Service) attachments(ctx context.Context, p auth.Principal, targets []A
 		if e, ok := apperr.As(err); ok {
 			errs = append(errs, e.Fields...)
 		}
-		specs[i] = entities.Spec{FileUUID: "00000000-0000-0000-0000-000000000000", Kind: entities.Kind(t.Kind), NoteID: t.NoteID, FieldID: t.FieldID}
-		specs[i].Validate(prefix, &errs)
+		specs[i] = entities.TargetSpec(prefix, t.Kind, t.NoteID, t.FieldID, &errs)
 		key := refs[i].String() + "#" + string(specs[i].Kind) + "#" + specs[i].RefID()
 		if len(errs) == n && seen[key] {
 			errs.Add(prefix, "duplicate attach target")
