@@ -177,11 +177,11 @@ func TestConcurrentReceipts(t *testing.T) {
 	}
 }
 
-// TestSettleOnce: a verdict delivered twice (or after a crash between its
-// record and the receipt's) attaches the file once.
-func TestSettleOnce(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, true)
+// receivedOne makes a request with one required slot and sends it a file
+// (the deployment scans): the request, the receipt waiting for its
+// verdict, and the version.
+func (e env) receivedOne(t *testing.T) (requests.Request, requests.Receipt, files.Version) {
+	t.Helper()
 	ctx := context.Background()
 	r, _, err := e.reqs.Create(ctx, e.admin, requests.New{EntityType: "lead", EntityID: uuid.NewString(), Title: "RG",
 		Slots: []requests.Slot{{Name: "RG", Required: true}}})
@@ -200,6 +200,16 @@ func TestSettleOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, rc, v
+}
+
+// TestSettleOnce: a verdict delivered twice (or after a crash between its
+// record and the receipt's) attaches the file once.
+func TestSettleOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, true)
+	ctx := context.Background()
+	r, rc, v := e.receivedOne(t)
 	if err := e.reqs.Settle(ctx, v); err != nil { // still pending: nothing
 		t.Fatal(err)
 	}
@@ -209,7 +219,7 @@ func TestSettleOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, _ = e.store.GetRequest(ctx, e.admin.AccountID, r.ID)
+	got, _ := e.store.GetRequest(ctx, e.admin.AccountID, r.ID)
 	us, _ := e.store.Usages(ctx, e.admin.AccountID, rc.FileUUID)
 	if got.Received[0].Status != requests.ReceiptAttached || got.FulfilledAt.IsZero() || got.Rev != 3 || len(us) != 1 { // the open, the receipt, the verdict
 		t.Fatalf("after two deliveries of the verdict: %+v, %d usages", got, len(us))
@@ -225,17 +235,7 @@ func TestHealLostSettle(t *testing.T) {
 	now := time.Now()
 	e.reqs.Clock = func() time.Time { return now }
 	ctx := context.Background()
-	r, _, err := e.reqs.Create(ctx, e.admin, requests.New{EntityType: "deal", EntityID: uuid.NewString(), Title: "RG",
-		Slots: []requests.Slot{{Name: "RG", Required: true}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, errs := e.sendAll(t, r, "RG", 1); errs[0] != nil {
-		t.Fatal(errs[0])
-	}
-	got, _ := e.store.GetRequest(ctx, e.admin.AccountID, r.ID)
-	rc := got.Received[0]
-	v, _ := e.store.GetVersion(ctx, e.admin.AccountID, rc.FileUUID, rc.VersionUUID)
+	r, rc, v := e.receivedOne(t)
 	// the verdict recorded as the scan function does, with no settling
 	scans := &scanning.Service{Store: e.store, Clock: func() time.Time { return now }}
 	if out, err := scans.Record(ctx, scanning.Verdict{Key: v.Key, S3Version: v.S3Version, Status: files.ScanClean, At: now}); err != nil || out != scanning.Recorded {
@@ -245,7 +245,7 @@ func TestHealLostSettle(t *testing.T) {
 		t.Fatalf("healed before the receipt waited: %v", got.Received[0].Status)
 	}
 	now = now.Add(requests.StaleScan)
-	got, err = e.reqs.Get(ctx, e.admin, r.ID)
+	got, err := e.reqs.Get(ctx, e.admin, r.ID)
 	us, _ := e.store.Usages(ctx, e.admin.AccountID, rc.FileUUID)
 	if err != nil || got.Received[0].Status != requests.ReceiptAttached || got.FulfilledAt.IsZero() || len(us) != 1 {
 		t.Fatalf("after a read a minute later: %+v %v, %d usages", got.Received, err, len(us))

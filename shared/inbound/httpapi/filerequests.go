@@ -221,12 +221,18 @@ func (a *FileRequests) view(r requests.Request) RequestView {
 		v.Received = []requests.Receipt{}
 	}
 	for _, s := range r.Slots {
-		if s.Accept == nil {
-			s.Accept = []string{}
-		}
-		v.Slots = append(v.Slots, SlotView{Slot: s, Received: r.Held(s.Name)})
+		v.Slots = append(v.Slots, SlotView{Slot: shownSlot(s), Received: r.Held(s.Name)})
 	}
 	return v
+}
+
+// shownSlot is a slot as the views show it: a slot that takes any file
+// accepts [] (stores may keep no list at all).
+func shownSlot(s requests.Slot) requests.Slot {
+	if s.Accept == nil {
+		s.Accept = []string{}
+	}
+	return s
 }
 
 // publicEndpoint serves a route of a request's public side.
@@ -292,10 +298,7 @@ func (a *FileRequests) public(r requests.Request) PublicView {
 		return out
 	}
 	for _, s := range r.Slots {
-		if s.Accept == nil {
-			s.Accept = []string{}
-		}
-		v.Slots = append(v.Slots, PublicSlot{Slot: s, Received: of(s.Name)})
+		v.Slots = append(v.Slots, PublicSlot{Slot: shownSlot(s), Received: of(s.Name)})
 	}
 	if len(r.Slots) == 0 {
 		v.Received = of("")
