@@ -1,6 +1,43 @@
 // session runs f with headless Chromium (Debian's chromium, or CHROMIUM),
 // then prints out as JSON and exits: 1 if f threw (its error in out.error).
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
 import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+
+/**
+ * recorder is what a driving script records, as console_test.go reads it:
+ * out (steps, the pages' console messages, axe-core's findings by state)
+ * and the means to fill it — step, check (throws what went wrong), audit
+ * (axe-core on the page as it is, and a screenshot under shots), watch
+ * (a page's console messages and errors).
+ */
+export async function recorder(shots) {
+  const axeSource = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
+  const out = { console: [], axe: {}, steps: [] };
+  return {
+    out,
+    step: (s) => out.steps.push(s),
+    check: (ok, what) => {
+      if (!ok) throw new Error(what);
+    },
+    async audit(page, name) {
+      await page.evaluate(axeSource); // by the DevTools protocol: the page's CSP does not apply
+      out.axe[name] = await page.evaluate(async () => {
+        const r = await window.axe.run(document, { resultTypes: ["violations"] });
+        return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, target: v.nodes[0] && v.nodes[0].target }));
+      });
+      await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+    },
+    watch(page) {
+      page.on("console", (m) => out.console.push(`${m.type()}: ${m.text()}`));
+      page.on("pageerror", (e) => out.console.push(`pageerror: ${e.message}`));
+    },
+  };
+}
 
 export async function session(out, f) {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });

@@ -6,36 +6,13 @@
 // Env: CHROMIUM, ANEXO_URL, ANEXO_TOKEN, SHOTS (a directory), WORK (files
 // to upload: nota.txt, gravação-longa.bin), SEED (JSON).
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 
-import { holdParts, session } from "./chromium.mjs";
+import { holdParts, recorder, session } from "./chromium.mjs";
 
-const require = createRequire(import.meta.url);
-const axeSource = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
 const { ANEXO_URL: url, ANEXO_TOKEN: token, SHOTS: shots, WORK: work } = process.env;
 const seed = JSON.parse(process.env.SEED);
-
-const out = { console: [], axe: {}, steps: [] };
-const step = (s) => out.steps.push(s);
-const check = (ok, what) => {
-  if (!ok) throw new Error(what);
-};
-
-/** audit runs axe-core on the page as it is and saves a screenshot. */
-async function audit(page, name) {
-  await page.evaluate(axeSource); // by the DevTools protocol: the page's CSP does not apply
-  out.axe[name] = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ["violations"] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, target: v.nodes[0] && v.nodes[0].target }));
-  });
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
-function watch(page) {
-  page.on("console", (m) => out.console.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => out.console.push(`pageerror: ${e.message}`));
-}
+const { out, step, check, audit, watch } = await recorder(shots);
 
 const rows = (page) => page.locator("main table tbody tr");
 /** only waits until the list shows one file, named name. */

@@ -9,35 +9,12 @@
 // first step that did not go as it should. Run by console_test.go.
 // Env: CHROMIUM, ANEXO_URL, ANEXO_TOKEN, SHOTS, WORK (rg.pdf, foto-grande.jpg,
 // programa.exe, comprovante.pdf), LINK, PASSCODE, EXPIRED, REVOKED, DEAL.
-import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 
-import { holdParts, session } from "./chromium.mjs";
+import { holdParts, recorder, session } from "./chromium.mjs";
 
-const require = createRequire(import.meta.url);
-const axeSource = await readFile(require.resolve("axe-core/axe.min.js"), "utf8");
 const { ANEXO_URL: url, ANEXO_TOKEN: token, SHOTS: shots, WORK: work, LINK: link, PASSCODE: passcode, EXPIRED: expired, REVOKED: revoked, DEAL: deal } = process.env;
-
-const out = { console: [], axe: {}, steps: [] };
-const step = (s) => out.steps.push(s);
-const check = (ok, what) => {
-  if (!ok) throw new Error(what);
-};
-
-async function audit(page, name) {
-  await page.evaluate(axeSource);
-  out.axe[name] = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ["violations"] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length, target: v.nodes[0] && v.nodes[0].target }));
-  });
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-}
-
-function watch(page) {
-  page.on("console", (m) => out.console.push(`${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => out.console.push(`pageerror: ${e.message}`));
-}
+const { out, step, check, audit, watch } = await recorder(shots);
 
 const slot = (page, name) => page.locator("section.slot", { has: page.getByRole("heading", { name }) });
 

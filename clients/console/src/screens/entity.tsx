@@ -10,8 +10,30 @@ import { useLoad, useScreen } from "../screen.js";
 import { failed, Problem, ScanBadge, Status, Thumb } from "../ui.js";
 
 type Entity = Schemas["Entity"];
-export const entityTypes = ["lead", "deal", "contact", "company", "customer", "opportunity", "case"] as const;
+const entityTypes = ["lead", "deal", "contact", "company", "customer", "opportunity", "case"] as const;
 type EntityType = (typeof entityTypes)[number];
+
+/** EntityFields names an entity: its type, and its UUID or CRM code. */
+export function EntityFields(p: { type: string; id: string; onType: (v: string) => void; onID: (v: string) => void; placeholder?: string }) {
+  return (
+    <>
+      <label>
+        <span>{t("entity.type")}</span>
+        <select value={p.type} onChange={(e) => p.onType(e.currentTarget.value)}>
+          {entityTypes.map((x) => (
+            <option key={x} value={x}>
+              {x}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        <span>{t("entity.id")}</span>
+        <input required value={p.id} placeholder={p.placeholder} onInput={(e) => p.onID(e.currentTarget.value)} />
+      </label>
+    </>
+  );
+}
 
 /** EntityPicker goes to an entity's Media tab. */
 function EntityPicker({ type, id }: { type?: string; id?: string }) {
@@ -25,20 +47,7 @@ function EntityPicker({ type, id }: { type?: string; id?: string }) {
         if (ident.trim()) location.hash = href({ name: "entity", type: ty, id: ident.trim() });
       }}
     >
-      <label>
-        <span>{t("entity.type")}</span>
-        <select value={ty} onChange={(e) => setTy(e.currentTarget.value)}>
-          {entityTypes.map((x) => (
-            <option key={x} value={x}>
-              {x}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        <span>{t("entity.id")}</span>
-        <input required value={ident} onInput={(e) => setIdent(e.currentTarget.value)} />
-      </label>
+      <EntityFields type={ty} id={ident} onType={setTy} onID={setIdent} />
       <button type="submit">{t("entity.open")}</button>
     </form>
   );

@@ -9,10 +9,11 @@ import { bytes, type Key, t, when } from "../i18n.js";
 import { href } from "../route.js";
 import { useLoad, useScreen } from "../screen.js";
 import { Confirm, Problem, Secret, Status } from "../ui.js";
+import { EntityFields } from "./entity.js";
 
 type FileRequest = Schemas["FileRequest"];
+type NewRequest = Schemas["NewFileRequest"];
 type Receipt = FileRequest["received"][number];
-const entityTypes = ["deal", "lead", "contact", "company", "customer", "opportunity", "case"] as const;
 const expiries: [string, number][] = [["day", 86400], ["week", 7 * 86400], ["month", 30 * 86400], ["quarter", 90 * 86400]];
 const statuses = ["", "open", "fulfilled", "expired", "revoked"] as const;
 
@@ -92,7 +93,7 @@ export function RequestsScreen({ client }: { client: Client }) {
     e.preventDefault();
     void run(async () => {
       const body = {
-        entity: { type: entityType as (typeof entityTypes)[number], id: entityID.trim() },
+        entity: { type: entityType as NewRequest["entity"]["type"], id: entityID.trim() },
         title: title.trim(),
         message: note.trim() || undefined,
         slots: slots
@@ -133,20 +134,7 @@ export function RequestsScreen({ client }: { client: Client }) {
       <form class="card" onSubmit={create} aria-labelledby="new-request">
         <h2 id="new-request">{t("requests.new")}</h2>
         <div class="grid">
-          <label>
-            <span>{t("entity.type")}</span>
-            <select value={entityType} onChange={(e) => setEntityType(e.currentTarget.value)}>
-              {entityTypes.map((x) => (
-                <option key={x} value={x}>
-                  {x}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            <span>{t("entity.id")}</span>
-            <input required value={entityID} placeholder="9001" onInput={(e) => setEntityID(e.currentTarget.value)} />
-          </label>
+          <EntityFields type={entityType} id={entityID} onType={setEntityType} onID={setEntityID} placeholder="9001" />
           <label>
             <span>{t("requests.titleField")}</span>
             <input required maxLength={200} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
