@@ -26,17 +26,25 @@ CONSOLE     := clients/console
 # TestPoliciesMatchTheCode fails on any grant no call used.
 IAM_USAGE ?= $(CURDIR)/.cache/iam-usage
 
-# The end-to-end tests that move tens of MiB through the local API: the
-# -race pass skips them (the race detector costs per byte: 18x on these),
-# a second pass runs them without it (shared/testing/e2e/bytes_test.go).
-E2E_BYTES := TestKommoPartCrashSafety|TestKommoFilesAPI|TestKommoAnyPartSizes|TestUploadSizes|TestWholeFileChecksum|TestOnePassChecksum|TestCompleteCrashSafety
+# The tests the race detector costs per byte or per pixel (18x on the
+# end-to-end tests that move tens of MiB, 7x on the preview renders; their
+# code paths run under -race in smaller tests): the -race pass skips them,
+# a second pass runs them without it (shared/testing/norace).
+NORACE := TestKommoPartCrashSafety|TestKommoFilesAPI|TestKommoAnyPartSizes|TestUploadSizes|TestWholeFileChecksum|TestOnePassChecksum|TestCompleteCrashSafety|TestRendersEveryFormat|TestRendersHEICAndAVIF|TestRefusesBombsAndJunk
+NORACE_PKGS := ./shared/testing/e2e ./shared/adapters/render
+
+# A race-built test binary sleeps 1 s at exit by default (for reports from
+# goroutines still running): a second per package, for tests that wait for
+# theirs
+GORACE ?= atexit_sleep_ms=100
+export GORACE
 
 test: openapi-lint vet deadcode $(RIE) $(BROWSERTEST)/node_modules console
 	rm -rf $(IAM_USAGE) && mkdir -p $(IAM_USAGE)
-	ANEXO_JS_BUILT=1 ANEXO_IAM_USAGE=$(IAM_USAGE) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -timeout 30m ./...
-	ANEXO_IAM_USAGE=$(IAM_USAGE) $(GO) test -count=1 -timeout 10m -run '^($(E2E_BYTES))$$' ./shared/testing/e2e
+	ANEXO_JS_BUILT=1 ANEXO_IAM_USAGE=$(IAM_USAGE) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 $(GO) test -race -count=1 -p 3 -timeout 30m ./...
+	ANEXO_IAM_USAGE=$(IAM_USAGE) $(GO) test -count=1 -timeout 10m -run '^($(NORACE))$$' $(NORACE_PKGS)
 	ANEXO_IAM_USAGE=$(IAM_USAGE) ANEXO_IAM_COVERAGE=1 $(GO) test -count=1 -run '^TestPoliciesMatchTheCode$$' ./shared/platform/iam
-	$(MAKE) fuzz FUZZTIME=50000x
+	$(MAKE) fuzz FUZZTIME=20000x
 
 # Benchmarks (moto_server and aws-lambda-rie required): per operation AWS
 # requests, DynamoDB request units (estimated as AWS bills them), bytes
@@ -133,10 +141,17 @@ test-short:
 	$(GO) test -short -count=1 ./...
 
 ## deadcode: no function is unreachable from a main or a test (golang.org/x/tools' deadcode)
+## Its verdict depends on the Go sources alone: a pass is remembered under
+## .cache/deadcode by their hash (with go.mod, go.sum, the flags and the Go
+## version), so the analysis (about 50 s) runs again only when one changes.
 DEADCODE_VERSION := v0.52.0
 deadcode:
-	@out="$$($(GO) run golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION) -test ./...)" || exit 1; \
-	  if [ -n "$$out" ]; then echo "unreachable code:"; echo "$$out"; exit 1; fi
+	@key="$$( { $(GO) version; echo "$(DEADCODE_VERSION) $$GOFLAGS"; cat go.mod go.sum; \
+	  find . -name '*.go' -not -path '*/node_modules/*' -not -path './.cache/*' -not -path './cdk.out/*' | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-32)"; \
+	  if [ -f .cache/deadcode/$$key ]; then echo "deadcode: no unreachable code (sources unchanged since it last passed)"; exit 0; fi; \
+	  out="$$($(GO) run golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION) -test ./...)" || exit 1; \
+	  if [ -n "$$out" ]; then echo "unreachable code:"; echo "$$out"; exit 1; fi; \
+	  rm -rf .cache/deadcode && mkdir -p .cache/deadcode && touch .cache/deadcode/$$key
 
 vet:
 	$(GO) vet ./...

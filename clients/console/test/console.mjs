@@ -178,6 +178,8 @@ await session(out, async (browser) => {
   await page.getByRole("status").filter({ hasText: "is off" }).waitFor();
   await page.getByRole("button", { name: `Switch on ${process.env.RECEIVER}` }).click();
   await page.getByRole("status").filter({ hasText: "is on" }).waitFor();
+  // the list reloaded (a click during its render can land elsewhere on a busy machine)
+  await page.getByRole("button", { name: `Switch off ${process.env.RECEIVER}` }).waitFor();
   await page.getByRole("link", { name: `Deliveries ${process.env.RECEIVER}` }).click();
   await heading(page).filter({ hasText: "Deliveries" }).waitFor();
   await page.getByRole("combobox", { name: /^State/ }).selectOption("delivered");

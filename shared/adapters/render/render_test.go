@@ -24,6 +24,7 @@ import (
 	"github.com/anexo/anexo/shared/adapters/render"
 	"github.com/anexo/anexo/shared/domain/files"
 	"github.com/anexo/anexo/shared/domain/previews"
+	"github.com/anexo/anexo/shared/testing/norace"
 )
 
 // picture is a w × h test card: its left half red, its right half blue,
@@ -127,6 +128,7 @@ func samples(t testing.TB, w, h int) map[string][]byte {
 // long edges are the sizes asked for (never enlarged), with the source's
 // aspect ratio.
 func TestRendersEveryFormat(t *testing.T) {
+	norace.Run(t) // pure Go and WebAssembly decoders: 7× under -race, per pixel
 	t.Parallel()
 	r := &render.Renderer{}
 	want := map[string][2]int{"jpeg": {1600, 1200}, "png": {1600, 1200}, "gif": {300, 200}, "bmp": {1600, 1200},
@@ -227,6 +229,7 @@ func pngBomb(t testing.TB, w, h uint32) []byte {
 // from their header, before any pixel is decoded (quickly, and with no
 // memory spent); bytes that are no picture are unsupported.
 func TestRefusesBombsAndJunk(t *testing.T) {
+	norace.Run(t) // the broken PDF starts pdfium: its WebAssembly compiles past previews.Timeout under -race on a busy machine
 	t.Parallel()
 	r := &render.Renderer{}
 	for name, src := range map[string][]byte{
@@ -299,6 +302,7 @@ func abs(n int) int {
 // encoder exists here) and an AVIF made by libavif's encoder become
 // previews like any other picture.
 func TestRendersHEICAndAVIF(t *testing.T) {
+	norace.Run(t) // pure Go and WebAssembly decoders: 7× under -race, per pixel
 	t.Parallel()
 	heic := heicSample(t)
 	avifSrc := encode(t, func(b *bytes.Buffer) error {

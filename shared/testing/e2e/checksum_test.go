@@ -8,6 +8,7 @@ import (
 
 	"github.com/anexo/anexo/shared/base/crc"
 	"github.com/anexo/anexo/shared/platform/devserver"
+	"github.com/anexo/anexo/shared/testing/norace"
 	"github.com/anexo/anexo/shared/testing/presigned"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
@@ -41,7 +42,7 @@ func smallParts(o *devserver.Options) { o.Config.Limits.MinPartSize = 5 * MiB }
 // TestWholeFileChecksum: S3 itself verifies the declared whole-file CRC
 // (versitygw verifies; moto would not), with each part's CRC signed into its URL.
 func TestWholeFileChecksum(t *testing.T) {
-	movesBytes(t)
+	norace.Run(t)
 	t.Parallel()
 	e := start(t, testenv.Embedded(t), smallParts)
 	c := e.account(0, "")
@@ -104,7 +105,7 @@ func TestWholeFileChecksum(t *testing.T) {
 // the value given at completion or, without one, the combination of the
 // part CRCs it verified. On versitygw, which verifies both as S3 does.
 func TestOnePassChecksum(t *testing.T) {
-	movesBytes(t)
+	norace.Run(t)
 	t.Parallel()
 	e := start(t, testenv.Embedded(t), smallParts)
 	c := e.account(0, "")

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/anexo/anexo/shared/domain/files"
+	"github.com/anexo/anexo/shared/testing/norace"
 	"github.com/anexo/anexo/shared/testing/sdkprobe"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
@@ -73,7 +74,7 @@ func (e *env) versions(t *testing.T, key string) int {
 // one S3 verified is the one recorded, even when the completion that gave
 // it never reached the table.
 func TestCompleteCrashSafety(t *testing.T) {
-	movesBytes(t)
+	norace.Run(t)
 	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)

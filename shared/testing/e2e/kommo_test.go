@@ -14,6 +14,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/outbox"
 	"github.com/anexo/anexo/shared/domain/relay"
 	"github.com/anexo/anexo/shared/platform/app"
+	"github.com/anexo/anexo/shared/testing/norace"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
 
@@ -50,7 +51,7 @@ func (c *client) kommoUpload(t testing.TB, open map[string]any, data []byte, n i
 // and attach, list and detach on a lead. Every answer is checked against
 // the OpenAPI document's Kommo schemas (written from Kommo's reference).
 func TestKommoFilesAPI(t *testing.T) {
-	movesBytes(t)
+	norace.Run(t)
 	t.Parallel()
 	testenv.On(t, []string{"embedded"}, func(t *testing.T, be testenv.Backend) { // TestKommoAnyPartSizes: memory
 		e := start(t, be)
@@ -183,7 +184,7 @@ func TestKommoFilesAPI(t *testing.T) {
 // failed request, and goes on: every file is whole, once, with one S3
 // version, exact usage and one event.
 func TestKommoPartCrashSafety(t *testing.T) {
-	movesBytes(t)
+	norace.Run(t)
 	t.Parallel()
 	e := start(t, testenv.Embedded(t), smallParts)
 	c := e.account(0, "")
@@ -331,7 +332,7 @@ func BenchmarkKommoPath(b *testing.B) {
 // sent twice, on the memory drivers (5 MiB S3 parts): every file arrives
 // whole.
 func TestKommoAnyPartSizes(t *testing.T) {
-	movesBytes(t)
+	norace.Run(t)
 	t.Parallel()
 	e := start(t, testenv.Memory(), smallParts)
 	c := e.account(0, "")

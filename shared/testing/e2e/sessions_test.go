@@ -17,6 +17,7 @@ import (
 	"github.com/anexo/anexo/shared/domain/upload"
 	"github.com/anexo/anexo/shared/inbound/lambdas"
 	"github.com/anexo/anexo/shared/platform/app"
+	"github.com/anexo/anexo/shared/testing/norace"
 	"github.com/anexo/anexo/shared/testing/presigned"
 	"github.com/anexo/anexo/shared/testing/testenv"
 )
@@ -27,7 +28,7 @@ const MiB = 1 << 20
 // downloads them back, on the embedded emulators and on moto_server (the
 // 101 MiB file on the embedded S3 only, which checks every part's checksum).
 func TestUploadSizes(t *testing.T) {
-	movesBytes(t)
+	norace.Run(t)
 	t.Parallel()
 	testenv.Each(t, func(t *testing.T, be testenv.Backend) {
 		e := start(t, be)
