@@ -1,4 +1,4 @@
-import createClient, { type Client as TypedClient, type Middleware } from "openapi-fetch";
+import createClient, { type Client as TypedClient } from "openapi-fetch";
 
 import { AnexoError, NetworkError, problemError, TimeoutError } from "./errors.js";
 import { attempt, backoff, defaultRetry, retryAfter, type RetryPolicy, throttled } from "./retry.js";
@@ -45,49 +45,71 @@ export interface ClientOptions {
  */
 export class ApiClient {
   readonly endpoint: string;
-  readonly api: TypedClient<paths>;
   /** fetch as the client calls the API, retried as the policy says. */
   readonly fetch: typeof fetch;
   /** fetch as given: storage requests, whose retries the upload makes. */
   readonly rawFetch: typeof fetch;
   /** The retry policy, defaults filled in. */
   readonly retry: RetryPolicy;
-  private readonly token?: string;
   private readonly scanWait: number;
 
-  constructor(o: ClientOptions) {
+  /** The headers of every call (the token's). */
+  private readonly headers: Record<string, string>;
+  /** How JSON calls of the API go out: the platform's fastest (Node: node:http), else fetch. */
+  private readonly exchange: Exchange;
+  private typed?: TypedClient<paths>;
+
+  constructor(o: ClientOptions, exchange?: Exchange) {
     this.endpoint = o.endpoint.replace(/\/+$/, "");
-    this.token = o.token;
     this.scanWait = o.scanWait ?? 120_000;
     const base = o.fetch ?? globalThis.fetch.bind(globalThis);
     this.rawFetch = base;
+    this.exchange = exchange ?? fetchExchange(base);
+    this.headers = o.token ? { Authorization: `Bearer ${o.token}` } : {};
     const p = (this.retry = { ...defaultRetry, ...o.retry });
     this.fetch = async (input, init) => {
-      const req = new Request(input, init);
-      const again = req.method === "GET" || req.method === "HEAD" || req.method === "PUT" || req.method === "DELETE" || req.headers.has("Idempotency-Key");
-      for (let n = 1; ; n++) {
-        const last = n >= p.tries;
-        let res: Response;
-        try {
-          res = await attempt(p, req.signal, (signal) => base(new Request(last ? req : req.clone(), { signal })));
-        } catch (e) {
-          if (last || !again || !(e instanceof NetworkError || e instanceof TimeoutError)) throw e;
-          await sleep(backoff(p, n), req.signal);
-          continue;
-        }
-        if (last || !throttled(res.status)) return res;
-        await res.body?.cancel();
-        await sleep(retryAfter(res, p, n), req.signal);
-      }
+      const req = input instanceof Request && init === undefined ? input : new Request(input, init);
+      // the body (the API's are small) is read once and sent by every try
+      const body = req.body ? await req.arrayBuffer() : undefined;
+      const sent: RequestInit = { method: req.method, headers: req.headers, body, redirect: req.redirect, credentials: req.credentials, cache: req.cache };
+      return retried(p, idempotent(req.method, req.headers.has("Idempotency-Key")), req.signal, (signal) => base(req.url, { ...sent, signal }), {
+        retryAfter: (res) => res.headers.get("Retry-After"),
+        drop: async (res) => void (await res.body?.cancel()),
+      });
     };
-    this.api = createClient<paths>({ baseUrl: this.endpoint, fetch: (req: Request) => this.fetch(req) });
-    const auth: Middleware = {
-      onRequest: ({ request }) => {
-        if (this.token) request.headers.set("Authorization", `Bearer ${this.token}`);
-        return request;
-      },
-    };
-    this.api.use(auth);
+  }
+
+  /**
+   * api calls every route, typed from the OpenAPI document. It is made on
+   * first use: in Node, making it loads fetch's classes (undici), which
+   * the helpers (upload, download) do without.
+   */
+  get api(): TypedClient<paths> {
+    // the token is every call's header (a middleware would cost each call
+    // its own pass over the request)
+    this.typed ??= createClient<paths>({ baseUrl: this.endpoint, headers: this.headers, fetch: (req: Request) => this.fetch(req) });
+    return this.typed;
+  }
+
+  /**
+   * json calls a route of the API with a JSON body (or none), retried as
+   * fetch is, and answers its JSON; a refusal throws its AnexoError. The
+   * helpers' calls take this path, lighter than \`api\`'s.
+   */
+  async json<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, headers?: Record<string, string>): Promise<T> {
+    const h: Record<string, string> = { ...this.headers, ...headers, Accept: "application/json" };
+    if (body !== undefined) h["Content-Type"] = "application/json";
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const again = idempotent(method, "Idempotency-Key" in h);
+    const a = await retried(this.retry, again, signal, (s) => this.exchange(this.endpoint + path, method, h, text, s), { retryAfter: (a) => a.header("retry-after"), drop: async () => {} });
+    let data: unknown = a.text;
+    try {
+      data = a.text ? JSON.parse(a.text) : undefined;
+    } catch {
+      // not JSON: the text, as the problem's detail
+    }
+    if (a.status < 200 || a.status >= 300) throw problemError(a.status, data);
+    return data as T;
   }
 
   /** call unwraps an answer of `api`: its data, or an AnexoError. */
@@ -99,7 +121,7 @@ export class ApiClient {
 
   /** file reads a file's record. */
   getFile(uuid: string, signal?: AbortSignal): Promise<File> {
-    return this.call(this.api.GET("/v1/files/{uuid}", { params: { path: { uuid } }, signal }));
+    return this.json<File>("GET", `/v1/files/${encodeURIComponent(uuid)}`, undefined, signal);
   }
 
   /**
@@ -112,7 +134,7 @@ export class ApiClient {
     const until = Date.now() + (o.wait ?? 0);
     for (;;) {
       const got = o.versionUUID
-        ? await this.call(this.api.GET("/v1/files/{uuid}/versions/{version_uuid}", { params: { path: { uuid, version_uuid: o.versionUUID } }, signal: o.signal }))
+        ? await this.json<{ previews?: Preview[] }>("GET", `/v1/files/${encodeURIComponent(uuid)}/versions/${encodeURIComponent(o.versionUUID)}`, undefined, o.signal)
         : await this.getFile(uuid, o.signal);
       const ps = got.previews ?? [];
       const left = until - Date.now();
@@ -132,12 +154,8 @@ export class ApiClient {
     const until = Date.now() + this.scanWait;
     for (;;) {
       try {
-        const link = await this.call(
-          this.api.GET("/v1/files/{uuid}/download", {
-            params: { path: { uuid }, query: versionUUID ? { version_uuid: versionUUID } : {}, header: { Accept: "application/json" } },
-            signal,
-          }),
-        );
+        const query = versionUUID ? `?version_uuid=${encodeURIComponent(versionUUID)}` : "";
+        const link = await this.json<{ url: string }>("GET", `/v1/files/${encodeURIComponent(uuid)}/download${query}`, undefined, signal);
         return link.url;
       } catch (e) {
         const left = until - Date.now();
@@ -163,4 +181,56 @@ export function sleep(ms: number, signal?: AbortSignal | null): Promise<void> {
     };
     signal?.addEventListener("abort", abort, { once: true });
   });
+}
+
+/** An answer to a JSON call: its status, a header by name, its body. */
+export interface Answer {
+  status: number;
+  header(name: string): string | null;
+  text: string;
+}
+
+/** Exchange sends one JSON request (a body of text or none) and reads its answer whole. */
+export type Exchange = (url: string, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal) => Promise<Answer>;
+
+/** fetchExchange is an Exchange over fetch. */
+function fetchExchange(f: typeof fetch): Exchange {
+  return async (url, method, headers, body, signal) => {
+    const res = await f(url, { method, headers, body, signal });
+    return { status: res.status, header: (n) => res.headers.get(n), text: await res.text() };
+  };
+}
+
+/** idempotent: a request the client may send again when it is not known to have arrived. */
+function idempotent(method: string, idempotencyKey: boolean): boolean {
+  return method === "GET" || method === "HEAD" || method === "PUT" || method === "DELETE" || idempotencyKey;
+}
+
+/**
+ * retried runs a request under the policy: a throttled answer (429, 503)
+ * again after its Retry-After, a request that did not reach the server
+ * (when again) after a jittered, doubling delay; the last try's answer or
+ * failure stands.
+ */
+async function retried<A extends { status: number }>(
+  p: RetryPolicy,
+  again: boolean,
+  signal: AbortSignal | null | undefined,
+  once: (signal: AbortSignal) => Promise<A>,
+  a: { retryAfter: (answer: A) => string | null; drop: (answer: A) => Promise<void> },
+): Promise<A> {
+  for (let n = 1; ; n++) {
+    const last = n >= p.tries;
+    let res: A;
+    try {
+      res = await attempt(p, signal, once);
+    } catch (e) {
+      if (last || !again || !(e instanceof NetworkError || e instanceof TimeoutError)) throw e;
+      await sleep(backoff(p, n), signal);
+      continue;
+    }
+    if (last || !throttled(res.status)) return res;
+    await a.drop(res);
+    await sleep(retryAfter(a.retryAfter(res), p, n), signal);
+  }
 }

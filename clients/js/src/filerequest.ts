@@ -2,7 +2,7 @@
 // to does with it, without a token — read what it asks for and send
 // files into its slots, with the same resumable, checksummed upload as
 // the account's (the session routes under the link).
-import { ApiClient, type ClientOptions, type Schemas } from "./client.js";
+import { ApiClient, type ClientOptions, type PartURL, type Schemas, type Session } from "./client.js";
 import type { Opened } from "./source.js";
 import type { Platform, Sessions, UploadOptions } from "./upload.js";
 import { Upload } from "./uploader.js";
@@ -48,20 +48,21 @@ type LinkHeaders = { "Anexo-File-Request": string; "Anexo-Passcode"?: string };
 
 /** requestSessions are a request's public session routes, each opened into slot as uploader. */
 function requestSessions(c: ApiClient, header: LinkHeaders, o: RequestUploadOptions): Sessions<Received> {
+  const at = (id: string) => `${PATH}/uploads/${encodeURIComponent(id)}`;
   return {
     key: "request:" + (o.slot ?? ""),
     open: (body, signal) => {
       const { file_name, file_size, content_type, checksum } = body;
-      return c.call(c.api.POST(`${PATH}/uploads`, { params: { header }, body: { file_name, file_size, content_type, checksum, slot: o.slot, uploader: o.uploader }, signal }));
+      return c.json<Session>("POST", `${PATH}/uploads`, { file_name, file_size, content_type, checksum, slot: o.slot, uploader: o.uploader }, signal, header);
     },
     status: async (id, signal) => {
-      const st = await c.call(c.api.GET(`${PATH}/uploads/{id}`, { params: { header, path: { id } }, signal }));
+      const st = await c.json<Schemas["SessionStateFields"] & { file_request?: PublicFileRequest }>("GET", at(id), undefined, signal, header);
       return { ...st, done: st.file_request ? { file_request: st.file_request } : undefined };
     },
-    parts: async (id, body, signal) => (await c.call(c.api.POST(`${PATH}/uploads/{id}/parts`, { params: { header, path: { id } }, body, signal }))).parts,
-    complete: (id, body, signal) => c.call(c.api.POST(`${PATH}/uploads/{id}/complete`, { params: { header, path: { id } }, body, signal })),
+    parts: async (id, body, signal) => (await c.json<{ parts: PartURL[] }>("POST", at(id) + "/parts", body, signal, header)).parts,
+    complete: (id, body, signal) => c.json<Received>("POST", at(id) + "/complete", body, signal, header),
     abort: async (id) => {
-      await c.call(c.api.DELETE(`${PATH}/uploads/{id}`, { params: { header, path: { id } } }));
+      await c.json("DELETE", at(id), undefined, undefined, header);
     },
   };
 }
@@ -82,13 +83,13 @@ export class FileRequestClient<S> extends ApiClient {
     private readonly platform: Platform,
     private readonly opener: Opener<S>,
   ) {
-    super(o);
+    super(o, platform.exchange);
     this.header = { "Anexo-File-Request": linkSecret(o.link), ...(o.passcode ? { "Anexo-Passcode": o.passcode } : {}) };
   }
 
   /** view reads the request: what each slot asks for and what it received. */
   view(signal?: AbortSignal): Promise<PublicFileRequest> {
-    return this.call(this.api.GET(PATH, { params: { header: this.header }, signal }));
+    return this.json<PublicFileRequest>("GET", PATH, undefined, signal, this.header);
   }
 
   /** createUpload prepares a file's upload into the request (start() sends it). */

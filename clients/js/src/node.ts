@@ -36,7 +36,7 @@ export class Client extends ApiClient {
    */
   constructor(o: ClientOptions) {
     const own = o.fetch ? undefined : nodeHTTP();
-    super(own ? { ...o, fetch: own.fetch } : o);
+    super(own ? { ...o, fetch: own.fetch } : o, own?.exchange);
     this.#put = own?.put;
   }
 
@@ -71,7 +71,7 @@ export class Client extends ApiClient {
 export class FileRequest extends FileRequestClient<Source> {
   constructor(o: FileRequestOptions) {
     const own = o.fetch ? undefined : nodeHTTP();
-    super(own ? { ...o, fetch: own.fetch } : o, { crc: native, put: own?.put, store: cacheStore },
+    super(own ? { ...o, fetch: own.fetch } : o, { crc: native, put: own?.put, exchange: own?.exchange, store: cacheStore },
       (source, u) => (typeof source === "string" ? openPath(source) : Promise.resolve().then(() => openReadable(source, u.name, u.size))));
   }
 }

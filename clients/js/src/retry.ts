@@ -21,9 +21,8 @@ export function backoff(p: RetryPolicy, attempt: number): number {
   return Math.random() * Math.min(p.maxDelay, p.baseDelay * 2 ** (attempt - 1));
 }
 
-/** retryAfter is the wait a throttled answer asks for (seconds or a date), capped; else backoff. */
-export function retryAfter(res: Response, p: RetryPolicy, attempt: number): number {
-  const h = res.headers.get("Retry-After");
+/** retryAfter is the wait a throttled answer's Retry-After asks for (seconds or a date), capped; else backoff. */
+export function retryAfter(h: string | null, p: RetryPolicy, attempt: number): number {
   if (h) {
     const s = Number(h);
     const ms = Number.isFinite(s) ? s * 1000 : Date.parse(h) - Date.now();

@@ -1,4 +1,4 @@
-import type { ApiClient, PartURL, Session, Uploaded } from "./client.js";
+import type { ApiClient, Exchange, PartURL, Session, SessionState, Uploaded } from "./client.js";
 import { sleep } from "./client.js";
 import { attempt, backoff } from "./retry.js";
 import { combineAll, encode } from "./crc32c.js";
@@ -106,25 +106,27 @@ export interface Sessions<R> {
 
 /** tokenSessions are the account's own session routes. */
 export function tokenSessions(c: ApiClient): Sessions<Uploaded> {
+  const at = (id: string) => `/v1/sessions/${encodeURIComponent(id)}`;
   return {
     key: "",
-    open: (body, signal) => c.call(c.api.POST("/v1/sessions", { body, signal })),
+    open: (body, signal) => c.json<Session>("POST", "/v1/sessions", body, signal),
     status: async (id, signal) => {
-      const st = await c.call(c.api.GET("/v1/sessions/{id}", { params: { path: { id } }, signal }));
+      const st = await c.json<SessionState>("GET", at(id), undefined, signal);
       return { ...st, done: st.file };
     },
-    parts: async (id, body, signal) => (await c.call(c.api.POST("/v1/sessions/{id}/parts", { params: { path: { id } }, body, signal }))).parts,
-    complete: (id, body, signal) => c.call(c.api.POST("/v1/sessions/{id}/complete", { params: { path: { id } }, body, signal })),
+    parts: async (id, body, signal) => (await c.json<{ parts: PartURL[] }>("POST", at(id) + "/parts", body, signal)).parts,
+    complete: (id, body, signal) => c.json<Uploaded>("POST", at(id) + "/complete", body, signal),
     abort: async (id) => {
-      await c.call(c.api.DELETE("/v1/sessions/{id}", { params: { path: { id } } }));
+      await c.json("DELETE", at(id));
     },
   };
 }
 
-/** What an entry gives an upload: its fastest CRC32C, storage transport and store of sessions. */
+/** What an entry gives an upload: its fastest CRC32C, storage transport, API transport and store of sessions. */
 export interface Platform {
   crc?: () => Promise<CRC32C>;
   put?: PutPart;
+  exchange?: Exchange;
   store?: ResumeStore;
 }
 

@@ -127,8 +127,11 @@ func startS3(dir string) (string, error) {
 	// Browsers upload straight to it; which pages may is each bucket's CORS
 	// configuration (Provision sets the local server's origin), as on AWS:
 	// no default origin.
+	// Connections are kept alive, as S3 keeps them (versitygw closes each
+	// after one request unless told: a client paid a new connection per
+	// part, Node's several times Go's).
 	cfg := &embedgw.Config{RootUserAccess: creds[0], RootUserSecret: creds[1], Region: "us-east-1",
-		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true}
+		Ports: []string{addr}, MaxConnections: 1000, MaxRequests: 1000, MultipartMaxParts: 10000, Quiet: true, KeepAlive: true}
 	errc := make(chan error, 1)
 	go func() {
 		// The banner goes to stdout; keep it out of `make run` output.
