@@ -52,6 +52,26 @@ test("an answer without a body reads as empty; a streamed one whole", async (t) 
   assert.equal((await (await c.fetch(`${api}/big`)).text()).length, big.length);
 });
 
+test("the helpers' JSON calls: the token and the body sent, a throttled answer waited for, a problem typed", async (t) => {
+  const seen = [];
+  let throttled = false;
+  const api = await serve(t, async (req, res) => {
+    let body = "";
+    for await (const c of req) body += c;
+    seen.push([req.method, req.url, req.headers.authorization, req.headers["content-type"], body]);
+    if (req.url === "/v1/sessions" && !throttled) return (throttled = true), res.writeHead(429, { "Retry-After": "0" }).end();
+    if (req.url === "/v1/sessions") return json(res, { id: "s1" });
+    if (req.url === "/v1/text") return res.writeHead(502).end("bad gateway");
+    res.writeHead(404, { "Content-Type": "application/problem+json" }).end(JSON.stringify({ status: 404, code: "file_not_found", detail: "no such file" }));
+  });
+  const c = new Client({ endpoint: api, token: "anx_secret" });
+  assert.deepEqual(await c.json("POST", "/v1/sessions", { file_name: "a é", file_size: 1 }), { id: "s1" });
+  assert.deepEqual(seen[1], ["POST", "/v1/sessions", "Bearer anx_secret", "application/json", JSON.stringify({ file_name: "a é", file_size: 1 })]);
+  assert.equal(seen.length, 2, "the 429 was not retried");
+  await assert.rejects(c.getFile("f 1"), (e) => e.status === 404 && e.code === "file_not_found" && seen.at(-1)[1] === "/v1/files/f%201");
+  await assert.rejects(c.json("GET", "/v1/text"), (e) => e.status === 502 && /bad gateway/.test(e.message));
+});
+
 test("a server that cannot be reached is a NetworkError, after the policy's tries", async (t) => {
   let calls = 0;
   const api = await serve(t, (req) => (calls++, req.socket.destroy()));

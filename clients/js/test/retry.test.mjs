@@ -28,50 +28,65 @@ function script(...steps) {
 }
 
 const client = (f, retry) => new Client({ endpoint: "http://anexo.invalid", token: "anx_x", fetch: f, retry: { baseDelay: 1, ...retry } });
-const usage = (c, o) => c.call(c.api.GET("/v1/usage", o));
+// both ways a client calls the API: api (openapi-fetch over fetch) and
+// json (the helpers' calls), each retried by the same policy
+const ways = [
+  {
+    way: "api",
+    usage: (c, o) => c.call(c.api.GET("/v1/usage", o)),
+    open: (c, headers) => c.call(c.api.POST("/v1/sessions", { body: { file_name: "a", file_size: 1 }, headers })),
+  },
+  {
+    way: "json",
+    usage: (c, o) => c.json("GET", "/v1/usage", undefined, o?.signal),
+    open: (c, headers) => c.json("POST", "/v1/sessions", { file_name: "a", file_size: 1 }, undefined, headers),
+  },
+];
 
-test("a throttled answer is retried after its Retry-After", async () => {
-  const s = script({ status: 429, headers: { "Retry-After": "1" } }, 503, 200);
-  const t0 = Date.now();
-  assert.equal((await usage(client(s.f))).file_count, 1);
-  assert.equal(s.calls.length, 3);
-  assert.ok(Date.now() - t0 >= 950, "the Retry-After of 1 s was not waited for");
-});
+for (const { way, usage, open } of ways) {
+  test(`${way}: a throttled answer is retried after its Retry-After`, async () => {
+    const s = script({ status: 429, headers: { "Retry-After": "1" } }, 503, 200);
+    const t0 = Date.now();
+    assert.equal((await usage(client(s.f))).file_count, 1);
+    assert.equal(s.calls.length, 3);
+    assert.ok(Date.now() - t0 >= 950, "the Retry-After of 1 s was not waited for");
+  });
 
-test("a lost GET is retried; past the tries, a NetworkError", async () => {
-  const s = script("lost", "lost", 200);
-  assert.equal((await usage(client(s.f))).file_count, 1);
-  assert.equal(s.calls.length, 3);
-  const lost = script("lost", "lost", "lost");
-  await assert.rejects(usage(client(lost.f, { tries: 2 })), (e) => e instanceof NetworkError && e.cause instanceof TypeError);
-  assert.equal(lost.calls.length, 2);
-});
+  test(`${way}: a lost GET is retried; past the tries, a NetworkError`, async () => {
+    const s = script("lost", "lost", 200);
+    assert.equal((await usage(client(s.f))).file_count, 1);
+    assert.equal(s.calls.length, 3);
+    const lost = script("lost", "lost", "lost");
+    await assert.rejects(usage(client(lost.f, { tries: 2 })), (e) => e instanceof NetworkError && e.cause instanceof TypeError);
+    assert.equal(lost.calls.length, 2);
+  });
 
-test("a lost POST is not repeated unless it carries an Idempotency-Key", async () => {
-  const s = script("lost", 200);
-  const c = client(s.f);
-  await assert.rejects(c.call(c.api.POST("/v1/sessions", { body: { file_name: "a", file_size: 1 } })), NetworkError);
-  assert.equal(s.calls.length, 1);
-  const k = script("lost", 200);
-  const ck = client(k.f);
-  await ck.call(ck.api.POST("/v1/sessions", { body: { file_name: "a", file_size: 1 }, headers: { "Idempotency-Key": "k1" } }));
-  assert.equal(k.calls.length, 2);
-});
+  test(`${way}: a lost POST is not repeated unless it carries an Idempotency-Key`, async () => {
+    const s = script("lost", 200);
+    const c = client(s.f);
+    await assert.rejects(open(c), NetworkError);
+    assert.equal(s.calls.length, 1);
+    const k = script("lost", 200);
+    const ck = client(k.f);
+    await open(ck, { "Idempotency-Key": "k1" });
+    assert.equal(k.calls.length, 2);
+  });
 
-test("a request with no answer in time is a TimeoutError; the caller's abort stays an AbortError", async (t) => {
-  // AbortSignal.timeout does not keep Node's event loop alive; a real
-  // request's socket would
-  const alive = setInterval(() => {}, 1000);
-  t.after(() => clearInterval(alive));
-  const s = script("hang", "hang");
-  await assert.rejects(usage(client(s.f, { tries: 2, timeout: 50 })), TimeoutError);
-  assert.equal(s.calls.length, 2);
-  const h = script("hang");
-  const ctl = new AbortController();
-  setTimeout(() => ctl.abort(), 20);
-  await assert.rejects(usage(client(h.f), { signal: ctl.signal }), (e) => e.name === "AbortError");
-  assert.equal(h.calls.length, 1);
-});
+  test(`${way}: a request with no answer in time is a TimeoutError; the caller's abort stays an AbortError`, async (t) => {
+    // AbortSignal.timeout does not keep Node's event loop alive; a real
+    // request's socket would
+    const alive = setInterval(() => {}, 1000);
+    t.after(() => clearInterval(alive));
+    const s = script("hang", "hang");
+    await assert.rejects(usage(client(s.f, { tries: 2, timeout: 50 })), TimeoutError);
+    assert.equal(s.calls.length, 2);
+    const h = script("hang");
+    const ctl = new AbortController();
+    setTimeout(() => ctl.abort(), 20);
+    await assert.rejects(usage(client(h.f), { signal: ctl.signal }), (e) => e.name === "AbortError");
+    assert.equal(h.calls.length, 1);
+  });
+}
 
 test("Retry-After as seconds or a date, capped by maxDelay", () => {
   const p = { tries: 5, baseDelay: 100, maxDelay: 5000, timeout: 1000 };
