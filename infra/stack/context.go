@@ -91,9 +91,15 @@ func ContextBool(scope constructs.Construct, key string, def bool) bool {
 	case bool:
 		return x
 	case string:
+		switch strings.ToLower(x) {
+		case "on":
+			return true
+		case "off":
+			return false
+		}
 		b, err := strconv.ParseBool(x)
 		if err != nil {
-			panic(fmt.Sprintf("context %s: %q is not true or false", key, x))
+			panic(fmt.Sprintf("context %s: %q is not true, false, on or off", key, x))
 		}
 		return b
 	}

@@ -388,10 +388,10 @@ func TestOperationsContext(t *testing.T) {
 	p := fromContext(map[string]any{"tags": "team=crm, cost-center=42", "logRetentionDays": "never", "logLevel": "warn",
 		"routeThrottles": "batches=50:100", "reservedConcurrency": "recommended", "deliveriesConcurrency": "7",
 		"backup": "false", "backupVaultLock": "true", "permissionsBoundary": "boundary", "detailedMetrics": "true",
-		"deployment": "linear"})
-	got := fmt.Sprintf("%v %d %s %v %v %v %v %v %s %v %s", p.Tags, p.LogRetentionDays, p.LogLevel, p.RouteThrottles, len(p.ReservedConcurrency),
-		p.DeliveriesConcurrency, p.NoBackup, p.BackupVaultLock, p.PermissionsBoundary, p.DetailedMetrics, p.Deployment)
-	if want := "map[cost-center:42 team:crm] -1 warn map[batches:{50 100}] 4 7 true true boundary true linear"; got != want {
+		"deployment": "linear", "malwareProtection": "off"})
+	got := fmt.Sprintf("%v %d %s %v %v %v %v %v %s %v %s %v", p.Tags, p.LogRetentionDays, p.LogLevel, p.RouteThrottles, len(p.ReservedConcurrency),
+		p.DeliveriesConcurrency, p.NoBackup, p.BackupVaultLock, p.PermissionsBoundary, p.DetailedMetrics, p.Deployment, p.NoMalwareProtection)
+	if want := "map[cost-center:42 team:crm] -1 warn map[batches:{50 100}] 4 7 true true boundary true linear true"; got != want {
 		t.Errorf("from context: %s, want %s", got, want)
 	}
 	if p := fromContext(map[string]any{"tags": map[string]any{"team": "crm"}, "reservedConcurrency": "authorizer=10"}); p.Tags["team"] != "crm" ||
@@ -410,6 +410,7 @@ func TestOperationsContext(t *testing.T) {
 		"reservedConcurrency=files=": "not a positive number",
 		"deployment=blue-green":      "is not direct, canary or linear",
 		"kmsKey=mine":                "neither create nor a KMS key's ARN",
+		"backup=maybe":               `"maybe" is not true, false, on or off`,
 	} {
 		k, v, _ := strings.Cut(ctx, "=")
 		msg := func() (msg string) {

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"net/url"
 	"testing"
@@ -159,4 +160,52 @@ func (f *fake) records(t *testing.T) []outbox.Record {
 		t.Fatal(err)
 	}
 	return recs
+}
+
+// conflicted is a store whose next RestoreFile fails as DynamoDB cancels
+// a transaction another one raced (TransactionConflict), changing nothing.
+type conflicted struct {
+	*memory.Store
+	once bool
+}
+
+func (s *conflicted) RestoreFile(ctx context.Context, f files.File, now time.Time, rec *outbox.Record) error {
+	if !s.once {
+		s.once = true
+		return fmt.Errorf("%w: transaction conflict", apperr.ErrConflict)
+	}
+	return s.Store.RestoreFile(ctx, f, now, rec)
+}
+
+// TestRestoreConflict: a restore whose write another request's raced
+// answers file_changed (not purge_window_passed: the window is open) and
+// leaves the objects it showed hidden again, as the trashed file says; the
+// same restore again succeeds.
+func TestRestoreConflict(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFake(t)
+	a := f.file(t, "a.txt", "text/plain", []byte("alpha"))
+	if _, err := f.c.Trash(ctx, f.p, []string{a.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	c := *f.c
+	c.Store = &conflicted{Store: f.store}
+	res, err := c.Restore(ctx, f.p, []string{a.UUID})
+	if e, ok := apperr.As(res[0].Err); err != nil || !ok || e.Code != "file_changed" {
+		t.Fatalf("Restore = %+v %v, want file_changed", res, err)
+	}
+	key := files.ObjectKey(f.p.AccountID, a.UUID, a.VersionUUID)
+	if got, err := c.Get(ctx, f.p, a.UUID); err != nil || !got.IsTrashed {
+		t.Fatalf("the file after: %+v %v, want trashed", got, err)
+	}
+	if _, err := f.blobs.Head(ctx, key); !errors.Is(err, apperr.ErrNotFound) {
+		t.Fatalf("the trashed file's object is current: %v", err)
+	}
+	if res, err := c.Restore(ctx, f.p, []string{a.UUID}); err != nil || res[0].Err != nil {
+		t.Fatalf("the restore again = %+v %v", res, err)
+	}
+	if _, err := f.blobs.Head(ctx, key); err != nil {
+		t.Fatalf("the restored file's object: %v", err)
+	}
 }

@@ -187,8 +187,18 @@ func (c *Catalog) Restore(ctx context.Context, p auth.Principal, uuids []string)
 			return files.File{}, apperr.New(apperr.KindQuota, "quota_exceeded", "restoring this file would exceed the account quota")
 		case errors.Is(err, apperr.ErrConflict):
 			cur, gerr := c.file(ctx, p.AccountID, f.UUID)
-			if gerr == nil && !cur.IsTrashed {
+			switch {
+			case gerr == nil && !cur.IsTrashed:
 				return c.settle(ctx, p, cur) // restored concurrently
+			case gerr == nil && !cur.Gone(now):
+				// still trashed, its window open: another request's write
+				// raced this one's (a trash, a restore, a transaction
+				// conflict). Its objects follow its state again (this
+				// request showed them) and the caller decides again.
+				if _, herr := c.settle(ctx, p, cur); herr != nil {
+					return files.File{}, herr
+				}
+				return files.File{}, apperr.New(apperr.KindConflict, "file_changed", "the file changed meanwhile (a concurrent trash or restore); retry")
 			}
 			return files.File{}, apperr.New(apperr.KindGone, "purge_window_passed", "the file's 30-day restore window has passed")
 		case err != nil:
