@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/anexo/anexo/infra/lambdabuild"
 )
 
 // Tool finds a command the tests need: CI must have it, a developer's
@@ -102,18 +104,9 @@ func toolVersion(t testing.TB, tool string) []byte {
 // entries removed.
 func cacheDir(t testing.TB) string {
 	t.Helper()
-	root, err := os.Getwd()
+	root, err := lambdabuild.Root()
 	if err != nil {
 		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(root) == root {
-			t.Fatal("cfn-lint: no go.mod above the package")
-		}
-		root = filepath.Dir(root)
 	}
 	dir := filepath.Join(root, ".cache", "cfn-lint")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

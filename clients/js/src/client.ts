@@ -101,14 +101,17 @@ export class ApiClient {
     if (body !== undefined) h["Content-Type"] = "application/json";
     const text = body === undefined ? undefined : JSON.stringify(body);
     const again = idempotent(method, "Idempotency-Key" in h);
-    const a = await retried(this.retry, again, signal, (s) => this.exchange(this.endpoint + path, method, h, text, s), { retryAfter: (a) => a.header("retry-after"), drop: async () => {} });
-    let data: unknown = a.text;
+    const res = await retried(this.retry, again, signal, (s) => this.exchange(this.endpoint + path, method, h, text, s), {
+      retryAfter: (answer) => answer.header("retry-after"),
+      drop: async () => {}, // read whole already
+    });
+    let data: unknown = res.text;
     try {
-      data = a.text ? JSON.parse(a.text) : undefined;
+      data = res.text ? JSON.parse(res.text) : undefined;
     } catch {
       // not JSON: the text, as the problem's detail
     }
-    if (a.status < 200 || a.status >= 300) throw problemError(a.status, data);
+    if (res.status < 200 || res.status >= 300) throw problemError(res.status, data);
     return data as T;
   }
 

@@ -103,28 +103,11 @@ interface Plain {
   headers: Record<string, string>;
   body?: Buffer;
   redirect: RequestRedirect;
-  signal?: AbortSignal;
+  signal: AbortSignal;
 }
 
-/**
- * plain reads a fetch's arguments. A URL with an init whose body is
- * bytes or text (what the client sends) is read as it is; anything else
- * goes through a Request, as fetch would read it.
- */
+/** plain reads a fetch's arguments as fetch reads them (through a Request). */
 async function plain(input: string | URL | Request, init?: RequestInit): Promise<Plain> {
-  const b = init?.body;
-  if (!(input instanceof Request) && (b == null || typeof b === "string" || b instanceof ArrayBuffer || ArrayBuffer.isView(b))) {
-    const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((v, k) => (headers[k] = v));
-    let body: Buffer | undefined;
-    if (typeof b === "string") {
-      body = Buffer.from(b, "utf8");
-      headers["content-type"] ??= "text/plain;charset=UTF-8";
-    } else if (b != null) {
-      body = ArrayBuffer.isView(b) ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : Buffer.from(b);
-    }
-    return { url: String(input), method: (init?.method ?? "GET").toUpperCase(), headers, body, redirect: init?.redirect ?? "follow", signal: init?.signal ?? undefined };
-  }
   const req = new Request(input, init);
   const headers: Record<string, string> = {};
   req.headers.forEach((v, k) => (headers[k] = v));
@@ -133,12 +116,12 @@ async function plain(input: string | URL | Request, init?: RequestInit): Promise
 }
 
 /** exchange sends one request and waits for the answer's head. */
-function exchange(agents: Agents, url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
+function exchange(agents: Agents, url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const h = { ...headers };
     if (body) h["content-length"] = String(body.length);
     const r = agents.request(url, { method, headers: h, signal }, resolve);
-    r.on("error", (e) => reject(signal?.aborted ? signal.reason : network(e)));
+    r.on("error", (e) => reject(signal.aborted ? signal.reason : network(e)));
     r.end(body);
   });
 }
@@ -185,12 +168,9 @@ function httpPut(agents: Agents): PutPart {
   return (url, method, headers, bytes, signal, sent) =>
     new Promise((resolve, reject) => {
       const req = agents.request(new URL(url), { method, signal, headers: { ...headers, "Content-Length": String(bytes.length) } }, (res) => {
-        const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300;
-        const chunks: Buffer[] = [];
-        // a success's body is read and dropped (the connection is kept)
-        res.on("data", (c: Buffer) => ok || chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-        res.on("error", (e) => reject(network(e)));
+        const status = res.statusCode ?? 0;
+        // the body is read whole (the connection is kept); a success's is dropped
+        whole(res).then((b) => resolve({ status, text: status >= 200 && status < 300 ? "" : b.toString("utf8") }), reject);
       });
       req.on("error", (e) => reject(signal.aborted ? signal.reason : network(e)));
       let at = 0;
